@@ -1,0 +1,204 @@
+"""Build the Application, register handlers in order, open and close its resources."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from telegram import BotCommand, BotCommandScopeAllPrivateChats, Update
+from telegram.error import TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    BasePersistence,
+    ContextTypes,
+    PersistenceInput,
+)
+from telegram.ext._utils.types import ConversationDict, ConversationKey
+
+from bot.config import Settings
+from bot.context import SERVICES_KEY, BotContext, Services
+from bot.delivery import Delivery
+from bot.i18n import SUPPORTED, Translator
+from bot.storage import Clock, Repository
+
+log = logging.getLogger(__name__)
+
+App = Application[Any, BotContext, Any, Any, Any, Any]
+
+
+class DraftPersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
+    """Feeds the report conversation its states from the drafts table at start-up.
+
+    Handlers write each draft and its step to the database before they answer, so nothing here
+    needs writing: PTB's own persistence flushes on a timer, which a `kill -9` would outrun.
+    """
+
+    def __init__(self, db: Repository) -> None:
+        super().__init__(
+            store_data=PersistenceInput(
+                bot_data=False, chat_data=False, user_data=False, callback_data=False
+            ),
+            update_interval=3600,
+        )
+        self.db = db
+
+    async def get_conversations(self, name: str) -> ConversationDict:
+        """Return the step of every unfinished report."""
+        # Application.initialize() asks before post_init runs, so the database opens here first.
+        await self.db.open()
+        steps: ConversationDict = {}
+        for key, step in (await self.db.draft_steps()).items():
+            steps[key] = step
+        return steps
+
+    async def update_conversation(
+        self, name: str, key: ConversationKey, new_state: object | None
+    ) -> None:
+        """Ignore: the handlers stored the step already."""
+
+    async def get_user_data(self) -> dict[int, dict[Any, Any]]:
+        """Return nothing: user data is not kept in memory."""
+        return {}
+
+    async def get_chat_data(self) -> dict[int, dict[Any, Any]]:
+        """Return nothing: chat data is not kept in memory."""
+        return {}
+
+    async def get_bot_data(self) -> dict[Any, Any]:
+        """Return nothing: bot data is not persisted."""
+        return {}
+
+    async def get_callback_data(self) -> None:
+        """Return nothing: callback data is plain strings."""
+        return None
+
+    async def update_user_data(self, user_id: int, data: dict[Any, Any]) -> None:
+        """Ignore."""
+
+    async def update_chat_data(self, chat_id: int, data: dict[Any, Any]) -> None:
+        """Ignore."""
+
+    async def update_bot_data(self, data: dict[Any, Any]) -> None:
+        """Ignore."""
+
+    async def update_callback_data(self, data: Any) -> None:
+        """Ignore."""
+
+    async def drop_chat_data(self, chat_id: int) -> None:
+        """Ignore."""
+
+    async def drop_user_data(self, user_id: int) -> None:
+        """Ignore."""
+
+    async def refresh_user_data(self, user_id: int, user_data: dict[Any, Any]) -> None:
+        """Ignore."""
+
+    async def refresh_chat_data(self, chat_id: int, chat_data: dict[Any, Any]) -> None:
+        """Ignore."""
+
+    async def refresh_bot_data(self, bot_data: dict[Any, Any]) -> None:
+        """Ignore."""
+
+    async def flush(self) -> None:
+        """Nothing is buffered."""
+
+
+def build_application(settings: Settings, *, clock: Clock = time.time) -> App:
+    """Create the Application with its services and every handler registered."""
+    if not settings.token:
+        raise ValueError("a token is required to build the application")
+    db = Repository(settings.database, clock=clock)
+    services = Services(settings=settings, db=db, translator=Translator(), clock=clock)
+    app: App = (
+        ApplicationBuilder()
+        .token(settings.token)
+        .base_url(settings.base_url)
+        .base_file_url(settings.base_file_url)
+        .context_types(ContextTypes(context=BotContext))
+        .persistence(DraftPersistence(db))
+        # Telegram's limits: 30 messages/s overall and 20/min per group, applied to every
+        # request; the outbox does its own retrying, so the limiter does none.
+        .rate_limiter(AIORateLimiter(max_retries=0))
+        .post_init(init_resources)
+        .post_shutdown(close_resources)
+        .build()
+    )
+    app.bot_data[SERVICES_KEY] = services
+
+    from handlers import register
+
+    register(app)
+    return app
+
+
+async def init_resources(app: App) -> None:
+    """Open the database, seed units and start delivering the outbox (post_init)."""
+    services: Services = app.bot_data[SERVICES_KEY]
+    await services.db.open()
+    await services.db.seed_units(services.settings.units)
+    delivery = Delivery(app.bot, services.db, services.settings, services.translator)
+    services.delivery = delivery
+    delivery.start()
+    delivery.wake()
+    await _publish_commands(app, services.translator, services.settings.default_locale)
+
+
+async def _publish_commands(app: App, translator: Translator, default: str) -> None:
+    """Show the citizen's commands in Telegram's menu, in Vietnamese and in English."""
+    # None is the menu for every other language: it gets the default locale's words.
+    for language_code, locale in [(None, default), *((code, code) for code in SUPPORTED)]:
+        _ = translator.get(locale)
+        commands = [
+            BotCommand("report", _("Start a new report")),
+            BotCommand("status", _("Status of one of your reports")),
+            BotCommand("myreports", _("All your reports")),
+            BotCommand("language", _("Change the language")),
+            BotCommand("privacy", _("What is stored about you")),
+            BotCommand("cancel", _("Stop the report in progress")),
+        ]
+        try:
+            await app.bot.set_my_commands(
+                commands,
+                scope=BotCommandScopeAllPrivateChats(),
+                language_code=language_code,
+            )
+        except TelegramError as exc:
+            # A menu is a convenience: the bot works without it.
+            log.warning("could not publish the command menu: %s", exc)
+
+
+async def close_resources(app: App) -> None:
+    """Stop delivery and close the database (post_shutdown)."""
+    services: Services = app.bot_data[SERVICES_KEY]
+    if services.delivery is not None:
+        await services.delivery.stop()
+        services.delivery = None
+    await services.db.close()
+
+
+@asynccontextmanager
+async def running(app: App, *, poll_interval: float = 0.0) -> AsyncIterator[App]:
+    """Run the application in the current event loop as run_polling would, then stop it."""
+    async with app:
+        # post_init does not run under `async with app`, so this calls the same function.
+        await init_resources(app)
+        try:
+            assert app.updater is not None
+            await app.updater.start_polling(
+                poll_interval=poll_interval, allowed_updates=Update.ALL_TYPES
+            )
+            await app.start()
+            try:
+                yield app
+            finally:
+                if app.updater.running:
+                    await app.updater.stop()
+                if app.running:
+                    await app.stop()
+        finally:
+            await close_resources(app)

@@ -1,0 +1,208 @@
+"""Read and check the TOML configuration; every mistake is reported with its file and key."""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+TOKEN_ENV = "LIEMCHINH_TOKEN"
+DEFAULT_BASE_URL = "https://api.telegram.org/bot"
+DEFAULT_BASE_FILE_URL = "https://api.telegram.org/file/bot"
+LOCALES = ("vi", "en")
+# Unit codes travel inside callback_data (64 bytes at most), so they stay short and plain.
+UNIT_CODE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,24}$")
+
+_SECTIONS: dict[str, set[str]] = {
+    "telegram": {"token", "base_url", "base_file_url"},
+    "storage": {"database"},
+    "bot": {"admins", "default_locale"},
+}
+_UNIT_KEYS = {"code", "name", "parent", "chat_id", "officers"}
+
+
+class ConfigError(Exception):
+    """A configuration problem, worded for the operator who must fix it."""
+
+    def __init__(self, path: Path | str, key: str, message: str) -> None:
+        self.path = str(path)
+        self.key = key
+        self.message = message
+        super().__init__(f"{self.path}: {key}: {message}")
+
+
+@dataclass(frozen=True)
+class UnitConfig:
+    """One unit as seeded from `[[units]]`."""
+
+    code: str
+    name: str
+    parent: str | None = None
+    chat_id: int | None = None
+    officers: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the bot reads from its configuration file."""
+
+    path: Path
+    token: str | None
+    database: Path
+    base_url: str = DEFAULT_BASE_URL
+    base_file_url: str = DEFAULT_BASE_FILE_URL
+    admins: frozenset[int] = frozenset()
+    default_locale: str = "vi"
+    units: tuple[UnitConfig, ...] = field(default_factory=tuple)
+
+
+def load_settings(path: Path | str, *, require_token: bool = True) -> Settings:
+    """Load `path`, apply the environment override and check every key."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(path, "file", "not found") from None
+    except OSError as exc:
+        raise ConfigError(path, "file", f"cannot be read ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(path, "file", "is not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(path, "file", f"is not valid TOML ({exc})") from None
+    return parse_settings(raw, path, require_token=require_token)
+
+
+def parse_settings(raw: Mapping[str, Any], path: Path, *, require_token: bool = True) -> Settings:
+    """Turn a decoded TOML document into checked settings."""
+    for key, value in raw.items():
+        if key == "units":
+            continue
+        if key not in _SECTIONS:
+            raise ConfigError(path, key, "unknown section")
+        if not isinstance(value, dict):
+            raise ConfigError(path, key, "must be a table, written [" + key + "]")
+        for sub in value:
+            if sub not in _SECTIONS[key]:
+                raise ConfigError(path, f"{key}.{sub}", "unknown key")
+
+    telegram = raw.get("telegram", {})
+    token = os.environ.get(TOKEN_ENV) or _opt_str(telegram, "token", path, "telegram")
+    if require_token and not token:
+        raise ConfigError(
+            path, "telegram.token", f"missing: set it in the file or in the {TOKEN_ENV} variable"
+        )
+    base_url = _opt_str(telegram, "base_url", path, "telegram") or DEFAULT_BASE_URL
+    base_file_url = _opt_str(telegram, "base_file_url", path, "telegram") or DEFAULT_BASE_FILE_URL
+
+    storage = raw.get("storage", {})
+    database = _opt_str(storage, "database", path, "storage")
+    if not database:
+        raise ConfigError(path, "storage.database", "missing: give the SQLite file's path")
+    db_path = Path(database)
+    if not db_path.is_absolute():
+        # Relative paths follow the config file, not the directory the operator happens to be in.
+        db_path = path.parent / db_path
+
+    bot = raw.get("bot", {})
+    admins = _int_list(bot.get("admins", []), path, "bot.admins")
+    locale = bot.get("default_locale", "vi")
+    if locale not in LOCALES:
+        raise ConfigError(path, "bot.default_locale", f"must be one of {', '.join(LOCALES)}")
+
+    units = _parse_units(raw.get("units", []), path)
+    return Settings(
+        path=path,
+        token=token,
+        database=db_path,
+        base_url=base_url,
+        base_file_url=base_file_url,
+        admins=frozenset(admins),
+        default_locale=locale,
+        units=units,
+    )
+
+
+def check_database_path(settings: Settings) -> None:
+    """Create the database's folder and prove the file can be opened, or raise ConfigError."""
+    db = settings.database
+    try:
+        db.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(db)
+        try:
+            conn.execute("PRAGMA schema_version").fetchone()
+        finally:
+            conn.close()
+    except (OSError, sqlite3.Error) as exc:
+        raise ConfigError(
+            settings.path, "storage.database", f"{db} cannot be opened ({exc})"
+        ) from None
+
+
+def _opt_str(table: Mapping[str, Any], key: str, path: Path, section: str) -> str | None:
+    value = table.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ConfigError(path, f"{section}.{key}", "must be a string")
+    return value.strip() or None
+
+
+def _int_list(value: Any, path: Path, key: str) -> list[int]:
+    if not isinstance(value, list):
+        raise ConfigError(path, key, "must be a list of Telegram user ids")
+    out = []
+    for item in value:
+        if isinstance(item, bool) or not isinstance(item, int):
+            raise ConfigError(path, key, f"{item!r} is not an integer Telegram id")
+        out.append(item)
+    return out
+
+
+def _parse_units(value: Any, path: Path) -> tuple[UnitConfig, ...]:
+    if not isinstance(value, list):
+        raise ConfigError(path, "units", "must be written as [[units]] tables")
+    units: dict[str, UnitConfig] = {}
+    for index, entry in enumerate(value, start=1):
+        where = f"units[{index}]"
+        if not isinstance(entry, dict):
+            raise ConfigError(path, where, "must be a table")
+        for key in entry:
+            if key not in _UNIT_KEYS:
+                raise ConfigError(path, f"{where}.{key}", "unknown key")
+        code = entry.get("code")
+        if not isinstance(code, str) or not UNIT_CODE_RE.match(code):
+            raise ConfigError(
+                path, f"{where}.code", "must be 1-24 letters, digits, '.', '_' or '-'"
+            )
+        where = f"units.{code}"
+        if code in units:
+            raise ConfigError(path, f"{where}.code", "duplicate unit code")
+        name = entry.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise ConfigError(path, f"{where}.name", "missing or empty")
+        parent = entry.get("parent")
+        if parent is not None and not isinstance(parent, str):
+            raise ConfigError(path, f"{where}.parent", "must be a unit code")
+        chat_id = entry.get("chat_id")
+        if chat_id is not None and (isinstance(chat_id, bool) or not isinstance(chat_id, int)):
+            raise ConfigError(path, f"{where}.chat_id", f"{chat_id!r} is not an integer chat id")
+        officers = _int_list(entry.get("officers", []), path, f"{where}.officers")
+        units[code] = UnitConfig(code, name.strip(), parent or None, chat_id, tuple(officers))
+
+    for unit in units.values():
+        if unit.parent is not None and unit.parent not in units:
+            raise ConfigError(path, f"units.{unit.code}.parent", f"unknown unit {unit.parent!r}")
+    for unit in units.values():
+        seen = {unit.code}
+        cursor = unit.parent
+        while cursor is not None:
+            if cursor in seen:
+                raise ConfigError(path, f"units.{unit.code}.parent", "the parents form a cycle")
+            seen.add(cursor)
+            cursor = units[cursor].parent
+    return tuple(units.values())

@@ -1,0 +1,76 @@
+"""The typed callback context every handler receives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from telegram.ext import Application, CallbackContext, ExtBot
+
+from bot.config import Settings
+from bot.i18n import Gettext, Translator
+from bot.storage import Clock, Repository
+
+if TYPE_CHECKING:
+    from bot.delivery import Delivery
+
+SERVICES_KEY = "services"
+
+
+@dataclass
+class Services:
+    """The long-lived objects the application shares with every handler."""
+
+    settings: Settings
+    db: Repository
+    translator: Translator
+    clock: Clock
+    delivery: Delivery | None = None
+
+
+class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
+    """CallbackContext with the project's services and the current user's language."""
+
+    def __init__(
+        self,
+        application: Application[Any, Any, Any, Any, Any, Any],
+        chat_id: int | None = None,
+        user_id: int | None = None,
+    ) -> None:
+        super().__init__(application=application, chat_id=chat_id, user_id=user_id)
+        # Set by the first handler group from the stored user; the default serves groups.
+        self.locale: str | None = None
+
+    @property
+    def services(self) -> Services:
+        """Return the shared services."""
+        services: Services = self.application.bot_data[SERVICES_KEY]
+        return services
+
+    @property
+    def db(self) -> Repository:
+        """Return the repository."""
+        return self.services.db
+
+    @property
+    def settings(self) -> Settings:
+        """Return the settings."""
+        return self.services.settings
+
+    @property
+    def delivery(self) -> Delivery:
+        """Return the outbox worker."""
+        delivery = self.services.delivery
+        if delivery is None:
+            raise RuntimeError("resources are not initialised")
+        return delivery
+
+    @property
+    def lang(self) -> str:
+        """Return the locale of the person this update comes from."""
+        return self.locale or self.settings.default_locale
+
+    @property
+    def _(self) -> Gettext:
+        """Return gettext for the current user's language."""
+        return self.services.translator.get(self.lang)

@@ -1,0 +1,211 @@
+"""The offline demo: the real bot against the built-in simulated Telegram, in a terminal."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, TextIO
+
+from bot.app import build_application, running
+from bot.config import Settings, load_settings
+from bot.simulator import BotApiSimulator, SimUser
+
+EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "config.example.toml"
+CITIZEN_ID = 700001
+ADMIN_ID = 700009
+# A tiny valid JPEG header is enough for the simulator; the bytes only feed the SHA-256.
+SAMPLE_PHOTO = b"\xff\xd8\xff\xe0" + b"demo evidence photo" * 50 + b"\xff\xd9"
+
+
+def demo_settings(sim: BotApiSimulator, database: Path) -> Settings:
+    """Return the example configuration pointed at the simulator."""
+    base = load_settings(EXAMPLE_CONFIG, require_token=False)
+    return dataclasses.replace(
+        base,
+        token=sim.token,
+        base_url=sim.base_url,
+        base_file_url=sim.base_file_url,
+        database=database,
+        admins=frozenset({ADMIN_ID}),
+    )
+
+
+class Transcript:
+    """Prints what the citizen and the units see, as it happens."""
+
+    def __init__(self, sim: BotApiSimulator, settings: Settings, out: TextIO) -> None:
+        self.out = out
+        self.unit_names = {u.chat_id: u.name for u in settings.units if u.chat_id is not None}
+        self.last_buttons: list[tuple[str, str]] = []
+        self.last_message: dict[str, Any] | None = None
+        self.seen: dict[tuple[int, int], str] = {}
+        sim.on_message(self.show)
+
+    def show(self, chat_id: int, message: dict[str, Any], kind: str) -> None:
+        """Print one message the bot sent or edited."""
+        text = message.get("text") or ""
+        key = (chat_id, int(message.get("message_id", 0)))
+        if kind != "new" and self.seen.get(key) == text:
+            return  # only its buttons were taken away
+        self.seen[key] = text
+        if chat_id == CITIZEN_ID:
+            label = "BOT → citizen" if kind == "new" else "BOT edits its message"
+        elif chat_id in self.unit_names:
+            label = f"BOT → unit channel «{self.unit_names[chat_id]}»"
+        else:
+            label = f"BOT → chat {chat_id}"
+        media = next((m for m in ("photo", "document", "video", "voice") if m in message), None)
+        if media:
+            text = f"[{media}] {text}"
+        print(f"\n── {label}\n{_indent(text)}", file=self.out)
+        buttons = [b for b in message.get("buttons") or [] if b[1]]
+        if chat_id == CITIZEN_ID:
+            if buttons:
+                self.last_buttons = buttons
+                self.last_message = message
+                for number, (label_text, _data) in enumerate(buttons, start=1):
+                    print(f"   [{number}] {label_text}", file=self.out)
+            for button in message.get("reply_keyboard") or []:
+                print(f"   [keyboard] {button}  (type /contact)", file=self.out)
+        self.out.flush()
+
+    def said(self, text: str) -> None:
+        """Print what the citizen typed or pressed."""
+        print(f"\n── citizen\n{_indent(text)}", file=self.out)
+        self.out.flush()
+
+
+def _indent(text: str) -> str:
+    return "\n".join("   " + line for line in text.splitlines()) or "   "
+
+
+async def run_demo(*, script: bool, out: TextIO = sys.stdout) -> int:
+    """Start the simulator and the bot, then play the script or chat with the terminal."""
+    with tempfile.TemporaryDirectory(prefix="liemchinh-demo-") as tmp:
+        async with BotApiSimulator() as sim:
+            settings = demo_settings(sim, Path(tmp) / "demo.db")
+            for unit in settings.units:
+                if unit.chat_id is not None:
+                    sim.add_chat(unit.chat_id, unit.name, type="channel")
+            sim.add_user(ADMIN_ID, "Admin", language_code="vi")
+            citizen = sim.add_user(CITIZEN_ID, "Lan", username="lan_demo", language_code="vi")
+            transcript = Transcript(sim, settings, out)
+            app = build_application(settings)
+            async with running(app):
+                if script:
+                    return await _play_script(sim, citizen, transcript, settings, out)
+                return await _interactive(sim, citizen, transcript, out)
+    return 0
+
+
+async def _step(citizen: SimUser, transcript: Transcript, text: str) -> None:
+    transcript.said(text)
+    await citizen.send(text)
+    await asyncio.sleep(0)
+
+
+async def _press(citizen: SimUser, transcript: Transcript, fragment: str) -> None:
+    message = await citizen.next_message(
+        predicate=lambda m: any(fragment.lower() in b[0].lower() for b in m.get("buttons") or [])
+    )
+    transcript.said(f"(presses «{fragment}»)")
+    await citizen.press_button(message, fragment)
+
+
+async def _play_script(
+    sim: BotApiSimulator,
+    citizen: SimUser,
+    transcript: Transcript,
+    settings: Settings,
+    out: TextIO,
+) -> int:
+    """Play one anonymous bribe report with a photo, from /start to the unit's channel."""
+    await _step(citizen, transcript, "/start")
+    await _press(citizen, transcript, "Tôi đồng ý")
+    await _press(citizen, transcript, "hối lộ")
+    await _step(citizen, transcript, "ha long")
+    await _press(citizen, transcript, "Hạ Long")
+    await _step(citizen, transcript, "2tr")
+    await _step(citizen, transcript, "Cán bộ bàn số 3, bộ phận một cửa")
+    await _press(citizen, transcript, "Hôm nay")
+    await _step(citizen, transcript, "Bộ phận một cửa UBND phường Hạ Long")
+    await _step(
+        citizen,
+        transcript,
+        "Tôi nộp hồ sơ cấp giấy chứng nhận quyền sử dụng đất. Cán bộ nói phải đưa thêm"
+        " 2 triệu thì mới nhận hồ sơ, nếu không sẽ trả lại vì thiếu giấy tờ.",
+    )
+    transcript.said("(sends a photo)")
+    await citizen.send_photo(content=SAMPLE_PHOTO, caption="Ảnh giấy hẹn")
+    await _press(citizen, transcript, "Xong")
+    await _press(citizen, transcript, "Ẩn danh")
+    await _press(citizen, transcript, "Gửi phản ánh")
+    await citizen.next_message(predicate=lambda m: "/status" in (m.get("text") or ""))
+    unit = next(u for u in settings.units if u.code == "QN-HL")
+    assert unit.chat_id is not None
+    await sim.wait_for_message(unit.chat_id, timeout=10)
+    await sim.wait_for_message(unit.chat_id, predicate=lambda m: "photo" in m, timeout=10)
+    traces = (str(CITIZEN_ID), "Lan", "lan_demo")
+    leaked = [
+        m for m in sim.messages(unit.chat_id) if any(t in (m.get("text") or "") for t in traces)
+    ]
+    print("\n" + "=" * 60, file=out)
+    if leaked or sim.count("forwardMessage"):
+        print("FAILED: the unit's channel shows a trace of the reporter.", file=out)
+        return 1
+    print(
+        f"Done: the report reached «{unit.name}» with its evidence, and the channel shows no"
+        " trace of the reporter.",
+        file=out,
+    )
+    return 0
+
+
+async def _interactive(
+    sim: BotApiSimulator, citizen: SimUser, transcript: Transcript, out: TextIO
+) -> int:
+    """Let a person chat as the citizen: numbers press buttons, /photo sends a picture."""
+    print(
+        "You are a citizen chatting with the bot in a simulated Telegram.\n"
+        "Type text to answer; a number presses that button; /photo, /document, /location and"
+        " /contact send those; /quit ends the demo.",
+        file=out,
+    )
+    loop = asyncio.get_running_loop()
+    await citizen.send("/start")
+    while True:
+        await asyncio.sleep(0.3)  # let the bot's answers print before the prompt
+        line = await loop.run_in_executor(None, _read_line)
+        if line is None or line.strip() == "/quit":
+            print("\nBye.", file=out)
+            return 0
+        line = line.strip()
+        if not line:
+            continue
+        if (
+            line.isdigit()
+            and transcript.last_message
+            and 0 < int(line) <= len(transcript.last_buttons)
+        ):
+            _label, data = transcript.last_buttons[int(line) - 1]
+            await citizen.press(transcript.last_message, data)
+        elif line == "/photo":
+            await citizen.send_photo(content=SAMPLE_PHOTO)
+        elif line == "/document":
+            await citizen.send_document("bien-nhan.pdf", content=b"%PDF-1.4 demo receipt")
+        elif line == "/location":
+            await citizen.send_location(20.9517, 107.0801)
+        elif line == "/contact":
+            await citizen.send_contact("+84900000000", "Lan")
+        else:
+            await citizen.send(line)
+
+
+def _read_line() -> str | None:
+    try:
+        return input("> ")
+    except EOFError:
+        return None

@@ -1,0 +1,790 @@
+"""The repository: every piece of SQL in the project lives here, behind named methods."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from bot.config import UnitConfig
+from bot.domain import Attachment, Draft, OutboxItem, Report, ReportFields, Status, Unit
+from bot.parsing import fold, matches, new_code
+
+Clock = Callable[[], float]
+
+# Append-only: a deployed database has run every entry before its own version, so an entry is
+# never edited or reordered, only followed by a new one.
+MIGRATIONS: list[tuple[str, str]] = [
+    (
+        "001_initial",
+        """
+        CREATE TABLE units (
+            code TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            parent TEXT REFERENCES units(code),
+            chat_id INTEGER,
+            seed_chat_id INTEGER,
+            chat_state TEXT NOT NULL DEFAULT 'ok',
+            disabled INTEGER NOT NULL DEFAULT 0,
+            created_at REAL NOT NULL
+        );
+        CREATE TABLE unit_officers (
+            unit_code TEXT NOT NULL REFERENCES units(code),
+            user_id INTEGER NOT NULL,
+            source TEXT NOT NULL,
+            PRIMARY KEY (unit_code, user_id)
+        );
+        CREATE TABLE users (
+            user_id INTEGER PRIMARY KEY,
+            locale TEXT NOT NULL,
+            consented_at REAL,
+            created_at REAL NOT NULL
+        );
+        CREATE TABLE drafts (
+            user_id INTEGER PRIMARY KEY,
+            chat_id INTEGER NOT NULL,
+            step INTEGER NOT NULL,
+            data TEXT NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        CREATE TABLE reports (
+            id INTEGER PRIMARY KEY,
+            code TEXT NOT NULL UNIQUE,
+            status TEXT NOT NULL,
+            category TEXT NOT NULL,
+            unit_code TEXT NOT NULL REFERENCES units(code),
+            occurred_on TEXT,
+            dossier_code TEXT,
+            submitted_on TEXT,
+            promised_on TEXT,
+            amount INTEGER,
+            official TEXT,
+            location TEXT,
+            latitude REAL,
+            longitude REAL,
+            description TEXT NOT NULL,
+            anonymous INTEGER NOT NULL,
+            contact_name TEXT,
+            contact_phone TEXT,
+            locale TEXT NOT NULL,
+            created_at REAL NOT NULL
+        );
+        CREATE INDEX reports_unit ON reports(unit_code, status);
+        -- Who sent a report is kept apart from the report itself, so that it can be withheld
+        -- from every view of reports and erased on its own.
+        CREATE TABLE reporters (
+            report_id INTEGER PRIMARY KEY REFERENCES reports(id),
+            user_id INTEGER NOT NULL,
+            chat_id INTEGER NOT NULL
+        );
+        CREATE INDEX reporters_user ON reporters(user_id);
+        CREATE TABLE attachments (
+            id INTEGER PRIMARY KEY,
+            report_id INTEGER REFERENCES reports(id),
+            draft_user_id INTEGER,
+            kind TEXT NOT NULL,
+            file_id TEXT NOT NULL,
+            file_unique_id TEXT,
+            file_size INTEGER,
+            mime_type TEXT,
+            file_name TEXT,
+            sha256 TEXT,
+            chat_id INTEGER NOT NULL,
+            message_id INTEGER NOT NULL,
+            created_at REAL NOT NULL
+        );
+        CREATE INDEX attachments_report ON attachments(report_id);
+        CREATE INDEX attachments_draft ON attachments(draft_user_id);
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,
+            report_id INTEGER REFERENCES reports(id),
+            unit_code TEXT REFERENCES units(code),
+            chat_id INTEGER,
+            payload TEXT NOT NULL DEFAULT '{}',
+            status TEXT NOT NULL DEFAULT 'pending',
+            parts_done INTEGER NOT NULL DEFAULT 0,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at REAL NOT NULL,
+            message_id INTEGER,
+            last_error TEXT,
+            created_at REAL NOT NULL,
+            sent_at REAL
+        );
+        CREATE INDEX outbox_due ON outbox(status, next_attempt_at);
+        """,
+    ),
+]
+
+_REPORT_COLUMNS = (
+    "category",
+    "unit_code",
+    "occurred_on",
+    "dossier_code",
+    "submitted_on",
+    "promised_on",
+    "amount",
+    "official",
+    "location",
+    "latitude",
+    "longitude",
+    "description",
+    "anonymous",
+    "contact_name",
+    "contact_phone",
+)
+
+
+class StorageError(Exception):
+    """The database refused a write (locked, read-only, full); nothing was half-written."""
+
+
+class Repository:
+    """One SQLite database, one connection, one writer at a time."""
+
+    def __init__(self, path: Path | str, *, clock: Clock = time.time) -> None:
+        self.path = Path(path)
+        self.clock = clock
+        self._conn: aiosqlite.Connection | None = None
+        # aiosqlite serialises calls but not transactions: two coroutines interleaving
+        # BEGIN..COMMIT on one connection would fail, so every use of it takes this lock.
+        self._lock = asyncio.Lock()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Open the database, set durability pragmas and run pending migrations (idempotent)."""
+        if self._conn is not None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = await aiosqlite.connect(self.path, isolation_level=None)
+        try:
+            conn.row_factory = sqlite3.Row
+            await conn.execute("PRAGMA journal_mode=WAL")
+            # FULL, not NORMAL: in WAL mode NORMAL can lose the last commits on power loss, and a
+            # report confirmed to a citizen must survive that.
+            await conn.execute("PRAGMA synchronous=FULL")
+            await conn.execute("PRAGMA foreign_keys=ON")
+            await conn.execute("PRAGMA busy_timeout=5000")
+            await _migrate(conn, self.clock)
+        except BaseException:
+            await conn.close()
+            raise
+        self._conn = conn
+
+    async def close(self) -> None:
+        """Close the connection; an open aiosqlite thread would keep the process alive."""
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            await conn.close()
+
+    async def __aenter__(self) -> Repository:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def is_open(self) -> bool:
+        """Tell whether the connection is open."""
+        return self._conn is not None
+
+    @asynccontextmanager
+    async def _read(self) -> AsyncIterator[aiosqlite.Connection]:
+        if self._conn is None:
+            raise RuntimeError("repository is not open")
+        async with self._lock:
+            yield self._conn
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[aiosqlite.Connection]:
+        if self._conn is None:
+            raise RuntimeError("repository is not open")
+        async with self._lock:
+            conn = self._conn
+            try:
+                await conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise StorageError(str(exc)) from exc
+            try:
+                yield conn
+                await conn.execute("COMMIT")
+            except BaseException as exc:
+                if conn.in_transaction:
+                    await conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.DatabaseError) and not isinstance(
+                    exc, sqlite3.IntegrityError
+                ):
+                    raise StorageError(str(exc)) from exc
+                raise
+
+    async def applied_migrations(self) -> list[str]:
+        """List the names of the migrations this database has run."""
+        async with self._read() as conn:
+            rows = await conn.execute_fetchall("SELECT name FROM migrations ORDER BY id")
+        return [r["name"] for r in rows]
+
+    # -- units -------------------------------------------------------------------------------
+
+    async def seed_units(self, units: Sequence[UnitConfig]) -> None:
+        """Insert or update the units named in the configuration."""
+        now = self.clock()
+        async with self._write() as conn:
+            # Parents first, so the foreign key holds at every insert.
+            for unit in _parents_first(units):
+                row = await (
+                    await conn.execute(
+                        "SELECT chat_id, seed_chat_id FROM units WHERE code = ?", (unit.code,)
+                    )
+                ).fetchone()
+                if row is None:
+                    await conn.execute(
+                        "INSERT INTO units (code, name, parent, chat_id, seed_chat_id,"
+                        " chat_state, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            unit.code,
+                            unit.name,
+                            unit.parent,
+                            unit.chat_id,
+                            unit.chat_id,
+                            "ok" if unit.chat_id is not None else "unset",
+                            now,
+                        ),
+                    )
+                else:
+                    # A chat id that changed at run time (group upgraded to supergroup) is kept
+                    # until the operator writes a different one into the config.
+                    if unit.chat_id != row["seed_chat_id"]:
+                        await conn.execute(
+                            "UPDATE units SET chat_id = ?, seed_chat_id = ?, chat_state = ?"
+                            " WHERE code = ?",
+                            (
+                                unit.chat_id,
+                                unit.chat_id,
+                                "ok" if unit.chat_id is not None else "unset",
+                                unit.code,
+                            ),
+                        )
+                    await conn.execute(
+                        "UPDATE units SET name = ?, parent = ? WHERE code = ?",
+                        (unit.name, unit.parent, unit.code),
+                    )
+                for officer in unit.officers:
+                    await conn.execute(
+                        "INSERT OR IGNORE INTO unit_officers (unit_code, user_id, source)"
+                        " VALUES (?, ?, 'config')",
+                        (unit.code, officer),
+                    )
+
+    async def get_unit(self, code: str) -> Unit | None:
+        """Return one unit by code."""
+        async with self._read() as conn:
+            row = await (await conn.execute(_UNIT_SELECT + " WHERE code = ?", (code,))).fetchone()
+        return _unit(row) if row else None
+
+    async def child_units(self, parent: str | None) -> list[Unit]:
+        """Return the enabled children of `parent` (the top level when None), by name."""
+        async with self._read() as conn:
+            if parent is None:
+                rows = await conn.execute_fetchall(
+                    _UNIT_SELECT + " WHERE parent IS NULL AND NOT disabled"
+                )
+            else:
+                rows = await conn.execute_fetchall(
+                    _UNIT_SELECT + " WHERE parent = ? AND NOT disabled", (parent,)
+                )
+        return sorted((_unit(r) for r in rows), key=lambda u: fold(u.name))
+
+    async def has_children(self, codes: Sequence[str]) -> set[str]:
+        """Return which of `codes` have at least one enabled child."""
+        if not codes:
+            return set()
+        marks = ",".join("?" * len(codes))
+        async with self._read() as conn:
+            rows = await conn.execute_fetchall(
+                f"SELECT DISTINCT parent FROM units WHERE NOT disabled AND parent IN ({marks})",
+                tuple(codes),
+            )
+        return {r["parent"] for r in rows}
+
+    async def search_units(self, query: str, limit: int = 8) -> list[Unit]:
+        """Find enabled units whose name or code matches, ignoring case and diacritics."""
+        async with self._read() as conn:
+            rows = await conn.execute_fetchall(_UNIT_SELECT + " WHERE NOT disabled")
+        found = [_unit(r) for r in rows if matches(query, r["name"]) or matches(query, r["code"])]
+        found.sort(key=lambda u: (len(u.name), fold(u.name)))
+        return found[:limit]
+
+    async def migrate_unit_chat(self, old_chat_id: int, new_chat_id: int) -> list[str]:
+        """Point every unit using `old_chat_id` at `new_chat_id`; return their codes."""
+        async with self._write() as conn:
+            rows = await conn.execute_fetchall(
+                "SELECT code FROM units WHERE chat_id = ?", (old_chat_id,)
+            )
+            await conn.execute(
+                "UPDATE units SET chat_id = ?, chat_state = 'ok' WHERE chat_id = ?",
+                (new_chat_id, old_chat_id),
+            )
+        return [r["code"] for r in rows]
+
+    async def set_unit_chat_state(self, code: str, state: str) -> bool:
+        """Record the alert chat's state; return True when it changed."""
+        async with self._write() as conn:
+            cur = await conn.execute(
+                "UPDATE units SET chat_state = ? WHERE code = ? AND chat_state != ?",
+                (state, code, state),
+            )
+            return cur.rowcount > 0
+
+    # -- users -------------------------------------------------------------------------------
+
+    async def get_or_create_user(self, user_id: int, locale: str) -> tuple[str, bool]:
+        """Return the user's stored locale and whether they consented, creating the row."""
+        async with self._read() as conn:
+            row = await (
+                await conn.execute(
+                    "SELECT locale, consented_at FROM users WHERE user_id = ?", (user_id,)
+                )
+            ).fetchone()
+        if row is not None:
+            return row["locale"], row["consented_at"] is not None
+        async with self._write() as conn:
+            await conn.execute(
+                "INSERT OR IGNORE INTO users (user_id, locale, created_at) VALUES (?, ?, ?)",
+                (user_id, locale, self.clock()),
+            )
+        return locale, False
+
+    async def user_locale(self, user_id: int) -> str | None:
+        """Return a user's stored locale, if the user has talked to the bot."""
+        async with self._read() as conn:
+            row = await (
+                await conn.execute("SELECT locale FROM users WHERE user_id = ?", (user_id,))
+            ).fetchone()
+        return row["locale"] if row else None
+
+    async def set_locale(self, user_id: int, locale: str) -> None:
+        """Store the user's language."""
+        async with self._write() as conn:
+            await conn.execute(
+                "INSERT INTO users (user_id, locale, created_at) VALUES (?, ?, ?)"
+                " ON CONFLICT(user_id) DO UPDATE SET locale = excluded.locale",
+                (user_id, locale, self.clock()),
+            )
+
+    async def set_consent(self, user_id: int, locale: str) -> None:
+        """Record the moment the user consented to the processing of personal data."""
+        now = self.clock()
+        async with self._write() as conn:
+            await conn.execute(
+                "INSERT INTO users (user_id, locale, consented_at, created_at)"
+                " VALUES (?, ?, ?, ?)"
+                " ON CONFLICT(user_id) DO UPDATE SET consented_at = excluded.consented_at",
+                (user_id, locale, now, now),
+            )
+
+    # -- drafts ------------------------------------------------------------------------------
+
+    async def get_draft(self, user_id: int) -> Draft | None:
+        """Return the user's unfinished report."""
+        async with self._read() as conn:
+            row = await (
+                await conn.execute(
+                    "SELECT user_id, chat_id, step, data FROM drafts WHERE user_id = ?", (user_id,)
+                )
+            ).fetchone()
+        if row is None:
+            return None
+        data = json.loads(row["data"])
+        return Draft(
+            user_id=row["user_id"],
+            chat_id=row["chat_id"],
+            step=row["step"],
+            fields=ReportFields.from_json(data.get("fields", {})),
+            reviewing=bool(data.get("reviewing")),
+        )
+
+    async def save_draft(self, draft: Draft) -> None:
+        """Store the draft with its current step, replacing the previous version."""
+        data = json.dumps(
+            {"fields": draft.fields.to_json(), "reviewing": draft.reviewing}, ensure_ascii=False
+        )
+        async with self._write() as conn:
+            await conn.execute(
+                "INSERT INTO drafts (user_id, chat_id, step, data, updated_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT(user_id) DO UPDATE SET"
+                " chat_id = excluded.chat_id, step = excluded.step, data = excluded.data,"
+                " updated_at = excluded.updated_at",
+                (draft.user_id, draft.chat_id, draft.step, data, self.clock()),
+            )
+
+    async def delete_draft(self, user_id: int) -> None:
+        """Drop the user's draft and the evidence attached to it."""
+        async with self._write() as conn:
+            await conn.execute("DELETE FROM attachments WHERE draft_user_id = ?", (user_id,))
+            await conn.execute("DELETE FROM drafts WHERE user_id = ?", (user_id,))
+
+    async def draft_steps(self) -> dict[tuple[int, int], int]:
+        """Return every draft's step keyed by (chat_id, user_id), for resuming after restart."""
+        async with self._read() as conn:
+            rows = await conn.execute_fetchall("SELECT chat_id, user_id, step FROM drafts")
+        return {(r["chat_id"], r["user_id"]): r["step"] for r in rows}
+
+    async def add_draft_attachment(self, user_id: int, att: Attachment) -> int:
+        """Attach evidence to the user's draft; return its id."""
+        async with self._write() as conn:
+            cur = await conn.execute(
+                "INSERT INTO attachments (draft_user_id, kind, file_id, file_unique_id,"
+                " file_size, mime_type, file_name, sha256, chat_id, message_id, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    user_id,
+                    att.kind,
+                    att.file_id,
+                    att.file_unique_id,
+                    att.file_size,
+                    att.mime_type,
+                    att.file_name,
+                    att.sha256,
+                    att.chat_id,
+                    att.message_id,
+                    self.clock(),
+                ),
+            )
+            assert cur.lastrowid is not None
+            return cur.lastrowid
+
+    async def draft_attachments(self, user_id: int) -> list[Attachment]:
+        """Return the evidence attached to the user's draft, oldest first."""
+        async with self._read() as conn:
+            rows = await conn.execute_fetchall(
+                _ATTACHMENT_SELECT + " WHERE draft_user_id = ? ORDER BY id", (user_id,)
+            )
+        return [_attachment(r) for r in rows]
+
+    async def clear_draft_attachments(self, user_id: int) -> None:
+        """Remove all evidence from the user's draft."""
+        async with self._write() as conn:
+            await conn.execute("DELETE FROM attachments WHERE draft_user_id = ?", (user_id,))
+
+    async def set_attachment_hash(self, attachment_id: int, sha256: str) -> None:
+        """Record the SHA-256 of a downloaded piece of evidence."""
+        async with self._write() as conn:
+            await conn.execute(
+                "UPDATE attachments SET sha256 = ? WHERE id = ?", (sha256, attachment_id)
+            )
+
+    # -- reports -----------------------------------------------------------------------------
+
+    async def submit_draft(self, user_id: int, locale: str) -> Report | None:
+        """Turn the user's draft into a report with its evidence and its alert, atomically.
+
+        Returns None when there is no draft (already submitted: a double tap).
+        """
+        now = self.clock()
+        async with self._write() as conn:
+            row = await (
+                await conn.execute(
+                    "SELECT chat_id, data FROM drafts WHERE user_id = ?", (user_id,)
+                )
+            ).fetchone()
+            if row is None:
+                return None
+            fields = ReportFields.from_json(json.loads(row["data"]).get("fields", {}))
+            if not fields.category or not fields.unit_code or not fields.description:
+                raise ValueError("draft is incomplete")
+            values = [getattr(fields, c) for c in _REPORT_COLUMNS]
+            values[_REPORT_COLUMNS.index("anonymous")] = 0 if fields.anonymous is False else 1
+            for _ in range(10):
+                code = new_code()
+                try:
+                    cur = await conn.execute(
+                        "INSERT INTO reports (code, status, locale, created_at, "
+                        + ", ".join(_REPORT_COLUMNS)
+                        + ") VALUES (?, ?, ?, ?, "
+                        + ", ".join("?" * len(_REPORT_COLUMNS))
+                        + ")",
+                        (code, Status.NEW.value, locale, now, *values),
+                    )
+                    break
+                except sqlite3.IntegrityError as exc:
+                    if "reports.code" not in str(exc):
+                        raise
+            else:  # pragma: no cover - 10 collisions in a 2**40 space
+                raise RuntimeError("could not draw a unique tracking code")
+            report_id = cur.lastrowid
+            await conn.execute(
+                "INSERT INTO reporters (report_id, user_id, chat_id) VALUES (?, ?, ?)",
+                (report_id, user_id, row["chat_id"]),
+            )
+            await conn.execute(
+                "UPDATE attachments SET report_id = ?, draft_user_id = NULL"
+                " WHERE draft_user_id = ?",
+                (report_id, user_id),
+            )
+            await conn.execute(
+                "INSERT INTO outbox (kind, report_id, unit_code, next_attempt_at, created_at)"
+                " VALUES ('alert', ?, ?, ?, ?)",
+                (report_id, fields.unit_code, now, now),
+            )
+            await conn.execute("DELETE FROM drafts WHERE user_id = ?", (user_id,))
+        assert report_id is not None
+        return Report(report_id, code, Status.NEW.value, fields, locale, now)
+
+    async def get_report(self, report_id: int) -> Report | None:
+        """Return one report by id."""
+        async with self._read() as conn:
+            row = await (
+                await conn.execute(_REPORT_SELECT + " WHERE id = ?", (report_id,))
+            ).fetchone()
+        return _report(row) if row else None
+
+    async def report_for_reporter(self, code: str, user_id: int) -> Report | None:
+        """Return the report with `code` only if `user_id` sent it."""
+        async with self._read() as conn:
+            row = await (
+                await conn.execute(
+                    _REPORT_SELECT.replace(
+                        "FROM reports",
+                        "FROM reports JOIN reporters ON reporters.report_id = reports.id",
+                    )
+                    + " WHERE code = ? AND reporters.user_id = ?",
+                    (code, user_id),
+                )
+            ).fetchone()
+        return _report(row) if row else None
+
+    async def reports_of(self, user_id: int, limit: int = 20) -> list[Report]:
+        """Return the reports a user sent, newest first."""
+        async with self._read() as conn:
+            rows = await conn.execute_fetchall(
+                _REPORT_SELECT.replace(
+                    "FROM reports",
+                    "FROM reports JOIN reporters ON reporters.report_id = reports.id",
+                )
+                + " WHERE reporters.user_id = ? ORDER BY reports.id DESC LIMIT ?",
+                (user_id, limit),
+            )
+        return [_report(r) for r in rows]
+
+    async def report_attachments(self, report_id: int) -> list[Attachment]:
+        """Return a report's evidence in the order the citizen sent it."""
+        async with self._read() as conn:
+            rows = await conn.execute_fetchall(
+                _ATTACHMENT_SELECT + " WHERE report_id = ? ORDER BY id", (report_id,)
+            )
+        return [_attachment(r) for r in rows]
+
+    async def count_reports(self) -> int:
+        """Count stored reports."""
+        async with self._read() as conn:
+            row = await (await conn.execute("SELECT count(*) AS n FROM reports")).fetchone()
+        assert row is not None
+        return int(row["n"])
+
+    # -- outbox ------------------------------------------------------------------------------
+
+    async def add_notice(self, chat_id: int, payload: dict[str, Any]) -> int:
+        """Queue a message to one chat (an admin, a citizen); return its id."""
+        now = self.clock()
+        async with self._write() as conn:
+            cur = await conn.execute(
+                "INSERT INTO outbox (kind, chat_id, payload, next_attempt_at, created_at)"
+                " VALUES ('notice', ?, ?, ?, ?)",
+                (chat_id, json.dumps(payload, ensure_ascii=False), now, now),
+            )
+            assert cur.lastrowid is not None
+            return cur.lastrowid
+
+    async def due_outbox(self, limit: int = 50) -> list[OutboxItem]:
+        """Return pending items whose next attempt is due, oldest first."""
+        async with self._read() as conn:
+            rows = await conn.execute_fetchall(
+                "SELECT id, kind, report_id, unit_code, chat_id, payload, parts_done, attempts,"
+                " message_id FROM outbox WHERE status = 'pending' AND next_attempt_at <= ?"
+                " ORDER BY next_attempt_at, id LIMIT ?",
+                (self.clock(), limit),
+            )
+        return [
+            OutboxItem(
+                id=r["id"],
+                kind=r["kind"],
+                report_id=r["report_id"],
+                unit_code=r["unit_code"],
+                chat_id=r["chat_id"],
+                payload=json.loads(r["payload"]),
+                parts_done=r["parts_done"],
+                attempts=r["attempts"],
+                message_id=r["message_id"],
+            )
+            for r in rows
+        ]
+
+    async def next_outbox_due(self) -> float | None:
+        """Return when the earliest pending item is due, if any."""
+        async with self._read() as conn:
+            row = await (
+                await conn.execute(
+                    "SELECT min(next_attempt_at) AS t FROM outbox WHERE status = 'pending'"
+                )
+            ).fetchone()
+        return row["t"] if row and row["t"] is not None else None
+
+    async def outbox_part_sent(
+        self, item_id: int, parts_done: int, message_id: int | None = None
+    ) -> None:
+        """Record that one more part of an item reached Telegram."""
+        async with self._write() as conn:
+            await conn.execute(
+                "UPDATE outbox SET parts_done = ?, message_id = coalesce(message_id, ?)"
+                " WHERE id = ?",
+                (parts_done, message_id, item_id),
+            )
+
+    async def outbox_done(self, item_id: int) -> None:
+        """Mark an item delivered in full."""
+        async with self._write() as conn:
+            await conn.execute(
+                "UPDATE outbox SET status = 'sent', sent_at = ?, last_error = NULL WHERE id = ?",
+                (self.clock(), item_id),
+            )
+
+    async def outbox_retry(self, item_id: int, delay: float, error: str) -> None:
+        """Schedule another attempt after `delay` seconds."""
+        async with self._write() as conn:
+            await conn.execute(
+                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?"
+                " WHERE id = ?",
+                (self.clock() + delay, error[:500], item_id),
+            )
+
+    async def outbox_give_up(self, item_id: int, error: str) -> None:
+        """Stop retrying an item that can never be delivered (kept, with the reason)."""
+        async with self._write() as conn:
+            await conn.execute(
+                "UPDATE outbox SET status = 'failed', last_error = ? WHERE id = ?",
+                (error[:500], item_id),
+            )
+
+    async def release_unit_outbox(self, unit_code: str) -> None:
+        """Make a unit's held alerts due now (its chat was fixed)."""
+        async with self._write() as conn:
+            await conn.execute(
+                "UPDATE outbox SET next_attempt_at = ? WHERE status = 'pending' AND unit_code = ?",
+                (self.clock(), unit_code),
+            )
+
+    async def outbox_stats(self) -> dict[str, int]:
+        """Count outbox items by status."""
+        async with self._read() as conn:
+            rows = await conn.execute_fetchall(
+                "SELECT status, count(*) AS n FROM outbox GROUP BY status"
+            )
+        return {r["status"]: r["n"] for r in rows}
+
+
+_UNIT_SELECT = "SELECT code, name, parent, chat_id, chat_state, disabled FROM units"
+_ATTACHMENT_SELECT = (
+    "SELECT id, kind, file_id, file_unique_id, file_size, mime_type, file_name, sha256,"
+    " chat_id, message_id FROM attachments"
+)
+_REPORT_SELECT = (
+    "SELECT reports.id AS id, code, status, locale, reports.created_at AS created_at, "
+    + ", ".join(_REPORT_COLUMNS)
+    + " FROM reports"
+)
+
+
+def _unit(row: sqlite3.Row) -> Unit:
+    return Unit(
+        code=row["code"],
+        name=row["name"],
+        parent=row["parent"],
+        chat_id=row["chat_id"],
+        chat_state=row["chat_state"],
+        disabled=bool(row["disabled"]),
+    )
+
+
+def _attachment(row: sqlite3.Row) -> Attachment:
+    return Attachment(
+        id=row["id"],
+        kind=row["kind"],
+        file_id=row["file_id"],
+        file_unique_id=row["file_unique_id"],
+        file_size=row["file_size"],
+        mime_type=row["mime_type"],
+        file_name=row["file_name"],
+        sha256=row["sha256"],
+        chat_id=row["chat_id"],
+        message_id=row["message_id"],
+    )
+
+
+def _report(row: sqlite3.Row) -> Report:
+    values = {c: row[c] for c in _REPORT_COLUMNS}
+    values["anonymous"] = bool(values["anonymous"])
+    return Report(
+        id=row["id"],
+        code=row["code"],
+        status=row["status"],
+        fields=ReportFields(**values),
+        locale=row["locale"],
+        created_at=row["created_at"],
+    )
+
+
+def _parents_first(units: Sequence[UnitConfig]) -> list[UnitConfig]:
+    by_code = {u.code: u for u in units}
+    ordered: list[UnitConfig] = []
+    seen: set[str] = set()
+
+    def visit(unit: UnitConfig) -> None:
+        if unit.code in seen:
+            return
+        seen.add(unit.code)
+        if unit.parent in by_code:
+            visit(by_code[unit.parent])
+        ordered.append(unit)
+
+    for unit in units:
+        visit(unit)
+    return ordered
+
+
+async def _migrate(conn: aiosqlite.Connection, clock: Clock) -> None:
+    await conn.execute(
+        "CREATE TABLE IF NOT EXISTS migrations ("
+        " id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, applied_at REAL NOT NULL)"
+    )
+    rows = await conn.execute_fetchall("SELECT name FROM migrations")
+    done = {r[0] for r in rows}
+    for name, sql in MIGRATIONS:
+        if name in done:
+            continue
+        # executescript would COMMIT on its own; statements run one by one inside our BEGIN so a
+        # failed migration leaves the database exactly as it was.
+        await conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _split_sql(sql):
+                await conn.execute(statement)
+            await conn.execute(
+                "INSERT INTO migrations (name, applied_at) VALUES (?, ?)", (name, clock())
+            )
+            await conn.execute("COMMIT")
+        except BaseException:
+            await conn.execute("ROLLBACK")
+            raise
+
+
+def _split_sql(sql: str) -> list[str]:
+    lines = [line for line in sql.splitlines() if not line.strip().startswith("--")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]

@@ -1,0 +1,50 @@
+"""Every handler of the bot, registered in one place and in an order that matters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram import Update
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from bot.context import BotContext
+
+
+def register(app: Application[Any, BotContext, Any, Any, Any, Any]) -> None:
+    """Register the handlers on `app`."""
+    from handlers import common, report
+
+    private = filters.ChatType.PRIVATE
+    # Group -1 runs first for every update: it loads the sender's language for the others.
+    app.add_handler(TypeHandler(Update, common.remember_user), group=-1)
+
+    # Group 0, first match wins. These come before the report conversation so that they work
+    # in the middle of a report without changing its step.
+    app.add_handler(
+        MessageHandler(filters.UpdateType.EDITED_MESSAGE & private, common.edited_message)
+    )
+    app.add_handler(CommandHandler("start", common.start, filters=private))
+    app.add_handler(CommandHandler("help", common.help_command, filters=private))
+    app.add_handler(CommandHandler("privacy", common.privacy, filters=private))
+    app.add_handler(CommandHandler("language", common.language, filters=private))
+    app.add_handler(CallbackQueryHandler(common.language_chosen, pattern=r"^lang:"))
+    app.add_handler(CommandHandler("status", common.status, filters=private))
+    app.add_handler(CommandHandler("myreports", common.my_reports, filters=private))
+    app.add_handler(CallbackQueryHandler(common.consent_refused, pattern=r"^consent:no$"))
+
+    app.add_handler(report.conversation())
+
+    # Whatever the conversation did not take.
+    app.add_handler(CommandHandler("cancel", common.nothing_to_cancel, filters=private))
+    app.add_handler(CommandHandler(["start", "report"], common.group_hint, filters=~private))
+    app.add_handler(CallbackQueryHandler(common.expired_button))
+    app.add_handler(MessageHandler(private & ~filters.UpdateType.EDITED_MESSAGE, common.unknown))
+
+    app.add_error_handler(common.on_error)

@@ -1,0 +1,281 @@
+"""Commands around the report: greeting, language, status, help, and the safety nets."""
+
+from __future__ import annotations
+
+import html
+import logging
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ParseMode
+from telegram.ext import ApplicationHandlerStop
+
+from bot.context import BotContext
+from bot.domain import local_today
+from bot.i18n import SUPPORTED, pick_locale
+from bot.parsing import format_code, format_date, normalize_code
+from bot.render import status_label
+from bot.storage import StorageError
+from handlers import report
+
+log = logging.getLogger(__name__)
+
+LANGUAGE_NAMES = {"vi": "Tiếng Việt", "en": "English"}
+
+
+async def remember_user(update: Update, context: BotContext) -> None:
+    """Load the sender's language (creating the user on first contact in private)."""
+    chat, user = update.effective_chat, update.effective_user
+    if user is None or chat is None or chat.type != chat.PRIVATE:
+        return
+    default = pick_locale(user.language_code, context.settings.default_locale)
+    try:
+        context.locale, _consented = await context.db.get_or_create_user(user.id, default)
+    except StorageError:
+        # Still answer in a sensible language; the handler will meet the error itself.
+        context.locale = default
+
+
+async def _reply(
+    update: Update, context: BotContext, text: str, markup: InlineKeyboardMarkup | None = None
+) -> None:
+    assert update.effective_chat is not None
+    await context.bot.send_message(
+        update.effective_chat.id, text, parse_mode=ParseMode.HTML, reply_markup=markup
+    )
+
+
+async def start(update: Update, context: BotContext) -> None:
+    """Greet, explain, and ask for consent or offer a new report."""
+    assert update.effective_user is not None
+    _ = context._
+    await _reply(
+        update,
+        context,
+        _(
+            "Hello! Liêm Chính lets you report officials who cause trouble, delay your case,"
+            " shirk or pass on their work, or profit from handling your affairs.\n"
+            "Your identity is protected: the unit handling your report never sees your"
+            " Telegram account."
+        ),
+    )
+    draft = await context.db.get_draft(update.effective_user.id)
+    if draft is not None:
+        await _reply(update, context, _("You have a report in progress; let's continue."))
+        await report.reprompt(update, context, draft)
+        return
+    _locale, consented = await context.db.get_or_create_user(
+        update.effective_user.id, context.lang
+    )
+    if not consented:
+        await report.ask_consent(update, context)
+        return
+    await _reply(
+        update,
+        context,
+        _("Press the button or send /report to start a report. /help lists what else I can do."),
+        InlineKeyboardMarkup(
+            [[InlineKeyboardButton(_("📝 New report"), callback_data="report:new")]]
+        ),
+    )
+
+
+async def consent_refused(update: Update, context: BotContext) -> None:
+    """Accept a refusal of consent without storing anything more."""
+    query = update.callback_query
+    assert query is not None
+    await query.answer()
+    await query.edit_message_reply_markup(None)
+    await _reply(
+        update,
+        context,
+        context._(
+            "Understood. Without your consent we cannot take a report."
+            " You can change your mind at any time with /start."
+        ),
+    )
+
+
+async def help_command(update: Update, context: BotContext) -> None:
+    """List the commands a citizen can use."""
+    _ = context._
+    await _reply(
+        update,
+        context,
+        _(
+            "/report – start a new report\n"
+            "/status CODE – the status of one of your reports\n"
+            "/myreports – all your reports\n"
+            "/language – change the language\n"
+            "/privacy – what is stored about you, and why\n"
+            "/cancel – stop the report in progress"
+        ),
+    )
+
+
+async def privacy(update: Update, context: BotContext) -> None:
+    """Explain what is stored, why, and who can see it."""
+    await _reply(
+        update,
+        context,
+        context._(
+            "What we store: your answers, your files, your language, and — only for a report"
+            " with your name — your name and phone number. Why: to forward the report to the"
+            " responsible unit and to tell you how it is handled. Who sees it: the unit sees the"
+            " report but never your Telegram account, name or phone; only the administrators can"
+            " link a report to you. A report you cancel is deleted at once."
+        ),
+    )
+
+
+async def language(update: Update, context: BotContext) -> None:
+    """Offer the supported languages."""
+    buttons = [
+        [InlineKeyboardButton(LANGUAGE_NAMES[code], callback_data=f"lang:{code}")]
+        for code in SUPPORTED
+    ]
+    await _reply(
+        update, context, context._("Choose your language:"), InlineKeyboardMarkup(buttons)
+    )
+
+
+async def language_chosen(update: Update, context: BotContext) -> None:
+    """Store the language and continue any report in it."""
+    query = update.callback_query
+    assert query is not None and query.data is not None and update.effective_user is not None
+    code = query.data.removeprefix("lang:")
+    await query.answer()
+    if code not in SUPPORTED:
+        return
+    await query.edit_message_reply_markup(None)
+    await context.db.set_locale(update.effective_user.id, code)
+    context.locale = code
+    await _reply(update, context, context._("I will speak English with you from now on."))
+    draft = await context.db.get_draft(update.effective_user.id)
+    if draft is not None:
+        await report.reprompt(update, context, draft)
+
+
+async def status(update: Update, context: BotContext) -> None:
+    """Show one of the sender's reports by its code."""
+    assert update.effective_user is not None
+    _ = context._
+    args = context.args or []
+    if not args:
+        await _reply(
+            update,
+            context,
+            _("Send /status followed by your tracking code, for example: /status ABCD-EFGH"),
+        )
+        return
+    typed = " ".join(args)[:40]
+    code = normalize_code(typed)
+    found = await context.db.report_for_reporter(code, update.effective_user.id) if code else None
+    if found is None:
+        # The same answer whether the code exists or not: codes of others reveal nothing.
+        await _reply(
+            update,
+            context,
+            _("No report with the code %(code)s was found among your reports.")
+            % {"code": html.escape(typed)},
+        )
+        return
+    unit = await context.db.get_unit(found.fields.unit_code or "")
+    await _reply(
+        update,
+        context,
+        _("Report %(code)s\nStatus: %(status)s\nUnit: %(unit)s\nSent on: %(date)s")
+        % {
+            "code": f"<code>{format_code(found.code)}</code>",
+            "status": html.escape(status_label(found.status, _)),
+            "unit": html.escape(unit.name if unit else ""),
+            "date": format_date(local_today(found.created_at), context.lang),
+        },
+    )
+
+
+async def my_reports(update: Update, context: BotContext) -> None:
+    """List the sender's reports, newest first."""
+    assert update.effective_user is not None
+    _ = context._
+    reports = await context.db.reports_of(update.effective_user.id)
+    if not reports:
+        await _reply(
+            update, context, _("You have not sent any report yet. Send /report to start one.")
+        )
+        return
+    title = _("Your reports:")
+    lines = [f"<b>{title}</b>"]
+    for item in reports:
+        lines.append(
+            f"<code>{format_code(item.code)}</code> · "
+            f"{format_date(local_today(item.created_at), context.lang)} · "
+            f"{html.escape(status_label(item.status, _))}"
+        )
+    lines.append("")
+    lines.append(_("Send /status CODE for details."))
+    await _reply(update, context, "\n".join(lines))
+
+
+async def nothing_to_cancel(update: Update, context: BotContext) -> None:
+    """Answer /cancel when no report is in progress."""
+    await _reply(update, context, context._("There is no report in progress."))
+
+
+async def edited_message(update: Update, context: BotContext) -> None:
+    """Explain that edits to sent answers are not picked up."""
+    await _reply(
+        update,
+        context,
+        context._(
+            "If you edit a message you already sent, the change is ignored. You can change any"
+            " answer with the ✏️ buttons when you review the report."
+        ),
+    )
+    raise ApplicationHandlerStop
+
+
+async def group_hint(update: Update, context: BotContext) -> None:
+    """Keep citizens from reporting in a group, where others would see them."""
+    await _reply(
+        update,
+        context,
+        context._("To keep your identity safe, please send reports in a private chat with me."),
+    )
+
+
+async def expired_button(update: Update, context: BotContext) -> None:
+    """Answer a press on a button whose conversation has ended."""
+    query = update.callback_query
+    assert query is not None
+    await query.answer(context._("This button is no longer active."))
+
+
+async def unknown(update: Update, context: BotContext) -> None:
+    """Point a lost citizen to /help."""
+    await _reply(
+        update,
+        context,
+        context._("I did not understand that. Send /report to start a report, or /help."),
+    )
+
+
+async def on_error(update: object, context: BotContext) -> None:
+    """Log the failure and tell the citizen that nothing they sent is lost."""
+    log.error("handler failed", exc_info=context.error)
+    if not isinstance(update, Update) or update.effective_chat is None:
+        return
+    if update.effective_chat.type != update.effective_chat.PRIVATE:
+        return
+    if isinstance(context.error, StorageError):
+        text = context._(
+            "Sorry, your answer could not be saved just now. Please send it again in a moment;"
+            " nothing you sent before is lost."
+        )
+    else:
+        text = context._(
+            "Sorry, something went wrong. Your answers so far are kept; please try again."
+        )
+    try:
+        await context.bot.send_message(update.effective_chat.id, text)
+    except Exception:
+        log.warning("could not tell the user about an error")

@@ -1,0 +1,174 @@
+"""Fixtures: the simulated Bot API, the real application against it, and people to chat."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.app import App, build_application, running
+from bot.config import Settings, UnitConfig
+from bot.simulator import BotApiSimulator, SimUser
+from bot.storage import Repository
+
+ADMIN_ID = 900001
+PROVINCE_CHAT = -1001000000001
+HA_LONG_CHAT = -1001000000002
+DONG_TRIEU_CHAT = -1001000000003
+
+UNITS = (
+    UnitConfig("QN", "UBND tỉnh Quảng Ninh", None, PROVINCE_CHAT, (900101,)),
+    UnitConfig("HL", "UBND phường Hạ Long", "QN", HA_LONG_CHAT, (900102,)),
+    UnitConfig("DT", "UBND phường Đông Triều", "QN", DONG_TRIEU_CHAT),
+    UnitConfig("VD", "UBND đặc khu Vân Đồn", "QN", None),
+    UnitConfig("VD-MC", "Bộ phận Một cửa Vân Đồn", "VD", -1001000000005),
+)
+
+CODE_RE = re.compile(r"\b([A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4})\b")
+
+
+def make_settings(sim: BotApiSimulator, tmp_path: Path) -> Settings:
+    """Return settings for the test units, pointed at the simulator."""
+    return Settings(
+        path=tmp_path / "config.toml",
+        token=sim.token,
+        database=tmp_path / "bot.db",
+        base_url=sim.base_url,
+        base_file_url=sim.base_file_url,
+        admins=frozenset({ADMIN_ID}),
+        default_locale="vi",
+        units=UNITS,
+    )
+
+
+def add_unit_chats(sim: BotApiSimulator) -> None:
+    """Create each unit's channel or group on the simulated Telegram."""
+    for unit in UNITS:
+        if unit.chat_id is not None:
+            # Hạ Long's is a basic group, the kind Telegram may upgrade to a supergroup.
+            kind = "group" if unit.chat_id == HA_LONG_CHAT else "supergroup"
+            sim.add_chat(unit.chat_id, unit.name, type=kind)
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[BotApiSimulator]:
+    async with BotApiSimulator() as simulator:
+        add_unit_chats(simulator)
+        simulator.add_user(ADMIN_ID, "Quản trị", language_code="vi")
+        yield simulator
+
+
+@dataclass
+class World:
+    """A running bot and its simulated Telegram."""
+
+    sim: BotApiSimulator
+    app: App
+    settings: Settings
+
+    @property
+    def db(self) -> Repository:
+        return self.app.bot_data["services"].db
+
+    def person(self, user_id: int, name: str, language: str = "vi", **kw: Any) -> Person:
+        return Person(self.sim, self.sim.add_user(user_id, name, language_code=language, **kw))
+
+
+@pytest.fixture
+async def world(sim: BotApiSimulator, tmp_path: Path) -> AsyncIterator[World]:
+    settings = make_settings(sim, tmp_path)
+    app = build_application(settings)
+    async with running(app):
+        yield World(sim, app, settings)
+
+
+class Person:
+    """A citizen in a private chat with the bot, as a test drives it."""
+
+    def __init__(self, sim: BotApiSimulator, user: SimUser) -> None:
+        self.sim = sim
+        self.user = user
+        self.id = user.id
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        return self.sim.messages(self.id)
+
+    async def _after(
+        self, action: Callable[[], Any], expect: str | None, wait: float
+    ) -> dict[str, Any]:
+        mark = len(self.messages)
+        await action()
+        return await self.sim.wait_for_message(self.id, contains=expect, after=mark, timeout=wait)
+
+    async def say(self, text: str, expect: str | None = None, wait: float = 5.0) -> dict[str, Any]:
+        """Send text and return the first bot message after it (containing `expect`)."""
+        return await self._after(lambda: self.user.send(text), expect, wait)
+
+    async def press(
+        self, fragment: str, expect: str | None = None, wait: float = 5.0
+    ) -> dict[str, Any]:
+        """Press the newest button whose label contains `fragment`."""
+        message = self.with_button(fragment)
+        return await self._after(lambda: self.user.press_button(message, fragment), expect, wait)
+
+    async def send_photo(self, content: bytes, expect: str | None = None) -> dict[str, Any]:
+        return await self._after(lambda: self.user.send_photo(content=content), expect, 5.0)
+
+    async def send_document(
+        self, name: str, content: bytes, expect: str | None = None
+    ) -> dict[str, Any]:
+        return await self._after(
+            lambda: self.user.send_document(name, content=content), expect, 5.0
+        )
+
+    async def browse(self, fragment: str, until_button: str) -> None:
+        """Press a button that edits its own message, until `until_button` shows up."""
+        message = self.with_button(fragment)
+        await self.user.press_button(message, fragment)
+        await eventually(lambda: self.has_button(until_button))
+
+    def has_button(self, fragment: str) -> bool:
+        try:
+            self.with_button(fragment)
+        except AssertionError:
+            return False
+        return True
+
+    def with_button(self, fragment: str) -> dict[str, Any]:
+        """Return the newest message carrying a button whose label contains `fragment`."""
+        for message in reversed(self.messages):
+            for label, _data in message.get("buttons") or []:
+                if fragment.lower() in label.lower():
+                    return message
+        texts = [b for m in self.messages[-5:] for b in m.get("buttons") or []]
+        raise AssertionError(f"no button {fragment!r}; recent buttons: {texts}")
+
+    def texts(self) -> str:
+        return "\n".join(m.get("text") or "" for m in self.messages)
+
+
+def code_in(text: str) -> str:
+    """Return the tracking code shown in a message."""
+    found = CODE_RE.search(text)
+    assert found, f"no tracking code in {text!r}"
+    return found.group(1)
+
+
+async def eventually(check: Callable[[], Any], wait: float = 5.0) -> Any:
+    """Poll an async or plain check until it returns a truthy value."""
+    deadline = asyncio.get_running_loop().time() + wait
+    while True:
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)

@@ -1,0 +1,141 @@
+"""Configuration: the contract's key names, and one clear error per mistake."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, check_database_path, load_settings
+
+GOOD = """
+[telegram]
+token = "123:ABC"
+[storage]
+database = "data/test.db"
+[bot]
+admins = [1, 2]
+default_locale = "vi"
+[[units]]
+code = "P"
+name = "Tỉnh"
+chat_id = -1001
+officers = [5]
+[[units]]
+code = "C"
+name = "Phường"
+parent = "P"
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_good_config_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LIEMCHINH_TOKEN", raising=False)
+    settings = load_settings(write(tmp_path, GOOD))
+    assert settings.token == "123:ABC"
+    assert settings.database == tmp_path / "data" / "test.db"
+    assert settings.admins == frozenset({1, 2})
+    assert [u.code for u in settings.units] == ["P", "C"]
+    assert settings.units[0].chat_id == -1001 and settings.units[0].officers == (5,)
+    assert settings.units[1].parent == "P" and settings.units[1].chat_id is None
+    assert settings.base_url == "https://api.telegram.org/bot"
+
+
+def test_environment_token_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LIEMCHINH_TOKEN", "999:FROMENV")
+    assert load_settings(write(tmp_path, GOOD)).token == "999:FROMENV"
+
+
+def test_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LIEMCHINH_TOKEN", raising=False)
+    example = Path(__file__).parent.parent / "config.example.toml"
+    settings = load_settings(example, require_token=False)
+    assert settings.token is None
+    assert any(u.parent is None for u in settings.units)
+    with pytest.raises(ConfigError, match=r"telegram\.token"):
+        load_settings(example)
+
+
+@pytest.mark.parametrize(
+    ("change", "key", "words"),
+    [
+        (lambda t: t.replace('token = "123:ABC"', ""), "telegram.token", "missing"),
+        (lambda t: t.replace('parent = "P"', 'parent = "X"'), "units.C.parent", "unknown unit"),
+        (lambda t: t.replace('code = "C"', 'code = "P"'), "units.P.code", "duplicate"),
+        (
+            lambda t: t.replace('name = "Tỉnh"', 'name = "Tỉnh"\nparent = "C"'),
+            "units.P.parent",
+            "cycle",
+        ),
+        (lambda t: t.replace("chat_id = -1001", 'chat_id = "abc"'), "units.P.chat_id", "integer"),
+        (lambda t: t.replace("[bot]", "[bot]\nadmin = [3]"), "bot.admin", "unknown key"),
+        (lambda t: t.replace("[storage]", "[storag]"), "storag", "unknown section"),
+        (
+            lambda t: t.replace('code = "C"', 'code = "C"\nchatid = 4'),
+            "units[2].chatid",
+            "unknown",
+        ),
+        (lambda t: t.replace('"vi"', '"fr"'), "bot.default_locale", "one of"),
+        (lambda t: t.replace("admins = [1, 2]", 'admins = ["x"]'), "bot.admins", "integer"),
+        (lambda t: t + "\n[[units]]\ncode = 'bad code!'\nname = 'x'", "units[3].code", "letters"),
+        (lambda t: t.replace("[telegram]", "[telegram"), "file", "TOML"),
+    ],
+)
+def test_bad_config_names_file_and_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: object, key: str, words: str
+) -> None:
+    monkeypatch.delenv("LIEMCHINH_TOKEN", raising=False)
+    path = write(tmp_path, change(GOOD))  # type: ignore[operator]
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path)
+    assert caught.value.key == key
+    assert words in caught.value.message
+    assert str(path) in str(caught.value)
+
+
+def test_unreadable_database_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LIEMCHINH_TOKEN", raising=False)
+    (tmp_path / "data").write_text("a file where a folder should be")
+    settings = load_settings(write(tmp_path, GOOD))
+    with pytest.raises(ConfigError, match=r"storage\.database"):
+        check_database_path(settings)
+
+
+def test_database_folder_is_created(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LIEMCHINH_TOKEN", raising=False)
+    settings = load_settings(write(tmp_path, GOOD))
+    check_database_path(settings)
+    assert (tmp_path / "data").is_dir()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (GOOD.replace("chat_id = -1001", "chat_id = 1.5"), "units.P.chat_id"),
+        (GOOD.replace('token = "123:ABC"', ""), "telegram.token"),
+        (GOOD.replace("[bot]", "[bot]\ntypo = 1"), "bot.typo"),
+    ],
+)
+def test_cli_exits_2_with_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, expected: str
+) -> None:
+    path = write(tmp_path, text)
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).parent.parent)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", "run", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert expected in proc.stderr and str(path) in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1

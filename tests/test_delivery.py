@@ -1,0 +1,74 @@
+"""Alert delivery through the outbox: retries, migration, a removed bot."""
+
+from __future__ import annotations
+
+from bot.storage import Repository
+from tests.conftest import ADMIN_ID, HA_LONG_CHAT, Person, World, code_in, eventually
+
+
+async def quick_report(
+    person: Person, unit_query: str = "ha long", unit_button: str = "UBND phường Hạ Long"
+) -> str:
+    """Walk one short anonymous report through to its tracking code."""
+    await person.say("/start", expect="đồng ý")
+    await person.press("Tôi đồng ý", expect="Chọn loại")
+    await person.press("Thái độ", expect="đơn vị")
+    await person.say(unit_query, expect=unit_query)
+    await person.press(unit_button, expect="cán bộ")
+    await person.press("Bỏ qua", expect="khi nào")
+    await person.press("Hôm nay", expect="ở đâu")
+    await person.press("Bỏ qua", expect="Mô tả")
+    await person.say("Cán bộ quát tháo người dân khi được hỏi về hồ sơ.", expect="bằng chứng")
+    await person.press("Bỏ qua", expect="ẩn danh")
+    await person.press("Ẩn danh", expect="kiểm tra")
+    confirmation = await person.press("Gửi phản ánh", expect="/status")
+    return code_in(confirmation["text"])
+
+
+def alerts_with(world: World, chat_id: int, code: str) -> list[dict[str, object]]:
+    return [m for m in world.sim.messages(chat_id) if code in str(m.get("text") or "")]
+
+
+async def nothing_pending(db: Repository) -> bool:
+    return (await db.outbox_stats()).get("pending", 0) == 0
+
+
+async def test_alert_delivered_once_after_429_and_500(world: World) -> None:
+    sim = world.sim
+    sim.inject("sendMessage", status=429, retry_after=1, chat_id=HA_LONG_CHAT)
+    sim.inject(
+        "sendMessage", status=500, description="Internal Server Error", chat_id=HA_LONG_CHAT
+    )
+    code = await quick_report(world.person(710001, "Hà"))
+    await sim.wait_for_message(HA_LONG_CHAT, contains=code, timeout=15)
+    await eventually(lambda: nothing_pending(world.db))
+    assert len(alerts_with(world, HA_LONG_CHAT, code)) == 1
+    failed = [
+        c
+        for c in sim.calls
+        if c[0] == "sendMessage" and str(c[1].get("chat_id")) == str(HA_LONG_CHAT)
+    ]
+    assert len(failed) == 3  # 429, 500, then the one that landed
+
+
+async def test_group_upgraded_to_supergroup_follows_the_new_id(world: World) -> None:
+    sim = world.sim
+    new_id = -1009999999002
+    await sim.migrate_chat(HA_LONG_CHAT, new_id)
+    code = await quick_report(world.person(710002, "Hoa"))
+    await sim.wait_for_message(new_id, contains=code, timeout=10)
+    unit = await world.db.get_unit("HL")
+    assert unit is not None and unit.chat_id == new_id and unit.chat_state == "ok"
+    assert alerts_with(world, HA_LONG_CHAT, code) == []
+
+
+async def test_removed_bot_holds_alert_and_tells_admins(world: World) -> None:
+    sim = world.sim
+    await sim.kick_bot(HA_LONG_CHAT)
+    code = await quick_report(world.person(710003, "Huy"))
+    notice = await sim.wait_for_message(ADMIN_ID, contains="UBND phường Hạ Long", timeout=10)
+    assert code not in notice["text"]
+    unit = await world.db.get_unit("HL")
+    assert unit is not None and unit.chat_state == "broken"
+    # Kept, not lost: still owed to the unit.
+    assert (await world.db.outbox_stats()).get("pending") == 1

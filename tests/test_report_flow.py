@@ -1,0 +1,225 @@
+"""End to end: the real application talks HTTP to the simulated Bot API."""
+
+from __future__ import annotations
+
+import hashlib
+
+from bot.parsing import normalize_code
+from tests.conftest import HA_LONG_CHAT, Person, World, code_in, eventually
+
+PHOTO = b"\xff\xd8\xff\xe0" + b"photo of the receipt" * 40 + b"\xff\xd9"
+RECEIPT = b"%PDF-1.4 receipt with <b>tags</b> & ampersands"
+DESCRIPTION_VI = (
+    "Tôi nộp hồ sơ cấp giấy chứng nhận quyền sử dụng đất. Cán bộ nói phải đưa thêm 2 triệu"
+    " thì mới nhận hồ sơ <script>alert(1)</script> & còn doạ trả lại."
+)
+
+
+async def consent(person: Person) -> None:
+    await person.say("/start", expect="đồng ý")
+    await person.press("Tôi đồng ý", expect="Chọn loại")
+
+
+async def test_full_report_in_vietnamese_reaches_unit_without_identity(world: World) -> None:
+    sim = world.sim
+    lan = world.person(700001, "Lan", last_name="Nguyễn", username="lan_qn")
+    await consent(lan)
+    await lan.press("hối lộ", expect="đơn vị")
+    found = await lan.say("ha long", expect="ha long")
+    assert any("UBND phường Hạ Long" in label for label, _ in found["buttons"])
+    await lan.press("UBND phường Hạ Long", expect="tiền")
+    await lan.say("xin 2tr", expect="không đọc được")  # not an amount: asked again
+    await lan.say("2tr", expect="cán bộ")
+    await lan.say("Cán bộ bàn số 3, bộ phận một cửa", expect="khi nào")
+    await lan.say("01/01/2999", expect="tương lai")
+    await lan.press("Hôm nay", expect="ở đâu")
+    await lan.say("Bộ phận một cửa UBND phường Hạ Long", expect="Mô tả")
+    await lan.say("quá ngắn", expect="20")
+    await lan.say(DESCRIPTION_VI, expect="bằng chứng")
+    await lan.send_photo(PHOTO, expect="1")
+    await lan.send_document("bien-nhan.pdf", RECEIPT, expect="2")
+    await lan.press("Xong", expect="ẩn danh")
+    review = await lan.press("Ẩn danh", expect="kiểm tra")
+    for part in (
+        "Đòi hoặc nhận hối lộ",
+        "UBND phường Hạ Long",
+        "2.000.000",
+        "Cán bộ bàn số 3",
+        "<script>alert(1)</script>",
+        "Ẩn danh",
+    ):
+        assert part in review["text"], part
+    confirmation = await lan.press("Gửi phản ánh", expect="/status")
+    code = code_in(confirmation["text"])
+
+    alert = await sim.wait_for_message(HA_LONG_CHAT, contains=code)
+    copies = [
+        await sim.wait_for_message(HA_LONG_CHAT, contains="1/2", after=1),
+        await sim.wait_for_message(HA_LONG_CHAT, contains="2/2", after=1),
+    ]
+    assert "photo" in copies[0] and "document" in copies[1]
+    assert "2.000.000" in alert["text"] and "Cán bộ bàn số 3" in alert["text"]
+    # User text reaches the unit literally: escaped, never interpreted as markup.
+    assert "<script>alert(1)</script> & còn doạ" in alert["text"]
+    assert "&lt;script&gt;" in alert["html"]
+    # Nothing in the unit's chat can identify the reporter.
+    # Everything the channel shows (the simulator's own bookkeeping of copies aside).
+    unit_chat = "\n".join(
+        str({k: v for k, v in m.items() if k != "copied_from"}) for m in sim.messages(HA_LONG_CHAT)
+    )
+    for trace in ("700001", "Lan", "Nguyễn", "lan_qn"):
+        assert trace not in unit_chat
+    assert sim.count("forwardMessage") == 0
+    assert sim.count("copyMessage", chat_id=HA_LONG_CHAT) == 2
+    assert len([m for m in sim.messages(HA_LONG_CHAT) if code in (m.get("text") or "")]) == 3
+
+    # Stored durably, with the evidence's fingerprints.
+    report = await world.db.report_for_reporter(normalize_code(code) or "", lan.id)
+    assert report is not None and report.fields.amount == 2_000_000
+    assert report.fields.anonymous is True and report.fields.contact_phone is None
+    atts = await world.db.report_attachments(report.id)
+    assert [a.kind for a in atts] == ["photo", "document"]
+
+    async def hashed() -> bool:
+        current = await world.db.report_attachments(report.id)
+        return all(a.sha256 for a in current)
+
+    await eventually(hashed)
+    current = await world.db.report_attachments(report.id)
+    assert current[0].sha256 == hashlib.sha256(PHOTO).hexdigest()
+    assert current[1].sha256 == hashlib.sha256(RECEIPT).hexdigest()
+
+    status = await lan.say(f"/status {code.lower()}", expect=code)
+    assert "UBND phường Hạ Long" in status["text"]
+    listing = await lan.say("/myreports", expect=code)
+    assert "chờ" in listing["text"].lower() or "tiếp nhận" in listing["text"].lower()
+    stranger = world.person(700002, "Khách")
+    answer = await stranger.say(f"/status {code}", expect="Không tìm thấy")
+    assert "Hạ Long" not in answer["text"]
+
+
+async def test_full_named_delay_report_in_english_with_edit(world: World) -> None:
+    sim = world.sim
+    john = world.person(700011, "John", language="en", username="john_en")
+    await john.say("/start", expect="agree")
+    await john.press("I agree", expect="kind of misconduct")
+    await john.press("Delay or overdue", expect="Which unit")
+    # Browse the tree: province › special zone › its one-stop desk.
+    await john.browse("UBND tỉnh Quảng Ninh", until_button="UBND đặc khu Vân Đồn")
+    await john.browse("UBND đặc khu Vân Đồn", until_button="Bộ phận Một cửa Vân Đồn")
+    assert john.has_button("✅ UBND đặc khu Vân Đồn")  # a branch can be chosen itself
+    await john.press("Bộ phận Một cửa Vân Đồn", expect="dossier code")
+    await john.say("HS-2026-000123", expect="submit")
+    await john.say("02/03/2026", expect="promised")
+    await john.say("01/03/2026", expect="cannot be before")
+    await john.say("12/03/2026", expect="official")
+    await john.press("Skip", expect="When")
+    await john.say("yesterday", expect="Where")
+    await john.press("Skip", expect="Describe")
+    await john.say(
+        "The dossier has been overdue for weeks and nobody answers the phone.", expect="evidence"
+    )
+    await john.press("Skip: no evidence", expect="anonymously")
+    prompt = await john.press("With my name", expect="share your name")
+    assert "📱 Share my phone number [request_contact]" in prompt["reply_keyboard"]
+    await john.user.send_contact("+84900000001", "Mallory", user_id=123)
+    await sim.wait_for_message(john.id, contains="your own contact")
+    mark = len(john.messages)
+    await john.user.send_contact("+84912345678", "John", last_name="Smith")
+    review = await sim.wait_for_message(john.id, contains="check your report", after=mark)
+    assert "HS-2026-000123" in review["text"] and "12 Mar 2026" in review["text"]
+    assert "John Smith, +84912345678" in review["text"]
+
+    await john.press("Description", expect="Describe")
+    review = await john.say(
+        "Overdue for six weeks; the desk officer keeps saying come back.",
+        expect="check your report",
+    )
+    assert "six weeks" in review["text"]
+    confirmation = await john.press("Send report", expect="Tracking code")
+    code = code_in(confirmation["text"])
+
+    alert = await sim.wait_for_message(-1001000000005, contains=code)
+    assert "HS-2026-000123" in alert["text"]
+    assert "named" not in alert["text"]  # the unit's channel speaks Vietnamese
+    assert "danh tính" in alert["text"].lower()
+    for trace in ("700011", "John", "Smith", "+84912345678", "john_en"):
+        assert trace not in alert["text"]
+    report = await world.db.report_for_reporter(normalize_code(code) or "", john.id)
+    assert report is not None
+    assert (report.fields.contact_name, report.fields.contact_phone) == (
+        "John Smith",
+        "+84912345678",
+    )
+    assert report.fields.description and "six weeks" in report.fields.description
+
+
+async def test_cancel_at_any_step_discards_everything(world: World) -> None:
+    mai = world.person(700021, "Mai")
+    await consent(mai)
+    await mai.press("Gây khó khăn", expect="đơn vị")
+    await mai.say("/cancel", expect="Đã huỷ")
+    assert await world.db.get_draft(mai.id) is None
+    await mai.say("/cancel", expect="Không có phản ánh nào")
+    assert await world.db.count_reports() == 0
+
+
+async def test_edit_category_from_review_asks_its_questions(world: World) -> None:
+    an = world.person(700031, "An")
+    await consent(an)
+    await an.press("hối lộ", expect="đơn vị")
+    await an.say("dong trieu", expect="dong trieu")
+    await an.press("UBND phường Đông Triều", expect="tiền")
+    await an.say("500k", expect="cán bộ")
+    await an.press("Bỏ qua", expect="khi nào")
+    await an.press("Hôm qua", expect="ở đâu")
+    await an.press("Bỏ qua", expect="Mô tả")
+    await an.say(
+        "Cán bộ hẹn ba lần vẫn không giải quyết hồ sơ cho gia đình tôi.", expect="bằng chứng"
+    )
+    await an.press("Bỏ qua", expect="ẩn danh")
+    review = await an.press("Ẩn danh", expect="kiểm tra")
+    assert "500.000" in review["text"]
+    await an.press("Loại", expect="Chọn loại")
+    await an.press("Chậm trễ", expect="mã thủ tục")
+    await an.say("HS-77", expect="nộp")
+    await an.press("Bỏ qua", expect="hẹn")
+    await an.press("Bỏ qua", expect="kiểm tra")
+    review = an.messages[-1]
+    assert "HS-77" in review["text"] and "500.000" not in review["text"]
+    await an.press("Gửi phản ánh", expect="/status")
+    reports = await world.db.reports_of(an.id)
+    assert len(reports) == 1
+    assert reports[0].fields.category == "delay" and reports[0].fields.amount is None
+
+
+async def test_off_script_input_gets_a_hint(world: World) -> None:
+    binh = world.person(700041, "Bình")
+    await consent(binh)
+    await binh.user.send_sticker()
+    await world.sim.wait_for_message(binh.id, contains="nút")
+    await binh.press("Khác", expect="đơn vị")
+    await binh.say("/language", expect="ngôn ngữ")
+    await binh.press("English", expect="Which unit")
+    await binh.say("/whatever", expect="finish this step")
+    await binh.say("zzzz no such unit", expect="No unit matches")
+    assert (await world.db.get_draft(binh.id)) is not None
+
+
+async def test_double_tap_on_confirm_stores_one_report(world: World) -> None:
+    chi = world.person(700051, "Chi")
+    await consent(chi)
+    await chi.press("Khác", expect="đơn vị")
+    await chi.say("ha long", expect="ha long")
+    await chi.press("UBND phường Hạ Long", expect="cán bộ")
+    await chi.press("Bỏ qua", expect="khi nào")
+    await chi.press("Hôm nay", expect="ở đâu")
+    await chi.press("Bỏ qua", expect="Mô tả")
+    await chi.say("Cán bộ đến muộn hai tiếng, người dân phải chờ ngoài cửa.", expect="bằng chứng")
+    await chi.press("Bỏ qua", expect="ẩn danh")
+    review = await chi.press("Ẩn danh", expect="kiểm tra")
+    await chi.user.press(review, "confirm")
+    await chi.user.press(review, "confirm")
+    await world.sim.wait_for_message(chi.id, contains="/status")
+    await eventually(lambda: len(world.sim.callback_answers) >= 2)
+    assert await world.db.count_reports() == 1

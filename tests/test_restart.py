@@ -1,0 +1,114 @@
+"""A report survives `kill -9` of the bot mid-way and resumes at the same step."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+from bot.simulator import BotApiSimulator
+from tests.conftest import HA_LONG_CHAT, UNITS, Person, code_in
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def write_config(sim: BotApiSimulator, tmp_path: Path) -> Path:
+    lines = [
+        "[telegram]",
+        f'token = "{sim.token}"',
+        f'base_url = "{sim.base_url}"',
+        f'base_file_url = "{sim.base_file_url}"',
+        "[storage]",
+        'database = "data/bot.db"',
+        "[bot]",
+        'default_locale = "vi"',
+    ]
+    for unit in UNITS:
+        lines += ["[[units]]", f'code = "{unit.code}"', f'name = "{unit.name}"']
+        if unit.parent:
+            lines.append(f'parent = "{unit.parent}"')
+        if unit.chat_id is not None:
+            lines.append(f"chat_id = {unit.chat_id}")
+    path = tmp_path / "config.toml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+async def start_bot(config: Path, log: Path) -> asyncio.subprocess.Process:
+    env = {k: v for k, v in os.environ.items() if k != "LIEMCHINH_TOKEN"}
+    env["PYTHONPATH"] = str(ROOT)
+    # The log goes to a file: an unread pipe would block a chatty bot.
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "run",
+        "--config",
+        str(config),
+        "--log-file",
+        str(log),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+        env=env,
+    )
+
+
+async def stop(proc: asyncio.subprocess.Process) -> None:
+    if proc.returncode is None:
+        proc.kill()
+        await proc.wait()
+
+
+async def test_kill_9_mid_report_then_resume(sim: BotApiSimulator, tmp_path: Path) -> None:
+    config = write_config(sim, tmp_path)
+    log = tmp_path / "bot.log"
+    person = Person(sim, sim.add_user(720001, "Tuấn", language_code="vi"))
+    first = await start_bot(config, log)
+    try:
+        await person.say("/start", expect="đồng ý", wait=30)
+        await person.press("Tôi đồng ý", expect="Chọn loại")
+        await person.press("hối lộ", expect="đơn vị")
+        await person.say("ha long", expect="ha long")
+        await person.press("UBND phường Hạ Long", expect="tiền")
+        await person.say("2 triệu rưỡi", expect="cán bộ")
+        await person.say("Anh Tâm, cán bộ địa chính", expect="khi nào")
+        await person.press("Hôm nay", expect="ở đâu")
+        await person.say("Trụ sở UBND phường", expect="Mô tả")
+    finally:
+        first.send_signal(signal.SIGKILL)
+        await first.wait()
+    assert first.returncode == -signal.SIGKILL
+
+    second = await start_bot(config, log)
+    try:
+        # The next answer lands at the step where the first process died.
+        await person.say(
+            "Cán bộ địa chính đòi 2,5 triệu để ký xác nhận hồ sơ đất.",
+            expect="bằng chứng",
+            wait=30,
+        )
+        await person.press("Bỏ qua", expect="ẩn danh")
+        review = await person.press("Ẩn danh", expect="kiểm tra")
+        for part in (
+            "2.500.000",
+            "Anh Tâm, cán bộ địa chính",
+            "Trụ sở UBND phường",
+            "UBND phường Hạ Long",
+        ):
+            assert part in review["text"], part
+        confirmation = await person.press("Gửi phản ánh", expect="/status")
+        code = code_in(confirmation["text"])
+        alert = await sim.wait_for_message(HA_LONG_CHAT, contains=code, timeout=15)
+        assert "2.500.000" in alert["text"]
+    finally:
+        second.terminate()
+        try:
+            await asyncio.wait_for(second.wait(), 15)
+        finally:
+            await stop(second)
+    log_text = log.read_text(encoding="utf-8")
+    # The token travels in every request URL; it must never reach the log.
+    assert sim.token not in log_text

@@ -1,0 +1,167 @@
+"""The repository: migrations, seeding, drafts, the report transaction and the outbox."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.config import UnitConfig
+from bot.domain import Attachment, Draft, ReportFields
+from bot.storage import MIGRATIONS, Repository
+
+UNITS = (
+    UnitConfig("QN", "UBND tỉnh Quảng Ninh", None, -100, (7,)),
+    UnitConfig("HL", "UBND phường Hạ Long", "QN", -200),
+    UnitConfig("DT", "UBND phường Đông Triều", "QN", None),
+)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1_770_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Repository]:
+    repo = Repository(tmp_path / "t.db", clock=FakeClock())
+    async with repo:
+        await repo.seed_units(UNITS)
+        yield repo
+
+
+async def test_migrations_on_blank_database(tmp_path: Path) -> None:
+    async with Repository(tmp_path / "blank.db") as repo:
+        assert await repo.applied_migrations() == [name for name, _ in MIGRATIONS]
+    # Opening again runs nothing twice.
+    async with Repository(tmp_path / "blank.db") as repo:
+        assert await repo.applied_migrations() == [name for name, _ in MIGRATIONS]
+    conn = sqlite3.connect(tmp_path / "blank.db")
+    try:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    finally:
+        conn.close()
+    assert {"units", "drafts", "reports", "reporters", "attachments", "outbox"} <= tables
+
+
+async def test_durability_pragmas(db: Repository) -> None:
+    async with db._read() as conn:
+        sync = await (await conn.execute("PRAGMA synchronous")).fetchone()
+        fks = await (await conn.execute("PRAGMA foreign_keys")).fetchone()
+    assert sync is not None and sync[0] == 2  # FULL
+    assert fks is not None and fks[0] == 1
+
+
+async def test_unit_tree_and_search(db: Repository) -> None:
+    top = await db.child_units(None)
+    assert [u.code for u in top] == ["QN"]
+    children = await db.child_units("QN")
+    assert [u.name for u in children] == ["UBND phường Đông Triều", "UBND phường Hạ Long"]
+    assert await db.has_children(["QN", "HL"]) == {"QN"}
+    assert [u.code for u in await db.search_units("ha long")] == ["HL"]
+    assert [u.code for u in await db.search_units("DONG TRIEU")] == ["DT"]
+    assert await db.search_units("không có") == []
+    unit = await db.get_unit("DT")
+    assert unit is not None and unit.chat_state == "unset"
+
+
+async def test_runtime_chat_migration_survives_reseeding(db: Repository) -> None:
+    assert await db.migrate_unit_chat(-200, -100200) == ["HL"]
+    await db.seed_units(UNITS)  # a restart with the same config keeps the migrated id
+    unit = await db.get_unit("HL")
+    assert unit is not None and unit.chat_id == -100200
+    changed = (UNITS[0], UnitConfig("HL", "UBND phường Hạ Long", "QN", -300), UNITS[2])
+    await db.seed_units(changed)  # the operator wrote a new id: it wins
+    unit = await db.get_unit("HL")
+    assert unit is not None and unit.chat_id == -300
+
+
+async def test_draft_round_trip_and_steps(db: Repository) -> None:
+    draft = Draft(user_id=42, chat_id=42, step=3, fields=ReportFields(category="bribe"))
+    await db.save_draft(draft)
+    draft.fields.amount = 2_000_000
+    draft.step = 7
+    draft.reviewing = True
+    await db.save_draft(draft)
+    loaded = await db.get_draft(42)
+    assert loaded == draft
+    assert await db.draft_steps() == {(42, 42): 7}
+    await db.delete_draft(42)
+    assert await db.get_draft(42) is None
+
+
+def _photo(message_id: int) -> Attachment:
+    return Attachment("photo", f"F{message_id}", f"U{message_id}", 1000, 42, message_id)
+
+
+async def test_submit_draft_is_one_transaction(db: Repository) -> None:
+    fields = ReportFields(
+        category="bribe",
+        unit_code="HL",
+        amount=2_000_000,
+        occurred_on="2026-03-05",
+        description="Cán bộ đòi 2 triệu để nhận hồ sơ đất đai.",
+        anonymous=True,
+    )
+    await db.save_draft(Draft(42, 42, 14, fields))
+    first = await db.add_draft_attachment(42, _photo(10))
+    await db.add_draft_attachment(42, _photo(11))
+    await db.set_attachment_hash(first, "ab" * 32)
+
+    report = await db.submit_draft(42, "vi")
+    assert report is not None and len(report.code) == 8
+    assert await db.get_draft(42) is None
+    assert await db.draft_attachments(42) == []
+    stored = await db.get_report(report.id)
+    assert stored is not None and stored.fields == fields and stored.status == "new"
+    atts = await db.report_attachments(report.id)
+    assert [a.message_id for a in atts] == [10, 11]
+    assert atts[0].sha256 == "ab" * 32
+    due = await db.due_outbox()
+    assert [(i.kind, i.report_id, i.unit_code) for i in due] == [("alert", report.id, "HL")]
+    # A second confirm (a double tap) finds no draft and creates nothing.
+    assert await db.submit_draft(42, "vi") is None
+    assert await db.count_reports() == 1
+
+
+async def test_reports_are_visible_only_to_their_reporter(db: Repository) -> None:
+    fields = ReportFields(category="other", unit_code="QN", description="x" * 30)
+    await db.save_draft(Draft(42, 42, 14, fields))
+    report = await db.submit_draft(42, "vi")
+    assert report is not None
+    assert await db.report_for_reporter(report.code, 42) is not None
+    assert await db.report_for_reporter(report.code, 43) is None
+    assert [r.code for r in await db.reports_of(42)] == [report.code]
+    assert await db.reports_of(43) == []
+
+
+async def test_incomplete_draft_is_refused_and_kept(db: Repository) -> None:
+    await db.save_draft(Draft(42, 42, 14, ReportFields(category="other")))
+    with pytest.raises(ValueError, match="incomplete"):
+        await db.submit_draft(42, "vi")
+    assert await db.get_draft(42) is not None
+    assert await db.count_reports() == 0
+
+
+async def test_outbox_retry_progress_and_done(db: Repository) -> None:
+    clock = db.clock
+    assert isinstance(clock, FakeClock)
+    item_id = await db.add_notice(7, {"text": "hello"})
+    [item] = await db.due_outbox()
+    await db.outbox_part_sent(item_id, 1, 555)
+    await db.outbox_retry(item_id, 30, "RetryAfter 30")
+    assert await db.due_outbox() == []
+    assert await db.next_outbox_due() == clock.now + 30
+    clock.now += 31
+    [again] = await db.due_outbox()
+    assert (again.parts_done, again.message_id, again.attempts) == (1, 555, 1)
+    await db.outbox_done(item_id)
+    assert await db.due_outbox() == []
+    assert await db.outbox_stats() == {"sent": 1}
+    assert item.payload == {"text": "hello"}
