@@ -223,3 +223,27 @@ async def test_double_tap_on_confirm_stores_one_report(world: World) -> None:
     await world.sim.wait_for_message(chi.id, contains="/status")
     await eventually(lambda: len(world.sim.callback_answers) >= 2)
     assert await world.db.count_reports() == 1
+
+
+async def test_oversized_file_refused_and_location_accepted(world: World) -> None:
+    dung = world.person(700061, "Dũng")
+    await consent(dung)
+    await dung.press("Thái độ", expect="đơn vị")
+    await dung.say("ha long", expect="ha long")
+    await dung.press("UBND phường Hạ Long", expect="cán bộ")
+    await dung.press("Bỏ qua", expect="khi nào")
+    await dung.press("Hôm nay", expect="ở đâu")
+    mark = len(dung.messages)
+    await dung.user.send_location(20.9517, 107.0801)
+    await world.sim.wait_for_message(dung.id, contains="Mô tả", after=mark)
+    await dung.say(
+        "Cán bộ lớn tiếng với người dân và không hướng dẫn thủ tục.", expect="bằng chứng"
+    )
+    mark = len(dung.messages)
+    await dung.user.send_document("video.mp4", size=25_000_000, mime_type="video/mp4")
+    await world.sim.wait_for_message(dung.id, contains="20 MB", after=mark)
+    assert await world.db.draft_attachments(dung.id) == []
+    await dung.press("Bỏ qua", expect="ẩn danh")
+    review = await dung.press("Ẩn danh", expect="kiểm tra")
+    assert "20.95170, 107.08010" in review["text"]
+    assert "Số tệp bằng chứng: 0" in review["text"]
