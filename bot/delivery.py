@@ -113,7 +113,7 @@ class Delivery:
             await self._migrated(item, exc.new_chat_id)
             return False
         except UnitChatUnavailable as exc:
-            await self._unit_chat_problem(item, str(exc))
+            await self._unit_chat_problem(item, str(exc), state="unset")
             return False
         except Forbidden as exc:
             if item.kind == "alert":
@@ -207,9 +207,16 @@ class Delivery:
             log.info("unit %s chat migrated to a supergroup", unit.code)
         await self.db.outbox_retry(item.id, 0.0, "chat migrated")
 
-    async def _unit_chat_problem(self, item: OutboxItem, reason: str) -> None:
+    async def _unit_chat_problem(
+        self, item: OutboxItem, reason: str, *, state: str = "broken"
+    ) -> None:
         await self.db.outbox_retry(item.id, HOLD_SECONDS, reason)
-        if item.unit_code and await self.db.set_unit_chat_state(item.unit_code, "broken"):
+        if item.unit_code is None:
+            return
+        changed = await self.db.set_unit_chat_state(item.unit_code, state)
+        # Admins hear of it once: when the chat breaks, or at a held alert's first attempt for
+        # a unit that never had a chat.
+        if changed or item.attempts == 0:
             log.warning("unit %s alert chat unusable: %s", item.unit_code, reason)
             for admin in sorted(self.settings.admins):
                 await self.db.add_notice(

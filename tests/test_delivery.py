@@ -72,3 +72,25 @@ async def test_removed_bot_holds_alert_and_tells_admins(world: World) -> None:
     assert unit is not None and unit.chat_state == "broken"
     # Kept, not lost: still owed to the unit.
     assert (await world.db.outbox_stats()).get("pending") == 1
+
+
+async def test_unit_without_chat_holds_alert_and_tells_admins(world: World) -> None:
+    sim = world.sim
+    person = world.person(710004, "Khoa")
+    await person.say("/start", expect="đồng ý")
+    await person.press("Tôi đồng ý", expect="Chọn loại")
+    await person.press("Khác", expect="đơn vị")
+    await person.browse("UBND tỉnh Quảng Ninh", until_button="UBND đặc khu Vân Đồn")
+    await person.browse("UBND đặc khu Vân Đồn", until_button="✅ UBND đặc khu Vân Đồn")
+    await person.press("✅ UBND đặc khu Vân Đồn", expect="cán bộ")
+    await person.press("Bỏ qua", expect="khi nào")
+    await person.press("Hôm nay", expect="ở đâu")
+    await person.press("Bỏ qua", expect="Mô tả")
+    await person.say("Cán bộ uống rượu trong giờ làm việc tại trụ sở.", expect="bằng chứng")
+    await person.press("Bỏ qua", expect="ẩn danh")
+    await person.press("Ẩn danh", expect="kiểm tra")
+    await person.press("Gửi phản ánh", expect="/status")
+    await sim.wait_for_message(ADMIN_ID, contains="UBND đặc khu Vân Đồn", timeout=10)
+    unit = await world.db.get_unit("VD")
+    assert unit is not None and unit.chat_state == "unset"
+    assert (await world.db.outbox_stats()).get("pending") == 1

@@ -110,5 +110,6 @@ async def test_kill_9_mid_report_then_resume(sim: BotApiSimulator, tmp_path: Pat
         finally:
             await stop(second)
     log_text = log.read_text(encoding="utf-8")
-    # The token travels in every request URL; it must never reach the log.
-    assert sim.token not in log_text
+    # The token travels in every request URL; it must never reach the log, nor the citizen.
+    for secret in (sim.token, "720001", "Tuấn", "Anh Tâm"):
+        assert secret not in log_text, secret
