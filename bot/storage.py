@@ -552,11 +552,7 @@ class Repository:
         async with self._read() as conn:
             row = await (
                 await conn.execute(
-                    _REPORT_SELECT.replace(
-                        "FROM reports",
-                        "FROM reports JOIN reporters ON reporters.report_id = reports.id",
-                    )
-                    + " WHERE code = ? AND reporters.user_id = ?",
+                    _REPORTER_SELECT + " WHERE code = ? AND reporters.user_id = ?",
                     (code, user_id),
                 )
             ).fetchone()
@@ -566,11 +562,7 @@ class Repository:
         """Return the reports a user sent, newest first."""
         async with self._read() as conn:
             rows = await conn.execute_fetchall(
-                _REPORT_SELECT.replace(
-                    "FROM reports",
-                    "FROM reports JOIN reporters ON reporters.report_id = reports.id",
-                )
-                + " WHERE reporters.user_id = ? ORDER BY reports.id DESC LIMIT ?",
+                _REPORTER_SELECT + " WHERE reporters.user_id = ? ORDER BY reports.id DESC LIMIT ?",
                 (user_id, limit),
             )
         return [_report(r) for r in rows]
@@ -701,6 +693,9 @@ _REPORT_SELECT = (
     + ", ".join(_REPORT_COLUMNS)
     + " FROM reports"
 )
+
+
+_REPORTER_SELECT = _REPORT_SELECT + " JOIN reporters ON reporters.report_id = reports.id"
 
 
 def _unit(row: sqlite3.Row) -> Unit:

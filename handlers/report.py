@@ -498,10 +498,9 @@ async def _unit_keyboard(
     pages = max(1, -(-len(units) // UNITS_PER_PAGE))
     page = min(max(page, 0), pages - 1)
     rows: list[list[tuple[str, str]]] = []
-    if parent is not None:
-        current = await context.db.get_unit(parent)
-        if current is not None:
-            rows.append([(_("✅ %(unit)s") % {"unit": current.name}, f"unit:{current.code}")])
+    current = await context.db.get_unit(parent) if parent is not None else None
+    if current is not None:
+        rows.append([(_("✅ %(unit)s") % {"unit": current.name}, f"unit:{current.code}")])
     for unit in units[page * UNITS_PER_PAGE : (page + 1) * UNITS_PER_PAGE]:
         if unit.code in branches:
             rows.append([(f"{unit.name} ›", f"ub:{unit.code}:0")])
@@ -513,9 +512,8 @@ async def _unit_keyboard(
         nav.append((_("‹ Previous"), f"ub:{here}:{page - 1}"))
     if page < pages - 1:
         nav.append((_("Next ›"), f"ub:{here}:{page + 1}"))
-    if parent is not None:
-        current = await context.db.get_unit(parent)
-        up = current.parent if current and current.parent else "-"
+    if current is not None:
+        up = current.parent or "-"
         nav.append((_("⬆️ Up one level"), f"ub:{up}:0"))
     if nav:
         rows.append(nav)

@@ -153,6 +153,28 @@ class Person:
         return "\n".join(m.get("text") or "" for m in self.messages)
 
 
+async def walk_to_review(
+    person: Person,
+    description: str,
+    *,
+    category: str = "Thái độ",
+    unit_query: str = "ha long",
+    unit_button: str = "UBND phường Hạ Long",
+) -> dict[str, Any]:
+    """Consent and answer a short anonymous report up to its review; return the review."""
+    await person.say("/start", expect="đồng ý")
+    await person.press("Tôi đồng ý", expect="Chọn loại")
+    await person.press(category, expect="đơn vị")
+    await person.say(unit_query, expect=unit_query)
+    await person.press(unit_button, expect="cán bộ")
+    await person.press("Bỏ qua", expect="khi nào")
+    await person.press("Hôm nay", expect="ở đâu")
+    await person.press("Bỏ qua", expect="Mô tả")
+    await person.say(description, expect="bằng chứng")
+    await person.press("Bỏ qua", expect="ẩn danh")
+    return await person.press("Ẩn danh", expect="kiểm tra")
+
+
 def code_in(text: str) -> str:
     """Return the tracking code shown in a message."""
     found = CODE_RE.search(text)

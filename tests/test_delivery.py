@@ -3,24 +3,20 @@
 from __future__ import annotations
 
 from bot.storage import Repository
-from tests.conftest import ADMIN_ID, HA_LONG_CHAT, Person, World, code_in, eventually
+from tests.conftest import (
+    ADMIN_ID,
+    HA_LONG_CHAT,
+    Person,
+    World,
+    code_in,
+    eventually,
+    walk_to_review,
+)
 
 
-async def quick_report(
-    person: Person, unit_query: str = "ha long", unit_button: str = "UBND phường Hạ Long"
-) -> str:
+async def quick_report(person: Person) -> str:
     """Walk one short anonymous report through to its tracking code."""
-    await person.say("/start", expect="đồng ý")
-    await person.press("Tôi đồng ý", expect="Chọn loại")
-    await person.press("Thái độ", expect="đơn vị")
-    await person.say(unit_query, expect=unit_query)
-    await person.press(unit_button, expect="cán bộ")
-    await person.press("Bỏ qua", expect="khi nào")
-    await person.press("Hôm nay", expect="ở đâu")
-    await person.press("Bỏ qua", expect="Mô tả")
-    await person.say("Cán bộ quát tháo người dân khi được hỏi về hồ sơ.", expect="bằng chứng")
-    await person.press("Bỏ qua", expect="ẩn danh")
-    await person.press("Ẩn danh", expect="kiểm tra")
+    await walk_to_review(person, "Cán bộ quát tháo người dân khi được hỏi về hồ sơ.")
     confirmation = await person.press("Gửi phản ánh", expect="/status")
     return code_in(confirmation["text"])
 
