@@ -214,9 +214,9 @@ class Delivery:
         if item.unit_code is None:
             return
         changed = await self.db.set_unit_chat_state(item.unit_code, state)
-        # Admins hear of it once: when the chat breaks, or at a held alert's first attempt for
-        # a unit that never had a chat.
-        if changed or item.attempts == 0:
+        # A broken chat is news once, when it breaks; for a unit that never had a chat each
+        # newly held alert is news, at its first attempt, since the state itself never changes.
+        if changed or (state == "unset" and item.attempts == 0):
             log.warning("unit %s alert chat unusable: %s", item.unit_code, reason)
             for admin in sorted(self.settings.admins):
                 await self.db.add_notice(
