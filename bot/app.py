@@ -24,11 +24,13 @@ from bot.config import Settings
 from bot.context import SERVICES_KEY, BotContext, Services
 from bot.delivery import Delivery
 from bot.i18n import SUPPORTED, Translator
-from bot.storage import Clock, Repository
+from bot.storage import Clock, Repository, StorageError
+from bot.workflow import Workflow
 
 log = logging.getLogger(__name__)
 
 App = Application[Any, BotContext, Any, Any, Any, Any]
+TIMER_INTERVAL = 60.0
 
 
 class DraftPersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
@@ -113,7 +115,13 @@ def build_application(settings: Settings, *, clock: Clock = time.time) -> App:
     if not settings.token:
         raise ValueError("a token is required to build the application")
     db = Repository(settings.database, clock=clock)
-    services = Services(settings=settings, db=db, translator=Translator(), clock=clock)
+    services = Services(
+        settings=settings,
+        db=db,
+        translator=Translator(),
+        clock=clock,
+        workflow=Workflow(db, settings),
+    )
     app: App = (
         ApplicationBuilder()
         .token(settings.token)
@@ -145,7 +153,25 @@ async def init_resources(app: App) -> None:
     services.delivery = delivery
     delivery.start()
     delivery.wake()
+    # Deadlines live in the database; this only looks at them every minute, so a restart
+    # neither loses a reminder nor sends one twice.
+    if app.job_queue is not None:
+        app.job_queue.run_repeating(
+            check_deadlines, interval=TIMER_INTERVAL, first=1.0, name="deadlines"
+        )
     await _publish_commands(app, services.translator, services.settings.default_locale)
+
+
+async def check_deadlines(context: BotContext) -> None:
+    """Send the deadline reminders and escalations that are due (a repeating job)."""
+    try:
+        reminded, escalated = await context.workflow.run_timers()
+    except StorageError:
+        log.exception("deadline check failed; trying again at the next tick")
+        return
+    if reminded or escalated:
+        log.info("deadlines: %d reminders, %d escalations", reminded, escalated)
+        context.delivery.wake()
 
 
 async def _publish_commands(app: App, translator: Translator, default: str) -> None:

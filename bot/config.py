@@ -8,6 +8,7 @@ import sqlite3
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +18,24 @@ DEFAULT_BASE_FILE_URL = "https://api.telegram.org/file/bot"
 LOCALES = ("vi", "en")
 # Unit codes travel inside callback_data (64 bytes at most), so they stay short and plain.
 UNIT_CODE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,24}$")
+# fromisoformat alone would also take "20260101" or "2026-W01-4"; holidays are written one way.
+_ISO_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+# Inclusive bounds of each `[sla]` integer: wide enough for any real policy, narrow enough to
+# catch a slip such as hours written where days were meant.
+_SLA_RANGES: dict[str, tuple[int, int]] = {
+    "acknowledge_working_days": (1, 30),
+    "resolve_days": (1, 365),
+    "extension_max_days": (0, 365),
+    "reopen_days": (0, 90),
+    "remind_hours_before": (1, 168),
+}
 
 _SECTIONS: dict[str, set[str]] = {
     "telegram": {"token", "base_url", "base_file_url"},
     "storage": {"database"},
     "bot": {"admins", "default_locale"},
+    "sla": {*_SLA_RANGES, "holidays"},
 }
 _UNIT_KEYS = {"code", "name", "parent", "chat_id", "officers"}
 
@@ -48,6 +62,24 @@ class UnitConfig:
 
 
 @dataclass(frozen=True)
+class SlaConfig:
+    """The units' service-level deadlines, as read from `[sla]`."""
+
+    # Working days the unit has to acknowledge (accept) a report after receiving it.
+    acknowledge_working_days: int = 3
+    # Calendar days from acknowledgement to resolution: the Law on Denunciation 2018 (art. 30)
+    # allows 30 days from acceptance.
+    resolve_days: int = 30
+    # The longest single extension; the same article allows one of at most 30 days.
+    extension_max_days: int = 30
+    # Days after resolution during which the citizen may answer "not resolved".
+    reopen_days: int = 7
+    remind_hours_before: int = 24
+    # Public holidays and government-announced swapped days off; weekends need not be listed.
+    holidays: frozenset[date] = frozenset()
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the bot reads from its configuration file."""
 
@@ -59,6 +91,7 @@ class Settings:
     admins: frozenset[int] = frozenset()
     default_locale: str = "vi"
     units: tuple[UnitConfig, ...] = field(default_factory=tuple)
+    sla: SlaConfig = field(default_factory=SlaConfig)
 
 
 def load_settings(path: Path | str, *, require_token: bool = True) -> Settings:
@@ -115,6 +148,7 @@ def parse_settings(raw: Mapping[str, Any], path: Path, *, require_token: bool = 
         raise ConfigError(path, "bot.default_locale", f"must be one of {', '.join(LOCALES)}")
 
     units = _parse_units(raw.get("units", []), path)
+    sla = _parse_sla(raw.get("sla", {}), path)
     return Settings(
         path=path,
         token=token,
@@ -124,6 +158,7 @@ def parse_settings(raw: Mapping[str, Any], path: Path, *, require_token: bool = 
         admins=frozenset(admins),
         default_locale=locale,
         units=units,
+        sla=sla,
     )
 
 
@@ -160,6 +195,45 @@ def _int_list(value: Any, path: Path, key: str) -> list[int]:
         if isinstance(item, bool) or not isinstance(item, int):
             raise ConfigError(path, key, f"{item!r} is not an integer Telegram id")
         out.append(item)
+    return out
+
+
+def _parse_sla(table: Mapping[str, Any], path: Path) -> SlaConfig:
+    defaults = SlaConfig()
+
+    def number(key: str) -> int:
+        value = table.get(key, getattr(defaults, key))
+        low, high = _SLA_RANGES[key]
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ConfigError(path, f"sla.{key}", f"must be a whole number from {low} to {high}")
+        return value
+
+    return SlaConfig(
+        acknowledge_working_days=number("acknowledge_working_days"),
+        resolve_days=number("resolve_days"),
+        extension_max_days=number("extension_max_days"),
+        reopen_days=number("reopen_days"),
+        remind_hours_before=number("remind_hours_before"),
+        holidays=frozenset(_date_list(table.get("holidays", []), path, "sla.holidays")),
+    )
+
+
+def _date_list(value: Any, path: Path, key: str) -> list[date]:
+    if not isinstance(value, list):
+        raise ConfigError(path, key, "must be a list of dates, written [2026-01-01, ...]")
+    out = []
+    for item in value:
+        # A TOML local date arrives as a date; a datetime is a date too, but a moment is not a day.
+        if isinstance(item, date) and not isinstance(item, datetime):
+            out.append(item)
+            continue
+        if isinstance(item, str) and _ISO_DATE_RE.match(item.strip()):
+            try:
+                out.append(date.fromisoformat(item.strip()))
+                continue
+            except ValueError:
+                pass
+        raise ConfigError(path, key, f"{item!r} is not a date written YYYY-MM-DD")
     return out
 
 

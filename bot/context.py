@@ -13,6 +13,7 @@ from bot.storage import Clock, Repository
 
 if TYPE_CHECKING:
     from bot.delivery import Delivery
+    from bot.workflow import Workflow
 
 SERVICES_KEY = "services"
 
@@ -25,6 +26,7 @@ class Services:
     db: Repository
     translator: Translator
     clock: Clock
+    workflow: Workflow
     delivery: Delivery | None = None
 
 
@@ -64,6 +66,11 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
         if delivery is None:
             raise RuntimeError("resources are not initialised")
         return delivery
+
+    @property
+    def workflow(self) -> Workflow:
+        """Return the officer workflow."""
+        return self.services.workflow
 
     @property
     def lang(self) -> str:

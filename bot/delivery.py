@@ -8,15 +8,18 @@ import logging
 import random
 from html import escape
 
-from telegram import Bot
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, ReplyParameters
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
 
 from bot.config import Settings
-from bot.domain import Attachment, OutboxItem
-from bot.i18n import Translator
-from bot.render import alert_text, evidence_caption
+from bot.deadlines import deadline_day
+from bot.domain import Attachment, DeclineReason, Link, OutboxItem, Relay, Report
+from bot.i18n import Gettext, Translator
+from bot.parsing import format_code, format_date
+from bot.render import HISTORY_LINES, alert_text, evidence_caption, history_line
 from bot.storage import Repository, StorageError
+from bot.workflow import allowed_actions
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +56,13 @@ class Delivery:
         self.translator = translator
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._senders = {
+            "alert": self._send_alert,
+            "notice": self._send_notice,
+            "refresh": self._refresh,
+            "citizen": self._send_citizen,
+            "unit": self._send_unit,
+        }
 
     def start(self) -> None:
         """Start the background loop."""
@@ -99,11 +109,11 @@ class Delivery:
         return done
 
     async def _attempt(self, item: OutboxItem) -> bool:
+        # Alerts and unit messages go to a unit's chat, which an admin must fix when it fails;
+        # everything else goes to one person, who may have blocked the bot.
+        unit_bound = item.kind in ("alert", "unit") and item.chat_id is None
         try:
-            if item.kind == "alert":
-                await self._send_alert(item)
-            else:
-                await self._send_notice(item)
+            await self._senders[item.kind](item)
         except RetryAfter as exc:
             delay = exc.retry_after
             seconds = delay if isinstance(delay, int | float) else delay.total_seconds()
@@ -116,14 +126,14 @@ class Delivery:
             await self._unit_chat_problem(item, str(exc), state="unset")
             return False
         except Forbidden as exc:
-            if item.kind == "alert":
+            if unit_bound:
                 await self._unit_chat_problem(item, str(exc))
             else:
                 # A citizen who blocked the bot: keep the message, stop knocking.
                 await self.db.outbox_give_up(item.id, str(exc))
             return False
         except BadRequest as exc:
-            if item.kind == "alert" and "chat not found" in str(exc).lower():
+            if unit_bound and "chat not found" in str(exc).lower():
                 await self._unit_chat_problem(item, str(exc))
             else:
                 log.error("outbox item %s refused by Telegram: %s", item.id, exc)
@@ -140,31 +150,325 @@ class Delivery:
             await self.db.outbox_retry(item.id, _backoff(item.attempts), repr(exc))
             return False
         await self.db.outbox_done(item.id)
-        if item.kind == "alert" and item.unit_code:
+        if unit_bound and item.unit_code:
             await self.db.set_unit_chat_state(item.unit_code, "ok")
         return True
 
+    @property
+    def _(self) -> Gettext:
+        # Units' chats are shared by many people: they get the configured default language.
+        return self.translator.get(self.settings.default_locale)
+
     async def _send_alert(self, item: OutboxItem) -> None:
-        assert item.report_id is not None and item.unit_code is not None
+        assert item.report_id is not None
         report = await self.db.get_report(item.report_id)
-        unit = await self.db.get_unit(item.unit_code)
-        if report is None or unit is None:
+        if report is None:
             raise RuntimeError(f"outbox item {item.id} points at nothing")
-        if unit.chat_id is None:
-            raise UnitChatUnavailable("the unit has no alert chat")
-        locale = self.settings.default_locale
-        _ = self.translator.get(locale)
+        if item.chat_id is not None:
+            # A copy for an admin: it stands for the top of the tree, whatever the unit.
+            chat_id, link_unit = item.chat_id, None
+        else:
+            unit = await self.db.get_unit(item.unit_code or "")
+            if unit is None:
+                raise RuntimeError(f"outbox item {item.id} points at nothing")
+            if unit.chat_id is None:
+                raise UnitChatUnavailable("the unit has no alert chat")
+            chat_id, link_unit = unit.chat_id, unit.code
         attachments = await self.db.report_attachments(report.id)
         # Part 0 is the text, part i the i-th piece of evidence; progress is stored after each
         # part, so a retry never sends again what Telegram already accepted.
         if item.parts_done == 0:
-            text = alert_text(report, unit.name, len(attachments), _, locale)
-            message = await self.bot.send_message(unit.chat_id, text, parse_mode=ParseMode.HTML)
-            await self.db.outbox_part_sent(item.id, 1, message.message_id)
+            banner = {k: v for k, v in item.payload.items() if k in _BANNER_KEYS}
+            link = Link(chat_id, 0, report.id, "alert", link_unit, data=banner)
+            text, markup = await self.render_alert(report, link, len(attachments))
+            message = await self.bot.send_message(
+                chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup
+            )
+            link = Link(chat_id, message.message_id, report.id, "alert", link_unit, data=banner)
+            await self.db.outbox_part_sent(item.id, 1, message.message_id, link)
+        _ = self._
         for index in range(max(item.parts_done, 1), len(attachments) + 1):
             caption = evidence_caption(report.code, index, len(attachments), _)
-            await self._copy_evidence(unit.chat_id, attachments[index - 1], caption)
+            await self._copy_evidence(chat_id, attachments[index - 1], caption)
             await self.db.outbox_part_sent(item.id, index + 1)
+
+    async def render_alert(
+        self, report: Report, link: Link, evidence_count: int, *, full: bool = False
+    ) -> tuple[str, InlineKeyboardMarkup | None]:
+        """Return an alert's current text and the buttons its status allows."""
+        _ = self._
+        locale = self.settings.default_locale
+        entries = await self.db.audit_of(report.id)
+        codes = {report.fields.unit_code or ""}
+        for entry in entries:
+            codes.update(c for c in (entry.from_unit, entry.to_unit, entry.note) if c)
+        names = {}
+        for code in codes:
+            unit = await self.db.get_unit(code)
+            if unit is not None:
+                names[code] = unit.name
+        unit_name = names.get(report.fields.unit_code or "", "")
+        history = [history_line(e, names, _, locale) for e in entries]
+        chain = await self.db.ancestors(report.fields.unit_code or "")
+        banner = None
+        live = link.unit_code is None or link.unit_code in chain
+        if not live:
+            banner = _("↪️ Transferred to %(unit)s: this unit no longer handles it.") % {
+                "unit": escape(unit_name)
+            }
+        elif "overdue" in link.data and link.unit_code is None:
+            banner = _("⚠️ Overdue: escalated to the administrators, the top of the tree.")
+        elif "overdue" in link.data:
+            banner = _("⚠️ Overdue at %(unit)s: escalated to this unit, the level above.") % {
+                "unit": escape(unit_name)
+            }
+        elif "reopened" in link.data:
+            banner = _("🔁 Reopened: the reporter says it is not resolved.")
+        elif "transferred" in link.data:
+            banner = _("↪️ Transferred here from another unit.")
+        text = alert_text(
+            report,
+            unit_name,
+            evidence_count,
+            _,
+            locale,
+            banner=banner,
+            history=history,
+            history_limit=None if full else HISTORY_LINES,
+            now=self.db.clock(),
+        )
+        actions = allowed_actions(report, self.settings.sla) if live else []
+        if not actions:
+            return text, None
+        buttons = [
+            InlineKeyboardButton(_(a.label), callback_data=f"st:{a.value}:{report.id}")
+            for a in actions
+        ]
+        rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+        return text, InlineKeyboardMarkup(rows)
+
+    async def _refresh(self, item: OutboxItem) -> None:
+        """Edit every alert of the report to its current state (idempotent, so retried whole)."""
+        assert item.report_id is not None
+        report = await self.db.get_report(item.report_id)
+        if report is None:
+            return
+        count = len(await self.db.report_attachments(report.id))
+        for link in await self.db.alert_links(report.id):
+            text, markup = await self.render_alert(report, link, count)
+            try:
+                await self.bot.edit_message_text(
+                    text,
+                    chat_id=link.chat_id,
+                    message_id=link.message_id,
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=markup,
+                )
+            except BadRequest as exc:
+                # Unchanged, deleted or too old to edit: nothing more to do for that message.
+                if not any(s in str(exc).lower() for s in _EDIT_DONE):
+                    raise
+            except Forbidden:
+                log.info("alert of report %s no longer reachable in its chat", report.id)
+
+    async def _send_citizen(self, item: OutboxItem) -> None:
+        """Tell the reporter about their report, in their language, without naming anyone."""
+        assert item.report_id is not None
+        report = await self.db.get_report(item.report_id)
+        chat_id = await self.db.reporter_chat(item.report_id)
+        if report is None or chat_id is None:
+            # The reporter's link was erased: there is nobody to tell.
+            return
+        locale = await self.db.user_locale(chat_id) or report.locale
+        _ = self.translator.get(locale)
+        kind = item.payload.get("type")
+        if kind == "question":
+            await self._relay_question(item, report, chat_id, _)
+            return
+        text, markup = await self._citizen_text(item, report, _, locale)
+        if text:
+            await self.bot.send_message(
+                chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup
+            )
+
+    async def _citizen_text(
+        self, item: OutboxItem, report: Report, _: Gettext, locale: str
+    ) -> tuple[str | None, InlineKeyboardMarkup | None]:
+        code = f"<code>{format_code(report.code)}</code>"
+        if item.payload.get("type") == "escalated":
+            values = {"code": code, "unit": await self._unit_name(report.fields.unit_code)}
+            target = item.payload.get("to")
+            if target:
+                values["parent"] = await self._unit_name(str(target))
+                text = _(
+                    "⚠️ Your report %(code)s was not handled in time by %(unit)s and has been"
+                    " escalated to %(parent)s."
+                )
+            else:
+                text = _(
+                    "⚠️ Your report %(code)s was not handled in time by %(unit)s and has been"
+                    " escalated to the system's administrators."
+                )
+            return text % values, None
+        entry = await self.db.get_audit(int(item.payload.get("audit_id", 0)))
+        if entry is None:
+            return None, None
+        values = {
+            "code": code,
+            "unit": await self._unit_name(entry.to_unit or entry.from_unit),
+            "note": escape(entry.note or ""),
+        }
+        markup = None
+        if entry.action == "acknowledged":
+            values["date"] = _deadline(report, locale)
+            text = _(
+                "✅ Your report %(code)s has been acknowledged by %(unit)s."
+                " It should be resolved by %(date)s."
+            )
+        elif entry.action == "in_progress":
+            text = _("🔧 %(unit)s is now handling your report %(code)s.")
+        elif entry.action == "transferred":
+            values["from"] = await self._unit_name(entry.from_unit)
+            text = _(
+                "↪️ Your report %(code)s has been transferred from %(from)s to %(unit)s,"
+                " the unit responsible for it."
+            )
+        elif entry.action == "extended":
+            values["date"] = _deadline(report, locale)
+            text = _(
+                "⏳ %(unit)s has extended the deadline for your report %(code)s once, to %(date)s."
+            )
+        elif entry.action == "resolved":
+            text = _(
+                "🏁 %(unit)s says your report %(code)s is resolved.\n"
+                "Resolution: %(note)s\n\n"
+                "Is the problem really resolved?"
+            )
+            markup = InlineKeyboardMarkup(
+                [
+                    [
+                        InlineKeyboardButton(
+                            _("👍 Yes, resolved"), callback_data=f"fb:yes:{report.id}"
+                        ),
+                        InlineKeyboardButton(
+                            _("👎 No, not resolved"), callback_data=f"fb:no:{report.id}"
+                        ),
+                    ]
+                ]
+            )
+        elif entry.action == "declined":
+            try:
+                reason = _(DeclineReason(report.decline_reason or "").label)
+            except ValueError:
+                reason = ""
+            values["reason"] = escape(reason)
+            text = _(
+                "🚫 %(unit)s will not handle your report %(code)s.\n"
+                "Reason: %(reason)s\n"
+                "Note: %(note)s"
+            )
+        elif entry.action == "reopened":
+            text = _("🔁 Your report %(code)s has been reopened and sent back to %(unit)s.")
+        else:
+            return None, None
+        return text % values, markup
+
+    async def _relay_question(
+        self, item: OutboxItem, report: Report, chat_id: int, _: Gettext
+    ) -> None:
+        relay = await self.db.get_relay(int(item.payload.get("relay_id", 0)))
+        if relay is None or item.parts_done:
+            return
+        head = _("❓ Question from %(unit)s about your report %(code)s:") % {
+            "unit": await self._unit_name(report.fields.unit_code),
+            "code": f"<code>{format_code(report.code)}</code>",
+        }
+        foot = _(
+            "Reply to this message to answer; you may add photos or files."
+            " The unit will not learn who you are."
+        )
+        markup = InlineKeyboardMarkup(
+            [[InlineKeyboardButton(_("✍️ Answer"), callback_data=f"ans:{report.id}")]]
+        )
+        message_id = await self._relay(chat_id, relay, head, foot, markup)
+        link = Link(chat_id, message_id, report.id, "question")
+        await self.db.outbox_part_sent(item.id, 1, message_id, link)
+
+    async def _send_unit(self, item: OutboxItem) -> None:
+        """Post a reminder or a reporter's answer in the unit's chat."""
+        assert item.report_id is not None
+        report = await self.db.get_report(item.report_id)
+        unit = await self.db.get_unit(item.unit_code or "")
+        if report is None or unit is None:
+            raise RuntimeError(f"outbox item {item.id} points at nothing")
+        if unit.chat_id is None:
+            raise UnitChatUnavailable("the unit has no alert chat")
+        _ = self._
+        code = f"<code>{format_code(report.code)}</code>"
+        anchor = await self._latest_alert(report.id, unit.chat_id)
+        reply = ReplyParameters(anchor, allow_sending_without_reply=True) if anchor else None
+        kind = item.payload.get("type")
+        if kind == "reminder":
+            # The reminder is owed for one deadline; if that deadline is gone, so is the debt.
+            if not report.is_open or report.deadline_at != item.payload.get("deadline_at"):
+                return
+            values = {"code": code, "date": _deadline(report, self.settings.default_locale)}
+            if report.deadline_kind == "ack":
+                text = _("⏰ Reminder: report %(code)s must be acknowledged by %(date)s.")
+            else:
+                text = _("⏰ Reminder: report %(code)s must be resolved by %(date)s.")
+            await self.bot.send_message(
+                unit.chat_id, text % values, parse_mode=ParseMode.HTML, reply_parameters=reply
+            )
+            return
+        relay = await self.db.get_relay(int(item.payload.get("relay_id", 0)))
+        if relay is None or item.parts_done:
+            return
+        head = _("💬 Answer from the reporter of %(code)s:") % {"code": code}
+        foot = _("Reply to this message to ask a follow-up question.")
+        message_id = await self._relay(unit.chat_id, relay, head, foot, None, reply)
+        link = Link(unit.chat_id, message_id, report.id, "answer", unit.code)
+        await self.db.outbox_part_sent(item.id, 1, message_id, link)
+
+    async def _relay(
+        self,
+        chat_id: int,
+        relay: Relay,
+        head: str,
+        foot: str,
+        markup: InlineKeyboardMarkup | None,
+        reply: ReplyParameters | None = None,
+    ) -> int:
+        """Send a relayed message under a header; media is copied, which hides its sender."""
+        body = escape(relay.text or "")
+        if relay.kind == "text":
+            message: Message = await self.bot.send_message(
+                chat_id,
+                f"<b>{head}</b>\n\n{body}\n\n<i>{foot}</i>",
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup,
+                reply_parameters=reply,
+            )
+            return message.message_id
+        caption = f"<b>{head}</b>\n{escape((relay.text or '')[:CAPTION_TEXT])}"
+        copied = await self.bot.copy_message(
+            chat_id,
+            relay.source_chat_id,
+            relay.source_message_id,
+            caption=caption,
+            parse_mode=ParseMode.HTML,
+            reply_markup=markup,
+            reply_parameters=reply,
+        )
+        return copied.message_id
+
+    async def _latest_alert(self, report_id: int, chat_id: int) -> int | None:
+        links = [link for link in await self.db.alert_links(report_id) if link.chat_id == chat_id]
+        return links[-1].message_id if links else None
+
+    async def _unit_name(self, code: str | None) -> str:
+        unit = await self.db.get_unit(code or "")
+        return escape(unit.name if unit else code or "")
 
     async def _copy_evidence(self, chat_id: int, att: Attachment, caption: str) -> None:
         try:
@@ -223,6 +527,20 @@ class Delivery:
                     admin, {"type": "unit_chat_broken", "unit": item.unit_code, "reason": reason}
                 )
             self.wake()
+
+
+# Payload keys of an alert that change its banner; kept with the message for later edits.
+_BANNER_KEYS = frozenset({"overdue", "reopened", "transferred"})
+# Telegram's answers to an edit that has nothing left to do.
+_EDIT_DONE = ("not modified", "not found", "can't be edited", "message to edit")
+# A copied file's caption holds at most 1024 characters: the header needs the rest.
+CAPTION_TEXT = 800
+
+
+def _deadline(report: Report, locale: str) -> str:
+    if report.deadline_at is None:
+        return "-"
+    return format_date(deadline_day(report.deadline_at), locale)
 
 
 def _backoff(attempts: int) -> float:

@@ -75,6 +75,31 @@ STATUS_LABELS: dict[Status, str] = {
 }
 
 
+OPEN_STATUSES = frozenset({Status.NEW, Status.ACKNOWLEDGED, Status.IN_PROGRESS})
+
+
+class DeclineReason(StrEnum):
+    """Why a unit will not handle a report; values travel in callback_data."""
+
+    DUPLICATE = "dup"
+    OUT_OF_SCOPE = "scope"
+    NOT_ENOUGH = "info"
+    NOT_MISCONDUCT = "notmis"
+
+    @property
+    def label(self) -> str:
+        """Return the untranslated label (an msgid)."""
+        return DECLINE_LABELS[self]
+
+
+DECLINE_LABELS: dict[DeclineReason, str] = {
+    DeclineReason.DUPLICATE: N_("Duplicate of another report"),
+    DeclineReason.OUT_OF_SCOPE: N_("Outside this unit's remit"),
+    DeclineReason.NOT_ENOUGH: N_("Not enough information"),
+    DeclineReason.NOT_MISCONDUCT: N_("Not misconduct"),
+}
+
+
 @dataclass(frozen=True)
 class Unit:
     """A unit that receives reports, as stored."""
@@ -156,6 +181,26 @@ class Report:
     fields: ReportFields
     locale: str
     created_at: float
+    # The unit's handling: the running deadline ("ack" or "resolve"), if any, and the outcome.
+    deadline_kind: str | None = None
+    deadline_at: float | None = None
+    escalation_level: int = 0
+    extended: bool = False
+    acknowledged_at: float | None = None
+    closed_at: float | None = None
+    resolution_note: str | None = None
+    decline_reason: str | None = None
+    citizen_verdict: str | None = None
+    rating: int | None = None
+
+    @property
+    def is_open(self) -> bool:
+        """Tell whether the unit still has to act on the report."""
+        return self.status in OPEN_STATUSES
+
+    def overdue(self, now: float) -> bool:
+        """Tell whether the running deadline has passed."""
+        return self.deadline_at is not None and now >= self.deadline_at
 
 
 @dataclass(frozen=True)
@@ -171,3 +216,79 @@ class OutboxItem:
     parts_done: int
     attempts: int
     message_id: int | None
+
+
+@dataclass(frozen=True)
+class Timers:
+    """A report's running deadline and when its reminder and escalation fall due."""
+
+    kind: str | None = None
+    deadline_at: float | None = None
+    remind_at: float | None = None
+    escalate_at: float | None = None
+
+    def columns(self) -> dict[str, Any]:
+        """Return the report columns that store these timers (escalation starts over)."""
+        return {
+            "deadline_kind": self.kind,
+            "deadline_at": self.deadline_at,
+            "remind_at": self.remind_at,
+            "escalate_at": self.escalate_at,
+            "escalation_level": 0,
+        }
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did something to a report, as the audit log records it."""
+
+    kind: str  # "officer", "admin", "citizen" or "system"
+    id: int | None = None
+    name: str | None = None
+
+
+SYSTEM = Actor("system")
+CITIZEN = Actor("citizen")
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One line of a report's append-only history."""
+
+    id: int
+    report_id: int
+    at: float
+    actor: Actor
+    action: str
+    from_status: str | None
+    to_status: str | None
+    from_unit: str | None
+    to_unit: str | None
+    note: str | None
+
+
+@dataclass(frozen=True)
+class Link:
+    """A bot message tied to a report: an alert, a question, an answer, a prompt or a picker."""
+
+    chat_id: int
+    message_id: int
+    report_id: int
+    purpose: str
+    unit_code: str | None = None
+    actor_id: int | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Relay:
+    """A message passed between a unit and a reporter without either learning the other."""
+
+    id: int
+    report_id: int
+    direction: str  # "to_citizen" (a question) or "to_unit" (an answer)
+    kind: str
+    text: str | None
+    source_chat_id: int
+    source_message_id: int
+    actor_id: int | None = None

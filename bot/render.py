@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
 from html import escape
 
-from bot.domain import Category, Report, ReportFields, Status
-from bot.i18n import Gettext
+from bot.deadlines import deadline_day
+from bot.domain import VN_TZ, AuditEntry, Category, Report, ReportFields, Status
+from bot.i18n import N_, Gettext
 from bot.parsing import format_amount, format_code, format_date
 
 # Telegram counts a message's length after entity parsing; staying well under 4096 leaves room
@@ -102,19 +104,6 @@ def field_lines(
     return lines
 
 
-def alert_text(
-    report: Report, unit_name: str, evidence_count: int, _: Gettext, locale: str
-) -> str:
-    """Return the alert a unit receives for a new report (HTML)."""
-    head = _("🔔 New report %(code)s") % {"code": f"<code>{format_code(report.code)}</code>"}
-    lines = [f"<b>{head}</b>", ""]
-    lines += field_lines(report.fields, unit_name, evidence_count, _, locale, for_unit=True)
-    if evidence_count:
-        lines.append("")
-        lines.append(_("The evidence follows in the next messages."))
-    return "\n".join(lines)
-
-
 def evidence_caption(code: str, index: int, total: int, _: Gettext) -> str:
     """Return the caption placed on a copied piece of evidence (HTML)."""
     return _("Evidence %(index)d/%(total)d for report %(code)s") % {
@@ -122,3 +111,105 @@ def evidence_caption(code: str, index: int, total: int, _: Gettext) -> str:
         "total": total,
         "code": f"<code>{format_code(code)}</code>",
     }
+
+
+# Telegram's limit is 4096 characters after entity parsing; the budget leaves room for error.
+MESSAGE_BUDGET = 3900
+HISTORY_LINES = 6
+
+ACTION_HISTORY: dict[str, str] = {
+    "submitted": N_("report received"),
+    "acknowledged": N_("acknowledged"),
+    "in_progress": N_("marked in progress"),
+    "asked": N_("question sent to the reporter"),
+    "answered": N_("answer received from the reporter"),
+    "extended": N_("deadline extended"),
+    "resolved": N_("resolved"),
+    "declined": N_("declined"),
+    "reminded": N_("deadline reminder sent"),
+    "reopened": N_("reopened: the reporter says it is not resolved"),
+    "confirmed": N_("the reporter confirmed it is resolved"),
+}
+
+
+def history_line(entry: AuditEntry, unit_names: Mapping[str, str], _: Gettext, locale: str) -> str:
+    """Describe one audit entry in one line (HTML), for people inside the units."""
+    when = datetime.fromtimestamp(entry.at, tz=VN_TZ)
+    stamp = f"{format_date(when.date(), locale)} {when:%H:%M}"
+
+    def name(code: str | None) -> str:
+        return escape(unit_names.get(code or "", code or ""))
+
+    if entry.action == "transferred":
+        what = _("transferred from %(from)s to %(to)s") % {
+            "from": name(entry.from_unit),
+            "to": name(entry.to_unit),
+        }
+    elif entry.action == "escalated":
+        if entry.note and entry.note in unit_names:
+            what = _("overdue: escalated to %(unit)s") % {"unit": name(entry.note)}
+        else:
+            what = _("overdue: escalated to the administrators")
+    elif entry.action == "rated":
+        what = _("rated %(stars)s/5 by the reporter") % {"stars": escape(entry.note or "")}
+    else:
+        what = _(ACTION_HISTORY.get(entry.action, entry.action))
+    who = f" – {escape(entry.actor.name)}" if entry.actor.name else ""
+    return f"• {stamp} {what}{who}"
+
+
+def deadline_line(report: Report, now: float, _: Gettext, locale: str) -> str | None:
+    """Describe the running deadline, marked when it has passed (HTML)."""
+    if report.deadline_at is None:
+        return None
+    day = format_date(deadline_day(report.deadline_at), locale)
+    if report.deadline_kind == "ack":
+        text = _("Acknowledge by: %(date)s") % {"date": day}
+    else:
+        text = _("Resolve by: %(date)s") % {"date": day}
+    if report.overdue(now):
+        text += " " + _("⚠️ OVERDUE")
+    return text
+
+
+def alert_text(
+    report: Report,
+    unit_name: str,
+    evidence_count: int,
+    _: Gettext,
+    locale: str,
+    *,
+    banner: str | None = None,
+    history: Sequence[str] = (),
+    history_limit: int | None = HISTORY_LINES,
+    now: float | None = None,
+) -> str:
+    """Return an alert as a unit sees it: what was reported, where it stands, what happened."""
+    head = _("🔔 Report %(code)s") % {"code": f"<code>{format_code(report.code)}</code>"}
+    top = [f"<b>{head}</b>"]
+    if banner:
+        top.append(banner)
+    top.append("")
+    body = field_lines(report.fields, unit_name, evidence_count, _, locale, for_unit=True)
+    # The description is the last line of field_lines; it is fitted to the budget below.
+    body = body[:-1]
+    state = [
+        "",
+        _("Status: %(status)s") % {"status": escape(status_label(report.status, _))},
+    ]
+    if report.is_open and now is not None:
+        line = deadline_line(report, now, _, locale)
+        if line:
+            state.append(line)
+    if report.resolution_note and not report.is_open:
+        state.append(_("Note: %(note)s") % {"note": escape(report.resolution_note)})
+    if history:
+        state.append(_("History:"))
+        state.extend(history[-history_limit:] if history_limit else history)
+    if report.is_open:
+        state.append("")
+        state.append(_("Reply to this message to ask the reporter a question."))
+    fixed = "\n".join(top + body + state)
+    room = max(200, MESSAGE_BUDGET - len(fixed))
+    description = (report.fields.description or "")[: min(room, DESCRIPTION_CUT)]
+    return "\n".join([*top, *body, escape(description), *state])

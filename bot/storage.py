@@ -4,17 +4,32 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 
 from bot.config import UnitConfig
-from bot.domain import Attachment, Draft, OutboxItem, Report, ReportFields, Status, Unit
+from bot.domain import (
+    Actor,
+    Attachment,
+    AuditEntry,
+    Draft,
+    Link,
+    OutboxItem,
+    Relay,
+    Report,
+    ReportFields,
+    Status,
+    Timers,
+    Unit,
+)
 from bot.parsing import fold, matches, new_code
 
 Clock = Callable[[], float]
@@ -121,7 +136,92 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX outbox_due ON outbox(status, next_attempt_at);
         """,
     ),
+    (
+        "002_officer_workflow",
+        """
+        ALTER TABLE reports ADD COLUMN deadline_kind TEXT;
+        ALTER TABLE reports ADD COLUMN deadline_at REAL;
+        ALTER TABLE reports ADD COLUMN remind_at REAL;
+        ALTER TABLE reports ADD COLUMN escalate_at REAL;
+        ALTER TABLE reports ADD COLUMN escalation_level INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE reports ADD COLUMN extended INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE reports ADD COLUMN acknowledged_at REAL;
+        ALTER TABLE reports ADD COLUMN closed_at REAL;
+        ALTER TABLE reports ADD COLUMN resolution_note TEXT;
+        ALTER TABLE reports ADD COLUMN decline_reason TEXT;
+        ALTER TABLE reports ADD COLUMN citizen_verdict TEXT;
+        ALTER TABLE reports ADD COLUMN rating INTEGER;
+        ALTER TABLE reports ADD COLUMN updated_at REAL;
+        CREATE INDEX reports_remind ON reports(remind_at);
+        CREATE INDEX reports_escalate ON reports(escalate_at);
+        CREATE TABLE audit (
+            id INTEGER PRIMARY KEY,
+            report_id INTEGER NOT NULL REFERENCES reports(id),
+            at REAL NOT NULL,
+            actor_kind TEXT NOT NULL,
+            actor_id INTEGER,
+            actor_name TEXT,
+            action TEXT NOT NULL,
+            from_status TEXT,
+            to_status TEXT,
+            from_unit TEXT,
+            to_unit TEXT,
+            note TEXT
+        );
+        CREATE INDEX audit_report ON audit(report_id, id);
+        -- The history is evidence of how a unit handled a report: nothing may rewrite it.
+        CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+        CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+        -- Bot messages tied to a report, so that a button press or a reply finds its report
+        -- from the message it touches rather than from anything the client sends.
+        CREATE TABLE links (
+            chat_id INTEGER NOT NULL,
+            message_id INTEGER NOT NULL,
+            report_id INTEGER NOT NULL REFERENCES reports(id),
+            purpose TEXT NOT NULL,
+            unit_code TEXT,
+            actor_id INTEGER,
+            data TEXT NOT NULL DEFAULT '{}',
+            created_at REAL NOT NULL,
+            PRIMARY KEY (chat_id, message_id)
+        );
+        CREATE INDEX links_report ON links(report_id, purpose);
+        CREATE TABLE relays (
+            id INTEGER PRIMARY KEY,
+            report_id INTEGER NOT NULL REFERENCES reports(id),
+            direction TEXT NOT NULL,
+            actor_id INTEGER,
+            kind TEXT NOT NULL,
+            text TEXT,
+            source_chat_id INTEGER NOT NULL,
+            source_message_id INTEGER NOT NULL,
+            created_at REAL NOT NULL
+        );
+        CREATE INDEX relays_report ON relays(report_id, id);
+        """,
+    ),
 ]
+
+# Columns a workflow step may change on a report; anything else is a programming error.
+_MUTABLE_COLUMNS = frozenset(
+    {
+        "unit_code",
+        "deadline_kind",
+        "deadline_at",
+        "remind_at",
+        "escalate_at",
+        "escalation_level",
+        "extended",
+        "acknowledged_at",
+        "closed_at",
+        "resolution_note",
+        "decline_reason",
+        "citizen_verdict",
+        "rating",
+    }
+)
 
 _REPORT_COLUMNS = (
     "category",
@@ -140,6 +240,25 @@ _REPORT_COLUMNS = (
     "contact_name",
     "contact_phone",
 )
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """An outbox row to insert with a workflow step; `report_id` defaults to the step's report."""
+
+    kind: str
+    unit_code: str | None = None
+    chat_id: int | None = None
+    payload: Mapping[str, Any] = field(default_factory=dict)
+    report_id: int | None = None
+
+
+# A `guard` value meaning "any value but NULL".
+NOT_NULL: Any = object()
+
+
+def _holds(stored: Any, wanted: Any) -> bool:
+    return stored is not None if wanted is NOT_NULL else stored == wanted
 
 
 class StorageError(Exception):
@@ -484,7 +603,9 @@ class Repository:
 
     # -- reports -----------------------------------------------------------------------------
 
-    async def submit_draft(self, user_id: int, locale: str) -> Report | None:
+    async def submit_draft(
+        self, user_id: int, locale: str, timers: Timers | None = None
+    ) -> Report | None:
         """Turn the user's draft into a report with its evidence and its alert, atomically.
 
         Returns None when there is no draft (already submitted: a double tap).
@@ -530,14 +651,26 @@ class Repository:
                 " WHERE draft_user_id = ?",
                 (report_id, user_id),
             )
-            await conn.execute(
-                "INSERT INTO outbox (kind, report_id, unit_code, next_attempt_at, created_at)"
-                " VALUES ('alert', ?, ?, ?, ?)",
-                (report_id, fields.unit_code, now, now),
+            assert report_id is not None
+            if timers is not None:
+                await _update_report(conn, report_id, timers.columns(), now)
+            await _insert_audit(
+                conn,
+                report_id,
+                now,
+                CITIZEN_ACTOR,
+                "submitted",
+                None,
+                Status.NEW,
+                None,
+                fields.unit_code,
+                None,
             )
+            await _insert_outbox(conn, now, Outgoing("alert", fields.unit_code), report_id, {})
             await conn.execute("DELETE FROM drafts WHERE user_id = ?", (user_id,))
-        assert report_id is not None
-        return Report(report_id, code, Status.NEW.value, fields, locale, now)
+            report = await _fetch_report(conn, report_id)
+        assert report is not None
+        return report
 
     async def get_report(self, report_id: int) -> Report | None:
         """Return one report by id."""
@@ -581,6 +714,300 @@ class Repository:
             row = await (await conn.execute("SELECT count(*) AS n FROM reports")).fetchone()
         assert row is not None
         return int(row["n"])
+
+    async def report_by_code(self, code: str) -> Report | None:
+        """Return one report by its tracking code (normalised, without the dash)."""
+        async with self._read() as conn:
+            row = await (
+                await conn.execute(_REPORT_SELECT + " WHERE code = ?", (code,))
+            ).fetchone()
+        return _report(row) if row else None
+
+    async def reporter_chat(self, report_id: int) -> int | None:
+        """Return the private chat of the report's sender, if the link is still kept."""
+        async with self._read() as conn:
+            row = await (
+                await conn.execute(
+                    "SELECT chat_id FROM reporters WHERE report_id = ?", (report_id,)
+                )
+            ).fetchone()
+        return row["chat_id"] if row else None
+
+    async def is_reporter(self, report_id: int, user_id: int) -> bool:
+        """Tell whether `user_id` sent the report."""
+        async with self._read() as conn:
+            row = await (
+                await conn.execute(
+                    "SELECT 1 FROM reporters WHERE report_id = ? AND user_id = ?",
+                    (report_id, user_id),
+                )
+            ).fetchone()
+        return row is not None
+
+    async def transition(
+        self,
+        report_id: int,
+        *,
+        actor: Actor,
+        action: str,
+        expect: Collection[str] | None = None,
+        to: str | None = None,
+        note: str | None = None,
+        changes: Mapping[str, Any] | None = None,
+        guard: Mapping[str, Any] | None = None,
+        consume: tuple[int, int] | None = None,
+        outbox: Sequence[Outgoing] = (),
+    ) -> tuple[Report, int] | None:
+        """Apply one workflow step atomically: checks, update, audit line and messages owed.
+
+        Returns None, changing nothing, when the report is missing, its status is not in
+        `expect`, a `guard` column differs from the value given, or the `consume`d link (a
+        prompt answered once) is already gone: stale, replayed and racing steps all end here.
+        The audit line's id is added to each outbox payload as "audit_id".
+        """
+        changes = dict(changes or {})
+        unknown = set(changes) - _MUTABLE_COLUMNS
+        if unknown:
+            raise ValueError(f"not changeable by a workflow step: {sorted(unknown)}")
+        now = self.clock()
+        async with self._write() as conn:
+            row = await (
+                await conn.execute("SELECT * FROM reports WHERE id = ?", (report_id,))
+            ).fetchone()
+            if row is None or (expect is not None and row["status"] not in expect):
+                return None
+            if guard and not all(_holds(row[c], v) for c, v in guard.items()):
+                return None
+            if consume is not None:
+                cur = await conn.execute(
+                    "DELETE FROM links WHERE chat_id = ? AND message_id = ?", consume
+                )
+                if cur.rowcount == 0:
+                    return None
+            if to is not None:
+                changes["status"] = to
+            await _update_report(conn, report_id, changes, now)
+            audit_id = await _insert_audit(
+                conn,
+                report_id,
+                now,
+                actor,
+                action,
+                row["status"],
+                to,
+                row["unit_code"],
+                changes.get("unit_code", row["unit_code"]),
+                note,
+            )
+            for item in outbox:
+                await _insert_outbox(conn, now, item, report_id, {"audit_id": audit_id})
+            report = await _fetch_report(conn, report_id)
+        assert report is not None
+        return report, audit_id
+
+    async def audit_of(self, report_id: int) -> list[AuditEntry]:
+        """Return a report's history, oldest first."""
+        async with self._read() as conn:
+            rows = await conn.execute_fetchall(
+                "SELECT * FROM audit WHERE report_id = ? ORDER BY id", (report_id,)
+            )
+        return [_audit(r) for r in rows]
+
+    async def get_audit(self, audit_id: int) -> AuditEntry | None:
+        """Return one line of history."""
+        async with self._read() as conn:
+            row = await (
+                await conn.execute("SELECT * FROM audit WHERE id = ?", (audit_id,))
+            ).fetchone()
+        return _audit(row) if row else None
+
+    async def pending_reports(self, unit_codes: Collection[str], limit: int = 50) -> list[Report]:
+        """Return the open reports of the units and their descendants, earliest deadline first."""
+        if not unit_codes:
+            return []
+        marks = ",".join("?" * len(unit_codes))
+        async with self._read() as conn:
+            rows = await conn.execute_fetchall(
+                "WITH RECURSIVE tree(code) AS ("
+                f" SELECT code FROM units WHERE code IN ({marks})"
+                " UNION SELECT units.code FROM units JOIN tree ON units.parent = tree.code) "
+                + _REPORT_SELECT
+                + " WHERE unit_code IN (SELECT code FROM tree)"
+                " AND status IN ('new', 'acknowledged', 'in_progress')"
+                " ORDER BY deadline_at IS NULL, deadline_at, reports.id LIMIT ?",
+                (*unit_codes, limit),
+            )
+        return [_report(r) for r in rows]
+
+    # -- timers ------------------------------------------------------------------------------
+
+    async def due_reminders(self, now: float, limit: int = 100) -> list[Report]:
+        """Return open reports whose deadline reminder is due."""
+        async with self._read() as conn:
+            rows = await conn.execute_fetchall(
+                _REPORT_SELECT + " WHERE remind_at IS NOT NULL AND remind_at <= ?"
+                " ORDER BY remind_at LIMIT ?",
+                (now, limit),
+            )
+        return [_report(r) for r in rows]
+
+    async def due_escalations(self, now: float, limit: int = 100) -> list[Report]:
+        """Return open reports whose deadline has passed and that must climb a level."""
+        async with self._read() as conn:
+            rows = await conn.execute_fetchall(
+                _REPORT_SELECT + " WHERE escalate_at IS NOT NULL AND escalate_at <= ?"
+                " ORDER BY escalate_at LIMIT ?",
+                (now, limit),
+            )
+        return [_report(r) for r in rows]
+
+    # -- units: hierarchy and officers -------------------------------------------------------
+
+    async def ancestors(self, code: str) -> list[str]:
+        """Return the unit's code followed by its parents' codes, nearest first."""
+        chain: list[str] = []
+        async with self._read() as conn:
+            cursor: str | None = code
+            while cursor is not None and cursor not in chain:
+                row = await (
+                    await conn.execute("SELECT parent FROM units WHERE code = ?", (cursor,))
+                ).fetchone()
+                if row is None:
+                    break
+                chain.append(cursor)
+                cursor = row["parent"]
+        return chain
+
+    async def officer_units(self, user_id: int) -> set[str]:
+        """Return the codes of the units the user is an officer of."""
+        async with self._read() as conn:
+            rows = await conn.execute_fetchall(
+                "SELECT unit_code FROM unit_officers WHERE user_id = ?", (user_id,)
+            )
+        return {r["unit_code"] for r in rows}
+
+    async def units_by_chat(self, chat_id: int) -> list[Unit]:
+        """Return the units whose alerts go to `chat_id`."""
+        async with self._read() as conn:
+            rows = await conn.execute_fetchall(
+                _UNIT_SELECT + " WHERE chat_id = ? ORDER BY code", (chat_id,)
+            )
+        return [_unit(r) for r in rows]
+
+    async def add_officer(self, unit_code: str, user_id: int, source: str = "chat") -> bool:
+        """Make `user_id` an officer of the unit; return False if they already were."""
+        async with self._write() as conn:
+            cur = await conn.execute(
+                "INSERT OR IGNORE INTO unit_officers (unit_code, user_id, source)"
+                " VALUES (?, ?, ?)",
+                (unit_code, user_id, source),
+            )
+            return cur.rowcount > 0
+
+    # -- links and relays --------------------------------------------------------------------
+
+    async def add_link(self, link: Link) -> None:
+        """Tie a bot message to a report."""
+        async with self._write() as conn:
+            await _insert_link(conn, link, self.clock())
+
+    async def get_link(self, chat_id: int, message_id: int) -> Link | None:
+        """Return what a bot message is tied to, if anything."""
+        async with self._read() as conn:
+            row = await (
+                await conn.execute(
+                    "SELECT * FROM links WHERE chat_id = ? AND message_id = ?",
+                    (chat_id, message_id),
+                )
+            ).fetchone()
+        return _link(row) if row else None
+
+    async def delete_link(self, chat_id: int, message_id: int) -> bool:
+        """Untie a bot message (a prompt answered, a picker closed); False if already gone."""
+        async with self._write() as conn:
+            cur = await conn.execute(
+                "DELETE FROM links WHERE chat_id = ? AND message_id = ?", (chat_id, message_id)
+            )
+            return cur.rowcount > 0
+
+    async def alert_links(self, report_id: int) -> list[Link]:
+        """Return every alert message shown for a report, oldest first."""
+        async with self._read() as conn:
+            rows = await conn.execute_fetchall(
+                "SELECT * FROM links WHERE report_id = ? AND purpose = 'alert'"
+                " ORDER BY created_at, message_id",
+                (report_id,),
+            )
+        return [_link(r) for r in rows]
+
+    async def add_relay(
+        self,
+        report_id: int,
+        *,
+        direction: str,
+        kind: str,
+        text: str | None,
+        source_chat_id: int,
+        source_message_id: int,
+        actor: Actor,
+        outgoing: Outgoing,
+    ) -> int | None:
+        """Store a relayed message and the delivery it needs, atomically; return its id.
+
+        Returns None when the same source message was relayed already (a replayed update).
+        """
+        now = self.clock()
+        async with self._write() as conn:
+            seen = await (
+                await conn.execute(
+                    "SELECT 1 FROM relays WHERE source_chat_id = ? AND source_message_id = ?",
+                    (source_chat_id, source_message_id),
+                )
+            ).fetchone()
+            if seen is not None:
+                return None
+            cur = await conn.execute(
+                "INSERT INTO relays (report_id, direction, actor_id, kind, text, source_chat_id,"
+                " source_message_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    report_id,
+                    direction,
+                    actor.id if actor.kind != "citizen" else None,
+                    kind,
+                    text,
+                    source_chat_id,
+                    source_message_id,
+                    now,
+                ),
+            )
+            relay_id = cur.lastrowid
+            assert relay_id is not None
+            action = "asked" if direction == "to_citizen" else "answered"
+            await _insert_audit(conn, report_id, now, actor, action, None, None, None, None, None)
+            await _insert_outbox(conn, now, outgoing, report_id, {"relay_id": relay_id})
+        return relay_id
+
+    async def get_relay(self, relay_id: int) -> Relay | None:
+        """Return one relayed message."""
+        async with self._read() as conn:
+            row = await (
+                await conn.execute("SELECT * FROM relays WHERE id = ?", (relay_id,))
+            ).fetchone()
+        return _relay(row) if row else None
+
+    async def relays_of(self, report_id: int) -> list[Relay]:
+        """Return the messages relayed for a report, oldest first."""
+        async with self._read() as conn:
+            rows = await conn.execute_fetchall(
+                "SELECT * FROM relays WHERE report_id = ? ORDER BY id", (report_id,)
+            )
+        return [_relay(r) for r in rows]
+
+    async def add_outgoing(self, item: Outgoing) -> int:
+        """Queue one message; return its outbox id."""
+        now = self.clock()
+        async with self._write() as conn:
+            return await _insert_outbox(conn, now, item, item.report_id, {})
 
     # -- outbox ------------------------------------------------------------------------------
 
@@ -631,15 +1058,21 @@ class Repository:
         return row["t"] if row and row["t"] is not None else None
 
     async def outbox_part_sent(
-        self, item_id: int, parts_done: int, message_id: int | None = None
+        self,
+        item_id: int,
+        parts_done: int,
+        message_id: int | None = None,
+        link: Link | None = None,
     ) -> None:
-        """Record that one more part of an item reached Telegram."""
+        """Record that one more part of an item reached Telegram (and what it is tied to)."""
         async with self._write() as conn:
             await conn.execute(
                 "UPDATE outbox SET parts_done = ?, message_id = coalesce(message_id, ?)"
                 " WHERE id = ?",
                 (parts_done, message_id, item_id),
             )
+            if link is not None:
+                await _insert_link(conn, link, self.clock())
 
     async def outbox_done(self, item_id: int) -> None:
         """Mark an item delivered in full."""
@@ -688,11 +1121,24 @@ _ATTACHMENT_SELECT = (
     "SELECT id, kind, file_id, file_unique_id, file_size, mime_type, file_name, sha256,"
     " chat_id, message_id FROM attachments"
 )
+_STATE_COLUMNS = (
+    "deadline_kind",
+    "deadline_at",
+    "escalation_level",
+    "extended",
+    "acknowledged_at",
+    "closed_at",
+    "resolution_note",
+    "decline_reason",
+    "citizen_verdict",
+    "rating",
+)
 _REPORT_SELECT = (
     "SELECT reports.id AS id, code, status, locale, reports.created_at AS created_at, "
-    + ", ".join(_REPORT_COLUMNS)
+    + ", ".join(_REPORT_COLUMNS + _STATE_COLUMNS)
     + " FROM reports"
 )
+CITIZEN_ACTOR = Actor("citizen")
 
 
 _REPORTER_SELECT = _REPORT_SELECT + " JOIN reporters ON reporters.report_id = reports.id"
@@ -734,6 +1180,139 @@ def _report(row: sqlite3.Row) -> Report:
         fields=ReportFields(**values),
         locale=row["locale"],
         created_at=row["created_at"],
+        deadline_kind=row["deadline_kind"],
+        deadline_at=row["deadline_at"],
+        escalation_level=row["escalation_level"],
+        extended=bool(row["extended"]),
+        acknowledged_at=row["acknowledged_at"],
+        closed_at=row["closed_at"],
+        resolution_note=row["resolution_note"],
+        decline_reason=row["decline_reason"],
+        citizen_verdict=row["citizen_verdict"],
+        rating=row["rating"],
+    )
+
+
+def _audit(row: sqlite3.Row) -> AuditEntry:
+    return AuditEntry(
+        id=row["id"],
+        report_id=row["report_id"],
+        at=row["at"],
+        actor=Actor(row["actor_kind"], row["actor_id"], row["actor_name"]),
+        action=row["action"],
+        from_status=row["from_status"],
+        to_status=row["to_status"],
+        from_unit=row["from_unit"],
+        to_unit=row["to_unit"],
+        note=row["note"],
+    )
+
+
+def _link(row: sqlite3.Row) -> Link:
+    return Link(
+        chat_id=row["chat_id"],
+        message_id=row["message_id"],
+        report_id=row["report_id"],
+        purpose=row["purpose"],
+        unit_code=row["unit_code"],
+        actor_id=row["actor_id"],
+        data=json.loads(row["data"]),
+    )
+
+
+def _relay(row: sqlite3.Row) -> Relay:
+    return Relay(
+        id=row["id"],
+        report_id=row["report_id"],
+        direction=row["direction"],
+        kind=row["kind"],
+        text=row["text"],
+        source_chat_id=row["source_chat_id"],
+        source_message_id=row["source_message_id"],
+        actor_id=row["actor_id"],
+    )
+
+
+async def _fetch_report(conn: aiosqlite.Connection, report_id: int) -> Report | None:
+    row = await (await conn.execute(_REPORT_SELECT + " WHERE id = ?", (report_id,))).fetchone()
+    return _report(row) if row else None
+
+
+async def _update_report(
+    conn: aiosqlite.Connection, report_id: int, changes: Mapping[str, Any], now: float
+) -> None:
+    values = {**changes, "updated_at": now}
+    assignments = ", ".join(f"{column} = ?" for column in values)
+    await conn.execute(
+        f"UPDATE reports SET {assignments} WHERE id = ?", (*values.values(), report_id)
+    )
+
+
+async def _insert_audit(
+    conn: aiosqlite.Connection,
+    report_id: int,
+    now: float,
+    actor: Actor,
+    action: str,
+    from_status: str | None,
+    to_status: str | None,
+    from_unit: str | None,
+    to_unit: str | None,
+    note: str | None,
+) -> int:
+    cur = await conn.execute(
+        "INSERT INTO audit (report_id, at, actor_kind, actor_id, actor_name, action,"
+        " from_status, to_status, from_unit, to_unit, note)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            report_id,
+            now,
+            actor.kind,
+            actor.id,
+            actor.name,
+            action,
+            from_status,
+            to_status,
+            from_unit,
+            to_unit,
+            note,
+        ),
+    )
+    assert cur.lastrowid is not None
+    return cur.lastrowid
+
+
+async def _insert_outbox(
+    conn: aiosqlite.Connection,
+    now: float,
+    item: Outgoing,
+    report_id: int | None,
+    extra: Mapping[str, Any],
+) -> int:
+    payload = json.dumps({**item.payload, **extra}, ensure_ascii=False)
+    cur = await conn.execute(
+        "INSERT INTO outbox (kind, report_id, unit_code, chat_id, payload, next_attempt_at,"
+        " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (item.kind, item.report_id or report_id, item.unit_code, item.chat_id, payload, now, now),
+    )
+    assert cur.lastrowid is not None
+    return cur.lastrowid
+
+
+async def _insert_link(conn: aiosqlite.Connection, link: Link, now: float) -> None:
+    await conn.execute(
+        "INSERT OR REPLACE INTO links (chat_id, message_id, report_id, purpose, unit_code,"
+        " actor_id, data, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            link.chat_id,
+            link.message_id,
+            link.report_id,
+            link.purpose,
+            link.unit_code,
+            link.actor_id,
+            json.dumps(link.data, ensure_ascii=False),
+            now,
+        ),
     )
 
 
@@ -782,4 +1361,8 @@ async def _migrate(conn: aiosqlite.Connection, clock: Clock) -> None:
 
 def _split_sql(sql: str) -> list[str]:
     lines = [line for line in sql.splitlines() if not line.strip().startswith("--")]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+    # A statement ends with ";" at the end of a line; a trigger's inner ";" sits mid-line.
+    return [s.strip() for s in _STATEMENT_END.split("\n".join(lines)) if s.strip()]
+
+
+_STATEMENT_END = re.compile(r";[ \t]*(?:\n|$)")

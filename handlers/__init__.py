@@ -19,11 +19,16 @@ from bot.context import BotContext
 
 def register(app: Application[Any, BotContext, Any, Any, Any, Any]) -> None:
     """Register the handlers on `app`."""
-    from handlers import common, report
+    from handlers import common, feedback, officer, relay, report
 
     private = filters.ChatType.PRIVATE
-    # Group -1 runs first for every update: it loads the sender's language for the others.
-    app.add_handler(TypeHandler(Update, common.remember_user), group=-1)
+    # Group -2 runs first for every update: it loads the sender's language for the others.
+    app.add_handler(TypeHandler(Update, common.remember_user), group=-2)
+    # Group -1: a reply to one of the bot's report messages is a question or an answer to
+    # relay, or a note an officer was asked for; it stops there. Any other message goes on.
+    app.add_handler(
+        MessageHandler(filters.REPLY & filters.UpdateType.MESSAGE, relay.on_reply), group=-1
+    )
 
     # Group 0, first match wins. These come before the report conversation so that they work
     # in the middle of a report without changing its step.
@@ -38,6 +43,20 @@ def register(app: Application[Any, BotContext, Any, Any, Any, Any]) -> None:
     app.add_handler(CommandHandler("status", common.status, filters=private))
     app.add_handler(CommandHandler("myreports", common.my_reports, filters=private))
     app.add_handler(CallbackQueryHandler(common.consent_refused, pattern=r"^consent:no$"))
+    # Buttons on alerts and on messages about a report come before the report conversation,
+    # whose fallback would otherwise answer them as stale while a citizen writes a report.
+    app.add_handler(CallbackQueryHandler(officer.action_pressed, pattern=r"^st:"))
+    app.add_handler(CallbackQueryHandler(officer.transfer_browse, pattern=r"^tb:"))
+    app.add_handler(CallbackQueryHandler(officer.transfer_chosen, pattern=r"^tu:"))
+    app.add_handler(CallbackQueryHandler(officer.decline_reason, pattern=r"^dr:"))
+    app.add_handler(CallbackQueryHandler(officer.picker_closed, pattern=r"^tx:"))
+    app.add_handler(CallbackQueryHandler(feedback.answer_pressed, pattern=r"^ans:"))
+    app.add_handler(CallbackQueryHandler(feedback.verdict_given, pattern=r"^fb:"))
+    app.add_handler(CallbackQueryHandler(feedback.rated, pattern=r"^rate:"))
+    app.add_handler(CommandHandler("pending", officer.pending, filters=~private))
+    # "/report CODE" in a unit's chat shows a report; a bare "/report" there is a citizen who
+    # needs the hint below.
+    app.add_handler(CommandHandler("report", officer.show_report, filters=~private, has_args=True))
 
     app.add_handler(report.conversation())
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, check_database_path, load_settings
+from bot.config import ConfigError, SlaConfig, check_database_path, load_settings
 
 GOOD = """
 [telegram]
@@ -46,6 +47,8 @@ def test_good_config_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert settings.units[0].chat_id == -1001 and settings.units[0].officers == (5,)
     assert settings.units[1].parent == "P" and settings.units[1].chat_id is None
     assert settings.base_url == "https://api.telegram.org/bot"
+    assert settings.sla == SlaConfig()
+    assert settings.sla.resolve_days == 30 and settings.sla.holidays == frozenset()
 
 
 def test_environment_token_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -59,8 +62,39 @@ def test_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = load_settings(example, require_token=False)
     assert settings.token is None
     assert any(u.parent is None for u in settings.units)
+    assert settings.sla.acknowledge_working_days == SlaConfig().acknowledge_working_days
+    assert settings.sla.resolve_days == SlaConfig().resolve_days
+    assert date(2026, 2, 17) in settings.sla.holidays  # Tết Bính Ngọ
+    assert date(2027, 4, 16) in settings.sla.holidays  # Hùng Kings 2027
+    # Weekends are never working days, so the example lists weekdays only.
+    assert all(day.weekday() < 5 for day in settings.sla.holidays)
     with pytest.raises(ConfigError, match=r"telegram\.token"):
         load_settings(example)
+
+
+def test_sla_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LIEMCHINH_TOKEN", raising=False)
+    text = GOOD + (
+        "\n[sla]\nacknowledge_working_days = 5\nresolve_days = 45\nextension_max_days = 0\n"
+        "reopen_days = 0\nremind_hours_before = 168\n"
+        'holidays = [2026-01-01, "2026-04-30", " 2026-05-01 ", 2026-01-01]\n'
+    )
+    sla = load_settings(write(tmp_path, text)).sla
+    assert sla == SlaConfig(
+        acknowledge_working_days=5,
+        resolve_days=45,
+        extension_max_days=0,
+        reopen_days=0,
+        remind_hours_before=168,
+        holidays=frozenset({date(2026, 1, 1), date(2026, 4, 30), date(2026, 5, 1)}),
+    )
+
+
+def test_sla_keys_are_optional(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LIEMCHINH_TOKEN", raising=False)
+    sla = load_settings(write(tmp_path, GOOD + "\n[sla]\nresolve_days = 15\n")).sla
+    assert sla == SlaConfig(resolve_days=15)
+    assert load_settings(write(tmp_path, GOOD + "\n[sla]\n")).sla == SlaConfig()
 
 
 @pytest.mark.parametrize(
@@ -86,6 +120,36 @@ def test_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
         (lambda t: t.replace("admins = [1, 2]", 'admins = ["x"]'), "bot.admins", "integer"),
         (lambda t: t + "\n[[units]]\ncode = 'bad code!'\nname = 'x'", "units[3].code", "letters"),
         (lambda t: t.replace("[telegram]", "[telegram"), "file", "TOML"),
+        (lambda t: t + "\n[sla]\nresolve_day = 30", "sla.resolve_day", "unknown key"),
+        (lambda t: "sla = 3\n" + t, "sla", "must be a table"),
+        (lambda t: t + "\n[sla]\nresolve_days = true", "sla.resolve_days", "1 to 365"),
+        (lambda t: t + "\n[sla]\nresolve_days = 0", "sla.resolve_days", "1 to 365"),
+        (lambda t: t + "\n[sla]\nresolve_days = 366", "sla.resolve_days", "1 to 365"),
+        (lambda t: t + "\n[sla]\nresolve_days = 30.0", "sla.resolve_days", "whole number"),
+        (lambda t: t + "\n[sla]\nresolve_days = '30'", "sla.resolve_days", "whole number"),
+        (
+            lambda t: t + "\n[sla]\nacknowledge_working_days = 31",
+            "sla.acknowledge_working_days",
+            "1 to 30",
+        ),
+        (lambda t: t + "\n[sla]\nextension_max_days = -1", "sla.extension_max_days", "0 to"),
+        (lambda t: t + "\n[sla]\nreopen_days = 91", "sla.reopen_days", "0 to 90"),
+        (lambda t: t + "\n[sla]\nremind_hours_before = 0", "sla.remind_hours_before", "1 to"),
+        (lambda t: t + "\n[sla]\nremind_hours_before = false", "sla.remind_hours_before", "1 to"),
+        (lambda t: t + "\n[sla]\nholidays = 2026-01-01", "sla.holidays", "list of dates"),
+        (
+            lambda t: t + "\n[sla]\nholidays = [2026-01-01, '30/04/2026']",
+            "sla.holidays",
+            "'30/04/2026'",
+        ),
+        (lambda t: t + "\n[sla]\nholidays = ['2026-02-30']", "sla.holidays", "'2026-02-30'"),
+        (lambda t: t + "\n[sla]\nholidays = ['20260101']", "sla.holidays", "'20260101'"),
+        (lambda t: t + "\n[sla]\nholidays = [20260101]", "sla.holidays", "20260101"),
+        (
+            lambda t: t + "\n[sla]\nholidays = [2026-01-01T08:00:00]",
+            "sla.holidays",
+            "YYYY-MM-DD",
+        ),
     ],
 )
 def test_bad_config_names_file_and_key(
@@ -121,6 +185,7 @@ def test_database_folder_is_created(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         (GOOD.replace("chat_id = -1001", "chat_id = 1.5"), "units.P.chat_id"),
         (GOOD.replace('token = "123:ABC"', ""), "telegram.token"),
         (GOOD.replace("[bot]", "[bot]\ntypo = 1"), "bot.typo"),
+        (GOOD + "\n[sla]\nholidays = ['1/1/2026']\n", "sla.holidays"),
     ],
 )
 def test_cli_exits_2_with_one_line(

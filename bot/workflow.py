@@ -1,0 +1,423 @@
+"""The officer workflow: which steps a report allows, what each changes, and what it sends.
+
+Every step is one repository transaction that checks the report's current state, updates it,
+appends to the audit log and queues the messages it owes (the edited alert, the citizen's
+notice, a new alert); a stale, replayed or racing step changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import StrEnum
+
+from bot.config import Settings, SlaConfig
+from bot.deadlines import (
+    acknowledge_deadline,
+    extend_deadline,
+    reminder_time,
+    resolve_deadline,
+)
+from bot.domain import (
+    CITIZEN,
+    SYSTEM,
+    Actor,
+    DeclineReason,
+    Report,
+    Status,
+    Timers,
+)
+from bot.i18n import N_
+from bot.storage import NOT_NULL, Outgoing, Repository
+
+# Telegram's GroupAnonymousBot: the sender shown for an anonymous group administrator, which
+# says nothing about who acted.
+ANONYMOUS_ADMIN_ID = 1087968824
+
+NOTE_MIN = 5
+NOTE_MAX = 1000
+QUESTION_MAX = 2000
+
+
+class Action(StrEnum):
+    """A button on an alert; values travel in callback_data ("st:ack:42")."""
+
+    ACKNOWLEDGE = "ack"
+    PROGRESS = "prog"
+    ASK = "ask"
+    TRANSFER = "tr"
+    EXTEND = "ext"
+    RESOLVE = "res"
+    DECLINE = "dec"
+
+    @property
+    def label(self) -> str:
+        """Return the untranslated button label (an msgid)."""
+        return ACTION_LABELS[self]
+
+
+ACTION_LABELS: dict[Action, str] = {
+    Action.ACKNOWLEDGE: N_("✅ Acknowledge"),
+    Action.PROGRESS: N_("🔧 In progress"),
+    Action.ASK: N_("❓ Ask the reporter"),
+    Action.TRANSFER: N_("↪️ Transfer to a unit"),
+    Action.EXTEND: N_("⏳ Extend"),
+    Action.RESOLVE: N_("🏁 Resolved"),
+    Action.DECLINE: N_("🚫 Decline"),
+}
+
+_BY_STATUS: dict[str, tuple[Action, ...]] = {
+    Status.NEW: (Action.ACKNOWLEDGE, Action.ASK, Action.TRANSFER, Action.DECLINE),
+    Status.ACKNOWLEDGED: (
+        Action.PROGRESS,
+        Action.ASK,
+        Action.TRANSFER,
+        Action.EXTEND,
+        Action.RESOLVE,
+        Action.DECLINE,
+    ),
+    Status.IN_PROGRESS: (
+        Action.ASK,
+        Action.TRANSFER,
+        Action.EXTEND,
+        Action.RESOLVE,
+        Action.DECLINE,
+    ),
+}
+
+OPEN = (Status.NEW, Status.ACKNOWLEDGED, Status.IN_PROGRESS)
+
+
+def allowed_actions(report: Report, sla: SlaConfig) -> list[Action]:
+    """Return the buttons the report's current status allows, in display order."""
+    actions = list(_BY_STATUS.get(report.status, ()))
+    # One extension, of the resolution deadline only, as the Law on Denunciation allows.
+    if Action.EXTEND in actions and (
+        report.extended or report.deadline_kind != "resolve" or sla.extension_max_days < 1
+    ):
+        actions.remove(Action.EXTEND)
+    return actions
+
+
+def timers_for(kind: str, deadline: float, now: float, sla: SlaConfig) -> Timers:
+    """Return the timers of a fresh deadline: a reminder before it, escalation at it."""
+    remind = reminder_time(deadline, sla)
+    # A deadline closer than the reminder window is reminded of at once, not never.
+    remind_at = max(remind, now) if deadline > now else None
+    return Timers(kind, deadline, remind_at, deadline)
+
+
+def acknowledge_timers(now: float, sla: SlaConfig) -> Timers:
+    """Return the timers of a report the unit has not acknowledged yet."""
+    return timers_for("ack", acknowledge_deadline(now, sla), now, sla)
+
+
+def _notify(extra: dict[str, object] | None = None) -> list[Outgoing]:
+    # The alert messages are edited to the new state and the citizen is told, in every step.
+    return [Outgoing("refresh"), Outgoing("citizen", payload={"type": "status", **(extra or {})})]
+
+
+class Workflow:
+    """The steps officers, citizens and the clock take on reports."""
+
+    def __init__(self, db: Repository, settings: Settings) -> None:
+        self.db = db
+        self.settings = settings
+
+    @property
+    def sla(self) -> SlaConfig:
+        """Return the deadlines configuration."""
+        return self.settings.sla
+
+    # -- who may act -------------------------------------------------------------------------
+
+    def is_admin(self, user_id: int) -> bool:
+        """Tell whether the user administers the bot."""
+        return user_id in self.settings.admins
+
+    async def may_act(self, user_id: int, unit_code: str) -> bool:
+        """Tell whether the user may act for the unit: its officers, its parents', admins."""
+        if user_id == ANONYMOUS_ADMIN_ID:
+            return False
+        if self.is_admin(user_id):
+            return True
+        chain = await self.db.ancestors(unit_code)
+        return bool(set(chain) & await self.db.officer_units(user_id))
+
+    def actor(self, user_id: int, name: str | None) -> Actor:
+        """Return how the audit log names a person acting on a report."""
+        return Actor("admin" if self.is_admin(user_id) else "officer", user_id, name)
+
+    # -- status steps ------------------------------------------------------------------------
+
+    async def acknowledge(self, report: Report, actor: Actor) -> Report | None:
+        """Take the report: the resolution clock starts."""
+        now = self.db.clock()
+        timers = timers_for("resolve", resolve_deadline(now, self.sla), now, self.sla)
+        return await self._step(
+            report,
+            actor,
+            "acknowledged",
+            expect=(Status.NEW,),
+            to=Status.ACKNOWLEDGED,
+            changes={**timers.columns(), "acknowledged_at": now},
+        )
+
+    async def start_progress(self, report: Report, actor: Actor) -> Report | None:
+        """Mark the report as being handled."""
+        return await self._step(
+            report, actor, "in_progress", expect=(Status.ACKNOWLEDGED,), to=Status.IN_PROGRESS
+        )
+
+    async def resolve(
+        self, report: Report, actor: Actor, note: str, consume: tuple[int, int] | None = None
+    ) -> Report | None:
+        """Close the report as resolved, with the note the citizen will read."""
+        return await self._step(
+            report,
+            actor,
+            "resolved",
+            expect=(Status.ACKNOWLEDGED, Status.IN_PROGRESS),
+            to=Status.RESOLVED,
+            note=note,
+            changes={
+                **Timers().columns(),
+                "closed_at": self.db.clock(),
+                "resolution_note": note,
+                "citizen_verdict": None,
+            },
+            consume=consume,
+        )
+
+    async def decline(
+        self,
+        report: Report,
+        actor: Actor,
+        reason: DeclineReason,
+        note: str,
+        consume: tuple[int, int] | None = None,
+    ) -> Report | None:
+        """Close the report without handling it, saying why."""
+        return await self._step(
+            report,
+            actor,
+            "declined",
+            expect=OPEN,
+            to=Status.DECLINED,
+            note=note,
+            changes={
+                **Timers().columns(),
+                "closed_at": self.db.clock(),
+                "decline_reason": reason.value,
+                "resolution_note": note,
+            },
+            consume=consume,
+        )
+
+    async def extend(
+        self,
+        report: Report,
+        actor: Actor,
+        days: int,
+        reason: str,
+        consume: tuple[int, int] | None = None,
+    ) -> Report | None:
+        """Push the resolution deadline back once."""
+        if Action.EXTEND not in allowed_actions(report, self.sla) or report.deadline_at is None:
+            return None
+        now = self.db.clock()
+        deadline = extend_deadline(report.deadline_at, days, self.sla)
+        timers = timers_for("resolve", deadline, now, self.sla)
+        return await self._step(
+            report,
+            actor,
+            "extended",
+            expect=(Status.ACKNOWLEDGED, Status.IN_PROGRESS),
+            note=reason,
+            changes={**timers.columns(), "extended": 1},
+            guard={"extended": 0, "deadline_at": report.deadline_at},
+            consume=consume,
+        )
+
+    async def transfer(
+        self,
+        report: Report,
+        actor: Actor,
+        target: str,
+        reason: str,
+        consume: tuple[int, int] | None = None,
+    ) -> Report | None:
+        """Hand the report to another unit: closed here, a fresh alert and clock there."""
+        unit = await self.db.get_unit(target)
+        if unit is None or unit.disabled or target == report.fields.unit_code:
+            return None
+        now = self.db.clock()
+        return await self._step(
+            report,
+            actor,
+            "transferred",
+            expect=OPEN,
+            to=Status.NEW,
+            note=reason,
+            changes={
+                **acknowledge_timers(now, self.sla).columns(),
+                "unit_code": target,
+                "acknowledged_at": None,
+                "extended": 0,
+            },
+            guard={"unit_code": report.fields.unit_code},
+            consume=consume,
+            also=[Outgoing("alert", target, payload={"transferred": True})],
+        )
+
+    async def reopen(self, report: Report) -> Report | None:
+        """Reopen a resolved report the citizen says is not resolved; its clock restarts."""
+        now = self.db.clock()
+        closed = report.closed_at or now
+        if now - closed > self.sla.reopen_days * 86400:
+            return None
+        return await self._step(
+            report,
+            CITIZEN,
+            "reopened",
+            expect=(Status.RESOLVED,),
+            to=Status.NEW,
+            changes={
+                **acknowledge_timers(now, self.sla).columns(),
+                "citizen_verdict": "no",
+                "closed_at": None,
+                "acknowledged_at": None,
+                "extended": 0,
+            },
+            guard={"citizen_verdict": None},
+            also=[Outgoing("alert", report.fields.unit_code, payload={"reopened": True})],
+        )
+
+    async def confirm_resolved(self, report: Report) -> Report | None:
+        """Record the citizen's word that the report really is resolved."""
+        done = await self.db.transition(
+            report.id,
+            actor=CITIZEN,
+            action="confirmed",
+            expect=(Status.RESOLVED,),
+            changes={"citizen_verdict": "yes"},
+            guard={"citizen_verdict": None},
+            outbox=[Outgoing("refresh")],
+        )
+        return done[0] if done else None
+
+    async def rate(self, report: Report, stars: int) -> Report | None:
+        """Record the citizen's rating of the handling, once."""
+        if not 1 <= stars <= 5:
+            return None
+        done = await self.db.transition(
+            report.id,
+            actor=CITIZEN,
+            action="rated",
+            expect=(Status.RESOLVED, Status.DECLINED, *OPEN),
+            note=str(stars),
+            changes={"rating": stars},
+            guard={"rating": None},
+            outbox=[Outgoing("refresh")],
+        )
+        return done[0] if done else None
+
+    async def _step(
+        self,
+        report: Report,
+        actor: Actor,
+        action: str,
+        *,
+        expect: Sequence[str],
+        to: str | None = None,
+        note: str | None = None,
+        changes: dict[str, object] | None = None,
+        guard: dict[str, object] | None = None,
+        consume: tuple[int, int] | None = None,
+        also: Sequence[Outgoing] = (),
+    ) -> Report | None:
+        done = await self.db.transition(
+            report.id,
+            actor=actor,
+            action=action,
+            expect=expect,
+            to=to,
+            note=note,
+            changes=changes,
+            guard=guard,
+            consume=consume,
+            outbox=[*also, *_notify()],
+        )
+        return done[0] if done else None
+
+    # -- the clock ---------------------------------------------------------------------------
+
+    async def run_timers(self) -> tuple[int, int]:
+        """Send the reminders and escalations that are due; return how many of each."""
+        now = self.db.clock()
+        reminded = escalated = 0
+        for report in await self.db.due_reminders(now):
+            if await self._remind(report):
+                reminded += 1
+        for report in await self.db.due_escalations(now):
+            if await self._escalate(report, now):
+                escalated += 1
+        return reminded, escalated
+
+    async def _remind(self, report: Report) -> bool:
+        done = await self.db.transition(
+            report.id,
+            actor=SYSTEM,
+            action="reminded",
+            expect=OPEN,
+            changes={"remind_at": None},
+            guard={"remind_at": NOT_NULL, "deadline_at": report.deadline_at},
+            outbox=[
+                Outgoing(
+                    "unit",
+                    report.fields.unit_code,
+                    payload={
+                        "type": "reminder",
+                        "deadline_kind": report.deadline_kind,
+                        "deadline_at": report.deadline_at,
+                    },
+                )
+            ],
+        )
+        return done is not None
+
+    async def _escalate(self, report: Report, now: float) -> bool:
+        """Send an overdue report one level up: the parent's chat, or the admins at the top."""
+        level = report.escalation_level + 1
+        chain = await self.db.ancestors(report.fields.unit_code or "")
+        overdue = {"overdue": level, "deadline_kind": report.deadline_kind}
+        if level < len(chain):
+            target: str | None = chain[level]
+            sends = [Outgoing("alert", target, payload=overdue)]
+            # The level above gets the same time to act before it climbs again.
+            next_at: float | None = acknowledge_deadline(now, self.sla)
+        else:
+            target = None
+            sends = [
+                Outgoing("alert", chat_id=admin, payload=overdue)
+                for admin in sorted(self.settings.admins)
+            ]
+            next_at = None
+        done = await self.db.transition(
+            report.id,
+            actor=SYSTEM,
+            action="escalated",
+            expect=OPEN,
+            note=target or "admins",
+            changes={"escalation_level": level, "escalate_at": next_at},
+            guard={
+                "escalate_at": NOT_NULL,
+                "escalation_level": report.escalation_level,
+                "deadline_at": report.deadline_at,
+            },
+            outbox=[
+                *sends,
+                Outgoing("refresh"),
+                Outgoing("citizen", payload={"type": "escalated", "to": target}),
+            ],
+        )
+        return done is not None

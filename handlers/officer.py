@@ -1,0 +1,543 @@
+"""Officers move a report from its alert: buttons, pickers, typed notes, and unit commands.
+
+Nothing a client sends is trusted: a press or a reply finds its report through the bot message
+it touches (the `links` table), the presser must be an officer of the unit or of a unit above
+it (or an admin), and the step must be allowed by the report's status at that moment.
+
+```mermaid
+stateDiagram-v2
+    [*] --> new: citizen sends
+    new --> acknowledged: ✅ Acknowledge
+    acknowledged --> in_progress: 🔧 In progress
+    acknowledged --> resolved: 🏁 Resolved + note
+    in_progress --> resolved: 🏁 Resolved + note
+    new --> declined: 🚫 Decline + reason + note
+    acknowledged --> declined
+    in_progress --> declined
+    new --> new: ↪️ Transfer + unit + reason (fresh alert and clock at the new unit)
+    acknowledged --> new: ↪️ Transfer
+    in_progress --> new: ↪️ Transfer
+    acknowledged --> acknowledged: ⏳ Extend once + days + reason
+    in_progress --> in_progress: ⏳ Extend once
+    resolved --> new: citizen says "not resolved" within the reopen period
+    resolved --> [*]: citizen confirms
+    declined --> [*]
+```
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+from telegram import (
+    CallbackQuery,
+    ForceReply,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    ReplyParameters,
+    Update,
+    User,
+)
+from telegram.constants import ChatType, ParseMode
+from telegram.error import Forbidden
+
+from bot.context import BotContext
+from bot.deadlines import deadline_day
+from bot.domain import DeclineReason, Link, Report
+from bot.parsing import format_code, format_date, normalize_code
+from bot.render import category_label, status_label
+from bot.storage import Outgoing
+from bot.workflow import ANONYMOUS_ADMIN_ID, NOTE_MAX, NOTE_MIN, Action, allowed_actions
+
+UNITS_PER_PAGE = 8
+_PRESS = re.compile(r"^st:([a-z]+):(\d{1,12})$")
+_BROWSE = re.compile(r"^tb:(\d{1,12}):([A-Za-z0-9_.-]{1,24}|-):(\d{1,3})$")
+_CHOOSE = re.compile(r"^tu:(\d{1,12}):([A-Za-z0-9_.-]{1,24})$")
+_DECLINE = re.compile(r"^dr:(\d{1,12}):([a-z]{1,10})$")
+_CLOSE = re.compile(r"^tx:(\d{1,12})$")
+_DAYS = re.compile(
+    r"^\s*(\d{1,3})\b\s*(?:ngày|days?)?\s*[-:,.;]?\s*(.*)$", re.IGNORECASE | re.DOTALL
+)
+
+
+# -- checks shared by every press ------------------------------------------------------------
+
+
+async def _refuse(query: CallbackQuery, text: str) -> None:
+    await query.answer(text, show_alert=True)
+
+
+def is_anonymous(user: User | None) -> bool:
+    return user is None or user.is_bot or user.id == ANONYMOUS_ADMIN_ID
+
+
+async def _pressed(
+    update: Update, context: BotContext, pattern: re.Pattern[str], purpose: str
+) -> tuple[CallbackQuery, re.Match[str], Report, Link] | None:
+    """Check a press: well-formed, on a message tied to that report, by someone who may act."""
+    query = update.callback_query
+    assert query is not None
+    _ = context._
+    match = pattern.match(query.data or "")
+    message = query.message
+    link = None
+    if match is not None and message is not None:
+        link = await context.db.get_link(message.chat.id, message.message_id)
+    if match is None or link is None or link.purpose != purpose:
+        await query.answer(_("This button is no longer active."))
+        return None
+    report = await context.db.get_report(link.report_id)
+    if report is None or str(report.id) != match.group(1 if purpose != "alert" else 2):
+        await query.answer(_("This button is no longer active."))
+        return None
+    if is_anonymous(query.from_user):
+        await _refuse(query, _("Anonymous administrators cannot act: please act as yourself."))
+        return None
+    if not await context.workflow.may_act(query.from_user.id, report.fields.unit_code or ""):
+        await _refuse(query, _("Only the unit's officers can do this."))
+        return None
+    if link.unit_code is not None and link.unit_code not in await context.db.ancestors(
+        report.fields.unit_code or ""
+    ):
+        await _refuse(
+            query, _("This report has been transferred; this unit no longer handles it.")
+        )
+        return None
+    return query, match, report, link
+
+
+def actor_name(user: User) -> str:
+    return user.full_name[:64]
+
+
+async def _changed(query: CallbackQuery, context: BotContext, report: Report) -> None:
+    """Say the report moved on meanwhile, and bring its buttons up to date."""
+    await query.answer(context._("This report has changed meanwhile; nothing was done."))
+    await context.db.add_outgoing(Outgoing("refresh", report_id=report.id))
+    context.delivery.wake()
+
+
+# -- the alert's buttons ---------------------------------------------------------------------
+
+
+async def action_pressed(update: Update, context: BotContext) -> None:
+    """Carry out an alert button, or ask for what the step still needs."""
+    checked = await _pressed(update, context, _PRESS, "alert")
+    if checked is None:
+        return
+    query, match, report, link = checked
+    _ = context._
+    try:
+        action = Action(match.group(1))
+    except ValueError:
+        await query.answer(_("This button is no longer active."))
+        return
+    if action not in allowed_actions(report, context.settings.sla):
+        await _changed(query, context, report)
+        return
+    user = query.from_user
+    actor = context.workflow.actor(user.id, actor_name(user))
+    if action is Action.ACKNOWLEDGE:
+        done = await context.workflow.acknowledge(report, actor)
+    elif action is Action.PROGRESS:
+        done = await context.workflow.start_progress(report, actor)
+    elif action is Action.TRANSFER:
+        await _open_picker(query, context, report, link, "transfer")
+        return
+    elif action is Action.DECLINE:
+        await _open_picker(query, context, report, link, "decline")
+        return
+    else:
+        await _prompt(query, context, report, link, action.value, {})
+        return
+    if done is None:
+        await _changed(query, context, report)
+        return
+    await query.answer(_("Done: %(status)s") % {"status": status_label(done.status, _)})
+    context.delivery.wake()
+
+
+async def _prompt(
+    query: CallbackQuery,
+    context: BotContext,
+    report: Report,
+    link: Link,
+    action: str,
+    data: dict[str, str],
+) -> None:
+    """Ask the officer to type what the step needs, as a reply the bot can tie to the report."""
+    _ = context._
+    user = query.from_user
+    code = f"<code>{format_code(report.code)}</code>"
+    questions = {
+        "ask": _("type your question for the reporter of %(code)s."),
+        "res": _("type the resolution of %(code)s; the reporter will read it."),
+        "ext": _(
+            "type the number of days (1–%(max)d) to extend %(code)s by, then the reason,"
+            " for example: 15 waiting for the land registry's answer"
+        ),
+        "transfer": _("type why %(code)s goes to %(unit)s."),
+        "decline": _(
+            "type a note explaining why %(code)s is declined; the reporter will read it."
+        ),
+    }
+    values: dict[str, object] = {"code": code, "max": context.settings.sla.extension_max_days}
+    if "target" in data:
+        target = await context.db.get_unit(data["target"])
+        values["unit"] = html.escape(target.name if target else data["target"])
+    mention = f'<a href="tg://user?id={user.id}">{html.escape(user.first_name)}</a>'
+    text = _("%(officer)s, reply to this message: %(question)s") % {
+        "officer": mention,
+        "question": questions[action] % values,
+    }
+    message = query.message
+    assert message is not None
+    # A channel has no replies from people: its officers answer in their private chat instead.
+    in_channel = message.chat.type == ChatType.CHANNEL
+    chat_id = user.id if in_channel else message.chat.id
+    reply = None if in_channel else ReplyParameters(message.message_id)
+    try:
+        sent = await context.bot.send_message(
+            chat_id,
+            text,
+            parse_mode=ParseMode.HTML,
+            reply_markup=ForceReply(selective=True),
+            reply_parameters=reply,
+        )
+    except Forbidden:
+        await _refuse(
+            query,
+            _("Please open a private chat with me and press Start, then press the button again."),
+        )
+        return
+    await context.db.add_link(
+        Link(
+            chat_id,
+            sent.message_id,
+            report.id,
+            "prompt",
+            link.unit_code,
+            user.id,
+            {"action": action, **data},
+        )
+    )
+    await query.answer(
+        _("I sent you a private message.") if in_channel else _("Reply to my message.")
+    )
+
+
+# -- pickers: the unit to transfer to, the reason to decline ---------------------------------
+
+
+async def _open_picker(
+    query: CallbackQuery, context: BotContext, report: Report, link: Link, kind: str
+) -> None:
+    _ = context._
+    message = query.message
+    assert message is not None
+    code = f"<code>{format_code(report.code)}</code>"
+    if kind == "transfer":
+        text = _("Choose the unit report %(code)s should go to:") % {"code": code}
+        markup = await _unit_keyboard(context, report, None, 0)
+    else:
+        text = _("Why is report %(code)s declined?") % {"code": code}
+        rows = [
+            [InlineKeyboardButton(_(reason.label), callback_data=f"dr:{report.id}:{reason.value}")]
+            for reason in DeclineReason
+        ]
+        rows.append([InlineKeyboardButton(_("Cancel"), callback_data=f"tx:{report.id}")])
+        markup = InlineKeyboardMarkup(rows)
+    sent = await context.bot.send_message(
+        message.chat.id,
+        text,
+        parse_mode=ParseMode.HTML,
+        reply_markup=markup,
+        reply_parameters=ReplyParameters(message.message_id),
+    )
+    await context.db.add_link(
+        Link(
+            message.chat.id,
+            sent.message_id,
+            report.id,
+            "picker",
+            link.unit_code,
+            query.from_user.id,
+            {"kind": kind},
+        )
+    )
+    await query.answer()
+
+
+async def _unit_keyboard(
+    context: BotContext, report: Report, parent: str | None, page: int
+) -> InlineKeyboardMarkup:
+    _ = context._
+    units = [u for u in await context.db.child_units(parent)]
+    branches = await context.db.has_children([u.code for u in units])
+    pages = max(1, -(-len(units) // UNITS_PER_PAGE))
+    page = min(max(page, 0), pages - 1)
+    rows: list[list[InlineKeyboardButton]] = []
+    current = await context.db.get_unit(parent) if parent is not None else None
+    here = report.fields.unit_code
+
+    def choose(code: str, name: str) -> InlineKeyboardButton:
+        return InlineKeyboardButton(name, callback_data=f"tu:{report.id}:{code}")
+
+    if current is not None and current.code != here:
+        rows.append([choose(current.code, _("✅ %(unit)s") % {"unit": current.name})])
+    for unit in units[page * UNITS_PER_PAGE : (page + 1) * UNITS_PER_PAGE]:
+        if unit.code in branches:
+            data = f"tb:{report.id}:{unit.code}:0"
+            rows.append([InlineKeyboardButton(f"{unit.name} ›", callback_data=data)])
+        elif unit.code != here:
+            rows.append([choose(unit.code, unit.name)])
+    nav: list[InlineKeyboardButton] = []
+    key = parent or "-"
+    if page > 0:
+        nav.append(
+            InlineKeyboardButton(_("‹ Previous"), callback_data=f"tb:{report.id}:{key}:{page - 1}")
+        )
+    if page < pages - 1:
+        nav.append(
+            InlineKeyboardButton(_("Next ›"), callback_data=f"tb:{report.id}:{key}:{page + 1}")
+        )
+    if current is not None:
+        up = current.parent or "-"
+        nav.append(
+            InlineKeyboardButton(_("⬆️ Up one level"), callback_data=f"tb:{report.id}:{up}:0")
+        )
+    if nav:
+        rows.append(nav)
+    rows.append([InlineKeyboardButton(_("Cancel"), callback_data=f"tx:{report.id}")])
+    return InlineKeyboardMarkup(rows)
+
+
+async def transfer_browse(update: Update, context: BotContext) -> None:
+    """Show another page or level of the unit tree in the picker."""
+    checked = await _pressed(update, context, _BROWSE, "picker")
+    if checked is None:
+        return
+    query, match, report, _link = checked
+    parent = None if match.group(2) == "-" else match.group(2)
+    if parent is not None and await context.db.get_unit(parent) is None:
+        parent = None
+    await query.answer()
+    await query.edit_message_reply_markup(
+        await _unit_keyboard(context, report, parent, int(match.group(3)))
+    )
+
+
+async def transfer_chosen(update: Update, context: BotContext) -> None:
+    """Take the chosen unit and ask for the reason of the transfer."""
+    checked = await _pressed(update, context, _CHOOSE, "picker")
+    if checked is None:
+        return
+    query, match, report, link = checked
+    _ = context._
+    target = await context.db.get_unit(match.group(2))
+    if target is None or target.disabled or target.code == report.fields.unit_code:
+        await query.answer(_("This button is no longer active."))
+        return
+    await _close_picker(query, context, link)
+    await _prompt(query, context, report, link, "transfer", {"target": target.code})
+
+
+async def decline_reason(update: Update, context: BotContext) -> None:
+    """Take the reason for declining and ask for the note."""
+    checked = await _pressed(update, context, _DECLINE, "picker")
+    if checked is None:
+        return
+    query, match, report, link = checked
+    try:
+        reason = DeclineReason(match.group(2))
+    except ValueError:
+        await query.answer(context._("This button is no longer active."))
+        return
+    await _close_picker(query, context, link)
+    await _prompt(query, context, report, link, "decline", {"reason": reason.value})
+
+
+async def picker_closed(update: Update, context: BotContext) -> None:
+    """Close a picker without doing anything."""
+    checked = await _pressed(update, context, _CLOSE, "picker")
+    if checked is None:
+        return
+    query, _match, _report, link = checked
+    await query.answer()
+    await _close_picker(query, context, link)
+
+
+async def _close_picker(query: CallbackQuery, context: BotContext, link: Link) -> None:
+    await context.db.delete_link(link.chat_id, link.message_id)
+    if query.message is not None:
+        await query.edit_message_reply_markup(None)
+
+
+# -- typed answers to a prompt ---------------------------------------------------------------
+
+
+async def prompt_answered(update: Update, context: BotContext, link: Link, report: Report) -> None:
+    """Complete the step a prompt asked for, with the officer's typed text."""
+    message = update.effective_message
+    user = update.effective_user
+    assert message is not None
+    _ = context._
+    if is_anonymous(user) or message.sender_chat is not None:
+        await _answer(message, _("Anonymous administrators cannot act: please act as yourself."))
+        return
+    assert user is not None
+    if not await context.workflow.may_act(user.id, report.fields.unit_code or ""):
+        await _answer(message, _("Only the unit's officers can do this."))
+        return
+    action = str(link.data.get("action", ""))
+    if action == "ask":
+        from handlers import relay
+
+        await relay.ask(update, context, report)
+        return
+    text = (message.text or "").strip()
+    if not text:
+        await _answer(message, _("Please reply with text."))
+        return
+    actor = context.workflow.actor(user.id, actor_name(user))
+    consume = (link.chat_id, link.message_id)
+    if action == "ext":
+        found = _DAYS.match(text)
+        days = int(found.group(1)) if found else 0
+        reason = found.group(2).strip() if found else ""
+        limit = context.settings.sla.extension_max_days
+        if not 1 <= days <= limit or len(reason) < NOTE_MIN:
+            await _answer(
+                message,
+                _(
+                    "Please reply with a number of days from 1 to %(max)d followed by the"
+                    " reason, for example: 15 waiting for the land registry's answer"
+                )
+                % {"max": limit},
+            )
+            return
+        done = await context.workflow.extend(report, actor, days, reason[:NOTE_MAX], consume)
+    elif len(text) < NOTE_MIN or len(text) > NOTE_MAX:
+        await _answer(
+            message,
+            _("Please write between %(min)d and %(max)d characters.")
+            % {"min": NOTE_MIN, "max": NOTE_MAX},
+        )
+        return
+    elif action == "res":
+        done = await context.workflow.resolve(report, actor, text, consume)
+    elif action == "decline":
+        reason = DeclineReason(str(link.data.get("reason")))
+        done = await context.workflow.decline(report, actor, reason, text, consume)
+    elif action == "transfer":
+        target = str(link.data.get("target"))
+        done = await context.workflow.transfer(report, actor, target, text, consume)
+    else:
+        return
+    code = f"<code>{format_code(report.code)}</code>"
+    if done is None:
+        await _answer(
+            message,
+            _("Report %(code)s has changed meanwhile; nothing was done.") % {"code": code},
+        )
+        return
+    context.delivery.wake()
+    await _answer(
+        message,
+        _("Done: report %(code)s is now “%(status)s”.")
+        % {"code": code, "status": html.escape(status_label(done.status, _))},
+    )
+
+
+async def _answer(message: Message, text: str) -> None:
+    await message.reply_text(text, parse_mode=ParseMode.HTML)
+
+
+# -- commands in a unit's chat ---------------------------------------------------------------
+
+
+async def _chat_units(update: Update, context: BotContext) -> list[str] | None:
+    """Return the units served by this chat if the sender is one of their officers."""
+    message = update.effective_message
+    user = update.effective_user
+    assert message is not None
+    _ = context._
+    units = await context.db.units_by_chat(message.chat.id)
+    if not units:
+        await _answer(message, _("This command works only in a unit's alert chat."))
+        return None
+    if is_anonymous(user) or message.sender_chat is not None:
+        await _answer(message, _("Anonymous administrators cannot act: please act as yourself."))
+        return None
+    assert user is not None
+    allowed = [u.code for u in units if await context.workflow.may_act(user.id, u.code)]
+    if not allowed:
+        await _answer(message, _("Only the unit's officers can do this."))
+        return None
+    return allowed
+
+
+async def pending(update: Update, context: BotContext) -> None:
+    """List the open reports of this chat's units and the units below, by deadline."""
+    codes = await _chat_units(update, context)
+    if codes is None:
+        return
+    message = update.effective_message
+    assert message is not None
+    _ = context._
+    reports = await context.db.pending_reports(codes)
+    if not reports:
+        await _answer(message, _("No open reports. Well done."))
+        return
+    now = context.db.clock()
+    lines = [f"<b>{_('Open reports, earliest deadline first:')}</b>"]
+    for report in reports:
+        unit = await context.db.get_unit(report.fields.unit_code or "")
+        due = (
+            format_date(deadline_day(report.deadline_at), context.lang)
+            if report.deadline_at is not None
+            else "-"
+        )
+        mark = " ⚠️ " + _("OVERDUE") if report.overdue(now) else ""
+        lines.append(
+            f"<code>{format_code(report.code)}</code> · {html.escape(unit.name if unit else '')}"
+            f" · {html.escape(category_label(report.fields.category, _))}"
+            f" · {html.escape(status_label(report.status, _))} · {due}{mark}"
+        )
+    lines.append("")
+    lines.append(_("Send /report CODE to see one of them with its history."))
+    await _answer(message, "\n".join(lines))
+
+
+async def show_report(update: Update, context: BotContext) -> None:
+    """Show one report of this chat's units with its history and its buttons."""
+    codes = await _chat_units(update, context)
+    if codes is None:
+        return
+    message = update.effective_message
+    assert message is not None
+    _ = context._
+    typed = " ".join(context.args or [])[:40]
+    code = normalize_code(typed)
+    report = await context.db.report_by_code(code) if code else None
+    # A code of another unit gets the same answer as a code that does not exist.
+    if report is None or not set(codes) & set(
+        await context.db.ancestors(report.fields.unit_code or "")
+    ):
+        await _answer(
+            message,
+            _("No report with the code %(code)s for this unit.") % {"code": html.escape(typed)},
+        )
+        return
+    chain = await context.db.ancestors(report.fields.unit_code or "")
+    link_unit = next(c for c in codes if c in chain)
+    link = Link(message.chat.id, 0, report.id, "alert", link_unit)
+    count = len(await context.db.report_attachments(report.id))
+    text, markup = await context.delivery.render_alert(report, link, count, full=True)
+    sent = await message.reply_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
+    # Shown with its buttons, the copy is an alert like the first: kept up to date, usable.
+    await context.db.add_link(
+        Link(message.chat.id, sent.message_id, report.id, "alert", link_unit)
+    )

@@ -1,0 +1,143 @@
+"""Questions from a unit to a reporter and answers back, with neither learning who the other is.
+
+A reply is recognised by the bot message it answers (the `links` table): an officer replying
+to an alert, a relayed answer or an "ask" prompt sends a question; a reporter replying to a
+question sends an answer. These handlers run before the report conversation and stop the
+update when they take it, so a reporter can answer in the middle of writing another report.
+"""
+
+from __future__ import annotations
+
+from telegram import Message, Update
+from telegram.constants import ChatType, ParseMode
+from telegram.ext import ApplicationHandlerStop
+
+from bot.context import BotContext
+from bot.domain import CITIZEN, Report
+from bot.parsing import format_code
+from bot.storage import Outgoing
+from bot.workflow import QUESTION_MAX
+from handlers import officer
+
+# What can be passed on; everything else (stickers, polls, contacts…) could identify nobody
+# but means nothing to the other side either.
+_MEDIA = ("photo", "document", "video", "voice", "audio")
+
+
+def _content(message: Message) -> tuple[str, str | None] | None:
+    """Return the kind and text of a message that can be relayed."""
+    if message.text:
+        return "text", message.text[:QUESTION_MAX]
+    for kind in _MEDIA:
+        if getattr(message, kind):
+            return kind, (message.caption or None)
+    return None
+
+
+async def on_reply(update: Update, context: BotContext) -> None:
+    """Route a reply to one of the bot's report messages; leave every other message alone."""
+    message = update.effective_message
+    if message is None or message.reply_to_message is None:
+        return
+    original = message.reply_to_message
+    if original.from_user is None or original.from_user.id != context.bot.id:
+        return
+    link = await context.db.get_link(message.chat.id, original.message_id)
+    if link is None:
+        return
+    report = await context.db.get_report(link.report_id)
+    if report is None:
+        return
+    private = message.chat.type == ChatType.PRIVATE
+    if link.purpose == "question" and private:
+        user = update.effective_user
+        if user is None or not await context.db.is_reporter(report.id, user.id):
+            return
+        await answer(update, context, report)
+    elif link.purpose == "prompt":
+        await officer.prompt_answered(update, context, link, report)
+    elif link.purpose in ("alert", "answer") and not private:
+        await ask(update, context, report)
+    else:
+        return
+    raise ApplicationHandlerStop
+
+
+async def ask(update: Update, context: BotContext, report: Report) -> None:
+    """Pass an officer's question to the reporter."""
+    message = update.effective_message
+    user = update.effective_user
+    assert message is not None
+    _ = context._
+    code = f"<code>{format_code(report.code)}</code>"
+    if user is None or officer.is_anonymous(user) or message.sender_chat is not None:
+        await _reply(message, _("Anonymous administrators cannot act: please act as yourself."))
+        return
+    if not await context.workflow.may_act(user.id, report.fields.unit_code or ""):
+        await _reply(message, _("Only the unit's officers can ask the reporter."))
+        return
+    if not report.is_open:
+        await _reply(
+            message,
+            _("Report %(code)s is closed; questions can no longer be sent.") % {"code": code},
+        )
+        return
+    content = _content(message)
+    if content is None:
+        await _reply(message, _("Only text, photos, files, voice messages or videos can be sent."))
+        return
+    kind, text = content
+    relay_id = await context.db.add_relay(
+        report.id,
+        direction="to_citizen",
+        kind=kind,
+        text=text,
+        source_chat_id=message.chat.id,
+        source_message_id=message.message_id,
+        actor=context.workflow.actor(user.id, officer.actor_name(user)),
+        outgoing=Outgoing("citizen", payload={"type": "question"}),
+    )
+    if relay_id is None:
+        return
+    context.delivery.wake()
+    await _reply(
+        message,
+        _("✅ Question sent to the reporter of %(code)s. Their answer will appear here.")
+        % {"code": code},
+    )
+
+
+async def answer(update: Update, context: BotContext, report: Report) -> None:
+    """Pass the reporter's answer to the unit's chat."""
+    message = update.effective_message
+    assert message is not None
+    _ = context._
+    content = _content(message)
+    if content is None:
+        await _reply(
+            message, _("Please answer with text, a photo, a file, a voice message or a video.")
+        )
+        return
+    kind, text = content
+    relay_id = await context.db.add_relay(
+        report.id,
+        direction="to_unit",
+        kind=kind,
+        text=text,
+        source_chat_id=message.chat.id,
+        source_message_id=message.message_id,
+        actor=CITIZEN,
+        outgoing=Outgoing("unit", report.fields.unit_code, payload={"type": "answer"}),
+    )
+    if relay_id is None:
+        return
+    context.delivery.wake()
+    await _reply(
+        message,
+        _("✅ Your answer has been passed on for report %(code)s, without your identity.")
+        % {"code": f"<code>{format_code(report.code)}</code>"},
+    )
+
+
+async def _reply(message: Message, text: str) -> None:
+    await message.reply_text(text, parse_mode=ParseMode.HTML)
