@@ -53,7 +53,7 @@ def register(app: Application[Any, BotContext, Any, Any, Any, Any]) -> None:
     app.add_handler(CallbackQueryHandler(feedback.answer_pressed, pattern=r"^ans:"))
     app.add_handler(CallbackQueryHandler(feedback.verdict_given, pattern=r"^fb:"))
     app.add_handler(CallbackQueryHandler(feedback.rated, pattern=r"^rate:"))
-    app.add_handler(CommandHandler("pending", officer.pending, filters=~private))
+    app.add_handler(CommandHandler("pending", officer.pending))
     # "/report CODE" in a unit's chat shows a report; a bare "/report" there is a citizen who
     # needs the hint below.
     app.add_handler(CommandHandler("report", officer.show_report, filters=~private, has_args=True))

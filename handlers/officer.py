@@ -95,15 +95,15 @@ async def _pressed(
     if is_anonymous(query.from_user):
         await _refuse(query, _("Anonymous administrators cannot act: please act as yourself."))
         return None
-    if not await context.workflow.may_act(query.from_user.id, report.fields.unit_code or ""):
-        await _refuse(query, _("Only the unit's officers can do this."))
-        return None
     if link.unit_code is not None and link.unit_code not in await context.db.ancestors(
         report.fields.unit_code or ""
     ):
         await _refuse(
             query, _("This report has been transferred; this unit no longer handles it.")
         )
+        return None
+    if not await context.workflow.may_act(query.from_user.id, report.fields.unit_code or ""):
+        await _refuse(query, _("Only the unit's officers can do this."))
         return None
     return query, match, report, link
 
@@ -492,7 +492,8 @@ async def pending(update: Update, context: BotContext) -> None:
         await _answer(message, _("No open reports. Well done."))
         return
     now = context.db.clock()
-    lines = [f"<b>{_('Open reports, earliest deadline first:')}</b>"]
+    title = _("Open reports, earliest deadline first:")
+    lines = [f"<b>{title}</b>"]
     for report in reports:
         unit = await context.db.get_unit(report.fields.unit_code or "")
         due = (

@@ -64,6 +64,7 @@ from bot.parsing import (
     parse_date_any,
 )
 from bot.render import category_label, field_lines
+from bot.workflow import acknowledge_timers
 
 DESCRIPTION_MIN = 20
 DESCRIPTION_MAX = 3000
@@ -930,7 +931,8 @@ async def confirm(update: Update, context: BotContext) -> int:
     if missing:
         draft.reviewing = True
         return await goto(update, context, draft, missing[0])
-    report = await context.db.submit_draft(draft.user_id, context.lang)
+    timers = acknowledge_timers(context.db.clock(), context.settings.sla)
+    report = await context.db.submit_draft(draft.user_id, context.lang, timers)
     if report is None:
         return await _vanished(update, context)
     # Only now, after the commit, does the citizen learn the code.

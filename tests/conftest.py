@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ import pytest
 
 from bot.app import App, build_application, running
 from bot.config import Settings, UnitConfig
+from bot.domain import VN_TZ
 from bot.simulator import BotApiSimulator, SimUser
 from bot.storage import Repository
 
@@ -24,10 +27,33 @@ DONG_TRIEU_CHAT = -1001000000003
 UNITS = (
     UnitConfig("QN", "UBND tỉnh Quảng Ninh", None, PROVINCE_CHAT, (900101,)),
     UnitConfig("HL", "UBND phường Hạ Long", "QN", HA_LONG_CHAT, (900102,)),
-    UnitConfig("DT", "UBND phường Đông Triều", "QN", DONG_TRIEU_CHAT),
+    UnitConfig("DT", "UBND phường Đông Triều", "QN", DONG_TRIEU_CHAT, (900103,)),
     UnitConfig("VD", "UBND đặc khu Vân Đồn", "QN", None),
     UnitConfig("VD-MC", "Bộ phận Một cửa Vân Đồn", "VD", -1001000000005),
 )
+
+# Monday 30 November 2026, 09:00 in Vietnam: deadlines below are counted from here.
+START = datetime(2026, 11, 30, 9, 0, tzinfo=VN_TZ).timestamp()
+
+
+class FakeClock:
+    """The bot's clock in tests: it starts at START, runs, and jumps when a test says so.
+
+    It keeps running because retry delays (a 429's retry_after) are waited out in real time.
+    """
+
+    def __init__(self, now: float = START) -> None:
+        self.offset = now - time.time()
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+    def advance(self, *, days: float = 0, hours: float = 0) -> None:
+        self.offset += days * 86400 + hours * 3600
+
+    def set(self, moment: float) -> None:
+        self.offset = moment - time.time()
+
 
 CODE_RE = re.compile(r"\b([A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4})\b")
 
@@ -70,6 +96,7 @@ class World:
     sim: BotApiSimulator
     app: App
     settings: Settings
+    clock: FakeClock
 
     @property
     def db(self) -> Repository:
@@ -80,11 +107,16 @@ class World:
 
 
 @pytest.fixture
-async def world(sim: BotApiSimulator, tmp_path: Path) -> AsyncIterator[World]:
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def world(sim: BotApiSimulator, tmp_path: Path, clock: FakeClock) -> AsyncIterator[World]:
     settings = make_settings(sim, tmp_path)
-    app = build_application(settings)
+    app = build_application(settings, clock=clock)
     async with running(app):
-        yield World(sim, app, settings)
+        yield World(sim, app, settings, clock)
 
 
 class Person:
@@ -173,6 +205,13 @@ async def walk_to_review(
     await person.say(description, expect="bằng chứng")
     await person.press("Bỏ qua", expect="ẩn danh")
     return await person.press("Ẩn danh", expect="kiểm tra")
+
+
+async def quick_report(person: Person, description: str | None = None) -> str:
+    """Walk one short anonymous report to Hạ Long through to its tracking code."""
+    await walk_to_review(person, description or "Cán bộ quát tháo người dân khi được hỏi hồ sơ.")
+    confirmation = await person.press("Gửi phản ánh", expect="/status")
+    return code_in(confirmation["text"])
 
 
 def code_in(text: str) -> str:

@@ -6,19 +6,10 @@ from bot.storage import Repository
 from tests.conftest import (
     ADMIN_ID,
     HA_LONG_CHAT,
-    Person,
     World,
-    code_in,
     eventually,
-    walk_to_review,
+    quick_report,
 )
-
-
-async def quick_report(person: Person) -> str:
-    """Walk one short anonymous report through to its tracking code."""
-    await walk_to_review(person, "Cán bộ quát tháo người dân khi được hỏi về hồ sơ.")
-    confirmation = await person.press("Gửi phản ánh", expect="/status")
-    return code_in(confirmation["text"])
 
 
 def alerts_with(world: World, chat_id: int, code: str) -> list[dict[str, object]]:
