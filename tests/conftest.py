@@ -23,13 +23,14 @@ ADMIN_ID = 900001
 PROVINCE_CHAT = -1001000000001
 HA_LONG_CHAT = -1001000000002
 DONG_TRIEU_CHAT = -1001000000003
+VAN_DON_CHANNEL = -1001000000005
 
 UNITS = (
     UnitConfig("QN", "UBND tỉnh Quảng Ninh", None, PROVINCE_CHAT, (900101,)),
     UnitConfig("HL", "UBND phường Hạ Long", "QN", HA_LONG_CHAT, (900102,)),
     UnitConfig("DT", "UBND phường Đông Triều", "QN", DONG_TRIEU_CHAT, (900103,)),
     UnitConfig("VD", "UBND đặc khu Vân Đồn", "QN", None),
-    UnitConfig("VD-MC", "Bộ phận Một cửa Vân Đồn", "VD", -1001000000005),
+    UnitConfig("VD-MC", "Bộ phận Một cửa Vân Đồn", "VD", VAN_DON_CHANNEL, (900105,)),
 )
 
 # Monday 30 November 2026, 09:00 in Vietnam: deadlines below are counted from here.
@@ -76,8 +77,11 @@ def add_unit_chats(sim: BotApiSimulator) -> None:
     """Create each unit's channel or group on the simulated Telegram."""
     for unit in UNITS:
         if unit.chat_id is not None:
-            # Hạ Long's is a basic group, the kind Telegram may upgrade to a supergroup.
-            kind = "group" if unit.chat_id == HA_LONG_CHAT else "supergroup"
+            # Hạ Long's is a basic group, the kind Telegram may upgrade to a supergroup;
+            # Vân Đồn's one-stop shop uses a channel.
+            kind = {HA_LONG_CHAT: "group", VAN_DON_CHANNEL: "channel"}.get(
+                unit.chat_id, "supergroup"
+            )
             sim.add_chat(unit.chat_id, unit.name, type=kind)
 
 

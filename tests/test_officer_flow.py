@@ -11,10 +11,13 @@ from tests.conftest import (
     DONG_TRIEU_CHAT,
     HA_LONG_CHAT,
     PROVINCE_CHAT,
+    VAN_DON_CHANNEL,
     Person,
     World,
+    code_in,
     eventually,
     quick_report,
+    walk_to_review,
 )
 
 OFFICER_QN = 900101
@@ -408,3 +411,29 @@ async def reply_or_say(
     mark = len(world.sim.messages(chat_id))
     await user.send(text, chat_id=chat_id if chat_id != user.id else None)
     return await world.sim.wait_for_message(chat_id, contains=expect, after=mark)
+
+
+async def test_in_a_channel_the_note_is_asked_in_private(world: World) -> None:
+    citizen = world.person(720021, "Cúc")
+    await walk_to_review(
+        citizen,
+        "Cán bộ một cửa hẹn ba lần vẫn chưa trả kết quả hồ sơ.",
+        unit_query="mot cua",
+        unit_button="Bộ phận Một cửa Vân Đồn",
+    )
+    code = code_in((await citizen.press("Gửi phản ánh", expect="/status"))["text"])
+    alert = await world.sim.wait_for_message(VAN_DON_CHANNEL, contains=code)
+    officer = world.sim.add_user(900105, "Vân")
+    world.sim.chat(VAN_DON_CHANNEL).add_member(officer, "administrator")
+
+    await press(world, officer, alert, "Tiếp nhận")
+    await eventually(lambda: "🏁 Đã giải quyết" in labels(current(world, alert)))
+    # The officer never started the bot: told how, nothing happens.
+    world.sim.chat(officer.id).started = False
+    assert "Start" in await press(world, officer, alert, "Đã giải quyết")
+    world.sim.chat(officer.id).started = True
+    assert "tin nhắn riêng" in await press(world, officer, alert, "Đã giải quyết")
+    prompt = await world.sim.wait_for_message(officer.id, contains="vui lòng trả lời")
+    await reply_in(world, officer, officer.id, prompt, "Đã trả kết quả ngày 02/12.", "Đã cập nhật")
+    await world.sim.wait_for_message(citizen.id, contains="Đã trả kết quả ngày 02/12.")
+    assert await status_of(world, code) == Status.RESOLVED

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from bot.config import UnitConfig
-from bot.domain import Attachment, Draft, ReportFields
-from bot.storage import MIGRATIONS, Repository
+from bot.domain import Actor, Attachment, Draft, ReportFields
+from bot.storage import MIGRATIONS, NOT_NULL, Outgoing, Repository
 
 UNITS = (
     UnitConfig("QN", "UBND tỉnh Quảng Ninh", None, -100, (7,)),
@@ -165,3 +165,88 @@ async def test_outbox_retry_progress_and_done(db: Repository) -> None:
     assert await db.due_outbox() == []
     assert await db.outbox_stats() == {"sent": 1}
     assert item.payload == {"text": "hello"}
+
+
+async def _report(db: Repository, user_id: int = 42) -> int:
+    fields = ReportFields(category="other", unit_code="HL", description="x" * 30, anonymous=True)
+    await db.save_draft(Draft(user_id, user_id, 14, fields))
+    report = await db.submit_draft(user_id, "vi")
+    assert report is not None
+    return report.id
+
+
+async def test_transition_checks_state_and_writes_audit_and_outbox(db: Repository) -> None:
+    report_id = await _report(db)
+    officer = Actor("officer", 7, "Quang")
+    done = await db.transition(
+        report_id,
+        actor=officer,
+        action="acknowledged",
+        expect=("new",),
+        to="acknowledged",
+        changes={"acknowledged_at": 5.0},
+        outbox=[Outgoing("refresh"), Outgoing("citizen", payload={"type": "status"})],
+    )
+    assert done is not None
+    report, audit_id = done
+    assert report.status == "acknowledged" and report.acknowledged_at == 5.0
+    due = [(i.kind, i.payload.get("audit_id")) for i in await db.due_outbox()]
+    assert ("refresh", audit_id) in due and ("citizen", audit_id) in due
+    # The same step again finds the wrong status and changes nothing.
+    again = await db.transition(
+        report_id, actor=officer, action="acknowledged", expect=("new",), to="acknowledged"
+    )
+    assert again is None
+    # A guard that no longer holds, a consumed link that is gone: nothing either.
+    assert await db.transition(report_id, actor=officer, action="x", guard={"rating": 3}) is None
+    assert (
+        await db.transition(report_id, actor=officer, action="x", guard={"remind_at": NOT_NULL})
+        is None
+    )
+    assert await db.transition(report_id, actor=officer, action="x", consume=(1, 2)) is None
+    history = await db.audit_of(report_id)
+    assert [(e.action, e.actor.kind, e.actor.id) for e in history] == [
+        ("submitted", "citizen", None),
+        ("acknowledged", "officer", 7),
+    ]
+    with pytest.raises(ValueError, match="not changeable"):
+        await db.transition(report_id, actor=officer, action="x", changes={"code": "AAAA"})
+
+
+async def test_audit_log_refuses_rewrites(db: Repository, tmp_path: Path) -> None:
+    report_id = await _report(db)
+    await db.close()
+    conn = sqlite3.connect(tmp_path / "t.db")
+    try:
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            conn.execute("UPDATE audit SET note = 'changed' WHERE report_id = ?", (report_id,))
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            conn.execute("DELETE FROM audit WHERE report_id = ?", (report_id,))
+    finally:
+        conn.close()
+
+
+async def test_pending_reports_cover_the_units_below(db: Repository) -> None:
+    first = await _report(db, 42)
+    second = await _report(db, 43)
+    await db.transition(second, actor=Actor("system"), action="x", changes={"deadline_at": 10.0})
+    await db.transition(first, actor=Actor("system"), action="x", changes={"deadline_at": 20.0})
+    assert [r.id for r in await db.pending_reports(["QN"])] == [second, first]
+    assert [r.id for r in await db.pending_reports(["DT"])] == []
+    assert await db.ancestors("HL") == ["HL", "QN"]
+
+
+async def test_relay_is_stored_once_per_source_message(db: Repository) -> None:
+    report_id = await _report(db)
+    args = {
+        "direction": "to_unit",
+        "kind": "text",
+        "text": "Có biên lai.",
+        "source_chat_id": 42,
+        "source_message_id": 9,
+        "actor": Actor("citizen"),
+        "outgoing": Outgoing("unit", "HL", payload={"type": "answer"}),
+    }
+    assert await db.add_relay(report_id, **args) is not None
+    assert await db.add_relay(report_id, **args) is None  # a replayed update
+    assert len(await db.relays_of(report_id)) == 1
