@@ -15,7 +15,9 @@ from bot.simulator import BotApiSimulator, SimUser
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "config.example.toml"
 CITIZEN_ID = 700001
+OFFICER_ID = 700002
 ADMIN_ID = 700009
+DEMO_UNIT = "QN-HL"
 # A tiny valid JPEG header is enough for the simulator; the bytes only feed the SHA-256.
 SAMPLE_PHOTO = b"\xff\xd8\xff\xe0" + b"demo evidence photo" * 50 + b"\xff\xd9"
 
@@ -23,6 +25,10 @@ SAMPLE_PHOTO = b"\xff\xd8\xff\xe0" + b"demo evidence photo" * 50 + b"\xff\xd9"
 def demo_settings(sim: BotApiSimulator, database: Path) -> Settings:
     """Return the example configuration pointed at the simulator."""
     base = load_settings(EXAMPLE_CONFIG, require_token=False)
+    units = tuple(
+        dataclasses.replace(u, officers=(OFFICER_ID,)) if u.code == DEMO_UNIT else u
+        for u in base.units
+    )
     return dataclasses.replace(
         base,
         token=sim.token,
@@ -30,6 +36,7 @@ def demo_settings(sim: BotApiSimulator, database: Path) -> Settings:
         base_file_url=sim.base_file_url,
         database=database,
         admins=frozenset({ADMIN_ID}),
+        units=units,
     )
 
 
@@ -53,8 +60,11 @@ class Transcript:
         self.seen[key] = text
         if chat_id == CITIZEN_ID:
             label = "BOT → citizen" if kind == "new" else "BOT edits its message"
+        elif chat_id == OFFICER_ID:
+            label = "BOT → officer, in private"
         elif chat_id in self.unit_names:
-            label = f"BOT → unit channel «{self.unit_names[chat_id]}»"
+            verb = "→" if kind == "new" else "edits its alert in"
+            label = f"BOT {verb} unit channel «{self.unit_names[chat_id]}»"
         else:
             label = f"BOT → chat {chat_id}"
         media = next((m for m in ("photo", "document", "video", "voice") if m in message), None)
@@ -72,9 +82,9 @@ class Transcript:
                 print(f"   [keyboard] {button}  (type /contact)", file=self.out)
         self.out.flush()
 
-    def said(self, text: str) -> None:
-        """Print what the citizen typed or pressed."""
-        print(f"\n── citizen\n{_indent(text)}", file=self.out)
+    def said(self, text: str, who: str = "citizen") -> None:
+        """Print what the citizen (or an officer) typed or pressed."""
+        print(f"\n── {who}\n{_indent(text)}", file=self.out)
         self.out.flush()
 
 
@@ -92,11 +102,12 @@ async def run_demo(*, script: bool, out: TextIO = sys.stdout) -> int:
                     sim.add_chat(unit.chat_id, unit.name, type="channel")
             sim.add_user(ADMIN_ID, "Admin", language_code="vi")
             citizen = sim.add_user(CITIZEN_ID, "Lan", username="lan_demo", language_code="vi")
+            officer = sim.add_user(OFFICER_ID, "Hùng", username="hung_officer")
             transcript = Transcript(sim, settings, out)
             app = build_application(settings)
             async with running(app):
                 if script:
-                    return await _play_script(sim, citizen, transcript, settings, out)
+                    return await _play_script(sim, citizen, officer, transcript, settings, out)
                 return await _interactive(sim, citizen, transcript, out)
     return 0
 
@@ -115,14 +126,27 @@ async def _press(citizen: SimUser, transcript: Transcript, fragment: str) -> Non
     await citizen.press_button(message, fragment)
 
 
+async def _officer_press(
+    sim: BotApiSimulator, officer: SimUser, transcript: Transcript, chat_id: int, fragment: str
+) -> None:
+    def carries(message: dict[str, Any]) -> bool:
+        return any(fragment in label for label, _data in message.get("buttons") or [])
+
+    await sim.wait_for_message(chat_id, predicate=carries, timeout=10)
+    alert = next(m for m in reversed(sim.messages(chat_id)) if carries(m))
+    transcript.said(f"(presses «{fragment}» on the alert)", who="officer")
+    await officer.press_button(alert, fragment)
+
+
 async def _play_script(
     sim: BotApiSimulator,
     citizen: SimUser,
+    officer: SimUser,
     transcript: Transcript,
     settings: Settings,
     out: TextIO,
 ) -> int:
-    """Play one anonymous bribe report with a photo, from /start to the unit's channel."""
+    """Play a bribe report from /start to its resolution, with a question and an answer."""
     await _step(citizen, transcript, "/start")
     await _press(citizen, transcript, "Tôi đồng ý")
     await _press(citizen, transcript, "hối lộ")
@@ -144,21 +168,50 @@ async def _play_script(
     await _press(citizen, transcript, "Ẩn danh")
     await _press(citizen, transcript, "Gửi phản ánh")
     await citizen.next_message(predicate=lambda m: "/status" in (m.get("text") or ""))
-    unit = next(u for u in settings.units if u.code == "QN-HL")
+    unit = next(u for u in settings.units if u.code == DEMO_UNIT)
     assert unit.chat_id is not None
     await sim.wait_for_message(unit.chat_id, timeout=10)
     await sim.wait_for_message(unit.chat_id, predicate=lambda m: "photo" in m, timeout=10)
-    traces = (str(CITIZEN_ID), "Lan", "lan_demo")
+
+    # The unit's officer takes it, asks a question, gets the answer, and resolves it.
+    await _officer_press(sim, officer, transcript, unit.chat_id, "Tiếp nhận")
+    await citizen.next_message(contains="tiếp nhận", timeout=10)
+    await _officer_press(sim, officer, transcript, unit.chat_id, "Hỏi người phản ánh")
+    prompt = await officer.next_message(contains="vui lòng trả lời", timeout=10)
+    question = "Anh/chị có giữ giấy hẹn hoặc biên nhận hồ sơ không?"
+    transcript.said(f"(replies) {question}", who="officer")
+    await officer.send(question, reply_to=prompt)
+    asked = await citizen.next_message(contains=question, timeout=10)
+    answer = "Có, tôi giữ giấy hẹn ngày 02/12, ảnh đã gửi kèm phản ánh."
+    transcript.said(f"(replies) {answer}")
+    await citizen.send(answer, reply_to=asked)
+    await sim.wait_for_message(unit.chat_id, contains="giấy hẹn ngày 02/12", timeout=10)
+    await _officer_press(sim, officer, transcript, unit.chat_id, "Đã giải quyết")
+    prompt = await officer.next_message(contains="vui lòng trả lời", timeout=10)
+    note = "Đã nhận hồ sơ đúng quy định, không thu thêm tiền; cán bộ bàn số 3 bị kiểm điểm."
+    transcript.said(f"(replies) {note}", who="officer")
+    await officer.send(note, reply_to=prompt)
+    await _press(citizen, transcript, "Đã giải quyết")
+    await _press(citizen, transcript, "⭐⭐⭐⭐⭐")
+    await sim.wait_for_message(CITIZEN_ID, contains="bạn đã đánh giá", timeout=10)
+
+    citizen_traces = (str(CITIZEN_ID), "Lan", "lan_demo")
+    officer_traces = (str(OFFICER_ID), "Hùng", "hung_officer")
     leaked = [
-        m for m in sim.messages(unit.chat_id) if any(t in (m.get("text") or "") for t in traces)
+        m
+        for m in sim.messages(unit.chat_id)
+        if any(t in str(m.get("text")) for t in citizen_traces)
+    ] + [
+        m for m in sim.messages(CITIZEN_ID) if any(t in str(m.get("text")) for t in officer_traces)
     ]
     print("\n" + "=" * 60, file=out)
     if leaked or sim.count("forwardMessage"):
-        print("FAILED: the unit's channel shows a trace of the reporter.", file=out)
+        print("FAILED: a trace of the reporter or of the officer leaked.", file=out)
         return 1
     print(
-        f"Done: the report reached «{unit.name}» with its evidence, and the channel shows no"
-        " trace of the reporter.",
+        f"Done: the report reached «{unit.name}» with its evidence and was resolved there,"
+        " with a question and an answer on the way; the channel shows no trace of the"
+        " reporter, and the reporter no trace of the officer.",
         file=out,
     )
     return 0

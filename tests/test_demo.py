@@ -22,7 +22,8 @@ async def test_scripted_demo_reaches_the_unit_channel() -> None:
     assert code is not None
     assert "unit channel «UBND phường Hạ Long»" in transcript
     assert transcript.count(code.group(1)) >= 4  # citizen, alert, evidence caption, /status hint
-    assert "no trace of the reporter" in transcript
+    assert "no trace of the reporter" in transcript and "no trace of the officer" in transcript
+    assert "BOT → officer, in private" in transcript and "resolved there" in transcript
 
 
 def test_no_token_runs_the_interactive_demo(tmp_path: Path) -> None:
