@@ -522,7 +522,7 @@ class Delivery:
         # newly held alert is news, at its first attempt, since the state itself never changes.
         if changed or (state == "unset" and item.attempts == 0):
             log.warning("unit %s alert chat unusable: %s", item.unit_code, reason)
-            for admin in sorted(self.settings.admins):
+            for admin in sorted(self.settings.admins | await self.db.chat_admins()):
                 await self.db.add_notice(
                     admin, {"type": "unit_chat_broken", "unit": item.unit_code, "reason": reason}
                 )

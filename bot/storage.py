@@ -202,6 +202,45 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX relays_report ON relays(report_id, id);
         """,
     ),
+    (
+        "003_administration",
+        """
+        ALTER TABLE units ADD COLUMN edited_in_chat REAL;
+        ALTER TABLE reports ADD COLUMN spam INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE reports ADD COLUMN search_text TEXT;
+        UPDATE reports SET search_text = fold(code || ' ' || description || ' '
+            || coalesce(official, '') || ' ' || coalesce(location, ''));
+        CREATE INDEX reports_created ON reports(created_at);
+        CREATE TABLE admins (
+            user_id INTEGER PRIMARY KEY,
+            added_by INTEGER,
+            added_at REAL NOT NULL
+        );
+        CREATE TABLE admin_audit (
+            id INTEGER PRIMARY KEY,
+            at REAL NOT NULL,
+            admin_id INTEGER NOT NULL,
+            action TEXT NOT NULL,
+            target TEXT,
+            details TEXT
+        );
+        CREATE TRIGGER admin_audit_no_update BEFORE UPDATE ON admin_audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+        CREATE TRIGGER admin_audit_no_delete BEFORE DELETE ON admin_audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+        CREATE TABLE bans (
+            user_id INTEGER PRIMARY KEY,
+            reason TEXT,
+            banned_by INTEGER NOT NULL,
+            banned_at REAL NOT NULL,
+            notified INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE markers (
+            name TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        """,
+    ),
 ]
 
 # Columns a workflow step may change on a report; anything else is a programming error.
@@ -286,6 +325,9 @@ class Repository:
         conn = await aiosqlite.connect(self.path, isolation_level=None)
         try:
             conn.row_factory = sqlite3.Row
+            # Searching reports ignores case and diacritics; the folded text is computed by the
+            # same function in Python and in SQL.
+            await conn.create_function("fold", 1, _fold_sql, deterministic=True)
             await conn.execute("PRAGMA journal_mode=WAL")
             # FULL, not NORMAL: in WAL mode NORMAL can lose the last commits on power loss, and a
             # report confirmed to a citizen must survive that.
@@ -361,7 +403,8 @@ class Repository:
             for unit in _parents_first(units):
                 row = await (
                     await conn.execute(
-                        "SELECT chat_id, seed_chat_id FROM units WHERE code = ?", (unit.code,)
+                        "SELECT chat_id, seed_chat_id, edited_in_chat FROM units WHERE code = ?",
+                        (unit.code,),
                     )
                 ).fetchone()
                 if row is None:
@@ -378,6 +421,10 @@ class Repository:
                             now,
                         ),
                     )
+                elif row["edited_in_chat"] is not None:
+                    # An admin changed this unit in chat after the config seeded it: the
+                    # database wins until the admin hands it back (/unit_reset).
+                    pass
                 else:
                     # A chat id that changed at run time (group upgraded to supergroup) is kept
                     # until the operator writes a different one into the config.
@@ -642,6 +689,10 @@ class Repository:
             else:  # pragma: no cover - 10 collisions in a 2**40 space
                 raise RuntimeError("could not draw a unique tracking code")
             report_id = cur.lastrowid
+            await conn.execute(
+                "UPDATE reports SET search_text = ? WHERE id = ?",
+                (_search_text(code, fields), report_id),
+            )
             await conn.execute(
                 "INSERT INTO reporters (report_id, user_id, chat_id) VALUES (?, ?, ?)",
                 (report_id, user_id, row["chat_id"]),
@@ -1009,6 +1060,257 @@ class Repository:
         async with self._write() as conn:
             return await _insert_outbox(conn, now, item, item.report_id, {})
 
+    # -- administration ----------------------------------------------------------------------
+
+    async def all_units(self) -> list[Unit]:
+        """Return every unit, disabled ones too, by code."""
+        async with self._read() as conn:
+            rows = await conn.execute_fetchall(_UNIT_SELECT + " ORDER BY code")
+        return [_unit(r) for r in rows]
+
+    async def unit_sources(self) -> dict[str, bool]:
+        """Return, per unit code, whether an admin changed it in chat (the config then yields)."""
+        async with self._read() as conn:
+            rows = await conn.execute_fetchall("SELECT code, edited_in_chat FROM units")
+        return {r["code"]: r["edited_in_chat"] is not None for r in rows}
+
+    async def add_unit(self, code: str, name: str, parent: str | None) -> bool:
+        """Create a unit; False if the code is taken."""
+        now = self.clock()
+        async with self._write() as conn:
+            cur = await conn.execute(
+                "INSERT OR IGNORE INTO units (code, name, parent, chat_state, created_at,"
+                " edited_in_chat) VALUES (?, ?, ?, 'unset', ?, ?)",
+                (code, name, parent, now, now),
+            )
+            return cur.rowcount > 0
+
+    async def update_unit(self, code: str, **changes: Any) -> bool:
+        """Change a unit's name, parent, chat or disabled flag from chat; False if unknown."""
+        allowed = {"name", "parent", "chat_id", "chat_state", "disabled"}
+        if not changes or set(changes) - allowed:
+            raise ValueError(f"cannot change {sorted(set(changes) - allowed)}")
+        values = {**changes, "edited_in_chat": self.clock()}
+        assignments = ", ".join(f"{column} = ?" for column in values)
+        async with self._write() as conn:
+            cur = await conn.execute(
+                f"UPDATE units SET {assignments} WHERE code = ?", (*values.values(), code)
+            )
+            return cur.rowcount > 0
+
+    async def unit_counts(self, now: float) -> dict[str, tuple[int, int]]:
+        """Return, per unit code, its open reports and how many of them are overdue."""
+        async with self._read() as conn:
+            rows = await conn.execute_fetchall(
+                "SELECT unit_code, count(*) AS open,"
+                " sum(deadline_at IS NOT NULL AND deadline_at <= ?) AS overdue FROM reports"
+                " WHERE status IN ('new', 'acknowledged', 'in_progress') AND NOT spam"
+                " GROUP BY unit_code",
+                (now,),
+            )
+        return {r["unit_code"]: (r["open"], r["overdue"] or 0) for r in rows}
+
+    async def officers_of(self, unit_code: str) -> list[tuple[int, str]]:
+        """Return the unit's officers with where each came from ("config" or "chat")."""
+        async with self._read() as conn:
+            rows = await conn.execute_fetchall(
+                "SELECT user_id, source FROM unit_officers WHERE unit_code = ? ORDER BY user_id",
+                (unit_code,),
+            )
+        return [(r["user_id"], r["source"]) for r in rows]
+
+    async def remove_officer(self, unit_code: str, user_id: int) -> bool:
+        """Take away an officer; False if they were not one."""
+        async with self._write() as conn:
+            cur = await conn.execute(
+                "DELETE FROM unit_officers WHERE unit_code = ? AND user_id = ?",
+                (unit_code, user_id),
+            )
+            return cur.rowcount > 0
+
+    async def chat_admins(self) -> set[int]:
+        """Return the admins added in chat."""
+        async with self._read() as conn:
+            rows = await conn.execute_fetchall("SELECT user_id FROM admins")
+        return {r["user_id"] for r in rows}
+
+    async def add_admin(self, user_id: int, added_by: int) -> bool:
+        """Make someone an admin; False if they already were."""
+        async with self._write() as conn:
+            cur = await conn.execute(
+                "INSERT OR IGNORE INTO admins (user_id, added_by, added_at) VALUES (?, ?, ?)",
+                (user_id, added_by, self.clock()),
+            )
+            return cur.rowcount > 0
+
+    async def remove_admin(self, user_id: int) -> bool:
+        """Take away an admin added in chat; False if they were not one."""
+        async with self._write() as conn:
+            cur = await conn.execute("DELETE FROM admins WHERE user_id = ?", (user_id,))
+            return cur.rowcount > 0
+
+    async def log_admin(
+        self, admin_id: int, action: str, target: str | None = None, details: str | None = None
+    ) -> None:
+        """Append an admin's action to the administration audit log."""
+        async with self._write() as conn:
+            await conn.execute(
+                "INSERT INTO admin_audit (at, admin_id, action, target, details)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (self.clock(), admin_id, action, target, details),
+            )
+
+    async def admin_log(self, limit: int = 100) -> list[dict[str, Any]]:
+        """Return the latest administration audit entries, newest first."""
+        async with self._read() as conn:
+            rows = await conn.execute_fetchall(
+                "SELECT * FROM admin_audit ORDER BY id DESC LIMIT ?", (limit,)
+            )
+        return [dict(r) for r in rows]
+
+    async def ban(self, user_id: int, reason: str | None, by: int) -> bool:
+        """Ban a user from the bot; False if already banned."""
+        async with self._write() as conn:
+            cur = await conn.execute(
+                "INSERT OR IGNORE INTO bans (user_id, reason, banned_by, banned_at)"
+                " VALUES (?, ?, ?, ?)",
+                (user_id, reason, by, self.clock()),
+            )
+            return cur.rowcount > 0
+
+    async def unban(self, user_id: int) -> bool:
+        """Lift a ban; False if there was none."""
+        async with self._write() as conn:
+            cur = await conn.execute("DELETE FROM bans WHERE user_id = ?", (user_id,))
+            return cur.rowcount > 0
+
+    async def ban_state(self, user_id: int) -> bool | None:
+        """Return None if not banned, else whether the user was already told."""
+        async with self._read() as conn:
+            row = await (
+                await conn.execute("SELECT notified FROM bans WHERE user_id = ?", (user_id,))
+            ).fetchone()
+        return None if row is None else bool(row["notified"])
+
+    async def ban_notified(self, user_id: int) -> None:
+        """Remember that the banned user got their one refusal."""
+        async with self._write() as conn:
+            await conn.execute("UPDATE bans SET notified = 1 WHERE user_id = ?", (user_id,))
+
+    async def banned(self) -> list[dict[str, Any]]:
+        """Return every ban, oldest first."""
+        async with self._read() as conn:
+            rows = await conn.execute_fetchall("SELECT * FROM bans ORDER BY banned_at")
+        return [dict(r) for r in rows]
+
+    async def reports_sent_since(self, user_id: int, since: float) -> int:
+        """Count the reports a user sent since a moment."""
+        async with self._read() as conn:
+            row = await (
+                await conn.execute(
+                    "SELECT count(*) AS n FROM reports JOIN reporters"
+                    " ON reporters.report_id = reports.id"
+                    " WHERE reporters.user_id = ? AND reports.created_at >= ?",
+                    (user_id, since),
+                )
+            ).fetchone()
+        return int(row["n"]) if row else 0
+
+    async def set_spam(self, report_id: int, spam: bool) -> bool:
+        """Mark or unmark a report as spam (kept, left out of statistics)."""
+        async with self._write() as conn:
+            cur = await conn.execute(
+                "UPDATE reports SET spam = ? WHERE id = ? AND spam != ?",
+                (int(spam), report_id, int(spam)),
+            )
+            return cur.rowcount > 0
+
+    async def find_reports(self, query: str, limit: int = 20) -> list[Report]:
+        """Find reports whose code, description, official or place contains every word of
+        `query`, ignoring case and diacritics; newest first."""
+        words = fold(query).split()
+        if not words:
+            return []
+        where = " AND ".join("search_text LIKE ? ESCAPE '\\'" for _ in words)
+        params = [f"%{_like(w)}%" for w in words]
+        async with self._read() as conn:
+            rows = await conn.execute_fetchall(
+                _REPORT_SELECT + f" WHERE {where} ORDER BY reports.id DESC LIMIT ?",
+                (*params, limit),
+            )
+        return [_report(r) for r in rows]
+
+    async def report_rows(
+        self,
+        since: float | None,
+        until: float | None,
+        unit_codes: Collection[str] | None,
+        *,
+        contacts: bool = False,
+        include_spam: bool = False,
+    ) -> list[dict[str, Any]]:
+        """Return one plain row per report in a period (statistics and exports).
+
+        Contact details are read only when asked for, and only for named reports.
+        """
+        clauses = ["1 = 1"]
+        params: list[Any] = []
+        if since is not None:
+            clauses.append("reports.created_at >= ?")
+            params.append(since)
+        if until is not None:
+            clauses.append("reports.created_at < ?")
+            params.append(until)
+        if unit_codes is not None:
+            marks = ",".join("?" * len(unit_codes))
+            clauses.append(f"unit_code IN ({marks})")
+            params.extend(unit_codes)
+        if not include_spam:
+            clauses.append("NOT spam")
+        contact = (
+            "CASE WHEN anonymous THEN NULL ELSE contact_name END AS contact_name,"
+            " CASE WHEN anonymous THEN NULL ELSE contact_phone END AS contact_phone"
+            if contacts
+            else "NULL AS contact_name, NULL AS contact_phone"
+        )
+        async with self._read() as conn:
+            rows = await conn.execute_fetchall(
+                "SELECT reports.id AS id, code, status, category, unit_code, units.name AS"
+                " unit_name, reports.created_at AS created_at, acknowledged_at, closed_at,"
+                " deadline_kind, deadline_at, escalation_level, extended, description,"
+                " official, amount, occurred_on, location, resolution_note, decline_reason,"
+                " citizen_verdict, rating, anonymous, spam, "
+                + contact
+                + " FROM reports JOIN units ON units.code = reports.unit_code WHERE "
+                + " AND ".join(clauses)
+                + " ORDER BY reports.id",
+                params,
+            )
+        return [dict(r) for r in rows]
+
+    async def get_marker(self, name: str) -> str | None:
+        """Return a stored marker (e.g. the last week a digest went out)."""
+        async with self._read() as conn:
+            row = await (
+                await conn.execute("SELECT value FROM markers WHERE name = ?", (name,))
+            ).fetchone()
+        return row["value"] if row else None
+
+    async def set_marker(self, name: str, value: str, *, expect: str | None = None) -> bool:
+        """Set a marker if it still holds `expect`; False when another run got there first."""
+        async with self._write() as conn:
+            row = await (
+                await conn.execute("SELECT value FROM markers WHERE name = ?", (name,))
+            ).fetchone()
+            if (row["value"] if row else None) != expect:
+                return False
+            await conn.execute(
+                "INSERT INTO markers (name, value) VALUES (?, ?)"
+                " ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+                (name, value),
+            )
+            return True
+
     # -- outbox ------------------------------------------------------------------------------
 
     async def add_notice(self, chat_id: int, payload: dict[str, Any]) -> int:
@@ -1314,6 +1616,19 @@ async def _insert_link(conn: aiosqlite.Connection, link: Link, now: float) -> No
             now,
         ),
     )
+
+
+def _like(word: str) -> str:
+    return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _fold_sql(text: object) -> str | None:
+    return fold(str(text)) if text is not None else None
+
+
+def _search_text(code: str, fields: ReportFields) -> str:
+    parts = (code, fields.description, fields.official, fields.location)
+    return fold(" ".join(p for p in parts if p))
 
 
 def _parents_first(units: Sequence[UnitConfig]) -> list[UnitConfig]:

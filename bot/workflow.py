@@ -130,22 +130,29 @@ class Workflow:
 
     # -- who may act -------------------------------------------------------------------------
 
-    def is_admin(self, user_id: int) -> bool:
-        """Tell whether the user administers the bot."""
-        return user_id in self.settings.admins
+    async def is_admin(self, user_id: int) -> bool:
+        """Tell whether the user administers the bot (named in the config or added in chat)."""
+        if user_id == ANONYMOUS_ADMIN_ID:
+            return False
+        return user_id in self.settings.admins or user_id in await self.db.chat_admins()
+
+    async def admin_ids(self) -> list[int]:
+        """Return every admin's id."""
+        return sorted(self.settings.admins | await self.db.chat_admins())
 
     async def may_act(self, user_id: int, unit_code: str) -> bool:
         """Tell whether the user may act for the unit: its officers, its parents', admins."""
         if user_id == ANONYMOUS_ADMIN_ID:
             return False
-        if self.is_admin(user_id):
+        if await self.is_admin(user_id):
             return True
         chain = await self.db.ancestors(unit_code)
         return bool(set(chain) & await self.db.officer_units(user_id))
 
-    def actor(self, user_id: int, name: str | None) -> Actor:
+    async def actor(self, user_id: int, name: str | None) -> Actor:
         """Return how the audit log names a person acting on a report."""
-        return Actor("admin" if self.is_admin(user_id) else "officer", user_id, name)
+        kind = "admin" if await self.is_admin(user_id) else "officer"
+        return Actor(kind, user_id, name)
 
     # -- status steps ------------------------------------------------------------------------
 
@@ -399,7 +406,7 @@ class Workflow:
             target = None
             sends = [
                 Outgoing("alert", chat_id=admin, payload=overdue)
-                for admin in sorted(self.settings.admins)
+                for admin in await self.admin_ids()
             ]
             next_at = None
         done = await self.db.transition(

@@ -138,7 +138,7 @@ async def action_pressed(update: Update, context: BotContext) -> None:
         await _changed(query, context, report)
         return
     user = query.from_user
-    actor = context.workflow.actor(user.id, actor_name(user))
+    actor = await context.workflow.actor(user.id, actor_name(user))
     if action is Action.ACKNOWLEDGE:
         done = await context.workflow.acknowledge(report, actor)
     elif action is Action.PROGRESS:
@@ -401,7 +401,7 @@ async def prompt_answered(update: Update, context: BotContext, link: Link, repor
     if not text:
         await _answer(message, _("Please reply with text."))
         return
-    actor = context.workflow.actor(user.id, actor_name(user))
+    actor = await context.workflow.actor(user.id, actor_name(user))
     consume = (link.chat_id, link.message_id)
     if action == "ext":
         found = _DAYS.match(text)

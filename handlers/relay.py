@@ -39,6 +39,9 @@ async def on_reply(update: Update, context: BotContext) -> None:
     message = update.effective_message
     if message is None or message.reply_to_message is None:
         return
+    if message.text and message.text.startswith("/"):
+        # A command stays a command even when typed as a reply.
+        return
     original = message.reply_to_message
     if original.from_user is None or original.from_user.id != context.bot.id:
         return
@@ -94,7 +97,7 @@ async def ask(update: Update, context: BotContext, report: Report) -> None:
         text=text,
         source_chat_id=message.chat.id,
         source_message_id=message.message_id,
-        actor=context.workflow.actor(user.id, officer.actor_name(user)),
+        actor=await context.workflow.actor(user.id, officer.actor_name(user)),
         outgoing=Outgoing("citizen", payload={"type": "question"}),
     )
     if relay_id is None:
