@@ -1098,6 +1098,44 @@ class Repository:
             )
             return cur.rowcount > 0
 
+    async def import_units(
+        self, units: Sequence[UnitConfig], disabled: Collection[str] = ()
+    ) -> int:
+        """Create or update units from a file, all or nothing; return how many were written.
+
+        Parents are written before children. Units the file does not name are left alone.
+        """
+        now = self.clock()
+        async with self._write() as conn:
+            for unit in _parents_first(units):
+                await conn.execute(
+                    "INSERT INTO units (code, name, parent, chat_id, chat_state, disabled,"
+                    " created_at, edited_in_chat) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT(code) DO UPDATE SET name = excluded.name,"
+                    " parent = excluded.parent, disabled = excluded.disabled,"
+                    " edited_in_chat = excluded.edited_in_chat,"
+                    " chat_state = CASE WHEN excluded.chat_id IS units.chat_id"
+                    " THEN units.chat_state ELSE excluded.chat_state END,"
+                    " chat_id = excluded.chat_id",
+                    (
+                        unit.code,
+                        unit.name,
+                        unit.parent,
+                        unit.chat_id,
+                        "ok" if unit.chat_id is not None else "unset",
+                        int(unit.code in disabled),
+                        now,
+                        now,
+                    ),
+                )
+                for officer in unit.officers:
+                    await conn.execute(
+                        "INSERT OR IGNORE INTO unit_officers (unit_code, user_id, source)"
+                        " VALUES (?, ?, 'import')",
+                        (unit.code, officer),
+                    )
+        return len(units)
+
     async def unit_counts(self, now: float) -> dict[str, tuple[int, int]]:
         """Return, per unit code, its open reports and how many of them are overdue."""
         async with self._read() as conn:
