@@ -9,8 +9,15 @@ import random
 from html import escape
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, ReplyParameters
-from telegram.constants import ParseMode
-from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
+from telegram.constants import ChatType, ParseMode
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
 
 from bot.config import Settings
 from bot.deadlines import deadline_day
@@ -56,6 +63,7 @@ class Delivery:
         self.translator = translator
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._chat_types: dict[int, str] = {}
         self._senders = {
             "alert": self._send_alert,
             "notice": self._send_notice,
@@ -135,19 +143,22 @@ class Delivery:
         except BadRequest as exc:
             if unit_bound and "chat not found" in str(exc).lower():
                 await self._unit_chat_problem(item, str(exc))
+            elif not unit_bound and any(s in str(exc).lower() for s in _GONE):
+                # What was to be copied or answered no longer exists: retrying cannot help.
+                await self.db.outbox_give_up(item.id, str(exc))
             else:
                 log.error("outbox item %s refused by Telegram: %s", item.id, exc)
-                await self.db.outbox_retry(item.id, HOLD_SECONDS, str(exc))
+                await self._later(item, HOLD_SECONDS, str(exc))
             return False
         except NetworkError as exc:
-            await self.db.outbox_retry(item.id, _backoff(item.attempts), str(exc))
+            await self._later(item, _backoff(item.attempts), str(exc))
             return False
         except StorageError:
             raise
         except Exception as exc:
             # A bug in rendering one item must not stop the delivery of all the others.
             log.exception("outbox item %s failed", item.id)
-            await self.db.outbox_retry(item.id, _backoff(item.attempts), repr(exc))
+            await self._later(item, _backoff(item.attempts), repr(exc))
             return False
         await self.db.outbox_done(item.id)
         if unit_bound and item.unit_code:
@@ -178,7 +189,11 @@ class Delivery:
         # Part 0 is the text, part i the i-th piece of evidence; progress is stored after each
         # part, so a retry never sends again what Telegram already accepted.
         if item.parts_done == 0:
-            banner = {k: v for k, v in item.payload.items() if k in _BANNER_KEYS}
+            banner: dict[str, object] = {
+                k: v for k, v in item.payload.items() if k in _BANNER_KEYS
+            }
+            if link_unit is not None and await self._is_channel(chat_id):
+                banner["channel"] = True
             link = Link(chat_id, 0, report.id, "alert", link_unit, data=banner)
             text, markup = await self.render_alert(report, link, len(attachments))
             message = await self.bot.send_message(
@@ -191,6 +206,15 @@ class Delivery:
             caption = evidence_caption(report.code, index, len(attachments), _)
             await self._copy_evidence(chat_id, attachments[index - 1], caption)
             await self.db.outbox_part_sent(item.id, index + 1)
+
+    async def _is_channel(self, chat_id: int) -> bool:
+        """Tell whether a unit's chat is a channel, where nobody can reply as themselves."""
+        if chat_id not in self._chat_types:
+            try:
+                self._chat_types[chat_id] = (await self.bot.get_chat(chat_id)).type
+            except TelegramError:
+                return False
+        return self._chat_types[chat_id] == ChatType.CHANNEL
 
     async def render_alert(
         self, report: Report, link: Link, evidence_count: int, *, full: bool = False
@@ -236,6 +260,7 @@ class Delivery:
             history=history,
             history_limit=None if full else HISTORY_LINES,
             now=self.db.clock(),
+            reply_hint=live and link.unit_code is not None and not link.data.get("channel"),
         )
         actions = allowed_actions(report, self.settings.sla) if live else []
         if not actions:
@@ -257,13 +282,24 @@ class Delivery:
         for link in await self.db.alert_links(report.id):
             text, markup = await self.render_alert(report, link, count)
             try:
-                await self.bot.edit_message_text(
-                    text,
-                    chat_id=link.chat_id,
-                    message_id=link.message_id,
-                    parse_mode=ParseMode.HTML,
-                    reply_markup=markup,
-                )
+                try:
+                    await self.bot.edit_message_text(
+                        text,
+                        chat_id=link.chat_id,
+                        message_id=link.message_id,
+                        parse_mode=ParseMode.HTML,
+                        reply_markup=markup,
+                    )
+                except ChatMigrated as exc:
+                    # The group became a supergroup: follow it, then edit there.
+                    await self.db.migrate_unit_chat(link.chat_id, exc.new_chat_id)
+                    await self.bot.edit_message_text(
+                        text,
+                        chat_id=exc.new_chat_id,
+                        message_id=link.message_id,
+                        parse_mode=ParseMode.HTML,
+                        reply_markup=markup,
+                    )
             except BadRequest as exc:
                 # Unchanged, deleted or too old to edit: nothing more to do for that message.
                 if not any(s in str(exc).lower() for s in _EDIT_DONE):
@@ -379,8 +415,9 @@ class Delivery:
         relay = await self.db.get_relay(int(item.payload.get("relay_id", 0)))
         if relay is None or item.parts_done:
             return
+        asking = str(item.payload.get("unit") or report.fields.unit_code or "")
         head = _("❓ Question from %(unit)s about your report %(code)s:") % {
-            "unit": await self._unit_name(report.fields.unit_code),
+            "unit": await self._unit_name(asking),
             "code": f"<code>{format_code(report.code)}</code>",
         }
         foot = _(
@@ -391,7 +428,7 @@ class Delivery:
             [[InlineKeyboardButton(_("✍️ Answer"), callback_data=f"ans:{report.id}")]]
         )
         message_id = await self._relay(chat_id, relay, head, foot, markup)
-        link = Link(chat_id, message_id, report.id, "question")
+        link = Link(chat_id, message_id, report.id, "question", asking)
         await self.db.outbox_part_sent(item.id, 1, message_id, link)
 
     async def _send_unit(self, item: OutboxItem) -> None:
@@ -450,7 +487,11 @@ class Delivery:
                 reply_parameters=reply,
             )
             return message.message_id
-        caption = f"<b>{head}</b>\n{escape((relay.text or '')[:CAPTION_TEXT])}"
+        room = CAPTION_LIMIT - len(head) - 2
+        original = relay.text or ""
+        if len(original) > room:
+            original = original[: room - 1] + "…"
+        caption = f"<b>{head}</b>\n{escape(original)}"
         copied = await self.bot.copy_message(
             chat_id,
             relay.source_chat_id,
@@ -504,12 +545,22 @@ class Delivery:
             text = escape(str(item.payload.get("text", "")))
         await self.bot.send_message(item.chat_id, text, parse_mode=ParseMode.HTML)
 
+    async def _later(self, item: OutboxItem, delay: float, error: str) -> None:
+        """Retry later; a message to one person stops after MAX_ATTEMPTS, an alert never."""
+        if item.kind != "alert" and item.attempts + 1 >= MAX_ATTEMPTS:
+            log.error("outbox item %s given up after %d attempts", item.id, MAX_ATTEMPTS)
+            await self.db.outbox_give_up(item.id, error)
+        else:
+            await self.db.outbox_retry(item.id, delay, error)
+
     async def _migrated(self, item: OutboxItem, new_chat_id: int) -> None:
         unit = await self.db.get_unit(item.unit_code) if item.unit_code else None
-        if unit is not None and unit.chat_id is not None:
+        if unit is not None and unit.chat_id is not None and unit.chat_id != new_chat_id:
             await self.db.migrate_unit_chat(unit.chat_id, new_chat_id)
             log.info("unit %s chat migrated to a supergroup", unit.code)
-        await self.db.outbox_retry(item.id, 0.0, "chat migrated")
+            await self.db.outbox_retry(item.id, 0.0, "chat migrated")
+        else:
+            await self._later(item, _backoff(item.attempts), "chat migrated")
 
     async def _unit_chat_problem(
         self, item: OutboxItem, reason: str, *, state: str = "broken"
@@ -533,8 +584,13 @@ class Delivery:
 _BANNER_KEYS = frozenset({"overdue", "reopened", "transferred"})
 # Telegram's answers to an edit that has nothing left to do.
 _EDIT_DONE = ("not modified", "not found", "can't be edited", "message to edit")
-# A copied file's caption holds at most 1024 characters: the header needs the rest.
-CAPTION_TEXT = 800
+# Telegram's answers meaning the thing to copy or reply to is gone for good.
+_GONE = ("message to copy not found", "message to reply not found", "chat not found")
+# A copied file's caption holds at most 1024 characters, the header included.
+CAPTION_LIMIT = 1024
+# Messages to one person (not alerts, which are never dropped) stop after this many attempts:
+# with the backoff capped at MAX_BACKOFF that is more than two hours of trying.
+MAX_ATTEMPTS = 30
 
 
 def _deadline(report: Report, locale: str) -> str:

@@ -175,7 +175,7 @@ async def _play_script(
 
     # The unit's officer takes it, asks a question, gets the answer, and resolves it.
     await _officer_press(sim, officer, transcript, unit.chat_id, "Tiếp nhận")
-    await citizen.next_message(contains="tiếp nhận", timeout=10)
+    await citizen.next_message(contains="Hạn giải quyết", timeout=10)
     await _officer_press(sim, officer, transcript, unit.chat_id, "Hỏi người phản ánh")
     prompt = await officer.next_message(contains="vui lòng trả lời", timeout=10)
     question = "Anh/chị có giữ giấy hẹn hoặc biên nhận hồ sơ không?"

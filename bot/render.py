@@ -129,6 +129,7 @@ ACTION_HISTORY: dict[str, str] = {
     "reminded": N_("deadline reminder sent"),
     "reopened": N_("reopened: the reporter says it is not resolved"),
     "confirmed": N_("the reporter confirmed it is resolved"),
+    "deadline_set": N_("deadline set"),
 }
 
 
@@ -183,6 +184,7 @@ def alert_text(
     history: Sequence[str] = (),
     history_limit: int | None = HISTORY_LINES,
     now: float | None = None,
+    reply_hint: bool = False,
 ) -> str:
     """Return an alert as a unit sees it: what was reported, where it stands, what happened."""
     head = _("🔔 Report %(code)s") % {"code": f"<code>{format_code(report.code)}</code>"}
@@ -203,13 +205,27 @@ def alert_text(
             state.append(line)
     if report.resolution_note and not report.is_open:
         state.append(_("Note: %(note)s") % {"note": escape(report.resolution_note)})
-    if history:
+    tail = []
+    if report.is_open and reply_hint:
+        tail = ["", _("Reply to this message to ask the reporter a question.")]
+    description = (report.fields.description or "")[:DESCRIPTION_CUT]
+    if history_limit:
+        history = history[-history_limit:]
+    # The newest history lines are kept first, then the description is cut to what is left,
+    # so that even a long history never makes the message too long for Telegram.
+    fixed = len("\n".join(top + body + state + tail)) + len(_("History:")) + 2
+    room = MESSAGE_BUDGET - fixed - min(len(description), 600)
+    kept: list[str] = []
+    for line in reversed(history):
+        if len(line) + 1 > room:
+            break
+        kept.insert(0, line)
+        room -= len(line) + 1
+    if kept:
         state.append(_("History:"))
-        state.extend(history[-history_limit:] if history_limit else history)
-    if report.is_open:
-        state.append("")
-        state.append(_("Reply to this message to ask the reporter a question."))
-    fixed = "\n".join(top + body + state)
-    room = max(200, MESSAGE_BUDGET - len(fixed))
-    description = (report.fields.description or "")[: min(room, DESCRIPTION_CUT)]
-    return "\n".join([*top, *body, escape(description), *state])
+        if len(kept) < len(history):
+            state.append(_("… %(count)d earlier entries") % {"count": len(history) - len(kept)})
+        state.extend(kept)
+    used = len("\n".join(top + body + state + tail))
+    description = description[: max(200, MESSAGE_BUDGET - used - 1)]
+    return "\n".join([*top, *body, escape(description), *state, *tail])

@@ -449,6 +449,14 @@ class Repository:
                         " VALUES (?, ?, 'config')",
                         (unit.code, officer),
                     )
+                # An officer struck from the config loses the unit's buttons at the next start;
+                # officers added in chat are the admins' to remove.
+                marks = ",".join("?" * len(unit.officers))
+                await conn.execute(
+                    "DELETE FROM unit_officers WHERE unit_code = ? AND source = 'config'"
+                    + (f" AND user_id NOT IN ({marks})" if unit.officers else ""),
+                    (unit.code, *unit.officers),
+                )
 
     async def get_unit(self, code: str) -> Unit | None:
         """Return one unit by code."""
@@ -497,6 +505,11 @@ class Repository:
             )
             await conn.execute(
                 "UPDATE units SET chat_id = ?, chat_state = 'ok' WHERE chat_id = ?",
+                (new_chat_id, old_chat_id),
+            )
+            # Telegram carries the history over, so alerts keep their buttons and edits.
+            await conn.execute(
+                "UPDATE OR REPLACE links SET chat_id = ? WHERE chat_id = ?",
                 (new_chat_id, old_chat_id),
             )
         return [r["code"] for r in rows]
@@ -899,6 +912,16 @@ class Repository:
                 _REPORT_SELECT + " WHERE remind_at IS NOT NULL AND remind_at <= ?"
                 " ORDER BY remind_at LIMIT ?",
                 (now, limit),
+            )
+        return [_report(r) for r in rows]
+
+    async def open_reports_without_timers(self, limit: int = 100) -> list[Report]:
+        """Return open reports with no running deadline (stored before deadlines existed)."""
+        async with self._read() as conn:
+            rows = await conn.execute_fetchall(
+                _REPORT_SELECT + " WHERE deadline_at IS NULL"
+                " AND status IN ('new', 'acknowledged', 'in_progress') LIMIT ?",
+                (limit,),
             )
         return [_report(r) for r in rows]
 

@@ -7,6 +7,7 @@ notice, a new alert); a stale, replayed or racing step changes nothing.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from enum import StrEnum
 
@@ -29,13 +30,16 @@ from bot.domain import (
 from bot.i18n import N_
 from bot.storage import NOT_NULL, Outgoing, Repository
 
+log = logging.getLogger(__name__)
+
 # Telegram's GroupAnonymousBot: the sender shown for an anonymous group administrator, which
 # says nothing about who acted.
 ANONYMOUS_ADMIN_ID = 1087968824
 
 NOTE_MIN = 5
 NOTE_MAX = 1000
-QUESTION_MAX = 2000
+# A relayed text keeps room for its header and footer within Telegram's 4096 characters.
+QUESTION_MAX = 3500
 
 
 class Action(StrEnum):
@@ -316,11 +320,14 @@ class Workflow:
         """Record the citizen's rating of the handling, once."""
         if not 1 <= stars <= 5:
             return None
+        # Only a handling that ended can be rated: closed, or judged by the citizen (who may
+        # rate even the resolution they just rejected).
+        if report.status not in (Status.RESOLVED, Status.DECLINED) and not report.citizen_verdict:
+            return None
         done = await self.db.transition(
             report.id,
             actor=CITIZEN,
             action="rated",
-            expect=(Status.RESOLVED, Status.DECLINED, *OPEN),
             note=str(stars),
             changes={"rating": stars},
             guard={"rating": None},
@@ -362,6 +369,17 @@ class Workflow:
         """Send the reminders and escalations that are due; return how many of each."""
         now = self.db.clock()
         reminded = escalated = 0
+        # Reports stored before deadlines existed get one now, rather than never stalling out.
+        for report in await self.db.open_reports_without_timers():
+            await self.db.transition(
+                report.id,
+                actor=SYSTEM,
+                action="deadline_set",
+                expect=OPEN,
+                changes=acknowledge_timers(now, self.sla).columns(),
+                guard={"deadline_at": None},
+                outbox=[Outgoing("refresh")],
+            )
         for report in await self.db.due_reminders(now):
             if await self._remind(report):
                 reminded += 1
@@ -404,10 +422,10 @@ class Workflow:
             next_at: float | None = acknowledge_deadline(now, self.sla)
         else:
             target = None
-            sends = [
-                Outgoing("alert", chat_id=admin, payload=overdue)
-                for admin in await self.admin_ids()
-            ]
+            admins = await self.admin_ids()
+            if not admins:
+                log.warning("report %s is overdue at the top unit, but no admin is set", report.id)
+            sends = [Outgoing("alert", chat_id=admin, payload=overdue) for admin in admins]
             next_at = None
         done = await self.db.transition(
             report.id,

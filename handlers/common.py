@@ -243,6 +243,16 @@ async def group_hint(update: Update, context: BotContext) -> None:
     )
 
 
+async def chat_migrated(update: Update, context: BotContext) -> None:
+    """Follow a unit's group when Telegram upgrades it to a supergroup."""
+    message = update.effective_message
+    if message is None or message.migrate_to_chat_id is None:
+        return
+    moved = await context.db.migrate_unit_chat(message.chat.id, message.migrate_to_chat_id)
+    if moved:
+        log.info("units %s follow their group to its supergroup", ", ".join(moved))
+
+
 async def expired_button(update: Update, context: BotContext) -> None:
     """Answer a press on a button whose conversation has ended."""
     query = update.callback_query

@@ -50,6 +50,8 @@ async def answer_pressed(update: Update, context: BotContext) -> None:
     if report is None:
         return
     await query.answer()
+    # The reply box answers the same unit as the question it was opened from.
+    asked = await context.db.get_link(query.message.chat.id, query.message.message_id)
     sent = await context.bot.send_message(
         query.message.chat.id,
         context._("Type your answer about report %(code)s as a reply to this message.")
@@ -57,7 +59,10 @@ async def answer_pressed(update: Update, context: BotContext) -> None:
         parse_mode=ParseMode.HTML,
         reply_markup=ForceReply(),
     )
-    await context.db.add_link(Link(query.message.chat.id, sent.message_id, report.id, "question"))
+    unit = asked.unit_code if asked is not None and asked.report_id == report.id else None
+    await context.db.add_link(
+        Link(query.message.chat.id, sent.message_id, report.id, "question", unit)
+    )
 
 
 def rating_keyboard(report_id: int) -> InlineKeyboardMarkup:
@@ -87,21 +92,23 @@ async def verdict_given(update: Update, context: BotContext) -> None:
     await query.answer()
     await query.edit_message_reply_markup(None)
     code = f"<code>{format_code(report.code)}</code>"
+    days = context.settings.sla.reopen_days
+    text: str | None = None
     if found.group(1) == "yes":
         await context.workflow.confirm_resolved(report)
         text = _("Thank you for confirming that report %(code)s is resolved.") % {"code": code}
-    elif await context.workflow.reopen(report) is not None:
-        text = _(
-            "Report %(code)s has been reopened and sent back to the unit, with a new deadline."
-        ) % {"code": code}
-    else:
+    elif context.db.clock() - (report.closed_at or 0) > days * 86400:
         text = _(
             "Report %(code)s was resolved more than %(days)d days ago, so it cannot be reopened."
             " You can send a new report about it with /report."
-        ) % {"code": code, "days": context.settings.sla.reopen_days}
+        ) % {"code": code, "days": days}
+    elif await context.workflow.reopen(report) is None:
+        text = _("This report has changed meanwhile; nothing was done.")
+    # A reopened report is announced by its status notice, like every other step.
     context.delivery.wake()
     chat_id = query.from_user.id
-    await context.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML)
+    if text is not None:
+        await context.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML)
     if report.rating is None:
         await context.bot.send_message(
             chat_id,

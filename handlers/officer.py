@@ -41,7 +41,7 @@ from telegram import (
     User,
 )
 from telegram.constants import ChatType, ParseMode
-from telegram.error import Forbidden
+from telegram.error import BadRequest, Forbidden
 
 from bot.context import BotContext
 from bot.deadlines import deadline_day
@@ -52,6 +52,9 @@ from bot.storage import Outgoing
 from bot.workflow import ANONYMOUS_ADMIN_ID, NOTE_MAX, NOTE_MIN, Action, allowed_actions
 
 UNITS_PER_PAGE = 8
+PENDING_MAX = 200
+# Well under Telegram's 4096 characters per message.
+CHUNK = 3500
 _PRESS = re.compile(r"^st:([a-z]+):(\d{1,12})$")
 _BROWSE = re.compile(r"^tb:(\d{1,12}):([A-Za-z0-9_.-]{1,24}|-):(\d{1,3})$")
 _CHOOSE = re.compile(r"^tu:(\d{1,12}):([A-Za-z0-9_.-]{1,24})$")
@@ -220,7 +223,8 @@ async def _prompt(
             "prompt",
             link.unit_code,
             user.id,
-            {"action": action, **data},
+            # What the report looked like when asked: a reply after it moved on does nothing.
+            {"action": action, "status": report.status, "unit": report.fields.unit_code, **data},
         )
     )
     await query.answer(
@@ -324,9 +328,14 @@ async def transfer_browse(update: Update, context: BotContext) -> None:
     if parent is not None and await context.db.get_unit(parent) is None:
         parent = None
     await query.answer()
-    await query.edit_message_reply_markup(
-        await _unit_keyboard(context, report, parent, int(match.group(3)))
-    )
+    try:
+        await query.edit_message_reply_markup(
+            await _unit_keyboard(context, report, parent, int(match.group(3)))
+        )
+    except BadRequest as exc:
+        # The same page pressed twice: nothing to change.
+        if "not modified" not in str(exc).lower():
+            raise
 
 
 async def transfer_chosen(update: Update, context: BotContext) -> None:
@@ -391,11 +400,22 @@ async def prompt_answered(update: Update, context: BotContext, link: Link, repor
     if not await context.workflow.may_act(user.id, report.fields.unit_code or ""):
         await _answer(message, _("Only the unit's officers can do this."))
         return
+    code = f"<code>{format_code(report.code)}</code>"
+    if (report.status, report.fields.unit_code) != (
+        link.data.get("status"),
+        link.data.get("unit"),
+    ):
+        await context.db.delete_link(link.chat_id, link.message_id)
+        await _answer(
+            message,
+            _("Report %(code)s has changed meanwhile; nothing was done.") % {"code": code},
+        )
+        return
     action = str(link.data.get("action", ""))
     if action == "ask":
         from handlers import relay
 
-        await relay.ask(update, context, report)
+        await relay.ask(update, context, report, link.unit_code)
         return
     text = (message.text or "").strip()
     if not text:
@@ -436,7 +456,6 @@ async def prompt_answered(update: Update, context: BotContext, link: Link, repor
         done = await context.workflow.transfer(report, actor, target, text, consume)
     else:
         return
-    code = f"<code>{format_code(report.code)}</code>"
     if done is None:
         await _answer(
             message,
@@ -487,7 +506,7 @@ async def pending(update: Update, context: BotContext) -> None:
     message = update.effective_message
     assert message is not None
     _ = context._
-    reports = await context.db.pending_reports(codes)
+    reports = await context.db.pending_reports(codes, limit=PENDING_MAX)
     if not reports:
         await _answer(message, _("No open reports. Well done."))
         return
@@ -508,8 +527,17 @@ async def pending(update: Update, context: BotContext) -> None:
             f" · {html.escape(status_label(report.status, _))} · {due}{mark}"
         )
     lines.append("")
+    if len(reports) == PENDING_MAX:
+        lines.append(_("Only the first %(count)d are shown.") % {"count": PENDING_MAX})
     lines.append(_("Send /report CODE to see one of them with its history."))
-    await _answer(message, "\n".join(lines))
+    # One message holds about 30 lines; a long list goes out in several.
+    chunk: list[str] = []
+    for line in lines:
+        if chunk and len("\n".join([*chunk, line])) > CHUNK:
+            await _answer(message, "\n".join(chunk))
+            chunk = []
+        chunk.append(line)
+    await _answer(message, "\n".join(chunk))
 
 
 async def show_report(update: Update, context: BotContext) -> None:

@@ -24,10 +24,20 @@ from handlers import officer
 _MEDIA = ("photo", "document", "video", "voice", "audio")
 
 
+def _too_long(message: Message) -> bool:
+    return len(message.text or "") > QUESTION_MAX
+
+
+def _too_long_text(context: BotContext) -> str:
+    return context._("This message is too long: please send at most %(max)d characters.") % {
+        "max": QUESTION_MAX
+    }
+
+
 def _content(message: Message) -> tuple[str, str | None] | None:
     """Return the kind and text of a message that can be relayed."""
     if message.text:
-        return "text", message.text[:QUESTION_MAX]
+        return "text", message.text
     for kind in _MEDIA:
         if getattr(message, kind):
             return kind, (message.caption or None)
@@ -56,18 +66,18 @@ async def on_reply(update: Update, context: BotContext) -> None:
         user = update.effective_user
         if user is None or not await context.db.is_reporter(report.id, user.id):
             return
-        await answer(update, context, report)
+        await answer(update, context, report, link.unit_code)
     elif link.purpose == "prompt":
         await officer.prompt_answered(update, context, link, report)
     elif link.purpose in ("alert", "answer") and not private:
-        await ask(update, context, report)
+        await ask(update, context, report, link.unit_code)
     else:
         return
     raise ApplicationHandlerStop
 
 
-async def ask(update: Update, context: BotContext, report: Report) -> None:
-    """Pass an officer's question to the reporter."""
+async def ask(update: Update, context: BotContext, report: Report, unit_code: str | None) -> None:
+    """Pass an officer's question to the reporter, on behalf of the unit whose chat asks."""
     message = update.effective_message
     user = update.effective_user
     assert message is not None
@@ -79,6 +89,12 @@ async def ask(update: Update, context: BotContext, report: Report) -> None:
     if not await context.workflow.may_act(user.id, report.fields.unit_code or ""):
         await _reply(message, _("Only the unit's officers can ask the reporter."))
         return
+    chain = await context.db.ancestors(report.fields.unit_code or "")
+    if unit_code is not None and unit_code not in chain:
+        await _reply(
+            message, _("This report has been transferred; this unit no longer handles it.")
+        )
+        return
     if not report.is_open:
         await _reply(
             message,
@@ -89,6 +105,9 @@ async def ask(update: Update, context: BotContext, report: Report) -> None:
     if content is None:
         await _reply(message, _("Only text, photos, files, voice messages or videos can be sent."))
         return
+    if _too_long(message):
+        await _reply(message, _too_long_text(context))
+        return
     kind, text = content
     relay_id = await context.db.add_relay(
         report.id,
@@ -98,7 +117,9 @@ async def ask(update: Update, context: BotContext, report: Report) -> None:
         source_chat_id=message.chat.id,
         source_message_id=message.message_id,
         actor=await context.workflow.actor(user.id, officer.actor_name(user)),
-        outgoing=Outgoing("citizen", payload={"type": "question"}),
+        outgoing=Outgoing(
+            "citizen", payload={"type": "question", "unit": unit_code or report.fields.unit_code}
+        ),
     )
     if relay_id is None:
         return
@@ -110,8 +131,10 @@ async def ask(update: Update, context: BotContext, report: Report) -> None:
     )
 
 
-async def answer(update: Update, context: BotContext, report: Report) -> None:
-    """Pass the reporter's answer to the unit's chat."""
+async def answer(
+    update: Update, context: BotContext, report: Report, unit_code: str | None
+) -> None:
+    """Pass the reporter's answer to the chat of the unit that asked."""
     message = update.effective_message
     assert message is not None
     _ = context._
@@ -121,7 +144,13 @@ async def answer(update: Update, context: BotContext, report: Report) -> None:
             message, _("Please answer with text, a photo, a file, a voice message or a video.")
         )
         return
+    if _too_long(message):
+        await _reply(message, _too_long_text(context))
+        return
     kind, text = content
+    # The unit that asked gets the answer; if it has since lost the report, the current unit.
+    chain = await context.db.ancestors(report.fields.unit_code or "")
+    target = unit_code if unit_code in chain else report.fields.unit_code
     relay_id = await context.db.add_relay(
         report.id,
         direction="to_unit",
@@ -130,7 +159,7 @@ async def answer(update: Update, context: BotContext, report: Report) -> None:
         source_chat_id=message.chat.id,
         source_message_id=message.message_id,
         actor=CITIZEN,
-        outgoing=Outgoing("unit", report.fields.unit_code, payload={"type": "answer"}),
+        outgoing=Outgoing("unit", target, payload={"type": "answer"}),
     )
     if relay_id is None:
         return

@@ -94,7 +94,7 @@ async def test_acting_in_time_stops_the_escalation(world: World) -> None:
     alert = await world.sim.wait_for_message(HA_LONG_CHAT, contains=code)
     officer = world.sim.add_user(900102, "Hùng")
     await officer.press_button(alert, "Tiếp nhận")
-    await world.sim.wait_for_message(citizen.id, contains="tiếp nhận")
+    await world.sim.wait_for_message(citizen.id, contains="Hạn giải quyết")
     world.clock.set(vn(5))  # past the acknowledgement deadline, far from the resolution one
     await run_timers(world)
     await run_timers(world)
@@ -148,3 +148,22 @@ async def test_timers_survive_restarts_without_loss_or_repeat(
         await eventually(settled)
     assert len(containing(sim, HA_LONG_CHAT, "Nhắc việc", code)) == 1
     assert len(containing(sim, PROVINCE_CHAT, code)) == 1
+
+
+async def test_the_level_above_asks_and_gets_the_answer(world: World) -> None:
+    sim = world.sim
+    citizen = world.person(730004, "Phúc")
+    code = await quick_report(citizen)
+    await sim.wait_for_message(HA_LONG_CHAT, contains=code)
+    world.clock.set(vn(4, hour=1))
+    await run_timers(world)
+    overdue = await sim.wait_for_message(PROVINCE_CHAT, contains=code)
+    province = sim.add_user(900101, "Quang")
+    sim.chat(PROVINCE_CHAT).add_member(province)
+    await province.send("Vì sao chưa được tiếp nhận?", chat_id=PROVINCE_CHAT, reply_to=overdue)
+    question = await sim.wait_for_message(citizen.id, contains="Vì sao chưa được tiếp nhận?")
+    assert "UBND tỉnh Quảng Ninh" in str(question["text"]) and "Quang" not in str(question)
+    mark = len(sim.messages(PROVINCE_CHAT))
+    await citizen.user.send("Tôi đã chờ ba ngày.", reply_to=question)
+    await sim.wait_for_message(PROVINCE_CHAT, contains="Tôi đã chờ ba ngày.", after=mark)
+    assert containing(sim, HA_LONG_CHAT, "Tôi đã chờ ba ngày.") == []

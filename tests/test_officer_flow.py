@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.domain import Status
+from bot.domain import Actor, Draft, ReportFields, Status
+from bot.parsing import format_code
 from bot.simulator import SimUser
 from bot.workflow import ANONYMOUS_ADMIN_ID
 from tests.conftest import (
@@ -437,3 +438,78 @@ async def test_in_a_channel_the_note_is_asked_in_private(world: World) -> None:
     await reply_in(world, officer, officer.id, prompt, "Đã trả kết quả ngày 02/12.", "Đã cập nhật")
     await world.sim.wait_for_message(citizen.id, contains="Đã trả kết quả ngày 02/12.")
     assert await status_of(world, code) == Status.RESOLVED
+
+
+async def test_a_prompt_answered_after_the_report_moved_on_does_nothing(world: World) -> None:
+    _citizen, code, alert = await reported(world)
+    officer = member(world, OFFICER_HL, "Hùng", HA_LONG_CHAT)
+    mark = len(world.sim.messages(HA_LONG_CHAT))
+    await press(world, officer, alert, "Không xử lý")
+    picker = await world.sim.wait_for_message(HA_LONG_CHAT, contains="Lý do", after=mark)
+    await officer.press_button(picker, "Không đủ thông tin")
+    prompt = await prompt_for(world, HA_LONG_CHAT, mark)
+    await press(world, officer, alert, "Tiếp nhận")  # meanwhile, someone acknowledges
+    await reply_in(
+        world, officer, HA_LONG_CHAT, prompt, "Thiếu thông tin cụ thể.", "vừa được cập nhật"
+    )
+    assert await status_of(world, code) == Status.ACKNOWLEDGED
+
+
+async def test_long_pending_lists_and_histories_fit_telegram(world: World) -> None:
+    db = world.db
+    codes = []
+    for n in range(60):
+        fields = ReportFields(
+            category="delay", unit_code="HL", description="Hồ sơ trễ hẹn " * 3, anonymous=True
+        )
+        await db.save_draft(Draft(800000 + n, 800000 + n, 14, fields))
+        report = await db.submit_draft(800000 + n, "vi")
+        assert report is not None
+        codes.append(format_code(report.code))
+    first = await db.report_by_code(codes[0].replace("-", ""))
+    assert first is not None
+    for _n in range(80):
+        await db.transition(
+            first.id, actor=Actor("officer", OFFICER_HL, "Cán bộ " * 10), action="asked"
+        )
+    officer = member(world, OFFICER_HL, "Hùng", HA_LONG_CHAT)
+    mark = len(world.sim.messages(HA_LONG_CHAT))
+    await officer.send("/pending", chat_id=HA_LONG_CHAT)
+    await world.sim.wait_for_message(HA_LONG_CHAT, contains="/report", after=mark)
+    listing = "\n".join(str(m.get("text")) for m in world.sim.messages(HA_LONG_CHAT)[mark:])
+    assert all(code in listing for code in codes)
+    assert len(world.sim.messages(HA_LONG_CHAT)[mark:]) >= 2
+    shown = await reply_or_say(world, officer, HA_LONG_CHAT, f"/report {codes[0]}", "mục trước đó")
+    assert len(shown["text"]) < 4096 and codes[0] in shown["text"]
+
+
+async def test_rating_an_open_report_is_refused(world: World) -> None:
+    citizen, code, _alert = await reported(world)
+    report = await world.db.report_by_code(code.replace("-", ""))
+    assert report is not None
+    confirmation = citizen.messages[-1]
+    answer = await press_data(world, citizen.user, confirmation, f"rate:{report.id}:1")
+    assert "đã đánh giá" in answer
+    report = await world.db.report_by_code(code.replace("-", ""))
+    assert report is not None and report.rating is None
+
+
+async def test_edits_follow_a_group_upgraded_to_a_supergroup(world: World) -> None:
+    _citizen, code, alert = await reported(world)
+    officer = member(world, OFFICER_HL, "Hùng", HA_LONG_CHAT)
+    new_id = -1009999999102
+    await world.sim.migrate_chat(HA_LONG_CHAT, new_id)
+    await eventually(lambda: world.db.units_by_chat(new_id))
+    await press(world, officer, alert, "Tiếp nhận")
+    db = world.db
+
+    async def settled() -> bool:
+        return (await db.outbox_stats()).get("pending", 0) == 0
+
+    await eventually(settled)
+    unit = await db.get_unit("HL")
+    assert unit is not None and unit.chat_id == new_id
+    report = await db.report_by_code(code.replace("-", ""))
+    assert report is not None
+    assert [link.chat_id for link in await db.alert_links(report.id)] == [new_id]
+    assert world.sim.count("editMessageText") <= 2

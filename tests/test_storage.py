@@ -250,3 +250,11 @@ async def test_relay_is_stored_once_per_source_message(db: Repository) -> None:
     assert await db.add_relay(report_id, **args) is not None
     assert await db.add_relay(report_id, **args) is None  # a replayed update
     assert len(await db.relays_of(report_id)) == 1
+
+
+async def test_officers_struck_from_the_config_lose_their_rights(db: Repository) -> None:
+    assert await db.officer_units(7) == {"QN"}
+    await db.add_officer("QN", 8)  # added in chat: the config does not take it away
+    await db.seed_units([UnitConfig("QN", "UBND tỉnh Quảng Ninh", None, -100, ())])
+    assert await db.officer_units(7) == set()
+    assert await db.officer_units(8) == {"QN"}
