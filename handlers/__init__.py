@@ -24,11 +24,10 @@ def register(app: Application[Any, BotContext, Any, Any, Any, Any]) -> None:
     private = filters.ChatType.PRIVATE
     # Group -2 runs first for every update: it loads the sender's language for the others.
     app.add_handler(TypeHandler(Update, common.remember_user), group=-2)
-    # Group -1: a group upgraded to a supergroup moves its units along; then a reply to one of the bot's report messages is a question or an answer to
-    # relay, or a note an officer was asked for; it stops there. Any other message goes on.
-    app.add_handler(
-        MessageHandler(filters.StatusUpdate.MIGRATE, common.chat_migrated), group=-1
-    )
+    # Group -1: a group upgraded to a supergroup moves its units along. A reply to one of the
+    # bot's report messages is a question or an answer to relay, or a note an officer was asked
+    # for; it stops there. Any other message goes on to group 0.
+    app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, common.chat_migrated), group=-1)
     app.add_handler(
         MessageHandler(filters.REPLY & filters.UpdateType.MESSAGE, relay.on_reply), group=-1
     )
