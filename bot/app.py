@@ -17,6 +17,7 @@ from telegram.ext import (
     BasePersistence,
     ContextTypes,
     PersistenceInput,
+    filters,
 )
 from telegram.ext._utils.types import ConversationDict, ConversationKey
 
@@ -121,6 +122,7 @@ def build_application(settings: Settings, *, clock: Clock = time.time) -> App:
         translator=Translator(),
         clock=clock,
         workflow=Workflow(db, settings),
+        admin_filter=filters.User(user_id=settings.admins, allow_empty=False),
     )
     app: App = (
         ApplicationBuilder()
@@ -149,6 +151,7 @@ async def init_resources(app: App) -> None:
     services: Services = app.bot_data[SERVICES_KEY]
     await services.db.open()
     await services.db.seed_units(services.settings.units)
+    services.admin_filter.add_user_ids(await services.db.chat_admins())
     delivery = Delivery(app.bot, services.db, services.settings, services.translator)
     services.delivery = delivery
     delivery.start()
@@ -159,6 +162,8 @@ async def init_resources(app: App) -> None:
         app.job_queue.run_repeating(
             check_deadlines, interval=TIMER_INTERVAL, first=1.0, name="deadlines"
         )
+    if app.job_queue is not None and services.settings.weekly_digest:
+        app.job_queue.run_repeating(weekly_digest, interval=3600, first=5.0, name="digest")
     await _publish_commands(app, services.translator, services.settings.default_locale)
 
 
@@ -172,6 +177,15 @@ async def check_deadlines(context: BotContext) -> None:
     if reminded or escalated:
         log.info("deadlines: %d reminders, %d escalations", reminded, escalated)
         context.delivery.wake()
+
+
+async def weekly_digest(context: BotContext) -> None:
+    """Queue the weekly digest when Monday morning comes (an hourly job)."""
+    try:
+        if await context.workflow.queue_digest():
+            context.delivery.wake()
+    except StorageError:
+        log.exception("weekly digest not queued; trying again in an hour")
 
 
 async def _publish_commands(app: App, translator: Translator, default: str) -> None:

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import os
+import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,6 +14,11 @@ from pathlib import Path
 from bot.config import ConfigError, Settings, check_database_path, load_settings
 
 CONFIG_ENV = "LIEMCHINH_CONFIG"
+UNITS_RULE = (
+    "Imported units count as edited by an administrator: later starts no longer overwrite them"
+    " from [[units]] in the config (the database wins for them). Officers are only added, never"
+    " removed; units the file does not name are left alone."
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -30,6 +36,40 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--script", action="store_true", help="play one complete report and print the transcript"
     )
+    units = sub.add_parser(
+        "units",
+        help="export or import the unit tree as a CSV file",
+        description="Export the unit tree to CSV, edit it (in Excel, say), import it back. "
+        + UNITS_RULE,
+    )
+    units_sub = units.add_subparsers(dest="units_command", required=True)
+    export = units_sub.add_parser(
+        "export",
+        help="write every unit, disabled ones too, as CSV (UTF-8 with BOM)",
+        description="Write every unit in the database, disabled ones too, parents first, as"
+        " CSV: code,name,parent,chat_id,officers,disabled. The config's units are seeded first,"
+        " as at every start, so a fresh database is not empty.",
+    )
+    export.add_argument(
+        "--config", type=Path, dest="sub_config", metavar="FILE", help="configuration file"
+    )
+    export.add_argument(
+        "-o", "--output", type=Path, metavar="FILE.csv", help="write here instead of stdout"
+    )
+    imp = units_sub.add_parser(
+        "import",
+        help="create or update units from a CSV file, all or nothing",
+        description="Create or update the units a CSV file names (code,name,parent,chat_id,"
+        "officers,disabled). The whole file is checked first: any problem is reported as"
+        " FILE:LINE: column: message, and nothing is written. " + UNITS_RULE,
+    )
+    imp.add_argument("file", type=Path, help="the CSV file (UTF-8, with or without BOM)")
+    imp.add_argument(
+        "--config", type=Path, dest="sub_config", metavar="FILE", help="configuration file"
+    )
+    imp.add_argument(
+        "--dry-run", action="store_true", help="check the file and show the changes; write nothing"
+    )
     return parser
 
 
@@ -39,7 +79,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "demo":
             return _demo(script=args.script)
-        config = getattr(args, "run_config", None) or args.config or _default_config()
+        config = (
+            getattr(args, "run_config", None)
+            or getattr(args, "sub_config", None)
+            or args.config
+            or _default_config()
+        )
+        if args.command == "units":
+            # Editing units needs the database, not Telegram: no token required.
+            settings = load_settings(config, require_token=False)
+            if args.units_command == "export":
+                return _units_export(settings, args.output)
+            return _units_import(settings, args.file, dry_run=args.dry_run)
         if args.command == "run":
             settings = load_settings(config)
             check_database_path(settings)
@@ -97,3 +148,49 @@ def _demo(*, script: bool) -> int:
     from bot.demo import run_demo
 
     return asyncio.run(run_demo(script=script))
+
+
+def _units_export(settings: Settings, output: Path | None) -> int:
+    from bot.storage import StorageError
+    from bot.units_csv import export_csv
+
+    try:
+        data = asyncio.run(export_csv(settings))
+    except (sqlite3.Error, StorageError) as exc:
+        print(f"liemchinh: database {settings.database}: {exc}", file=sys.stderr)
+        return 1
+    if output is None:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return 0
+    try:
+        output.write_bytes(data)
+    except OSError as exc:
+        print(f"liemchinh: {output}: cannot be written ({exc.strerror})", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _units_import(settings: Settings, file: Path, *, dry_run: bool) -> int:
+    from bot.storage import StorageError
+    from bot.units_csv import format_problems, import_csv
+
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        print(f"liemchinh: {file}: cannot be read ({exc.strerror})", file=sys.stderr)
+        return 2
+    try:
+        result = asyncio.run(import_csv(settings, data, dry_run=dry_run))
+    except (sqlite3.Error, StorageError) as exc:
+        print(f"liemchinh: database {settings.database}: {exc}", file=sys.stderr)
+        return 1
+    if result.problems:
+        for line in format_problems(str(file), result.problems):
+            print(line, file=sys.stderr)
+        return 2
+    assert result.plan is not None
+    for line in result.plan.lines(dry_run=dry_run):
+        print(line)
+    return 0

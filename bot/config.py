@@ -34,7 +34,7 @@ _SLA_RANGES: dict[str, tuple[int, int]] = {
 _SECTIONS: dict[str, set[str]] = {
     "telegram": {"token", "base_url", "base_file_url"},
     "storage": {"database"},
-    "bot": {"admins", "default_locale"},
+    "bot": {"admins", "default_locale", "reports_per_day", "weekly_digest"},
     "sla": {*_SLA_RANGES, "holidays"},
 }
 _UNIT_KEYS = {"code", "name", "parent", "chat_id", "officers"}
@@ -90,6 +90,10 @@ class Settings:
     base_file_url: str = DEFAULT_BASE_FILE_URL
     admins: frozenset[int] = frozenset()
     default_locale: str = "vi"
+    # New reports one person may send in 24 hours: a guard against flooding a unit.
+    reports_per_day: int = 5
+    # Every Monday the top units' chats and the admins get last week's figures and chart.
+    weekly_digest: bool = False
     units: tuple[UnitConfig, ...] = field(default_factory=tuple)
     sla: SlaConfig = field(default_factory=SlaConfig)
 
@@ -147,6 +151,13 @@ def parse_settings(raw: Mapping[str, Any], path: Path, *, require_token: bool = 
     if locale not in LOCALES:
         raise ConfigError(path, "bot.default_locale", f"must be one of {', '.join(LOCALES)}")
 
+    per_day = bot.get("reports_per_day", 5)
+    if isinstance(per_day, bool) or not isinstance(per_day, int) or not 1 <= per_day <= 100:
+        raise ConfigError(path, "bot.reports_per_day", "must be a whole number from 1 to 100")
+    digest = bot.get("weekly_digest", False)
+    if not isinstance(digest, bool):
+        raise ConfigError(path, "bot.weekly_digest", "must be true or false")
+
     units = _parse_units(raw.get("units", []), path)
     sla = _parse_sla(raw.get("sla", {}), path)
     return Settings(
@@ -157,6 +168,8 @@ def parse_settings(raw: Mapping[str, Any], path: Path, *, require_token: bool = 
         base_file_url=base_file_url,
         admins=frozenset(admins),
         default_locale=locale,
+        reports_per_day=per_day,
+        weekly_digest=digest,
         units=units,
         sla=sla,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from telegram.ext import Application, CallbackContext, ExtBot
+from telegram.ext import Application, CallbackContext, ExtBot, filters
 
 from bot.config import Settings
 from bot.i18n import Gettext, Translator
@@ -27,6 +27,9 @@ class Services:
     translator: Translator
     clock: Clock
     workflow: Workflow
+    # Every admin's id, config and chat alike, for handlers that only admins may reach; kept
+    # current by /admin_add and /admin_remove.
+    admin_filter: filters.User
     delivery: Delivery | None = None
 
 

@@ -6,9 +6,17 @@ import asyncio
 import contextlib
 import logging
 import random
+from datetime import date, datetime, time, timedelta
 from html import escape
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, ReplyParameters
+from telegram import (
+    Bot,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    Message,
+    ReplyParameters,
+)
 from telegram.constants import ChatType, ParseMode
 from telegram.error import (
     BadRequest,
@@ -21,10 +29,11 @@ from telegram.error import (
 
 from bot.config import Settings
 from bot.deadlines import deadline_day
-from bot.domain import Attachment, DeclineReason, Link, OutboxItem, Relay, Report
+from bot.domain import VN_TZ, Attachment, DeclineReason, Link, OutboxItem, Relay, Report
 from bot.i18n import Gettext, Translator
 from bot.parsing import format_code, format_date
 from bot.render import HISTORY_LINES, alert_text, evidence_caption, history_line
+from bot.stats import Period, compute, render_chart, summary_text
 from bot.storage import Repository, StorageError
 from bot.workflow import allowed_actions
 
@@ -70,6 +79,7 @@ class Delivery:
             "refresh": self._refresh,
             "citizen": self._send_citizen,
             "unit": self._send_unit,
+            "digest": self._send_digest,
         }
 
     def start(self) -> None:
@@ -119,7 +129,7 @@ class Delivery:
     async def _attempt(self, item: OutboxItem) -> bool:
         # Alerts and unit messages go to a unit's chat, which an admin must fix when it fails;
         # everything else goes to one person, who may have blocked the bot.
-        unit_bound = item.kind in ("alert", "unit") and item.chat_id is None
+        unit_bound = item.kind in ("alert", "unit", "digest") and item.chat_id is None
         try:
             await self._senders[item.kind](item)
         except RetryAfter as exc:
@@ -467,6 +477,31 @@ class Delivery:
         link = Link(unit.chat_id, message_id, report.id, "answer", unit.code)
         await self.db.outbox_part_sent(item.id, 1, message_id, link)
 
+    async def _send_digest(self, item: OutboxItem) -> None:
+        """Send last week's figures and chart to a top unit's chat or an admin."""
+        if item.chat_id is not None:
+            chat_id = item.chat_id
+        else:
+            unit = await self.db.get_unit(item.unit_code or "")
+            if unit is None or unit.chat_id is None:
+                raise UnitChatUnavailable("the unit has no alert chat")
+            chat_id = unit.chat_id
+        locale = self.settings.default_locale
+        _ = self._
+        first = date.fromisoformat(str(item.payload["from"]))
+        last = date.fromisoformat(str(item.payload["to"]))
+        label = f"{format_date(first, locale)}–{format_date(last - timedelta(days=1), locale)}"
+        period = Period(_midnight(first), _midnight(last), label)
+        rows = await self.db.report_rows(period.since, period.until, None)
+        figures = compute(rows, period, self.db.clock())
+        if item.parts_done == 0:
+            head = _("📊 Last week's reports (%(period)s)") % {"period": label}
+            text = f"<b>{escape(head)}</b>\n\n" + summary_text(figures, _, locale)
+            await self.bot.send_message(chat_id, text[:4000], parse_mode=ParseMode.HTML)
+            await self.db.outbox_part_sent(item.id, 1)
+        png = await asyncio.to_thread(render_chart, figures, _, locale)
+        await self.bot.send_photo(chat_id, InputFile(png, filename="liemchinh-week.png"))
+
     async def _relay(
         self,
         chat_id: int,
@@ -591,6 +626,10 @@ CAPTION_LIMIT = 1024
 # Messages to one person (not alerts, which are never dropped) stop after this many attempts:
 # with the backoff capped at MAX_BACKOFF that is more than two hours of trying.
 MAX_ATTEMPTS = 30
+
+
+def _midnight(day: date) -> float:
+    return datetime.combine(day, time(), tzinfo=VN_TZ).timestamp()
 
 
 def _deadline(report: Report, locale: str) -> str:

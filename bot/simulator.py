@@ -1474,6 +1474,13 @@ class BotApiSimulator:
 
     # -- what the tests read --------------------------------------------------------------
 
+    def file_content(self, file_id: str) -> bytes:
+        """The bytes of a file the bot uploaded or a person sent."""
+        stored = self._files.get(file_id)
+        if stored is None:
+            raise KeyError(f"no file {file_id!r}")
+        return b"".join(stored.chunks())
+
     def messages(self, chat_id: int) -> list[JSONDict]:
         """The bot's messages in a chat, oldest first, edits applied, deletions flagged."""
         return list(self._bot_messages.get(chat_id, ()))

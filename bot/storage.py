@@ -952,6 +952,17 @@ class Repository:
                 cursor = row["parent"]
         return chain
 
+    async def descendants(self, code: str) -> list[str]:
+        """Return the unit's code and the codes of every unit below it."""
+        async with self._read() as conn:
+            rows = await conn.execute_fetchall(
+                "WITH RECURSIVE tree(code) AS (SELECT code FROM units WHERE code = ?"
+                " UNION SELECT units.code FROM units JOIN tree ON units.parent = tree.code)"
+                " SELECT code FROM tree",
+                (code,),
+            )
+        return [r["code"] for r in rows]
+
     async def officer_units(self, user_id: int) -> set[str]:
         """Return the codes of the units the user is an officer of."""
         async with self._read() as conn:
@@ -1336,7 +1347,8 @@ class Repository:
         )
         async with self._read() as conn:
             rows = await conn.execute_fetchall(
-                "SELECT reports.id AS id, code, status, category, unit_code, units.name AS"
+                "SELECT reports.id AS id, reports.code AS code, status, category, unit_code,"
+                " units.name AS"
                 " unit_name, reports.created_at AS created_at, acknowledged_at, closed_at,"
                 " deadline_kind, deadline_at, escalation_level, extended, description,"
                 " official, amount, occurred_on, location, resolution_note, decline_reason,"
@@ -1357,8 +1369,17 @@ class Repository:
             ).fetchone()
         return row["value"] if row else None
 
-    async def set_marker(self, name: str, value: str, *, expect: str | None = None) -> bool:
-        """Set a marker if it still holds `expect`; False when another run got there first."""
+    async def set_marker(
+        self,
+        name: str,
+        value: str,
+        *,
+        expect: str | None = None,
+        outbox: Sequence[Outgoing] = (),
+    ) -> bool:
+        """Set a marker if it still holds `expect`, queueing `outbox` in the same transaction;
+        False when another run got there first."""
+        now = self.clock()
         async with self._write() as conn:
             row = await (
                 await conn.execute("SELECT value FROM markers WHERE name = ?", (name,))
@@ -1370,6 +1391,8 @@ class Repository:
                 " ON CONFLICT(name) DO UPDATE SET value = excluded.value",
                 (name, value),
             )
+            for item in outbox:
+                await _insert_outbox(conn, now, item, item.report_id, {})
             return True
 
     # -- outbox ------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from bot.config import Settings, SlaConfig
@@ -21,6 +22,7 @@ from bot.deadlines import (
 from bot.domain import (
     CITIZEN,
     SYSTEM,
+    VN_TZ,
     Actor,
     DeclineReason,
     Report,
@@ -35,6 +37,9 @@ log = logging.getLogger(__name__)
 # Telegram's GroupAnonymousBot: the sender shown for an anonymous group administrator, which
 # says nothing about who acted.
 ANONYMOUS_ADMIN_ID = 1087968824
+
+# The weekly digest goes out on Monday from this hour, Vietnam time.
+DIGEST_HOUR = 8
 
 NOTE_MIN = 5
 NOTE_MAX = 1000
@@ -362,6 +367,27 @@ class Workflow:
             outbox=[*also, *_notify()],
         )
         return done[0] if done else None
+
+    # -- the weekly digest --------------------------------------------------------------------
+
+    async def queue_digest(self) -> bool:
+        """On Monday morning, queue last week's figures for the top units and the admins, once."""
+        now = self.db.clock()
+        local = datetime.fromtimestamp(now, tz=VN_TZ)
+        if local.weekday() != 0 or local.hour < DIGEST_HOUR:
+            return False
+        monday = local.date()
+        week = (monday - timedelta(days=7)).isoformat()
+        last = await self.db.get_marker("digest_week")
+        if last == week:
+            return False
+        payload = {"type": "digest", "from": week, "to": monday.isoformat()}
+        tops = [u for u in await self.db.child_units(None) if u.chat_id is not None]
+        sends = [Outgoing("digest", unit.code, payload=payload) for unit in tops]
+        sends += [Outgoing("digest", chat_id=a, payload=payload) for a in await self.admin_ids()]
+        # The marker and the messages are one transaction: a restart neither loses the week's
+        # digest nor sends it twice.
+        return await self.db.set_marker("digest_week", week, expect=last, outbox=sends)
 
     # -- the clock ---------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ from telegram import Update
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
+    ChatMemberHandler,
     CommandHandler,
     MessageHandler,
     TypeHandler,
@@ -19,11 +20,14 @@ from bot.context import BotContext
 
 def register(app: Application[Any, BotContext, Any, Any, Any, Any]) -> None:
     """Register the handlers on `app`."""
-    from handlers import common, feedback, officer, relay, report
+    from handlers import admin, common, feedback, figures, officer, relay, report
 
     private = filters.ChatType.PRIVATE
-    # Group -2 runs first for every update: it loads the sender's language for the others.
-    app.add_handler(TypeHandler(Update, common.remember_user), group=-2)
+    admins = app.bot_data["services"].admin_filter
+    # Group -3 runs first for every update: it loads the sender's language for the others.
+    app.add_handler(TypeHandler(Update, common.remember_user), group=-3)
+    # Group -2: a banned user gets one polite refusal, then silence; nothing else runs.
+    app.add_handler(TypeHandler(Update, admin.refuse_banned), group=-2)
     # Group -1: a group upgraded to a supergroup moves its units along. A reply to one of the
     # bot's report messages is a question or an answer to relay, or a note an officer was asked
     # for; it stops there. Any other message goes on to group 0.
@@ -56,6 +60,37 @@ def register(app: Application[Any, BotContext, Any, Any, Any, Any]) -> None:
     app.add_handler(CallbackQueryHandler(feedback.verdict_given, pattern=r"^fb:"))
     app.add_handler(CallbackQueryHandler(feedback.rated, pattern=r"^rate:"))
     app.add_handler(CommandHandler("pending", officer.pending))
+    # Admin commands refuse anyone else themselves, politely and without data.
+    for name, callback in {
+        "admin_add": admin.admin_add,
+        "admin_remove": admin.admin_remove,
+        "admins": admin.admins,
+        "units": admin.units,
+        "unit_add": admin.unit_add,
+        "unit_rename": admin.unit_rename,
+        "unit_move": admin.unit_move,
+        "unit_disable": admin.unit_disable,
+        "unit_enable": admin.unit_enable,
+        "bind": admin.bind,
+        "officer_add": admin.officer_add,
+        "officer_remove": admin.officer_remove,
+        "officers": admin.officers,
+        "ban": admin.ban,
+        "unban": admin.unban,
+        "banned": admin.banned,
+        "spam": admin.spam,
+        "stats": figures.stats,
+        "export": figures.export,
+        "find": figures.find,
+    }.items():
+        app.add_handler(CommandHandler(name, callback))
+    app.add_handler(CallbackQueryHandler(admin.bind_pressed, pattern=r"^b[bd]:"))
+    app.add_handler(ChatMemberHandler(admin.membership_changed, ChatMemberHandler.MY_CHAT_MEMBER))
+    # "/report CODE" from an admin in private shows the report; from anyone else in private,
+    # /report starts a new one (the conversation below).
+    app.add_handler(
+        CommandHandler("report", figures.report, filters=private & admins, has_args=True)
+    )
     # "/report CODE" in a unit's chat shows a report; a bare "/report" there is a citizen who
     # needs the hint below.
     app.add_handler(CommandHandler("report", officer.show_report, filters=~private, has_args=True))

@@ -434,8 +434,28 @@ async def _begin(update: Update, context: BotContext) -> int:
     if not consented:
         await ask_consent(update, context)
         return ConversationHandler.END
+    if await _over_daily_limit(update, context):
+        return ConversationHandler.END
     draft = Draft(user_id=_user_id(update), chat_id=_chat_id(update), step=Step.CATEGORY)
     return await goto(update, context, draft, Step.CATEGORY)
+
+
+async def _over_daily_limit(update: Update, context: BotContext) -> bool:
+    """Tell the citizen, and return True, when they reached today's number of reports."""
+    limit = context.settings.reports_per_day
+    since = context.db.clock() - 86400
+    if await context.db.reports_sent_since(_user_id(update), since) < limit:
+        return False
+    await _say(
+        update,
+        context,
+        context._(
+            "You have sent %(count)d reports in the last 24 hours, the most one person may send."
+            " Please try again later; anything you are writing is kept."
+        )
+        % {"count": limit},
+    )
+    return True
 
 
 async def consent_given(update: Update, context: BotContext) -> int:
@@ -931,6 +951,8 @@ async def confirm(update: Update, context: BotContext) -> int:
     if missing:
         draft.reviewing = True
         return await goto(update, context, draft, missing[0])
+    if await _over_daily_limit(update, context):
+        return await reprompt(update, context, draft)
     timers = acknowledge_timers(context.db.clock(), context.settings.sla)
     report = await context.db.submit_draft(draft.user_id, context.lang, timers)
     if report is None:

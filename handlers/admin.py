@@ -1,0 +1,656 @@
+"""Admins run the system from a private chat: admins, units, officers, moderation.
+
+Every command here answers a non-admin with one polite refusal and no data, and every change
+an admin makes is appended to the administration audit log.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import shlex
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ChatMemberStatus, ChatType, ParseMode
+from telegram.ext import ApplicationHandlerStop
+
+from bot.config import UNIT_CODE_RE
+from bot.context import BotContext
+from bot.domain import Unit
+from bot.parsing import format_code, normalize_code
+
+log = logging.getLogger(__name__)
+
+UNITS_PER_PAGE = 8
+# Well under Telegram's 4096 characters per message.
+CHUNK = 3500
+REASON_MAX = 200
+
+AdminCommand = Callable[[Update, BotContext], Coroutine[Any, Any, None]]
+
+
+# -- who is asking ---------------------------------------------------------------------------
+
+
+def _bold(text: str) -> str:
+    return f"<b>{html.escape(text)}</b>"
+
+
+async def _say(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
+    message = update.effective_message
+    assert message is not None
+    await message.reply_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
+
+
+async def say_chunks(update: Update, lines: list[str]) -> None:
+    """Send lines as few messages as Telegram's length limit allows."""
+    chunk: list[str] = []
+    for line in lines:
+        if chunk and len("\n".join([*chunk, line])) > CHUNK:
+            await _say(update, "\n".join(chunk))
+            chunk = []
+        chunk.append(line)
+    if chunk:
+        await _say(update, "\n".join(chunk))
+
+
+def admin_only(command: AdminCommand) -> AdminCommand:
+    """Run `command` only for an admin in a private chat; refuse anyone else politely."""
+
+    async def guarded(update: Update, context: BotContext) -> None:
+        user = update.effective_user
+        chat = update.effective_chat
+        if user is None or chat is None or not await context.workflow.is_admin(user.id):
+            await _say(update, context._("Sorry, this command is for the administrators."))
+            return
+        if chat.type != ChatType.PRIVATE:
+            await _say(update, context._("Please send admin commands in a private chat with me."))
+            return
+        await command(update, context)
+
+    guarded.__doc__ = command.__doc__
+    guarded.__name__ = command.__name__
+    return guarded
+
+
+def _args(context: BotContext, update: Update) -> list[str]:
+    """Split the command's arguments, honouring quotes ("Tên có dấu cách")."""
+    message = update.effective_message
+    text = (message.text or "") if message else ""
+    rest = text.split(maxsplit=1)[1] if len(text.split(maxsplit=1)) > 1 else ""
+    try:
+        return shlex.split(rest)
+    except ValueError:
+        return context.args or []
+
+
+def _target_user(update: Update, args: list[str]) -> tuple[int | None, list[str]]:
+    """Return the user an admin names: a numeric id first, or the sender of a replied message."""
+    if args and args[0].lstrip("-").isdigit() and len(args[0]) <= 16:
+        return int(args[0]), args[1:]
+    message = update.effective_message
+    replied = message.reply_to_message if message else None
+    if replied is not None:
+        origin = replied.forward_origin
+        sender = getattr(origin, "sender_user", None) if origin else None
+        if sender is not None:
+            return sender.id, args
+        if replied.from_user is not None and not replied.from_user.is_bot:
+            return replied.from_user.id, args
+    return None, args
+
+
+async def _log(
+    context: BotContext, update: Update, action: str, target: str, details: str = ""
+) -> None:
+    user = update.effective_user
+    assert user is not None
+    await context.db.log_admin(user.id, action, target, details or None)
+
+
+async def _unit(update: Update, context: BotContext, code: str) -> Unit | None:
+    unit = await context.db.get_unit(code)
+    if unit is None:
+        await _say(
+            update,
+            context._("There is no unit with the code %(code)s.") % {"code": html.escape(code)},
+        )
+    return unit
+
+
+# -- admins ----------------------------------------------------------------------------------
+
+
+@admin_only
+async def admin_add(update: Update, context: BotContext) -> None:
+    """Make someone an admin."""
+    _ = context._
+    user_id, _rest = _target_user(update, _args(context, update))
+    if user_id is None:
+        await _say(update, _("Usage: /admin_add USER_ID (or reply to one of their messages)"))
+        return
+    assert update.effective_user is not None
+    added = await context.db.add_admin(user_id, update.effective_user.id)
+    context.services.admin_filter.add_user_ids(user_id)
+    await _log(context, update, "admin_add", str(user_id))
+    text = (
+        _("%(user)s is now an administrator.")
+        if added
+        else _("%(user)s is already an administrator.")
+    )
+    await _say(update, text % {"user": user_id})
+
+
+@admin_only
+async def admin_remove(update: Update, context: BotContext) -> None:
+    """Take away an admin added in chat (those in the config stay)."""
+    _ = context._
+    user_id, _rest = _target_user(update, _args(context, update))
+    if user_id is None:
+        await _say(update, _("Usage: /admin_remove USER_ID"))
+        return
+    if user_id in context.settings.admins:
+        await _say(
+            update,
+            _("%(user)s is an administrator in the configuration file; remove them there.")
+            % {"user": user_id},
+        )
+        return
+    removed = await context.db.remove_admin(user_id)
+    context.services.admin_filter.remove_user_ids(user_id)
+    await _log(context, update, "admin_remove", str(user_id))
+    text = (
+        _("%(user)s is no longer an administrator.")
+        if removed
+        else _("%(user)s was not an administrator.")
+    )
+    await _say(update, text % {"user": user_id})
+
+
+@admin_only
+async def admins(update: Update, context: BotContext) -> None:
+    """List the admins."""
+    _ = context._
+    lines = [_bold(_("Administrators:"))]
+    for user_id in sorted(context.settings.admins):
+        lines.append(_("%(user)s (configuration file)") % {"user": user_id})
+    for user_id in sorted(await context.db.chat_admins() - context.settings.admins):
+        lines.append(_("%(user)s (added in chat)") % {"user": user_id})
+    await say_chunks(update, lines)
+
+
+# -- units -----------------------------------------------------------------------------------
+
+
+@admin_only
+async def units(update: Update, context: BotContext) -> None:
+    """Show the unit tree with each alert chat's state and the open and overdue reports."""
+    _ = context._
+    everything = await context.db.all_units()
+    counts = await context.db.unit_counts(context.db.clock())
+    edited = await context.db.unit_sources()
+    children: dict[str | None, list[Unit]] = {}
+    for unit in everything:
+        children.setdefault(unit.parent, []).append(unit)
+    states = {
+        "ok": _("chat ok"),
+        "unset": _("no chat set"),
+        "broken": _("bot removed from its chat"),
+    }
+    lines = [
+        _bold(_("Units")),
+        html.escape(
+            _(
+                "✏️ = changed in chat: the configuration file no longer overrides it."
+                " Others follow the configuration file at every start."
+            )
+        ),
+        "",
+    ]
+
+    def walk(parent: str | None, depth: int) -> None:
+        for unit in sorted(children.get(parent, []), key=lambda u: u.code):
+            open_, overdue = counts.get(unit.code, (0, 0))
+            marks = (" ✏️" if edited.get(unit.code) else "") + (
+                " ⛔ " + _("disabled") if unit.disabled else ""
+            )
+            lines.append(
+                "  " * depth
+                + f"<code>{html.escape(unit.code)}</code> {html.escape(unit.name)}{marks} · "
+                + html.escape(states.get(unit.chat_state, unit.chat_state))
+                + " · "
+                + _("%(open)d open, %(overdue)d overdue") % {"open": open_, "overdue": overdue}
+            )
+            walk(unit.code, depth + 1)
+
+    walk(None, 0)
+    await say_chunks(update, lines)
+
+
+@admin_only
+async def unit_add(update: Update, context: BotContext) -> None:
+    """Create a unit: /unit_add CODE "Name" [PARENT]."""
+    _ = context._
+    args = _args(context, update)
+    if len(args) not in (2, 3):
+        await _say(update, _('Usage: /unit_add CODE "Unit name" [PARENT_CODE]'))
+        return
+    code, name = args[0], args[1].strip()
+    parent = args[2] if len(args) == 3 else None
+    if not UNIT_CODE_RE.match(code) or not name or len(name) > 120:
+        await _say(
+            update,
+            _("A code is 1–24 letters, digits, '.', '_' or '-', and a name 1–120 characters."),
+        )
+        return
+    if parent is not None and await _unit(update, context, parent) is None:
+        return
+    if not await context.db.add_unit(code, name, parent):
+        await _say(update, _("The code %(code)s is already taken.") % {"code": html.escape(code)})
+        return
+    await _log(context, update, "unit_add", code, f"{name} / {parent or '-'}")
+    await _say(
+        update,
+        _(
+            "Unit %(code)s created. Add the bot to its channel or group to bind it,"
+            " or send /bind %(code)s there."
+        )
+        % {"code": html.escape(code)},
+    )
+
+
+@admin_only
+async def unit_rename(update: Update, context: BotContext) -> None:
+    """Rename a unit: /unit_rename CODE "New name"."""
+    _ = context._
+    args = _args(context, update)
+    if len(args) != 2 or not args[1].strip() or len(args[1]) > 120:
+        await _say(update, _('Usage: /unit_rename CODE "New name"'))
+        return
+    if await _unit(update, context, args[0]) is None:
+        return
+    await context.db.update_unit(args[0], name=args[1].strip())
+    await _log(context, update, "unit_rename", args[0], args[1].strip())
+    await _say(update, _("Unit %(code)s renamed.") % {"code": html.escape(args[0])})
+
+
+@admin_only
+async def unit_move(update: Update, context: BotContext) -> None:
+    """Put a unit under another: /unit_move CODE PARENT (or - for the top level)."""
+    _ = context._
+    args = _args(context, update)
+    if len(args) != 2:
+        await _say(update, _("Usage: /unit_move CODE PARENT_CODE (or - for the top level)"))
+        return
+    code, parent = args[0], (None if args[1] == "-" else args[1])
+    if await _unit(update, context, code) is None:
+        return
+    if parent is not None:
+        if await _unit(update, context, parent) is None:
+            return
+        if code in await context.db.ancestors(parent):
+            await _say(update, _("A unit cannot be moved under itself or one of its own units."))
+            return
+    await context.db.update_unit(code, parent=parent)
+    await _log(context, update, "unit_move", code, parent or "-")
+    await _say(update, _("Unit %(code)s moved.") % {"code": html.escape(code)})
+
+
+async def _set_disabled(update: Update, context: BotContext, disabled: bool) -> None:
+    _ = context._
+    args = _args(context, update)
+    if len(args) != 1:
+        await _say(update, _("Usage: /unit_disable CODE or /unit_enable CODE"))
+        return
+    if await _unit(update, context, args[0]) is None:
+        return
+    await context.db.update_unit(args[0], disabled=int(disabled))
+    await _log(context, update, "unit_disable" if disabled else "unit_enable", args[0])
+    if disabled:
+        text = _(
+            "Unit %(code)s is disabled: citizens no longer see it. Its reports are kept and"
+            " can still be handled."
+        )
+    else:
+        text = _("Unit %(code)s is enabled again.")
+    await _say(update, text % {"code": html.escape(args[0])})
+
+
+@admin_only
+async def unit_disable(update: Update, context: BotContext) -> None:
+    """Hide a unit from citizens; it is never deleted, its reports stay."""
+    await _set_disabled(update, context, True)
+
+
+@admin_only
+async def unit_enable(update: Update, context: BotContext) -> None:
+    """Show a disabled unit to citizens again."""
+    await _set_disabled(update, context, False)
+
+
+# -- binding a unit to its channel or group --------------------------------------------------
+
+
+async def _bind(context: BotContext, admin_id: int, code: str, chat_id: int) -> None:
+    await context.db.update_unit(code, chat_id=chat_id, chat_state="ok")
+    await context.db.log_admin(admin_id, "bind", code, str(chat_id))
+    # Alerts held while the unit had no chat go out now.
+    await context.db.release_unit_outbox(code)
+    context.delivery.wake()
+
+
+async def bind(update: Update, context: BotContext) -> None:
+    """Bind the group this is sent in to a unit: /bind CODE."""
+    _ = context._
+    user, chat = update.effective_user, update.effective_chat
+    if user is None or chat is None or not await context.workflow.is_admin(user.id):
+        await _say(update, _("Sorry, this command is for the administrators."))
+        return
+    if chat.type == ChatType.PRIVATE:
+        await _say(update, _("Send /bind CODE in the unit's group, not here."))
+        return
+    args = _args(context, update)
+    if len(args) != 1:
+        await _say(update, _("Usage: /bind CODE"))
+        return
+    unit = await _unit(update, context, args[0])
+    if unit is None:
+        return
+    await _bind(context, user.id, unit.code, chat.id)
+    await _say(
+        update,
+        _("This chat now receives the alerts of %(unit)s.") % {"unit": html.escape(unit.name)},
+    )
+
+
+async def membership_changed(update: Update, context: BotContext) -> None:
+    """Offer the unit tree when an admin adds the bot to a chat; note when it is removed."""
+    change = update.my_chat_member
+    if change is None or change.chat.type == ChatType.PRIVATE:
+        return
+    chat = change.chat
+    new = change.new_chat_member.status
+    old = change.old_chat_member.status
+    gone = (ChatMemberStatus.LEFT, ChatMemberStatus.BANNED)
+    if new in gone:
+        for unit in await context.db.units_by_chat(chat.id):
+            if await context.db.set_unit_chat_state(unit.code, "broken"):
+                log.warning("bot removed from the alert chat of unit %s", unit.code)
+                for admin in await context.workflow.admin_ids():
+                    await context.db.add_notice(
+                        admin,
+                        {"type": "unit_chat_broken", "unit": unit.code, "reason": "bot removed"},
+                    )
+        context.delivery.wake()
+        return
+    if old not in gone:
+        return
+    for unit in await context.db.units_by_chat(chat.id):
+        await context.db.set_unit_chat_state(unit.code, "ok")
+        await context.db.release_unit_outbox(unit.code)
+    context.delivery.wake()
+    adder = change.from_user
+    if adder is None or not await context.workflow.is_admin(adder.id):
+        return
+    _ = context._
+    title = html.escape(chat.title or str(chat.id))
+    try:
+        await context.bot.send_message(
+            adder.id,
+            _("You added me to «%(chat)s». Which unit's alerts should go there?")
+            % {"chat": title},
+            parse_mode=ParseMode.HTML,
+            reply_markup=await bind_keyboard(context, chat.id, None, 0),
+        )
+    except Exception:
+        log.warning("could not offer the unit tree to the admin who added the bot")
+
+
+async def bind_keyboard(
+    context: BotContext, chat_id: int, parent: str | None, page: int
+) -> InlineKeyboardMarkup:
+    """Return one page of the unit tree, each unit a button binding it to `chat_id`."""
+    _ = context._
+    units_here = await context.db.child_units(parent)
+    branches = await context.db.has_children([u.code for u in units_here])
+    pages = max(1, -(-len(units_here) // UNITS_PER_PAGE))
+    page = min(max(page, 0), pages - 1)
+    rows: list[list[InlineKeyboardButton]] = []
+    current = await context.db.get_unit(parent) if parent else None
+    if current is not None:
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    _("✅ %(unit)s") % {"unit": current.name},
+                    callback_data=f"bd:{chat_id}:{current.code}",
+                )
+            ]
+        )
+    for unit in units_here[page * UNITS_PER_PAGE : (page + 1) * UNITS_PER_PAGE]:
+        if unit.code in branches:
+            rows.append(
+                [
+                    InlineKeyboardButton(
+                        f"{unit.name} ›", callback_data=f"bb:{chat_id}:{unit.code}:0"
+                    )
+                ]
+            )
+        else:
+            rows.append(
+                [InlineKeyboardButton(unit.name, callback_data=f"bd:{chat_id}:{unit.code}")]
+            )
+    nav = []
+    key = parent or "-"
+    if page > 0:
+        nav.append(
+            InlineKeyboardButton(_("‹ Previous"), callback_data=f"bb:{chat_id}:{key}:{page - 1}")
+        )
+    if page < pages - 1:
+        nav.append(
+            InlineKeyboardButton(_("Next ›"), callback_data=f"bb:{chat_id}:{key}:{page + 1}")
+        )
+    if current is not None:
+        up = current.parent or "-"
+        nav.append(InlineKeyboardButton(_("⬆️ Up one level"), callback_data=f"bb:{chat_id}:{up}:0"))
+    if nav:
+        rows.append(nav)
+    return InlineKeyboardMarkup(rows)
+
+
+async def bind_pressed(update: Update, context: BotContext) -> None:
+    """Browse the tree or bind the chosen unit, for an admin only."""
+    query = update.callback_query
+    assert query is not None
+    _ = context._
+    parts = (query.data or "").split(":")
+    if not await context.workflow.is_admin(query.from_user.id):
+        await query.answer(_("Sorry, this command is for the administrators."), show_alert=True)
+        return
+    valid = len(parts) >= 3 and parts[1].lstrip("-").isdigit() and len(parts[1]) <= 16
+    unit = await context.db.get_unit(parts[2]) if valid else None
+    if not valid or (unit is None and parts[2] != "-"):
+        await query.answer(_("This button is no longer active."))
+        return
+    chat_id = int(parts[1])
+    if parts[0] == "bb":
+        page = int(parts[3]) if len(parts) > 3 and parts[3].isdigit() else 0
+        await query.answer()
+        await query.edit_message_reply_markup(
+            await bind_keyboard(context, chat_id, None if unit is None else unit.code, page)
+        )
+        return
+    assert unit is not None
+    await query.answer()
+    await _bind(context, query.from_user.id, unit.code, chat_id)
+    await query.edit_message_text(
+        _("Done: that chat now receives the alerts of %(unit)s.")
+        % {"unit": html.escape(unit.name)},
+        parse_mode=ParseMode.HTML,
+    )
+
+
+# -- officers --------------------------------------------------------------------------------
+
+
+@admin_only
+async def officer_add(update: Update, context: BotContext) -> None:
+    """Make someone an officer of a unit: /officer_add CODE USER."""
+    await _officer_change(update, context, add=True)
+
+
+@admin_only
+async def officer_remove(update: Update, context: BotContext) -> None:
+    """Take someone off a unit's officers: /officer_remove CODE USER."""
+    await _officer_change(update, context, add=False)
+
+
+async def _officer_change(update: Update, context: BotContext, *, add: bool) -> None:
+    _ = context._
+    args = _args(context, update)
+    if not args:
+        await _say(update, _("Usage: /officer_add CODE USER_ID or /officer_remove CODE USER_ID"))
+        return
+    unit = await _unit(update, context, args[0])
+    if unit is None:
+        return
+    user_id, _rest = _target_user(update, args[1:])
+    if user_id is None:
+        await _say(update, _("Usage: /officer_add CODE USER_ID or /officer_remove CODE USER_ID"))
+        return
+    if add:
+        changed = await context.db.add_officer(unit.code, user_id)
+        text = _("%(user)s is now an officer of %(unit)s.")
+    else:
+        changed = await context.db.remove_officer(unit.code, user_id)
+        text = _("%(user)s is no longer an officer of %(unit)s.")
+    await _log(
+        context, update, "officer_add" if add else "officer_remove", unit.code, str(user_id)
+    )
+    if not changed:
+        text = _("Nothing to change for %(user)s in %(unit)s.")
+    await _say(update, text % {"user": user_id, "unit": html.escape(unit.name)})
+
+
+@admin_only
+async def officers(update: Update, context: BotContext) -> None:
+    """List a unit's officers: /officers CODE."""
+    _ = context._
+    args = _args(context, update)
+    if len(args) != 1:
+        await _say(update, _("Usage: /officers CODE"))
+        return
+    unit = await _unit(update, context, args[0])
+    if unit is None:
+        return
+    rows = await context.db.officers_of(unit.code)
+    lines = [f"<b>{html.escape(unit.name)}</b>"]
+    if not rows:
+        lines.append(
+            _("No officers yet. Add one with /officer_add %(code)s USER_ID.")
+            % {"code": html.escape(unit.code)}
+        )
+    sources = {
+        "config": _("configuration file"),
+        "chat": _("added in chat"),
+        "import": _("imported"),
+    }
+    for user_id, source in rows:
+        lines.append(f"<code>{user_id}</code> · {html.escape(sources.get(source, source))}")
+    await say_chunks(update, lines)
+
+
+# -- moderation ------------------------------------------------------------------------------
+
+
+@admin_only
+async def ban(update: Update, context: BotContext) -> None:
+    """Ban a user: /ban USER [reason]."""
+    _ = context._
+    user_id, rest = _target_user(update, _args(context, update))
+    if user_id is None:
+        await _say(update, _("Usage: /ban USER_ID [reason]"))
+        return
+    if await context.workflow.is_admin(user_id):
+        await _say(update, _("An administrator cannot be banned."))
+        return
+    reason = " ".join(rest)[:REASON_MAX] or None
+    assert update.effective_user is not None
+    banned = await context.db.ban(user_id, reason, update.effective_user.id)
+    await _log(context, update, "ban", str(user_id), reason or "")
+    text = _("%(user)s is banned.") if banned else _("%(user)s was already banned.")
+    await _say(update, text % {"user": user_id})
+
+
+@admin_only
+async def unban(update: Update, context: BotContext) -> None:
+    """Lift a ban: /unban USER."""
+    _ = context._
+    user_id, _rest = _target_user(update, _args(context, update))
+    if user_id is None:
+        await _say(update, _("Usage: /unban USER_ID"))
+        return
+    lifted = await context.db.unban(user_id)
+    await _log(context, update, "unban", str(user_id))
+    text = _("%(user)s is no longer banned.") if lifted else _("%(user)s was not banned.")
+    await _say(update, text % {"user": user_id})
+
+
+@admin_only
+async def banned(update: Update, context: BotContext) -> None:
+    """List banned users."""
+    _ = context._
+    rows = await context.db.banned()
+    if not rows:
+        await _say(update, _("Nobody is banned."))
+        return
+    lines = [_bold(_("Banned users:"))]
+    for row in rows:
+        reason = html.escape(row["reason"] or "-")
+        lines.append(f"<code>{row['user_id']}</code> · {reason}")
+    await say_chunks(update, lines)
+
+
+@admin_only
+async def spam(update: Update, context: BotContext) -> None:
+    """Mark a report as spam (kept, left out of statistics): /spam CODE [off]."""
+    _ = context._
+    args = _args(context, update)
+    code = normalize_code(args[0]) if args else None
+    report = await context.db.report_by_code(code) if code else None
+    if report is None or len(args) > 2 or (len(args) == 2 and args[1] != "off"):
+        await _say(update, _("Usage: /spam CODE, or /spam CODE off to undo"))
+        return
+    flag = len(args) == 1
+    await context.db.set_spam(report.id, flag)
+    await _log(context, update, "spam" if flag else "spam_off", report.code)
+    text = (
+        _("Report %(code)s is marked as spam: kept, but left out of the statistics.")
+        if flag
+        else _("Report %(code)s is no longer marked as spam.")
+    )
+    await _say(update, text % {"code": f"<code>{format_code(report.code)}</code>"})
+
+
+async def refuse_banned(update: Update, context: BotContext) -> None:
+    """Stop every update from a banned user, with one polite refusal the first time."""
+    user = update.effective_user
+    chat = update.effective_chat
+    if user is None or chat is None or chat.type != ChatType.PRIVATE:
+        return
+    state = await context.db.ban_state(user.id)
+    if state is None:
+        return
+    if update.callback_query is not None:
+        await update.callback_query.answer()
+    if not state:
+        await context.db.ban_notified(user.id)
+        await context.bot.send_message(
+            chat.id,
+            context._(
+                "Sorry, you can no longer use this service. If you think this is a mistake,"
+                " please contact the administrators."
+            ),
+        )
+    raise ApplicationHandlerStop

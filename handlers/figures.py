@@ -1,0 +1,213 @@
+"""Admins read the figures: statistics with a chart, exports, search, and one report in full.
+
+Charts and files are built in a worker thread (matplotlib and openpyxl are not async), while
+the chat shows that work is under way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+from datetime import datetime
+
+from telegram import InputFile, Update
+from telegram.constants import ChatAction, ParseMode
+from telegram.error import TelegramError
+
+from bot.context import BotContext
+from bot.domain import VN_TZ, Link
+from bot.export import export_csv, export_xlsx
+from bot.parsing import format_code, format_date, normalize_code
+from bot.render import status_label
+from bot.stats import (
+    Period,
+    PeriodError,
+    compute,
+    parse_period,
+    period_text,
+    render_chart,
+    summary_text,
+)
+from handlers.admin import _args, _log, _say, admin_only, say_chunks
+
+FIND_LIMIT = 20
+SNIPPET = 80
+# How often a long export refreshes its progress message (Telegram dislikes faster edits).
+PROGRESS_EVERY = 1.5
+
+
+async def _scope(
+    update: Update, context: BotContext
+) -> tuple[float, Period, list[str] | None, str, list[str]] | None:
+    """Read "[period] [UNIT]"; return now, the period, the unit codes, a label and the rest."""
+    _ = context._
+    now = context.db.clock()
+    try:
+        period, rest = parse_period(_args(context, update), now)
+    except PeriodError:
+        await _say(
+            update,
+            _(
+                "I could not read the period. Use 7d, 30d, a month like 2026-11, or two dates"
+                " like 01/11/2026 30/11/2026."
+            ),
+        )
+        return None
+    codes = None
+    label = period_text(period, _)
+    if rest and rest[0] != "full":
+        unit = await context.db.get_unit(rest[0])
+        if unit is None:
+            await _say(
+                update,
+                _("There is no unit with the code %(code)s.") % {"code": html.escape(rest[0])},
+            )
+            return None
+        codes = await context.db.descendants(unit.code)
+        label = f"{label} · {unit.name}"
+        rest = rest[1:]
+    return now, period, codes, label, rest
+
+
+@admin_only
+async def stats(update: Update, context: BotContext) -> None:
+    """Send the figures of a period as a short text and a chart: /stats [period] [UNIT]."""
+    scope = await _scope(update, context)
+    if scope is None:
+        return
+    now, period, codes, label, _rest = scope
+    _ = context._
+    message = update.effective_message
+    assert message is not None
+    rows = await context.db.report_rows(period.since, period.until, codes)
+    figures = compute(rows, period, now)
+    await message.reply_text(summary_text(figures, _, context.lang), parse_mode=ParseMode.HTML)
+    await context.bot.send_chat_action(message.chat.id, ChatAction.UPLOAD_PHOTO)
+    png = await asyncio.to_thread(render_chart, figures, _, context.lang)
+    await message.reply_photo(
+        InputFile(png, filename="liemchinh-stats.png"),
+        caption=html.escape(label)[:1000],
+        parse_mode=ParseMode.HTML,
+    )
+
+
+@admin_only
+async def export(update: Update, context: BotContext) -> None:
+    """Send the reports of a period as CSV and XLSX: /export [period] [UNIT] [full]."""
+    scope = await _scope(update, context)
+    if scope is None:
+        return
+    now, period, codes, label, rest = scope
+    _ = context._
+    full = rest == ["full"]
+    if rest and not full:
+        await _say(update, _("Usage: /export [period] [UNIT] [full]"))
+        return
+    message = update.effective_message
+    assert message is not None
+    rows = await context.db.report_rows(period.since, period.until, codes, contacts=full)
+    # Contact details leave the system only this way, and every time it is written down.
+    await _log(context, update, "export_full" if full else "export", label, f"{len(rows)} rows")
+    status = await message.reply_text(
+        _("Preparing the export of %(count)d reports…") % {"count": len(rows)}
+    )
+    progress = {"done": 0, "total": 2 * len(rows) or 1}
+
+    def tick(done: int, total: int) -> None:
+        # Runs in the worker thread: it only records the figure the chat will show.
+        progress["done"] = progress.get("base", 0) + done
+
+    async def build() -> tuple[bytes, bytes]:
+        csv_data = await asyncio.to_thread(
+            export_csv, rows, _, context.lang, full=full, progress=tick, now=now
+        )
+        progress["base"] = len(rows)
+        xlsx_data = await asyncio.to_thread(
+            export_xlsx, rows, _, context.lang, full=full, progress=tick, now=now
+        )
+        return csv_data, xlsx_data
+
+    work = asyncio.create_task(build())
+    shown = -1
+    while not work.done():
+        with contextlib.suppress(TelegramError):
+            await context.bot.send_chat_action(message.chat.id, ChatAction.UPLOAD_DOCUMENT)
+            percent = min(99, 100 * progress["done"] // progress["total"])
+            if percent != shown:
+                await status.edit_text(
+                    _("Preparing the export of %(count)d reports… %(percent)d%%")
+                    % {"count": len(rows), "percent": percent}
+                )
+                shown = percent
+        await asyncio.wait({work}, timeout=PROGRESS_EVERY)
+    csv_data, xlsx_data = await work
+    stamp = datetime.fromtimestamp(now, tz=VN_TZ).strftime("%Y%m%d-%H%M")
+    name = f"liemchinh-{stamp}{'-full' if full else ''}"
+    await message.reply_document(InputFile(csv_data, filename=f"{name}.csv"))
+    await message.reply_document(InputFile(xlsx_data, filename=f"{name}.xlsx"))
+    await status.edit_text(
+        _("Export ready: %(count)d reports (%(period)s).") % {"count": len(rows), "period": label}
+    )
+
+
+@admin_only
+async def find(update: Update, context: BotContext) -> None:
+    """Find reports by code, description, official or place, ignoring diacritics: /find TEXT."""
+    _ = context._
+    text = " ".join(context.args or [])[:100]
+    if not text.strip():
+        await _say(update, _("Usage: /find TEXT, for example: /find ha long"))
+        return
+    found = await context.db.find_reports(text, limit=FIND_LIMIT)
+    if not found:
+        await _say(update, _("No report matches “%(text)s”.") % {"text": html.escape(text)})
+        return
+    title = _("Reports matching “%(text)s”:") % {"text": text}
+    lines = [f"<b>{html.escape(title)}</b>"]
+    for report in found:
+        unit = await context.db.get_unit(report.fields.unit_code or "")
+        snippet = (report.fields.description or "")[:SNIPPET]
+        day = format_date(datetime.fromtimestamp(report.created_at, tz=VN_TZ).date(), context.lang)
+        lines.append(
+            f"<code>{format_code(report.code)}</code> · {day} · "
+            f"{html.escape(unit.name if unit else '')} · "
+            f"{html.escape(status_label(report.status, _))}\n   {html.escape(snippet)}"
+        )
+    if len(found) == FIND_LIMIT:
+        lines.append(_("Only the first %(count)d are shown.") % {"count": FIND_LIMIT})
+    lines.append(_("Send /report CODE for the whole report."))
+    await say_chunks(update, lines)
+
+
+@admin_only
+async def report(update: Update, context: BotContext) -> None:
+    """Show an admin one report with everything: history, relayed messages, the reporter."""
+    _ = context._
+    message = update.effective_message
+    assert message is not None
+    typed = " ".join(context.args or [])[:40]
+    code = normalize_code(typed)
+    found = await context.db.report_by_code(code) if code else None
+    if found is None:
+        await _say(update, _("No report with the code %(code)s.") % {"code": html.escape(typed)})
+        return
+    # An admin's copy stands for the top of the tree: it keeps working after transfers.
+    link = Link(message.chat.id, 0, found.id, "alert", None)
+    count = len(await context.db.report_attachments(found.id))
+    text, markup = await context.delivery.render_alert(found, link, count, full=True)
+    sent = await message.reply_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
+    await context.db.add_link(Link(message.chat.id, sent.message_id, found.id, "alert", None))
+    extra = [
+        _("Messages relayed: %(count)d") % {"count": len(await context.db.relays_of(found.id))}
+    ]
+    if found.fields.anonymous is False:
+        extra.append(
+            _("Reporter (named): %(name)s, %(phone)s")
+            % {
+                "name": html.escape(found.fields.contact_name or ""),
+                "phone": html.escape(found.fields.contact_phone or ""),
+            }
+        )
+    await _say(update, "\n".join(extra))
+    await _log(context, update, "report_view", found.code)

@@ -1,0 +1,409 @@
+"""Exports: CSV and XLSX that open right in Excel and cannot run a citizen's formula."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+
+from bot.config import UnitConfig
+from bot.domain import VN_TZ, Actor, Draft, ReportFields
+from bot.export import export_csv, export_rows, export_xlsx, neutralize
+from bot.i18n import Translator
+from bot.stats import Period, compute, render_chart, summary_text
+from bot.storage import Repository
+
+NOW = datetime(2026, 11, 30, 9, 0, tzinfo=VN_TZ).timestamp()
+DAY = 86400.0
+BOM = b"\xef\xbb\xbf"
+
+vi = Translator().get("vi")
+en = Translator().get("en")
+
+HEADER = [
+    "Code",
+    "Created",
+    "Category",
+    "Unit",
+    "Status",
+    "Deadline",
+    "Overdue",
+    "Description",
+    "Official",
+    "Amount (VND)",
+    "Resolution note",
+    "Rating",
+]
+CONTACT = ["Reporter name", "Reporter phone"]
+
+
+def row(**values: Any) -> dict[str, Any]:
+    """A row shaped like Repository.report_rows(contacts=True)."""
+    base: dict[str, Any] = {
+        "id": 1,
+        "code": "ABCDEFGH",
+        "status": "new",
+        "category": "bribe",
+        "unit_code": "HL",
+        "unit_name": "UBND phường Hạ Long",
+        "created_at": datetime(2026, 11, 5, 23, 30, tzinfo=VN_TZ).timestamp(),
+        "acknowledged_at": None,
+        "closed_at": None,
+        "deadline_kind": "ack",
+        # Midnight ending 10 November: the last day to act is the 9th.
+        "deadline_at": datetime(2026, 11, 10, tzinfo=VN_TZ).timestamp(),
+        "escalation_level": 0,
+        "extended": 0,
+        "description": "Cán bộ đòi 2 triệu ở Hạ Long.",
+        "official": "Nguyễn Văn A",
+        "amount": 2_000_000,
+        "occurred_on": "2026-11-05",
+        "location": "Hạ Long",
+        "resolution_note": None,
+        "decline_reason": None,
+        "citizen_verdict": None,
+        "rating": None,
+        "anonymous": 1,
+        "spam": 0,
+        "contact_name": None,
+        "contact_phone": None,
+    }
+    base.update(values)
+    return base
+
+
+def sample_rows() -> list[dict[str, Any]]:
+    return [
+        row(id=1),
+        row(
+            id=2,
+            code="JKLMNPQR",
+            status="resolved",
+            category="conduct",
+            deadline_at=None,
+            closed_at=NOW - DAY,
+            resolution_note="Đã nhắc nhở cán bộ.",
+            rating=4,
+            amount=None,
+            anonymous=0,
+            contact_name="Trần Thị Bình",
+            contact_phone="0912 345 678",
+        ),
+    ]
+
+
+def read_csv(data: bytes) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+
+
+# --------------------------------------------------------------------------- export_rows
+
+
+def test_export_rows_values() -> None:
+    header, values = export_rows(sample_rows(), en, "en", full=False, now=NOW)
+    assert header == HEADER
+    first, second = values
+    assert first == [
+        "ABCD-EFGH",
+        date(2026, 11, 5),  # 23:30 in Vietnam, whatever the server's zone
+        "Asking for or taking bribes, profiteering",
+        "UBND phường Hạ Long",
+        "Received, waiting for the unit",
+        date(2026, 11, 9),
+        "yes",  # open and past its deadline
+        "Cán bộ đòi 2 triệu ở Hạ Long.",
+        "Nguyễn Văn A",
+        2_000_000,
+        "",
+        None,
+    ]
+    assert second[4] == "Resolved" and second[5] is None and second[6] == "no"
+    assert second[9] is None and second[10] == "Đã nhắc nhở cán bộ." and second[11] == 4
+
+
+def test_export_rows_are_translated() -> None:
+    _header, [first, _second] = export_rows(sample_rows(), vi, "vi", full=False, now=NOW)
+    assert first[2] == "Đòi hoặc nhận hối lộ, trục lợi"
+    assert first[4] == "Đã nhận, đang chờ đơn vị tiếp nhận"
+
+
+def test_escalated_reports_count_as_overdue() -> None:
+    rows = [row(status="resolved", deadline_at=None, escalation_level=1)]
+    _header, [values] = export_rows(rows, en, "en", full=False, now=NOW)
+    assert values[6] == "yes"
+    ahead = [row(deadline_at=NOW + DAY)]
+    assert export_rows(ahead, en, "en", full=False, now=NOW)[1][0][6] == "no"
+
+
+def test_contacts_only_when_full_and_only_for_named_reports() -> None:
+    header, values = export_rows(sample_rows(), en, "en", full=True, now=NOW)
+    assert header == HEADER + CONTACT
+    assert values[0][-2:] == ["", ""]
+    assert values[1][-2:] == ["Trần Thị Bình", "0912 345 678"]
+    # An anonymous row never shows a contact, even if one slipped into the row.
+    leaked = [row(anonymous=1, contact_name="X", contact_phone="0900000000")]
+    assert export_rows(leaked, en, "en", full=True, now=NOW)[1][0][-2:] == ["", ""]
+    header, values = export_rows(sample_rows(), en, "en", full=False, now=NOW)
+    assert len(header) == len(values[1]) == len(HEADER)
+    assert "Trần Thị Bình" not in values[1]
+
+
+@pytest.mark.parametrize(
+    ("text", "safe"),
+    [
+        ('=HYPERLINK("http://evil","x")', '\'=HYPERLINK("http://evil","x")'),
+        ("+84 912 345 678", "'+84 912 345 678"),
+        ("-2+3", "'-2+3"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\t=1", "'\t=1"),
+        ("\r=1", "'\r=1"),
+        ("Hạ Long = 1", "Hạ Long = 1"),
+        ("bình thường", "bình thường"),
+        ("a\x00b\x0bc", "abc"),
+        ("", ""),
+    ],
+)
+def test_neutralize(text: str, safe: str) -> None:
+    assert neutralize(text) == safe
+
+
+# --------------------------------------------------------------------------- CSV
+
+
+def test_csv_has_a_bom_and_keeps_vietnamese() -> None:
+    data = export_csv(sample_rows(), vi, "vi", full=False, now=NOW)
+    assert data.startswith(BOM)
+    table = read_csv(data)
+    assert len(table) == 3
+    assert len(table[0]) == len(HEADER)
+    first = table[1]
+    assert first[0] == "ABCD-EFGH"
+    assert first[1] == "05/11/2026"
+    assert first[3] == "UBND phường Hạ Long"
+    assert "Hạ Long" in first[7]
+    assert first[9] == "2000000"
+    assert table[2][11] == "4"
+    english = read_csv(export_csv(sample_rows(), en, "en", full=False, now=NOW))
+    assert english[0] == HEADER
+    assert english[1][1] == "5 Nov 2026"
+
+
+def test_csv_quotes_commas_quotes_and_newlines() -> None:
+    text = 'Dòng 1, có dấu phẩy\nDòng 2 "trích dẫn"'
+    table = read_csv(export_csv([row(description=text)], en, "en", full=False, now=NOW))
+    assert table[1][7] == text
+
+
+def test_csv_neutralises_formulas() -> None:
+    rows = [
+        row(
+            description='=HYPERLINK("http://evil.example","Bấm vào")',
+            official="@cmd",
+            location="-",
+            anonymous=0,
+            contact_name="+Ông B",
+            contact_phone="+84912345678",
+        )
+    ]
+    table = read_csv(export_csv(rows, en, "en", full=True, now=NOW))
+    cells = table[1]
+    assert cells[7] == '\'=HYPERLINK("http://evil.example","Bấm vào")'
+    assert cells[8] == "'@cmd"
+    assert cells[-2:] == ["'+Ông B", "'+84912345678"]
+    assert not any(
+        cell.startswith(("=", "+", "-", "@", "\t", "\r")) for row in table for cell in row
+    )
+
+
+def test_csv_contact_columns() -> None:
+    short = read_csv(export_csv(sample_rows(), en, "en", full=False, now=NOW))
+    assert short[0] == HEADER
+    assert all(len(r) == len(HEADER) for r in short)
+    full = read_csv(export_csv(sample_rows(), en, "en", full=True, now=NOW))
+    assert full[0] == HEADER + CONTACT
+    assert full[1][-2:] == ["", ""]
+    assert full[2][-2:] == ["Trần Thị Bình", "0912 345 678"]
+
+
+# --------------------------------------------------------------------------- XLSX
+
+
+def load(data: bytes) -> Any:
+    return openpyxl.load_workbook(io.BytesIO(data)).active
+
+
+def test_xlsx_holds_the_rows() -> None:
+    data = export_xlsx(sample_rows(), vi, "vi", full=True, now=NOW)
+    assert data[:2] == b"PK"  # a zip file
+    sheet = load(data)
+    rows = list(sheet.iter_rows(values_only=True))
+    assert len(rows) == 3
+    assert len(rows[0]) == len(HEADER) + len(CONTACT)
+    first, second = rows[1], rows[2]
+    assert first[0] == "ABCD-EFGH"
+    assert first[1] == datetime(2026, 11, 5)  # a real date cell, sortable in Excel
+    assert first[3] == "UBND phường Hạ Long"
+    assert first[7] == "Cán bộ đòi 2 triệu ở Hạ Long."
+    assert first[9] == 2_000_000
+    assert second[11] == 4
+    assert second[-2:] == ("Trần Thị Bình", "0912 345 678")
+    assert first[-2:] == (None, None)
+
+
+def test_xlsx_header_is_bold_and_frozen() -> None:
+    sheet = load(export_xlsx(sample_rows(), en, "en", full=False, now=NOW))
+    assert [c.value for c in sheet[1]] == HEADER
+    assert all(c.font.bold for c in sheet[1])
+    assert not sheet["A2"].font.bold
+    assert sheet.freeze_panes == "A2"
+    assert sheet.column_dimensions["H"].width > sheet.column_dimensions["A"].width
+    assert sheet["B2"].number_format == "d mmm yyyy"
+    vietnamese = load(export_xlsx(sample_rows(), vi, "vi", full=False, now=NOW))
+    assert vietnamese["B2"].number_format == "dd/mm/yyyy"
+
+
+def test_xlsx_neutralises_formulas_and_control_characters() -> None:
+    rows = [row(description="=1+1", official="a\x01b\x1fc", location="@x")]
+    sheet = load(export_xlsx(rows, en, "en", full=False, now=NOW))
+    cell = sheet["H2"]
+    assert cell.value == "'=1+1"
+    assert cell.data_type == "s"  # text, not a formula
+    assert sheet["I2"].value == "abc"
+
+
+def test_xlsx_without_rows() -> None:
+    sheet = load(export_xlsx([], en, "en", full=False, now=NOW))
+    assert [c.value for c in sheet[1]] == HEADER
+    assert sheet.max_row == 1
+
+
+# --------------------------------------------------------------------------- progress
+
+
+@pytest.mark.parametrize("export", [export_csv, export_xlsx])
+@pytest.mark.parametrize(
+    ("count", "calls"),
+    [
+        (2500, [(1000, 2500), (2000, 2500), (2500, 2500)]),
+        (2000, [(1000, 2000), (2000, 2000)]),
+        (3, [(3, 3)]),
+        (0, [(0, 0)]),
+    ],
+)
+def test_progress(export: Any, count: int, calls: list[tuple[int, int]]) -> None:
+    seen: list[tuple[int, int]] = []
+    rows = [row(id=i) for i in range(count)]
+    export(rows, en, "en", full=False, progress=lambda done, total: seen.append((done, total)))
+    assert seen == calls
+
+
+# --------------------------------------------------------------------------- real rows
+
+UNITS = (
+    UnitConfig("QN", "UBND tỉnh Quảng Ninh", None, -100),
+    UnitConfig("HL", "UBND phường Hạ Long", "QN", -200),
+    UnitConfig("DT", "UBND phường Đông Triều", "QN", None),
+)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = NOW - 5 * DAY
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Repository]:
+    repo = Repository(tmp_path / "t.db", clock=FakeClock())
+    async with repo:
+        await repo.seed_units(UNITS)
+        yield repo
+
+
+async def submit(db: Repository, user_id: int, **fields: Any) -> int:
+    values: dict[str, Any] = {
+        "category": "conduct",
+        "unit_code": "HL",
+        "description": "Cán bộ quát tháo người dân ở Hạ Long.",
+        "anonymous": True,
+    }
+    values.update(fields)
+    await db.save_draft(Draft(user_id, user_id, 14, ReportFields(**values)))
+    report = await db.submit_draft(user_id, "vi")
+    assert report is not None
+    return report.id
+
+
+async def test_repository_rows_feed_statistics_and_exports(db: Repository) -> None:
+    clock = db.clock
+    assert isinstance(clock, FakeClock)
+    officer = Actor("officer", 7, "Quang")
+    resolved = await submit(
+        db,
+        42,
+        category="bribe",
+        amount=2_000_000,
+        official="Ông C",
+        anonymous=False,
+        contact_name="Trần Thị Bình",
+        contact_phone="0912345678",
+    )
+    late = await submit(db, 43, unit_code="DT", description='=HYPERLINK("x") Đông Triều')
+    spam = await submit(db, 44, description="quảng cáo")
+    await db.transition(late, actor=officer, action="x", changes={"deadline_at": NOW - DAY})
+    clock.now += 3 * 3600
+    await db.transition(
+        resolved,
+        actor=officer,
+        action="acknowledged",
+        to="acknowledged",
+        changes={"acknowledged_at": clock.now},
+    )
+    clock.now += 2 * DAY
+    await db.transition(
+        resolved,
+        actor=officer,
+        action="resolved",
+        to="resolved",
+        changes={"closed_at": clock.now, "resolution_note": "Đã xử lý."},
+    )
+    await db.transition(resolved, actor=officer, action="rated", changes={"rating": 5})
+    assert await db.set_spam(spam, True)
+
+    rows = await db.report_rows(None, None, None, contacts=True, include_spam=True)
+    assert len(rows) == 3
+    period = Period(None, None, "30d")
+    stats = compute(rows, period, NOW)
+    assert stats.total == 2  # the spam row is left out
+    assert stats.overdue == 1
+    assert (stats.rating_avg, stats.rating_count) == (5.0, 1)
+    by_code = {u.code: u for u in stats.units}
+    assert by_code["HL"].median_ack_hours == pytest.approx(3.0)
+    assert by_code["HL"].median_resolve_days == pytest.approx(2.0)
+    assert by_code["HL"].name == "UBND phường Hạ Long"
+    assert "UBND phường Đông Triều" in summary_text(stats, vi, "vi")
+    assert render_chart(stats, vi, "vi").startswith(b"\x89PNG\r\n\x1a\n")
+
+    kept = await db.report_rows(None, None, None, contacts=True)
+    table = read_csv(export_csv(kept, en, "en", full=True, now=NOW))
+    assert len(table) == 3
+    named = next(r for r in table[1:] if r[3] == "UBND phường Hạ Long")
+    assert named[9] == "2000000" and named[10] == "Đã xử lý." and named[11] == "5"
+    assert named[-2:] == ["Trần Thị Bình", "0912345678"]
+    anonymous = next(r for r in table[1:] if r[3] == "UBND phường Đông Triều")
+    assert anonymous[7].startswith("'=") and anonymous[6] == "yes"
+    assert anonymous[-2:] == ["", ""]
+    sheet = load(export_xlsx(kept, vi, "vi", full=False, now=NOW))
+    assert sheet.max_row == 3 and sheet.max_column == len(HEADER)
+    # Without contacts asked for, the repository hands none over.
+    bare = await db.report_rows(None, None, None)
+    assert all(r["contact_name"] is None for r in bare)
+    assert set(bare[0]) == set(row())
