@@ -314,13 +314,16 @@ def summary_text(stats: Stats, _: Gettext, locale: str) -> str:
             "count": stats.rating_count,
         }
         lines.append(escape(average))
-    lines += ["", f"<b>{escape(_('By status'))}</b>"]
+    heading = _("By status")
+    lines += ["", f"<b>{escape(heading)}</b>"]
     for status, count in stats.by_status.items():
         lines.append(f"• {escape(status_label(status, _))}: {count}")
-    lines += ["", f"<b>{escape(_('Top categories'))}</b>"]
+    heading = _("Top categories")
+    lines += ["", f"<b>{escape(heading)}</b>"]
     for category, count in list(stats.by_category.items())[:TOP_CATEGORIES]:
         lines.append(f"• {escape(category_label(category, _))}: {count}")
-    lines += ["", f"<b>{escape(_('By unit'))}</b>"]
+    heading = _("By unit")
+    lines += ["", f"<b>{escape(heading)}</b>"]
     legend = _(
         "reports · open · overdue · median time to acknowledge · median time to resolve"
         " · ★ average rating (number of ratings)"

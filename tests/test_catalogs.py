@@ -73,3 +73,17 @@ def test_translator_uses_the_catalogs() -> None:
     assert translator.get("vi")("Today") == "Hôm nay"
     assert translator.get("en")("Today") == "Today"
     assert translator.get("xx")("Today") == "Hôm nay"
+
+
+def test_no_translation_hides_inside_an_f_string() -> None:
+    # Babel does not look inside f-strings (on Python 3.11 they are single tokens), so a text
+    # written f"{_('...')}" is never extracted and a Vietnamese reader would see English.
+    hidden = re.compile(r"""\bf(["'])(?:(?!\1).)*?\b_\(""")
+    offenders = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for folder in ("bot", "handlers")
+        for path in sorted((ROOT / folder).rglob("*.py"))
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if hidden.search(line)
+    ]
+    assert not offenders, offenders
