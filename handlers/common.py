@@ -110,6 +110,23 @@ async def help_command(update: Update, context: BotContext) -> None:
             "/cancel – stop the report in progress"
         ),
     )
+    assert update.effective_user is not None
+    if await context.workflow.is_admin(update.effective_user.id):
+        await _reply(
+            update,
+            context,
+            _(
+                "Administrators:\n"
+                "/units – the unit tree; /unit_add, /unit_rename, /unit_move, /unit_disable,"
+                " /unit_enable\n"
+                "/officers CODE – a unit's officers; /officer_add, /officer_remove\n"
+                "/admins – administrators; /admin_add, /admin_remove\n"
+                "/ban, /unban, /banned – moderation; /spam CODE – leave out of statistics\n"
+                "/stats [period] [UNIT] – figures and a chart\n"
+                "/export [period] [UNIT] [full] – CSV and XLSX\n"
+                "/find TEXT – search reports; /report CODE – one report in full"
+            ),
+        )
 
 
 async def privacy(update: Update, context: BotContext) -> None:
