@@ -241,6 +241,18 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "004_inbound",
+        """
+        -- Updates as received from Telegram, kept until handled: a crash between receiving and
+        -- handling replays them at the next start instead of losing them.
+        CREATE TABLE inbound (
+            update_id INTEGER PRIMARY KEY,
+            payload TEXT NOT NULL,
+            received_at REAL NOT NULL
+        );
+        """,
+    ),
 ]
 
 # Columns a workflow step may change on a report; anything else is a programming error.
@@ -1394,6 +1406,53 @@ class Repository:
             for item in outbox:
                 await _insert_outbox(conn, now, item, item.report_id, {})
             return True
+
+    # -- inbound updates ---------------------------------------------------------------------
+
+    async def store_updates(self, updates: Sequence[tuple[int, str]]) -> list[int]:
+        """Keep raw updates until handled; return the ids that are new (not seen before).
+
+        An update at or below the highest id ever stored was received already (Telegram sends
+        it again when the bot died before confirming it) and is not stored twice.
+        """
+        if not updates:
+            return []
+        now = self.clock()
+        async with self._write() as conn:
+            row = await (
+                await conn.execute("SELECT value FROM markers WHERE name = 'inbound_max'")
+            ).fetchone()
+            highest = int(row["value"]) if row else -1
+            fresh = [(uid, payload) for uid, payload in updates if uid > highest]
+            await conn.executemany(
+                "INSERT OR IGNORE INTO inbound (update_id, payload, received_at) VALUES (?, ?, ?)",
+                [(uid, payload, now) for uid, payload in fresh],
+            )
+            if fresh:
+                await conn.execute(
+                    "INSERT INTO markers (name, value) VALUES ('inbound_max', ?)"
+                    " ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+                    (str(max(uid for uid, _ in fresh)),),
+                )
+        return [uid for uid, _ in fresh]
+
+    async def unhandled_updates(self, limit: int = 1000) -> list[tuple[int, str]]:
+        """Return stored updates not yet handled, oldest first."""
+        async with self._read() as conn:
+            rows = await conn.execute_fetchall(
+                "SELECT update_id, payload FROM inbound ORDER BY update_id LIMIT ?", (limit,)
+            )
+        return [(r["update_id"], r["payload"]) for r in rows]
+
+    async def update_handled(self, update_id: int) -> None:
+        """Forget a handled update (its payload holds personal data)."""
+        async with self._write() as conn:
+            await conn.execute("DELETE FROM inbound WHERE update_id = ?", (update_id,))
+
+    async def highest_update_id(self) -> int | None:
+        """Return the highest update id ever stored."""
+        value = await self.get_marker("inbound_max")
+        return int(value) if value is not None else None
 
     # -- outbox ------------------------------------------------------------------------------
 
