@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -25,7 +27,9 @@ from bot.config import Settings
 from bot.context import SERVICES_KEY, BotContext, Services
 from bot.delivery import Delivery
 from bot.i18n import SUPPORTED, Translator
+from bot.inbound import Inbound
 from bot.storage import Clock, Repository, StorageError
+from bot.webhook import WebhookServer
 from bot.workflow import Workflow
 
 log = logging.getLogger(__name__)
@@ -222,23 +226,55 @@ async def close_resources(app: App) -> None:
 
 
 @asynccontextmanager
-async def running(app: App, *, poll_interval: float = 0.0) -> AsyncIterator[App]:
-    """Run the application in the current event loop as run_polling would, then stop it."""
+async def running(
+    app: App, *, webhook: bool = False, webhook_port: int | None = None
+) -> AsyncIterator[App]:
+    """Run the application in the current event loop, fed through the database, then stop it.
+
+    Polling by default; with `webhook`, an HTTP server takes Telegram's POSTs instead (its
+    port is `settings.webhook.port`, or `webhook_port`, 0 meaning any free one).
+    """
+    services: Services = app.bot_data[SERVICES_KEY]
     async with app:
         # post_init does not run under `async with app`, so this calls the same function.
         await init_resources(app)
+        server: WebhookServer | None = None
+        inbound = Inbound(app, services.db)
         try:
-            assert app.updater is not None
-            await app.updater.start_polling(
-                poll_interval=poll_interval, allowed_updates=Update.ALL_TYPES
-            )
             await app.start()
+            if webhook:
+                config = services.settings.webhook
+                server = WebhookServer(config, inbound)
+                services.webhook_port = server.start(webhook_port)
+                await app.bot.set_webhook(
+                    config.url or "",
+                    secret_token=config.secret_token,
+                    allowed_updates=Update.ALL_TYPES,
+                )
+                inbound.start_handling()
+            else:
+                # A webhook left set would make getUpdates fail with 409.
+                await app.bot.delete_webhook()
+                inbound.start_polling()
             try:
                 yield app
             finally:
-                if app.updater.running:
-                    await app.updater.stop()
+                if server is not None:
+                    await server.stop()
+                await inbound.stop()
                 if app.running:
                     await app.stop()
         finally:
             await close_resources(app)
+
+
+async def serve(app: App, *, webhook: bool = False) -> None:
+    """Run until SIGINT or SIGTERM (the `liemchinh run` command)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    async with running(app, webhook=webhook):
+        log.info("running (%s)", "webhook" if webhook else "polling")
+        await stop.wait()
+    log.info("stopped")

@@ -29,9 +29,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--config", type=Path, help="configuration file (default: config.toml)")
     sub = parser.add_subparsers(dest="command")
-    run = sub.add_parser("run", help="run the bot against Telegram (long polling)")
+    run = sub.add_parser("run", help="run the bot against Telegram (long polling or webhook)")
     run.add_argument("--config", type=Path, dest="run_config", help="configuration file")
     run.add_argument("--log-file", type=Path, help="write the log here instead of stderr")
+    run.add_argument(
+        "--webhook",
+        action="store_true",
+        help="receive updates on the [webhook] address instead of polling",
+    )
     demo = sub.add_parser("demo", help="chat with the bot offline, against a simulated Telegram")
     demo.add_argument(
         "--script", action="store_true", help="play one complete report and print the transcript"
@@ -95,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings = load_settings(config)
             check_database_path(settings)
             _logging(getattr(args, "log_file", None))
-            return _run(settings)
+            return _run(settings, webhook=args.webhook)
         # No command: the bot when it can reach Telegram, the demo otherwise.
         if config.exists() or os.environ.get("LIEMCHINH_TOKEN"):
             settings = load_settings(config, require_token=False)
@@ -132,15 +137,19 @@ def _logging(log_file: Path | None) -> None:
     # httpx logs every request URL at INFO, and the URL carries the bot token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # Tornado's access log would print every webhook request line.
+    logging.getLogger("tornado.access").setLevel(logging.WARNING)
 
 
-def _run(settings: Settings) -> int:
-    from telegram import Update
+def _run(settings: Settings, *, webhook: bool = False) -> int:
+    from bot.app import build_application, serve
 
-    from bot.app import build_application
-
+    if webhook and not (settings.webhook.url and settings.webhook.secret_token):
+        raise ConfigError(
+            settings.path, "webhook", "--webhook needs [webhook] url and secret_token"
+        )
     app = build_application(settings)
-    app.run_polling(allowed_updates=Update.ALL_TYPES)
+    asyncio.run(serve(app, webhook=webhook))
     return 0
 
 

@@ -36,6 +36,7 @@ _SECTIONS: dict[str, set[str]] = {
     "storage": {"database"},
     "bot": {"admins", "default_locale", "reports_per_day", "weekly_digest"},
     "sla": {*_SLA_RANGES, "holidays"},
+    "webhook": {"listen", "port", "url", "secret_token"},
 }
 _UNIT_KEYS = {"code", "name", "parent", "chat_id", "officers"}
 
@@ -79,6 +80,27 @@ class SlaConfig:
     holidays: frozenset[date] = frozenset()
 
 
+WEBHOOK_SECRET_ENV = "LIEMCHINH_WEBHOOK_SECRET"
+# Telegram allows 1-256 characters of A-Z, a-z, 0-9, _ and - in a webhook's secret token.
+_SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    """Where `liemchinh run --webhook` listens and what Telegram is told to call."""
+
+    url: str | None = None
+    secret_token: str | None = None
+    listen: str = "127.0.0.1"
+    port: int = 8443
+
+    @property
+    def path(self) -> str:
+        """Return the URL's path, which the local server answers on."""
+        rest = (self.url or "").split("://", 1)[-1]
+        return "/" + rest.split("/", 1)[1] if "/" in rest else "/"
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the bot reads from its configuration file."""
@@ -96,6 +118,7 @@ class Settings:
     weekly_digest: bool = False
     units: tuple[UnitConfig, ...] = field(default_factory=tuple)
     sla: SlaConfig = field(default_factory=SlaConfig)
+    webhook: WebhookConfig = field(default_factory=WebhookConfig)
 
 
 def load_settings(path: Path | str, *, require_token: bool = True) -> Settings:
@@ -160,6 +183,7 @@ def parse_settings(raw: Mapping[str, Any], path: Path, *, require_token: bool = 
 
     units = _parse_units(raw.get("units", []), path)
     sla = _parse_sla(raw.get("sla", {}), path)
+    webhook = _parse_webhook(raw.get("webhook", {}), path)
     return Settings(
         path=path,
         token=token,
@@ -172,6 +196,7 @@ def parse_settings(raw: Mapping[str, Any], path: Path, *, require_token: bool = 
         weekly_digest=digest,
         units=units,
         sla=sla,
+        webhook=webhook,
     )
 
 
@@ -209,6 +234,22 @@ def _int_list(value: Any, path: Path, key: str) -> list[int]:
             raise ConfigError(path, key, f"{item!r} is not an integer Telegram id")
         out.append(item)
     return out
+
+
+def _parse_webhook(table: Mapping[str, Any], path: Path) -> WebhookConfig:
+    url = _opt_str(table, "url", path, "webhook")
+    if url is not None and not url.startswith("https://"):
+        raise ConfigError(path, "webhook.url", "must be an https:// address (Telegram's rule)")
+    secret = os.environ.get(WEBHOOK_SECRET_ENV) or _opt_str(table, "secret_token", path, "webhook")
+    if secret is not None and not _SECRET_RE.match(secret):
+        raise ConfigError(
+            path, "webhook.secret_token", "must be 1-256 characters: letters, digits, _ or -"
+        )
+    listen = _opt_str(table, "listen", path, "webhook") or "127.0.0.1"
+    port = table.get("port", 8443)
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        raise ConfigError(path, "webhook.port", "must be a port number from 1 to 65535")
+    return WebhookConfig(url=url, secret_token=secret, listen=listen, port=port)
 
 
 def _parse_sla(table: Mapping[str, Any], path: Path) -> SlaConfig:

@@ -31,6 +31,8 @@ class Services:
     # current by /admin_add and /admin_remove.
     admin_filter: filters.User
     delivery: Delivery | None = None
+    # The port the webhook server listens on, once started (tests ask for any free one).
+    webhook_port: int | None = None
 
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
