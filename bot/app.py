@@ -28,6 +28,7 @@ from bot.context import SERVICES_KEY, BotContext, Services
 from bot.delivery import Delivery
 from bot.i18n import SUPPORTED, Translator
 from bot.inbound import Inbound
+from bot.privacy import retention_job
 from bot.storage import Clock, Repository, StorageError
 from bot.webhook import WebhookServer
 from bot.workflow import Workflow
@@ -168,6 +169,9 @@ async def init_resources(app: App) -> None:
         )
     if app.job_queue is not None and services.settings.weekly_digest:
         app.job_queue.run_repeating(weekly_digest, interval=3600, first=5.0, name="digest")
+    # Retention periods ([privacy]) are applied every hour; the first run soon after start.
+    if app.job_queue is not None:
+        app.job_queue.run_repeating(retention_job, interval=3600, first=60.0, name="retention")
     await _publish_commands(app, services.translator, services.settings.default_locale)
 
 
@@ -203,6 +207,8 @@ async def _publish_commands(app: App, translator: Translator, default: str) -> N
             BotCommand("myreports", _("All your reports")),
             BotCommand("language", _("Change the language")),
             BotCommand("privacy", _("What is stored about you")),
+            BotCommand("mydata", _("A copy of your data")),
+            BotCommand("forget", _("Erase your personal data")),
             BotCommand("cancel", _("Stop the report in progress")),
         ]
         try:

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 TOKEN_ENV = "LIEMCHINH_TOKEN"
+# A Fernet key (or "NEW,OLD" while replacing one) to encrypt reporters' contacts at rest.
+DATA_KEY_ENV = "LIEMCHINH_DATA_KEY"
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
 DEFAULT_BASE_FILE_URL = "https://api.telegram.org/file/bot"
 LOCALES = ("vi", "en")
@@ -31,11 +33,18 @@ _SLA_RANGES: dict[str, tuple[int, int]] = {
     "remind_hours_before": (1, 168),
 }
 
+# Inclusive bounds of each `[privacy]` period, in days.
+_PRIVACY_RANGES: dict[str, tuple[int, int]] = {
+    "reporter_link_days": (0, 3650),
+    "draft_days": (1, 365),
+}
+
 _SECTIONS: dict[str, set[str]] = {
     "telegram": {"token", "base_url", "base_file_url"},
     "storage": {"database"},
     "bot": {"admins", "default_locale", "reports_per_day", "weekly_digest"},
     "sla": {*_SLA_RANGES, "holidays"},
+    "privacy": set(_PRIVACY_RANGES),
     "webhook": {"listen", "port", "url", "secret_token"},
 }
 _UNIT_KEYS = {"code", "name", "parent", "chat_id", "officers"}
@@ -102,6 +111,17 @@ class WebhookConfig:
 
 
 @dataclass(frozen=True)
+class PrivacyConfig:
+    """How long personal data is kept, as read from `[privacy]`."""
+
+    # Days after an anonymous report closes (resolved or declined) until the link between it
+    # and its sender's Telegram account is deleted; 0 deletes it at the next hourly run.
+    reporter_link_days: int = 30
+    # Days without an answer after which an unfinished report is deleted with its evidence.
+    draft_days: int = 30
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the bot reads from its configuration file."""
 
@@ -119,6 +139,7 @@ class Settings:
     units: tuple[UnitConfig, ...] = field(default_factory=tuple)
     sla: SlaConfig = field(default_factory=SlaConfig)
     webhook: WebhookConfig = field(default_factory=WebhookConfig)
+    privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
 
 
 def load_settings(path: Path | str, *, require_token: bool = True) -> Settings:
@@ -184,6 +205,8 @@ def parse_settings(raw: Mapping[str, Any], path: Path, *, require_token: bool = 
     units = _parse_units(raw.get("units", []), path)
     sla = _parse_sla(raw.get("sla", {}), path)
     webhook = _parse_webhook(raw.get("webhook", {}), path)
+    privacy = _parse_privacy(raw.get("privacy", {}), path)
+    _check_data_key(path)
     return Settings(
         path=path,
         token=token,
@@ -197,6 +220,7 @@ def parse_settings(raw: Mapping[str, Any], path: Path, *, require_token: bool = 
         units=units,
         sla=sla,
         webhook=webhook,
+        privacy=privacy,
     )
 
 
@@ -270,6 +294,37 @@ def _parse_sla(table: Mapping[str, Any], path: Path) -> SlaConfig:
         remind_hours_before=number("remind_hours_before"),
         holidays=frozenset(_date_list(table.get("holidays", []), path, "sla.holidays")),
     )
+
+
+def _parse_privacy(table: Mapping[str, Any], path: Path) -> PrivacyConfig:
+    defaults = PrivacyConfig()
+
+    def number(key: str) -> int:
+        value = table.get(key, getattr(defaults, key))
+        low, high = _PRIVACY_RANGES[key]
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ConfigError(
+                path, f"privacy.{key}", f"must be a whole number of days from {low} to {high}"
+            )
+        return value
+
+    return PrivacyConfig(
+        reporter_link_days=number("reporter_link_days"), draft_days=number("draft_days")
+    )
+
+
+def _check_data_key(path: Path) -> None:
+    """Refuse a data key that is set but unusable: contacts would be stored in plain text."""
+    value = os.environ.get(DATA_KEY_ENV, "").strip()
+    if not value:
+        return
+    # Imported here: only this check and the storage need cryptography, not the config.
+    from bot.privacy import parse_data_key
+
+    try:
+        parse_data_key(value)
+    except ValueError:
+        raise ConfigError(path, DATA_KEY_ENV, "is not a valid Fernet key") from None
 
 
 def _date_list(value: Any, path: Path, key: str) -> list[date]:

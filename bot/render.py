@@ -130,6 +130,7 @@ ACTION_HISTORY: dict[str, str] = {
     "reopened": N_("reopened: the reporter says it is not resolved"),
     "confirmed": N_("the reporter confirmed it is resolved"),
     "deadline_set": N_("deadline set"),
+    "forgotten": N_("the reporter's personal data was erased at their request"),
 }
 
 

@@ -31,6 +31,8 @@ from bot.domain import (
     Unit,
 )
 from bot.parsing import fold, matches, new_code
+from bot.privacy import seal, secure_database_file, unseal
+from bot.storage_privacy import PrivacyStore
 
 Clock = Callable[[], float]
 
@@ -316,7 +318,7 @@ class StorageError(Exception):
     """The database refused a write (locked, read-only, full); nothing was half-written."""
 
 
-class Repository:
+class Repository(PrivacyStore):
     """One SQLite database, one connection, one writer at a time."""
 
     def __init__(self, path: Path | str, *, clock: Clock = time.time) -> None:
@@ -334,6 +336,8 @@ class Repository:
         if self._conn is not None:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        # It holds citizens' personal data: owner-only (0600), set before SQLite opens it.
+        secure_database_file(self.path)
         conn = await aiosqlite.connect(self.path, isolation_level=None)
         try:
             conn.row_factory = sqlite3.Row
@@ -346,6 +350,8 @@ class Repository:
             await conn.execute("PRAGMA synchronous=FULL")
             await conn.execute("PRAGMA foreign_keys=ON")
             await conn.execute("PRAGMA busy_timeout=5000")
+            # Deleted personal data is overwritten, not left in the file's free pages.
+            await conn.execute("PRAGMA secure_delete=ON")
             await _migrate(conn, self.clock)
         except BaseException:
             await conn.close()
@@ -696,6 +702,9 @@ class Repository:
                 raise ValueError("draft is incomplete")
             values = [getattr(fields, c) for c in _REPORT_COLUMNS]
             values[_REPORT_COLUMNS.index("anonymous")] = 0 if fields.anonymous is False else 1
+            # Encrypted at rest when LIEMCHINH_DATA_KEY is set (bot.privacy).
+            for column in ("contact_name", "contact_phone"):
+                values[_REPORT_COLUMNS.index(column)] = seal(getattr(fields, column))
             for _ in range(10):
                 code = new_code()
                 try:
@@ -1371,7 +1380,11 @@ class Repository:
                 + " ORDER BY reports.id",
                 params,
             )
-        return [dict(r) for r in rows]
+        found = [dict(r) for r in rows]
+        for row in found:
+            row["contact_name"] = unseal(row["contact_name"])
+            row["contact_phone"] = unseal(row["contact_phone"])
+        return found
 
     async def get_marker(self, name: str) -> str | None:
         """Return a stored marker (e.g. the last week a digest went out)."""
@@ -1618,6 +1631,8 @@ def _attachment(row: sqlite3.Row) -> Attachment:
 def _report(row: sqlite3.Row) -> Report:
     values = {c: row[c] for c in _REPORT_COLUMNS}
     values["anonymous"] = bool(values["anonymous"])
+    values["contact_name"] = unseal(values["contact_name"])
+    values["contact_phone"] = unseal(values["contact_phone"])
     return Report(
         id=row["id"],
         code=row["code"],

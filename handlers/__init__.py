@@ -20,7 +20,7 @@ from bot.context import BotContext
 
 def register(app: Application[Any, BotContext, Any, Any, Any, Any]) -> None:
     """Register the handlers on `app`."""
-    from handlers import admin, common, feedback, figures, officer, relay, report
+    from handlers import admin, common, feedback, figures, officer, privacy, relay, report
 
     private = filters.ChatType.PRIVATE
     admins = app.bot_data["services"].admin_filter
@@ -48,6 +48,8 @@ def register(app: Application[Any, BotContext, Any, Any, Any, Any]) -> None:
     app.add_handler(CallbackQueryHandler(common.language_chosen, pattern=r"^lang:"))
     app.add_handler(CommandHandler("status", common.status, filters=private))
     app.add_handler(CommandHandler("myreports", common.my_reports, filters=private))
+    app.add_handler(CommandHandler("mydata", privacy.my_data, filters=private))
+    app.add_handler(CommandHandler("forget", privacy.forget, filters=private))
     app.add_handler(CallbackQueryHandler(common.consent_refused, pattern=r"^consent:no$"))
     # Buttons on alerts and on messages about a report come before the report conversation,
     # whose fallback would otherwise answer them as stale while a citizen writes a report.
@@ -59,6 +61,7 @@ def register(app: Application[Any, BotContext, Any, Any, Any, Any]) -> None:
     app.add_handler(CallbackQueryHandler(feedback.answer_pressed, pattern=r"^ans:"))
     app.add_handler(CallbackQueryHandler(feedback.verdict_given, pattern=r"^fb:"))
     app.add_handler(CallbackQueryHandler(feedback.rated, pattern=r"^rate:"))
+    app.add_handler(CallbackQueryHandler(privacy.forget_pressed, pattern=r"^fg:"))
     app.add_handler(CommandHandler("pending", officer.pending))
     # Admin commands refuse anyone else themselves, politely and without data.
     for name, callback in {

@@ -642,6 +642,12 @@ async def refuse_banned(update: Update, context: BotContext) -> None:
     state = await context.db.ban_state(user.id)
     if state is None:
         return
+    # Privacy rights hold for everyone: a banned person may still see and erase their data.
+    message = update.effective_message
+    text = (message.text or "") if message is not None and update.callback_query is None else ""
+    data = update.callback_query.data or "" if update.callback_query is not None else ""
+    if text.split("@")[0].split(" ")[0] in ("/mydata", "/forget") or data.startswith("fg:"):
+        return
     if update.callback_query is not None:
         await update.callback_query.answer()
     if not state:

@@ -107,6 +107,8 @@ async def help_command(update: Update, context: BotContext) -> None:
             "/myreports – all your reports\n"
             "/language – change the language\n"
             "/privacy – what is stored about you, and why\n"
+            "/mydata – a copy of everything stored about you\n"
+            "/forget – erase your personal data\n"
             "/cancel – stop the report in progress"
         ),
     )
@@ -130,18 +132,59 @@ async def help_command(update: Update, context: BotContext) -> None:
 
 
 async def privacy(update: Update, context: BotContext) -> None:
-    """Explain what is stored, why, and who can see it."""
-    await _reply(
-        update,
-        context,
-        context._(
-            "What we store: your answers, your files, your language, and — only for a report"
-            " with your name — your name and phone number. Why: to forward the report to the"
-            " responsible unit and to tell you how it is handled. Who sees it: the unit sees the"
-            " report but never your Telegram account, name or phone; only the administrators can"
-            " link a report to you. A report you cancel is deleted at once."
+    """Explain what is stored, why, who sees it, for how long, and the citizen's rights."""
+    _ = context._
+    policy = context.settings.privacy
+    if policy.reporter_link_days:
+        link = _(
+            "For an anonymous report, the link between you and the report is deleted"
+            " %(days)d days after the report is closed."
+        ) % {"days": policy.reporter_link_days}
+    else:
+        link = _(
+            "For an anonymous report, the link between you and the report is deleted within"
+            " an hour after the report is closed."
+        )
+    paragraphs = [
+        _(
+            "<b>What we store, and why</b>\n"
+            "• Your Telegram account number, your language and when you gave your consent:"
+            " to talk with you.\n"
+            "• Your reports — your answers, your files and, only for a report with your name,"
+            " your name and phone number: to forward them to the responsible unit and tell you"
+            " how they are handled.\n"
+            "• Which reports you sent, kept apart from the reports themselves: to send you"
+            " updates and let you check them."
         ),
-    )
+        _(
+            "<b>Who sees it</b>\n"
+            "The unit sees the report but never your Telegram account, name or phone number."
+            " Only the administrators can link a report to you."
+        ),
+        "\n".join(
+            [
+                _("<b>How long</b>"),
+                _(
+                    "A report you cancel is deleted at once; one left unfinished is deleted"
+                    " after %(days)d days without an answer."
+                )
+                % {"days": policy.draft_days},
+                link,
+                _(
+                    "For a report with your name, the link and your contact details are kept"
+                    " until you erase them. The reports themselves are kept as the record of"
+                    " how the units handled them."
+                ),
+            ]
+        ),
+        _(
+            "<b>Your rights</b>\n"
+            "/mydata – a file with everything stored about you\n"
+            "/forget – erase your personal data; your reports stay, without anything linking"
+            " them to you"
+        ),
+    ]
+    await _reply(update, context, "\n\n".join(paragraphs))
 
 
 async def language(update: Update, context: BotContext) -> None:

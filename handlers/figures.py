@@ -201,7 +201,9 @@ async def report(update: Update, context: BotContext) -> None:
     extra = [
         _("Messages relayed: %(count)d") % {"count": len(await context.db.relays_of(found.id))}
     ]
-    if found.fields.anonymous is False:
+    if found.fields.anonymous is False and (
+        found.fields.contact_name or found.fields.contact_phone
+    ):
         extra.append(
             _("Reporter (named): %(name)s, %(phone)s")
             % {

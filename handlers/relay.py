@@ -101,6 +101,14 @@ async def ask(update: Update, context: BotContext, report: Report, unit_code: st
             _("Report %(code)s is closed; questions can no longer be sent.") % {"code": code},
         )
         return
+    if await context.db.reporter_chat(report.id) is None:
+        # The reporter erased their data, or the link expired: nobody is left to ask.
+        await _reply(
+            message,
+            _("The reporter of %(code)s can no longer be reached through the bot.")
+            % {"code": code},
+        )
+        return
     content = _content(message)
     if content is None:
         await _reply(message, _("Only text, photos, files, voice messages or videos can be sent."))

@@ -164,6 +164,9 @@ async def test_ban_gives_one_refusal_then_silence(world: World) -> None:
     await citizen.send("xin chào")
     await asyncio.sleep(0.5)
     assert sim.messages(CITIZEN)[mark:] == []
+    # Privacy rights stay: a banned person can still get a copy of their data.
+    await citizen.send("/mydata")
+    await eventually(lambda: any("document" in m for m in sim.messages(CITIZEN)[mark:]))
     await ask(world, admin, "/unban 740001", "740001")
     assert any("Xin chào" in a for a in await ask(world, citizen, "/start", "Xin chào"))
 

@@ -1,0 +1,253 @@
+"""The repository's SQL for citizens' privacy rights and retention, mixed into `Repository`.
+
+Kept in its own module so the rules about personal data can be read in one place. The methods
+use the repository's `_read()` / `_write()` (one connection, one writer at a time) and clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING, Any
+
+import aiosqlite
+
+from bot.domain import CITIZEN
+
+# Why a message owed to a citizen was dropped: nobody is left to receive it.
+ERASED = "the reporter's personal data was erased"
+
+_ATTACHMENT_COLUMNS = "kind, file_name, mime_type, file_size, sha256, created_at"
+
+
+class PrivacyStore:
+    """Export, erasure and retention of personal data; a mixin of `Repository`."""
+
+    if TYPE_CHECKING:
+        clock: Callable[[], float]
+
+        def _read(self) -> AbstractAsyncContextManager[aiosqlite.Connection]: ...
+
+        def _write(self) -> AbstractAsyncContextManager[aiosqlite.Connection]: ...
+
+    async def personal_data(self, user_id: int) -> dict[str, Any]:
+        """Return every stored row about a user as plain dicts (contacts still sealed)."""
+        async with self._read() as conn:
+            user = await _one(
+                conn,
+                "SELECT locale, consented_at, created_at FROM users WHERE user_id = ?",
+                user_id,
+            )
+            draft = await _one(
+                conn, "SELECT step, data, updated_at FROM drafts WHERE user_id = ?", user_id
+            )
+            draft_attachments = await _all(
+                conn,
+                f"SELECT {_ATTACHMENT_COLUMNS} FROM attachments WHERE draft_user_id = ?"
+                " ORDER BY id",
+                user_id,
+            )
+            reports = []
+            for row in await _all(
+                conn,
+                "SELECT reports.* FROM reports JOIN reporters ON reporters.report_id = reports.id"
+                " WHERE reporters.user_id = ? ORDER BY reports.id",
+                user_id,
+            ):
+                report_id = row["id"]
+                reports.append(
+                    {
+                        "report": row,
+                        "audit": await _all(
+                            conn,
+                            "SELECT at, action, from_status, to_status, to_unit FROM audit"
+                            " WHERE report_id = ? ORDER BY id",
+                            report_id,
+                        ),
+                        "relays": await _all(
+                            conn,
+                            "SELECT direction, kind, text, created_at FROM relays"
+                            " WHERE report_id = ? ORDER BY id",
+                            report_id,
+                        ),
+                        "attachments": await _all(
+                            conn,
+                            f"SELECT {_ATTACHMENT_COLUMNS} FROM attachments WHERE report_id = ?"
+                            " ORDER BY id",
+                            report_id,
+                        ),
+                    }
+                )
+            bans = await _all(
+                conn,
+                "SELECT reason, banned_at FROM bans WHERE user_id = ? ORDER BY banned_at",
+                user_id,
+            )
+            officer = await _all(
+                conn,
+                "SELECT unit_code FROM unit_officers WHERE user_id = ? ORDER BY unit_code",
+                user_id,
+            )
+            admin = await _one(conn, "SELECT added_at FROM admins WHERE user_id = ?", user_id)
+            units = await _all(conn, "SELECT code, name FROM units")
+        return {
+            "user": user,
+            "draft": draft,
+            "draft_attachments": draft_attachments,
+            "reports": reports,
+            "bans": bans,
+            "officer_units": [r["unit_code"] for r in officer],
+            "admin_since": admin["added_at"] if admin else None,
+            "units": {u["code"]: u["name"] for u in units},
+        }
+
+    async def forget_user(self, user_id: int) -> int:
+        """Erase a citizen's personal data in one transaction; return the reports de-identified.
+
+        Gone: the user row, the draft and its evidence, the link to each report, the contact
+        details of named reports, the bot's messages tied to their reports in their chat,
+        notices queued for them, and their chat's ids on evidence and answers. The reports stay
+        for the units, each with a "forgotten" line in its audit log; bans stay too, so that
+        erasure is no way around moderation.
+        """
+        # Imported here: bot.storage imports this module to build Repository.
+        from bot.storage import _insert_audit
+
+        now = self.clock()
+        async with self._write() as conn:
+            reports = await _all(
+                conn,
+                "SELECT reports.id AS id, status, unit_code, reporters.chat_id AS chat_id"
+                " FROM reports JOIN reporters ON reporters.report_id = reports.id"
+                " WHERE reporters.user_id = ?",
+                user_id,
+            )
+            draft = await _one(conn, "SELECT chat_id FROM drafts WHERE user_id = ?", user_id)
+            chats = {user_id, *(r["chat_id"] for r in reports)}
+            if draft is not None:
+                chats.add(draft["chat_id"])
+            ids = [r["id"] for r in reports]
+            await conn.execute("DELETE FROM attachments WHERE draft_user_id = ?", (user_id,))
+            await conn.execute("DELETE FROM drafts WHERE user_id = ?", (user_id,))
+            for report in reports:
+                await conn.execute(
+                    "UPDATE reports SET contact_name = NULL, contact_phone = NULL,"
+                    " updated_at = ? WHERE id = ?",
+                    (now, report["id"]),
+                )
+                # The same line a workflow step writes, with no status change: the unit's
+                # history shows why the reporter can no longer be reached.
+                await _insert_audit(
+                    conn,
+                    report["id"],
+                    now,
+                    CITIZEN,
+                    "forgotten",
+                    report["status"],
+                    None,
+                    report["unit_code"],
+                    report["unit_code"],
+                    None,
+                )
+            await conn.execute("DELETE FROM reporters WHERE user_id = ?", (user_id,))
+            chat_marks, id_marks = _marks(chats), _marks(ids)
+            await conn.execute(
+                f"DELETE FROM links WHERE chat_id IN ({chat_marks}) AND report_id IN ({id_marks})",
+                (*chats, *ids),
+            )
+            await conn.execute(
+                f"DELETE FROM outbox WHERE kind = 'notice' AND chat_id IN ({chat_marks})",
+                tuple(chats),
+            )
+            # Nobody is left to tell: kept, with the reason, rather than reported as sent.
+            await conn.execute(
+                "UPDATE outbox SET status = 'failed', last_error = ?"
+                f" WHERE kind = 'citizen' AND status = 'pending' AND report_id IN ({id_marks})",
+                (ERASED, *ids),
+            )
+            await conn.execute("DELETE FROM users WHERE user_id = ?", (user_id,))
+            await _scrub(conn)
+        return len(reports)
+
+    async def expire_reporter_links(self, closed_before: float) -> int:
+        """Unlink anonymous reports closed before a moment from their senders; return how many.
+
+        A report still owing its sender a message (the outcome, a question) keeps the link
+        until that is delivered.
+        """
+        async with self._write() as conn:
+            rows = await _all(
+                conn,
+                "SELECT reporters.report_id AS id, reporters.chat_id AS chat_id FROM reporters"
+                " JOIN reports ON reports.id = reporters.report_id"
+                " WHERE reports.anonymous AND reports.status IN ('resolved', 'declined')"
+                " AND reports.closed_at IS NOT NULL AND reports.closed_at <= ?"
+                " AND NOT EXISTS (SELECT 1 FROM outbox WHERE outbox.report_id = reports.id"
+                " AND outbox.kind = 'citizen' AND outbox.status = 'pending')",
+                closed_before,
+            )
+            for row in rows:
+                await conn.execute("DELETE FROM reporters WHERE report_id = ?", (row["id"],))
+                await conn.execute(
+                    "DELETE FROM links WHERE report_id = ? AND chat_id = ?",
+                    (row["id"], row["chat_id"]),
+                )
+            if rows:
+                await _scrub(conn)
+        return len(rows)
+
+    async def expire_drafts(self, updated_before: float) -> int:
+        """Delete unfinished reports untouched since a moment, with their evidence."""
+        async with self._write() as conn:
+            rows = await _all(
+                conn, "SELECT user_id FROM drafts WHERE updated_at <= ?", updated_before
+            )
+            for row in rows:
+                await conn.execute(
+                    "DELETE FROM attachments WHERE draft_user_id = ?", (row["user_id"],)
+                )
+                await conn.execute("DELETE FROM drafts WHERE user_id = ?", (row["user_id"],))
+        return len(rows)
+
+    async def scrub_unlinked(self) -> int:
+        """Clear the sender's chat and message ids from reports that no longer have a sender."""
+        async with self._write() as conn:
+            return await _scrub(conn)
+
+
+async def _scrub(conn: aiosqlite.Connection) -> int:
+    """Blank the reporter's chat and message ids on evidence and answers of unlinked reports.
+
+    The citizen's private chat id is their Telegram id, so these columns would tie a report
+    back to them. Evidence still reaches a unit without them: delivery falls back to the file
+    id when the original message cannot be copied. An answer still waiting to be copied to
+    its unit keeps them until it is delivered (the next run clears them).
+    """
+    evidence = await conn.execute(
+        "UPDATE attachments SET chat_id = 0, message_id = 0"
+        " WHERE report_id IS NOT NULL AND chat_id != 0"
+        " AND report_id NOT IN (SELECT report_id FROM reporters)"
+    )
+    answers = await conn.execute(
+        "UPDATE relays SET source_chat_id = 0, source_message_id = 0"
+        " WHERE direction = 'to_unit' AND source_chat_id != 0"
+        " AND report_id NOT IN (SELECT report_id FROM reporters)"
+        " AND id NOT IN (SELECT json_extract(payload, '$.relay_id') FROM outbox"
+        " WHERE kind = 'unit' AND status = 'pending'"
+        " AND json_extract(payload, '$.relay_id') IS NOT NULL)"
+    )
+    return evidence.rowcount + answers.rowcount
+
+
+def _marks(values: Sequence[Any] | set[Any]) -> str:
+    # "NULL" keeps "IN ()" valid SQL when there is nothing to match.
+    return ",".join("?" * len(values)) or "NULL"
+
+
+async def _one(conn: aiosqlite.Connection, sql: str, *params: Any) -> dict[str, Any] | None:
+    row = await (await conn.execute(sql, params)).fetchone()
+    return dict(row) if row is not None else None
+
+
+async def _all(conn: aiosqlite.Connection, sql: str, *params: Any) -> list[dict[str, Any]]:
+    return [dict(r) for r in await conn.execute_fetchall(sql, params)]
