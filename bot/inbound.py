@@ -20,8 +20,16 @@ import random
 from typing import Any
 
 from telegram import Update
-from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, TimedOut
+from telegram.error import (
+    Conflict,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
 
+from bot.i18n import pick_locale
 from bot.storage import Repository, StorageError
 
 log = logging.getLogger(__name__)
@@ -39,6 +47,11 @@ class Inbound:
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._lock = asyncio.Lock()
+        # Updates handled whose row could not be deleted yet (the database refused): they must
+        # not run again, so this process remembers them until the deletion goes through.
+        self._done: set[int] = set()
+        # People already told that the service is briefly down, so each hears it once.
+        self._told: set[int] = set()
 
     async def accept(self, raw: list[dict[str, Any]]) -> None:
         """Store raw updates (already received ones are ignored) and wake the handler loop."""
@@ -53,12 +66,15 @@ class Inbound:
         async with self._lock:
             while batch := await self.db.unhandled_updates(limit=100):
                 for update_id, payload in batch:
-                    update = Update.de_json(json.loads(payload), self.app.bot)
-                    # process_update hands handler errors to the error handler itself; an
-                    # update is done once its handlers ran, whatever they concluded.
-                    await self.app.process_update(update)
+                    if update_id not in self._done:
+                        update = Update.de_json(json.loads(payload), self.app.bot)
+                        # process_update hands handler errors to the error handler itself; an
+                        # update is done once its handlers ran, whatever they concluded.
+                        await self.app.process_update(update)
+                        self._done.add(update_id)
+                        handled += 1
                     await self.db.update_handled(update_id)
-                    handled += 1
+                    self._done.discard(update_id)
         return handled
 
     def start_polling(self) -> None:
@@ -104,7 +120,14 @@ class Inbound:
                     allowed_updates=Update.ALL_TYPES,
                 )
                 if updates:
-                    await self.accept([u.to_dict() for u in updates])
+                    try:
+                        await self.accept([u.to_dict() for u in updates])
+                    except StorageError:
+                        # Not stored, so not confirmed: Telegram keeps them and sends them
+                        # again. The people waiting are told once that their message is safe.
+                        await self._tell_unavailable(updates)
+                        raise
+                    self._told.clear()
                     offset = max(u.update_id for u in updates) + 1
                 failures = 0
             except asyncio.CancelledError:
@@ -123,6 +146,26 @@ class Inbound:
                 backoff = min(MAX_BACKOFF, 2.0**failures) * random.uniform(0.8, 1.2)
                 log.warning("getUpdates failed (%s); retrying in %.0f s", exc, backoff)
                 await asyncio.sleep(backoff)
+
+    async def _tell_unavailable(self, updates: list[Update]) -> None:
+        settings = self.app.bot_data["services"].settings
+        translator = self.app.bot_data["services"].translator
+        for update in updates:
+            user, chat = update.effective_user, update.effective_chat
+            if user is None or chat is None or chat.type != chat.PRIVATE or user.id in self._told:
+                continue
+            self._told.add(user.id)
+            _ = translator.get(pick_locale(user.language_code, settings.default_locale))
+            # A button press is left unanswered here: its handler answers it when it runs.
+            with contextlib.suppress(TelegramError):
+                await self.app.bot.send_message(
+                    chat.id,
+                    _(
+                        "Sorry, the service is briefly unavailable. Your message is kept and"
+                        " will be handled as soon as it is back; there is no need to send it"
+                        " again."
+                    ),
+                )
 
 
 def secret_matches(expected: str, given: str | None) -> bool:

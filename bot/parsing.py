@@ -33,10 +33,17 @@ __all__ = [
 # --------------------------------------------------------------------------- text matching
 
 
+def visible(text: str) -> str:
+    """Return text without invisible formatting characters (zero-width, direction marks)."""
+    # Category Cf holds U+200B, U+FEFF, U+202E and their kin: pasted text carries them, and
+    # they would make "ha\u200blong" differ from "ha long" or a code unreadable.
+    return "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+
+
 def fold(text: str) -> str:
     """Return text without diacritics or case, with whitespace collapsed, for matching."""
     # casefold first: it can itself produce combining marks (e.g. "İ" -> "i̇").
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    decomposed = unicodedata.normalize("NFKD", visible(text).casefold())
     bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     # đ is a letter of its own, not d plus a mark, so NFKD leaves it alone.
     bare = bare.replace("đ", "d")
@@ -299,7 +306,7 @@ def new_code() -> str:
 def normalize_code(text: str) -> str | None:
     """Return the canonical form of a typed tracking code, or None if it is not one."""
     # NFKC turns full-width letters from some phone keyboards into ASCII.
-    compact = _CODE_SEPARATORS_RE.sub("", unicodedata.normalize("NFKC", text)).upper()
+    compact = _CODE_SEPARATORS_RE.sub("", unicodedata.normalize("NFKC", visible(text))).upper()
     if len(compact) != CODE_LENGTH or any(ch not in CODE_ALPHABET for ch in compact):
         return None
     return compact

@@ -76,14 +76,23 @@ def admin_only(command: AdminCommand) -> AdminCommand:
 
 
 def _args(context: BotContext, update: Update) -> list[str]:
-    """Split the command's arguments, honouring quotes ("Tên có dấu cách")."""
+    """Split the command's arguments, honouring quotes ("Tên có dấu cách").
+
+    A quote left open gives no arguments at all, so that the command answers with its usage
+    instead of acting on a guess.
+    """
     message = update.effective_message
     text = (message.text or "") if message else ""
     rest = text.split(maxsplit=1)[1] if len(text.split(maxsplit=1)) > 1 else ""
+    # Only double quotes group words: an apostrophe in a reason ("don't") is just a letter.
+    lexer = shlex.shlex(rest, posix=True)
+    lexer.quotes = '"'
+    lexer.whitespace_split = True
+    lexer.commenters = ""
     try:
-        return shlex.split(rest)
+        return list(lexer)
     except ValueError:
-        return context.args or []
+        return []
 
 
 def _target_user(update: Update, args: list[str]) -> tuple[int | None, list[str]]:

@@ -44,6 +44,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ParseMode
+from telegram.error import BadRequest
 from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
@@ -62,8 +63,10 @@ from bot.parsing import (
     parse_amount,
     parse_date,
     parse_date_any,
+    visible,
 )
 from bot.render import category_label, field_lines
+from bot.storage import StorageError
 from bot.workflow import acknowledge_timers
 
 DESCRIPTION_MIN = 20
@@ -199,7 +202,13 @@ async def _close_buttons(update: Update) -> None:
     query = update.callback_query
     if query is None:
         return
-    await query.answer()
+    try:
+        await query.answer()
+    except BadRequest as exc:
+        # A press handled late (replayed after a restart or an outage) can no longer be
+        # answered; the step itself still runs.
+        if "query is too old" not in str(exc).lower():
+            raise
     if query.message is not None and getattr(query.message, "reply_markup", None):
         await query.edit_message_reply_markup(None)
 
@@ -551,7 +560,12 @@ async def unit_browse(update: Update, context: BotContext) -> int:
     if parent is not None and await context.db.get_unit(parent) is None:
         parent = None
     markup = await _unit_keyboard(context, parent, int(page) if page.isdigit() else 0)
-    await query.edit_message_reply_markup(markup)
+    try:
+        await query.edit_message_reply_markup(markup)
+    except BadRequest as exc:
+        # The same branch pressed twice: the page is already showing.
+        if "not modified" not in str(exc).lower():
+            raise
     return Step.UNIT
 
 
@@ -764,7 +778,8 @@ async def description_given(update: Update, context: BotContext) -> int:
         return await _vanished(update, context)
     text = update.message.text.strip()
     _ = context._
-    if len(text) < DESCRIPTION_MIN:
+    # Invisible characters are kept as typed but do not count towards the minimum.
+    if len(visible(text).strip()) < DESCRIPTION_MIN:
         await _say(
             update,
             context,
@@ -772,7 +787,7 @@ async def description_given(update: Update, context: BotContext) -> int:
                 "Please write at least %(min)d characters so the unit can act on it"
                 " (you wrote %(count)d)."
             )
-            % {"min": DESCRIPTION_MIN, "count": len(text)},
+            % {"min": DESCRIPTION_MIN, "count": len(visible(text).strip())},
         )
         return Step.DESCRIPTION
     if len(text) > DESCRIPTION_MAX:
@@ -954,7 +969,19 @@ async def confirm(update: Update, context: BotContext) -> int:
     if await _over_daily_limit(update, context):
         return await reprompt(update, context, draft)
     timers = acknowledge_timers(context.db.clock(), context.settings.sla)
-    report = await context.db.submit_draft(draft.user_id, context.lang, timers)
+    try:
+        report = await context.db.submit_draft(draft.user_id, context.lang, timers)
+    except StorageError:
+        # Nothing was stored; the review comes back with its Send button to try again.
+        await _say(
+            update,
+            context,
+            _(
+                "Sorry, your answer could not be saved just now. Please send it again in a"
+                " moment; nothing you sent before is lost."
+            ),
+        )
+        return await reprompt(update, context, draft)
     if report is None:
         return await _vanished(update, context)
     # Only now, after the commit, does the citizen learn the code.
