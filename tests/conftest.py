@@ -237,3 +237,43 @@ async def eventually(check: Callable[[], Any], wait: float = 5.0) -> Any:
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.02)
+
+
+# -- unit chats and buttons, shared by the officer, admin, privacy and bad-input tests --------
+
+
+def member(world: World, user_id: int, name: str, chat_id: int = HA_LONG_CHAT) -> SimUser:
+    """Add a person to a unit's group, creating them on the simulated Telegram if needed."""
+    try:
+        user = world.sim.user(user_id)
+    except KeyError:
+        user = world.sim.add_user(user_id, name, last_name="Văn Cán")
+    world.sim.chat(chat_id).add_member(user)
+    return user
+
+
+def current(world: World, message: dict[str, Any]) -> dict[str, Any]:
+    """Return the message as it stands now, edits applied."""
+    for stored in world.sim.messages(message["chat"]["id"]):
+        if stored["message_id"] == message["message_id"]:
+            return stored
+    raise AssertionError("message gone")
+
+
+def labels(message: dict[str, Any]) -> list[str]:
+    """Return the labels of a message's inline buttons."""
+    return [text for text, _data in message.get("buttons") or []]
+
+
+async def press(world: World, user: SimUser, message: dict[str, Any], label: str) -> str:
+    """Press a button and return the bot's answer to the press."""
+    query = await user.press_button(current(world, message), label)
+    answer = await world.sim.wait_for_callback_answer(query["id"])
+    return str(answer.get("text") or "")
+
+
+async def press_data(world: World, user: SimUser, message: dict[str, Any], data: str) -> str:
+    """Press with any callback data at all, as a modified client could."""
+    query = await user.press(current(world, message), data, check_button=False)
+    answer = await world.sim.wait_for_callback_answer(query["id"])
+    return str(answer.get("text") or "")

@@ -20,6 +20,7 @@ from tests.conftest import (
     START,
     World,
     code_in,
+    current,
     eventually,
     quick_report,
     walk_to_review,
@@ -294,13 +295,6 @@ async def test_weekly_digest_goes_out_once(world: World) -> None:
     await world.sim.wait_for_message(ADMIN_ID, contains="tuần trước")
     await eventually(lambda: any("photo" in m for m in world.sim.messages(ADMIN_ID)))
     await eventually(lambda: any("photo" in m for m in world.sim.messages(-1001000000001)))
-
-
-def current(world: World, message: dict[str, Any]) -> dict[str, Any]:
-    for stored in world.sim.messages(message["chat"]["id"]):
-        if stored["message_id"] == message["message_id"]:
-            return stored
-    raise AssertionError("message gone")
 
 
 def buttons(world: World, message: dict[str, Any]) -> list[str]:

@@ -24,7 +24,11 @@ from tests.conftest import (
     Person,
     World,
     code_in,
+    current,
     eventually,
+    labels,
+    member,
+    press_data,
     quick_report,
     walk_to_review,
 )
@@ -58,35 +62,6 @@ DESCRIPTION = "Cán bộ bộ phận một cửa quát tháo và không nhận h
 
 
 # -- helpers ----------------------------------------------------------------------------------
-
-
-def member(world: World, user_id: int, name: str, chat_id: int = HA_LONG_CHAT) -> SimUser:
-    """Add a person to a group (creating them on the simulated Telegram if needed)."""
-    try:
-        user = world.sim.user(user_id)
-    except KeyError:
-        user = world.sim.add_user(user_id, name, last_name="Văn")
-    world.sim.chat(chat_id).add_member(user)
-    return user
-
-
-def current(world: World, message: dict[str, Any]) -> dict[str, Any]:
-    """Return the message as it stands now, edits applied."""
-    for stored in world.sim.messages(message["chat"]["id"]):
-        if stored["message_id"] == message["message_id"]:
-            return stored
-    raise AssertionError("message gone")
-
-
-def labels(message: dict[str, Any]) -> list[str]:
-    return [text for text, _data in message.get("buttons") or []]
-
-
-async def press_data(world: World, user: SimUser, message: dict[str, Any], data: str) -> str:
-    """Press with any callback data, as a modified client could; return the bot's answer."""
-    query = await user.press(current(world, message), data, check_button=False)
-    answer = await world.sim.wait_for_callback_answer(query["id"])
-    return str(answer.get("text") or "")
 
 
 async def quiet(world: World, chat_id: int) -> None:

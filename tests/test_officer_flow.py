@@ -16,7 +16,12 @@ from tests.conftest import (
     Person,
     World,
     code_in,
+    current,
     eventually,
+    labels,
+    member,
+    press,
+    press_data,
     quick_report,
     walk_to_review,
 )
@@ -27,46 +32,12 @@ OFFICER_DT = 900103
 STRANGER = 900199
 
 
-def member(world: World, user_id: int, name: str, chat_id: int) -> SimUser:
-    """Add a person to a unit's group."""
-    user = world.sim.add_user(user_id, name, last_name="Văn Cán")
-    world.sim.chat(chat_id).add_member(user)
-    return user
-
-
-def current(world: World, message: dict[str, Any]) -> dict[str, Any]:
-    """Return the message as it stands now, edits applied."""
-    chat_id = message["chat"]["id"]
-    for stored in world.sim.messages(chat_id):
-        if stored["message_id"] == message["message_id"]:
-            return stored
-    raise AssertionError("message gone")
-
-
-def labels(message: dict[str, Any]) -> list[str]:
-    return [text for text, _data in message.get("buttons") or []]
-
-
 async def reported(world: World, user_id: int = 720001) -> tuple[Person, str, dict[str, Any]]:
     """A citizen reports to Hạ Long; return them, the code and the alert in Hạ Long's chat."""
     citizen = world.person(user_id, "Lan", last_name="Nguyễn Thị", username="lan_citizen")
     code = await quick_report(citizen)
     alert = await world.sim.wait_for_message(HA_LONG_CHAT, contains=code)
     return citizen, code, alert
-
-
-async def press(world: World, user: SimUser, message: dict[str, Any], label: str) -> str:
-    """Press a button and return the bot's answer to the press."""
-    query = await user.press_button(current(world, message), label)
-    answer = await world.sim.wait_for_callback_answer(query["id"])
-    return str(answer.get("text") or "")
-
-
-async def press_data(world: World, user: SimUser, message: dict[str, Any], data: str) -> str:
-    """Press with any callback data at all, as a modified client could."""
-    query = await user.press(current(world, message), data, check_button=False)
-    answer = await world.sim.wait_for_callback_answer(query["id"])
-    return str(answer.get("text") or "")
 
 
 async def status_of(world: World, code: str) -> str:

@@ -33,7 +33,9 @@ from tests.conftest import (
     Person,
     World,
     code_in,
+    current,
     eventually,
+    press,
 )
 
 OFFICER_HL = 900102
@@ -58,20 +60,6 @@ def officer(world: World) -> SimUser:
     user = world.sim.add_user(OFFICER_HL, OFFICER_NAME, last_name="Giả")
     world.sim.chat(HA_LONG_CHAT).add_member(user)
     return user
-
-
-def current(world: World, message: dict[str, Any]) -> dict[str, Any]:
-    """Return the message as it stands now, edits applied."""
-    for stored in world.sim.messages(message["chat"]["id"]):
-        if stored["message_id"] == message["message_id"]:
-            return stored
-    raise AssertionError("message gone")
-
-
-async def press(world: World, user: SimUser, message: dict[str, Any], label: str) -> str:
-    query = await user.press_button(current(world, message), label)
-    answer = await world.sim.wait_for_callback_answer(query["id"])
-    return str(answer.get("text") or "")
 
 
 async def reply_in_unit(
