@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import time
@@ -11,7 +12,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from telegram import BotCommand, BotCommandScopeAllPrivateChats, Update
-from telegram.error import TelegramError
+from telegram.error import NetworkError, TelegramError, TimedOut
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 
 App = Application[Any, BotContext, Any, Any, Any, Any]
 TIMER_INTERVAL = 60.0
+START_BACKOFF_MAX = 60.0
 
 
 class DraftPersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
@@ -137,8 +139,21 @@ def build_application(settings: Settings, *, clock: Clock = time.time) -> App:
         .context_types(ContextTypes(context=BotContext))
         .persistence(DraftPersistence(db))
         # Telegram's limits: 30 messages/s overall and 20/min per group, applied to every
-        # request; the outbox does its own retrying, so the limiter does none.
-        .rate_limiter(AIORateLimiter(max_retries=0))
+        # request; the outbox does its own retrying, so the limiter does none. PTB's default
+        # buckets (30 a second, 20 a minute) refill while they drain, so after a quiet spell
+        # they let 60 through in a second and 40 in a minute, and Telegram answers the excess
+        # with 429. These never exceed the limits in any window: one message every 1/29 s
+        # overall ([telegram] messages_per_second); per group a burst of 10 (an alert and its
+        # evidence) and 10 a minute more.
+        .rate_limiter(
+            AIORateLimiter(
+                overall_max_rate=1,
+                overall_time_period=1 / settings.messages_per_second,
+                group_max_rate=10,
+                group_time_period=60,
+                max_retries=0,
+            )
+        )
         .post_init(init_resources)
         .post_shutdown(close_resources)
         .build()
@@ -280,7 +295,19 @@ async def serve(app: App, *, webhook: bool = False) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    async with running(app, webhook=webhook):
-        log.info("running (%s)", "webhook" if webhook else "polling")
-        await stop.wait()
+    failures = 0
+    while not stop.is_set():
+        try:
+            async with running(app, webhook=webhook):
+                log.info("running (%s)", "webhook" if webhook else "polling")
+                failures = 0
+                await stop.wait()
+        except (NetworkError, TimedOut) as exc:
+            # Telegram unreachable at start (getMe, setWebhook): wait and try again rather than
+            # exit, so an outage never needs a person to restart the bot.
+            failures += 1
+            delay = min(START_BACKOFF_MAX, 2.0**failures)
+            log.warning("could not start (%s); retrying in %.0f s", exc, delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
     log.info("stopped")

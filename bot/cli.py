@@ -41,6 +41,25 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--script", action="store_true", help="play one complete report and print the transcript"
     )
+    bench = sub.add_parser(
+        "bench",
+        help="measure the bot against the simulated Telegram (see docs/performance.md)",
+        description="Drive simulated citizens through complete reports against the real bot"
+        " in a subprocess, and an echo bot as the floor; 0 skips a phase.",
+    )
+    bench.add_argument("--citizens", type=int, default=40, help="citizens at a time")
+    bench.add_argument("--reports", type=int, default=200, help="complete reports to send")
+    bench.add_argument("--think", type=float, default=3.0, help="seconds between two steps")
+    bench.add_argument("--open", type=int, default=1000, help="reports left open (memory)")
+    bench.add_argument("--backlog", type=int, default=10_000, help="updates queued at start-up")
+    bench.add_argument("--seed", type=int, default=100_000, help="reports for /stats, /export")
+    bench.add_argument("--seed-into", type=Path, metavar="DB", help="only seed this database")
+    bench.add_argument("--chaos", type=int, default=0, metavar="N", help="SIGKILL the bot N times")
+    bench.add_argument("--workdir", type=Path, help="keep the database and logs here")
+    bench.add_argument(
+        "--lenient", action="store_true", help="count flood violations but answer no 429"
+    )
+    bench.add_argument("--json", action="store_true", help="print one JSON object")
     units = sub.add_parser(
         "units",
         help="export or import the unit tree as a CSV file",
@@ -84,6 +103,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "demo":
             return _demo(script=args.script)
+        if args.command == "bench":
+            from bot.bench import run_from_args
+
+            return run_from_args(args)
         config = (
             getattr(args, "run_config", None)
             or getattr(args, "sub_config", None)

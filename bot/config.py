@@ -40,7 +40,7 @@ _PRIVACY_RANGES: dict[str, tuple[int, int]] = {
 }
 
 _SECTIONS: dict[str, set[str]] = {
-    "telegram": {"token", "base_url", "base_file_url"},
+    "telegram": {"token", "base_url", "base_file_url", "messages_per_second"},
     "storage": {"database"},
     "bot": {"admins", "default_locale", "reports_per_day", "weekly_digest"},
     "sla": {*_SLA_RANGES, "holidays"},
@@ -130,6 +130,9 @@ class Settings:
     database: Path
     base_url: str = DEFAULT_BASE_URL
     base_file_url: str = DEFAULT_BASE_FILE_URL
+    # Telegram's overall limit is about 30 messages a second; bots with paid broadcasts may
+    # send up to 1000.
+    messages_per_second: int = 29
     admins: frozenset[int] = frozenset()
     default_locale: str = "vi"
     # New reports one person may send in 24 hours: a guard against flooding a unit.
@@ -179,6 +182,11 @@ def parse_settings(raw: Mapping[str, Any], path: Path, *, require_token: bool = 
         )
     base_url = _opt_str(telegram, "base_url", path, "telegram") or DEFAULT_BASE_URL
     base_file_url = _opt_str(telegram, "base_file_url", path, "telegram") or DEFAULT_BASE_FILE_URL
+    rate = telegram.get("messages_per_second", 29)
+    if isinstance(rate, bool) or not isinstance(rate, int) or not 1 <= rate <= 1000:
+        raise ConfigError(
+            path, "telegram.messages_per_second", "must be a whole number from 1 to 1000"
+        )
 
     storage = raw.get("storage", {})
     database = _opt_str(storage, "database", path, "storage")
@@ -213,6 +221,7 @@ def parse_settings(raw: Mapping[str, Any], path: Path, *, require_token: bool = 
         database=db_path,
         base_url=base_url,
         base_file_url=base_file_url,
+        messages_per_second=rate,
         admins=frozenset(admins),
         default_locale=locale,
         reports_per_day=per_day,

@@ -30,6 +30,7 @@ stateDiagram-v2
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import date
 from enum import IntEnum
@@ -44,7 +45,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ParseMode
-from telegram.error import BadRequest
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
@@ -68,6 +69,8 @@ from bot.parsing import (
 from bot.render import category_label, field_lines
 from bot.storage import StorageError
 from bot.workflow import acknowledge_timers
+
+log = logging.getLogger(__name__)
 
 DESCRIPTION_MIN = 20
 DESCRIPTION_MAX = 3000
@@ -202,15 +205,14 @@ async def _close_buttons(update: Update) -> None:
     query = update.callback_query
     if query is None:
         return
+    # Both calls are cosmetic: a press handled late (after a restart or an outage) can no
+    # longer be answered, and a 429 on taking buttons away must not cost the citizen's step.
     try:
         await query.answer()
-    except BadRequest as exc:
-        # A press handled late (replayed after a restart or an outage) can no longer be
-        # answered; the step itself still runs.
-        if "query is too old" not in str(exc).lower():
-            raise
-    if query.message is not None and getattr(query.message, "reply_markup", None):
-        await query.edit_message_reply_markup(None)
+        if query.message is not None and getattr(query.message, "reply_markup", None):
+            await query.edit_message_reply_markup(None)
+    except TelegramError as exc:
+        log.info("could not close a button press: %s", exc)
 
 
 def _keyboard(rows: list[list[tuple[str, str]]]) -> InlineKeyboardMarkup:
