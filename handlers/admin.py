@@ -12,7 +12,7 @@ import shlex
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardMarkup, Update
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
 from telegram.ext import ApplicationHandlerStop
 
@@ -20,10 +20,10 @@ from bot.config import UNIT_CODE_RE
 from bot.context import BotContext
 from bot.domain import Unit
 from bot.parsing import format_code, normalize_code
+from handlers.units import tree_rows
 
 log = logging.getLogger(__name__)
 
-UNITS_PER_PAGE = 8
 # Well under Telegram's 4096 characters per message.
 CHUNK = 3500
 REASON_MAX = 200
@@ -421,51 +421,9 @@ async def bind_keyboard(
     context: BotContext, chat_id: int, parent: str | None, page: int
 ) -> InlineKeyboardMarkup:
     """Return one page of the unit tree, each unit a button binding it to `chat_id`."""
-    _ = context._
-    units_here = await context.db.child_units(parent)
-    branches = await context.db.has_children([u.code for u in units_here])
-    pages = max(1, -(-len(units_here) // UNITS_PER_PAGE))
-    page = min(max(page, 0), pages - 1)
-    rows: list[list[InlineKeyboardButton]] = []
-    current = await context.db.get_unit(parent) if parent else None
-    if current is not None:
-        rows.append(
-            [
-                InlineKeyboardButton(
-                    _("✅ %(unit)s") % {"unit": current.name},
-                    callback_data=f"bd:{chat_id}:{current.code}",
-                )
-            ]
-        )
-    for unit in units_here[page * UNITS_PER_PAGE : (page + 1) * UNITS_PER_PAGE]:
-        if unit.code in branches:
-            rows.append(
-                [
-                    InlineKeyboardButton(
-                        f"{unit.name} ›", callback_data=f"bb:{chat_id}:{unit.code}:0"
-                    )
-                ]
-            )
-        else:
-            rows.append(
-                [InlineKeyboardButton(unit.name, callback_data=f"bd:{chat_id}:{unit.code}")]
-            )
-    nav = []
-    key = parent or "-"
-    if page > 0:
-        nav.append(
-            InlineKeyboardButton(_("‹ Previous"), callback_data=f"bb:{chat_id}:{key}:{page - 1}")
-        )
-    if page < pages - 1:
-        nav.append(
-            InlineKeyboardButton(_("Next ›"), callback_data=f"bb:{chat_id}:{key}:{page + 1}")
-        )
-    if current is not None:
-        up = current.parent or "-"
-        nav.append(InlineKeyboardButton(_("⬆️ Up one level"), callback_data=f"bb:{chat_id}:{up}:0"))
-    if nav:
-        rows.append(nav)
-    return InlineKeyboardMarkup(rows)
+    return InlineKeyboardMarkup(
+        await tree_rows(context, parent, page, browse=f"bb:{chat_id}", choose=f"bd:{chat_id}")
+    )
 
 
 async def bind_pressed(update: Update, context: BotContext) -> None:

@@ -50,8 +50,8 @@ from bot.parsing import format_code, format_date, normalize_code
 from bot.render import category_label, status_label
 from bot.storage import Outgoing
 from bot.workflow import ANONYMOUS_ADMIN_ID, NOTE_MAX, NOTE_MIN, Action, allowed_actions
+from handlers.units import tree_rows
 
-UNITS_PER_PAGE = 8
 PENDING_MAX = 200
 # Well under Telegram's 4096 characters per message.
 CHUNK = 3500
@@ -277,44 +277,15 @@ async def _open_picker(
 async def _unit_keyboard(
     context: BotContext, report: Report, parent: str | None, page: int
 ) -> InlineKeyboardMarkup:
-    _ = context._
-    units = [u for u in await context.db.child_units(parent)]
-    branches = await context.db.has_children([u.code for u in units])
-    pages = max(1, -(-len(units) // UNITS_PER_PAGE))
-    page = min(max(page, 0), pages - 1)
-    rows: list[list[InlineKeyboardButton]] = []
-    current = await context.db.get_unit(parent) if parent is not None else None
-    here = report.fields.unit_code
-
-    def choose(code: str, name: str) -> InlineKeyboardButton:
-        return InlineKeyboardButton(name, callback_data=f"tu:{report.id}:{code}")
-
-    if current is not None and current.code != here:
-        rows.append([choose(current.code, _("✅ %(unit)s") % {"unit": current.name})])
-    for unit in units[page * UNITS_PER_PAGE : (page + 1) * UNITS_PER_PAGE]:
-        if unit.code in branches:
-            data = f"tb:{report.id}:{unit.code}:0"
-            rows.append([InlineKeyboardButton(f"{unit.name} ›", callback_data=data)])
-        elif unit.code != here:
-            rows.append([choose(unit.code, unit.name)])
-    nav: list[InlineKeyboardButton] = []
-    key = parent or "-"
-    if page > 0:
-        nav.append(
-            InlineKeyboardButton(_("‹ Previous"), callback_data=f"tb:{report.id}:{key}:{page - 1}")
-        )
-    if page < pages - 1:
-        nav.append(
-            InlineKeyboardButton(_("Next ›"), callback_data=f"tb:{report.id}:{key}:{page + 1}")
-        )
-    if current is not None:
-        up = current.parent or "-"
-        nav.append(
-            InlineKeyboardButton(_("⬆️ Up one level"), callback_data=f"tb:{report.id}:{up}:0")
-        )
-    if nav:
-        rows.append(nav)
-    rows.append([InlineKeyboardButton(_("Cancel"), callback_data=f"tx:{report.id}")])
+    rows = await tree_rows(
+        context,
+        parent,
+        page,
+        browse=f"tb:{report.id}",
+        choose=f"tu:{report.id}",
+        exclude=report.fields.unit_code,
+    )
+    rows.append([InlineKeyboardButton(context._("Cancel"), callback_data=f"tx:{report.id}")])
     return InlineKeyboardMarkup(rows)
 
 

@@ -69,6 +69,7 @@ from bot.parsing import (
 from bot.render import category_label, field_lines
 from bot.storage import StorageError
 from bot.workflow import acknowledge_timers
+from handlers.units import tree_rows
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,6 @@ DESCRIPTION_MAX = 3000
 SHORT_TEXT_MAX = 200
 PLACE_MAX = 300
 DOSSIER_MAX = 100
-UNITS_PER_PAGE = 8
 
 PRIVATE = filters.ChatType.PRIVATE
 TEXT = PRIVATE & filters.TEXT & ~filters.COMMAND
@@ -524,32 +524,7 @@ async def category_chosen(update: Update, context: BotContext) -> int:
 async def _unit_keyboard(
     context: BotContext, parent: str | None, page: int
 ) -> InlineKeyboardMarkup:
-    _ = context._
-    units = await context.db.child_units(parent)
-    branches = await context.db.has_children([u.code for u in units])
-    pages = max(1, -(-len(units) // UNITS_PER_PAGE))
-    page = min(max(page, 0), pages - 1)
-    rows: list[list[tuple[str, str]]] = []
-    current = await context.db.get_unit(parent) if parent is not None else None
-    if current is not None:
-        rows.append([(_("✅ %(unit)s") % {"unit": current.name}, f"unit:{current.code}")])
-    for unit in units[page * UNITS_PER_PAGE : (page + 1) * UNITS_PER_PAGE]:
-        if unit.code in branches:
-            rows.append([(f"{unit.name} ›", f"ub:{unit.code}:0")])
-        else:
-            rows.append([(unit.name, f"unit:{unit.code}")])
-    nav: list[tuple[str, str]] = []
-    here = parent or "-"
-    if page > 0:
-        nav.append((_("‹ Previous"), f"ub:{here}:{page - 1}"))
-    if page < pages - 1:
-        nav.append((_("Next ›"), f"ub:{here}:{page + 1}"))
-    if current is not None:
-        up = current.parent or "-"
-        nav.append((_("⬆️ Up one level"), f"ub:{up}:0"))
-    if nav:
-        rows.append(nav)
-    return _keyboard(rows)
+    return InlineKeyboardMarkup(await tree_rows(context, parent, page, browse="ub", choose="unit"))
 
 
 async def unit_browse(update: Update, context: BotContext) -> int:
