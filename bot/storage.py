@@ -928,32 +928,30 @@ class Repository(PrivacyStore):
 
     async def due_reminders(self, now: float, limit: int = 100) -> list[Report]:
         """Return open reports whose deadline reminder is due."""
-        async with self._read() as conn:
-            rows = await conn.execute_fetchall(
-                _REPORT_SELECT + " WHERE remind_at IS NOT NULL AND remind_at <= ?"
-                " ORDER BY remind_at LIMIT ?",
-                (now, limit),
-            )
-        return [_report(r) for r in rows]
+        return await self._reports(
+            "WHERE remind_at IS NOT NULL AND remind_at <= ? ORDER BY remind_at LIMIT ?",
+            (now, limit),
+        )
 
     async def open_reports_without_timers(self, limit: int = 100) -> list[Report]:
         """Return open reports with no running deadline (stored before deadlines existed)."""
-        async with self._read() as conn:
-            rows = await conn.execute_fetchall(
-                _REPORT_SELECT + " WHERE deadline_at IS NULL"
-                " AND status IN ('new', 'acknowledged', 'in_progress') LIMIT ?",
-                (limit,),
-            )
-        return [_report(r) for r in rows]
+        return await self._reports(
+            "WHERE deadline_at IS NULL AND status IN ('new', 'acknowledged', 'in_progress')"
+            " LIMIT ?",
+            (limit,),
+        )
 
     async def due_escalations(self, now: float, limit: int = 100) -> list[Report]:
         """Return open reports whose deadline has passed and that must climb a level."""
+        return await self._reports(
+            "WHERE escalate_at IS NOT NULL AND escalate_at <= ? ORDER BY escalate_at LIMIT ?",
+            (now, limit),
+        )
+
+    async def _reports(self, where: str, params: Sequence[Any]) -> list[Report]:
+        """Return the reports a WHERE (and ORDER/LIMIT) clause selects."""
         async with self._read() as conn:
-            rows = await conn.execute_fetchall(
-                _REPORT_SELECT + " WHERE escalate_at IS NOT NULL AND escalate_at <= ?"
-                " ORDER BY escalate_at LIMIT ?",
-                (now, limit),
-            )
+            rows = await conn.execute_fetchall(_REPORT_SELECT + " " + where, params)
         return [_report(r) for r in rows]
 
     # -- units: hierarchy and officers -------------------------------------------------------
@@ -1326,12 +1324,9 @@ class Repository(PrivacyStore):
             return []
         where = " AND ".join("search_text LIKE ? ESCAPE '\\'" for _ in words)
         params = [f"%{_like(w)}%" for w in words]
-        async with self._read() as conn:
-            rows = await conn.execute_fetchall(
-                _REPORT_SELECT + f" WHERE {where} ORDER BY reports.id DESC LIMIT ?",
-                (*params, limit),
-            )
-        return [_report(r) for r in rows]
+        return await self._reports(
+            f"WHERE {where} ORDER BY reports.id DESC LIMIT ?", (*params, limit)
+        )
 
     async def report_rows(
         self,
