@@ -20,12 +20,11 @@ from bot.config import UNIT_CODE_RE
 from bot.context import BotContext
 from bot.domain import Unit
 from bot.parsing import format_code, normalize_code
+from handlers.common import say_chunks
 from handlers.units import tree_rows
 
 log = logging.getLogger(__name__)
 
-# Well under Telegram's 4096 characters per message.
-CHUNK = 3500
 REASON_MAX = 200
 
 AdminCommand = Callable[[Update, BotContext], Coroutine[Any, Any, None]]
@@ -42,18 +41,6 @@ async def _say(update: Update, text: str, markup: InlineKeyboardMarkup | None = 
     message = update.effective_message
     assert message is not None
     await message.reply_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
-
-
-async def say_chunks(update: Update, lines: list[str]) -> None:
-    """Send lines as few messages as Telegram's length limit allows."""
-    chunk: list[str] = []
-    for line in lines:
-        if chunk and len("\n".join([*chunk, line])) > CHUNK:
-            await _say(update, "\n".join(chunk))
-            chunk = []
-        chunk.append(line)
-    if chunk:
-        await _say(update, "\n".join(chunk))
 
 
 def admin_only(command: AdminCommand) -> AdminCommand:

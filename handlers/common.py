@@ -44,6 +44,24 @@ async def _reply(
     )
 
 
+# Well under Telegram's 4096 characters per message.
+CHUNK = 3500
+
+
+async def say_chunks(update: Update, lines: list[str]) -> None:
+    """Reply with lines in as few messages as Telegram's length limit allows."""
+    message = update.effective_message
+    assert message is not None
+    chunk: list[str] = []
+    for line in lines:
+        if chunk and len("\n".join([*chunk, line])) > CHUNK:
+            await message.reply_text("\n".join(chunk), parse_mode=ParseMode.HTML)
+            chunk = []
+        chunk.append(line)
+    if chunk:
+        await message.reply_text("\n".join(chunk), parse_mode=ParseMode.HTML)
+
+
 async def start(update: Update, context: BotContext) -> None:
     """Greet, explain, and ask for consent or offer a new report."""
     assert update.effective_user is not None

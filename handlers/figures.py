@@ -29,7 +29,8 @@ from bot.stats import (
     render_chart,
     summary_text,
 )
-from handlers.admin import _args, _log, _say, admin_only, say_chunks
+from handlers.admin import _args, _log, _say, admin_only
+from handlers.common import say_chunks
 
 FIND_LIMIT = 20
 SNIPPET = 80

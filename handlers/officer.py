@@ -50,11 +50,10 @@ from bot.parsing import format_code, format_date, normalize_code
 from bot.render import category_label, status_label
 from bot.storage import Outgoing
 from bot.workflow import ANONYMOUS_ADMIN_ID, NOTE_MAX, NOTE_MIN, Action, allowed_actions
+from handlers.common import say_chunks
 from handlers.units import tree_rows
 
 PENDING_MAX = 200
-# Well under Telegram's 4096 characters per message.
-CHUNK = 3500
 _PRESS = re.compile(r"^st:([a-z]+):(\d{1,12})$")
 _BROWSE = re.compile(r"^tb:(\d{1,12}):([A-Za-z0-9_.-]{1,24}|-):(\d{1,3})$")
 _CHOOSE = re.compile(r"^tu:(\d{1,12}):([A-Za-z0-9_.-]{1,24})$")
@@ -502,13 +501,7 @@ async def pending(update: Update, context: BotContext) -> None:
         lines.append(_("Only the first %(count)d are shown.") % {"count": PENDING_MAX})
     lines.append(_("Send /report CODE to see one of them with its history."))
     # One message holds about 30 lines; a long list goes out in several.
-    chunk: list[str] = []
-    for line in lines:
-        if chunk and len("\n".join([*chunk, line])) > CHUNK:
-            await _answer(message, "\n".join(chunk))
-            chunk = []
-        chunk.append(line)
-    await _answer(message, "\n".join(chunk))
+    await say_chunks(update, lines)
 
 
 async def show_report(update: Update, context: BotContext) -> None:
