@@ -26,13 +26,13 @@ from telegram.ext._utils.types import ConversationDict, ConversationKey
 
 from bot.config import Settings
 from bot.context import SERVICES_KEY, BotContext, Services
-from bot.delivery import Delivery
+from bot.core.workflow import Workflow
 from bot.i18n import SUPPORTED, Translator
-from bot.inbound import Inbound
-from bot.privacy import retention_job
-from bot.storage import Clock, Repository, StorageError
-from bot.webhook import WebhookServer
-from bot.workflow import Workflow
+from bot.jobs import check_deadlines, retention_job, weekly_digest
+from bot.store.repository import Clock, Repository
+from bot.telegram.delivery import Delivery
+from bot.telegram.inbound import Inbound
+from bot.telegram.webhook import WebhookServer
 
 log = logging.getLogger(__name__)
 
@@ -188,27 +188,6 @@ async def init_resources(app: App) -> None:
     if app.job_queue is not None:
         app.job_queue.run_repeating(retention_job, interval=3600, first=60.0, name="retention")
     await _publish_commands(app, services.translator, services.settings.default_locale)
-
-
-async def check_deadlines(context: BotContext) -> None:
-    """Send the deadline reminders and escalations that are due (a repeating job)."""
-    try:
-        reminded, escalated = await context.workflow.run_timers()
-    except StorageError:
-        log.exception("deadline check failed; trying again at the next tick")
-        return
-    if reminded or escalated:
-        log.info("deadlines: %d reminders, %d escalations", reminded, escalated)
-        context.delivery.wake()
-
-
-async def weekly_digest(context: BotContext) -> None:
-    """Queue the weekly digest when Monday morning comes (an hourly job)."""
-    try:
-        if await context.workflow.queue_digest():
-            context.delivery.wake()
-    except StorageError:
-        log.exception("weekly digest not queued; trying again in an hour")
 
 
 async def _publish_commands(app: App, translator: Translator, default: str) -> None:

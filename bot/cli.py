@@ -104,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "demo":
             return _demo(script=args.script)
         if args.command == "bench":
-            from bot.bench import run_from_args
+            from bot.sim.bench import run_from_args
 
             return run_from_args(args)
         config = (
@@ -177,14 +177,14 @@ def _run(settings: Settings, *, webhook: bool = False) -> int:
 
 
 def _demo(*, script: bool) -> int:
-    from bot.demo import run_demo
+    from bot.sim.demo import run_demo
 
     return asyncio.run(run_demo(script=script))
 
 
 def _units_export(settings: Settings, output: Path | None) -> int:
-    from bot.storage import StorageError
-    from bot.units_csv import export_csv
+    from bot.figures.units_csv import export_csv
+    from bot.store.repository import StorageError
 
     try:
         data = asyncio.run(export_csv(settings))
@@ -205,8 +205,8 @@ def _units_export(settings: Settings, output: Path | None) -> int:
 
 
 def _units_import(settings: Settings, file: Path, *, dry_run: bool) -> int:
-    from bot.storage import StorageError
-    from bot.units_csv import format_problems, import_csv
+    from bot.figures.units_csv import format_problems, import_csv
+    from bot.store.repository import StorageError
 
     try:
         data = file.read_bytes()

@@ -12,9 +12,11 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+# DATA_KEY_ENV: a Fernet key (or "NEW,OLD" while replacing one) for contacts at rest.
+from bot.sealing import DATA_KEY_ENV, parse_data_key
+
 TOKEN_ENV = "LIEMCHINH_TOKEN"
-# A Fernet key (or "NEW,OLD" while replacing one) to encrypt reporters' contacts at rest.
-DATA_KEY_ENV = "LIEMCHINH_DATA_KEY"
+
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
 DEFAULT_BASE_FILE_URL = "https://api.telegram.org/file/bot"
 LOCALES = ("vi", "en")
@@ -327,9 +329,6 @@ def _check_data_key(path: Path) -> None:
     value = os.environ.get(DATA_KEY_ENV, "").strip()
     if not value:
         return
-    # Imported here: only this check and the storage need cryptography, not the config.
-    from bot.privacy import parse_data_key
-
     try:
         parse_data_key(value)
     except ValueError:

@@ -9,11 +9,11 @@ from telegram.ext import Application, CallbackContext, ExtBot, filters
 
 from bot.config import Settings
 from bot.i18n import Gettext, Translator
-from bot.storage import Clock, Repository
+from bot.store.repository import Clock, Repository
 
 if TYPE_CHECKING:
-    from bot.delivery import Delivery
-    from bot.workflow import Workflow
+    from bot.core.workflow import Workflow
+    from bot.telegram.delivery import Delivery
 
 SERVICES_KEY = "services"
 

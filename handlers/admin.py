@@ -18,10 +18,10 @@ from telegram.ext import ApplicationHandlerStop
 
 from bot.config import UNIT_CODE_RE
 from bot.context import BotContext
-from bot.domain import Unit
-from bot.parsing import format_code, normalize_code
+from bot.core.domain import Unit
+from bot.core.parsing import format_code, normalize_code
+from bot.telegram.keyboards import tree_rows
 from handlers.common import say_chunks
-from handlers.units import tree_rows
 
 log = logging.getLogger(__name__)
 

@@ -10,11 +10,11 @@ from telegram.constants import ParseMode
 from telegram.ext import ApplicationHandlerStop
 
 from bot.context import BotContext
-from bot.domain import local_today
+from bot.core.domain import local_today
+from bot.core.parsing import format_code, format_date, normalize_code
 from bot.i18n import SUPPORTED, pick_locale
-from bot.parsing import format_code, format_date, normalize_code
-from bot.render import status_label
-from bot.storage import StorageError
+from bot.messages.render import status_label
+from bot.store.repository import StorageError
 from handlers import report
 
 log = logging.getLogger(__name__)

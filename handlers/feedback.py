@@ -11,8 +11,8 @@ from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Upd
 from telegram.constants import ParseMode
 
 from bot.context import BotContext
-from bot.domain import Link, Report, Status
-from bot.parsing import format_code
+from bot.core.domain import Link, Report, Status
+from bot.core.parsing import format_code
 
 _ANSWER = re.compile(r"^ans:(\d{1,12})$")
 _VERDICT = re.compile(r"^fb:(yes|no):(\d{1,12})$")

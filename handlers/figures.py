@@ -16,11 +16,10 @@ from telegram.constants import ChatAction, ParseMode
 from telegram.error import TelegramError
 
 from bot.context import BotContext
-from bot.domain import VN_TZ, Link
-from bot.export import export_csv, export_xlsx
-from bot.parsing import format_code, format_date, normalize_code
-from bot.render import status_label
-from bot.stats import (
+from bot.core.domain import VN_TZ, Link
+from bot.core.parsing import format_code, format_date, normalize_code
+from bot.figures.export import export_csv, export_xlsx
+from bot.figures.stats import (
     Period,
     PeriodError,
     compute,
@@ -29,6 +28,7 @@ from bot.stats import (
     render_chart,
     summary_text,
 )
+from bot.messages.render import status_label
 from handlers.admin import _args, _log, _say, admin_only
 from handlers.common import say_chunks
 

@@ -44,14 +44,14 @@ from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden
 
 from bot.context import BotContext
-from bot.deadlines import deadline_day
-from bot.domain import DeclineReason, Link, Report
-from bot.parsing import format_code, format_date, normalize_code
-from bot.render import category_label, status_label
-from bot.storage import Outgoing
-from bot.workflow import ANONYMOUS_ADMIN_ID, NOTE_MAX, NOTE_MIN, Action, allowed_actions
+from bot.core.deadlines import deadline_day
+from bot.core.domain import DeclineReason, Link, Report
+from bot.core.parsing import format_code, format_date, normalize_code
+from bot.core.workflow import ANONYMOUS_ADMIN_ID, NOTE_MAX, NOTE_MIN, Action, allowed_actions
+from bot.messages.render import category_label, status_label
+from bot.store.repository import Outgoing
+from bot.telegram.keyboards import tree_rows
 from handlers.common import say_chunks
-from handlers.units import tree_rows
 
 PENDING_MAX = 200
 _PRESS = re.compile(r"^st:([a-z]+):(\d{1,12})$")

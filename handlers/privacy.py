@@ -18,7 +18,7 @@ from telegram import (
 from telegram.constants import ChatType, ParseMode
 
 from bot.context import BotContext
-from bot.privacy import EXPORT_FILENAME, export_bytes, personal_data
+from bot.messages.privacy import EXPORT_FILENAME, export_bytes, personal_data
 
 log = logging.getLogger(__name__)
 

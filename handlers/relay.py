@@ -13,10 +13,10 @@ from telegram.constants import ChatType, ParseMode
 from telegram.ext import ApplicationHandlerStop
 
 from bot.context import BotContext
-from bot.domain import CITIZEN, Report
-from bot.parsing import format_code
-from bot.storage import Outgoing
-from bot.workflow import QUESTION_MAX
+from bot.core.domain import CITIZEN, Report
+from bot.core.parsing import format_code
+from bot.core.workflow import QUESTION_MAX
+from bot.store.repository import Outgoing
 from handlers import officer
 
 # What can be passed on; everything else (stickers, polls, contacts…) could identify nobody

@@ -55,9 +55,8 @@ from telegram.ext import (
 )
 
 from bot.context import BotContext
-from bot.domain import Category, Draft, ReportFields, local_today
-from bot.evidence import MAX_ATTACHMENTS, attachment_from, fingerprint, too_big
-from bot.parsing import (
+from bot.core.domain import Category, Draft, ReportFields, local_today
+from bot.core.parsing import (
     DateFormatError,
     FutureDateError,
     format_code,
@@ -66,10 +65,11 @@ from bot.parsing import (
     parse_date_any,
     visible,
 )
-from bot.render import category_label, field_lines
-from bot.storage import StorageError
-from bot.workflow import acknowledge_timers
-from handlers.units import tree_rows
+from bot.core.workflow import acknowledge_timers
+from bot.messages.render import category_label, field_lines
+from bot.store.repository import StorageError
+from bot.telegram.evidence import MAX_ATTACHMENTS, attachment_from, fingerprint, too_big
+from bot.telegram.keyboards import tree_rows
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ import pytest
 
 from bot.app import App, build_application, running
 from bot.config import Settings, UnitConfig
-from bot.domain import VN_TZ
-from bot.simulator import BotApiSimulator, SimUser
-from bot.storage import Repository
+from bot.core.domain import VN_TZ
+from bot.sim import BotApiSimulator, SimUser
+from bot.store.repository import Repository
 
 ADMIN_ID = 900001
 PROVINCE_CHAT = -1001000000001

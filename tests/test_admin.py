@@ -11,9 +11,9 @@ from typing import Any
 
 import openpyxl
 
-from bot.domain import Draft, ReportFields
-from bot.parsing import format_code
-from bot.simulator import SimUser
+from bot.core.domain import Draft, ReportFields
+from bot.core.parsing import format_code
+from bot.sim.simulator import SimUser
 from tests.conftest import (
     ADMIN_ID,
     HA_LONG_CHAT,

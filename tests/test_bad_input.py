@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from bot.domain import Draft, Report, Status
-from bot.parsing import normalize_code
-from bot.simulator import SimUser
+from bot.core.domain import Draft, Report, Status
+from bot.core.parsing import normalize_code
+from bot.sim.simulator import SimUser
 from tests.conftest import (
     ADMIN_ID,
     HA_LONG_CHAT,

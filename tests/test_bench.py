@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.bench import percentile
 from bot.cli import main
+from bot.sim.bench import percentile
 
 KEYS = (
     "updates_per_s",

@@ -11,8 +11,8 @@ from datetime import datetime
 from pathlib import Path
 
 from bot.app import build_application, running
-from bot.domain import VN_TZ
-from bot.simulator import BotApiSimulator
+from bot.core.domain import VN_TZ
+from bot.sim.simulator import BotApiSimulator
 from tests.conftest import (
     ADMIN_ID,
     HA_LONG_CHAT,

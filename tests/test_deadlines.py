@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from bot.config import SlaConfig
-from bot.deadlines import (
+from bot.core.deadlines import (
     acknowledge_deadline,
     add_working_days,
     deadline_day,
@@ -17,7 +17,7 @@ from bot.deadlines import (
     reminder_time,
     resolve_deadline,
 )
-from bot.domain import VN_TZ
+from bot.core.domain import VN_TZ
 
 DAY = 86_400.0
 TET_2026 = frozenset(date(2026, 2, d) for d in range(16, 21))

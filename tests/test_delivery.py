@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.storage import Repository
+from bot.store.repository import Repository
 from tests.conftest import (
     ADMIN_ID,
     HA_LONG_CHAT,

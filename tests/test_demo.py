@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bot.demo import run_demo
+from bot.sim.demo import run_demo
 from tests.conftest import CODE_RE
 
 ROOT = Path(__file__).resolve().parent.parent

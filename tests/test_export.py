@@ -13,11 +13,11 @@ import openpyxl
 import pytest
 
 from bot.config import UnitConfig
-from bot.domain import VN_TZ, Actor, Draft, ReportFields
-from bot.export import export_csv, export_rows, export_xlsx, neutralize
+from bot.core.domain import VN_TZ, Actor, Draft, ReportFields
+from bot.figures.export import export_csv, export_rows, export_xlsx, neutralize
+from bot.figures.stats import Period, compute, render_chart, summary_text
 from bot.i18n import Translator
-from bot.stats import Period, compute, render_chart, summary_text
-from bot.storage import Repository
+from bot.store.repository import Repository
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=VN_TZ).timestamp()
 DAY = 86400.0

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.domain import Actor, Draft, ReportFields, Status
-from bot.parsing import format_code
-from bot.simulator import SimUser
-from bot.workflow import ANONYMOUS_ADMIN_ID
+from bot.core.domain import Actor, Draft, ReportFields, Status
+from bot.core.parsing import format_code
+from bot.core.workflow import ANONYMOUS_ADMIN_ID
+from bot.sim.simulator import SimUser
 from tests.conftest import (
     DONG_TRIEU_CHAT,
     HA_LONG_CHAT,

@@ -1,4 +1,4 @@
-"""Tests for bot.parsing: folding, matching, amounts, dates and tracking codes."""
+"""Tests for bot.core.parsing: folding, matching, amounts, dates and tracking codes."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from bot.parsing import (
+from bot.core.parsing import (
     CODE_ALPHABET,
     MAX_AMOUNT,
     DateFormatError,

@@ -20,11 +20,12 @@ import pytest
 from cryptography.fernet import Fernet
 
 from bot.config import DATA_KEY_ENV, ConfigError, PrivacyConfig, Settings, load_settings
-from bot.domain import Actor, Attachment, Draft, Report, ReportFields, Status
-from bot.parsing import format_code
-from bot.privacy import apply_retention, retention_job, unseal
-from bot.simulator import SimUser
-from bot.storage import Outgoing, Repository
+from bot.core.domain import Actor, Attachment, Draft, Report, ReportFields, Status
+from bot.core.parsing import format_code
+from bot.jobs import apply_retention, retention_job
+from bot.sealing import unseal
+from bot.sim.simulator import SimUser
+from bot.store.repository import Outgoing, Repository
 from tests.conftest import (
     ADMIN_ID,
     HA_LONG_CHAT,
@@ -426,7 +427,7 @@ async def test_the_hourly_job_logs_counts_and_no_ids(
     report = await stored_report(repo, 810021)
     await close(repo, report, Status.RESOLVED)
     context = SimpleNamespace(db=repo, settings=settings_for(tmp_path, reporter_link_days=0))
-    with caplog.at_level(logging.INFO, logger="bot.privacy"):
+    with caplog.at_level(logging.INFO, logger="bot.jobs"):
         await retention_job(context)  # type: ignore[arg-type]
     assert "retention: 1 reporter links" in caplog.text
     assert "810021" not in caplog.text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from bot.parsing import normalize_code
+from bot.core.parsing import normalize_code
 from tests.conftest import HA_LONG_CHAT, Person, World, code_in, eventually, walk_to_review
 
 PHOTO = b"\xff\xd8\xff\xe0" + b"photo of the receipt" * 40 + b"\xff\xd9"

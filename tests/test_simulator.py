@@ -26,7 +26,7 @@ from telegram.ext import (
     ContextTypes,
 )
 
-from bot.simulator import BotApiSimulator, HtmlParseError, parse_html
+from bot.sim.simulator import BotApiSimulator, HtmlParseError, parse_html
 
 GROUP_ID = -1001234567890
 

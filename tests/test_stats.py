@@ -13,9 +13,8 @@ import matplotlib
 import pytest
 from matplotlib.font_manager import FontProperties, findfont
 
-from bot.domain import VN_TZ
-from bot.i18n import Translator
-from bot.stats import (
+from bot.core.domain import VN_TZ
+from bot.figures.stats import (
     FONT,
     SUMMARY_BUDGET,
     Period,
@@ -26,6 +25,7 @@ from bot.stats import (
     render_chart,
     summary_text,
 )
+from bot.i18n import Translator
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=VN_TZ).timestamp()
 HOUR = 3600.0

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from bot.config import UnitConfig
-from bot.domain import Actor, Attachment, Draft, ReportFields
-from bot.storage import MIGRATIONS, NOT_NULL, Outgoing, Repository
+from bot.core.domain import Actor, Attachment, Draft, ReportFields
+from bot.store.repository import MIGRATIONS, NOT_NULL, Outgoing, Repository
 
 UNITS = (
     UnitConfig("QN", "UBND tỉnh Quảng Ninh", None, -100, (7,)),

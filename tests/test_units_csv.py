@@ -12,8 +12,8 @@ import pytest
 
 from bot.cli import main
 from bot.config import load_settings
-from bot.storage import Repository
-from bot.units_csv import HEADER, UnitRow, read_units
+from bot.figures.units_csv import HEADER, UnitRow, read_units
+from bot.store.repository import Repository
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_CSV = ROOT / "examples" / "units-quang-ninh.csv"

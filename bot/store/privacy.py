@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiosqlite
 
-from bot.domain import CITIZEN
+from bot.core.domain import CITIZEN
 
 # Why a message owed to a citizen was dropped: nobody is left to receive it.
 ERASED = "the reporter's personal data was erased"
@@ -110,8 +110,8 @@ class PrivacyStore:
         for the units, each with a "forgotten" line in its audit log; bans stay too, so that
         erasure is no way around moderation.
         """
-        # Imported here: bot.storage imports this module to build Repository.
-        from bot.storage import _insert_audit
+        # Imported here: bot.store.repository imports this module to build Repository.
+        from bot.store.repository import _insert_audit
 
         now = self.clock()
         async with self._write() as conn:

@@ -11,8 +11,8 @@ import tornado.netutil
 import tornado.web
 
 from bot.config import WebhookConfig
-from bot.inbound import Inbound, secret_matches
-from bot.storage import StorageError
+from bot.store.repository import StorageError
+from bot.telegram.inbound import Inbound, secret_matches
 
 log = logging.getLogger(__name__)
 

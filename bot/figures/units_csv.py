@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from bot.config import UNIT_CODE_RE, Settings, UnitConfig, check_database_path
-from bot.storage import Repository
+from bot.store.repository import Repository
 
 HEADER = ("code", "name", "parent", "chat_id", "officers", "disabled")
 MAX_SHOWN = 20

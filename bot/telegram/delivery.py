@@ -28,14 +28,14 @@ from telegram.error import (
 )
 
 from bot.config import Settings
-from bot.deadlines import deadline_day
-from bot.domain import VN_TZ, Attachment, DeclineReason, Link, OutboxItem, Relay, Report
+from bot.core.deadlines import deadline_day
+from bot.core.domain import VN_TZ, Attachment, DeclineReason, Link, OutboxItem, Relay, Report
+from bot.core.parsing import format_code, format_date
+from bot.core.workflow import allowed_actions
+from bot.figures.stats import Period, compute, render_chart, summary_text
 from bot.i18n import Gettext, Translator
-from bot.parsing import format_code, format_date
-from bot.render import HISTORY_LINES, alert_text, evidence_caption, history_line
-from bot.stats import Period, compute, render_chart, summary_text
-from bot.storage import Repository, StorageError
-from bot.workflow import allowed_actions
+from bot.messages.render import HISTORY_LINES, alert_text, evidence_caption, history_line
+from bot.store.repository import Repository, StorageError
 
 log = logging.getLogger(__name__)
 

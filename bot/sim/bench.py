@@ -3,7 +3,7 @@
 The simulated Bot API (bot/simulator.py, flood limits enforced) runs inside this process, which
 also plays the citizens; the bot is the real application in its own process
 (`python -m bot run --config FILE`), and the framework's floor is a minimal python-telegram-bot
-echo bot, also in its own process (`python -m bot.bench echo URL TOKEN`). Latency is taken in
+echo bot, also in its own process (`python -m bot.sim.bench echo URL TOKEN`). Latency is taken in
 the simulator: from the moment getUpdates hands an update out to the first message the bot
 sends or edits in that update's chat, so the driver's own pace does not skew it.
 """
@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.simulator import BotApiSimulator, SimUser
+from bot.sim import BotApiSimulator, SimUser
 
 JSON = dict[str, Any]
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ADMIN_ID = 810_000_001
 UNIT_COUNT = 40
 UNIT_CHAT_BASE = -1_002_000_000_000
@@ -513,7 +513,7 @@ async def echo_phase(
     sim: BenchSimulator, folder: Path, citizens: int, total: int, think: float
 ) -> LoadResult:
     """The framework's floor: the echo bot under the same citizens and pace."""
-    echo = Process(["-m", "bot.bench", "echo", sim.base_url, sim.token], folder / "echo.log")
+    echo = Process(["-m", "bot.sim.bench", "echo", sim.base_url, sim.token], folder / "echo.log")
     polls = sim.count("getUpdates")
     await echo.start()
     try:
@@ -693,10 +693,10 @@ async def figures_phase(
 
 def _figures_breakdown(database: Path) -> JSON:
     """Time the code paths behind /stats and /export one by one, in this process."""
-    from bot.export import export_csv, export_xlsx
+    from bot.figures.export import export_csv, export_xlsx
+    from bot.figures.stats import compute, parse_period, render_chart
     from bot.i18n import Translator
-    from bot.stats import compute, parse_period, render_chart
-    from bot.storage import Repository
+    from bot.store.repository import Repository
 
     now = time.time()
     period, _rest = parse_period(["365d"], now)
@@ -736,11 +736,11 @@ def _figures_breakdown(database: Path) -> JSON:
 def seed_reports(database: Path, count: int, *, seed: int = 1) -> int:
     """Write `count` synthetic reports straight into the database; return how many.
 
-    TEST DATA ONLY: this bypasses bot.storage.Repository (and its audit log and outbox) to
+    TEST DATA ONLY: this bypasses bot.store.repository.Repository (and its audit log and outbox) to
     fill a benchmark database in seconds. The bot never writes reports this way.
     """
-    from bot.domain import Category, Status
-    from bot.parsing import CODE_ALPHABET, CODE_LENGTH, fold
+    from bot.core.domain import Category, Status
+    from bot.core.parsing import CODE_ALPHABET, CODE_LENGTH, fold
 
     rng = random.Random(seed)
     now = time.time()
@@ -838,7 +838,7 @@ async def run_bench(options: BenchOptions) -> JSON:
             add_world(sim)
             config = write_config(sim, folder)
             if options.chaos:
-                from bot.chaos import run_chaos
+                from bot.sim.chaos import run_chaos
 
                 return await run_chaos(sim, config, folder, options)
             return await _measure(sim, config, folder, options)
@@ -975,4 +975,4 @@ if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "echo":
         echo_main(sys.argv[2], sys.argv[3])
     else:
-        sys.exit("usage: python -m bot.bench echo BASE_URL TOKEN")
+        sys.exit("usage: python -m bot.sim.bench echo BASE_URL TOKEN")

@@ -13,13 +13,13 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from bot.config import Settings, SlaConfig
-from bot.deadlines import (
+from bot.core.deadlines import (
     acknowledge_deadline,
     extend_deadline,
     reminder_time,
     resolve_deadline,
 )
-from bot.domain import (
+from bot.core.domain import (
     CITIZEN,
     SYSTEM,
     VN_TZ,
@@ -30,7 +30,7 @@ from bot.domain import (
     Timers,
 )
 from bot.i18n import N_
-from bot.storage import NOT_NULL, Outgoing, Repository
+from bot.store.repository import NOT_NULL, Outgoing, Repository
 
 log = logging.getLogger(__name__)
 

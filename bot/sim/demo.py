@@ -11,9 +11,9 @@ from typing import Any, TextIO
 
 from bot.app import build_application, running
 from bot.config import Settings, load_settings
-from bot.simulator import BotApiSimulator, SimUser
+from bot.sim import BotApiSimulator, SimUser
 
-EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "config.example.toml"
+EXAMPLE_CONFIG = Path(__file__).resolve().parents[2] / "config.example.toml"
 CITIZEN_ID = 700001
 OFFICER_ID = 700002
 ADMIN_ID = 700009

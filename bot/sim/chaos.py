@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot.bench import (
+from bot.sim.bench import (
     CHAOS_BASE,
     JSON,
     UNIT_COUNT,
@@ -30,7 +30,7 @@ from bot.bench import (
 )
 
 if TYPE_CHECKING:
-    from bot.bench import BenchOptions
+    from bot.sim.bench import BenchOptions
 
 # Methods the bot uses to answer citizens and to alert units.
 FAULTY_METHODS = ("sendMessage", "editMessageReplyMarkup", "editMessageText", "copyMessage")
@@ -150,7 +150,7 @@ async def run_chaos(
 
 def _confirmations(sim: BenchSimulator) -> dict[str, int]:
     """How many times each code was confirmed to a citizen."""
-    from bot.bench import CODE_RE
+    from bot.sim.bench import CODE_RE
 
     counts: dict[str, int] = {}
     for chat_id, messages in sim._bot_messages.items():

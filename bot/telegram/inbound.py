@@ -30,7 +30,7 @@ from telegram.error import (
 )
 
 from bot.i18n import pick_locale
-from bot.storage import Repository, StorageError
+from bot.store.repository import Repository, StorageError
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from typing import Any
 import aiosqlite
 
 from bot.config import UnitConfig
-from bot.domain import (
+from bot.core.domain import (
     Actor,
     Attachment,
     AuditEntry,
@@ -30,9 +30,9 @@ from bot.domain import (
     Timers,
     Unit,
 )
-from bot.parsing import fold, matches, new_code
-from bot.privacy import seal, secure_database_file, unseal
-from bot.storage_privacy import PrivacyStore
+from bot.core.parsing import fold, matches, new_code
+from bot.sealing import seal, secure_database_file, unseal
+from bot.store.privacy import PrivacyStore
 
 Clock = Callable[[], float]
 
@@ -702,7 +702,7 @@ class Repository(PrivacyStore):
                 raise ValueError("draft is incomplete")
             values = [getattr(fields, c) for c in _REPORT_COLUMNS]
             values[_REPORT_COLUMNS.index("anonymous")] = 0 if fields.anonymous is False else 1
-            # Encrypted at rest when LIEMCHINH_DATA_KEY is set (bot.privacy).
+            # Encrypted at rest when LIEMCHINH_DATA_KEY is set (bot.sealing).
             for column in ("contact_name", "contact_phone"):
                 values[_REPORT_COLUMNS.index(column)] = seal(getattr(fields, column))
             for _ in range(10):

@@ -6,10 +6,10 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from html import escape
 
-from bot.deadlines import deadline_day
-from bot.domain import VN_TZ, AuditEntry, Category, Report, ReportFields, Status
+from bot.core.deadlines import deadline_day
+from bot.core.domain import VN_TZ, AuditEntry, Category, Report, ReportFields, Status
+from bot.core.parsing import format_amount, format_code, format_date
 from bot.i18n import N_, Gettext
-from bot.parsing import format_amount, format_code, format_date
 
 # Telegram counts a message's length after entity parsing; staying well under 4096 leaves room
 # for the labels around a long description.

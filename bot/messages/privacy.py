@@ -1,38 +1,24 @@
-"""Personal data: encryption of contacts at rest, the citizen's copy of their data, retention.
+"""The citizen's copy of their data (/mydata), as a JSON-ready document.
 
 Vietnam's Personal Data Protection Law (2025) and Decree 13/2023 give a citizen the right to
-see what is stored about them and to have it erased, and ask that data be kept no longer than
-its purpose needs. The SQL behind this lives in `bot.storage_privacy`.
+see what is stored about them. The SQL behind this lives in `bot.store.privacy`.
 """
 
 from __future__ import annotations
 
 import json
-import logging
-import os
 from datetime import datetime
-from functools import lru_cache
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-
-from bot.config import DATA_KEY_ENV
-from bot.domain import VN_TZ, Category, DeclineReason, Status
+from bot.core.domain import VN_TZ, Category, DeclineReason, Status
+from bot.core.parsing import format_code
 from bot.i18n import N_, Gettext
-from bot.parsing import format_code
+from bot.sealing import unseal
 
 if TYPE_CHECKING:
-    from bot.config import Settings
-    from bot.context import BotContext
-    from bot.storage import Repository
+    from bot.store.repository import Repository
 
-log = logging.getLogger(__name__)
-
-# Stored values carrying this prefix are Fernet tokens; anything else is legacy plain text.
-SEALED_PREFIX = "fernet:"
 EXPORT_FILENAME = "liemchinh-mydata.json"
-DAY = 86400.0
 
 # The line a report's history shows for the audit entry written by /forget.
 FORGOTTEN_HISTORY = N_("the reporter's personal data was erased at their request")
@@ -56,113 +42,6 @@ CITIZEN_EVENTS = frozenset(
         "answered",
     }
 )
-
-
-# -- encryption at rest ------------------------------------------------------------------------
-
-
-def parse_data_key(value: str) -> MultiFernet:
-    """Return the cipher for a key list ("NEW[,OLD...]"); ValueError if any key is invalid.
-
-    The first key encrypts; every key decrypts, so a key can be replaced without losing access
-    to what the old one encrypted.
-    """
-    keys = [part.strip() for part in value.split(",") if part.strip()]
-    if not keys:
-        raise ValueError("no key")
-    try:
-        return MultiFernet([Fernet(key) for key in keys])
-    except (ValueError, TypeError) as exc:
-        raise ValueError("not a valid Fernet key") from exc
-
-
-@lru_cache(maxsize=4)
-def _cipher_for(value: str) -> MultiFernet | None:
-    try:
-        return parse_data_key(value)
-    except ValueError:
-        # load_settings refuses such a key; this only happens when settings were built in code.
-        log.warning(
-            "%s is not a valid Fernet key: contacts are stored in plain text", DATA_KEY_ENV
-        )
-        return None
-
-
-def _cipher() -> MultiFernet | None:
-    # Read at every use rather than once at import, so the running process and the tests see
-    # the same environment.
-    value = os.environ.get(DATA_KEY_ENV, "").strip()
-    return _cipher_for(value) if value else None
-
-
-def seal(text: str | None) -> str | None:
-    """Encrypt a contact detail for storage when a data key is set; plain text otherwise."""
-    cipher = _cipher()
-    if text is None or cipher is None:
-        return text
-    return SEALED_PREFIX + cipher.encrypt(text.encode("utf-8")).decode("ascii")
-
-
-_warned_unreadable = False
-
-
-def unseal(stored: str | None) -> str | None:
-    """Decrypt a stored contact detail; plain (legacy) values come back unchanged.
-
-    A value that cannot be decrypted (no key, or another key) reads as None rather than
-    stopping every view of the report, with one warning in the log.
-    """
-    global _warned_unreadable
-    if stored is None or not stored.startswith(SEALED_PREFIX):
-        return stored
-    cipher = _cipher()
-    if cipher is not None:
-        try:
-            return cipher.decrypt(stored.removeprefix(SEALED_PREFIX).encode("ascii")).decode()
-        except (InvalidToken, UnicodeError):
-            pass
-    if not _warned_unreadable:
-        _warned_unreadable = True
-        log.warning("encrypted contact details cannot be read: check %s", DATA_KEY_ENV)
-    return None
-
-
-# -- the database file -------------------------------------------------------------------------
-
-
-def secure_database_file(path: Path) -> None:
-    """Create the SQLite file readable by its owner only (0600), and tighten an existing one.
-
-    SQLite creates the -wal and -shm files with the database file's own mode, so they follow;
-    leftovers of an earlier run are tightened too. A process-wide umask would also reach files
-    other threads create meanwhile, so the file is made here instead.
-    """
-    if str(path) == ":memory:":
-        return
-    if not path.exists():
-        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-    for candidate in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
-        if candidate.exists() and candidate.stat().st_mode & 0o077:
-            candidate.chmod(0o600)
-
-
-# -- retention ---------------------------------------------------------------------------------
-
-
-async def apply_retention(db: Repository, settings: Settings) -> dict[str, int]:
-    """Delete what the configured periods no longer allow to keep; return counts per kind.
-
-    - the link between an anonymous report and its sender, `reporter_link_days` after the
-      report closed (resolved or declined), once nothing is still owed to the sender;
-    - unfinished reports untouched for `draft_days`, with their evidence;
-    - the sender's chat and message ids wherever a report no longer has a sender.
-    """
-    now = db.clock()
-    policy = settings.privacy
-    links = await db.expire_reporter_links(now - policy.reporter_link_days * DAY)
-    drafts = await db.expire_drafts(now - policy.draft_days * DAY)
-    scrubbed = await db.scrub_unlinked()
-    return {"reporter_links": links, "drafts": drafts, "chat_references": scrubbed}
 
 
 # -- the citizen's copy ------------------------------------------------------------------------
@@ -301,22 +180,3 @@ async def personal_data(db: Repository, user_id: int, _: Gettext) -> dict[str, A
 def export_bytes(document: dict[str, Any]) -> bytes:
     """Serialise a document as readable UTF-8 JSON (Vietnamese letters kept as they are)."""
     return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
-
-
-async def retention_job(context: BotContext) -> None:
-    """Apply the retention periods (an hourly job); counts only reach the log, never ids."""
-    # Imported here: bot.storage imports this module.
-    from bot.storage import StorageError
-
-    try:
-        counts = await apply_retention(context.db, context.settings)
-    except StorageError:
-        log.exception("retention not applied; trying again in an hour")
-        return
-    if any(counts.values()):
-        log.info(
-            "retention: %d reporter links, %d drafts, %d chat references removed",
-            counts["reporter_links"],
-            counts["drafts"],
-            counts["chat_references"],
-        )

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 from babel.numbers import format_decimal
 
-from bot.domain import OPEN_STATUSES, VN_TZ, Category, Status
+from bot.core.domain import OPEN_STATUSES, VN_TZ, Category, Status
+from bot.core.parsing import fold
 from bot.i18n import Gettext
-from bot.parsing import fold
-from bot.render import category_label, status_label
+from bot.messages.render import category_label, status_label
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

@@ -8,8 +8,8 @@ import logging
 from telegram import Bot, Message
 from telegram.error import TelegramError
 
-from bot.domain import Attachment
-from bot.storage import Repository, StorageError
+from bot.core.domain import Attachment
+from bot.store.repository import Repository, StorageError
 
 log = logging.getLogger(__name__)
 

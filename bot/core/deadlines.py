@@ -6,7 +6,7 @@ from collections.abc import Collection
 from datetime import date, datetime, time, timedelta
 
 from bot.config import SlaConfig
-from bot.domain import VN_TZ, local_today
+from bot.core.domain import VN_TZ, local_today
 
 # Vietnam has no daylight saving, so a local day is always exactly this long.
 _DAY_SECONDS = 86_400.0

@@ -1,0 +1,70 @@
+"""The application's repeating jobs: deadlines, the weekly digest and retention."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from bot.store.repository import StorageError
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+    from bot.context import BotContext
+    from bot.store.repository import Repository
+
+log = logging.getLogger(__name__)
+
+DAY = 86400.0
+
+
+async def check_deadlines(context: BotContext) -> None:
+    """Send the deadline reminders and escalations that are due (a repeating job)."""
+    try:
+        reminded, escalated = await context.workflow.run_timers()
+    except StorageError:
+        log.exception("deadline check failed; trying again at the next tick")
+        return
+    if reminded or escalated:
+        log.info("deadlines: %d reminders, %d escalations", reminded, escalated)
+        context.delivery.wake()
+
+
+async def weekly_digest(context: BotContext) -> None:
+    """Queue the weekly digest when Monday morning comes (an hourly job)."""
+    try:
+        if await context.workflow.queue_digest():
+            context.delivery.wake()
+    except StorageError:
+        log.exception("weekly digest not queued; trying again in an hour")
+
+
+async def apply_retention(db: Repository, settings: Settings) -> dict[str, int]:
+    """Delete what the configured periods no longer allow to keep; return counts per kind.
+
+    - the link between an anonymous report and its sender, `reporter_link_days` after the
+      report closed (resolved or declined), once nothing is still owed to the sender;
+    - unfinished reports untouched for `draft_days`, with their evidence;
+    - the sender's chat and message ids wherever a report no longer has a sender.
+    """
+    now = db.clock()
+    policy = settings.privacy
+    links = await db.expire_reporter_links(now - policy.reporter_link_days * DAY)
+    drafts = await db.expire_drafts(now - policy.draft_days * DAY)
+    scrubbed = await db.scrub_unlinked()
+    return {"reporter_links": links, "drafts": drafts, "chat_references": scrubbed}
+
+
+async def retention_job(context: BotContext) -> None:
+    """Apply the retention periods (an hourly job); counts only reach the log, never ids."""
+    try:
+        counts = await apply_retention(context.db, context.settings)
+    except StorageError:
+        log.exception("retention not applied; trying again in an hour")
+        return
+    if any(counts.values()):
+        log.info(
+            "retention: %d reporter links, %d drafts, %d chat references removed",
+            counts["reporter_links"],
+            counts["drafts"],
+            counts["chat_references"],
+        )
