@@ -17,15 +17,14 @@ from telegram.ext import (
     AIORateLimiter,
     Application,
     ApplicationBuilder,
-    BasePersistence,
     ContextTypes,
-    PersistenceInput,
     filters,
 )
-from telegram.ext._utils.types import ConversationDict, ConversationKey
 
 from bot.config import Settings
 from bot.context import SERVICES_KEY, BotContext, Services
+from bot.core.conversation import Conversation
+from bot.core.domain import local_today
 from bot.core.workflow import Workflow
 from bot.i18n import SUPPORTED, Translator
 from bot.jobs import check_deadlines, retention_job, weekly_digest
@@ -41,83 +40,6 @@ TIMER_INTERVAL = 60.0
 START_BACKOFF_MAX = 60.0
 
 
-class DraftPersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
-    """Feeds the report conversation its states from the drafts table at start-up.
-
-    Handlers write each draft and its step to the database before they answer, so nothing here
-    needs writing: PTB's own persistence flushes on a timer, which a `kill -9` would outrun.
-    """
-
-    def __init__(self, db: Repository) -> None:
-        super().__init__(
-            store_data=PersistenceInput(
-                bot_data=False, chat_data=False, user_data=False, callback_data=False
-            ),
-            update_interval=3600,
-        )
-        self.db = db
-
-    async def get_conversations(self, name: str) -> ConversationDict:
-        """Return the step of every unfinished report."""
-        # Application.initialize() asks before post_init runs, so the database opens here first.
-        await self.db.open()
-        steps: ConversationDict = {}
-        for key, step in (await self.db.draft_steps()).items():
-            steps[key] = step
-        return steps
-
-    async def update_conversation(
-        self, name: str, key: ConversationKey, new_state: object | None
-    ) -> None:
-        """Ignore: the handlers stored the step already."""
-
-    async def get_user_data(self) -> dict[int, dict[Any, Any]]:
-        """Return nothing: user data is not kept in memory."""
-        return {}
-
-    async def get_chat_data(self) -> dict[int, dict[Any, Any]]:
-        """Return nothing: chat data is not kept in memory."""
-        return {}
-
-    async def get_bot_data(self) -> dict[Any, Any]:
-        """Return nothing: bot data is not persisted."""
-        return {}
-
-    async def get_callback_data(self) -> None:
-        """Return nothing: callback data is plain strings."""
-        return None
-
-    async def update_user_data(self, user_id: int, data: dict[Any, Any]) -> None:
-        """Ignore."""
-
-    async def update_chat_data(self, chat_id: int, data: dict[Any, Any]) -> None:
-        """Ignore."""
-
-    async def update_bot_data(self, data: dict[Any, Any]) -> None:
-        """Ignore."""
-
-    async def update_callback_data(self, data: Any) -> None:
-        """Ignore."""
-
-    async def drop_chat_data(self, chat_id: int) -> None:
-        """Ignore."""
-
-    async def drop_user_data(self, user_id: int) -> None:
-        """Ignore."""
-
-    async def refresh_user_data(self, user_id: int, user_data: dict[Any, Any]) -> None:
-        """Ignore."""
-
-    async def refresh_chat_data(self, chat_id: int, chat_data: dict[Any, Any]) -> None:
-        """Ignore."""
-
-    async def refresh_bot_data(self, bot_data: dict[Any, Any]) -> None:
-        """Ignore."""
-
-    async def flush(self) -> None:
-        """Nothing is buffered."""
-
-
 def build_application(settings: Settings, *, clock: Clock = time.time) -> App:
     """Create the Application with its services and every handler registered."""
     if not settings.token:
@@ -129,6 +51,8 @@ def build_application(settings: Settings, *, clock: Clock = time.time) -> App:
         translator=Translator(),
         clock=clock,
         workflow=Workflow(db, settings),
+        # The report's questions and checks; units come from the store, today from the clock.
+        conversation=Conversation(db, lambda: local_today(clock())),
         admin_filter=filters.User(user_id=settings.admins, allow_empty=False),
     )
     app: App = (
@@ -137,7 +61,6 @@ def build_application(settings: Settings, *, clock: Clock = time.time) -> App:
         .base_url(settings.base_url)
         .base_file_url(settings.base_file_url)
         .context_types(ContextTypes(context=BotContext))
-        .persistence(DraftPersistence(db))
         # Telegram's limits: 30 messages/s overall and 20/min per group, applied to every
         # request; the outbox does its own retrying, so the limiter does none. PTB's default
         # buckets (30 a second, 20 a minute) refill while they drain, so after a quiet spell

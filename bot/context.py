@@ -12,6 +12,7 @@ from bot.i18n import Gettext, Translator
 from bot.store.repository import Clock, Repository
 
 if TYPE_CHECKING:
+    from bot.core.conversation import Conversation
     from bot.core.workflow import Workflow
     from bot.telegram.delivery import Delivery
 
@@ -27,6 +28,7 @@ class Services:
     translator: Translator
     clock: Clock
     workflow: Workflow
+    conversation: Conversation
     # Every admin's id, config and chat alike, for handlers that only admins may reach; kept
     # current by /admin_add and /admin_remove.
     admin_filter: filters.User
@@ -76,6 +78,11 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
     def workflow(self) -> Workflow:
         """Return the officer workflow."""
         return self.services.workflow
+
+    @property
+    def conversation(self) -> Conversation:
+        """Return the report conversation (questions, checks, order)."""
+        return self.services.conversation
 
     @property
     def lang(self) -> str:

@@ -16,6 +16,7 @@ from telegram.ext import (
 )
 
 from bot.context import BotContext
+from bot.telegram.callbacks import REPORT_ANSWER, UNIT_BROWSE
 
 
 def register(app: Application[Any, BotContext, Any, Any, Any, Any]) -> None:
@@ -48,11 +49,13 @@ def register(app: Application[Any, BotContext, Any, Any, Any, Any]) -> None:
     app.add_handler(CallbackQueryHandler(common.language_chosen, pattern=r"^lang:"))
     app.add_handler(CommandHandler("status", common.status, filters=private))
     app.add_handler(CommandHandler("myreports", common.my_reports, filters=private))
+    app.add_handler(CommandHandler("cancel", report.cancel, filters=private))
     app.add_handler(CommandHandler("mydata", privacy.my_data, filters=private))
     app.add_handler(CommandHandler("forget", privacy.forget, filters=private))
     app.add_handler(CallbackQueryHandler(common.consent_refused, pattern=r"^consent:no$"))
-    # Buttons on alerts and on messages about a report come before the report conversation,
-    # whose fallback would otherwise answer them as stale while a citizen writes a report.
+    app.add_handler(CallbackQueryHandler(report.consent_given, pattern=r"^consent:yes$"))
+    app.add_handler(CallbackQueryHandler(report.start_report, pattern=r"^report:new$"))
+    # Buttons on alerts and on messages about a report.
     app.add_handler(CallbackQueryHandler(officer.action_pressed, pattern=r"^st:"))
     app.add_handler(CallbackQueryHandler(officer.transfer_browse, pattern=r"^tb:"))
     app.add_handler(CallbackQueryHandler(officer.transfer_chosen, pattern=r"^tu:"))
@@ -98,12 +101,18 @@ def register(app: Application[Any, BotContext, Any, Any, Any, Any]) -> None:
     # needs the hint below.
     app.add_handler(CommandHandler("report", officer.show_report, filters=~private, has_args=True))
 
-    app.add_handler(report.conversation())
+    # The citizen's report: /report, its buttons, and any other private message, which is
+    # an answer to the current question when a report is in progress. Commands handled above
+    # work in the middle of a report without changing its step.
+    app.add_handler(CommandHandler("report", report.start_report, filters=private))
+    app.add_handler(CallbackQueryHandler(report.answer_pressed, pattern=REPORT_ANSWER.pattern))
+    app.add_handler(CallbackQueryHandler(report.unit_browse, pattern=UNIT_BROWSE.pattern))
+    app.add_handler(
+        MessageHandler(private & ~filters.UpdateType.EDITED_MESSAGE, report.message_received)
+    )
 
-    # Whatever the conversation did not take.
-    app.add_handler(CommandHandler("cancel", common.nothing_to_cancel, filters=private))
+    # Whatever nothing above took.
     app.add_handler(CommandHandler(["start", "report"], common.group_hint, filters=~private))
     app.add_handler(CallbackQueryHandler(common.expired_button))
-    app.add_handler(MessageHandler(private & ~filters.UpdateType.EDITED_MESSAGE, common.unknown))
 
     app.add_error_handler(common.on_error)

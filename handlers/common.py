@@ -15,7 +15,7 @@ from bot.core.parsing import format_code, format_date, normalize_code
 from bot.i18n import SUPPORTED, pick_locale
 from bot.messages.render import status_label
 from bot.store.repository import StorageError
-from handlers import report
+from bot.telegram.questions import ask, ask_consent
 
 log = logging.getLogger(__name__)
 
@@ -79,13 +79,13 @@ async def start(update: Update, context: BotContext) -> None:
     draft = await context.db.get_draft(update.effective_user.id)
     if draft is not None:
         await _reply(update, context, _("You have a report in progress; let's continue."))
-        await report.reprompt(update, context, draft)
+        await ask(context, draft)
         return
     _locale, consented = await context.db.get_or_create_user(
         update.effective_user.id, context.lang
     )
     if not consented:
-        await report.ask_consent(update, context)
+        await ask_consent(context, update.effective_user.id)
         return
     await _reply(
         update,
@@ -230,7 +230,7 @@ async def language_chosen(update: Update, context: BotContext) -> None:
     await _reply(update, context, context._("I will speak English with you from now on."))
     draft = await context.db.get_draft(update.effective_user.id)
     if draft is not None:
-        await report.reprompt(update, context, draft)
+        await ask(context, draft)
 
 
 async def status(update: Update, context: BotContext) -> None:

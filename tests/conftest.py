@@ -15,9 +15,11 @@ import pytest
 
 from bot.app import App, build_application, running
 from bot.config import Settings, UnitConfig
+from bot.core.conversation import CONFIRM, Step
 from bot.core.domain import VN_TZ
 from bot.sim import BotApiSimulator, SimUser
 from bot.store.repository import Repository
+from bot.telegram.callbacks import REPORT_ANSWER
 
 ADMIN_ID = 900001
 PROVINCE_CHAT = -1001000000001
@@ -54,6 +56,15 @@ class FakeClock:
 
     def set(self, moment: float) -> None:
         self.offset = moment - time.time()
+
+
+# The review's Send button, for tests that press it twice or at a chosen moment.
+CONFIRM_DATA = REPORT_ANSWER.build(step=Step.REVIEW, value=CONFIRM)
+
+
+def answer_data(step: Step, value: str) -> str:
+    """Return the callback data of one of the report's buttons."""
+    return REPORT_ANSWER.build(step=step, value=value)
 
 
 CODE_RE = re.compile(r"\b([A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4})\b")

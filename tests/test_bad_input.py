@@ -15,14 +15,17 @@ from typing import Any
 
 import pytest
 
+from bot.core.conversation import Step
 from bot.core.domain import Draft, Report, Status
 from bot.core.parsing import normalize_code
 from bot.sim.simulator import SimUser
 from tests.conftest import (
     ADMIN_ID,
+    CONFIRM_DATA,
     HA_LONG_CHAT,
     Person,
     World,
+    answer_data,
     code_in,
     current,
     eventually,
@@ -482,8 +485,8 @@ async def test_a_double_tap_on_confirm_sends_one_report(world: World) -> None:
     chi = world.person(731701, "Chi")
     review = await walk_to_review(chi, DESCRIPTION)
     mark = len(chi.messages)
-    first = await chi.user.press(review, "confirm")
-    second = await chi.user.press(review, "confirm")
+    first = await chi.user.press(review, CONFIRM_DATA)
+    second = await chi.user.press(review, CONFIRM_DATA)
     confirmation = await world.sim.wait_for_message(chi.id, contains="/status", after=mark)
     code = code_in(confirmation["text"])
     await world.sim.wait_for_callback_answer(first["id"])
@@ -510,9 +513,44 @@ async def to_review(person: Person) -> None:
 
 AT_STEP: dict[str, tuple[Callable[[Person], Awaitable[Any]], tuple[str, ...], str]] = {
     # The step's own handler refuses what it does not know and asks again.
-    "category": (consent, ("cat:zzz", "cat:", "x" * 64, "unit:HL", "confirm"), ASK_CATEGORY),
-    "unit": (to_unit, ("unit:NOPE", "unit:", "cat:bribe", "edit:unit"), ASK_UNIT),
-    "review": (to_review, ("edit:nothing", "edit:amount", "cat:other", "skip"), REVIEW),
+    "category": (
+        consent,
+        (
+            "cat:zzz",
+            "x" * 64,
+            "a:category:zzz",
+            "a:category:",
+            "a:category:bribe\n",
+            answer_data(Step.UNIT, "HL"),
+            CONFIRM_DATA,
+            "a:nostep:bribe",
+        ),
+        ASK_CATEGORY,
+    ),
+    "unit": (
+        to_unit,
+        (
+            "unit:HL",
+            answer_data(Step.UNIT, "NOPE"),
+            "a:unit:",
+            "a:unit:HL\n",
+            answer_data(Step.CATEGORY, "bribe"),
+            answer_data(Step.REVIEW, "edit_unit"),
+        ),
+        ASK_UNIT,
+    ),
+    "review": (
+        to_review,
+        (
+            "edit:unit",
+            answer_data(Step.REVIEW, "edit_nothing"),
+            "a:review:confirm ",
+            answer_data(Step.REVIEW, "edit_amount"),
+            answer_data(Step.CATEGORY, "other"),
+            answer_data(Step.DOSSIER, "skip"),
+        ),
+        REVIEW,
+    ),
 }
 
 
@@ -572,8 +610,11 @@ async def test_stale_and_forged_report_buttons_after_sending_change_nothing(
     mark = len(lan.messages)
     for message, data in (
         (review, "confirm"),
+        (review, CONFIRM_DATA),
         (review, "edit:description"),
+        (review, answer_data(Step.REVIEW, "edit_description")),
         (review, "cat:other"),
+        (review, answer_data(Step.CATEGORY, "other")),
         (confirmation, "fb:yes:999"),
         (confirmation, f"fb:no:{report.id}"),
         (confirmation, "rate:1:9"),
@@ -999,7 +1040,7 @@ async def test_a_database_refusing_every_write_delays_the_citizen_but_loses_noth
         if action == "answer":
             await lan.user.send(DESCRIPTION)
         else:
-            await lan.user.press(lan.with_button("Gửi phản ánh"), "confirm")
+            await lan.user.press(lan.with_button("Gửi phản ánh"), CONFIRM_DATA)
         await outage_noticed(caplog)
         assert await draft_of(world, lan.id) == before
     assert table_counts(world) == counts
@@ -1072,7 +1113,7 @@ async def test_a_refused_confirm_leaves_nothing_half_written(world: World, error
     # The outbox row is the last insert of the sending transaction: the report, its reporter,
     # its evidence and its history are written by then, and must all be rolled back.
     async with failing(world, error, "INSERT INTO OUTBOX"):
-        confirm = lan.user.press(lan.with_button("Gửi phản ánh"), "confirm")
+        confirm = lan.user.press(lan.with_button("Gửi phản ánh"), CONFIRM_DATA)
         said = await said_after(world, lan.user, confirm)
     # The apology, then the review again with its Send button.
     assert len(said) == 2 and NOT_SAVED in said[0] and "kiểm tra" in said[1], said
@@ -1101,7 +1142,7 @@ async def test_after_a_refused_confirm_the_send_button_is_still_there(world: Wor
     await review_with_a_photo(lan)
     async with failing(world, SQLITE_ERRORS["full"], "INSERT INTO OUTBOX"):
         mark = len(lan.messages)
-        await lan.user.press(lan.with_button("Gửi phản ánh"), "confirm")
+        await lan.user.press(lan.with_button("Gửi phản ánh"), CONFIRM_DATA)
         await world.sim.wait_for_message(lan.id, contains=NOT_SAVED, after=mark)
         await quiet(world, lan.id)
     code = code_in((await lan.press("Gửi phản ánh", expect="/status"))["text"])
@@ -1115,8 +1156,8 @@ async def to_when(person: Person) -> None:
     await person.press("Bỏ qua", expect="khi nào")
 
 
-Step = Callable[[Person], Awaitable[Any]]
-REPLAYED: dict[str, tuple[Step, Step, Step]] = {
+Walk = Callable[[Person], Awaitable[Any]]
+REPLAYED: dict[str, tuple[Walk, Walk, Walk]] = {
     # The walk there, the answer whose update is not forgotten, the citizen's next answer.
     "text-answer": (
         to_description,

@@ -5,7 +5,15 @@ from __future__ import annotations
 import hashlib
 
 from bot.core.parsing import normalize_code
-from tests.conftest import HA_LONG_CHAT, Person, World, code_in, eventually, walk_to_review
+from tests.conftest import (
+    CONFIRM_DATA,
+    HA_LONG_CHAT,
+    Person,
+    World,
+    code_in,
+    eventually,
+    walk_to_review,
+)
 
 PHOTO = b"\xff\xd8\xff\xe0" + b"photo of the receipt" * 40 + b"\xff\xd9"
 RECEIPT = b"%PDF-1.4 receipt with <b>tags</b> & ampersands"
@@ -211,8 +219,8 @@ async def test_double_tap_on_confirm_stores_one_report(world: World) -> None:
     review = await walk_to_review(
         chi, "Cán bộ đến muộn hai tiếng, người dân phải chờ ngoài cửa.", category="Khác"
     )
-    await chi.user.press(review, "confirm")
-    await chi.user.press(review, "confirm")
+    await chi.user.press(review, CONFIRM_DATA)
+    await chi.user.press(review, CONFIRM_DATA)
     await world.sim.wait_for_message(chi.id, contains="/status")
     await eventually(lambda: len(world.sim.callback_answers) >= 2)
     assert await world.db.count_reports() == 1

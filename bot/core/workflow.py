@@ -163,6 +163,22 @@ class Workflow:
         kind = "admin" if await self.is_admin(user_id) else "officer"
         return Actor(kind, user_id, name)
 
+    # -- the citizen's steps -----------------------------------------------------------------
+
+    async def over_daily_limit(self, user_id: int) -> bool:
+        """Tell whether the user has sent as many reports in 24 hours as one person may."""
+        since = self.db.clock() - 86400
+        return await self.db.reports_sent_since(user_id, since) >= self.settings.reports_per_day
+
+    async def submit(self, user_id: int, locale: str) -> Report | None:
+        """Turn the user's draft into a report: the report, its evidence, its audit line, its
+        alert and the acknowledgement deadline in one transaction.
+
+        Returns None when there is no draft (it was just sent: a double tap or a replay).
+        """
+        timers = acknowledge_timers(self.db.clock(), self.sla)
+        return await self.db.submit_draft(user_id, locale, timers)
+
     # -- status steps ------------------------------------------------------------------------
 
     async def acknowledge(self, report: Report, actor: Actor) -> Report | None:

@@ -1,0 +1,149 @@
+"""The report's questions on Telegram: a core `Question` as inline buttons, a message as an
+`Answer`. Nothing here decides what is asked or whether an answer is good."""
+
+from __future__ import annotations
+
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    Message,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+)
+from telegram.constants import ParseMode
+
+from bot.context import BotContext
+from bot.core.conversation import (
+    CANCEL,
+    CONFIRM,
+    Answer,
+    Contact,
+    Kind,
+    Question,
+    Step,
+    question,
+)
+from bot.core.domain import Draft, Unit
+from bot.messages import questions as texts
+from bot.messages.questions import Prompt, browse_all
+from bot.telegram.callbacks import REPORT_ANSWER, UNIT_BROWSE
+from bot.telegram.evidence import attachment_from
+from bot.telegram.keyboards import tree_rows
+
+
+def _button(step: Step, value: str, label: str) -> InlineKeyboardButton:
+    return InlineKeyboardButton(label, callback_data=REPORT_ANSWER.build(step=step, value=value))
+
+
+def choice_rows(question: Question, prompt: Prompt) -> list[list[InlineKeyboardButton]]:
+    """Lay out a question's choices: long labels one a row, short ones side by side."""
+    buttons = [_button(question.step, value, label) for value, label in prompt.choices]
+    if question.step is Step.CATEGORY:
+        return [[button] for button in buttons]
+    if question.kind is Kind.REVIEW:
+        final = [
+            b
+            for (value, _label), b in zip(prompt.choices, buttons, strict=True)
+            if value in (CONFIRM, CANCEL)
+        ]
+        edits = [b for b in buttons if b not in final]
+        return [edits[i : i + 2] for i in range(0, len(edits), 2)] + [final]
+    return [buttons] if buttons else []
+
+
+async def question_markup(
+    context: BotContext, question: Question, prompt: Prompt
+) -> InlineKeyboardMarkup | None:
+    """Return the inline keyboard of a question (the unit tree for the unit question)."""
+    if question.kind is Kind.UNIT:
+        return await unit_tree(context, None, 0)
+    rows = choice_rows(question, prompt)
+    return InlineKeyboardMarkup(rows) if rows else None
+
+
+async def unit_tree(context: BotContext, parent: str | None, page: int) -> InlineKeyboardMarkup:
+    """Return one page of the unit tree, whose units answer the unit question."""
+    # The tree's own prefixes until it takes formats: "ub:CODE:PAGE" and "a:unit:CODE".
+    rows = await tree_rows(context, parent, page, browse="ub", choose="a:unit")
+    return InlineKeyboardMarkup(rows)
+
+
+def found_units_markup(context: BotContext, units: tuple[Unit, ...]) -> InlineKeyboardMarkup:
+    """Return the units a search found as buttons, and a way back to the whole tree."""
+    rows = [[_button(Step.UNIT, unit.code, unit.name)] for unit in units]
+    data = UNIT_BROWSE.build(code=None, page=0)
+    rows.append([InlineKeyboardButton(browse_all(context._), callback_data=data)])
+    return InlineKeyboardMarkup(rows)
+
+
+def answer_from(message: Message, user_id: int) -> Answer:
+    """Read what a citizen sent as an answer to the current question."""
+    if message.text is not None:
+        if message.text.startswith("/"):
+            return Answer(other=message.text)
+        return Answer(text=message.text)
+    if message.location is not None:
+        return Answer(location=(message.location.latitude, message.location.longitude))
+    if message.contact is not None:
+        contact = message.contact
+        name = " ".join(p for p in (contact.first_name, contact.last_name) if p)
+        return Answer(contact=Contact(name, contact.phone_number, own=contact.user_id == user_id))
+    attachment = attachment_from(message)
+    if attachment is not None:
+        return Answer(attachment=attachment)
+    return Answer(other=message.effective_attachment.__class__.__name__)
+
+
+Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None
+
+
+async def say(context: BotContext, chat_id: int, text: str, markup: Markup = None) -> None:
+    """Send one HTML message to the citizen."""
+    await context.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup)
+
+
+async def current_question(context: BotContext, draft: Draft) -> Question:
+    """Return the draft's question, counting its stored files."""
+    files = len(await context.db.draft_attachments(draft.user_id))
+    return question(draft, files)
+
+
+async def ask(context: BotContext, draft: Draft, asked: Question | None = None) -> None:
+    """Send the draft's current question with its buttons."""
+    asked = asked or await current_question(context, draft)
+    unit_name = None
+    if asked.kind is Kind.REVIEW:
+        unit = await context.db.get_unit(draft.fields.unit_code or "")
+        unit_name = unit.name if unit else None
+    words = texts.prompt(asked, draft, context._, context.lang, unit_name=unit_name)
+    if asked.kind is Kind.CONTACT:
+        # Telegram shares a verified contact only through a reply-keyboard button; withdrawing
+        # the question needs an inline button, hence a second message.
+        share = KeyboardButton(texts.contact_button(context._), request_contact=True)
+        keyboard = ReplyKeyboardMarkup([[share]], resize_keyboard=True, one_time_keyboard=True)
+        await say(context, draft.chat_id, words.text, keyboard)
+        rows = choice_rows(asked, words)
+        await say(
+            context,
+            draft.chat_id,
+            texts.contact_change_of_mind(context._),
+            InlineKeyboardMarkup(rows),
+        )
+        return
+    await say(context, draft.chat_id, words.text, await question_markup(context, asked, words))
+
+
+async def ask_consent(context: BotContext, chat_id: int) -> None:
+    """Ask for explicit consent before any personal data is processed."""
+    words = texts.consent_text(context._)
+    rows = [
+        [
+            InlineKeyboardButton(label, callback_data=CONSENT_DATA[value])
+            for value, label in words.choices
+        ]
+    ]
+    await say(context, chat_id, words.text, InlineKeyboardMarkup(rows))
+
+
+CONSENT_DATA = {"yes": "consent:yes", "no": "consent:no"}
