@@ -13,7 +13,7 @@ import openpyxl
 
 from bot.core.domain import Draft, ReportFields
 from bot.core.parsing import format_code
-from bot.sim.simulator import SimUser
+from bot.sim import SimUser
 from tests.conftest import (
     ADMIN_ID,
     HA_LONG_CHAT,

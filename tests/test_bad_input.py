@@ -18,7 +18,7 @@ import pytest
 from bot.core.conversation import Step
 from bot.core.domain import Draft, Report, Status
 from bot.core.parsing import normalize_code
-from bot.sim.simulator import SimUser
+from bot.sim import SimUser
 from tests.conftest import (
     ADMIN_ID,
     CONFIRM_DATA,

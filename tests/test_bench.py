@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.sim.bench import percentile
+from bot.sim.bench_phases import percentile
 
 KEYS = (
     "updates_per_s",

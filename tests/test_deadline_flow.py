@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bot.app import build_application, running
 from bot.core.domain import VN_TZ
-from bot.sim.simulator import BotApiSimulator
+from bot.sim import BotApiSimulator
 from tests.conftest import (
     ADMIN_ID,
     HA_LONG_CHAT,

@@ -13,7 +13,7 @@ import httpx
 
 from bot.app import build_application, running
 from bot.config import WebhookConfig
-from bot.sim.simulator import BotApiSimulator
+from bot.sim import BotApiSimulator
 from tests.conftest import FakeClock, Person, eventually, make_settings
 from tests.test_restart import start_bot, stop, write_config
 

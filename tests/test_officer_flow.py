@@ -7,7 +7,7 @@ from typing import Any
 from bot.core.domain import Actor, Draft, ReportFields, Status
 from bot.core.parsing import format_code
 from bot.core.workflow import ANONYMOUS_ADMIN_ID
-from bot.sim.simulator import SimUser
+from bot.sim import SimUser
 from tests.conftest import (
     DONG_TRIEU_CHAT,
     HA_LONG_CHAT,

@@ -24,7 +24,7 @@ from bot.core.domain import Actor, Attachment, Draft, Report, ReportFields, Stat
 from bot.core.parsing import format_code
 from bot.jobs import apply_retention, retention_job
 from bot.sealing import unseal
-from bot.sim.simulator import SimUser
+from bot.sim import SimUser
 from bot.store.repository import Outgoing, Repository
 from tests.conftest import (
     ADMIN_ID,

@@ -8,7 +8,7 @@ import signal
 import sys
 from pathlib import Path
 
-from bot.sim.simulator import BotApiSimulator
+from bot.sim import BotApiSimulator
 from tests.conftest import HA_LONG_CHAT, UNITS, Person, code_in
 
 ROOT = Path(__file__).resolve().parent.parent

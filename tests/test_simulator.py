@@ -26,7 +26,8 @@ from telegram.ext import (
     ContextTypes,
 )
 
-from bot.sim.simulator import BotApiSimulator, HtmlParseError, parse_html
+from bot.sim import BotApiSimulator
+from bot.sim.html import HtmlParseError, parse_html
 
 GROUP_ID = -1001234567890
 

@@ -3,6 +3,7 @@
 No production module imports this package; only the command line does (import-linter checks).
 """
 
-from bot.sim.simulator import BotApiSimulator, SimUser
+from bot.sim.people import SimUser
+from bot.sim.server import BotApiSimulator
 
 __all__ = ["BotApiSimulator", "SimUser"]

@@ -14,23 +14,20 @@ import contextlib
 import random
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from bot.sim.bench import (
+from bot.sim.bench_citizens import Citizen, Outcome
+from bot.sim.bench_phases import stored_codes, wait_alerts
+from bot.sim.bench_world import (
     CHAOS_BASE,
+    CODE_RE,
     JSON,
     UNIT_COUNT,
+    BenchOptions,
     BenchSimulator,
-    Citizen,
-    Outcome,
     bot_process,
-    stored_codes,
-    wait_alerts,
     wait_polling,
 )
-
-if TYPE_CHECKING:
-    from bot.sim.bench import BenchOptions
 
 # Methods the bot uses to answer citizens and to alert units.
 FAULTY_METHODS = ("sendMessage", "editMessageReplyMarkup", "editMessageText", "copyMessage")
@@ -150,8 +147,6 @@ async def run_chaos(
 
 def _confirmations(sim: BenchSimulator) -> dict[str, int]:
     """How many times each code was confirmed to a citizen."""
-    from bot.sim.bench import CODE_RE
-
     counts: dict[str, int] = {}
     for chat_id, messages in sim._bot_messages.items():
         if chat_id < CHAOS_BASE:

@@ -1,0 +1,322 @@
+"""The measurements of `liemchinh bench`, one phase each: the echo bot's floor and the real
+bot's load (updates a second, latency percentiles, CPU per update), memory per open
+conversation, draining a backlog queued while the bot was down, and the time /stats and /export
+take over a seeded database, with the helpers that check no report or alert was lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import sqlite3
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.sim.bench_citizens import Citizen, Outcome, echo_citizen
+from bot.sim.bench_seed import seed_reports
+from bot.sim.bench_world import (
+    ADMIN_ID,
+    BACKLOG_BASE,
+    CODE_RE,
+    ECHO_BASE,
+    JSON,
+    OPEN_BASE,
+    REPORT_STEPS,
+    UNIT_COUNT,
+    BenchSimulator,
+    Process,
+    bot_process,
+    unit_chat,
+    wait_polling,
+)
+
+
+def percentile(values: Sequence[float], share: float) -> float:
+    """The nearest-rank percentile of `values` (0 when there are none)."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, math.ceil(share * len(ordered)) - 1))
+    return ordered[rank]
+
+
+def _rate(sim: BenchSimulator) -> float:
+    """Updates answered per second over the measured span."""
+    times = sim.answered_at
+    if len(times) < 2:
+        return 0.0
+    return (len(times) - 1) / max(times[-1] - times[0], 1e-9)
+
+
+@dataclass
+class LoadResult:
+    """One load run against a bot."""
+
+    updates: int
+    updates_per_s: float
+    offered_per_s: float
+    p50_ms: float
+    p99_ms: float
+    cpu_ms_per_update: float
+    outcomes: list[Outcome] = field(default_factory=list)
+
+
+async def _load(
+    sim: BenchSimulator,
+    proc: Process,
+    citizens: int,
+    total: int,
+    run_one: Callable[[int], Any],
+) -> tuple[LoadResult, list[Any]]:
+    """Run `total` citizen sessions, `citizens` at a time; time them in the simulator."""
+    sim.reset_probe()
+    before = proc.stats()
+    began = time.monotonic()
+    queue = iter(range(total))
+    results: list[Any] = []
+
+    async def worker() -> None:
+        for index in queue:
+            results.append(await run_one(index))
+
+    await asyncio.gather(*(worker() for _ in range(citizens)))
+    span = time.monotonic() - began
+    after = proc.stats()
+    latencies = sim.latencies
+    handled = len(latencies)
+    return (
+        LoadResult(
+            updates=handled,
+            updates_per_s=_rate(sim),
+            offered_per_s=handled / span if span else 0.0,
+            p50_ms=1000 * statistics.median(latencies) if latencies else 0.0,
+            p99_ms=1000 * percentile(latencies, 0.99),
+            cpu_ms_per_update=1000 * (after.cpu_s - before.cpu_s) / max(handled, 1),
+        ),
+        results,
+    )
+
+
+async def echo_phase(
+    sim: BenchSimulator, folder: Path, citizens: int, total: int, think: float
+) -> LoadResult:
+    """The framework's floor: the echo bot under the same citizens and pace."""
+    echo = Process(["-m", "bot.sim.bench", "echo", sim.base_url, sim.token], folder / "echo.log")
+    polls = sim.count("getUpdates")
+    await echo.start()
+    try:
+        await wait_polling(sim, polls)
+        users = [sim.add_user(ECHO_BASE + i, f"Echo {i}") for i in range(total)]
+
+        async def one(index: int) -> int:
+            return await echo_citizen(sim, users[index], think, REPORT_STEPS)
+
+        result, _echoed = await _load(sim, echo, citizens, total, one)
+    finally:
+        await echo.stop()
+    return result
+
+
+async def report_phase(
+    sim: BenchSimulator, bot: Process, citizens: int, total: int, think: float, first_id: int
+) -> LoadResult:
+    """Citizens walk complete reports with a photo, `citizens` at a time."""
+    users = [sim.add_user(first_id + i, f"Dân {i}", language_code="vi") for i in range(total)]
+
+    async def one(index: int) -> Outcome:
+        unit = 1 + index % UNIT_COUNT
+        return await Citizen(sim, users[index], unit, think).report()
+
+    result, outcomes = await _load(sim, bot, citizens, total, one)
+    result.outcomes = outcomes
+    return result
+
+
+def alerts(sim: BenchSimulator) -> dict[str, int]:
+    """How many alert texts each tracking code got in the units' groups."""
+    seen: dict[str, int] = {}
+    for number in range(1, UNIT_COUNT + 1):
+        for message in sim._bot_messages.get(unit_chat(number), []):
+            if message.get("method") != "sendMessage":
+                continue
+            found = CODE_RE.search(message.get("text") or "")
+            if found:
+                seen[found.group(1)] = seen.get(found.group(1), 0) + 1
+    return seen
+
+
+async def wait_alerts(sim: BenchSimulator, codes: set[str], seconds: float) -> dict[str, int]:
+    """Wait until every code was alerted (or time is up); return the alert counts."""
+    deadline = time.monotonic() + seconds
+    while True:
+        seen = alerts(sim)
+        if codes <= set(seen) or time.monotonic() > deadline:
+            return seen
+        await asyncio.sleep(0.5)
+
+
+def stored_codes(database: Path) -> list[str]:
+    """Every tracking code in the database, formatted as citizens see them."""
+    with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as conn:
+        rows = conn.execute("SELECT code FROM reports").fetchall()
+    return [f"{code[:4]}-{code[4:]}" for (code,) in rows]
+
+
+async def memory_phase(sim: BenchSimulator, bot: Process, count: int, database: Path) -> JSON:
+    """Leave `count` citizens mid-report; the bot's memory growth per open conversation."""
+    users = [sim.add_user(OPEN_BASE + i, f"Mở {i}") for i in range(count)]
+    before = bot.stats()
+    opened = 0
+
+    async def one(index: int) -> bool:
+        return await Citizen(sim, users[index], 1, 1.5).open_conversation()
+
+    queue = iter(range(count))
+
+    async def worker() -> None:
+        nonlocal opened
+        for index in queue:
+            # Await first: `opened += await ...` would read `opened` before the wait.
+            done = await one(index)
+            opened += done
+
+    await asyncio.gather(*(worker() for _ in range(min(count, 200))))
+    await asyncio.sleep(1.0)
+    after = bot.stats()
+    with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as conn:
+        drafts, data_bytes = conn.execute(
+            "SELECT count(*), coalesce(avg(length(data)), 0) FROM drafts"
+        ).fetchone()
+    return {
+        "open_conversations": opened,
+        "rss_before_mb": round(before.rss_mb, 1),
+        "rss_after_mb": round(after.rss_mb, 1),
+        "bytes_per_open_conversation": round(
+            max(0.0, after.rss_mb - before.rss_mb) * 1024 * 1024 / max(opened, 1)
+        ),
+        "drafts_in_db": drafts,
+        # The row also carries four integers, a float and SQLite's record header (~30 bytes).
+        "draft_data_bytes": round(data_bytes),
+    }
+
+
+async def backlog_phase(
+    sim: BenchSimulator, config: Path, folder: Path, count: int, bot: Process
+) -> JSON:
+    """Queue `count` first messages while the bot is down; time how it drains them."""
+    await bot.stop()
+    sim.reset_probe()
+    for i in range(count):
+        await sim.add_user(BACKLOG_BASE + i, f"Chờ {i}").send("/start")
+    fresh = bot_process(config, folder)
+    began = time.monotonic()
+    await fresh.start()
+    deadline = began + max(120.0, count / 10)
+    fetched_s: float | None = None
+    while time.monotonic() < deadline:
+        if fetched_s is None and not sim.pending_updates:
+            fetched_s = time.monotonic() - began
+        if len(sim.latencies) >= count:
+            break
+        await asyncio.sleep(0.1)
+    drained = len(sim.latencies)
+    end = sim.answered_at[-1] if sim.answered_at else time.monotonic()
+    bot.proc, bot.peak_hwm_mb = fresh.proc, max(bot.peak_hwm_mb, fresh.peak_hwm_mb)
+    return {
+        "backlog": count,
+        "backlog_answered": drained,
+        "backlog_confirmed_s": round(fetched_s, 2) if fetched_s is not None else None,
+        "backlog_drain_s": round(end - began, 2),
+        "backlog_p99_ms": round(1000 * percentile(sim.latencies, 0.99)),
+    }
+
+
+async def figures_phase(
+    sim: BenchSimulator, config: Path, folder: Path, count: int, bot: Process, database: Path
+) -> JSON:
+    """Seed `count` reports, then time /stats and /export as an admin sends them."""
+    await bot.stop()
+    began = time.monotonic()
+    seed_reports(database, count)
+    seeded_s = time.monotonic() - began
+    polls = sim.count("getUpdates")
+    await bot.start()
+    await wait_polling(sim, polls)
+    admin = sim.user(ADMIN_ID)
+    inbox = sim._bot_messages.setdefault(ADMIN_ID, [])
+
+    async def until(predicate: Callable[[dict[str, Any]], bool], mark: int) -> float:
+        event = sim.chat_event(ADMIN_ID)
+        deadline = time.monotonic() + 300
+        while not any(predicate(m) for m in inbox[mark:]):
+            if time.monotonic() > deadline:
+                raise RuntimeError("no answer to the admin's command in 300 s")
+            event.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), 1.0)
+        return time.monotonic()
+
+    mark = len(inbox)
+    sent = time.monotonic()
+    await admin.send("/stats 365d")
+    stats_s = await until(lambda m: m.get("method") == "sendPhoto", mark) - sent
+    await asyncio.sleep(2.0)  # one message a second per chat, as Telegram allows
+    mark = len(inbox)
+    sent = time.monotonic()
+    await admin.send("/export 365d")
+
+    def xlsx(message: dict[str, Any]) -> bool:
+        name = str((message.get("document") or {}).get("file_name", ""))
+        return message.get("method") == "sendDocument" and name.endswith(".xlsx")
+
+    export_s = await until(xlsx, mark) - sent
+    return {
+        "seeded_reports": count,
+        "seed_s": round(seeded_s, 1),
+        "stats_s": round(stats_s, 2),
+        "export_s": round(export_s, 2),
+        **await asyncio.to_thread(_figures_breakdown, database),
+    }
+
+
+def _figures_breakdown(database: Path) -> JSON:
+    """Time the code paths behind /stats and /export one by one, in this process."""
+    from bot.figures.export import export_csv, export_xlsx
+    from bot.figures.stats import compute, parse_period, render_chart
+    from bot.i18n import Translator
+    from bot.store.repository import Repository
+
+    now = time.time()
+    period, _rest = parse_period(["365d"], now)
+    _ = Translator().get("vi")
+
+    async def rows() -> list[dict[str, Any]]:
+        repo = Repository(database)
+        await repo.open()
+        try:
+            return await repo.report_rows(period.since, period.until, None)
+        finally:
+            await repo.close()
+
+    timings: JSON = {}
+    began = time.perf_counter()
+    data = asyncio.run(rows())
+    timings["report_rows_s"] = time.perf_counter() - began
+    began = time.perf_counter()
+    figures = compute(data, period, now)
+    timings["compute_s"] = time.perf_counter() - began
+    began = time.perf_counter()
+    render_chart(figures, _, "vi")
+    timings["render_chart_s"] = time.perf_counter() - began
+    began = time.perf_counter()
+    export_csv(data, _, "vi", full=False, now=now)
+    timings["export_csv_s"] = time.perf_counter() - began
+    began = time.perf_counter()
+    export_xlsx(data, _, "vi", full=False, now=now)
+    timings["export_xlsx_s"] = time.perf_counter() - began
+    return {key: round(value, 2) for key, value in timings.items()}

@@ -1,0 +1,286 @@
+"""The world `liemchinh bench` and `liemchinh bench --chaos N` run in: their ids and
+constants, the options they were given, the simulated Telegram that times each update from
+hand-out to the bot's first answer, the 40 units with their groups and the configuration
+pointing the bot at them, and the bot and echo bot as subprocesses whose memory and CPU are read
+from /proc.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import signal
+import sys
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot.sim import BotApiSimulator
+
+JSON = dict[str, Any]
+ROOT = Path(__file__).resolve().parents[2]
+ADMIN_ID = 810_000_001
+UNIT_COUNT = 40
+UNIT_CHAT_BASE = -1_002_000_000_000
+ECHO_BASE = 830_000_000
+CITIZEN_BASE = 840_000_000
+OPEN_BASE = 850_000_000
+BACKLOG_BASE = 860_000_000
+CHAOS_BASE = 870_000_000
+CODE_RE = re.compile(r"\b([A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4})\b")
+PHOTO = b"\xff\xd8\xff\xe0" + b"bench evidence photo" * 40 + b"\xff\xd9"
+DESCRIPTION = "Cán bộ một cửa yêu cầu nộp thêm giấy tờ không có trong quy định, hẹn lại nhiều lần."
+# The echo bot's citizens send as many texts as a report takes steps, at the same pace.
+REPORT_STEPS = 13
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+# Options live here, not in bench.py, because the chaos run reads them too.
+@dataclass
+class BenchOptions:
+    """What `liemchinh bench` was asked to do."""
+
+    citizens: int = 40
+    reports: int = 200
+    think: float = 3.0
+    open_conversations: int = 1000
+    backlog: int = 10_000
+    seed: int = 100_000
+    chaos: int = 0
+    workdir: Path | None = None
+    enforce_limits: bool = True
+
+
+def unit_code(number: int) -> str:
+    """Return the code of the bench's unit number `number`."""
+    return f"B{number:02d}"
+
+
+def unit_name(number: int) -> str:
+    """Return the name of the bench's unit number `number` (unique under search)."""
+    return f"Đơn vị đo tải {number:02d}"
+
+
+def unit_chat(number: int) -> int:
+    """Return the id of the group that receives unit `number`'s alerts."""
+    return UNIT_CHAT_BASE - number
+
+
+# ---------------------------------------------------------------------------------------------
+# The simulator, with latency records
+
+
+class BenchSimulator(BotApiSimulator):
+    """The simulated Bot API, timing each update from hand-out to the bot's first answer."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.handed_at: dict[int, float] = {}
+        self.redelivered = 0
+        self.latencies: list[float] = []
+        self.answered_at: list[float] = []
+        self.waiting: dict[int, deque[int]] = {}
+        self.update_chat: dict[int, int] = {}
+        self.chat_events: dict[int, asyncio.Event] = {}
+        self.on_message(self._wake_chat)
+
+    def reset_probe(self) -> None:
+        """Start a new measurement: forget the latencies taken so far."""
+        self.latencies = []
+        self.answered_at = []
+
+    def unanswered(self) -> list[int]:
+        """Update ids handed out whose chat has not had an answer since."""
+        return [u for queue in self.waiting.values() for u in queue]
+
+    def chat_event(self, chat_id: int) -> asyncio.Event:
+        """The event set whenever the bot posts or edits in a chat."""
+        return self.chat_events.setdefault(chat_id, asyncio.Event())
+
+    def _wake_chat(self, chat_id: int, message: dict[str, Any], kind: str) -> None:
+        event = self.chat_events.get(chat_id)
+        if event is not None:
+            event.set()
+
+    async def _get_updates(self, p: Any) -> list[dict[str, Any]]:
+        batch = await super()._get_updates(p)
+        now = time.monotonic()
+        for update in batch:
+            update_id = int(update["update_id"])
+            if update_id in self.handed_at:
+                # Not confirmed before: the bot restarted, or its poll was cut.
+                self.redelivered += 1
+                continue
+            self.handed_at[update_id] = now
+            chat_id = _chat_of(update)
+            if chat_id is not None:
+                self.update_chat[update_id] = chat_id
+                self.waiting.setdefault(chat_id, deque()).append(update_id)
+        return batch
+
+    def _check_flood(self, method: str, params: Any) -> None:
+        super()._check_flood(method, params)  # raises the 429 of a refused message
+        try:
+            chat_id = params.integer("chat_id")
+        except Exception:  # a malformed id is the bot's error to get, not the probe's
+            return
+        queue = self.waiting.get(chat_id) if chat_id is not None else None
+        if not queue:
+            return
+        now = time.monotonic()
+        while queue:
+            self.latencies.append(now - self.handed_at[queue.popleft()])
+            self.answered_at.append(now)
+
+
+def _chat_of(update: dict[str, Any]) -> int | None:
+    """The chat an update comes from."""
+    for key in ("message", "edited_message", "channel_post"):
+        if key in update:
+            return int(update[key]["chat"]["id"])
+    if "callback_query" in update:
+        message = update["callback_query"].get("message")
+        return int(message["chat"]["id"]) if message else None
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Processes
+
+
+@dataclass
+class ProcStats:
+    """What /proc says about a process."""
+
+    rss_mb: float
+    hwm_mb: float
+    cpu_s: float
+
+
+def proc_stats(pid: int) -> ProcStats:
+    """Read a process's resident memory, its peak and its CPU time from /proc."""
+    rss = hwm = 0.0
+    with open(f"/proc/{pid}/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                rss = int(line.split()[1]) / 1024
+            elif line.startswith("VmHWM:"):
+                hwm = int(line.split()[1]) / 1024
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        # The command name may hold spaces: the fields to count start after its ")".
+        fields = stat.read().rsplit(")", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return ProcStats(rss, hwm, cpu)
+
+
+class Process:
+    """A bot (or the echo bot) in a subprocess, logging to a file."""
+
+    def __init__(self, argv: Sequence[str], log: Path) -> None:
+        self.argv = list(argv)
+        self.log = log
+        self.proc: asyncio.subprocess.Process | None = None
+        self.peak_hwm_mb = 0.0
+
+    async def start(self) -> None:
+        """Start the process."""
+        env = {k: v for k, v in os.environ.items() if k != "LIEMCHINH_TOKEN"}
+        env["PYTHONPATH"] = str(ROOT)
+        # The output goes to a file: an unread pipe would block a chatty bot.
+        with open(self.log, "ab") as out:  # noqa: ASYNC230 - a moment, once per start
+            self.proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                *self.argv,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=out,
+                stderr=out,
+                env=env,
+            )
+
+    @property
+    def pid(self) -> int:
+        """The process id."""
+        assert self.proc is not None
+        return self.proc.pid
+
+    def stats(self) -> ProcStats:
+        """Memory and CPU of the running process."""
+        stats = proc_stats(self.pid)
+        self.peak_hwm_mb = max(self.peak_hwm_mb, stats.hwm_mb)
+        return stats
+
+    async def kill(self) -> None:
+        """SIGKILL the process and reap it."""
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGKILL)
+            await self.proc.wait()
+
+    async def stop(self) -> None:
+        """Stop the process as an operator would (SIGTERM), killing it if it hangs."""
+        if self.proc is None or self.proc.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            self.stats()
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(self.proc.wait(), 20)
+        except TimeoutError:
+            await self.kill()
+
+
+def write_config(sim: BotApiSimulator, folder: Path) -> Path:
+    """Write the bench's configuration: 40 units with a group each, one admin."""
+    lines = [
+        "[telegram]",
+        f'token = "{sim.token}"',
+        f'base_url = "{sim.base_url}"',
+        f'base_file_url = "{sim.base_file_url}"',
+        "[storage]",
+        'database = "bench.db"',
+        "[bot]",
+        f"admins = [{ADMIN_ID}]",
+        'default_locale = "vi"',
+        "reports_per_day = 100",
+        "[[units]]",
+        'code = "BENCH"',
+        'name = "Tỉnh đo tải"',
+    ]
+    for number in range(1, UNIT_COUNT + 1):
+        lines += [
+            "[[units]]",
+            f'code = "{unit_code(number)}"',
+            f'name = "{unit_name(number)}"',
+            'parent = "BENCH"',
+            f"chat_id = {unit_chat(number)}",
+        ]
+    path = folder / "config.toml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def add_world(sim: BotApiSimulator) -> None:
+    """Create the units' groups and the admin on the simulated Telegram."""
+    for number in range(1, UNIT_COUNT + 1):
+        sim.add_chat(unit_chat(number), unit_name(number), type="supergroup")
+    sim.add_user(ADMIN_ID, "Quản trị", language_code="vi")
+
+
+def bot_process(config: Path, folder: Path) -> Process:
+    """The real application, as an operator runs it."""
+    log = folder / "bot.log"
+    return Process(["-m", "bot", "run", "--config", str(config), "--log-file", str(log)], log)
+
+
+async def wait_polling(sim: BenchSimulator, since: int, seconds: float = 60.0) -> None:
+    """Wait until a freshly started bot polls getUpdates."""
+    deadline = time.monotonic() + seconds
+    while sim.count("getUpdates") <= since:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the bot did not start polling; see its log")
+        await asyncio.sleep(0.05)
