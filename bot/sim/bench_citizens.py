@@ -14,8 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from bot.core.conversation import ANONYMOUS, CLEAR, CONFIRM, DONE, SKIP, TODAY, Step
 from bot.sim import SimUser
 from bot.sim.bench_world import CODE_RE, DESCRIPTION, PHOTO, BenchSimulator, unit_code, unit_name
+from bot.telegram.callbacks import REPORT_ANSWER
 
 
 @dataclass
@@ -89,7 +91,7 @@ class Citizen:
                     await self._press(message, "consent:yes")
                     pressed = True
                     break
-                if pressed and any(d.startswith("cat:") for d in data):
+                if pressed and any(_step(d) is Step.CATEGORY for d in data):
                     return True
             self.event.clear()
             with contextlib.suppress(TimeoutError):
@@ -117,17 +119,35 @@ class Citizen:
     def _answer(
         self, message: dict[str, Any], text: str, data: list[str]
     ) -> Callable[[], Any] | None:
-        target = f"unit:{unit_code(self.unit)}"
-        for wanted in ("confirm", "id:anon", "when:today", "skip", "consent:yes", target):
-            if wanted in data:
-                return lambda: self._press(message, wanted)
-        if "cat:conduct" in data:
-            return lambda: self._press(message, "cat:conduct")
-        if "ev:clear" in data:
-            return lambda: self._press(message, "ev:done")
-        if "ev:done" in data:
+        answers = {d: REPORT_ANSWER.parse(d) for d in data}
+
+        def press(step: Step | None, value: str) -> Callable[[], Any] | None:
+            for wire, parsed in answers.items():
+                if parsed is not None and parsed[1] == value and step in (None, parsed[0]):
+                    return lambda: self._press(message, wire)
+            return None
+
+        for step, value in (
+            (Step.REVIEW, CONFIRM),
+            (Step.IDENTITY, ANONYMOUS),
+            (Step.WHEN, TODAY),
+            (None, SKIP),
+            (Step.UNIT, unit_code(self.unit)),
+            (Step.CATEGORY, "conduct"),
+        ):
+            action = press(step, value)
+            if action is not None:
+                return action
+        if "consent:yes" in data:
+            return lambda: self._press(message, "consent:yes")
+        evidence = {
+            parsed[1] for parsed in answers.values() if parsed and parsed[0] is Step.EVIDENCE
+        }
+        if CLEAR in evidence:
+            return press(Step.EVIDENCE, DONE)
+        if DONE in evidence:
             return self._photo
-        if any(d.startswith(("ub:", "unit:")) for d in data):
+        if any(d.startswith("ub:") or _step(d) is Step.UNIT for d in data):
             return lambda: self._send(unit_name(self.unit).lower())
         if not data and "Mô tả sự việc" in text:
             return lambda: self._send(f"{DESCRIPTION} (#{self.user.id})")
@@ -148,6 +168,11 @@ class Citizen:
         self.outcome.updates += 1
         current = self.sim._stored(message)
         await self.user.press(current, data, check_button=False)
+
+
+def _step(data: str) -> Step | None:
+    parsed = REPORT_ANSWER.parse(data)
+    return parsed[0] if parsed else None
 
 
 def _buttons(message: dict[str, Any]) -> list[str]:
