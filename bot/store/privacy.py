@@ -1,18 +1,19 @@
-"""The repository's SQL for citizens' privacy rights and retention, mixed into `Repository`.
+"""Citizens' privacy rights and retention: export, erasure and expiry of personal data.
 
-Kept in its own module so the rules about personal data can be read in one place. The methods
-use the repository's `_read()` / `_write()` (one connection, one writer at a time) and clock.
+Kept in one module so the rules about personal data can be read in one place. Erasure touches
+every area (users, drafts, reports, links, outbox) in one transaction on the shared connection.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import Any
 
 import aiosqlite
 
 from bot.core.domain import CITIZEN
+from bot.store.database import Store
+from bot.store.rows import insert_audit
 
 # Why a message owed to a citizen was dropped: nobody is left to receive it.
 ERASED = "the reporter's personal data was erased"
@@ -20,15 +21,8 @@ ERASED = "the reporter's personal data was erased"
 _ATTACHMENT_COLUMNS = "kind, file_name, mime_type, file_size, sha256, created_at"
 
 
-class PrivacyStore:
-    """Export, erasure and retention of personal data; a mixin of `Repository`."""
-
-    if TYPE_CHECKING:
-        clock: Callable[[], float]
-
-        def _read(self) -> AbstractAsyncContextManager[aiosqlite.Connection]: ...
-
-        def _write(self) -> AbstractAsyncContextManager[aiosqlite.Connection]: ...
+class PrivacyStore(Store):
+    """Export, erasure and retention of personal data."""
 
     async def personal_data(self, user_id: int) -> dict[str, Any]:
         """Return every stored row about a user as plain dicts (contacts still sealed)."""
@@ -110,10 +104,7 @@ class PrivacyStore:
         for the units, each with a "forgotten" line in its audit log; bans stay too, so that
         erasure is no way around moderation.
         """
-        # Imported here: bot.store.repository imports this module to build Repository.
-        from bot.store.repository import _insert_audit
-
-        now = self.clock()
+        now = self._now()
         async with self._write() as conn:
             reports = await _all(
                 conn,
@@ -137,7 +128,7 @@ class PrivacyStore:
                 )
                 # The same line a workflow step writes, with no status change: the unit's
                 # history shows why the reporter can no longer be reached.
-                await _insert_audit(
+                await insert_audit(
                     conn,
                     report["id"],
                     now,
