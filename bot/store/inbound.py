@@ -15,11 +15,9 @@ class InboundStore(Store):
     """Raw updates between receiving and handling them."""
 
     async def store_updates(self, updates: Sequence[tuple[int, str]]) -> list[int]:
-        """Keep raw updates until handled; return the ids that are new (not seen before).
-
-        An update at or below the highest id ever stored was received already (Telegram sends
-        it again when the bot died before confirming it) and is not stored twice.
-        """
+        """Keep raw updates until handled; return the ids that are new (not seen before)."""
+        # An update at or below the highest id ever stored was received already (Telegram sends
+        # it again when the bot died before confirming it) and is not stored twice.
         if not updates:
             return []
         now = self._now()

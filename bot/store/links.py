@@ -61,10 +61,8 @@ class LinkStore(Store):
         actor: Actor,
         outgoing: Outgoing,
     ) -> int | None:
-        """Store a relayed message and the delivery it needs, atomically; return its id.
-
-        Returns None when the same source message was relayed already (a replayed update).
-        """
+        """Store a relayed message and the delivery it needs, atomically; None if a replay."""
+        # The same source message relayed twice is a replayed update: stored and sent once.
         now = self._now()
         async with self._write() as conn:
             seen = await (

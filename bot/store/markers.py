@@ -31,8 +31,9 @@ class MarkerStore(Store):
         expect: str | None = None,
         outbox: Sequence[Outgoing] = (),
     ) -> bool:
-        """Set a marker if it still holds `expect`, queueing `outbox` in the same transaction;
-        False when another run got there first."""
+        """Set a marker if it still holds `expect` and queue `outbox`; False if beaten to it."""
+        # Compare, set and queue in one transaction: of two runs racing for the same value,
+        # exactly one queues the messages.
         now = self._now()
         async with self._write() as conn:
             row = await (

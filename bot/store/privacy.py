@@ -96,14 +96,12 @@ class PrivacyStore(Store):
         }
 
     async def forget_user(self, user_id: int) -> int:
-        """Erase a citizen's personal data in one transaction; return the reports de-identified.
-
-        Gone: the user row, the draft and its evidence, the link to each report, the contact
-        details of named reports, the bot's messages tied to their reports in their chat,
-        notices queued for them, and their chat's ids on evidence and answers. The reports stay
-        for the units, each with a "forgotten" line in its audit log; bans stay too, so that
-        erasure is no way around moderation.
-        """
+        """Erase a citizen's personal data in one transaction; return the reports de-identified."""
+        # Gone: the user row, the draft and its evidence, the link to each report, the contact
+        # details of named reports, the bot's messages tied to their reports in their chat,
+        # notices queued for them, and their chat's ids on evidence and answers. The reports
+        # stay for the units, each with a "forgotten" line in its audit log; bans stay too, so
+        # that erasure is no way around moderation.
         now = self._now()
         async with self._write() as conn:
             reports = await _all(
@@ -161,11 +159,9 @@ class PrivacyStore(Store):
         return len(reports)
 
     async def expire_reporter_links(self, closed_before: float) -> int:
-        """Unlink anonymous reports closed before a moment from their senders; return how many.
-
-        A report still owing its sender a message (the outcome, a question) keeps the link
-        until that is delivered.
-        """
+        """Unlink anonymous reports closed before a moment from their senders; return how many."""
+        # A report still owing its sender a message (the outcome, a question) keeps the link
+        # until that is delivered.
         async with self._write() as conn:
             rows = await _all(
                 conn,

@@ -69,10 +69,8 @@ class ReportStore(Store):
     async def submit_draft(
         self, user_id: int, locale: str, timers: Timers | None = None
     ) -> Report | None:
-        """Turn the user's draft into a report with its evidence and its alert, atomically.
-
-        Returns None when there is no draft (already submitted: a double tap).
-        """
+        """Turn the user's draft into a report with its evidence and its alert, atomically."""
+        # No draft means it was submitted already (a double tap): None, and nothing written.
         now = self._now()
         async with self._write() as conn:
             row = await (
@@ -239,13 +237,11 @@ class ReportStore(Store):
         consume: tuple[int, int] | None = None,
         outbox: Sequence[Outgoing] = (),
     ) -> tuple[Report, int] | None:
-        """Apply one workflow step atomically: checks, update, audit line and messages owed.
-
-        Returns None, changing nothing, when the report is missing, its status is not in
-        `expect`, a `guard` column differs from the value given, or the `consume`d link (a
-        prompt answered once) is already gone: stale, replayed and racing steps all end here.
-        The audit line's id is added to each outbox payload as "audit_id".
-        """
+        """Apply one workflow step atomically: checks, update, audit line and messages owed."""
+        # Returns None, changing nothing, when the report is missing, its status is not in
+        # `expect`, a `guard` column differs from the value given, or the `consume`d link (a
+        # prompt answered once) is already gone: stale, replayed and racing steps all end here.
+        # The audit line's id is added to each outbox payload as "audit_id".
         changes = dict(changes or {})
         unknown = set(changes) - _MUTABLE_COLUMNS
         if unknown:
@@ -343,8 +339,8 @@ class ReportStore(Store):
         )
 
     async def find_reports(self, query: str, limit: int = 20) -> list[Report]:
-        """Find reports whose code, description, official or place contains every word of
-        `query`, ignoring case and diacritics; newest first."""
+        """Find reports whose code, text, official or place hold every word; newest first."""
+        # Matched against `search_text`, folded like the query: case and diacritics ignored.
         words = fold(query).split()
         if not words:
             return []
@@ -363,10 +359,8 @@ class ReportStore(Store):
         contacts: bool = False,
         include_spam: bool = False,
     ) -> list[dict[str, Any]]:
-        """Return one plain row per report in a period (statistics and exports).
-
-        Contact details are read only when asked for, and only for named reports.
-        """
+        """Return one plain row per report in a period (statistics and exports)."""
+        # Contact details are read only when asked for, and only for named reports.
         clauses = ["1 = 1"]
         params: list[Any] = []
         if since is not None:

@@ -224,10 +224,8 @@ class UnitStore(Store):
     async def import_units(
         self, units: Sequence[UnitConfig], disabled: Collection[str] = ()
     ) -> int:
-        """Create or update units from a file, all or nothing; return how many were written.
-
-        Parents are written before children. Units the file does not name are left alone.
-        """
+        """Create or update units from a file, all or nothing; return how many were written."""
+        # Parents are written before children. Units the file does not name are left alone.
         now = self._now()
         async with self._write() as conn:
             for unit in _parents_first(units):
