@@ -62,7 +62,7 @@ class DraftPersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[Any,
         # Application.initialize() asks before post_init runs, so the database opens here first.
         await self.db.open()
         steps: ConversationDict = {}
-        for key, step in (await self.db.draft_steps()).items():
+        for key, step in (await self.db.drafts.draft_steps()).items():
             steps[key] = step
         return steps
 
@@ -170,8 +170,8 @@ async def init_resources(app: App) -> None:
     """Open the database, seed units and start delivering the outbox (post_init)."""
     services: Services = app.bot_data[SERVICES_KEY]
     await services.db.open()
-    await services.db.seed_units(services.settings.units)
-    services.admin_filter.add_user_ids(await services.db.chat_admins())
+    await services.db.units.seed_units(services.settings.units)
+    services.admin_filter.add_user_ids(await services.db.admin.chat_admins())
     delivery = Delivery(app.bot, services.db, services.settings, services.translator)
     services.delivery = delivery
     delivery.start()

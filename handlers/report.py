@@ -171,7 +171,7 @@ def _chat_id(update: Update) -> int:
 
 
 async def _draft(update: Update, context: BotContext) -> Draft | None:
-    return await context.db.get_draft(_user_id(update))
+    return await context.db.drafts.get_draft(_user_id(update))
 
 
 async def goto(update: Update, context: BotContext, draft: Draft, step: Step) -> Step:
@@ -179,7 +179,7 @@ async def goto(update: Update, context: BotContext, draft: Draft, step: Step) ->
     draft.step = int(step)
     if step is Step.REVIEW:
         draft.reviewing = False
-    await context.db.save_draft(draft)
+    await context.db.drafts.save_draft(draft)
     await PROMPTS[step](update, context, draft)
     return step
 
@@ -326,7 +326,7 @@ async def ask_description(update: Update, context: BotContext, draft: Draft) -> 
 async def ask_evidence(update: Update, context: BotContext, draft: Draft) -> None:
     """Ask for photos, documents, voice or video."""
     _ = context._
-    count = len(await context.db.draft_attachments(draft.user_id))
+    count = len(await context.db.drafts.draft_attachments(draft.user_id))
     text = _(
         "Do you have evidence? Send photos, documents, voice messages or videos"
         " (up to %(max)d files, each under 20 MB). Press Done when you have finished."
@@ -374,8 +374,8 @@ async def ask_contact(update: Update, context: BotContext, draft: Draft) -> None
 async def show_review(update: Update, context: BotContext, draft: Draft) -> None:
     """Show every answer with buttons to edit, send or cancel."""
     _ = context._
-    unit = await context.db.get_unit(draft.fields.unit_code or "")
-    count = len(await context.db.draft_attachments(draft.user_id))
+    unit = await context.db.units.get_unit(draft.fields.unit_code or "")
+    count = len(await context.db.drafts.draft_attachments(draft.user_id))
     lines = field_lines(
         draft.fields, unit.name if unit else None, count, _, context.lang, for_unit=False
     )
@@ -441,7 +441,7 @@ async def _begin(update: Update, context: BotContext) -> int:
     if draft is not None:
         await _say(update, context, context._("You have a report in progress; let's continue."))
         return await reprompt(update, context, draft)
-    _locale, consented = await context.db.get_or_create_user(_user_id(update), context.lang)
+    _locale, consented = await context.db.users.get_or_create_user(_user_id(update), context.lang)
     if not consented:
         await ask_consent(update, context)
         return ConversationHandler.END
@@ -455,7 +455,7 @@ async def _over_daily_limit(update: Update, context: BotContext) -> bool:
     """Tell the citizen, and return True, when they reached today's number of reports."""
     limit = context.settings.reports_per_day
     since = context.db.clock() - 86400
-    if await context.db.reports_sent_since(_user_id(update), since) < limit:
+    if await context.db.reports.reports_sent_since(_user_id(update), since) < limit:
         return False
     await _say(
         update,
@@ -472,7 +472,7 @@ async def _over_daily_limit(update: Update, context: BotContext) -> bool:
 async def consent_given(update: Update, context: BotContext) -> int:
     """Record consent to data processing and begin the report."""
     await _close_buttons(update)
-    await context.db.set_consent(_user_id(update), context.lang)
+    await context.db.users.set_consent(_user_id(update), context.lang)
     await _say(update, context, context._("Thank you. Let's begin."))
     return await _begin(update, context)
 
@@ -534,7 +534,7 @@ async def unit_browse(update: Update, context: BotContext) -> int:
     await query.answer()
     _prefix, code, page = ([*query.data.split(":"), "", "0"])[:3]
     parent = None if code == "-" else code
-    if parent is not None and await context.db.get_unit(parent) is None:
+    if parent is not None and await context.db.units.get_unit(parent) is None:
         parent = None
     markup = await _unit_keyboard(context, parent, int(page) if page.isdigit() else 0)
     try:
@@ -554,7 +554,7 @@ async def unit_chosen(update: Update, context: BotContext) -> int:
     if draft is None:
         await _close_buttons(update)
         return await _vanished(update, context)
-    unit = await context.db.get_unit(query.data.removeprefix("unit:"))
+    unit = await context.db.units.get_unit(query.data.removeprefix("unit:"))
     if unit is None or unit.disabled:
         await query.answer(context._("This button is no longer active."))
         return await reprompt(update, context, draft)
@@ -571,7 +571,7 @@ async def unit_search(update: Update, context: BotContext) -> int:
     assert update.message is not None and update.message.text is not None
     _ = context._
     query = update.message.text.strip()[:100]
-    found = await context.db.search_units(query)
+    found = await context.db.units.search_units(query)
     if not found:
         text = _("No unit matches “%(query)s”. Try another part of the name, or browse:") % {
             "query": escape(query)
@@ -796,7 +796,7 @@ async def evidence_added(update: Update, context: BotContext) -> int:
     att = attachment_from(update.message)
     if att is None:
         return Step.EVIDENCE
-    count = len(await context.db.draft_attachments(draft.user_id))
+    count = len(await context.db.drafts.draft_attachments(draft.user_id))
     if too_big(att):
         await _say(
             update,
@@ -817,7 +817,7 @@ async def evidence_added(update: Update, context: BotContext) -> int:
             _evidence_keyboard(context, count),
         )
         return Step.EVIDENCE
-    attachment_id = await context.db.add_draft_attachment(draft.user_id, att)
+    attachment_id = await context.db.drafts.add_draft_attachment(draft.user_id, att)
     context.application.create_task(
         fingerprint(context.bot, context.db, attachment_id, att.file_id)
     )
@@ -845,7 +845,7 @@ async def evidence_cleared(update: Update, context: BotContext) -> int:
     await _close_buttons(update)
     if draft is None:
         return await _vanished(update, context)
-    await context.db.clear_draft_attachments(draft.user_id)
+    await context.db.drafts.clear_draft_attachments(draft.user_id)
     await _say(update, context, context._("All files were removed from this report."))
     return await reprompt(update, context, draft)
 
@@ -947,7 +947,7 @@ async def confirm(update: Update, context: BotContext) -> int:
         return await reprompt(update, context, draft)
     timers = acknowledge_timers(context.db.clock(), context.settings.sla)
     try:
-        report = await context.db.submit_draft(draft.user_id, context.lang, timers)
+        report = await context.db.reports.submit_draft(draft.user_id, context.lang, timers)
     except StorageError:
         # Nothing was stored; the review comes back with its Send button to try again.
         await _say(
@@ -963,7 +963,7 @@ async def confirm(update: Update, context: BotContext) -> int:
         return await _vanished(update, context)
     # Only now, after the commit, does the citizen learn the code.
     context.delivery.wake()
-    unit = await context.db.get_unit(report.fields.unit_code or "")
+    unit = await context.db.units.get_unit(report.fields.unit_code or "")
     code = format_code(report.code)
     text = _(
         "Your report has been received. Tracking code: %(code)s\n\n"
@@ -990,7 +990,7 @@ def _answered(step: Step, draft: Draft) -> bool:
 async def cancel(update: Update, context: BotContext) -> int:
     """Drop the draft and its evidence."""
     await _close_buttons(update)
-    await context.db.delete_draft(_user_id(update))
+    await context.db.drafts.delete_draft(_user_id(update))
     await _say(
         update, context, context._("Report cancelled. Nothing was sent."), ReplyKeyboardRemove()
     )
