@@ -129,7 +129,7 @@ class Store:
         return self._database.write()
 
     def _now(self) -> float:
-        # Read through the database at every call: a test's fake clock set there is seen here.
+        # One clock for the whole database, so that every store stamps rows on the same time.
         return self._database.clock()
 
 
