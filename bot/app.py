@@ -52,7 +52,7 @@ def build_application(settings: Settings, *, clock: Clock = time.time) -> App:
         clock=clock,
         workflow=Workflow(db, settings),
         # The report's questions and checks; units come from the store, today from the clock.
-        conversation=Conversation(db, lambda: local_today(clock())),
+        conversation=Conversation(db.units, lambda: local_today(clock())),
         admin_filter=filters.User(user_id=settings.admins, allow_empty=False),
     )
     app: App = (
@@ -93,8 +93,8 @@ async def init_resources(app: App) -> None:
     """Open the database, seed units and start delivering the outbox (post_init)."""
     services: Services = app.bot_data[SERVICES_KEY]
     await services.db.open()
-    await services.db.seed_units(services.settings.units)
-    services.admin_filter.add_user_ids(await services.db.chat_admins())
+    await services.db.units.seed_units(services.settings.units)
+    services.admin_filter.add_user_ids(await services.db.admin.chat_admins())
     delivery = Delivery(app.bot, services.db, services.settings, services.translator)
     services.delivery = delivery
     delivery.start()

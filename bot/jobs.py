@@ -48,9 +48,9 @@ async def apply_retention(db: Repository, settings: Settings) -> dict[str, int]:
     """
     now = db.clock()
     policy = settings.privacy
-    links = await db.expire_reporter_links(now - policy.reporter_link_days * DAY)
-    drafts = await db.expire_drafts(now - policy.draft_days * DAY)
-    scrubbed = await db.scrub_unlinked()
+    links = await db.privacy.expire_reporter_links(now - policy.reporter_link_days * DAY)
+    drafts = await db.privacy.expire_drafts(now - policy.draft_days * DAY)
+    scrubbed = await db.privacy.scrub_unlinked()
     return {"reporter_links": links, "drafts": drafts, "chat_references": scrubbed}
 
 

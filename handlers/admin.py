@@ -103,11 +103,11 @@ async def _log(
 ) -> None:
     user = update.effective_user
     assert user is not None
-    await context.db.log_admin(user.id, action, target, details or None)
+    await context.db.admin.log_admin(user.id, action, target, details or None)
 
 
 async def _unit(update: Update, context: BotContext, code: str) -> Unit | None:
-    unit = await context.db.get_unit(code)
+    unit = await context.db.units.get_unit(code)
     if unit is None:
         await _say(
             update,
@@ -128,7 +128,7 @@ async def admin_add(update: Update, context: BotContext) -> None:
         await _say(update, _("Usage: /admin_add USER_ID (or reply to one of their messages)"))
         return
     assert update.effective_user is not None
-    added = await context.db.add_admin(user_id, update.effective_user.id)
+    added = await context.db.admin.add_admin(user_id, update.effective_user.id)
     context.services.admin_filter.add_user_ids(user_id)
     await _log(context, update, "admin_add", str(user_id))
     text = (
@@ -154,7 +154,7 @@ async def admin_remove(update: Update, context: BotContext) -> None:
             % {"user": user_id},
         )
         return
-    removed = await context.db.remove_admin(user_id)
+    removed = await context.db.admin.remove_admin(user_id)
     context.services.admin_filter.remove_user_ids(user_id)
     await _log(context, update, "admin_remove", str(user_id))
     text = (
@@ -172,7 +172,7 @@ async def admins(update: Update, context: BotContext) -> None:
     lines = [_bold(_("Administrators:"))]
     for user_id in sorted(context.settings.admins):
         lines.append(_("%(user)s (configuration file)") % {"user": user_id})
-    for user_id in sorted(await context.db.chat_admins() - context.settings.admins):
+    for user_id in sorted(await context.db.admin.chat_admins() - context.settings.admins):
         lines.append(_("%(user)s (added in chat)") % {"user": user_id})
     await say_chunks(update, lines)
 
@@ -184,9 +184,9 @@ async def admins(update: Update, context: BotContext) -> None:
 async def units(update: Update, context: BotContext) -> None:
     """Show the unit tree with each alert chat's state and the open and overdue reports."""
     _ = context._
-    everything = await context.db.all_units()
-    counts = await context.db.unit_counts(context.db.clock())
-    edited = await context.db.unit_sources()
+    everything = await context.db.units.all_units()
+    counts = await context.db.reports.unit_counts(context.db.clock())
+    edited = await context.db.units.unit_sources()
     children: dict[str | None, list[Unit]] = {}
     for unit in everything:
         children.setdefault(unit.parent, []).append(unit)
@@ -243,7 +243,7 @@ async def unit_add(update: Update, context: BotContext) -> None:
         return
     if parent is not None and await _unit(update, context, parent) is None:
         return
-    if not await context.db.add_unit(code, name, parent):
+    if not await context.db.units.add_unit(code, name, parent):
         await _say(update, _("The code %(code)s is already taken.") % {"code": html.escape(code)})
         return
     await _log(context, update, "unit_add", code, f"{name} / {parent or '-'}")
@@ -267,7 +267,7 @@ async def unit_rename(update: Update, context: BotContext) -> None:
         return
     if await _unit(update, context, args[0]) is None:
         return
-    await context.db.update_unit(args[0], name=args[1].strip())
+    await context.db.units.update_unit(args[0], name=args[1].strip())
     await _log(context, update, "unit_rename", args[0], args[1].strip())
     await _say(update, _("Unit %(code)s renamed.") % {"code": html.escape(args[0])})
 
@@ -286,10 +286,10 @@ async def unit_move(update: Update, context: BotContext) -> None:
     if parent is not None:
         if await _unit(update, context, parent) is None:
             return
-        if code in await context.db.ancestors(parent):
+        if code in await context.db.units.ancestors(parent):
             await _say(update, _("A unit cannot be moved under itself or one of its own units."))
             return
-    await context.db.update_unit(code, parent=parent)
+    await context.db.units.update_unit(code, parent=parent)
     await _log(context, update, "unit_move", code, parent or "-")
     await _say(update, _("Unit %(code)s moved.") % {"code": html.escape(code)})
 
@@ -302,7 +302,7 @@ async def _set_disabled(update: Update, context: BotContext, disabled: bool) -> 
         return
     if await _unit(update, context, args[0]) is None:
         return
-    await context.db.update_unit(args[0], disabled=int(disabled))
+    await context.db.units.update_unit(args[0], disabled=int(disabled))
     await _log(context, update, "unit_disable" if disabled else "unit_enable", args[0])
     if disabled:
         text = _(
@@ -330,10 +330,10 @@ async def unit_enable(update: Update, context: BotContext) -> None:
 
 
 async def _bind(context: BotContext, admin_id: int, code: str, chat_id: int) -> None:
-    await context.db.update_unit(code, chat_id=chat_id, chat_state="ok")
-    await context.db.log_admin(admin_id, "bind", code, str(chat_id))
+    await context.db.units.update_unit(code, chat_id=chat_id, chat_state="ok")
+    await context.db.admin.log_admin(admin_id, "bind", code, str(chat_id))
     # Alerts held while the unit had no chat go out now.
-    await context.db.release_unit_outbox(code)
+    await context.db.outbox.release_unit(code)
     context.delivery.wake()
 
 
@@ -371,11 +371,11 @@ async def membership_changed(update: Update, context: BotContext) -> None:
     old = change.old_chat_member.status
     gone = (ChatMemberStatus.LEFT, ChatMemberStatus.BANNED)
     if new in gone:
-        for unit in await context.db.units_by_chat(chat.id):
-            if await context.db.set_unit_chat_state(unit.code, "broken"):
+        for unit in await context.db.units.units_by_chat(chat.id):
+            if await context.db.units.set_unit_chat_state(unit.code, "broken"):
                 log.warning("bot removed from the alert chat of unit %s", unit.code)
                 for admin in await context.workflow.admin_ids():
-                    await context.db.add_notice(
+                    await context.db.outbox.add_notice(
                         admin,
                         {"type": "unit_chat_broken", "unit": unit.code, "reason": "bot removed"},
                     )
@@ -383,9 +383,9 @@ async def membership_changed(update: Update, context: BotContext) -> None:
         return
     if old not in gone:
         return
-    for unit in await context.db.units_by_chat(chat.id):
-        await context.db.set_unit_chat_state(unit.code, "ok")
-        await context.db.release_unit_outbox(unit.code)
+    for unit in await context.db.units.units_by_chat(chat.id):
+        await context.db.units.set_unit_chat_state(unit.code, "ok")
+        await context.db.outbox.release_unit(unit.code)
     context.delivery.wake()
     adder = change.from_user
     if adder is None or not await context.workflow.is_admin(adder.id):
@@ -423,7 +423,7 @@ async def bind_pressed(update: Update, context: BotContext) -> None:
         await query.answer(_("Sorry, this command is for the administrators."), show_alert=True)
         return
     valid = len(parts) >= 3 and parts[1].lstrip("-").isdigit() and len(parts[1]) <= 16
-    unit = await context.db.get_unit(parts[2]) if valid else None
+    unit = await context.db.units.get_unit(parts[2]) if valid else None
     if not valid or (unit is None and parts[2] != "-"):
         await query.answer(_("This button is no longer active."))
         return
@@ -474,10 +474,10 @@ async def _officer_change(update: Update, context: BotContext, *, add: bool) -> 
         await _say(update, _("Usage: /officer_add CODE USER_ID or /officer_remove CODE USER_ID"))
         return
     if add:
-        changed = await context.db.add_officer(unit.code, user_id)
+        changed = await context.db.units.add_officer(unit.code, user_id)
         text = _("%(user)s is now an officer of %(unit)s.")
     else:
-        changed = await context.db.remove_officer(unit.code, user_id)
+        changed = await context.db.units.remove_officer(unit.code, user_id)
         text = _("%(user)s is no longer an officer of %(unit)s.")
     await _log(
         context, update, "officer_add" if add else "officer_remove", unit.code, str(user_id)
@@ -498,7 +498,7 @@ async def officers(update: Update, context: BotContext) -> None:
     unit = await _unit(update, context, args[0])
     if unit is None:
         return
-    rows = await context.db.officers_of(unit.code)
+    rows = await context.db.units.officers_of(unit.code)
     lines = [f"<b>{html.escape(unit.name)}</b>"]
     if not rows:
         lines.append(
@@ -531,7 +531,7 @@ async def ban(update: Update, context: BotContext) -> None:
         return
     reason = " ".join(rest)[:REASON_MAX] or None
     assert update.effective_user is not None
-    banned = await context.db.ban(user_id, reason, update.effective_user.id)
+    banned = await context.db.admin.ban(user_id, reason, update.effective_user.id)
     await _log(context, update, "ban", str(user_id), reason or "")
     text = _("%(user)s is banned.") if banned else _("%(user)s was already banned.")
     await _say(update, text % {"user": user_id})
@@ -545,7 +545,7 @@ async def unban(update: Update, context: BotContext) -> None:
     if user_id is None:
         await _say(update, _("Usage: /unban USER_ID"))
         return
-    lifted = await context.db.unban(user_id)
+    lifted = await context.db.admin.unban(user_id)
     await _log(context, update, "unban", str(user_id))
     text = _("%(user)s is no longer banned.") if lifted else _("%(user)s was not banned.")
     await _say(update, text % {"user": user_id})
@@ -555,7 +555,7 @@ async def unban(update: Update, context: BotContext) -> None:
 async def banned(update: Update, context: BotContext) -> None:
     """List banned users."""
     _ = context._
-    rows = await context.db.banned()
+    rows = await context.db.admin.banned()
     if not rows:
         await _say(update, _("Nobody is banned."))
         return
@@ -572,12 +572,12 @@ async def spam(update: Update, context: BotContext) -> None:
     _ = context._
     args = _args(context, update)
     code = normalize_code(args[0]) if args else None
-    report = await context.db.report_by_code(code) if code else None
+    report = await context.db.reports.report_by_code(code) if code else None
     if report is None or len(args) > 2 or (len(args) == 2 and args[1] != "off"):
         await _say(update, _("Usage: /spam CODE, or /spam CODE off to undo"))
         return
     flag = len(args) == 1
-    await context.db.set_spam(report.id, flag)
+    await context.db.admin.set_spam(report.id, flag)
     await _log(context, update, "spam" if flag else "spam_off", report.code)
     text = (
         _("Report %(code)s is marked as spam: kept, but left out of the statistics.")
@@ -593,7 +593,7 @@ async def refuse_banned(update: Update, context: BotContext) -> None:
     chat = update.effective_chat
     if user is None or chat is None or chat.type != ChatType.PRIVATE:
         return
-    state = await context.db.ban_state(user.id)
+    state = await context.db.admin.ban_state(user.id)
     if state is None:
         return
     # Privacy rights hold for everyone: a banned person may still see and erase their data.
@@ -605,7 +605,7 @@ async def refuse_banned(update: Update, context: BotContext) -> None:
     if update.callback_query is not None:
         await update.callback_query.answer()
     if not state:
-        await context.db.ban_notified(user.id)
+        await context.db.admin.ban_notified(user.id)
         await context.bot.send_message(
             chat.id,
             context._(

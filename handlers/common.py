@@ -29,7 +29,7 @@ async def remember_user(update: Update, context: BotContext) -> None:
         return
     default = pick_locale(user.language_code, context.settings.default_locale)
     try:
-        context.locale, _consented = await context.db.get_or_create_user(user.id, default)
+        context.locale, _consented = await context.db.users.get_or_create_user(user.id, default)
     except StorageError:
         # Still answer in a sensible language; the handler will meet the error itself.
         context.locale = default
@@ -76,12 +76,12 @@ async def start(update: Update, context: BotContext) -> None:
             " Telegram account."
         ),
     )
-    draft = await context.db.get_draft(update.effective_user.id)
+    draft = await context.db.drafts.get_draft(update.effective_user.id)
     if draft is not None:
         await _reply(update, context, _("You have a report in progress; let's continue."))
         await ask(context, draft)
         return
-    _locale, consented = await context.db.get_or_create_user(
+    _locale, consented = await context.db.users.get_or_create_user(
         update.effective_user.id, context.lang
     )
     if not consented:
@@ -225,10 +225,10 @@ async def language_chosen(update: Update, context: BotContext) -> None:
     if code not in SUPPORTED:
         return
     await query.edit_message_reply_markup(None)
-    await context.db.set_locale(update.effective_user.id, code)
+    await context.db.users.set_locale(update.effective_user.id, code)
     context.locale = code
     await _reply(update, context, context._("I will speak English with you from now on."))
-    draft = await context.db.get_draft(update.effective_user.id)
+    draft = await context.db.drafts.get_draft(update.effective_user.id)
     if draft is not None:
         await ask(context, draft)
 
@@ -247,7 +247,11 @@ async def status(update: Update, context: BotContext) -> None:
         return
     typed = " ".join(args)[:40]
     code = normalize_code(typed)
-    found = await context.db.report_for_reporter(code, update.effective_user.id) if code else None
+    found = (
+        await context.db.reports.report_for_reporter(code, update.effective_user.id)
+        if code
+        else None
+    )
     if found is None:
         # The same answer whether the code exists or not: codes of others reveal nothing.
         await _reply(
@@ -257,7 +261,7 @@ async def status(update: Update, context: BotContext) -> None:
             % {"code": html.escape(typed)},
         )
         return
-    unit = await context.db.get_unit(found.fields.unit_code or "")
+    unit = await context.db.units.get_unit(found.fields.unit_code or "")
     await _reply(
         update,
         context,
@@ -275,7 +279,7 @@ async def my_reports(update: Update, context: BotContext) -> None:
     """List the sender's reports, newest first."""
     assert update.effective_user is not None
     _ = context._
-    reports = await context.db.reports_of(update.effective_user.id)
+    reports = await context.db.reports.reports_of(update.effective_user.id)
     if not reports:
         await _reply(
             update, context, _("You have not sent any report yet. Send /report to start one.")
@@ -326,7 +330,7 @@ async def chat_migrated(update: Update, context: BotContext) -> None:
     message = update.effective_message
     if message is None or message.migrate_to_chat_id is None:
         return
-    moved = await context.db.migrate_unit_chat(message.chat.id, message.migrate_to_chat_id)
+    moved = await context.db.units.migrate_unit_chat(message.chat.id, message.migrate_to_chat_id)
     if moved:
         log.info("units %s follow their group to its supergroup", ", ".join(moved))
 

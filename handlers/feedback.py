@@ -23,8 +23,8 @@ async def _own_report(update: Update, context: BotContext, report_id: str) -> Re
     """Return the report only if the person pressing sent it; otherwise answer and stop."""
     query = update.callback_query
     assert query is not None
-    report = await context.db.get_report(int(report_id))
-    if report is None or not await context.db.is_reporter(report.id, query.from_user.id):
+    report = await context.db.reports.get_report(int(report_id))
+    if report is None or not await context.db.reports.is_reporter(report.id, query.from_user.id):
         await query.answer(context._("This button is no longer active."))
         return None
     return report
@@ -51,7 +51,7 @@ async def answer_pressed(update: Update, context: BotContext) -> None:
         return
     await query.answer()
     # The reply box answers the same unit as the question it was opened from.
-    asked = await context.db.get_link(query.message.chat.id, query.message.message_id)
+    asked = await context.db.links.get_link(query.message.chat.id, query.message.message_id)
     sent = await context.bot.send_message(
         query.message.chat.id,
         context._("Type your answer about report %(code)s as a reply to this message.")
@@ -60,7 +60,7 @@ async def answer_pressed(update: Update, context: BotContext) -> None:
         reply_markup=ForceReply(),
     )
     unit = asked.unit_code if asked is not None and asked.report_id == report.id else None
-    await context.db.add_link(
+    await context.db.links.add_link(
         Link(query.message.chat.id, sent.message_id, report.id, "question", unit)
     )
 

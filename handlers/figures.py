@@ -59,14 +59,14 @@ async def _scope(
     codes = None
     label = period_text(period, _)
     if rest and rest[0] != "full":
-        unit = await context.db.get_unit(rest[0])
+        unit = await context.db.units.get_unit(rest[0])
         if unit is None:
             await _say(
                 update,
                 _("There is no unit with the code %(code)s.") % {"code": html.escape(rest[0])},
             )
             return None
-        codes = await context.db.descendants(unit.code)
+        codes = await context.db.units.descendants(unit.code)
         label = f"{label} · {unit.name}"
         rest = rest[1:]
     return now, period, codes, label, rest
@@ -82,7 +82,7 @@ async def stats(update: Update, context: BotContext) -> None:
     _ = context._
     message = update.effective_message
     assert message is not None
-    rows = await context.db.report_rows(period.since, period.until, codes)
+    rows = await context.db.reports.report_rows(period.since, period.until, codes)
     figures = compute(rows, period, now)
     await message.reply_text(summary_text(figures, _, context.lang), parse_mode=ParseMode.HTML)
     await context.bot.send_chat_action(message.chat.id, ChatAction.UPLOAD_PHOTO)
@@ -108,7 +108,7 @@ async def export(update: Update, context: BotContext) -> None:
         return
     message = update.effective_message
     assert message is not None
-    rows = await context.db.report_rows(period.since, period.until, codes, contacts=full)
+    rows = await context.db.reports.report_rows(period.since, period.until, codes, contacts=full)
     # Contact details leave the system only this way, and every time it is written down.
     await _log(context, update, "export_full" if full else "export", label, f"{len(rows)} rows")
     status = await message.reply_text(
@@ -161,14 +161,14 @@ async def find(update: Update, context: BotContext) -> None:
     if not text.strip():
         await _say(update, _("Usage: /find TEXT, for example: /find ha long"))
         return
-    found = await context.db.find_reports(text, limit=FIND_LIMIT)
+    found = await context.db.reports.find_reports(text, limit=FIND_LIMIT)
     if not found:
         await _say(update, _("No report matches “%(text)s”.") % {"text": html.escape(text)})
         return
     title = _("Reports matching “%(text)s”:") % {"text": text}
     lines = [f"<b>{html.escape(title)}</b>"]
     for report in found:
-        unit = await context.db.get_unit(report.fields.unit_code or "")
+        unit = await context.db.units.get_unit(report.fields.unit_code or "")
         snippet = (report.fields.description or "")[:SNIPPET]
         day = format_date(datetime.fromtimestamp(report.created_at, tz=VN_TZ).date(), context.lang)
         lines.append(
@@ -190,18 +190,21 @@ async def report(update: Update, context: BotContext) -> None:
     assert message is not None
     typed = " ".join(context.args or [])[:40]
     code = normalize_code(typed)
-    found = await context.db.report_by_code(code) if code else None
+    found = await context.db.reports.report_by_code(code) if code else None
     if found is None:
         await _say(update, _("No report with the code %(code)s.") % {"code": html.escape(typed)})
         return
     # An admin's copy stands for the top of the tree: it keeps working after transfers.
     link = Link(message.chat.id, 0, found.id, "alert", None)
-    count = len(await context.db.report_attachments(found.id))
+    count = len(await context.db.reports.report_attachments(found.id))
     text, markup = await context.delivery.render_alert(found, link, count, full=True)
     sent = await message.reply_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
-    await context.db.add_link(Link(message.chat.id, sent.message_id, found.id, "alert", None))
+    await context.db.links.add_link(
+        Link(message.chat.id, sent.message_id, found.id, "alert", None)
+    )
     extra = [
-        _("Messages relayed: %(count)d") % {"count": len(await context.db.relays_of(found.id))}
+        _("Messages relayed: %(count)d")
+        % {"count": len(await context.db.links.relays_of(found.id))}
     ]
     if found.fields.anonymous is False and (
         found.fields.contact_name or found.fields.contact_phone

@@ -86,18 +86,18 @@ async def _pressed(
     message = query.message
     link = None
     if match is not None and message is not None:
-        link = await context.db.get_link(message.chat.id, message.message_id)
+        link = await context.db.links.get_link(message.chat.id, message.message_id)
     if match is None or link is None or link.purpose != purpose:
         await query.answer(_("This button is no longer active."))
         return None
-    report = await context.db.get_report(link.report_id)
+    report = await context.db.reports.get_report(link.report_id)
     if report is None or str(report.id) != match.group(1 if purpose != "alert" else 2):
         await query.answer(_("This button is no longer active."))
         return None
     if is_anonymous(query.from_user):
         await _refuse(query, _("Anonymous administrators cannot act: please act as yourself."))
         return None
-    if link.unit_code is not None and link.unit_code not in await context.db.ancestors(
+    if link.unit_code is not None and link.unit_code not in await context.db.units.ancestors(
         report.fields.unit_code or ""
     ):
         await _refuse(
@@ -117,7 +117,7 @@ def actor_name(user: User) -> str:
 async def _changed(query: CallbackQuery, context: BotContext, report: Report) -> None:
     """Say the report moved on meanwhile, and bring its buttons up to date."""
     await query.answer(context._("This report has changed meanwhile; nothing was done."))
-    await context.db.add_outgoing(Outgoing("refresh", report_id=report.id))
+    await context.db.outbox.add(Outgoing("refresh", report_id=report.id))
     context.delivery.wake()
 
 
@@ -187,7 +187,7 @@ async def _prompt(
     }
     values: dict[str, object] = {"code": code, "max": context.settings.sla.extension_max_days}
     if "target" in data:
-        target = await context.db.get_unit(data["target"])
+        target = await context.db.units.get_unit(data["target"])
         values["unit"] = html.escape(target.name if target else data["target"])
     mention = f'<a href="tg://user?id={user.id}">{html.escape(user.first_name)}</a>'
     text = _("%(officer)s, reply to this message: %(question)s") % {
@@ -214,7 +214,7 @@ async def _prompt(
             _("Please open a private chat with me and press Start, then press the button again."),
         )
         return
-    await context.db.add_link(
+    await context.db.links.add_link(
         Link(
             chat_id,
             sent.message_id,
@@ -259,7 +259,7 @@ async def _open_picker(
         reply_markup=markup,
         reply_parameters=ReplyParameters(message.message_id),
     )
-    await context.db.add_link(
+    await context.db.links.add_link(
         Link(
             message.chat.id,
             sent.message_id,
@@ -295,7 +295,7 @@ async def transfer_browse(update: Update, context: BotContext) -> None:
         return
     query, match, report, _link = checked
     parent = None if match.group(2) == "-" else match.group(2)
-    if parent is not None and await context.db.get_unit(parent) is None:
+    if parent is not None and await context.db.units.get_unit(parent) is None:
         parent = None
     await query.answer()
     try:
@@ -315,7 +315,7 @@ async def transfer_chosen(update: Update, context: BotContext) -> None:
         return
     query, match, report, link = checked
     _ = context._
-    target = await context.db.get_unit(match.group(2))
+    target = await context.db.units.get_unit(match.group(2))
     if target is None or target.disabled or target.code == report.fields.unit_code:
         await query.answer(_("This button is no longer active."))
         return
@@ -349,7 +349,7 @@ async def picker_closed(update: Update, context: BotContext) -> None:
 
 
 async def _close_picker(query: CallbackQuery, context: BotContext, link: Link) -> None:
-    await context.db.delete_link(link.chat_id, link.message_id)
+    await context.db.links.delete_link(link.chat_id, link.message_id)
     if query.message is not None:
         await query.edit_message_reply_markup(None)
 
@@ -375,7 +375,7 @@ async def prompt_answered(update: Update, context: BotContext, link: Link, repor
         link.data.get("status"),
         link.data.get("unit"),
     ):
-        await context.db.delete_link(link.chat_id, link.message_id)
+        await context.db.links.delete_link(link.chat_id, link.message_id)
         await _answer(
             message,
             _("Report %(code)s has changed meanwhile; nothing was done.") % {"code": code},
@@ -453,7 +453,7 @@ async def _chat_units(update: Update, context: BotContext) -> list[str] | None:
     user = update.effective_user
     assert message is not None
     _ = context._
-    units = await context.db.units_by_chat(message.chat.id)
+    units = await context.db.units.units_by_chat(message.chat.id)
     if not units:
         await _answer(message, _("This command works only in a unit's alert chat."))
         return None
@@ -476,7 +476,7 @@ async def pending(update: Update, context: BotContext) -> None:
     message = update.effective_message
     assert message is not None
     _ = context._
-    reports = await context.db.pending_reports(codes, limit=PENDING_MAX)
+    reports = await context.db.reports.pending_reports(codes, limit=PENDING_MAX)
     if not reports:
         await _answer(message, _("No open reports. Well done."))
         return
@@ -484,7 +484,7 @@ async def pending(update: Update, context: BotContext) -> None:
     title = _("Open reports, earliest deadline first:")
     lines = [f"<b>{title}</b>"]
     for report in reports:
-        unit = await context.db.get_unit(report.fields.unit_code or "")
+        unit = await context.db.units.get_unit(report.fields.unit_code or "")
         due = (
             format_date(deadline_day(report.deadline_at), context.lang)
             if report.deadline_at is not None
@@ -514,23 +514,23 @@ async def show_report(update: Update, context: BotContext) -> None:
     _ = context._
     typed = " ".join(context.args or [])[:40]
     code = normalize_code(typed)
-    report = await context.db.report_by_code(code) if code else None
+    report = await context.db.reports.report_by_code(code) if code else None
     # A code of another unit gets the same answer as a code that does not exist.
     if report is None or not set(codes) & set(
-        await context.db.ancestors(report.fields.unit_code or "")
+        await context.db.units.ancestors(report.fields.unit_code or "")
     ):
         await _answer(
             message,
             _("No report with the code %(code)s for this unit.") % {"code": html.escape(typed)},
         )
         return
-    chain = await context.db.ancestors(report.fields.unit_code or "")
+    chain = await context.db.units.ancestors(report.fields.unit_code or "")
     link_unit = next(c for c in codes if c in chain)
     link = Link(message.chat.id, 0, report.id, "alert", link_unit)
-    count = len(await context.db.report_attachments(report.id))
+    count = len(await context.db.reports.report_attachments(report.id))
     text, markup = await context.delivery.render_alert(report, link, count, full=True)
     sent = await message.reply_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
     # Shown with its buttons, the copy is an alert like the first: kept up to date, usable.
-    await context.db.add_link(
+    await context.db.links.add_link(
         Link(message.chat.id, sent.message_id, report.id, "alert", link_unit)
     )

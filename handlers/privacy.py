@@ -84,7 +84,7 @@ async def forget_pressed(update: Update, context: BotContext) -> None:
         await context.bot.send_message(chat.id, _("Nothing was erased."))
         return
     # Whoever pressed, in their own private chat: the button cannot reach anyone else's data.
-    count = await context.db.forget_user(query.from_user.id)
+    count = await context.db.privacy.forget_user(query.from_user.id)
     log.info("a citizen's personal data was erased; %d reports de-identified", count)
     await context.bot.send_message(
         chat.id,

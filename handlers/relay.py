@@ -55,16 +55,16 @@ async def on_reply(update: Update, context: BotContext) -> None:
     original = message.reply_to_message
     if original.from_user is None or original.from_user.id != context.bot.id:
         return
-    link = await context.db.get_link(message.chat.id, original.message_id)
+    link = await context.db.links.get_link(message.chat.id, original.message_id)
     if link is None:
         return
-    report = await context.db.get_report(link.report_id)
+    report = await context.db.reports.get_report(link.report_id)
     if report is None:
         return
     private = message.chat.type == ChatType.PRIVATE
     if link.purpose == "question" and private:
         user = update.effective_user
-        if user is None or not await context.db.is_reporter(report.id, user.id):
+        if user is None or not await context.db.reports.is_reporter(report.id, user.id):
             return
         await answer(update, context, report, link.unit_code)
     elif link.purpose == "prompt":
@@ -89,7 +89,7 @@ async def ask(update: Update, context: BotContext, report: Report, unit_code: st
     if not await context.workflow.may_act(user.id, report.fields.unit_code or ""):
         await _reply(message, _("Only the unit's officers can ask the reporter."))
         return
-    chain = await context.db.ancestors(report.fields.unit_code or "")
+    chain = await context.db.units.ancestors(report.fields.unit_code or "")
     if unit_code is not None and unit_code not in chain:
         await _reply(
             message, _("This report has been transferred; this unit no longer handles it.")
@@ -101,7 +101,7 @@ async def ask(update: Update, context: BotContext, report: Report, unit_code: st
             _("Report %(code)s is closed; questions can no longer be sent.") % {"code": code},
         )
         return
-    if await context.db.reporter_chat(report.id) is None:
+    if await context.db.reports.reporter_chat(report.id) is None:
         # The reporter erased their data, or the link expired: nobody is left to ask.
         await _reply(
             message,
@@ -117,7 +117,7 @@ async def ask(update: Update, context: BotContext, report: Report, unit_code: st
         await _reply(message, _too_long_text(context))
         return
     kind, text = content
-    relay_id = await context.db.add_relay(
+    relay_id = await context.db.links.add_relay(
         report.id,
         direction="to_citizen",
         kind=kind,
@@ -157,9 +157,9 @@ async def answer(
         return
     kind, text = content
     # The unit that asked gets the answer; if it has since lost the report, the current unit.
-    chain = await context.db.ancestors(report.fields.unit_code or "")
+    chain = await context.db.units.ancestors(report.fields.unit_code or "")
     target = unit_code if unit_code in chain else report.fields.unit_code
-    relay_id = await context.db.add_relay(
+    relay_id = await context.db.links.add_relay(
         report.id,
         direction="to_unit",
         kind=kind,

@@ -70,7 +70,7 @@ async def _close_buttons(update: Update, text: str | None = None) -> None:
 async def start_report(update: Update, context: BotContext) -> None:
     """Begin a report, or ask the question of the one in progress again."""
     await _close_buttons(update)
-    draft = await context.db.get_draft(_user_id(update))
+    draft = await context.db.drafts.get_draft(_user_id(update))
     if draft is not None:
         await ask(context, draft)
         return
@@ -80,14 +80,14 @@ async def start_report(update: Update, context: BotContext) -> None:
 async def begin(update: Update, context: BotContext) -> None:
     """Start a new draft once the citizen has consented and is within the daily limit."""
     user_id = _user_id(update)
-    _locale, consented = await context.db.get_or_create_user(user_id, context.lang)
+    _locale, consented = await context.db.users.get_or_create_user(user_id, context.lang)
     if not consented:
         await ask_consent(context, _chat_id(update))
         return
     if await _over_daily_limit(update, context):
         return
     draft = new_draft(user_id, _chat_id(update))
-    await context.db.save_draft(draft)
+    await context.db.drafts.save_draft(draft)
     await ask(context, draft)
 
 
@@ -103,9 +103,9 @@ async def _over_daily_limit(update: Update, context: BotContext) -> bool:
 async def consent_given(update: Update, context: BotContext) -> None:
     """Record consent to data processing and begin the report."""
     await _close_buttons(update)
-    await context.db.set_consent(_user_id(update), context.lang)
+    await context.db.users.set_consent(_user_id(update), context.lang)
     await say(context, _chat_id(update), texts.thanks_for_consent(context._))
-    draft = await context.db.get_draft(_user_id(update))
+    draft = await context.db.drafts.get_draft(_user_id(update))
     if draft is not None:
         await say(context, _chat_id(update), texts.in_progress(context._))
         await ask(context, draft)
@@ -121,7 +121,7 @@ async def answer_pressed(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None
     parsed = REPORT_ANSWER.parse(query.data)
-    draft = await context.db.get_draft(_user_id(update))
+    draft = await context.db.drafts.get_draft(_user_id(update))
     if parsed is None or draft is None or parsed[0] != draft.step:
         # A button of an earlier question, of a report already sent, or forged data.
         await query.answer(context._(texts.NOT_ACTIVE))
@@ -136,7 +136,7 @@ async def unit_browse(update: Update, context: BotContext) -> None:
     await query.answer()
     parsed = UNIT_BROWSE.parse(query.data)
     parent, page = parsed if parsed is not None else (None, 0)
-    if parent is not None and await context.db.get_unit(parent) is None:
+    if parent is not None and await context.db.units.get_unit(parent) is None:
         parent = None
     try:
         await query.edit_message_reply_markup(await unit_tree(context, parent, page))
@@ -150,7 +150,7 @@ async def message_received(update: Update, context: BotContext) -> None:
     """Take a message as the answer to the current question; without a report, point to help."""
     message = update.message
     assert message is not None
-    draft = await context.db.get_draft(_user_id(update))
+    draft = await context.db.drafts.get_draft(_user_id(update))
     if draft is None:
         await common.unknown(update, context)
         return
@@ -183,13 +183,13 @@ async def _apply(update: Update, context: BotContext, draft: Draft, answer: Answ
         await _file_added(context, draft, answer, asked)
         return
     if outcome.effect is Effect.FILES_CLEARED:
-        await context.db.clear_draft_attachments(draft.user_id)
+        await context.db.drafts.clear_draft_attachments(draft.user_id)
         await _close_buttons(update)
         await say(context, draft.chat_id, texts.files_removed(context._))
         await ask(context, draft)
         return
     # Stored before anything is shown: a crash after this point resumes at the next step.
-    await context.db.save_draft(draft)
+    await context.db.drafts.save_draft(draft)
     await _close_buttons(update, _echo(context, outcome, draft, answer))
     if outcome.effect is Effect.STAYED_ANONYMOUS:
         await say(context, draft.chat_id, texts.stay_anonymous(context._), ReplyKeyboardRemove())
@@ -237,7 +237,7 @@ async def _file_added(context: BotContext, draft: Draft, answer: Answer, asked: 
     """Keep a piece of evidence with the draft and fingerprint it in the background."""
     att = answer.attachment
     assert att is not None
-    attachment_id = await context.db.add_draft_attachment(draft.user_id, att)
+    attachment_id = await context.db.drafts.add_draft_attachment(draft.user_id, att)
     context.application.create_task(
         fingerprint(context.bot, context.db, attachment_id, att.file_id)
     )
@@ -267,20 +267,20 @@ async def _submit(update: Update, context: BotContext, draft: Draft) -> None:
         return
     # Only now, after the commit, does the citizen learn the code.
     context.delivery.wake()
-    unit = await context.db.get_unit(report.fields.unit_code or "")
+    unit = await context.db.units.get_unit(report.fields.unit_code or "")
     text = texts.received(format_code(report.code), unit.name if unit else "", context._)
     await say(context, draft.chat_id, text)
 
 
 async def _cancel(update: Update, context: BotContext) -> None:
     await _close_buttons(update)
-    await context.db.delete_draft(_user_id(update))
+    await context.db.drafts.delete_draft(_user_id(update))
     await say(context, _chat_id(update), texts.cancelled(context._), ReplyKeyboardRemove())
 
 
 async def cancel(update: Update, context: BotContext) -> None:
     """Drop the draft and its evidence (/cancel)."""
-    if await context.db.get_draft(_user_id(update)) is None:
+    if await context.db.drafts.get_draft(_user_id(update)) is None:
         await common.nothing_to_cancel(update, context)
         return
     await _cancel(update, context)

@@ -58,8 +58,8 @@ async def seed(world: World, user_id: int, unit: str, description: str, **extra:
         anonymous=extra.pop("anonymous", True),
         **extra,
     )
-    await world.db.save_draft(Draft(user_id, user_id, 14, fields))
-    report = await world.db.submit_draft(user_id, "vi")
+    await world.db.drafts.save_draft(Draft(user_id, user_id, 14, fields))
+    report = await world.db.reports.submit_draft(user_id, "vi")
     assert report is not None
     return format_code(report.code)
 
@@ -82,7 +82,7 @@ async def test_non_admins_get_a_polite_refusal_and_no_data(world: World) -> None
         answers = await ask(world, citizen, command, expect="quản trị viên")
         assert len(answers) == 1, (command, answers)
     assert world.sim.count("sendDocument") == 0 and world.sim.count("sendPhoto") == 0
-    assert await world.db.admin_log() == []
+    assert await world.db.admin.admin_log() == []
 
 
 async def test_admin_commands_only_in_private(world: World) -> None:
@@ -110,7 +110,7 @@ async def test_add_a_unit_and_bind_it_by_adding_the_bot_to_a_channel(world: Worl
     await eventually(lambda: "Bộ phận Một cửa Hạ Long" in buttons(world, offer))
     await admin.press_button(current(world, offer), "Bộ phận Một cửa Hạ Long")
     await eventually(lambda: "Xong" in str(current(world, offer)["text"]))
-    unit = await world.db.get_unit("HL-MC")
+    unit = await world.db.units.get_unit("HL-MC")
     assert unit is not None and unit.chat_id == channel and unit.chat_state == "ok"
 
     listing = "\n".join(await ask(world, admin, "/units", "HL-MC"))
@@ -126,7 +126,7 @@ async def test_add_a_unit_and_bind_it_by_adding_the_bot_to_a_channel(world: Worl
     confirmation = await citizen.press("Gửi phản ánh", expect="/status")
     code = code_of(confirmation)
     await sim.wait_for_message(channel, contains=code)
-    actions = [row["action"] for row in await world.db.admin_log()]
+    actions = [row["action"] for row in await world.db.admin.admin_log()]
     assert actions == ["bind", "unit_add"]
 
 
@@ -236,7 +236,7 @@ async def test_export_csv_and_xlsx_hold_the_reports(world: World) -> None:
     full = [m for m in sim.messages(ADMIN_ID)[mark:] if "document" in m]
     text = sim.file_content(full[0]["document"]["file_id"]).decode("utf-8-sig")
     assert "Trần Thị Bình" in text and "0912345678" in text
-    assert [r["action"] for r in await world.db.admin_log()][:2] == ["export_full", "export"]
+    assert [r["action"] for r in await world.db.admin.admin_log()][:2] == ["export_full", "export"]
 
 
 async def test_find_ignores_diacritics_and_admin_report_shows_everything(world: World) -> None:
@@ -257,7 +257,7 @@ async def test_find_ignores_diacritics_and_admin_report_shows_everything(world: 
     assert "không" in "\n".join(await ask(world, admin, "/find xyz khong co", None)).lower()
     shown = "\n".join(await ask(world, admin, f"/report {code}", "Lịch sử"))
     assert "đã nhận phản ánh" in shown and "Lê Văn Cường" in shown and "0987654321" in shown
-    assert "report_view" in [r["action"] for r in await world.db.admin_log()]
+    assert "report_view" in [r["action"] for r in await world.db.admin.admin_log()]
 
 
 async def test_admins_added_in_chat_and_the_config_ones_stay(world: World) -> None:

@@ -137,7 +137,7 @@ async def to_evidence(person: Person) -> None:
 
 
 async def draft_of(world: World, user_id: int) -> Draft:
-    draft = await world.db.get_draft(user_id)
+    draft = await world.db.drafts.get_draft(user_id)
     assert draft is not None
     return draft
 
@@ -159,7 +159,7 @@ def table_counts(world: World) -> dict[str, int]:
 
 
 async def report_of(world: World, code: str) -> Report:
-    report = await world.db.report_by_code(normalize_code(code) or "")
+    report = await world.db.reports.report_by_code(normalize_code(code) or "")
     assert report is not None
     return report
 
@@ -228,7 +228,7 @@ async def test_markup_in_questions_and_answers_is_relayed_literally(world: World
         world, HA_LONG_CHAT, citizen.user.send(answer, reply_to=asked), expect=answer
     )
     assert code in relayed["text"]
-    assert [r.text for r in await world.db.relays_of((await report_of(world, code)).id)] == [
+    assert [r.text for r in await world.db.links.relays_of((await report_of(world, code)).id)] == [
         question,
         answer,
     ]
@@ -403,7 +403,7 @@ async def test_non_text_at_a_text_step_gets_the_hint_and_the_question_again(
         said = await said_after(world, lan.user, send(lan.user))
         assert len(said) == 2 and hint in said[0] and question in said[1], (kind, said)
         assert await draft_of(world, lan.id) == before, kind
-    assert await world.db.draft_attachments(lan.id) == []
+    assert await world.db.drafts.draft_attachments(lan.id) == []
     # The step still takes its proper answer.
     if step == "unit":
         await lan.say("ha long", expect="ha long")
@@ -431,10 +431,10 @@ async def test_a_25_mb_file_is_refused_with_the_20_mb_limit(world: World, kind: 
     mark = len(lan.messages)
     await BIG_FILES[kind](lan.user)
     await world.sim.wait_for_message(lan.id, contains=TOO_BIG, after=mark)
-    assert await world.db.draft_attachments(lan.id) == []
+    assert await world.db.drafts.draft_attachments(lan.id) == []
     assert (await draft_of(world, lan.id)).step == 11
     await lan.send_document("bien-nhan.pdf", b"%PDF-1.4 receipt", expect="Đã nhận 1 tệp")
-    atts = await world.db.draft_attachments(lan.id)
+    atts = await world.db.drafts.draft_attachments(lan.id)
     assert [a.file_name for a in atts] == ["bien-nhan.pdf"]
 
 
@@ -497,7 +497,7 @@ async def test_a_double_tap_on_confirm_sends_one_report(world: World) -> None:
     await quiet(world, HA_LONG_CHAT)
     assert [m for m in chi.messages[mark:] if "/status" in m["text"]] == [confirmation]
     assert not any(WENT_WRONG in m["text"] for m in chi.messages[mark:])
-    assert await world.db.count_reports() == 1
+    assert await world.db.reports.count_reports() == 1
     alerts = [m for m in world.sim.messages(HA_LONG_CHAT) if "🔔" in m["text"]]
     assert len(alerts) == 1
     counts = table_counts(world)
@@ -572,7 +572,7 @@ async def test_forged_data_at_a_step_is_answered_and_changes_nothing(
         assert stale or any(question in text for text in said), (data, answer, said)
         assert not any(WENT_WRONG in text for text in said), (data, said)
         assert await draft_of(world, lan.id) == before, data
-    assert await world.db.count_reports() == 0
+    assert await world.db.reports.count_reports() == 0
     # The bot still works: the real buttons do what they say.
     if question == ASK_CATEGORY:
         await lan.press("Thái độ", expect="đơn vị")
@@ -581,7 +581,7 @@ async def test_forged_data_at_a_step_is_answered_and_changes_nothing(
         await lan.press("UBND phường Hạ Long", expect="cán bộ")
     else:
         await lan.press("Gửi phản ánh", expect="/status")
-        assert await world.db.count_reports() == 1
+        assert await world.db.reports.count_reports() == 1
 
 
 async def test_a_double_tap_on_a_unit_branch_is_harmless(world: World) -> None:
@@ -671,7 +671,7 @@ async def test_forged_picker_data_and_a_closed_picker_change_nothing(world: Worl
     assert not any("vui lòng trả lời" in m["text"] for m in world.sim.messages(HA_LONG_CHAT))
     after_all = await report_of(world, code)
     assert (after_all.status, after_all.fields.unit_code) == (Status.NEW, "HL")
-    assert [e.action for e in await world.db.audit_of(rid)] == ["submitted"]
+    assert [e.action for e in await world.db.reports.audit_of(rid)] == ["submitted"]
     # The bot still works: a real press acknowledges; the same press replayed does nothing.
     original = current(world, alert)
     query = await officer.press_button(original, "Tiếp nhận")
@@ -679,7 +679,10 @@ async def test_forged_picker_data_and_a_closed_picker_change_nothing(world: Worl
     replay = await press_data(world, officer, original, f"st:ack:{rid}")
     assert replay == "Phản ánh này vừa được cập nhật; thao tác của bạn chưa được thực hiện."
     assert (await report_of(world, code)).status == Status.ACKNOWLEDGED
-    assert [e.action for e in await world.db.audit_of(rid)] == ["submitted", "acknowledged"]
+    assert [e.action for e in await world.db.reports.audit_of(rid)] == [
+        "submitted",
+        "acknowledged",
+    ]
 
 
 # -- commands with missing or wrong arguments --------------------------------------------------
@@ -742,13 +745,13 @@ async def test_citizen_commands_with_missing_or_wrong_arguments(world: World) ->
         if len(answers) != 1 or expect not in answers[0] or len(answers[0]) > 500:
             wrong[command] = answers
     assert wrong == {}
-    assert await world.db.get_draft(lan.id) is None
-    assert await world.db.count_reports() == 0
+    assert await world.db.drafts.get_draft(lan.id) is None
+    assert await world.db.reports.count_reports() == 0
 
 
 async def test_admin_commands_with_missing_or_wrong_arguments(world: World) -> None:
-    units = await world.db.all_units()
-    officers = await world.db.officers_of("HL")
+    units = await world.db.units.all_units()
+    officers = await world.db.units.officers_of("HL")
     admin = world.sim.user(ADMIN_ID)
     wrong = {}
     for command, expect in ADMIN_COMMANDS.items():
@@ -756,9 +759,9 @@ async def test_admin_commands_with_missing_or_wrong_arguments(world: World) -> N
         if len(answers) != 1 or expect not in answers[0]:
             wrong[command] = answers
     assert wrong == {}
-    assert await world.db.all_units() == units
-    assert await world.db.officers_of("HL") == officers
-    assert await world.db.admin_log() == []
+    assert await world.db.units.all_units() == units
+    assert await world.db.units.officers_of("HL") == officers
+    assert await world.db.admin.admin_log() == []
     assert world.sim.count("sendPhoto") == 0 and world.sim.count("sendDocument") == 0
 
 
@@ -797,7 +800,7 @@ async def test_commands_in_groups_with_missing_or_wrong_arguments(world: World) 
 async def test_an_unclosed_quote_is_refused_not_stored(world: World) -> None:
     answers = await replies(world, world.sim.user(ADMIN_ID), '/unit_add X "Tên')
     assert len(answers) == 1 and "Cách dùng: /unit_add" in answers[0], answers
-    assert await world.db.get_unit("X") is None
+    assert await world.db.units.get_unit("X") is None
 
 
 # -- group messages from people who are not officers -------------------------------------------
@@ -848,8 +851,8 @@ async def test_non_officers_in_a_unit_group_reach_nobody(world: World) -> None:
     await quiet(world, citizen.id)
     assert citizen.messages[citizen_mark:] == []
     report = await report_of(world, code)
-    assert await world.db.relays_of(report.id) == []
-    assert [e.action for e in await world.db.audit_of(report.id)] == ["submitted"]
+    assert await world.db.links.relays_of(report.id) == []
+    assert [e.action for e in await world.db.reports.audit_of(report.id)] == ["submitted"]
 
 
 # -- a citizen who blocked the bot -------------------------------------------------------------
@@ -861,17 +864,17 @@ async def test_a_notice_to_a_citizen_who_blocked_the_bot_is_given_up_once(world:
     db = world.db
 
     async def outbox_idle() -> bool:
-        return (await db.outbox_stats()).get("pending", 0) == 0
+        return (await db.outbox.stats()).get("pending", 0) == 0
 
     await eventually(outbox_idle)
     before = world.sim.count("sendMessage", citizen.id)
-    failed_before = (await db.outbox_stats()).get("failed", 0)
+    failed_before = (await db.outbox.stats()).get("failed", 0)
     await world.sim.block_bot(citizen.id)
     query = await officer.press_button(alert, "Tiếp nhận")
     assert "Đã cập nhật" in str((await world.sim.wait_for_callback_answer(query["id"]))["text"])
 
     async def given_up() -> bool:
-        return (await db.outbox_stats()).get("failed", 0) == failed_before + 1
+        return (await db.outbox.stats()).get("failed", 0) == failed_before + 1
 
     await eventually(given_up)
     assert world.sim.count("sendMessage", citizen.id) == before + 1
@@ -887,7 +890,7 @@ async def test_a_notice_to_a_citizen_who_blocked_the_bot_is_given_up_once(world:
     world.app.bot_data["services"].delivery.wake()
     await asyncio.sleep(0.3)
     assert world.sim.count("sendMessage", citizen.id) == before + 1
-    assert (await db.outbox_stats()).get("pending", 0) == 0
+    assert (await db.outbox.stats()).get("pending", 0) == 0
     # The step itself is stored, and the alert shows it.
     assert (await report_of(world, code)).status == Status.ACKNOWLEDGED
     await eventually(lambda: "Đơn vị đã tiếp nhận" in current(world, alert)["text"])
@@ -1055,7 +1058,7 @@ async def test_a_database_refusing_every_write_delays_the_citizen_but_loses_noth
         told = await world.sim.wait_for_message(lan.id, contains="/status", after=mark, timeout=10)
         report = await report_of(world, code_in(told["text"]))
         assert report.fields == before.fields
-        assert len(await world.db.report_attachments(report.id)) == 1
+        assert len(await world.db.reports.report_attachments(report.id)) == 1
         assert table_counts(world)["reports"] == 1
     await quiet(world, lan.id)
     # The notice sent during the outage aside, the held-back update got its normal answer.
@@ -1108,7 +1111,7 @@ async def test_a_refused_confirm_leaves_nothing_half_written(world: World, error
     lan = world.person(732301, "Lan")
     await review_with_a_photo(lan)
     before = await draft_of(world, lan.id)
-    files = await world.db.draft_attachments(lan.id)
+    files = await world.db.drafts.draft_attachments(lan.id)
     counts = table_counts(world)
     # The outbox row is the last insert of the sending transaction: the report, its reporter,
     # its evidence and its history are written by then, and must all be rolled back.
@@ -1120,7 +1123,7 @@ async def test_a_refused_confirm_leaves_nothing_half_written(world: World, error
     assert table_counts(world) == counts
     assert counts["reports"] == 0 and counts["draft_files"] == 1
     assert await draft_of(world, lan.id) == before
-    assert await world.db.draft_attachments(lan.id) == files
+    assert await world.db.drafts.draft_attachments(lan.id) == files
 
     # Trying again once the database is back: exactly one complete report.
     await lan.say("/report", expect="kiểm tra")
@@ -1128,13 +1131,13 @@ async def test_a_refused_confirm_leaves_nothing_half_written(world: World, error
     await world.sim.wait_for_message(HA_LONG_CHAT, contains=code)
     report = await report_of(world, code)
     assert report.fields == before.fields
-    assert [a.file_id for a in await world.db.report_attachments(report.id)] == [
+    assert [a.file_id for a in await world.db.reports.report_attachments(report.id)] == [
         f.file_id for f in files
     ]
     after_all = table_counts(world)
     assert (after_all["reports"], after_all["reporters"], after_all["drafts"]) == (1, 1, 0)
     assert (after_all["report_files"], after_all["draft_files"]) == (1, 0)
-    assert [e.action for e in await world.db.audit_of(report.id)] == ["submitted"]
+    assert [e.action for e in await world.db.reports.audit_of(report.id)] == ["submitted"]
 
 
 async def test_after_a_refused_confirm_the_send_button_is_still_there(world: World) -> None:

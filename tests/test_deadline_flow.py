@@ -82,9 +82,9 @@ async def test_reminder_then_escalation_up_the_tree(world: World) -> None:
     assert len(containing(sim, HA_LONG_CHAT, "Nhắc việc", code)) == 1
     assert len(containing(sim, PROVINCE_CHAT, code)) == 1
     assert len([m for m in citizen.messages if "chuyển lên" in str(m.get("text"))]) == 1
-    report = await world.db.report_by_code(code.replace("-", ""))
+    report = await world.db.reports.report_by_code(code.replace("-", ""))
     assert report is not None
-    actions = [e.action for e in await world.db.audit_of(report.id)]
+    actions = [e.action for e in await world.db.reports.audit_of(report.id)]
     assert actions == ["submitted", "reminded", "escalated", "escalated"]
 
 
@@ -124,7 +124,7 @@ async def test_timers_survive_restarts_without_loss_or_repeat(
     async with bot_at(sim, tmp_path, clock) as world:
         await run_timers(world)
         await eventually(lambda: sim.count("sendMessage", HA_LONG_CHAT) == 2)
-        assert (await world.db.outbox_stats()).get("pending", 0) == 1
+        assert (await world.db.outbox.stats()).get("pending", 0) == 1
     assert containing(sim, HA_LONG_CHAT, "Nhắc việc") == []
 
     # Next start, after the wait: the owed reminder goes out once, and checking the clock
@@ -143,7 +143,7 @@ async def test_timers_survive_restarts_without_loss_or_repeat(
         db = world.db
 
         async def settled() -> bool:
-            return (await db.outbox_stats()).get("pending", 0) == 0
+            return (await db.outbox.stats()).get("pending", 0) == 0
 
         await eventually(settled)
     assert len(containing(sim, HA_LONG_CHAT, "Nhắc việc", code)) == 1

@@ -17,7 +17,7 @@ def alerts_with(world: World, chat_id: int, code: str) -> list[dict[str, object]
 
 
 async def nothing_pending(db: Repository) -> bool:
-    return (await db.outbox_stats()).get("pending", 0) == 0
+    return (await db.outbox.stats()).get("pending", 0) == 0
 
 
 async def test_alert_delivered_once_after_429_and_500(world: World) -> None:
@@ -44,7 +44,7 @@ async def test_group_upgraded_to_supergroup_follows_the_new_id(world: World) -> 
     await sim.migrate_chat(HA_LONG_CHAT, new_id)
     code = await quick_report(world.person(710002, "Hoa"))
     await sim.wait_for_message(new_id, contains=code, timeout=10)
-    unit = await world.db.get_unit("HL")
+    unit = await world.db.units.get_unit("HL")
     assert unit is not None and unit.chat_id == new_id and unit.chat_state == "ok"
     assert alerts_with(world, HA_LONG_CHAT, code) == []
 
@@ -55,10 +55,10 @@ async def test_removed_bot_holds_alert_and_tells_admins(world: World) -> None:
     code = await quick_report(world.person(710003, "Huy"))
     notice = await sim.wait_for_message(ADMIN_ID, contains="UBND phường Hạ Long", timeout=10)
     assert code not in notice["text"]
-    unit = await world.db.get_unit("HL")
+    unit = await world.db.units.get_unit("HL")
     assert unit is not None and unit.chat_state == "broken"
     # Kept, not lost: still owed to the unit.
-    assert (await world.db.outbox_stats()).get("pending") == 1
+    assert (await world.db.outbox.stats()).get("pending") == 1
 
 
 async def test_unit_without_chat_holds_alert_and_tells_admins(world: World) -> None:
@@ -78,6 +78,6 @@ async def test_unit_without_chat_holds_alert_and_tells_admins(world: World) -> N
     await person.press("Ẩn danh", expect="kiểm tra")
     await person.press("Gửi phản ánh", expect="/status")
     await sim.wait_for_message(ADMIN_ID, contains="UBND đặc khu Vân Đồn", timeout=10)
-    unit = await world.db.get_unit("VD")
+    unit = await world.db.units.get_unit("VD")
     assert unit is not None and unit.chat_state == "unset"
-    assert (await world.db.outbox_stats()).get("pending") == 1
+    assert (await world.db.outbox.stats()).get("pending") == 1

@@ -324,7 +324,7 @@ class FakeClock:
 async def db(tmp_path: Path) -> AsyncIterator[Repository]:
     repo = Repository(tmp_path / "t.db", clock=FakeClock())
     async with repo:
-        await repo.seed_units(UNITS)
+        await repo.units.seed_units(UNITS)
         yield repo
 
 
@@ -336,8 +336,8 @@ async def submit(db: Repository, user_id: int, **fields: Any) -> int:
         "anonymous": True,
     }
     values.update(fields)
-    await db.save_draft(Draft(user_id, user_id, 14, ReportFields(**values)))
-    report = await db.submit_draft(user_id, "vi")
+    await db.drafts.save_draft(Draft(user_id, user_id, 14, ReportFields(**values)))
+    report = await db.reports.submit_draft(user_id, "vi")
     assert report is not None
     return report.id
 
@@ -358,9 +358,11 @@ async def test_repository_rows_feed_statistics_and_exports(db: Repository) -> No
     )
     late = await submit(db, 43, unit_code="DT", description='=HYPERLINK("x") Đông Triều')
     spam = await submit(db, 44, description="quảng cáo")
-    await db.transition(late, actor=officer, action="x", changes={"deadline_at": NOW - DAY})
+    await db.reports.transition(
+        late, actor=officer, action="x", changes={"deadline_at": NOW - DAY}
+    )
     clock.now += 3 * 3600
-    await db.transition(
+    await db.reports.transition(
         resolved,
         actor=officer,
         action="acknowledged",
@@ -368,17 +370,17 @@ async def test_repository_rows_feed_statistics_and_exports(db: Repository) -> No
         changes={"acknowledged_at": clock.now},
     )
     clock.now += 2 * DAY
-    await db.transition(
+    await db.reports.transition(
         resolved,
         actor=officer,
         action="resolved",
         to="resolved",
         changes={"closed_at": clock.now, "resolution_note": "Đã xử lý."},
     )
-    await db.transition(resolved, actor=officer, action="rated", changes={"rating": 5})
-    assert await db.set_spam(spam, True)
+    await db.reports.transition(resolved, actor=officer, action="rated", changes={"rating": 5})
+    assert await db.admin.set_spam(spam, True)
 
-    rows = await db.report_rows(None, None, None, contacts=True, include_spam=True)
+    rows = await db.reports.report_rows(None, None, None, contacts=True, include_spam=True)
     assert len(rows) == 3
     period = Period(None, None, "30d")
     stats = compute(rows, period, NOW)
@@ -392,7 +394,7 @@ async def test_repository_rows_feed_statistics_and_exports(db: Repository) -> No
     assert "UBND phường Đông Triều" in summary_text(stats, vi, "vi")
     assert render_chart(stats, vi, "vi").startswith(b"\x89PNG\r\n\x1a\n")
 
-    kept = await db.report_rows(None, None, None, contacts=True)
+    kept = await db.reports.report_rows(None, None, None, contacts=True)
     table = read_csv(export_csv(kept, en, "en", full=True, now=NOW))
     assert len(table) == 3
     named = next(r for r in table[1:] if r[3] == "UBND phường Hạ Long")
@@ -404,6 +406,6 @@ async def test_repository_rows_feed_statistics_and_exports(db: Repository) -> No
     sheet = load(export_xlsx(kept, vi, "vi", full=False, now=NOW))
     assert sheet.max_row == 3 and sheet.max_column == len(HEADER)
     # Without contacts asked for, the repository hands none over.
-    bare = await db.report_rows(None, None, None)
+    bare = await db.reports.report_rows(None, None, None)
     assert all(r["contact_name"] is None for r in bare)
     assert set(bare[0]) == set(row())

@@ -80,13 +80,13 @@ async def test_a_replayed_update_is_stored_and_handled_once(
             },
         }
         sim.add_user(731002, "Hoà")
-        assert await db.store_updates([(10_000_000, json.dumps(raw))]) == [10_000_000]
-        assert await db.store_updates([(10_000_000, json.dumps(raw))]) == []
-        inbound_rows = await db.unhandled_updates()
+        assert await db.inbound.store_updates([(10_000_000, json.dumps(raw))]) == [10_000_000]
+        assert await db.inbound.store_updates([(10_000_000, json.dumps(raw))]) == []
+        inbound_rows = await db.inbound.unhandled_updates()
         assert [uid for uid, _ in inbound_rows] == [10_000_000]
         await sim.wait_for_message(731002, contains="/myreports", timeout=10)
         await asyncio.sleep(0.3)
-        assert await db.unhandled_updates() == []
+        assert await db.inbound.unhandled_updates() == []
         assert len(sim.messages(731002)) == 1
 
 
@@ -123,14 +123,14 @@ async def test_webhook_needs_the_secret_and_answers_after_storing(
             ):
                 answer = await client.post(url, json=update, headers=headers)
                 assert answer.status_code == 403
-            assert await services.db.highest_update_id() is None
+            assert await services.db.inbound.highest_update_id() is None
             good = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
             assert (await client.post(url, content=b"{", headers=good)).status_code == 415
             bad = {**good, "Content-Type": "application/json"}
             assert (await client.post(url, content=b"[1]", headers=bad)).status_code == 400
             answer = await client.post(url, json=update, headers=good)
             assert answer.status_code == 200
-            assert await services.db.highest_update_id() == 500
+            assert await services.db.inbound.highest_update_id() == 500
             # Telegram sends it again (it did not see our 200): handled once all the same.
             assert (await client.post(url, json=update, headers=good)).status_code == 200
         await sim.wait_for_message(731003, contains="/myreports", timeout=10)

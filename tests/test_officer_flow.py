@@ -41,7 +41,7 @@ async def reported(world: World, user_id: int = 720001) -> tuple[Person, str, di
 
 
 async def status_of(world: World, code: str) -> str:
-    report = await world.db.report_by_code(code.replace("-", ""))
+    report = await world.db.reports.report_by_code(code.replace("-", ""))
     assert report is not None
     return report.status
 
@@ -78,9 +78,9 @@ async def test_acknowledge_notifies_citizen_and_edits_alert(world: World) -> Non
     assert "✅ Tiếp nhận" not in labels(edited)
     assert {"🔧 Đang xử lý", "⏳ Gia hạn", "🏁 Đã giải quyết"} <= set(labels(edited))
 
-    report = await world.db.report_by_code(code.replace("-", ""))
+    report = await world.db.reports.report_by_code(code.replace("-", ""))
     assert report is not None and report.status == Status.ACKNOWLEDGED
-    history = await world.db.audit_of(report.id)
+    history = await world.db.reports.audit_of(report.id)
     assert [(e.action, e.from_status, e.to_status) for e in history] == [
         ("submitted", None, "new"),
         ("acknowledged", "new", "acknowledged"),
@@ -112,7 +112,7 @@ async def test_only_officers_of_the_unit_or_above_may_act(world: World) -> None:
 async def test_forged_stale_and_replayed_presses_change_nothing(world: World) -> None:
     citizen, code, alert = await reported(world)
     officer = member(world, OFFICER_HL, "Hùng", HA_LONG_CHAT)
-    report = await world.db.report_by_code(code.replace("-", ""))
+    report = await world.db.reports.report_by_code(code.replace("-", ""))
     assert report is not None
     # Another report's id, an unknown action, garbage, a picker's data on an alert.
     for data in (
@@ -140,7 +140,7 @@ async def test_forged_stale_and_replayed_presses_change_nothing(world: World) ->
     replay = await officer.press(original, f"st:ack:{report.id}", check_button=False)
     answer = await world.sim.wait_for_callback_answer(replay["id"])
     assert "vừa được cập nhật" in str(answer.get("text"))
-    actions = [e.action for e in await world.db.audit_of(report.id)]
+    actions = [e.action for e in await world.db.reports.audit_of(report.id)]
     assert actions.count("acknowledged") == 1
     # The bot still works after all of that.
     await eventually(lambda: "🔧 Đang xử lý" in labels(current(world, alert)))
@@ -196,9 +196,9 @@ async def test_question_and_answer_relayed_with_no_identity(world: World) -> Non
     await citizen.user.send("Có, tôi giữ biên lai.", reply_to=box)
     await world.sim.wait_for_message(HA_LONG_CHAT, contains="tôi giữ biên lai")
 
-    report = await world.db.report_by_code(code.replace("-", ""))
+    report = await world.db.reports.report_by_code(code.replace("-", ""))
     assert report is not None
-    relays = await world.db.relays_of(report.id)
+    relays = await world.db.links.relays_of(report.id)
     assert [r.direction for r in relays] == [
         "to_citizen",
         "to_unit",
@@ -241,7 +241,7 @@ async def test_transfer_to_another_unit(world: World) -> None:
     told = await world.sim.wait_for_message(citizen.id, contains="đã được chuyển")
     assert "UBND phường Đông Triều" in told["text"] and "Hùng" not in told["text"]
 
-    report = await world.db.report_by_code(code.replace("-", ""))
+    report = await world.db.reports.report_by_code(code.replace("-", ""))
     assert report is not None and report.fields.unit_code == "DT"
     assert report.status == Status.NEW
     # Hạ Long's old buttons no longer act; Đông Triều's officer can.
@@ -280,9 +280,9 @@ async def test_resolve_then_citizen_says_not_resolved_and_rates(world: World) ->
 
     await citizen.user.press_button(rating, "⭐⭐⭐⭐")
     await world.sim.wait_for_message(citizen.id, contains="bạn đã đánh giá")
-    report = await world.db.report_by_code(code.replace("-", ""))
+    report = await world.db.reports.report_by_code(code.replace("-", ""))
     assert report is not None and report.rating == 4 and report.citizen_verdict == "no"
-    actions = [e.action for e in await world.db.audit_of(report.id)]
+    actions = [e.action for e in await world.db.reports.audit_of(report.id)]
     assert actions == ["submitted", "acknowledged", "resolved", "reopened", "rated"]
 
 
@@ -337,7 +337,7 @@ async def test_extend_once_with_days_and_reason(world: World) -> None:
     assert "14/01/2027" in told["text"]
     await eventually(lambda: "Hạn giải quyết: 14/01/2027" in current(world, alert)["text"])
     assert "⏳ Gia hạn" not in labels(current(world, alert))
-    report = await world.db.report_by_code(code.replace("-", ""))
+    report = await world.db.reports.report_by_code(code.replace("-", ""))
     assert report is not None and report.extended
 
 
@@ -435,14 +435,14 @@ async def test_long_pending_lists_and_histories_fit_telegram(world: World) -> No
         fields = ReportFields(
             category="delay", unit_code="VD", description="Hồ sơ trễ hẹn " * 3, anonymous=True
         )
-        await db.save_draft(Draft(800000 + n, 800000 + n, 14, fields))
-        report = await db.submit_draft(800000 + n, "vi")
+        await db.drafts.save_draft(Draft(800000 + n, 800000 + n, 14, fields))
+        report = await db.reports.submit_draft(800000 + n, "vi")
         assert report is not None
         codes.append(format_code(report.code))
-    first = await db.report_by_code(codes[0].replace("-", ""))
+    first = await db.reports.report_by_code(codes[0].replace("-", ""))
     assert first is not None
     for _n in range(80):
-        await db.transition(
+        await db.reports.transition(
             first.id, actor=Actor("officer", OFFICER_QN, "Cán bộ " * 10), action="asked"
         )
     officer = member(world, OFFICER_QN, "Quang", PROVINCE_CHAT)
@@ -460,12 +460,12 @@ async def test_long_pending_lists_and_histories_fit_telegram(world: World) -> No
 
 async def test_rating_an_open_report_is_refused(world: World) -> None:
     citizen, code, _alert = await reported(world)
-    report = await world.db.report_by_code(code.replace("-", ""))
+    report = await world.db.reports.report_by_code(code.replace("-", ""))
     assert report is not None
     confirmation = citizen.messages[-1]
     answer = await press_data(world, citizen.user, confirmation, f"rate:{report.id}:1")
     assert "đã đánh giá" in answer
-    report = await world.db.report_by_code(code.replace("-", ""))
+    report = await world.db.reports.report_by_code(code.replace("-", ""))
     assert report is not None and report.rating is None
 
 
@@ -474,17 +474,17 @@ async def test_edits_follow_a_group_upgraded_to_a_supergroup(world: World) -> No
     officer = member(world, OFFICER_HL, "Hùng", HA_LONG_CHAT)
     new_id = -1009999999102
     await world.sim.migrate_chat(HA_LONG_CHAT, new_id)
-    await eventually(lambda: world.db.units_by_chat(new_id))
+    await eventually(lambda: world.db.units.units_by_chat(new_id))
     await press(world, officer, alert, "Tiếp nhận")
     db = world.db
 
     async def settled() -> bool:
-        return (await db.outbox_stats()).get("pending", 0) == 0
+        return (await db.outbox.stats()).get("pending", 0) == 0
 
     await eventually(settled)
-    unit = await db.get_unit("HL")
+    unit = await db.units.get_unit("HL")
     assert unit is not None and unit.chat_id == new_id
-    report = await db.report_by_code(code.replace("-", ""))
+    report = await db.reports.report_by_code(code.replace("-", ""))
     assert report is not None
-    assert [link.chat_id for link in await db.alert_links(report.id)] == [new_id]
+    assert [link.chat_id for link in await db.links.alert_links(report.id)] == [new_id]
     assert world.sim.count("editMessageText") <= 2

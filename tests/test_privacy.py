@@ -96,13 +96,13 @@ async def named_report(person: Person, *, photo: bool = True) -> str:
 
 
 async def report_of(world: World, code: str) -> Report:
-    report = await world.db.report_by_code(code.replace("-", ""))
+    report = await world.db.reports.report_by_code(code.replace("-", ""))
     assert report is not None
     return report
 
 
 async def outbox_settled(world: World) -> bool:
-    return (await world.db.outbox_stats()).get("pending", 0) == 0
+    return (await world.db.outbox.stats()).get("pending", 0) == 0
 
 
 def raw_row(path: Path, sql: str, *params: Any) -> tuple[Any, ...]:
@@ -211,7 +211,7 @@ async def test_forget_erases_personal_data_and_keeps_the_report_for_the_unit(
     for promise in ("Erased", "Kept", "no longer receive updates", "/status", "/mydata"):
         assert promise in asked["text"], promise
     await person.press("No, keep it", expect="Nothing was erased")
-    assert await world.db.is_reporter(report.id, person.id)
+    assert await world.db.reports.is_reporter(report.id, person.id)
 
     await person.say("/forget", expect="erase your personal data")
     done = await person.press("Yes, erase my data", expect="has been erased")
@@ -219,16 +219,16 @@ async def test_forget_erases_personal_data_and_keeps_the_report_for_the_unit(
     assert "stay with the units" in done["text"]
 
     db = world.db
-    assert not await db.is_reporter(report.id, person.id)
-    assert await db.reporter_chat(report.id) is None
-    assert await db.get_draft(person.id) is None
-    assert await db.draft_attachments(person.id) == []
-    assert await db.user_locale(person.id) is None
+    assert not await db.reports.is_reporter(report.id, person.id)
+    assert await db.reports.reporter_chat(report.id) is None
+    assert await db.drafts.get_draft(person.id) is None
+    assert await db.drafts.draft_attachments(person.id) == []
+    assert await db.users.user_locale(person.id) is None
     kept = await report_of(world, code)
     assert kept.fields.description == DESCRIPTION and kept.status == Status.NEW
     assert kept.fields.contact_name is None and kept.fields.contact_phone is None
     assert kept.fields.anonymous is False
-    last = (await db.audit_of(report.id))[-1]
+    last = (await db.reports.audit_of(report.id))[-1]
     assert (last.action, last.actor.kind, last.actor.id, last.to_status) == (
         "forgotten",
         "citizen",
@@ -236,8 +236,10 @@ async def test_forget_erases_personal_data_and_keeps_the_report_for_the_unit(
         None,
     )
     # No trace of the person's chat on the evidence or the answers.
-    assert {(a.chat_id, a.message_id) for a in await db.report_attachments(report.id)} == {(0, 0)}
-    answers = [r for r in await db.relays_of(report.id) if r.direction == "to_unit"]
+    assert {(a.chat_id, a.message_id) for a in await db.reports.report_attachments(report.id)} == {
+        (0, 0)
+    }
+    answers = [r for r in await db.links.relays_of(report.id) if r.direction == "to_unit"]
     assert [(r.source_chat_id, r.text) for r in answers] == [(0, "Monday morning.")]
 
     # A stranger now: no report found, and consent is asked again.
@@ -265,7 +267,7 @@ async def test_evidence_of_a_forgotten_reporter_still_reaches_a_new_alert(world:
     await person.press("Yes, erase my data", expect="has been erased")
     report = await report_of(world, code)
     # An alert sent again (as a transfer or an escalation would) copies the evidence anew.
-    await world.db.add_outgoing(Outgoing("alert", "HL", report_id=report.id))
+    await world.db.outbox.add(Outgoing("alert", "HL", report_id=report.id))
     world.app.bot_data["services"].delivery.wake()
     mark = len(world.sim.messages(HA_LONG_CHAT))
     photo = await world.sim.wait_for_message(
@@ -274,7 +276,7 @@ async def test_evidence_of_a_forgotten_reporter_still_reaches_a_new_alert(world:
     assert code in photo.get("caption", "")
     assert alert["message_id"] != photo["message_id"]
     await eventually(lambda: outbox_settled(world))
-    assert (await world.db.outbox_stats()).get("failed", 0) == 0
+    assert (await world.db.outbox.stats()).get("failed", 0) == 0
 
 
 # -- retention ------------------------------------------------------------------------------------
@@ -301,18 +303,18 @@ async def stored_report(
         contact_name=None if anonymous else "Người Thử Nghiệm",
         contact_phone=None if anonymous else PHONE,
     )
-    await db.save_draft(Draft(user_id, user_id, 14, fields))
+    await db.drafts.save_draft(Draft(user_id, user_id, 14, fields))
     if evidence:
-        await db.add_draft_attachment(
+        await db.drafts.add_draft_attachment(
             user_id, Attachment("photo", f"file-{user_id}", f"u-{user_id}", 10, user_id, 77)
         )
-    report = await db.submit_draft(user_id, "vi")
+    report = await db.reports.submit_draft(user_id, "vi")
     assert report is not None
     return report
 
 
 async def close(db: Repository, report: Report, to: Status, *, tell: bool = False) -> None:
-    done = await db.transition(
+    done = await db.reports.transition(
         report.id,
         actor=Actor("officer", OFFICER_HL, OFFICER_NAME),
         action=to.value,
@@ -324,9 +326,9 @@ async def close(db: Repository, report: Report, to: Status, *, tell: bool = Fals
 
 
 async def deliver_all(db: Repository, kind: str | None = None) -> None:
-    for item in await db.due_outbox(limit=500):
+    for item in await db.outbox.due(limit=500):
         if kind is None or item.kind == kind:
-            await db.outbox_done(item.id)
+            await db.outbox.done(item.id)
 
 
 @pytest.fixture
@@ -337,7 +339,7 @@ def clock() -> FakeClock:
 @pytest.fixture
 async def repo(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Repository]:
     async with Repository(tmp_path / "bot.db", clock=clock) as db:
-        await db.seed_units(UNITS)
+        await db.units.seed_units(UNITS)
         yield db
 
 
@@ -350,7 +352,7 @@ async def test_retention_unlinks_closed_anonymous_reports_after_the_period(
     still_open = await stored_report(repo, 810003)
     owed = await stored_report(repo, 810004)
     # The anonymous reporter answered a question; the answer waits for its unit's chat.
-    await repo.add_relay(
+    await repo.links.add_relay(
         resolved.id,
         direction="to_unit",
         kind="photo",
@@ -364,11 +366,11 @@ async def test_retention_unlinks_closed_anonymous_reports_after_the_period(
     await close(repo, resolved, Status.RESOLVED)
     await close(repo, named, Status.RESOLVED)
     await close(repo, owed, Status.DECLINED, tell=True)  # its notice is not delivered yet
-    await repo.save_draft(Draft(820001, 820001, 3, ReportFields(category="delay")))
-    await repo.add_draft_attachment(820001, Attachment("photo", "f", "u", 5, 820001, 3))
+    await repo.drafts.save_draft(Draft(820001, 820001, 3, ReportFields(category="delay")))
+    await repo.drafts.add_draft_attachment(820001, Attachment("photo", "f", "u", 5, 820001, 3))
 
     clock.advance(days=20)
-    await repo.save_draft(Draft(820002, 820002, 2, ReportFields(category="bribe")))
+    await repo.drafts.save_draft(Draft(820002, 820002, 2, ReportFields(category="bribe")))
     assert await apply_retention(repo, settings) == {
         "reporter_links": 0,
         "drafts": 0,
@@ -378,35 +380,35 @@ async def test_retention_unlinks_closed_anonymous_reports_after_the_period(
     clock.advance(days=11)
     counts = await apply_retention(repo, settings)
     assert counts["reporter_links"] == 1 and counts["drafts"] == 1
-    assert await repo.reporter_chat(resolved.id) is None
-    assert await repo.reporter_chat(named.id) == 810002
-    assert await repo.reporter_chat(still_open.id) == 810003
-    assert await repo.reporter_chat(owed.id) == 810004
-    assert await repo.get_draft(820001) is None
-    assert await repo.draft_attachments(820001) == []
-    assert await repo.get_draft(820002) is not None
+    assert await repo.reports.reporter_chat(resolved.id) is None
+    assert await repo.reports.reporter_chat(named.id) == 810002
+    assert await repo.reports.reporter_chat(still_open.id) == 810003
+    assert await repo.reports.reporter_chat(owed.id) == 810004
+    assert await repo.drafts.get_draft(820001) is None
+    assert await repo.drafts.draft_attachments(820001) == []
+    assert await repo.drafts.get_draft(820002) is not None
     # The unlinked report keeps its evidence, without the reporter's chat.
-    [evidence] = await repo.report_attachments(resolved.id)
+    [evidence] = await repo.reports.report_attachments(resolved.id)
     assert (evidence.chat_id, evidence.file_id) == (0, "file-810001")
-    [kept] = await repo.report_attachments(named.id)
+    [kept] = await repo.reports.report_attachments(named.id)
     assert kept.chat_id == 810002
     # The answer not yet copied to the unit keeps its source until it is delivered.
-    [answer] = await repo.relays_of(resolved.id)
+    [answer] = await repo.links.relays_of(resolved.id)
     assert answer.source_chat_id == 810001
 
     await deliver_all(repo)
     counts = await apply_retention(repo, settings)
     assert counts["reporter_links"] == 1  # the declined one, now that it was told
-    assert await repo.reporter_chat(owed.id) is None
-    [answer] = await repo.relays_of(resolved.id)
+    assert await repo.reports.reporter_chat(owed.id) is None
+    [answer] = await repo.links.relays_of(resolved.id)
     assert (answer.source_chat_id, answer.source_message_id, answer.text) == (
         0,
         0,
         "Invented answer",
     )
     # The reports themselves stay whole.
-    assert await repo.get_report(resolved.id) is not None
-    kept_named = await repo.get_report(named.id)
+    assert await repo.reports.get_report(resolved.id) is not None
+    kept_named = await repo.reports.get_report(named.id)
     assert kept_named is not None and kept_named.fields.contact_phone == PHONE
 
 
@@ -418,7 +420,7 @@ async def test_retention_of_zero_days_unlinks_at_the_next_run(
     assert (await apply_retention(repo, settings))["reporter_links"] == 0  # still open
     await close(repo, report, Status.DECLINED)
     assert (await apply_retention(repo, settings))["reporter_links"] == 1
-    assert not await repo.is_reporter(report.id, 810011)
+    assert not await repo.reports.is_reporter(report.id, 810011)
 
 
 async def test_the_hourly_job_logs_counts_and_no_ids(
@@ -431,7 +433,7 @@ async def test_the_hourly_job_logs_counts_and_no_ids(
         await retention_job(context)  # type: ignore[arg-type]
     assert "retention: 1 reporter links" in caplog.text
     assert "810021" not in caplog.text
-    assert not await repo.is_reporter(report.id, 810021)
+    assert not await repo.reports.is_reporter(report.id, 810021)
 
 
 # -- the database file ----------------------------------------------------------------------------
@@ -446,7 +448,7 @@ async def test_database_files_are_readable_by_their_owner_only(tmp_path: Path) -
     previous = os.umask(0o022)
     try:
         async with Repository(path) as db:
-            await db.seed_units(UNITS)
+            await db.units.seed_units(UNITS)
             for name in (path, f"{path}-wal", f"{path}-shm"):
                 assert mode(name) == 0o600, name
     finally:
@@ -459,7 +461,7 @@ async def test_database_files_are_readable_by_their_owner_only(tmp_path: Path) -
     conn.close()
     legacy.chmod(0o644)
     async with Repository(legacy) as db:
-        await db.seed_units(UNITS)
+        await db.units.seed_units(UNITS)
         assert mode(legacy) == 0o600
         assert mode(f"{legacy}-wal") == 0o600
 
@@ -478,10 +480,10 @@ async def test_contacts_are_encrypted_at_rest_with_a_key(
     assert name.startswith("fernet:") and phone.startswith("fernet:")
     assert PHONE not in phone and "Thử" not in name
     # Read back in full wherever the application reads reports.
-    found = await repo.get_report(report.id)
+    found = await repo.reports.get_report(report.id)
     assert found is not None and found.fields.contact_phone == PHONE
     assert found.fields.contact_name == "Người Thử Nghiệm"
-    [row] = await repo.report_rows(None, None, None, contacts=True)
+    [row] = await repo.reports.report_rows(None, None, None, contacts=True)
     assert row["contact_phone"] == PHONE
 
     # Values stored before the key was set still read as they are.
@@ -489,7 +491,7 @@ async def test_contacts_are_encrypted_at_rest_with_a_key(
         await conn.execute(
             "UPDATE reports SET contact_phone = '+84000555222' WHERE id = ?", (report.id,)
         )
-    found = await repo.get_report(report.id)
+    found = await repo.reports.get_report(report.id)
     assert found is not None and found.fields.contact_phone == "+84000555222"
     # Another key cannot read them: nothing rather than ciphertext, and no crash.
     monkeypatch.setenv(DATA_KEY_ENV, Fernet.generate_key().decode())
@@ -660,7 +662,7 @@ async def test_no_personal_data_in_the_log(world: World, captured: Capture) -> N
     report = await report_of(world, code)
 
     async def rated() -> bool:
-        found = await world.db.get_report(report.id)
+        found = await world.db.reports.get_report(report.id)
         return found is not None and found.rating == 5
 
     await eventually(rated)

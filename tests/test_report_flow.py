@@ -82,18 +82,18 @@ async def test_full_report_in_vietnamese_reaches_unit_without_identity(world: Wo
     assert len([m for m in sim.messages(HA_LONG_CHAT) if code in (m.get("text") or "")]) == 3
 
     # Stored durably, with the evidence's fingerprints.
-    report = await world.db.report_for_reporter(normalize_code(code) or "", lan.id)
+    report = await world.db.reports.report_for_reporter(normalize_code(code) or "", lan.id)
     assert report is not None and report.fields.amount == 2_000_000
     assert report.fields.anonymous is True and report.fields.contact_phone is None
-    atts = await world.db.report_attachments(report.id)
+    atts = await world.db.reports.report_attachments(report.id)
     assert [a.kind for a in atts] == ["photo", "document"]
 
     async def hashed() -> bool:
-        current = await world.db.report_attachments(report.id)
+        current = await world.db.reports.report_attachments(report.id)
         return all(a.sha256 for a in current)
 
     await eventually(hashed)
-    current = await world.db.report_attachments(report.id)
+    current = await world.db.reports.report_attachments(report.id)
     assert current[0].sha256 == hashlib.sha256(PHOTO).hexdigest()
     assert current[1].sha256 == hashlib.sha256(RECEIPT).hexdigest()
 
@@ -153,7 +153,7 @@ async def test_full_named_delay_report_in_english_with_edit(world: World) -> Non
     assert "danh tính" in alert["text"].lower()
     for trace in ("700011", "John", "Smith", "+84912345678", "john_en"):
         assert trace not in alert["text"]
-    report = await world.db.report_for_reporter(normalize_code(code) or "", john.id)
+    report = await world.db.reports.report_for_reporter(normalize_code(code) or "", john.id)
     assert report is not None
     assert (report.fields.contact_name, report.fields.contact_phone) == (
         "John Smith",
@@ -167,9 +167,9 @@ async def test_cancel_at_any_step_discards_everything(world: World) -> None:
     await consent(mai)
     await mai.press("Gây khó khăn", expect="đơn vị")
     await mai.say("/cancel", expect="Đã huỷ")
-    assert await world.db.get_draft(mai.id) is None
+    assert await world.db.drafts.get_draft(mai.id) is None
     await mai.say("/cancel", expect="Không có phản ánh nào")
-    assert await world.db.count_reports() == 0
+    assert await world.db.reports.count_reports() == 0
 
 
 async def test_edit_category_from_review_asks_its_questions(world: World) -> None:
@@ -196,7 +196,7 @@ async def test_edit_category_from_review_asks_its_questions(world: World) -> Non
     review = an.messages[-1]
     assert "HS-77" in review["text"] and "500.000" not in review["text"]
     await an.press("Gửi phản ánh", expect="/status")
-    reports = await world.db.reports_of(an.id)
+    reports = await world.db.reports.reports_of(an.id)
     assert len(reports) == 1
     assert reports[0].fields.category == "delay" and reports[0].fields.amount is None
 
@@ -211,7 +211,7 @@ async def test_off_script_input_gets_a_hint(world: World) -> None:
     await binh.press("English", expect="Which unit")
     await binh.say("/whatever", expect="finish this step")
     await binh.say("zzzz no such unit", expect="No unit matches")
-    assert (await world.db.get_draft(binh.id)) is not None
+    assert (await world.db.drafts.get_draft(binh.id)) is not None
 
 
 async def test_double_tap_on_confirm_stores_one_report(world: World) -> None:
@@ -223,7 +223,7 @@ async def test_double_tap_on_confirm_stores_one_report(world: World) -> None:
     await chi.user.press(review, CONFIRM_DATA)
     await world.sim.wait_for_message(chi.id, contains="/status")
     await eventually(lambda: len(world.sim.callback_answers) >= 2)
-    assert await world.db.count_reports() == 1
+    assert await world.db.reports.count_reports() == 1
 
 
 async def test_oversized_file_refused_and_location_accepted(world: World) -> None:
@@ -243,7 +243,7 @@ async def test_oversized_file_refused_and_location_accepted(world: World) -> Non
     mark = len(dung.messages)
     await dung.user.send_document("video.mp4", size=25_000_000, mime_type="video/mp4")
     await world.sim.wait_for_message(dung.id, contains="20 MB", after=mark)
-    assert await world.db.draft_attachments(dung.id) == []
+    assert await world.db.drafts.draft_attachments(dung.id) == []
     await dung.press("Bỏ qua", expect="ẩn danh")
     review = await dung.press("Ẩn danh", expect="kiểm tra")
     assert "20.95170, 107.08010" in review["text"]

@@ -10,7 +10,8 @@ import pytest
 
 from bot.config import UnitConfig
 from bot.core.domain import Actor, Attachment, Draft, ReportFields
-from bot.store.repository import MIGRATIONS, NOT_NULL, Outgoing, Repository
+from bot.store.migrations import MIGRATIONS
+from bot.store.repository import NOT_NULL, Outgoing, Repository
 
 UNITS = (
     UnitConfig("QN", "UBND tỉnh Quảng Ninh", None, -100, (7,)),
@@ -31,7 +32,7 @@ class FakeClock:
 async def db(tmp_path: Path) -> AsyncIterator[Repository]:
     repo = Repository(tmp_path / "t.db", clock=FakeClock())
     async with repo:
-        await repo.seed_units(UNITS)
+        await repo.units.seed_units(UNITS)
         yield repo
 
 
@@ -59,41 +60,41 @@ async def test_durability_pragmas(db: Repository) -> None:
 
 
 async def test_unit_tree_and_search(db: Repository) -> None:
-    top = await db.child_units(None)
+    top = await db.units.child_units(None)
     assert [u.code for u in top] == ["QN"]
-    children = await db.child_units("QN")
+    children = await db.units.child_units("QN")
     assert [u.name for u in children] == ["UBND phường Đông Triều", "UBND phường Hạ Long"]
-    assert await db.has_children(["QN", "HL"]) == {"QN"}
-    assert [u.code for u in await db.search_units("ha long")] == ["HL"]
-    assert [u.code for u in await db.search_units("DONG TRIEU")] == ["DT"]
-    assert await db.search_units("không có") == []
-    unit = await db.get_unit("DT")
+    assert await db.units.has_children(["QN", "HL"]) == {"QN"}
+    assert [u.code for u in await db.units.search_units("ha long")] == ["HL"]
+    assert [u.code for u in await db.units.search_units("DONG TRIEU")] == ["DT"]
+    assert await db.units.search_units("không có") == []
+    unit = await db.units.get_unit("DT")
     assert unit is not None and unit.chat_state == "unset"
 
 
 async def test_runtime_chat_migration_survives_reseeding(db: Repository) -> None:
-    assert await db.migrate_unit_chat(-200, -100200) == ["HL"]
-    await db.seed_units(UNITS)  # a restart with the same config keeps the migrated id
-    unit = await db.get_unit("HL")
+    assert await db.units.migrate_unit_chat(-200, -100200) == ["HL"]
+    await db.units.seed_units(UNITS)  # a restart with the same config keeps the migrated id
+    unit = await db.units.get_unit("HL")
     assert unit is not None and unit.chat_id == -100200
     changed = (UNITS[0], UnitConfig("HL", "UBND phường Hạ Long", "QN", -300), UNITS[2])
-    await db.seed_units(changed)  # the operator wrote a new id: it wins
-    unit = await db.get_unit("HL")
+    await db.units.seed_units(changed)  # the operator wrote a new id: it wins
+    unit = await db.units.get_unit("HL")
     assert unit is not None and unit.chat_id == -300
 
 
 async def test_draft_round_trip_and_steps(db: Repository) -> None:
     draft = Draft(user_id=42, chat_id=42, step=3, fields=ReportFields(category="bribe"))
-    await db.save_draft(draft)
+    await db.drafts.save_draft(draft)
     draft.fields.amount = 2_000_000
     draft.step = 7
     draft.reviewing = True
-    await db.save_draft(draft)
-    loaded = await db.get_draft(42)
+    await db.drafts.save_draft(draft)
+    loaded = await db.drafts.get_draft(42)
     assert loaded == draft
-    assert await db.draft_steps() == {(42, 42): 7}
-    await db.delete_draft(42)
-    assert await db.get_draft(42) is None
+    assert await db.drafts.draft_steps() == {(42, 42): 7}
+    await db.drafts.delete_draft(42)
+    assert await db.drafts.get_draft(42) is None
 
 
 def _photo(message_id: int) -> Attachment:
@@ -109,68 +110,68 @@ async def test_submit_draft_is_one_transaction(db: Repository) -> None:
         description="Cán bộ đòi 2 triệu để nhận hồ sơ đất đai.",
         anonymous=True,
     )
-    await db.save_draft(Draft(42, 42, 14, fields))
-    first = await db.add_draft_attachment(42, _photo(10))
-    await db.add_draft_attachment(42, _photo(11))
-    await db.set_attachment_hash(first, "ab" * 32)
+    await db.drafts.save_draft(Draft(42, 42, 14, fields))
+    first = await db.drafts.add_draft_attachment(42, _photo(10))
+    await db.drafts.add_draft_attachment(42, _photo(11))
+    await db.drafts.set_attachment_hash(first, "ab" * 32)
 
-    report = await db.submit_draft(42, "vi")
+    report = await db.reports.submit_draft(42, "vi")
     assert report is not None and len(report.code) == 8
-    assert await db.get_draft(42) is None
-    assert await db.draft_attachments(42) == []
-    stored = await db.get_report(report.id)
+    assert await db.drafts.get_draft(42) is None
+    assert await db.drafts.draft_attachments(42) == []
+    stored = await db.reports.get_report(report.id)
     assert stored is not None and stored.fields == fields and stored.status == "new"
-    atts = await db.report_attachments(report.id)
+    atts = await db.reports.report_attachments(report.id)
     assert [a.message_id for a in atts] == [10, 11]
     assert atts[0].sha256 == "ab" * 32
-    due = await db.due_outbox()
+    due = await db.outbox.due()
     assert [(i.kind, i.report_id, i.unit_code) for i in due] == [("alert", report.id, "HL")]
     # A second confirm (a double tap) finds no draft and creates nothing.
-    assert await db.submit_draft(42, "vi") is None
-    assert await db.count_reports() == 1
+    assert await db.reports.submit_draft(42, "vi") is None
+    assert await db.reports.count_reports() == 1
 
 
 async def test_reports_are_visible_only_to_their_reporter(db: Repository) -> None:
     fields = ReportFields(category="other", unit_code="QN", description="x" * 30)
-    await db.save_draft(Draft(42, 42, 14, fields))
-    report = await db.submit_draft(42, "vi")
+    await db.drafts.save_draft(Draft(42, 42, 14, fields))
+    report = await db.reports.submit_draft(42, "vi")
     assert report is not None
-    assert await db.report_for_reporter(report.code, 42) is not None
-    assert await db.report_for_reporter(report.code, 43) is None
-    assert [r.code for r in await db.reports_of(42)] == [report.code]
-    assert await db.reports_of(43) == []
+    assert await db.reports.report_for_reporter(report.code, 42) is not None
+    assert await db.reports.report_for_reporter(report.code, 43) is None
+    assert [r.code for r in await db.reports.reports_of(42)] == [report.code]
+    assert await db.reports.reports_of(43) == []
 
 
 async def test_incomplete_draft_is_refused_and_kept(db: Repository) -> None:
-    await db.save_draft(Draft(42, 42, 14, ReportFields(category="other")))
+    await db.drafts.save_draft(Draft(42, 42, 14, ReportFields(category="other")))
     with pytest.raises(ValueError, match="incomplete"):
-        await db.submit_draft(42, "vi")
-    assert await db.get_draft(42) is not None
-    assert await db.count_reports() == 0
+        await db.reports.submit_draft(42, "vi")
+    assert await db.drafts.get_draft(42) is not None
+    assert await db.reports.count_reports() == 0
 
 
 async def test_outbox_retry_progress_and_done(db: Repository) -> None:
     clock = db.clock
     assert isinstance(clock, FakeClock)
-    item_id = await db.add_notice(7, {"text": "hello"})
-    [item] = await db.due_outbox()
-    await db.outbox_part_sent(item_id, 1, 555)
-    await db.outbox_retry(item_id, 30, "RetryAfter 30")
-    assert await db.due_outbox() == []
-    assert await db.next_outbox_due() == clock.now + 30
+    item_id = await db.outbox.add_notice(7, {"text": "hello"})
+    [item] = await db.outbox.due()
+    await db.outbox.part_sent(item_id, 1, 555)
+    await db.outbox.retry(item_id, 30, "RetryAfter 30")
+    assert await db.outbox.due() == []
+    assert await db.outbox.next_due() == clock.now + 30
     clock.now += 31
-    [again] = await db.due_outbox()
+    [again] = await db.outbox.due()
     assert (again.parts_done, again.message_id, again.attempts) == (1, 555, 1)
-    await db.outbox_done(item_id)
-    assert await db.due_outbox() == []
-    assert await db.outbox_stats() == {"sent": 1}
+    await db.outbox.done(item_id)
+    assert await db.outbox.due() == []
+    assert await db.outbox.stats() == {"sent": 1}
     assert item.payload == {"text": "hello"}
 
 
 async def _report(db: Repository, user_id: int = 42) -> int:
     fields = ReportFields(category="other", unit_code="HL", description="x" * 30, anonymous=True)
-    await db.save_draft(Draft(user_id, user_id, 14, fields))
-    report = await db.submit_draft(user_id, "vi")
+    await db.drafts.save_draft(Draft(user_id, user_id, 14, fields))
+    report = await db.reports.submit_draft(user_id, "vi")
     assert report is not None
     return report.id
 
@@ -178,7 +179,7 @@ async def _report(db: Repository, user_id: int = 42) -> int:
 async def test_transition_checks_state_and_writes_audit_and_outbox(db: Repository) -> None:
     report_id = await _report(db)
     officer = Actor("officer", 7, "Quang")
-    done = await db.transition(
+    done = await db.reports.transition(
         report_id,
         actor=officer,
         action="acknowledged",
@@ -190,27 +191,34 @@ async def test_transition_checks_state_and_writes_audit_and_outbox(db: Repositor
     assert done is not None
     report, audit_id = done
     assert report.status == "acknowledged" and report.acknowledged_at == 5.0
-    due = [(i.kind, i.payload.get("audit_id")) for i in await db.due_outbox()]
+    due = [(i.kind, i.payload.get("audit_id")) for i in await db.outbox.due()]
     assert ("refresh", audit_id) in due and ("citizen", audit_id) in due
     # The same step again finds the wrong status and changes nothing.
-    again = await db.transition(
+    again = await db.reports.transition(
         report_id, actor=officer, action="acknowledged", expect=("new",), to="acknowledged"
     )
     assert again is None
     # A guard that no longer holds, a consumed link that is gone: nothing either.
-    assert await db.transition(report_id, actor=officer, action="x", guard={"rating": 3}) is None
     assert (
-        await db.transition(report_id, actor=officer, action="x", guard={"remind_at": NOT_NULL})
+        await db.reports.transition(report_id, actor=officer, action="x", guard={"rating": 3})
         is None
     )
-    assert await db.transition(report_id, actor=officer, action="x", consume=(1, 2)) is None
-    history = await db.audit_of(report_id)
+    assert (
+        await db.reports.transition(
+            report_id, actor=officer, action="x", guard={"remind_at": NOT_NULL}
+        )
+        is None
+    )
+    assert (
+        await db.reports.transition(report_id, actor=officer, action="x", consume=(1, 2)) is None
+    )
+    history = await db.reports.audit_of(report_id)
     assert [(e.action, e.actor.kind, e.actor.id) for e in history] == [
         ("submitted", "citizen", None),
         ("acknowledged", "officer", 7),
     ]
     with pytest.raises(ValueError, match="not changeable"):
-        await db.transition(report_id, actor=officer, action="x", changes={"code": "AAAA"})
+        await db.reports.transition(report_id, actor=officer, action="x", changes={"code": "AAAA"})
 
 
 async def test_audit_log_refuses_rewrites(db: Repository, tmp_path: Path) -> None:
@@ -229,11 +237,15 @@ async def test_audit_log_refuses_rewrites(db: Repository, tmp_path: Path) -> Non
 async def test_pending_reports_cover_the_units_below(db: Repository) -> None:
     first = await _report(db, 42)
     second = await _report(db, 43)
-    await db.transition(second, actor=Actor("system"), action="x", changes={"deadline_at": 10.0})
-    await db.transition(first, actor=Actor("system"), action="x", changes={"deadline_at": 20.0})
-    assert [r.id for r in await db.pending_reports(["QN"])] == [second, first]
-    assert [r.id for r in await db.pending_reports(["DT"])] == []
-    assert await db.ancestors("HL") == ["HL", "QN"]
+    await db.reports.transition(
+        second, actor=Actor("system"), action="x", changes={"deadline_at": 10.0}
+    )
+    await db.reports.transition(
+        first, actor=Actor("system"), action="x", changes={"deadline_at": 20.0}
+    )
+    assert [r.id for r in await db.reports.pending_reports(["QN"])] == [second, first]
+    assert [r.id for r in await db.reports.pending_reports(["DT"])] == []
+    assert await db.units.ancestors("HL") == ["HL", "QN"]
 
 
 async def test_relay_is_stored_once_per_source_message(db: Repository) -> None:
@@ -247,14 +259,14 @@ async def test_relay_is_stored_once_per_source_message(db: Repository) -> None:
         "actor": Actor("citizen"),
         "outgoing": Outgoing("unit", "HL", payload={"type": "answer"}),
     }
-    assert await db.add_relay(report_id, **args) is not None
-    assert await db.add_relay(report_id, **args) is None  # a replayed update
-    assert len(await db.relays_of(report_id)) == 1
+    assert await db.links.add_relay(report_id, **args) is not None
+    assert await db.links.add_relay(report_id, **args) is None  # a replayed update
+    assert len(await db.links.relays_of(report_id)) == 1
 
 
 async def test_officers_struck_from_the_config_lose_their_rights(db: Repository) -> None:
-    assert await db.officer_units(7) == {"QN"}
-    await db.add_officer("QN", 8)  # added in chat: the config does not take it away
-    await db.seed_units([UnitConfig("QN", "UBND tỉnh Quảng Ninh", None, -100, ())])
-    assert await db.officer_units(7) == set()
-    assert await db.officer_units(8) == {"QN"}
+    assert await db.units.officer_units(7) == {"QN"}
+    await db.units.add_officer("QN", 8)  # added in chat: the config does not take it away
+    await db.units.seed_units([UnitConfig("QN", "UBND tỉnh Quảng Ninh", None, -100, ())])
+    assert await db.units.officer_units(7) == set()
+    assert await db.units.officer_units(8) == {"QN"}

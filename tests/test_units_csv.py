@@ -69,7 +69,7 @@ def units_in(config: Path) -> dict[str, UnitRow]:
 def edited_in(config: Path) -> dict[str, bool]:
     async def read() -> dict[str, bool]:
         async with Repository(database(config)) as repo:
-            return await repo.unit_sources()
+            return await repo.units.unit_sources()
 
     return asyncio.run(read())
 
@@ -79,7 +79,7 @@ def seed(config: Path) -> None:
 
     async def run() -> None:
         async with Repository(database(config)) as repo:
-            await repo.seed_units(load_settings(config, require_token=False).units)
+            await repo.units.seed_units(load_settings(config, require_token=False).units)
 
     asyncio.run(run())
 
@@ -95,12 +95,12 @@ def test_export_writes_every_unit_parents_first_with_bom(
 
     async def edit_in_chat() -> None:
         async with Repository(database(config)) as repo:
-            await repo.seed_units(load_settings(config, require_token=False).units)
-            assert await repo.add_unit("Z", "Xã Z", "P")
-            assert await repo.add_unit("B", "Thôn B, xã Z", "Z")
-            assert await repo.add_unit("A", "Xã A", "P")
-            assert await repo.update_unit("A", disabled=1)
-            assert await repo.add_officer("C", 7)
+            await repo.units.seed_units(load_settings(config, require_token=False).units)
+            assert await repo.units.add_unit("Z", "Xã Z", "P")
+            assert await repo.units.add_unit("B", "Thôn B, xã Z", "Z")
+            assert await repo.units.add_unit("A", "Xã A", "P")
+            assert await repo.units.update_unit("A", disabled=1)
+            assert await repo.units.add_officer("C", 7)
 
     asyncio.run(edit_in_chat())
     assert cli("units", "export", "--config", config) == 0

@@ -143,11 +143,11 @@ class Workflow:
         """Tell whether the user administers the bot (named in the config or added in chat)."""
         if user_id == ANONYMOUS_ADMIN_ID:
             return False
-        return user_id in self.settings.admins or user_id in await self.db.chat_admins()
+        return user_id in self.settings.admins or user_id in await self.db.admin.chat_admins()
 
     async def admin_ids(self) -> list[int]:
         """Return every admin's id."""
-        return sorted(self.settings.admins | await self.db.chat_admins())
+        return sorted(self.settings.admins | await self.db.admin.chat_admins())
 
     async def may_act(self, user_id: int, unit_code: str) -> bool:
         """Tell whether the user may act for the unit: its officers, its parents', admins."""
@@ -155,8 +155,8 @@ class Workflow:
             return False
         if await self.is_admin(user_id):
             return True
-        chain = await self.db.ancestors(unit_code)
-        return bool(set(chain) & await self.db.officer_units(user_id))
+        chain = await self.db.units.ancestors(unit_code)
+        return bool(set(chain) & await self.db.units.officer_units(user_id))
 
     async def actor(self, user_id: int, name: str | None) -> Actor:
         """Return how the audit log names a person acting on a report."""
@@ -168,7 +168,10 @@ class Workflow:
     async def over_daily_limit(self, user_id: int) -> bool:
         """Tell whether the user has sent as many reports in 24 hours as one person may."""
         since = self.db.clock() - 86400
-        return await self.db.reports_sent_since(user_id, since) >= self.settings.reports_per_day
+        return (
+            await self.db.reports.reports_sent_since(user_id, since)
+            >= self.settings.reports_per_day
+        )
 
     async def submit(self, user_id: int, locale: str) -> Report | None:
         """Turn the user's draft into a report: the report, its evidence, its audit line, its
@@ -177,7 +180,7 @@ class Workflow:
         Returns None when there is no draft (it was just sent: a double tap or a replay).
         """
         timers = acknowledge_timers(self.db.clock(), self.sla)
-        return await self.db.submit_draft(user_id, locale, timers)
+        return await self.db.reports.submit_draft(user_id, locale, timers)
 
     # -- status steps ------------------------------------------------------------------------
 
@@ -279,7 +282,7 @@ class Workflow:
         consume: tuple[int, int] | None = None,
     ) -> Report | None:
         """Hand the report to another unit: closed here, a fresh alert and clock there."""
-        unit = await self.db.get_unit(target)
+        unit = await self.db.units.get_unit(target)
         if unit is None or unit.disabled or target == report.fields.unit_code:
             return None
         now = self.db.clock()
@@ -326,7 +329,7 @@ class Workflow:
 
     async def confirm_resolved(self, report: Report) -> Report | None:
         """Record the citizen's word that the report really is resolved."""
-        done = await self.db.transition(
+        done = await self.db.reports.transition(
             report.id,
             actor=CITIZEN,
             action="confirmed",
@@ -345,7 +348,7 @@ class Workflow:
         # rate even the resolution they just rejected).
         if report.status not in (Status.RESOLVED, Status.DECLINED) and not report.citizen_verdict:
             return None
-        done = await self.db.transition(
+        done = await self.db.reports.transition(
             report.id,
             actor=CITIZEN,
             action="rated",
@@ -370,7 +373,7 @@ class Workflow:
         consume: tuple[int, int] | None = None,
         also: Sequence[Outgoing] = (),
     ) -> Report | None:
-        done = await self.db.transition(
+        done = await self.db.reports.transition(
             report.id,
             actor=actor,
             action=action,
@@ -394,16 +397,16 @@ class Workflow:
             return False
         monday = local.date()
         week = (monday - timedelta(days=7)).isoformat()
-        last = await self.db.get_marker("digest_week")
+        last = await self.db.markers.get_marker("digest_week")
         if last == week:
             return False
         payload = {"type": "digest", "from": week, "to": monday.isoformat()}
-        tops = [u for u in await self.db.child_units(None) if u.chat_id is not None]
+        tops = [u for u in await self.db.units.child_units(None) if u.chat_id is not None]
         sends = [Outgoing("digest", unit.code, payload=payload) for unit in tops]
         sends += [Outgoing("digest", chat_id=a, payload=payload) for a in await self.admin_ids()]
         # The marker and the messages are one transaction: a restart neither loses the week's
         # digest nor sends it twice.
-        return await self.db.set_marker("digest_week", week, expect=last, outbox=sends)
+        return await self.db.markers.set_marker("digest_week", week, expect=last, outbox=sends)
 
     # -- the clock ---------------------------------------------------------------------------
 
@@ -412,8 +415,8 @@ class Workflow:
         now = self.db.clock()
         reminded = escalated = 0
         # Reports stored before deadlines existed get one now, rather than never stalling out.
-        for report in await self.db.open_reports_without_timers():
-            await self.db.transition(
+        for report in await self.db.reports.open_reports_without_timers():
+            await self.db.reports.transition(
                 report.id,
                 actor=SYSTEM,
                 action="deadline_set",
@@ -422,16 +425,16 @@ class Workflow:
                 guard={"deadline_at": None},
                 outbox=[Outgoing("refresh")],
             )
-        for report in await self.db.due_reminders(now):
+        for report in await self.db.reports.due_reminders(now):
             if await self._remind(report):
                 reminded += 1
-        for report in await self.db.due_escalations(now):
+        for report in await self.db.reports.due_escalations(now):
             if await self._escalate(report, now):
                 escalated += 1
         return reminded, escalated
 
     async def _remind(self, report: Report) -> bool:
-        done = await self.db.transition(
+        done = await self.db.reports.transition(
             report.id,
             actor=SYSTEM,
             action="reminded",
@@ -455,7 +458,7 @@ class Workflow:
     async def _escalate(self, report: Report, now: float) -> bool:
         """Send an overdue report one level up: the parent's chat, or the admins at the top."""
         level = report.escalation_level + 1
-        chain = await self.db.ancestors(report.fields.unit_code or "")
+        chain = await self.db.units.ancestors(report.fields.unit_code or "")
         overdue = {"overdue": level, "deadline_kind": report.deadline_kind}
         if level < len(chain):
             target: str | None = chain[level]
@@ -469,7 +472,7 @@ class Workflow:
                 log.warning("report %s is overdue at the top unit, but no admin is set", report.id)
             sends = [Outgoing("alert", chat_id=admin, payload=overdue) for admin in admins]
             next_at = None
-        done = await self.db.transition(
+        done = await self.db.reports.transition(
             report.id,
             actor=SYSTEM,
             action="escalated",

@@ -281,8 +281,8 @@ def check_tree(
 async def read_units(repo: Repository) -> dict[str, UnitRow]:
     """Return every unit in the database, disabled ones too, with its officers."""
     rows = {}
-    for unit in await repo.all_units():
-        officers = tuple(user_id for user_id, _ in await repo.officers_of(unit.code))
+    for unit in await repo.units.all_units():
+        officers = tuple(user_id for user_id, _ in await repo.units.officers_of(unit.code))
         rows[unit.code] = UnitRow(
             unit.code, unit.name, unit.parent, unit.chat_id, officers, unit.disabled
         )
@@ -427,7 +427,7 @@ async def export_csv(settings: Settings) -> bytes:
     check_database_path(settings)
     async with Repository(settings.database) as repo:
         # A fresh database would export as empty; the bot would seed these at start anyway.
-        await repo.seed_units(settings.units)
+        await repo.units.seed_units(settings.units)
         units = await read_units(repo)
     return render_csv(tree_order(units.values()))
 
@@ -443,7 +443,7 @@ async def import_csv(settings: Settings, data: bytes, *, dry_run: bool = False) 
     if settings.database.exists():
         async with Repository(settings.database) as repo:
             current = await read_units(repo)
-            edited = await repo.unit_sources()
+            edited = await repo.units.unit_sources()
     # The file may name config units as parents; they are seeded before the file is written.
     before = after_seed(current, edited, settings.units)
     problems = sorted(parsed.problems + check_tree(parsed.links, before), key=Problem.sort_key)
@@ -453,14 +453,14 @@ async def import_csv(settings: Settings, data: bytes, *, dry_run: bool = False) 
         return ImportResult(plan=plan_import(parsed.rows, before))
     check_database_path(settings)
     async with Repository(settings.database) as repo:
-        await repo.seed_units(settings.units)
+        await repo.units.seed_units(settings.units)
         before = await read_units(repo)
         # The bot may have changed a parent in chat since the check: check again, just before.
         problems = check_tree(parsed.links, before)
         if problems:
             return ImportResult(problems=problems)
         plan = plan_import(parsed.rows, before)
-        await repo.import_units(
+        await repo.units.import_units(
             [row.config() for row in parsed.rows],
             disabled={row.code for row in parsed.rows if row.disabled},
         )

@@ -142,7 +142,7 @@ def _report(raw: dict[str, Any], units: dict[str, str], _: Gettext) -> dict[str,
 
 async def personal_data(db: Repository, user_id: int, _: Gettext) -> dict[str, Any]:
     """Gather everything stored about a user into one JSON-ready document."""
-    raw = await db.personal_data(user_id)
+    raw = await db.privacy.personal_data(user_id)
     units: dict[str, str] = raw["units"]
     user = raw["user"]
     draft = raw["draft"]

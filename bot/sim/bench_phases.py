@@ -299,7 +299,7 @@ def _figures_breakdown(database: Path) -> JSON:
         repo = Repository(database)
         await repo.open()
         try:
-            return await repo.report_rows(period.since, period.until, None)
+            return await repo.reports.report_rows(period.since, period.until, None)
         finally:
             await repo.close()
 

@@ -1,18 +1,19 @@
-"""The repository's SQL for citizens' privacy rights and retention, mixed into `Repository`.
+"""Citizens' privacy rights and retention: export, erasure and expiry of personal data.
 
-Kept in its own module so the rules about personal data can be read in one place. The methods
-use the repository's `_read()` / `_write()` (one connection, one writer at a time) and clock.
+Kept in one module so the rules about personal data can be read in one place. Erasure touches
+every area (users, drafts, reports, links, outbox) in one transaction on the shared connection.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import Any
 
 import aiosqlite
 
 from bot.core.domain import CITIZEN
+from bot.store.database import Store
+from bot.store.rows import insert_audit
 
 # Why a message owed to a citizen was dropped: nobody is left to receive it.
 ERASED = "the reporter's personal data was erased"
@@ -20,15 +21,8 @@ ERASED = "the reporter's personal data was erased"
 _ATTACHMENT_COLUMNS = "kind, file_name, mime_type, file_size, sha256, created_at"
 
 
-class PrivacyStore:
-    """Export, erasure and retention of personal data; a mixin of `Repository`."""
-
-    if TYPE_CHECKING:
-        clock: Callable[[], float]
-
-        def _read(self) -> AbstractAsyncContextManager[aiosqlite.Connection]: ...
-
-        def _write(self) -> AbstractAsyncContextManager[aiosqlite.Connection]: ...
+class PrivacyStore(Store):
+    """Export, erasure and retention of personal data."""
 
     async def personal_data(self, user_id: int) -> dict[str, Any]:
         """Return every stored row about a user as plain dicts (contacts still sealed)."""
@@ -102,18 +96,13 @@ class PrivacyStore:
         }
 
     async def forget_user(self, user_id: int) -> int:
-        """Erase a citizen's personal data in one transaction; return the reports de-identified.
-
-        Gone: the user row, the draft and its evidence, the link to each report, the contact
-        details of named reports, the bot's messages tied to their reports in their chat,
-        notices queued for them, and their chat's ids on evidence and answers. The reports stay
-        for the units, each with a "forgotten" line in its audit log; bans stay too, so that
-        erasure is no way around moderation.
-        """
-        # Imported here: bot.store.repository imports this module to build Repository.
-        from bot.store.repository import _insert_audit
-
-        now = self.clock()
+        """Erase a citizen's personal data in one transaction; return the reports de-identified."""
+        # Gone: the user row, the draft and its evidence, the link to each report, the contact
+        # details of named reports, the bot's messages tied to their reports in their chat,
+        # notices queued for them, and their chat's ids on evidence and answers. The reports
+        # stay for the units, each with a "forgotten" line in its audit log; bans stay too, so
+        # that erasure is no way around moderation.
+        now = self._now()
         async with self._write() as conn:
             reports = await _all(
                 conn,
@@ -137,7 +126,7 @@ class PrivacyStore:
                 )
                 # The same line a workflow step writes, with no status change: the unit's
                 # history shows why the reporter can no longer be reached.
-                await _insert_audit(
+                await insert_audit(
                     conn,
                     report["id"],
                     now,
@@ -170,11 +159,9 @@ class PrivacyStore:
         return len(reports)
 
     async def expire_reporter_links(self, closed_before: float) -> int:
-        """Unlink anonymous reports closed before a moment from their senders; return how many.
-
-        A report still owing its sender a message (the outcome, a question) keeps the link
-        until that is delivered.
-        """
+        """Unlink anonymous reports closed before a moment from their senders; return how many."""
+        # A report still owing its sender a message (the outcome, a question) keeps the link
+        # until that is delivered.
         async with self._write() as conn:
             rows = await _all(
                 conn,

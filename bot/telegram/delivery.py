@@ -103,7 +103,7 @@ class Delivery:
         while True:
             try:
                 await self.deliver_due()
-                due = await self.db.next_outbox_due()
+                due = await self.db.outbox.next_due()
             except StorageError:
                 log.exception("outbox unreadable; retrying")
                 due = None
@@ -116,7 +116,7 @@ class Delivery:
     async def deliver_due(self) -> int:
         """Try every item that is due once; return how many were completed."""
         done = 0
-        while items := await self.db.due_outbox():
+        while items := await self.db.outbox.due():
             progressed = False
             for item in items:
                 if await self._attempt(item):
@@ -135,7 +135,7 @@ class Delivery:
         except RetryAfter as exc:
             delay = exc.retry_after
             seconds = delay if isinstance(delay, int | float) else delay.total_seconds()
-            await self.db.outbox_retry(item.id, float(seconds), f"RetryAfter {seconds}")
+            await self.db.outbox.retry(item.id, float(seconds), f"RetryAfter {seconds}")
             return False
         except ChatMigrated as exc:
             await self._migrated(item, exc.new_chat_id)
@@ -148,14 +148,14 @@ class Delivery:
                 await self._unit_chat_problem(item, str(exc))
             else:
                 # A citizen who blocked the bot: keep the message, stop knocking.
-                await self.db.outbox_give_up(item.id, str(exc))
+                await self.db.outbox.give_up(item.id, str(exc))
             return False
         except BadRequest as exc:
             if unit_bound and "chat not found" in str(exc).lower():
                 await self._unit_chat_problem(item, str(exc))
             elif not unit_bound and any(s in str(exc).lower() for s in _GONE):
                 # What was to be copied or answered no longer exists: retrying cannot help.
-                await self.db.outbox_give_up(item.id, str(exc))
+                await self.db.outbox.give_up(item.id, str(exc))
             else:
                 log.error("outbox item %s refused by Telegram: %s", item.id, exc)
                 await self._later(item, HOLD_SECONDS, str(exc))
@@ -170,9 +170,9 @@ class Delivery:
             log.exception("outbox item %s failed", item.id)
             await self._later(item, _backoff(item.attempts), repr(exc))
             return False
-        await self.db.outbox_done(item.id)
+        await self.db.outbox.done(item.id)
         if unit_bound and item.unit_code:
-            await self.db.set_unit_chat_state(item.unit_code, "ok")
+            await self.db.units.set_unit_chat_state(item.unit_code, "ok")
         return True
 
     @property
@@ -182,20 +182,20 @@ class Delivery:
 
     async def _send_alert(self, item: OutboxItem) -> None:
         assert item.report_id is not None
-        report = await self.db.get_report(item.report_id)
+        report = await self.db.reports.get_report(item.report_id)
         if report is None:
             raise RuntimeError(f"outbox item {item.id} points at nothing")
         if item.chat_id is not None:
             # A copy for an admin: it stands for the top of the tree, whatever the unit.
             chat_id, link_unit = item.chat_id, None
         else:
-            unit = await self.db.get_unit(item.unit_code or "")
+            unit = await self.db.units.get_unit(item.unit_code or "")
             if unit is None:
                 raise RuntimeError(f"outbox item {item.id} points at nothing")
             if unit.chat_id is None:
                 raise UnitChatUnavailable("the unit has no alert chat")
             chat_id, link_unit = unit.chat_id, unit.code
-        attachments = await self.db.report_attachments(report.id)
+        attachments = await self.db.reports.report_attachments(report.id)
         # Part 0 is the text, part i the i-th piece of evidence; progress is stored after each
         # part, so a retry never sends again what Telegram already accepted.
         if item.parts_done == 0:
@@ -210,12 +210,12 @@ class Delivery:
                 chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup
             )
             link = Link(chat_id, message.message_id, report.id, "alert", link_unit, data=banner)
-            await self.db.outbox_part_sent(item.id, 1, message.message_id, link)
+            await self.db.outbox.part_sent(item.id, 1, message.message_id, link)
         _ = self._
         for index in range(max(item.parts_done, 1), len(attachments) + 1):
             caption = evidence_caption(report.code, index, len(attachments), _)
             await self._copy_evidence(chat_id, attachments[index - 1], caption)
-            await self.db.outbox_part_sent(item.id, index + 1)
+            await self.db.outbox.part_sent(item.id, index + 1)
 
     async def _is_channel(self, chat_id: int) -> bool:
         """Tell whether a unit's chat is a channel, where nobody can reply as themselves."""
@@ -232,18 +232,18 @@ class Delivery:
         """Return an alert's current text and the buttons its status allows."""
         _ = self._
         locale = self.settings.default_locale
-        entries = await self.db.audit_of(report.id)
+        entries = await self.db.reports.audit_of(report.id)
         codes = {report.fields.unit_code or ""}
         for entry in entries:
             codes.update(c for c in (entry.from_unit, entry.to_unit, entry.note) if c)
         names = {}
         for code in codes:
-            unit = await self.db.get_unit(code)
+            unit = await self.db.units.get_unit(code)
             if unit is not None:
                 names[code] = unit.name
         unit_name = names.get(report.fields.unit_code or "", "")
         history = [history_line(e, names, _, locale) for e in entries]
-        chain = await self.db.ancestors(report.fields.unit_code or "")
+        chain = await self.db.units.ancestors(report.fields.unit_code or "")
         banner = None
         live = link.unit_code is None or link.unit_code in chain
         if not live:
@@ -285,11 +285,11 @@ class Delivery:
     async def _refresh(self, item: OutboxItem) -> None:
         """Edit every alert of the report to its current state (idempotent, so retried whole)."""
         assert item.report_id is not None
-        report = await self.db.get_report(item.report_id)
+        report = await self.db.reports.get_report(item.report_id)
         if report is None:
             return
-        count = len(await self.db.report_attachments(report.id))
-        for link in await self.db.alert_links(report.id):
+        count = len(await self.db.reports.report_attachments(report.id))
+        for link in await self.db.links.alert_links(report.id):
             text, markup = await self.render_alert(report, link, count)
             try:
                 try:
@@ -302,7 +302,7 @@ class Delivery:
                     )
                 except ChatMigrated as exc:
                     # The group became a supergroup: follow it, then edit there.
-                    await self.db.migrate_unit_chat(link.chat_id, exc.new_chat_id)
+                    await self.db.units.migrate_unit_chat(link.chat_id, exc.new_chat_id)
                     await self.bot.edit_message_text(
                         text,
                         chat_id=exc.new_chat_id,
@@ -320,12 +320,12 @@ class Delivery:
     async def _send_citizen(self, item: OutboxItem) -> None:
         """Tell the reporter about their report, in their language, without naming anyone."""
         assert item.report_id is not None
-        report = await self.db.get_report(item.report_id)
-        chat_id = await self.db.reporter_chat(item.report_id)
+        report = await self.db.reports.get_report(item.report_id)
+        chat_id = await self.db.reports.reporter_chat(item.report_id)
         if report is None or chat_id is None:
             # The reporter's link was erased: there is nobody to tell.
             return
-        locale = await self.db.user_locale(chat_id) or report.locale
+        locale = await self.db.users.user_locale(chat_id) or report.locale
         _ = self.translator.get(locale)
         kind = item.payload.get("type")
         if kind == "question":
@@ -356,7 +356,7 @@ class Delivery:
                     " escalated to the system's administrators."
                 )
             return text % values, None
-        entry = await self.db.get_audit(int(item.payload.get("audit_id", 0)))
+        entry = await self.db.reports.get_audit(int(item.payload.get("audit_id", 0)))
         if entry is None:
             return None, None
         values = {
@@ -422,7 +422,7 @@ class Delivery:
     async def _relay_question(
         self, item: OutboxItem, report: Report, chat_id: int, _: Gettext
     ) -> None:
-        relay = await self.db.get_relay(int(item.payload.get("relay_id", 0)))
+        relay = await self.db.links.get_relay(int(item.payload.get("relay_id", 0)))
         if relay is None or item.parts_done:
             return
         asking = str(item.payload.get("unit") or report.fields.unit_code or "")
@@ -439,13 +439,13 @@ class Delivery:
         )
         message_id = await self._relay(chat_id, relay, head, foot, markup)
         link = Link(chat_id, message_id, report.id, "question", asking)
-        await self.db.outbox_part_sent(item.id, 1, message_id, link)
+        await self.db.outbox.part_sent(item.id, 1, message_id, link)
 
     async def _send_unit(self, item: OutboxItem) -> None:
         """Post a reminder or a reporter's answer in the unit's chat."""
         assert item.report_id is not None
-        report = await self.db.get_report(item.report_id)
-        unit = await self.db.get_unit(item.unit_code or "")
+        report = await self.db.reports.get_report(item.report_id)
+        unit = await self.db.units.get_unit(item.unit_code or "")
         if report is None or unit is None:
             raise RuntimeError(f"outbox item {item.id} points at nothing")
         if unit.chat_id is None:
@@ -468,21 +468,21 @@ class Delivery:
                 unit.chat_id, text % values, parse_mode=ParseMode.HTML, reply_parameters=reply
             )
             return
-        relay = await self.db.get_relay(int(item.payload.get("relay_id", 0)))
+        relay = await self.db.links.get_relay(int(item.payload.get("relay_id", 0)))
         if relay is None or item.parts_done:
             return
         head = _("💬 Answer from the reporter of %(code)s:") % {"code": code}
         foot = _("Reply to this message to ask a follow-up question.")
         message_id = await self._relay(unit.chat_id, relay, head, foot, None, reply)
         link = Link(unit.chat_id, message_id, report.id, "answer", unit.code)
-        await self.db.outbox_part_sent(item.id, 1, message_id, link)
+        await self.db.outbox.part_sent(item.id, 1, message_id, link)
 
     async def _send_digest(self, item: OutboxItem) -> None:
         """Send last week's figures and chart to a top unit's chat or an admin."""
         if item.chat_id is not None:
             chat_id = item.chat_id
         else:
-            unit = await self.db.get_unit(item.unit_code or "")
+            unit = await self.db.units.get_unit(item.unit_code or "")
             if unit is None or unit.chat_id is None:
                 raise UnitChatUnavailable("the unit has no alert chat")
             chat_id = unit.chat_id
@@ -492,13 +492,13 @@ class Delivery:
         last = date.fromisoformat(str(item.payload["to"]))
         label = f"{format_date(first, locale)}–{format_date(last - timedelta(days=1), locale)}"
         period = Period(_midnight(first), _midnight(last), label)
-        rows = await self.db.report_rows(period.since, period.until, None)
+        rows = await self.db.reports.report_rows(period.since, period.until, None)
         figures = compute(rows, period, self.db.clock())
         if item.parts_done == 0:
             head = _("📊 Last week's reports (%(period)s)") % {"period": label}
             text = f"<b>{escape(head)}</b>\n\n" + summary_text(figures, _, locale)
             await self.bot.send_message(chat_id, text[:4000], parse_mode=ParseMode.HTML)
-            await self.db.outbox_part_sent(item.id, 1)
+            await self.db.outbox.part_sent(item.id, 1)
         png = await asyncio.to_thread(render_chart, figures, _, locale)
         await self.bot.send_photo(chat_id, InputFile(png, filename="liemchinh-week.png"))
 
@@ -539,11 +539,13 @@ class Delivery:
         return copied.message_id
 
     async def _latest_alert(self, report_id: int, chat_id: int) -> int | None:
-        links = [link for link in await self.db.alert_links(report_id) if link.chat_id == chat_id]
+        links = [
+            link for link in await self.db.links.alert_links(report_id) if link.chat_id == chat_id
+        ]
         return links[-1].message_id if links else None
 
     async def _unit_name(self, code: str | None) -> str:
-        unit = await self.db.get_unit(code or "")
+        unit = await self.db.units.get_unit(code or "")
         return escape(unit.name if unit else code or "")
 
     async def _copy_evidence(self, chat_id: int, att: Attachment, caption: str) -> None:
@@ -563,11 +565,11 @@ class Delivery:
 
     async def _send_notice(self, item: OutboxItem) -> None:
         assert item.chat_id is not None
-        locale = await self.db.user_locale(item.chat_id) or self.settings.default_locale
+        locale = await self.db.users.user_locale(item.chat_id) or self.settings.default_locale
         _ = self.translator.get(locale)
         kind = item.payload.get("type")
         if kind == "unit_chat_broken":
-            unit = await self.db.get_unit(str(item.payload.get("unit")))
+            unit = await self.db.units.get_unit(str(item.payload.get("unit")))
             text = _(
                 "⚠️ Alerts for %(unit)s cannot be delivered: %(reason)s. They are kept and will"
                 " be sent once the unit's chat is fixed (add the bot back as an administrator"
@@ -584,32 +586,32 @@ class Delivery:
         """Retry later; a message to one person stops after MAX_ATTEMPTS, an alert never."""
         if item.kind != "alert" and item.attempts + 1 >= MAX_ATTEMPTS:
             log.error("outbox item %s given up after %d attempts", item.id, MAX_ATTEMPTS)
-            await self.db.outbox_give_up(item.id, error)
+            await self.db.outbox.give_up(item.id, error)
         else:
-            await self.db.outbox_retry(item.id, delay, error)
+            await self.db.outbox.retry(item.id, delay, error)
 
     async def _migrated(self, item: OutboxItem, new_chat_id: int) -> None:
-        unit = await self.db.get_unit(item.unit_code) if item.unit_code else None
+        unit = await self.db.units.get_unit(item.unit_code) if item.unit_code else None
         if unit is not None and unit.chat_id is not None and unit.chat_id != new_chat_id:
-            await self.db.migrate_unit_chat(unit.chat_id, new_chat_id)
+            await self.db.units.migrate_unit_chat(unit.chat_id, new_chat_id)
             log.info("unit %s chat migrated to a supergroup", unit.code)
-            await self.db.outbox_retry(item.id, 0.0, "chat migrated")
+            await self.db.outbox.retry(item.id, 0.0, "chat migrated")
         else:
             await self._later(item, _backoff(item.attempts), "chat migrated")
 
     async def _unit_chat_problem(
         self, item: OutboxItem, reason: str, *, state: str = "broken"
     ) -> None:
-        await self.db.outbox_retry(item.id, HOLD_SECONDS, reason)
+        await self.db.outbox.retry(item.id, HOLD_SECONDS, reason)
         if item.unit_code is None:
             return
-        changed = await self.db.set_unit_chat_state(item.unit_code, state)
+        changed = await self.db.units.set_unit_chat_state(item.unit_code, state)
         # A broken chat is news once, when it breaks; for a unit that never had a chat each
         # newly held alert is news, at its first attempt, since the state itself never changes.
         if changed or (state == "unset" and item.attempts == 0):
             log.warning("unit %s alert chat unusable: %s", item.unit_code, reason)
-            for admin in sorted(self.settings.admins | await self.db.chat_admins()):
-                await self.db.add_notice(
+            for admin in sorted(self.settings.admins | await self.db.admin.chat_admins()):
+                await self.db.outbox.add_notice(
                     admin, {"type": "unit_chat_broken", "unit": item.unit_code, "reason": reason}
                 )
             self.wake()

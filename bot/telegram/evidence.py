@@ -63,6 +63,6 @@ async def fingerprint(bot: Bot, db: Repository, attachment_id: int, file_id: str
         log.warning("evidence %s not downloaded: %s", attachment_id, exc)
         return
     try:
-        await db.set_attachment_hash(attachment_id, hashlib.sha256(content).hexdigest())
+        await db.drafts.set_attachment_hash(attachment_id, hashlib.sha256(content).hexdigest())
     except (StorageError, RuntimeError) as exc:
         log.warning("evidence %s hash not stored: %s", attachment_id, exc)

@@ -56,7 +56,7 @@ class Inbound:
     async def accept(self, raw: list[dict[str, Any]]) -> None:
         """Store raw updates (already received ones are ignored) and wake the handler loop."""
         rows = [(int(u["update_id"]), json.dumps(u, ensure_ascii=False)) for u in raw]
-        await self.db.store_updates(rows)
+        await self.db.inbound.store_updates(rows)
         self._wake.set()
 
     async def drain(self) -> int:
@@ -64,7 +64,7 @@ class Inbound:
         handled = 0
         # One drain at a time: the order of updates is the order of a conversation.
         async with self._lock:
-            while batch := await self.db.unhandled_updates(limit=100):
+            while batch := await self.db.inbound.unhandled_updates(limit=100):
                 for update_id, payload in batch:
                     if update_id not in self._done:
                         update = Update.de_json(json.loads(payload), self.app.bot)
@@ -73,7 +73,7 @@ class Inbound:
                         await self.app.process_update(update)
                         self._done.add(update_id)
                         handled += 1
-                    await self.db.update_handled(update_id)
+                    await self.db.inbound.update_handled(update_id)
                     self._done.discard(update_id)
         return handled
 
@@ -107,7 +107,7 @@ class Inbound:
             self._wake.clear()
 
     async def _poll(self) -> None:
-        highest = await self.db.highest_update_id()
+        highest = await self.db.inbound.highest_update_id()
         offset = highest + 1 if highest is not None else None
         failures = 0
         while True:

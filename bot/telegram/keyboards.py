@@ -25,12 +25,12 @@ async def tree_rows(
     being browsed can be taken too. `exclude` (the report's own unit) is never offered.
     """
     _ = context._
-    units = await context.db.child_units(parent)
-    branches = await context.db.has_children([u.code for u in units])
+    units = await context.db.units.child_units(parent)
+    branches = await context.db.units.has_children([u.code for u in units])
     pages = max(1, -(-len(units) // UNITS_PER_PAGE))
     page = min(max(page, 0), pages - 1)
     rows: list[list[InlineKeyboardButton]] = []
-    current = await context.db.get_unit(parent) if parent is not None else None
+    current = await context.db.units.get_unit(parent) if parent is not None else None
 
     def take(code: str, label: str) -> list[InlineKeyboardButton]:
         return [InlineKeyboardButton(label, callback_data=f"{choose}:{code}")]

@@ -105,7 +105,7 @@ async def say(context: BotContext, chat_id: int, text: str, markup: Markup = Non
 
 async def current_question(context: BotContext, draft: Draft) -> Question:
     """Return the draft's question, counting its stored files."""
-    files = len(await context.db.draft_attachments(draft.user_id))
+    files = len(await context.db.drafts.draft_attachments(draft.user_id))
     return question(draft, files)
 
 
@@ -114,7 +114,7 @@ async def ask(context: BotContext, draft: Draft, asked: Question | None = None) 
     asked = asked or await current_question(context, draft)
     unit_name = None
     if asked.kind is Kind.REVIEW:
-        unit = await context.db.get_unit(draft.fields.unit_code or "")
+        unit = await context.db.units.get_unit(draft.fields.unit_code or "")
         unit_name = unit.name if unit else None
     words = texts.prompt(asked, draft, context._, context.lang, unit_name=unit_name)
     if asked.kind is Kind.CONTACT:

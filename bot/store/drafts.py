@@ -1,0 +1,106 @@
+"""Drafts: a citizen's unfinished report, the step it is at and the evidence attached so far.
+
+One draft per user. Evidence is stored as attachment rows tied to the draft's user until the
+draft becomes a report (`ReportStore.submit_draft` moves them in the same transaction).
+"""
+
+from __future__ import annotations
+
+import json
+
+from bot.core.domain import Attachment, Draft, ReportFields
+from bot.store.database import Store
+from bot.store.rows import ATTACHMENT_SELECT, to_attachment
+
+
+class DraftStore(Store):
+    """Unfinished reports and the evidence attached to them."""
+
+    async def get_draft(self, user_id: int) -> Draft | None:
+        """Return the user's unfinished report."""
+        async with self._read() as conn:
+            row = await (
+                await conn.execute(
+                    "SELECT user_id, chat_id, step, data FROM drafts WHERE user_id = ?", (user_id,)
+                )
+            ).fetchone()
+        if row is None:
+            return None
+        data = json.loads(row["data"])
+        return Draft(
+            user_id=row["user_id"],
+            chat_id=row["chat_id"],
+            step=row["step"],
+            fields=ReportFields.from_json(data.get("fields", {})),
+            reviewing=bool(data.get("reviewing")),
+        )
+
+    async def save_draft(self, draft: Draft) -> None:
+        """Store the draft with its current step, replacing the previous version."""
+        data = json.dumps(
+            {"fields": draft.fields.to_json(), "reviewing": draft.reviewing}, ensure_ascii=False
+        )
+        async with self._write() as conn:
+            await conn.execute(
+                "INSERT INTO drafts (user_id, chat_id, step, data, updated_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT(user_id) DO UPDATE SET"
+                " chat_id = excluded.chat_id, step = excluded.step, data = excluded.data,"
+                " updated_at = excluded.updated_at",
+                (draft.user_id, draft.chat_id, draft.step, data, self._now()),
+            )
+
+    async def delete_draft(self, user_id: int) -> None:
+        """Drop the user's draft and the evidence attached to it."""
+        async with self._write() as conn:
+            await conn.execute("DELETE FROM attachments WHERE draft_user_id = ?", (user_id,))
+            await conn.execute("DELETE FROM drafts WHERE user_id = ?", (user_id,))
+
+    async def draft_steps(self) -> dict[tuple[int, int], int]:
+        """Return every draft's step keyed by (chat_id, user_id), for resuming after restart."""
+        async with self._read() as conn:
+            rows = await conn.execute_fetchall("SELECT chat_id, user_id, step FROM drafts")
+        return {(r["chat_id"], r["user_id"]): r["step"] for r in rows}
+
+    async def add_draft_attachment(self, user_id: int, att: Attachment) -> int:
+        """Attach evidence to the user's draft; return its id."""
+        async with self._write() as conn:
+            cur = await conn.execute(
+                "INSERT INTO attachments (draft_user_id, kind, file_id, file_unique_id,"
+                " file_size, mime_type, file_name, sha256, chat_id, message_id, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    user_id,
+                    att.kind,
+                    att.file_id,
+                    att.file_unique_id,
+                    att.file_size,
+                    att.mime_type,
+                    att.file_name,
+                    att.sha256,
+                    att.chat_id,
+                    att.message_id,
+                    self._now(),
+                ),
+            )
+            assert cur.lastrowid is not None
+            return cur.lastrowid
+
+    async def draft_attachments(self, user_id: int) -> list[Attachment]:
+        """Return the evidence attached to the user's draft, oldest first."""
+        async with self._read() as conn:
+            rows = await conn.execute_fetchall(
+                ATTACHMENT_SELECT + " WHERE draft_user_id = ? ORDER BY id", (user_id,)
+            )
+        return [to_attachment(r) for r in rows]
+
+    async def clear_draft_attachments(self, user_id: int) -> None:
+        """Remove all evidence from the user's draft."""
+        async with self._write() as conn:
+            await conn.execute("DELETE FROM attachments WHERE draft_user_id = ?", (user_id,))
+
+    async def set_attachment_hash(self, attachment_id: int, sha256: str) -> None:
+        """Record the SHA-256 of a downloaded piece of evidence."""
+        async with self._write() as conn:
+            await conn.execute(
+                "UPDATE attachments SET sha256 = ? WHERE id = ?", (sha256, attachment_id)
+            )

@@ -1,0 +1,229 @@
+"""The schema's history: every migration a database runs, in order, as SQL text.
+
+`bot.store.database` runs the entries a database has not run yet, each in its own transaction,
+and records their names in the `migrations` table; a database opened by any later version of
+the bot therefore ends with the same schema as a blank one.
+"""
+
+from __future__ import annotations
+
+# Append-only: a deployed database has run every entry before its own version, so an entry is
+# never edited or reordered, only followed by a new one.
+MIGRATIONS: list[tuple[str, str]] = [
+    (
+        "001_initial",
+        """
+        CREATE TABLE units (
+            code TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            parent TEXT REFERENCES units(code),
+            chat_id INTEGER,
+            seed_chat_id INTEGER,
+            chat_state TEXT NOT NULL DEFAULT 'ok',
+            disabled INTEGER NOT NULL DEFAULT 0,
+            created_at REAL NOT NULL
+        );
+        CREATE TABLE unit_officers (
+            unit_code TEXT NOT NULL REFERENCES units(code),
+            user_id INTEGER NOT NULL,
+            source TEXT NOT NULL,
+            PRIMARY KEY (unit_code, user_id)
+        );
+        CREATE TABLE users (
+            user_id INTEGER PRIMARY KEY,
+            locale TEXT NOT NULL,
+            consented_at REAL,
+            created_at REAL NOT NULL
+        );
+        CREATE TABLE drafts (
+            user_id INTEGER PRIMARY KEY,
+            chat_id INTEGER NOT NULL,
+            step INTEGER NOT NULL,
+            data TEXT NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        CREATE TABLE reports (
+            id INTEGER PRIMARY KEY,
+            code TEXT NOT NULL UNIQUE,
+            status TEXT NOT NULL,
+            category TEXT NOT NULL,
+            unit_code TEXT NOT NULL REFERENCES units(code),
+            occurred_on TEXT,
+            dossier_code TEXT,
+            submitted_on TEXT,
+            promised_on TEXT,
+            amount INTEGER,
+            official TEXT,
+            location TEXT,
+            latitude REAL,
+            longitude REAL,
+            description TEXT NOT NULL,
+            anonymous INTEGER NOT NULL,
+            contact_name TEXT,
+            contact_phone TEXT,
+            locale TEXT NOT NULL,
+            created_at REAL NOT NULL
+        );
+        CREATE INDEX reports_unit ON reports(unit_code, status);
+        -- Who sent a report is kept apart from the report itself, so that it can be withheld
+        -- from every view of reports and erased on its own.
+        CREATE TABLE reporters (
+            report_id INTEGER PRIMARY KEY REFERENCES reports(id),
+            user_id INTEGER NOT NULL,
+            chat_id INTEGER NOT NULL
+        );
+        CREATE INDEX reporters_user ON reporters(user_id);
+        CREATE TABLE attachments (
+            id INTEGER PRIMARY KEY,
+            report_id INTEGER REFERENCES reports(id),
+            draft_user_id INTEGER,
+            kind TEXT NOT NULL,
+            file_id TEXT NOT NULL,
+            file_unique_id TEXT,
+            file_size INTEGER,
+            mime_type TEXT,
+            file_name TEXT,
+            sha256 TEXT,
+            chat_id INTEGER NOT NULL,
+            message_id INTEGER NOT NULL,
+            created_at REAL NOT NULL
+        );
+        CREATE INDEX attachments_report ON attachments(report_id);
+        CREATE INDEX attachments_draft ON attachments(draft_user_id);
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,
+            report_id INTEGER REFERENCES reports(id),
+            unit_code TEXT REFERENCES units(code),
+            chat_id INTEGER,
+            payload TEXT NOT NULL DEFAULT '{}',
+            status TEXT NOT NULL DEFAULT 'pending',
+            parts_done INTEGER NOT NULL DEFAULT 0,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at REAL NOT NULL,
+            message_id INTEGER,
+            last_error TEXT,
+            created_at REAL NOT NULL,
+            sent_at REAL
+        );
+        CREATE INDEX outbox_due ON outbox(status, next_attempt_at);
+        """,
+    ),
+    (
+        "002_officer_workflow",
+        """
+        ALTER TABLE reports ADD COLUMN deadline_kind TEXT;
+        ALTER TABLE reports ADD COLUMN deadline_at REAL;
+        ALTER TABLE reports ADD COLUMN remind_at REAL;
+        ALTER TABLE reports ADD COLUMN escalate_at REAL;
+        ALTER TABLE reports ADD COLUMN escalation_level INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE reports ADD COLUMN extended INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE reports ADD COLUMN acknowledged_at REAL;
+        ALTER TABLE reports ADD COLUMN closed_at REAL;
+        ALTER TABLE reports ADD COLUMN resolution_note TEXT;
+        ALTER TABLE reports ADD COLUMN decline_reason TEXT;
+        ALTER TABLE reports ADD COLUMN citizen_verdict TEXT;
+        ALTER TABLE reports ADD COLUMN rating INTEGER;
+        ALTER TABLE reports ADD COLUMN updated_at REAL;
+        CREATE INDEX reports_remind ON reports(remind_at);
+        CREATE INDEX reports_escalate ON reports(escalate_at);
+        CREATE TABLE audit (
+            id INTEGER PRIMARY KEY,
+            report_id INTEGER NOT NULL REFERENCES reports(id),
+            at REAL NOT NULL,
+            actor_kind TEXT NOT NULL,
+            actor_id INTEGER,
+            actor_name TEXT,
+            action TEXT NOT NULL,
+            from_status TEXT,
+            to_status TEXT,
+            from_unit TEXT,
+            to_unit TEXT,
+            note TEXT
+        );
+        CREATE INDEX audit_report ON audit(report_id, id);
+        -- The history is evidence of how a unit handled a report: nothing may rewrite it.
+        CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+        CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+        -- Bot messages tied to a report, so that a button press or a reply finds its report
+        -- from the message it touches rather than from anything the client sends.
+        CREATE TABLE links (
+            chat_id INTEGER NOT NULL,
+            message_id INTEGER NOT NULL,
+            report_id INTEGER NOT NULL REFERENCES reports(id),
+            purpose TEXT NOT NULL,
+            unit_code TEXT,
+            actor_id INTEGER,
+            data TEXT NOT NULL DEFAULT '{}',
+            created_at REAL NOT NULL,
+            PRIMARY KEY (chat_id, message_id)
+        );
+        CREATE INDEX links_report ON links(report_id, purpose);
+        CREATE TABLE relays (
+            id INTEGER PRIMARY KEY,
+            report_id INTEGER NOT NULL REFERENCES reports(id),
+            direction TEXT NOT NULL,
+            actor_id INTEGER,
+            kind TEXT NOT NULL,
+            text TEXT,
+            source_chat_id INTEGER NOT NULL,
+            source_message_id INTEGER NOT NULL,
+            created_at REAL NOT NULL
+        );
+        CREATE INDEX relays_report ON relays(report_id, id);
+        """,
+    ),
+    (
+        "003_administration",
+        """
+        ALTER TABLE units ADD COLUMN edited_in_chat REAL;
+        ALTER TABLE reports ADD COLUMN spam INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE reports ADD COLUMN search_text TEXT;
+        UPDATE reports SET search_text = fold(code || ' ' || description || ' '
+            || coalesce(official, '') || ' ' || coalesce(location, ''));
+        CREATE INDEX reports_created ON reports(created_at);
+        CREATE TABLE admins (
+            user_id INTEGER PRIMARY KEY,
+            added_by INTEGER,
+            added_at REAL NOT NULL
+        );
+        CREATE TABLE admin_audit (
+            id INTEGER PRIMARY KEY,
+            at REAL NOT NULL,
+            admin_id INTEGER NOT NULL,
+            action TEXT NOT NULL,
+            target TEXT,
+            details TEXT
+        );
+        CREATE TRIGGER admin_audit_no_update BEFORE UPDATE ON admin_audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+        CREATE TRIGGER admin_audit_no_delete BEFORE DELETE ON admin_audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+        CREATE TABLE bans (
+            user_id INTEGER PRIMARY KEY,
+            reason TEXT,
+            banned_by INTEGER NOT NULL,
+            banned_at REAL NOT NULL,
+            notified INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE markers (
+            name TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        """,
+    ),
+    (
+        "004_inbound",
+        """
+        -- Updates as received from Telegram, kept until handled: a crash between receiving and
+        -- handling replays them at the next start instead of losing them.
+        CREATE TABLE inbound (
+            update_id INTEGER PRIMARY KEY,
+            payload TEXT NOT NULL,
+            received_at REAL NOT NULL
+        );
+        """,
+    ),
+]

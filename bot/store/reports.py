@@ -1,0 +1,433 @@
+"""Reports: submitting a draft, the workflow steps with their audit log, timers and listings.
+
+Every step that changes a report is one transaction: the report, its audit line, the messages
+it owes (outbox) and the link it consumes are written together or not at all. Who sent a report
+lives in `reporters`, apart from the report, and is read only where the sender is the subject.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
+
+from bot.core.domain import (
+    CITIZEN,
+    Actor,
+    Attachment,
+    AuditEntry,
+    Report,
+    ReportFields,
+    Status,
+    Timers,
+)
+from bot.core.parsing import fold, new_code
+from bot.sealing import seal, unseal
+from bot.store.database import Store
+from bot.store.rows import (
+    ATTACHMENT_SELECT,
+    REPORT_COLUMNS,
+    REPORT_SELECT,
+    REPORTER_SELECT,
+    Outgoing,
+    fetch_report,
+    insert_audit,
+    insert_outbox,
+    to_attachment,
+    to_audit,
+    to_report,
+    update_report,
+)
+
+# A `guard` value meaning "any value but NULL".
+NOT_NULL: Any = object()
+
+# Columns a workflow step may change on a report; anything else is a programming error.
+_MUTABLE_COLUMNS = frozenset(
+    {
+        "unit_code",
+        "deadline_kind",
+        "deadline_at",
+        "remind_at",
+        "escalate_at",
+        "escalation_level",
+        "extended",
+        "acknowledged_at",
+        "closed_at",
+        "resolution_note",
+        "decline_reason",
+        "citizen_verdict",
+        "rating",
+    }
+)
+
+
+class ReportStore(Store):
+    """Reports, their history, their timers and the lists and rows read from them."""
+
+    async def submit_draft(
+        self, user_id: int, locale: str, timers: Timers | None = None
+    ) -> Report | None:
+        """Turn the user's draft into a report with its evidence and its alert, atomically."""
+        # No draft means it was submitted already (a double tap): None, and nothing written.
+        now = self._now()
+        async with self._write() as conn:
+            row = await (
+                await conn.execute(
+                    "SELECT chat_id, data FROM drafts WHERE user_id = ?", (user_id,)
+                )
+            ).fetchone()
+            if row is None:
+                return None
+            fields = ReportFields.from_json(json.loads(row["data"]).get("fields", {}))
+            if not fields.category or not fields.unit_code or not fields.description:
+                raise ValueError("draft is incomplete")
+            values = [getattr(fields, c) for c in REPORT_COLUMNS]
+            values[REPORT_COLUMNS.index("anonymous")] = 0 if fields.anonymous is False else 1
+            # Encrypted at rest when LIEMCHINH_DATA_KEY is set (bot.sealing).
+            for column in ("contact_name", "contact_phone"):
+                values[REPORT_COLUMNS.index(column)] = seal(getattr(fields, column))
+            for _ in range(10):
+                code = new_code()
+                try:
+                    cur = await conn.execute(
+                        "INSERT INTO reports (code, status, locale, created_at, "
+                        + ", ".join(REPORT_COLUMNS)
+                        + ") VALUES (?, ?, ?, ?, "
+                        + ", ".join("?" * len(REPORT_COLUMNS))
+                        + ")",
+                        (code, Status.NEW.value, locale, now, *values),
+                    )
+                    break
+                except sqlite3.IntegrityError as exc:
+                    if "reports.code" not in str(exc):
+                        raise
+            else:  # pragma: no cover - 10 collisions in a 2**40 space
+                raise RuntimeError("could not draw a unique tracking code")
+            report_id = cur.lastrowid
+            await conn.execute(
+                "UPDATE reports SET search_text = ? WHERE id = ?",
+                (_search_text(code, fields), report_id),
+            )
+            await conn.execute(
+                "INSERT INTO reporters (report_id, user_id, chat_id) VALUES (?, ?, ?)",
+                (report_id, user_id, row["chat_id"]),
+            )
+            await conn.execute(
+                "UPDATE attachments SET report_id = ?, draft_user_id = NULL"
+                " WHERE draft_user_id = ?",
+                (report_id, user_id),
+            )
+            assert report_id is not None
+            if timers is not None:
+                await update_report(conn, report_id, timers.columns(), now)
+            await insert_audit(
+                conn,
+                report_id,
+                now,
+                CITIZEN,
+                "submitted",
+                None,
+                Status.NEW,
+                None,
+                fields.unit_code,
+                None,
+            )
+            await insert_outbox(conn, now, Outgoing("alert", fields.unit_code), report_id, {})
+            await conn.execute("DELETE FROM drafts WHERE user_id = ?", (user_id,))
+            report = await fetch_report(conn, report_id)
+        assert report is not None
+        return report
+
+    async def get_report(self, report_id: int) -> Report | None:
+        """Return one report by id."""
+        async with self._read() as conn:
+            row = await (
+                await conn.execute(REPORT_SELECT + " WHERE id = ?", (report_id,))
+            ).fetchone()
+        return to_report(row) if row else None
+
+    async def report_by_code(self, code: str) -> Report | None:
+        """Return one report by its tracking code (normalised, without the dash)."""
+        async with self._read() as conn:
+            row = await (await conn.execute(REPORT_SELECT + " WHERE code = ?", (code,))).fetchone()
+        return to_report(row) if row else None
+
+    async def report_for_reporter(self, code: str, user_id: int) -> Report | None:
+        """Return the report with `code` only if `user_id` sent it."""
+        async with self._read() as conn:
+            row = await (
+                await conn.execute(
+                    REPORTER_SELECT + " WHERE code = ? AND reporters.user_id = ?",
+                    (code, user_id),
+                )
+            ).fetchone()
+        return to_report(row) if row else None
+
+    async def reports_of(self, user_id: int, limit: int = 20) -> list[Report]:
+        """Return the reports a user sent, newest first."""
+        async with self._read() as conn:
+            rows = await conn.execute_fetchall(
+                REPORTER_SELECT + " WHERE reporters.user_id = ? ORDER BY reports.id DESC LIMIT ?",
+                (user_id, limit),
+            )
+        return [to_report(r) for r in rows]
+
+    async def reporter_chat(self, report_id: int) -> int | None:
+        """Return the private chat of the report's sender, if the link is still kept."""
+        async with self._read() as conn:
+            row = await (
+                await conn.execute(
+                    "SELECT chat_id FROM reporters WHERE report_id = ?", (report_id,)
+                )
+            ).fetchone()
+        return row["chat_id"] if row else None
+
+    async def is_reporter(self, report_id: int, user_id: int) -> bool:
+        """Tell whether `user_id` sent the report."""
+        async with self._read() as conn:
+            row = await (
+                await conn.execute(
+                    "SELECT 1 FROM reporters WHERE report_id = ? AND user_id = ?",
+                    (report_id, user_id),
+                )
+            ).fetchone()
+        return row is not None
+
+    async def report_attachments(self, report_id: int) -> list[Attachment]:
+        """Return a report's evidence in the order the citizen sent it."""
+        async with self._read() as conn:
+            rows = await conn.execute_fetchall(
+                ATTACHMENT_SELECT + " WHERE report_id = ? ORDER BY id", (report_id,)
+            )
+        return [to_attachment(r) for r in rows]
+
+    async def count_reports(self) -> int:
+        """Count stored reports."""
+        async with self._read() as conn:
+            row = await (await conn.execute("SELECT count(*) AS n FROM reports")).fetchone()
+        assert row is not None
+        return int(row["n"])
+
+    async def reports_sent_since(self, user_id: int, since: float) -> int:
+        """Count the reports a user sent since a moment."""
+        async with self._read() as conn:
+            row = await (
+                await conn.execute(
+                    "SELECT count(*) AS n FROM reports JOIN reporters"
+                    " ON reporters.report_id = reports.id"
+                    " WHERE reporters.user_id = ? AND reports.created_at >= ?",
+                    (user_id, since),
+                )
+            ).fetchone()
+        return int(row["n"]) if row else 0
+
+    async def transition(
+        self,
+        report_id: int,
+        *,
+        actor: Actor,
+        action: str,
+        expect: Collection[str] | None = None,
+        to: str | None = None,
+        note: str | None = None,
+        changes: Mapping[str, Any] | None = None,
+        guard: Mapping[str, Any] | None = None,
+        consume: tuple[int, int] | None = None,
+        outbox: Sequence[Outgoing] = (),
+    ) -> tuple[Report, int] | None:
+        """Apply one workflow step atomically: checks, update, audit line and messages owed."""
+        # Returns None, changing nothing, when the report is missing, its status is not in
+        # `expect`, a `guard` column differs from the value given, or the `consume`d link (a
+        # prompt answered once) is already gone: stale, replayed and racing steps all end here.
+        # The audit line's id is added to each outbox payload as "audit_id".
+        changes = dict(changes or {})
+        unknown = set(changes) - _MUTABLE_COLUMNS
+        if unknown:
+            raise ValueError(f"not changeable by a workflow step: {sorted(unknown)}")
+        now = self._now()
+        async with self._write() as conn:
+            row = await (
+                await conn.execute("SELECT * FROM reports WHERE id = ?", (report_id,))
+            ).fetchone()
+            if row is None or (expect is not None and row["status"] not in expect):
+                return None
+            if guard and not all(_holds(row[c], v) for c, v in guard.items()):
+                return None
+            if consume is not None:
+                cur = await conn.execute(
+                    "DELETE FROM links WHERE chat_id = ? AND message_id = ?", consume
+                )
+                if cur.rowcount == 0:
+                    return None
+            if to is not None:
+                changes["status"] = to
+            await update_report(conn, report_id, changes, now)
+            audit_id = await insert_audit(
+                conn,
+                report_id,
+                now,
+                actor,
+                action,
+                row["status"],
+                to,
+                row["unit_code"],
+                changes.get("unit_code", row["unit_code"]),
+                note,
+            )
+            for item in outbox:
+                await insert_outbox(conn, now, item, report_id, {"audit_id": audit_id})
+            report = await fetch_report(conn, report_id)
+        assert report is not None
+        return report, audit_id
+
+    async def audit_of(self, report_id: int) -> list[AuditEntry]:
+        """Return a report's history, oldest first."""
+        async with self._read() as conn:
+            rows = await conn.execute_fetchall(
+                "SELECT * FROM audit WHERE report_id = ? ORDER BY id", (report_id,)
+            )
+        return [to_audit(r) for r in rows]
+
+    async def get_audit(self, audit_id: int) -> AuditEntry | None:
+        """Return one line of history."""
+        async with self._read() as conn:
+            row = await (
+                await conn.execute("SELECT * FROM audit WHERE id = ?", (audit_id,))
+            ).fetchone()
+        return to_audit(row) if row else None
+
+    async def pending_reports(self, unit_codes: Collection[str], limit: int = 50) -> list[Report]:
+        """Return the open reports of the units and their descendants, earliest deadline first."""
+        if not unit_codes:
+            return []
+        marks = ",".join("?" * len(unit_codes))
+        async with self._read() as conn:
+            rows = await conn.execute_fetchall(
+                "WITH RECURSIVE tree(code) AS ("
+                f" SELECT code FROM units WHERE code IN ({marks})"
+                " UNION SELECT units.code FROM units JOIN tree ON units.parent = tree.code) "
+                + REPORT_SELECT
+                + " WHERE unit_code IN (SELECT code FROM tree)"
+                " AND status IN ('new', 'acknowledged', 'in_progress')"
+                " ORDER BY deadline_at IS NULL, deadline_at, reports.id LIMIT ?",
+                (*unit_codes, limit),
+            )
+        return [to_report(r) for r in rows]
+
+    async def due_reminders(self, now: float, limit: int = 100) -> list[Report]:
+        """Return open reports whose deadline reminder is due."""
+        return await self._reports(
+            "WHERE remind_at IS NOT NULL AND remind_at <= ? ORDER BY remind_at LIMIT ?",
+            (now, limit),
+        )
+
+    async def open_reports_without_timers(self, limit: int = 100) -> list[Report]:
+        """Return open reports with no running deadline (stored before deadlines existed)."""
+        return await self._reports(
+            "WHERE deadline_at IS NULL AND status IN ('new', 'acknowledged', 'in_progress')"
+            " LIMIT ?",
+            (limit,),
+        )
+
+    async def due_escalations(self, now: float, limit: int = 100) -> list[Report]:
+        """Return open reports whose deadline has passed and that must climb a level."""
+        return await self._reports(
+            "WHERE escalate_at IS NOT NULL AND escalate_at <= ? ORDER BY escalate_at LIMIT ?",
+            (now, limit),
+        )
+
+    async def find_reports(self, query: str, limit: int = 20) -> list[Report]:
+        """Find reports whose code, text, official or place hold every word; newest first."""
+        # Matched against `search_text`, folded like the query: case and diacritics ignored.
+        words = fold(query).split()
+        if not words:
+            return []
+        where = " AND ".join("search_text LIKE ? ESCAPE '\\'" for _ in words)
+        params = [f"%{_like(w)}%" for w in words]
+        return await self._reports(
+            f"WHERE {where} ORDER BY reports.id DESC LIMIT ?", (*params, limit)
+        )
+
+    async def report_rows(
+        self,
+        since: float | None,
+        until: float | None,
+        unit_codes: Collection[str] | None,
+        *,
+        contacts: bool = False,
+        include_spam: bool = False,
+    ) -> list[dict[str, Any]]:
+        """Return one plain row per report in a period (statistics and exports)."""
+        # Contact details are read only when asked for, and only for named reports.
+        clauses = ["1 = 1"]
+        params: list[Any] = []
+        if since is not None:
+            clauses.append("reports.created_at >= ?")
+            params.append(since)
+        if until is not None:
+            clauses.append("reports.created_at < ?")
+            params.append(until)
+        if unit_codes is not None:
+            marks = ",".join("?" * len(unit_codes))
+            clauses.append(f"unit_code IN ({marks})")
+            params.extend(unit_codes)
+        if not include_spam:
+            clauses.append("NOT spam")
+        contact = (
+            "CASE WHEN anonymous THEN NULL ELSE contact_name END AS contact_name,"
+            " CASE WHEN anonymous THEN NULL ELSE contact_phone END AS contact_phone"
+            if contacts
+            else "NULL AS contact_name, NULL AS contact_phone"
+        )
+        async with self._read() as conn:
+            rows = await conn.execute_fetchall(
+                "SELECT reports.id AS id, reports.code AS code, status, category, unit_code,"
+                " units.name AS"
+                " unit_name, reports.created_at AS created_at, acknowledged_at, closed_at,"
+                " deadline_kind, deadline_at, escalation_level, extended, description,"
+                " official, amount, occurred_on, location, resolution_note, decline_reason,"
+                " citizen_verdict, rating, anonymous, spam, "
+                + contact
+                + " FROM reports JOIN units ON units.code = reports.unit_code WHERE "
+                + " AND ".join(clauses)
+                + " ORDER BY reports.id",
+                params,
+            )
+        found = [dict(r) for r in rows]
+        for row in found:
+            row["contact_name"] = unseal(row["contact_name"])
+            row["contact_phone"] = unseal(row["contact_phone"])
+        return found
+
+    async def unit_counts(self, now: float) -> dict[str, tuple[int, int]]:
+        """Return, per unit code, its open reports and how many of them are overdue."""
+        async with self._read() as conn:
+            rows = await conn.execute_fetchall(
+                "SELECT unit_code, count(*) AS open,"
+                " sum(deadline_at IS NOT NULL AND deadline_at <= ?) AS overdue FROM reports"
+                " WHERE status IN ('new', 'acknowledged', 'in_progress') AND NOT spam"
+                " GROUP BY unit_code",
+                (now,),
+            )
+        return {r["unit_code"]: (r["open"], r["overdue"] or 0) for r in rows}
+
+    async def _reports(self, where: str, params: Sequence[Any]) -> list[Report]:
+        """Return the reports a WHERE (and ORDER/LIMIT) clause selects."""
+        async with self._read() as conn:
+            rows = await conn.execute_fetchall(REPORT_SELECT + " " + where, params)
+        return [to_report(r) for r in rows]
+
+
+def _holds(stored: Any, wanted: Any) -> bool:
+    return stored is not None if wanted is NOT_NULL else stored == wanted
+
+
+def _like(word: str) -> str:
+    return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _search_text(code: str, fields: ReportFields) -> str:
+    parts = (code, fields.description, fields.official, fields.location)
+    return fold(" ".join(p for p in parts if p))
