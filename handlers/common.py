@@ -13,7 +13,7 @@ from bot.context import BotContext
 from bot.core.domain import local_today
 from bot.core.parsing import format_code, format_date, normalize_code
 from bot.i18n import SUPPORTED, pick_locale
-from bot.messages.render import status_label
+from bot.messages.labels import status_label
 from bot.store.repository import StorageError
 from handlers import report
 

@@ -28,7 +28,7 @@ from bot.figures.stats import (
     render_chart,
     summary_text,
 )
-from bot.messages.render import status_label
+from bot.messages.labels import status_label
 from handlers.admin import _args, _log, _say, admin_only
 from handlers.common import say_chunks
 

@@ -48,7 +48,7 @@ from bot.core.deadlines import deadline_day
 from bot.core.domain import DeclineReason, Link, Report
 from bot.core.parsing import format_code, format_date, normalize_code
 from bot.core.workflow import ANONYMOUS_ADMIN_ID, NOTE_MAX, NOTE_MIN, Action, allowed_actions
-from bot.messages.render import category_label, status_label
+from bot.messages.labels import category_label, decline_label, status_label
 from bot.store.repository import Outgoing
 from bot.telegram.keyboards import tree_rows
 from handlers.common import say_chunks
@@ -247,7 +247,11 @@ async def _open_picker(
     else:
         text = _("Why is report %(code)s declined?") % {"code": code}
         rows = [
-            [InlineKeyboardButton(_(reason.label), callback_data=f"dr:{report.id}:{reason.value}")]
+            [
+                InlineKeyboardButton(
+                    decline_label(reason, _), callback_data=f"dr:{report.id}:{reason.value}"
+                )
+            ]
             for reason in DeclineReason
         ]
         rows.append([InlineKeyboardButton(_("Cancel"), callback_data=f"tx:{report.id}")])

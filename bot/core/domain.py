@@ -8,8 +8,6 @@ from datetime import date, datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Any
 
-from bot.i18n import N_
-
 # Vietnam keeps UTC+7 all year (no daylight saving), so a fixed offset is exact.
 VN_TZ = timezone(timedelta(hours=7), "ICT")
 
@@ -32,21 +30,15 @@ class Category(StrEnum):
 
     @property
     def label(self) -> str:
-        """Return the untranslated label (an msgid)."""
+        """Return the untranslated label (an msgid).
+
+        Only handlers/report.py still reads this; everything else calls
+        `bot.messages.labels.category_label`, and the property goes once that file does too.
+        """
+        # The texts live in bot.messages, which imports this module, hence the late import.
+        from bot.messages.labels import CATEGORY_LABELS
+
         return CATEGORY_LABELS[self]
-
-
-CATEGORY_LABELS: dict[Category, str] = {
-    Category.DELAY: N_("Delay or overdue handling of a dossier"),
-    Category.HARASSMENT: N_("Causing trouble or harassment"),
-    Category.BRIBE: N_("Asking for or taking bribes, profiteering"),
-    Category.SHIRKING: N_("Shirking or passing on responsibility"),
-    Category.DISCIPLINE: N_(
-        "Breach of discipline or office culture (hours, alcohol at work, no badge)"
-    ),
-    Category.CONDUCT: N_("Improper attitude or behaviour"),
-    Category.OTHER: N_("Other"),
-}
 
 
 class Status(StrEnum):
@@ -59,21 +51,6 @@ class Status(StrEnum):
     DECLINED = "declined"
     TRANSFERRED = "transferred"
 
-    @property
-    def label(self) -> str:
-        """Return the untranslated label (an msgid)."""
-        return STATUS_LABELS[self]
-
-
-STATUS_LABELS: dict[Status, str] = {
-    Status.NEW: N_("Received, waiting for the unit"),
-    Status.ACKNOWLEDGED: N_("Acknowledged by the unit"),
-    Status.IN_PROGRESS: N_("Being handled"),
-    Status.RESOLVED: N_("Resolved"),
-    Status.DECLINED: N_("Declined"),
-    Status.TRANSFERRED: N_("Transferred to another unit"),
-}
-
 
 OPEN_STATUSES = frozenset({Status.NEW, Status.ACKNOWLEDGED, Status.IN_PROGRESS})
 
@@ -85,19 +62,6 @@ class DeclineReason(StrEnum):
     OUT_OF_SCOPE = "scope"
     NOT_ENOUGH = "info"
     NOT_MISCONDUCT = "notmis"
-
-    @property
-    def label(self) -> str:
-        """Return the untranslated label (an msgid)."""
-        return DECLINE_LABELS[self]
-
-
-DECLINE_LABELS: dict[DeclineReason, str] = {
-    DeclineReason.DUPLICATE: N_("Duplicate of another report"),
-    DeclineReason.OUT_OF_SCOPE: N_("Outside this unit's remit"),
-    DeclineReason.NOT_ENOUGH: N_("Not enough information"),
-    DeclineReason.NOT_MISCONDUCT: N_("Not misconduct"),
-}
 
 
 @dataclass(frozen=True)

@@ -7,29 +7,14 @@ from datetime import date, datetime
 from html import escape
 
 from bot.core.deadlines import deadline_day
-from bot.core.domain import VN_TZ, AuditEntry, Category, Report, ReportFields, Status
+from bot.core.domain import VN_TZ, AuditEntry, Category, Report, ReportFields
 from bot.core.parsing import format_amount, format_code, format_date
 from bot.i18n import N_, Gettext
+from bot.messages.labels import category_label, status_label
 
 # Telegram counts a message's length after entity parsing; staying well under 4096 leaves room
 # for the labels around a long description.
 DESCRIPTION_CUT = 3000
-
-
-def category_label(value: str | None, _: Gettext) -> str:
-    """Return the translated label of a stored category value."""
-    try:
-        return _(Category(value or "").label)
-    except ValueError:
-        return _("Other")
-
-
-def status_label(value: str, _: Gettext) -> str:
-    """Return the translated label of a stored status value."""
-    try:
-        return _(Status(value).label)
-    except ValueError:
-        return value
 
 
 def _day(value: str | None, locale: str) -> str:

@@ -29,11 +29,12 @@ from telegram.error import (
 
 from bot.config import Settings
 from bot.core.deadlines import deadline_day
-from bot.core.domain import VN_TZ, Attachment, DeclineReason, Link, OutboxItem, Relay, Report
+from bot.core.domain import VN_TZ, Attachment, Link, OutboxItem, Relay, Report
 from bot.core.parsing import format_code, format_date
 from bot.core.workflow import allowed_actions
 from bot.figures.stats import Period, compute, render_chart, summary_text
 from bot.i18n import Gettext, Translator
+from bot.messages.labels import action_label, decline_label
 from bot.messages.render import HISTORY_LINES, alert_text, evidence_caption, history_line
 from bot.store.repository import Repository, StorageError
 
@@ -276,7 +277,7 @@ class Delivery:
         if not actions:
             return text, None
         buttons = [
-            InlineKeyboardButton(_(a.label), callback_data=f"st:{a.value}:{report.id}")
+            InlineKeyboardButton(action_label(a, _), callback_data=f"st:{a.value}:{report.id}")
             for a in actions
         ]
         rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
@@ -403,11 +404,7 @@ class Delivery:
                 ]
             )
         elif entry.action == "declined":
-            try:
-                reason = _(DeclineReason(report.decline_reason or "").label)
-            except ValueError:
-                reason = ""
-            values["reason"] = escape(reason)
+            values["reason"] = escape(decline_label(report.decline_reason, _))
             text = _(
                 "🚫 %(unit)s will not handle your report %(code)s.\n"
                 "Reason: %(reason)s\n"
