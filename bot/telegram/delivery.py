@@ -35,7 +35,13 @@ from bot.core.workflow import allowed_actions
 from bot.figures.stats import Period, compute, render_chart, summary_text
 from bot.i18n import Gettext, Translator
 from bot.messages.labels import action_label, decline_label
-from bot.messages.render import HISTORY_LINES, alert_text, evidence_caption, history_line
+from bot.messages.report import (
+    HISTORY_LINES,
+    alert_banner,
+    alert_text,
+    evidence_caption,
+    history_line,
+)
 from bot.store.repository import Repository, StorageError
 
 log = logging.getLogger(__name__)
@@ -245,22 +251,8 @@ class Delivery:
         unit_name = names.get(report.fields.unit_code or "", "")
         history = [history_line(e, names, _, locale) for e in entries]
         chain = await self.db.ancestors(report.fields.unit_code or "")
-        banner = None
         live = link.unit_code is None or link.unit_code in chain
-        if not live:
-            banner = _("↪️ Transferred to %(unit)s: this unit no longer handles it.") % {
-                "unit": escape(unit_name)
-            }
-        elif "overdue" in link.data and link.unit_code is None:
-            banner = _("⚠️ Overdue: escalated to the administrators, the top of the tree.")
-        elif "overdue" in link.data:
-            banner = _("⚠️ Overdue at %(unit)s: escalated to this unit, the level above.") % {
-                "unit": escape(unit_name)
-            }
-        elif "reopened" in link.data:
-            banner = _("🔁 Reopened: the reporter says it is not resolved.")
-        elif "transferred" in link.data:
-            banner = _("↪️ Transferred here from another unit.")
+        banner = alert_banner(link.data, unit_name, _, live=live, top=link.unit_code is None)
         text = alert_text(
             report,
             unit_name,
