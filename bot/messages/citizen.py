@@ -1,14 +1,18 @@
-"""What a reporter reads about their own reports: the notice sent at each step a unit takes and
-the escalation notice. None of them names an officer, only units; unit names and officers' notes
-are HTML-escaped here."""
+"""What a reporter reads about their own reports and their data: the notice sent at each step a
+unit takes, the escalation notice, the answers to /status and /myreports, and the /privacy
+notice. None of them names an officer, only units; unit names and officers' notes are
+HTML-escaped here."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from html import escape
 
-from bot.core.domain import Report
+from bot.config import PrivacyConfig
+from bot.core.domain import Report, local_today
+from bot.core.parsing import format_date
 from bot.i18n import Gettext
-from bot.messages.labels import decline_label
+from bot.messages.labels import decline_label, status_label
 from bot.messages.report import code_html, deadline_date
 
 
@@ -79,3 +83,85 @@ def escalation_notice(code: str, unit: str, parent: str | None, _: Gettext) -> s
             " escalated to the system's administrators."
         )
     return text % values
+
+
+def report_status(report: Report, unit_name: str, _: Gettext, locale: str) -> str:
+    """Return the answer to /status CODE for one of the reporter's reports (HTML)."""
+    return _("Report %(code)s\nStatus: %(status)s\nUnit: %(unit)s\nSent on: %(date)s") % {
+        "code": code_html(report.code),
+        "status": escape(status_label(report.status, _)),
+        "unit": escape(unit_name),
+        "date": format_date(local_today(report.created_at), locale),
+    }
+
+
+def reports_list(reports: Sequence[Report], _: Gettext, locale: str) -> str:
+    """Return the answer to /myreports: one line per report, in the order given (HTML)."""
+    title = _("Your reports:")
+    lines = [f"<b>{title}</b>"]
+    for item in reports:
+        lines.append(
+            f"{code_html(item.code)} · "
+            f"{format_date(local_today(item.created_at), locale)} · "
+            f"{escape(status_label(item.status, _))}"
+        )
+    lines.append("")
+    lines.append(_("Send /status CODE for details."))
+    return "\n".join(lines)
+
+
+def privacy_notice(policy: PrivacyConfig, _: Gettext) -> str:
+    """Return /privacy: what is stored and why, who sees it, for how long, and the rights (HTML).
+
+    The periods come from the configuration, so the notice always says what the bot does.
+    """
+    if policy.reporter_link_days:
+        link = _(
+            "For an anonymous report, the link between you and the report is deleted"
+            " %(days)d days after the report is closed."
+        ) % {"days": policy.reporter_link_days}
+    else:
+        link = _(
+            "For an anonymous report, the link between you and the report is deleted within"
+            " an hour after the report is closed."
+        )
+    paragraphs = [
+        _(
+            "<b>What we store, and why</b>\n"
+            "• Your Telegram account number, your language and when you gave your consent:"
+            " to talk with you.\n"
+            "• Your reports — your answers, your files and, only for a report with your name,"
+            " your name and phone number: to forward them to the responsible unit and tell you"
+            " how they are handled.\n"
+            "• Which reports you sent, kept apart from the reports themselves: to send you"
+            " updates and let you check them."
+        ),
+        _(
+            "<b>Who sees it</b>\n"
+            "The unit sees the report but never your Telegram account, name or phone number."
+            " Only the administrators can link a report to you."
+        ),
+        "\n".join(
+            [
+                _("<b>How long</b>"),
+                _(
+                    "A report you cancel is deleted at once; one left unfinished is deleted"
+                    " after %(days)d days without an answer."
+                )
+                % {"days": policy.draft_days},
+                link,
+                _(
+                    "For a report with your name, the link and your contact details are kept"
+                    " until you erase them. The reports themselves are kept as the record of"
+                    " how the units handled them."
+                ),
+            ]
+        ),
+        _(
+            "<b>Your rights</b>\n"
+            "/mydata – a file with everything stored about you\n"
+            "/forget – erase your personal data; your reports stay, without anything linking"
+            " them to you"
+        ),
+    ]
+    return "\n\n".join(paragraphs)
