@@ -20,6 +20,7 @@ from bot.config import UNIT_CODE_RE
 from bot.context import BotContext
 from bot.core.domain import Unit
 from bot.core.parsing import format_code, normalize_code
+from bot.messages.admin import admins_lines, banned_lines, officers_lines, units_lines
 from bot.telegram.keyboards import tree_rows
 from handlers.common import say_chunks
 
@@ -31,10 +32,6 @@ AdminCommand = Callable[[Update, BotContext], Coroutine[Any, Any, None]]
 
 
 # -- who is asking ---------------------------------------------------------------------------
-
-
-def _bold(text: str) -> str:
-    return f"<b>{html.escape(text)}</b>"
 
 
 async def _say(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
@@ -168,13 +165,8 @@ async def admin_remove(update: Update, context: BotContext) -> None:
 @admin_only
 async def admins(update: Update, context: BotContext) -> None:
     """List the admins."""
-    _ = context._
-    lines = [_bold(_("Administrators:"))]
-    for user_id in sorted(context.settings.admins):
-        lines.append(_("%(user)s (configuration file)") % {"user": user_id})
-    for user_id in sorted(await context.db.admin.chat_admins() - context.settings.admins):
-        lines.append(_("%(user)s (added in chat)") % {"user": user_id})
-    await say_chunks(update, lines)
+    added = await context.db.admin.chat_admins() - context.settings.admins
+    await say_chunks(update, admins_lines(context.settings.admins, added, context._))
 
 
 # -- units -----------------------------------------------------------------------------------
@@ -183,46 +175,10 @@ async def admins(update: Update, context: BotContext) -> None:
 @admin_only
 async def units(update: Update, context: BotContext) -> None:
     """Show the unit tree with each alert chat's state and the open and overdue reports."""
-    _ = context._
     everything = await context.db.units.all_units()
     counts = await context.db.reports.unit_counts(context.db.clock())
     edited = await context.db.units.unit_sources()
-    children: dict[str | None, list[Unit]] = {}
-    for unit in everything:
-        children.setdefault(unit.parent, []).append(unit)
-    states = {
-        "ok": _("chat ok"),
-        "unset": _("no chat set"),
-        "broken": _("bot removed from its chat"),
-    }
-    lines = [
-        _bold(_("Units")),
-        html.escape(
-            _(
-                "✏️ = changed in chat: the configuration file no longer overrides it."
-                " Others follow the configuration file at every start."
-            )
-        ),
-        "",
-    ]
-
-    def walk(parent: str | None, depth: int) -> None:
-        for unit in sorted(children.get(parent, []), key=lambda u: u.code):
-            open_, overdue = counts.get(unit.code, (0, 0))
-            marks = (" ✏️" if edited.get(unit.code) else "") + (
-                " ⛔ " + _("disabled") if unit.disabled else ""
-            )
-            lines.append(
-                "  " * depth
-                + f"<code>{html.escape(unit.code)}</code> {html.escape(unit.name)}{marks} · "
-                + html.escape(states.get(unit.chat_state, unit.chat_state))
-                + " · "
-                + _("%(open)d open, %(overdue)d overdue") % {"open": open_, "overdue": overdue}
-            )
-            walk(unit.code, depth + 1)
-
-    walk(None, 0)
-    await say_chunks(update, lines)
+    await say_chunks(update, units_lines(everything, counts, edited, context._))
 
 
 @admin_only
@@ -499,20 +455,7 @@ async def officers(update: Update, context: BotContext) -> None:
     if unit is None:
         return
     rows = await context.db.units.officers_of(unit.code)
-    lines = [f"<b>{html.escape(unit.name)}</b>"]
-    if not rows:
-        lines.append(
-            _("No officers yet. Add one with /officer_add %(code)s USER_ID.")
-            % {"code": html.escape(unit.code)}
-        )
-    sources = {
-        "config": _("configuration file"),
-        "chat": _("added in chat"),
-        "import": _("imported"),
-    }
-    for user_id, source in rows:
-        lines.append(f"<code>{user_id}</code> · {html.escape(sources.get(source, source))}")
-    await say_chunks(update, lines)
+    await say_chunks(update, officers_lines(unit, rows, _))
 
 
 # -- moderation ------------------------------------------------------------------------------
@@ -559,11 +502,7 @@ async def banned(update: Update, context: BotContext) -> None:
     if not rows:
         await _say(update, _("Nobody is banned."))
         return
-    lines = [_bold(_("Banned users:"))]
-    for row in rows:
-        reason = html.escape(row["reason"] or "-")
-        lines.append(f"<code>{row['user_id']}</code> · {reason}")
-    await say_chunks(update, lines)
+    await say_chunks(update, banned_lines(rows, _))
 
 
 @admin_only

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import html
 import logging
+from collections.abc import Iterable
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.ext import ApplicationHandlerStop
 
 from bot.context import BotContext
-from bot.core.domain import local_today
-from bot.core.parsing import format_code, format_date, normalize_code
+from bot.core.parsing import normalize_code
 from bot.i18n import SUPPORTED, pick_locale
-from bot.messages.render import status_label
+from bot.messages.citizen import privacy_notice, report_status, reports_list
 from bot.store.repository import StorageError
 from bot.telegram.questions import ask, ask_consent
 
@@ -46,6 +46,16 @@ async def _reply(
 
 # Well under Telegram's 4096 characters per message.
 CHUNK = 3500
+
+
+async def unit_names(context: BotContext, codes: Iterable[str | None]) -> dict[str, str]:
+    """Return the names of the units with these codes, by code (unknown ones are left out)."""
+    names = {}
+    for code in set(codes):
+        unit = await context.db.units.get_unit(code or "")
+        if unit is not None:
+            names[code or ""] = unit.name
+    return names
 
 
 async def say_chunks(update: Update, lines: list[str]) -> None:
@@ -151,58 +161,7 @@ async def help_command(update: Update, context: BotContext) -> None:
 
 async def privacy(update: Update, context: BotContext) -> None:
     """Explain what is stored, why, who sees it, for how long, and the citizen's rights."""
-    _ = context._
-    policy = context.settings.privacy
-    if policy.reporter_link_days:
-        link = _(
-            "For an anonymous report, the link between you and the report is deleted"
-            " %(days)d days after the report is closed."
-        ) % {"days": policy.reporter_link_days}
-    else:
-        link = _(
-            "For an anonymous report, the link between you and the report is deleted within"
-            " an hour after the report is closed."
-        )
-    paragraphs = [
-        _(
-            "<b>What we store, and why</b>\n"
-            "• Your Telegram account number, your language and when you gave your consent:"
-            " to talk with you.\n"
-            "• Your reports — your answers, your files and, only for a report with your name,"
-            " your name and phone number: to forward them to the responsible unit and tell you"
-            " how they are handled.\n"
-            "• Which reports you sent, kept apart from the reports themselves: to send you"
-            " updates and let you check them."
-        ),
-        _(
-            "<b>Who sees it</b>\n"
-            "The unit sees the report but never your Telegram account, name or phone number."
-            " Only the administrators can link a report to you."
-        ),
-        "\n".join(
-            [
-                _("<b>How long</b>"),
-                _(
-                    "A report you cancel is deleted at once; one left unfinished is deleted"
-                    " after %(days)d days without an answer."
-                )
-                % {"days": policy.draft_days},
-                link,
-                _(
-                    "For a report with your name, the link and your contact details are kept"
-                    " until you erase them. The reports themselves are kept as the record of"
-                    " how the units handled them."
-                ),
-            ]
-        ),
-        _(
-            "<b>Your rights</b>\n"
-            "/mydata – a file with everything stored about you\n"
-            "/forget – erase your personal data; your reports stay, without anything linking"
-            " them to you"
-        ),
-    ]
-    await _reply(update, context, "\n\n".join(paragraphs))
+    await _reply(update, context, privacy_notice(context.settings.privacy, context._))
 
 
 async def language(update: Update, context: BotContext) -> None:
@@ -262,17 +221,8 @@ async def status(update: Update, context: BotContext) -> None:
         )
         return
     unit = await context.db.units.get_unit(found.fields.unit_code or "")
-    await _reply(
-        update,
-        context,
-        _("Report %(code)s\nStatus: %(status)s\nUnit: %(unit)s\nSent on: %(date)s")
-        % {
-            "code": f"<code>{format_code(found.code)}</code>",
-            "status": html.escape(status_label(found.status, _)),
-            "unit": html.escape(unit.name if unit else ""),
-            "date": format_date(local_today(found.created_at), context.lang),
-        },
-    )
+    text = report_status(found, unit.name if unit else "", _, context.lang)
+    await _reply(update, context, text)
 
 
 async def my_reports(update: Update, context: BotContext) -> None:
@@ -285,17 +235,7 @@ async def my_reports(update: Update, context: BotContext) -> None:
             update, context, _("You have not sent any report yet. Send /report to start one.")
         )
         return
-    title = _("Your reports:")
-    lines = [f"<b>{title}</b>"]
-    for item in reports:
-        lines.append(
-            f"<code>{format_code(item.code)}</code> · "
-            f"{format_date(local_today(item.created_at), context.lang)} · "
-            f"{html.escape(status_label(item.status, _))}"
-        )
-    lines.append("")
-    lines.append(_("Send /status CODE for details."))
-    await _reply(update, context, "\n".join(lines))
+    await _reply(update, context, reports_list(reports, _, context.lang))
 
 
 async def nothing_to_cancel(update: Update, context: BotContext) -> None:

@@ -17,7 +17,7 @@ from telegram.error import TelegramError
 
 from bot.context import BotContext
 from bot.core.domain import VN_TZ, Link
-from bot.core.parsing import format_code, format_date, normalize_code
+from bot.core.parsing import normalize_code
 from bot.figures.export import export_csv, export_xlsx
 from bot.figures.stats import (
     Period,
@@ -28,12 +28,11 @@ from bot.figures.stats import (
     render_chart,
     summary_text,
 )
-from bot.messages.render import status_label
+from bot.messages.admin import found_lines, report_extras
 from handlers.admin import _args, _log, _say, admin_only
-from handlers.common import say_chunks
+from handlers.common import say_chunks, unit_names
 
 FIND_LIMIT = 20
-SNIPPET = 80
 # How often a long export refreshes its progress (an edit and a chat action each time): two
 # calls every 3 s stay under Telegram's one message a second per chat.
 PROGRESS_EVERY = 3.0
@@ -165,20 +164,8 @@ async def find(update: Update, context: BotContext) -> None:
     if not found:
         await _say(update, _("No report matches “%(text)s”.") % {"text": html.escape(text)})
         return
-    title = _("Reports matching “%(text)s”:") % {"text": text}
-    lines = [f"<b>{html.escape(title)}</b>"]
-    for report in found:
-        unit = await context.db.units.get_unit(report.fields.unit_code or "")
-        snippet = (report.fields.description or "")[:SNIPPET]
-        day = format_date(datetime.fromtimestamp(report.created_at, tz=VN_TZ).date(), context.lang)
-        lines.append(
-            f"<code>{format_code(report.code)}</code> · {day} · "
-            f"{html.escape(unit.name if unit else '')} · "
-            f"{html.escape(status_label(report.status, _))}\n   {html.escape(snippet)}"
-        )
-    if len(found) == FIND_LIMIT:
-        lines.append(_("Only the first %(count)d are shown.") % {"count": FIND_LIMIT})
-    lines.append(_("Send /report CODE for the whole report."))
+    names = await unit_names(context, (r.fields.unit_code for r in found))
+    lines = found_lines(text, found, names, _, context.lang, limit=FIND_LIMIT)
     await say_chunks(update, lines)
 
 
@@ -202,19 +189,6 @@ async def report(update: Update, context: BotContext) -> None:
     await context.db.links.add_link(
         Link(message.chat.id, sent.message_id, found.id, "alert", None)
     )
-    extra = [
-        _("Messages relayed: %(count)d")
-        % {"count": len(await context.db.links.relays_of(found.id))}
-    ]
-    if found.fields.anonymous is False and (
-        found.fields.contact_name or found.fields.contact_phone
-    ):
-        extra.append(
-            _("Reporter (named): %(name)s, %(phone)s")
-            % {
-                "name": html.escape(found.fields.contact_name or ""),
-                "phone": html.escape(found.fields.contact_phone or ""),
-            }
-        )
-    await _say(update, "\n".join(extra))
+    relayed = len(await context.db.links.relays_of(found.id))
+    await _say(update, report_extras(found, relayed, _))
     await _log(context, update, "report_view", found.code)

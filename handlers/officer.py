@@ -44,14 +44,14 @@ from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden
 
 from bot.context import BotContext
-from bot.core.deadlines import deadline_day
 from bot.core.domain import DeclineReason, Link, Report
-from bot.core.parsing import format_code, format_date, normalize_code
+from bot.core.parsing import format_code, normalize_code
 from bot.core.workflow import ANONYMOUS_ADMIN_ID, NOTE_MAX, NOTE_MIN, Action, allowed_actions
-from bot.messages.render import category_label, status_label
+from bot.messages.labels import decline_label, status_label
+from bot.messages.unit import pending_lines, prompt_text
 from bot.store.repository import Outgoing
 from bot.telegram.keyboards import tree_rows
-from handlers.common import say_chunks
+from handlers.common import say_chunks, unit_names
 
 PENDING_MAX = 200
 _PRESS = re.compile(r"^st:([a-z]+):(\d{1,12})$")
@@ -172,28 +172,20 @@ async def _prompt(
     """Ask the officer to type what the step needs, as a reply the bot can tie to the report."""
     _ = context._
     user = query.from_user
-    code = f"<code>{format_code(report.code)}</code>"
-    questions = {
-        "ask": _("type your question for the reporter of %(code)s."),
-        "res": _("type the resolution of %(code)s; the reporter will read it."),
-        "ext": _(
-            "type the number of days (1–%(max)d) to extend %(code)s by, then the reason,"
-            " for example: 15 waiting for the land registry's answer"
-        ),
-        "transfer": _("type why %(code)s goes to %(unit)s."),
-        "decline": _(
-            "type a note explaining why %(code)s is declined; the reporter will read it."
-        ),
-    }
-    values: dict[str, object] = {"code": code, "max": context.settings.sla.extension_max_days}
+    unit = None
     if "target" in data:
         target = await context.db.units.get_unit(data["target"])
-        values["unit"] = html.escape(target.name if target else data["target"])
+        unit = target.name if target else data["target"]
+    # The mention is Telegram's own way to name a person, so it is built here.
     mention = f'<a href="tg://user?id={user.id}">{html.escape(user.first_name)}</a>'
-    text = _("%(officer)s, reply to this message: %(question)s") % {
-        "officer": mention,
-        "question": questions[action] % values,
-    }
+    text = prompt_text(
+        action,
+        report.code,
+        mention,
+        _,
+        max_days=context.settings.sla.extension_max_days,
+        unit=unit,
+    )
     message = query.message
     assert message is not None
     # A channel has no replies from people: its officers answer in their private chat instead.
@@ -247,7 +239,11 @@ async def _open_picker(
     else:
         text = _("Why is report %(code)s declined?") % {"code": code}
         rows = [
-            [InlineKeyboardButton(_(reason.label), callback_data=f"dr:{report.id}:{reason.value}")]
+            [
+                InlineKeyboardButton(
+                    decline_label(reason, _), callback_data=f"dr:{report.id}:{reason.value}"
+                )
+            ]
             for reason in DeclineReason
         ]
         rows.append([InlineKeyboardButton(_("Cancel"), callback_data=f"tx:{report.id}")])
@@ -480,26 +476,9 @@ async def pending(update: Update, context: BotContext) -> None:
     if not reports:
         await _answer(message, _("No open reports. Well done."))
         return
+    names = await unit_names(context, (r.fields.unit_code for r in reports))
     now = context.db.clock()
-    title = _("Open reports, earliest deadline first:")
-    lines = [f"<b>{title}</b>"]
-    for report in reports:
-        unit = await context.db.units.get_unit(report.fields.unit_code or "")
-        due = (
-            format_date(deadline_day(report.deadline_at), context.lang)
-            if report.deadline_at is not None
-            else "-"
-        )
-        mark = " ⚠️ " + _("OVERDUE") if report.overdue(now) else ""
-        lines.append(
-            f"<code>{format_code(report.code)}</code> · {html.escape(unit.name if unit else '')}"
-            f" · {html.escape(category_label(report.fields.category, _))}"
-            f" · {html.escape(status_label(report.status, _))} · {due}{mark}"
-        )
-    lines.append("")
-    if len(reports) == PENDING_MAX:
-        lines.append(_("Only the first %(count)d are shown.") % {"count": PENDING_MAX})
-    lines.append(_("Send /report CODE to see one of them with its history."))
+    lines = pending_lines(reports, names, now, _, context.lang, limit=PENDING_MAX)
     # One message holds about 30 lines; a long list goes out in several.
     await say_chunks(update, lines)
 

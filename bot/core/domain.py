@@ -8,8 +8,6 @@ from datetime import date, datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Any
 
-from bot.i18n import N_
-
 # Vietnam keeps UTC+7 all year (no daylight saving), so a fixed offset is exact.
 VN_TZ = timezone(timedelta(hours=7), "ICT")
 
@@ -30,24 +28,6 @@ class Category(StrEnum):
     CONDUCT = "conduct"
     OTHER = "other"
 
-    @property
-    def label(self) -> str:
-        """Return the untranslated label (an msgid)."""
-        return CATEGORY_LABELS[self]
-
-
-CATEGORY_LABELS: dict[Category, str] = {
-    Category.DELAY: N_("Delay or overdue handling of a dossier"),
-    Category.HARASSMENT: N_("Causing trouble or harassment"),
-    Category.BRIBE: N_("Asking for or taking bribes, profiteering"),
-    Category.SHIRKING: N_("Shirking or passing on responsibility"),
-    Category.DISCIPLINE: N_(
-        "Breach of discipline or office culture (hours, alcohol at work, no badge)"
-    ),
-    Category.CONDUCT: N_("Improper attitude or behaviour"),
-    Category.OTHER: N_("Other"),
-}
-
 
 class Status(StrEnum):
     """Where a report stands in its unit's handling."""
@@ -58,21 +38,6 @@ class Status(StrEnum):
     RESOLVED = "resolved"
     DECLINED = "declined"
     TRANSFERRED = "transferred"
-
-    @property
-    def label(self) -> str:
-        """Return the untranslated label (an msgid)."""
-        return STATUS_LABELS[self]
-
-
-STATUS_LABELS: dict[Status, str] = {
-    Status.NEW: N_("Received, waiting for the unit"),
-    Status.ACKNOWLEDGED: N_("Acknowledged by the unit"),
-    Status.IN_PROGRESS: N_("Being handled"),
-    Status.RESOLVED: N_("Resolved"),
-    Status.DECLINED: N_("Declined"),
-    Status.TRANSFERRED: N_("Transferred to another unit"),
-}
 
 
 OPEN_STATUSES = frozenset({Status.NEW, Status.ACKNOWLEDGED, Status.IN_PROGRESS})
@@ -85,19 +50,6 @@ class DeclineReason(StrEnum):
     OUT_OF_SCOPE = "scope"
     NOT_ENOUGH = "info"
     NOT_MISCONDUCT = "notmis"
-
-    @property
-    def label(self) -> str:
-        """Return the untranslated label (an msgid)."""
-        return DECLINE_LABELS[self]
-
-
-DECLINE_LABELS: dict[DeclineReason, str] = {
-    DeclineReason.DUPLICATE: N_("Duplicate of another report"),
-    DeclineReason.OUT_OF_SCOPE: N_("Outside this unit's remit"),
-    DeclineReason.NOT_ENOUGH: N_("Not enough information"),
-    DeclineReason.NOT_MISCONDUCT: N_("Not misconduct"),
-}
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,6 @@ from bot.core.domain import (
     Status,
     Timers,
 )
-from bot.i18n import N_
 from bot.store.repository import NOT_NULL, Outgoing, Repository
 
 log = logging.getLogger(__name__)
@@ -58,21 +57,6 @@ class Action(StrEnum):
     RESOLVE = "res"
     DECLINE = "dec"
 
-    @property
-    def label(self) -> str:
-        """Return the untranslated button label (an msgid)."""
-        return ACTION_LABELS[self]
-
-
-ACTION_LABELS: dict[Action, str] = {
-    Action.ACKNOWLEDGE: N_("✅ Acknowledge"),
-    Action.PROGRESS: N_("🔧 In progress"),
-    Action.ASK: N_("❓ Ask the reporter"),
-    Action.TRANSFER: N_("↪️ Transfer to a unit"),
-    Action.EXTEND: N_("⏳ Extend"),
-    Action.RESOLVE: N_("🏁 Resolved"),
-    Action.DECLINE: N_("🚫 Decline"),
-}
 
 _BY_STATUS: dict[str, tuple[Action, ...]] = {
     Status.NEW: (Action.ACKNOWLEDGE, Action.ASK, Action.TRANSFER, Action.DECLINE),

@@ -14,7 +14,7 @@ from bot.core.deadlines import deadline_day
 from bot.core.domain import OPEN_STATUSES, local_today
 from bot.core.parsing import format_code, format_date
 from bot.i18n import Gettext
-from bot.messages.render import category_label, status_label
+from bot.messages.labels import category_label, status_label
 
 __all__ = ["PROGRESS_EVERY", "export_csv", "export_rows", "export_xlsx", "neutralize"]
 

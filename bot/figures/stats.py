@@ -18,7 +18,7 @@ from babel.numbers import format_decimal
 from bot.core.domain import OPEN_STATUSES, VN_TZ, Category, Status
 from bot.core.parsing import fold
 from bot.i18n import Gettext
-from bot.messages.render import category_label, status_label
+from bot.messages.labels import category_label, status_label
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

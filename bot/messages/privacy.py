@@ -10,9 +10,10 @@ import json
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from bot.core.domain import VN_TZ, Category, DeclineReason, Status
+from bot.core.domain import VN_TZ
 from bot.core.parsing import format_code
 from bot.i18n import N_, Gettext
+from bot.messages.labels import CATEGORY_LABELS, DECLINE_LABELS, STATUS_LABELS, known_label
 from bot.sealing import unseal
 
 if TYPE_CHECKING:
@@ -52,15 +53,6 @@ def iso(timestamp: float | None) -> str | None:
     if timestamp is None:
         return None
     return datetime.fromtimestamp(timestamp, tz=VN_TZ).isoformat(timespec="seconds")
-
-
-def _label(
-    enum: type[Category] | type[Status] | type[DeclineReason], value: Any, _: Gettext
-) -> Any:
-    try:
-        return _(enum(value).label)
-    except ValueError:
-        return None
 
 
 def _evidence(row: dict[str, Any]) -> dict[str, Any]:
@@ -108,10 +100,10 @@ def _report(raw: dict[str, Any], units: dict[str, str], _: Gettext) -> dict[str,
     return {
         "code": format_code(row["code"]),
         "status": row["status"],
-        "status_text": _label(Status, row["status"], _),
+        "status_text": known_label(STATUS_LABELS, row["status"], _),
         "sent_at": iso(row["created_at"]),
         "category": row["category"],
-        "category_text": _label(Category, row["category"], _),
+        "category_text": known_label(CATEGORY_LABELS, row["category"], _),
         "unit": {"code": row["unit_code"], "name": units.get(row["unit_code"])},
         "dossier_code": row["dossier_code"],
         "submitted_on": row["submitted_on"],
@@ -131,7 +123,7 @@ def _report(raw: dict[str, Any], units: dict[str, str], _: Gettext) -> dict[str,
         "closed_at": iso(row["closed_at"]),
         "resolution_note": row["resolution_note"],
         "decline_reason": row["decline_reason"],
-        "decline_reason_text": _label(DeclineReason, row["decline_reason"], _),
+        "decline_reason_text": known_label(DECLINE_LABELS, row["decline_reason"], _),
         "your_verdict": row["citizen_verdict"],
         "your_rating": row["rating"],
         "history": _history(raw["audit"], units),

@@ -31,7 +31,8 @@ from bot.core.conversation import (
 )
 from bot.core.domain import Draft, ReportFields
 from bot.i18n import N_, Gettext
-from bot.messages.render import category_label, field_lines
+from bot.messages.labels import category_label
+from bot.messages.report import field_lines
 
 NOT_ACTIVE = N_("This button is no longer active.")
 

@@ -6,8 +6,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from datetime import date, datetime, time, timedelta
-from html import escape
+from datetime import date, datetime, time
 
 from telegram import (
     Bot,
@@ -28,13 +27,29 @@ from telegram.error import (
 )
 
 from bot.config import Settings
-from bot.core.deadlines import deadline_day
-from bot.core.domain import VN_TZ, Attachment, DeclineReason, Link, OutboxItem, Relay, Report
-from bot.core.parsing import format_code, format_date
+from bot.core.domain import VN_TZ, Attachment, Link, OutboxItem, Relay, Report
 from bot.core.workflow import allowed_actions
 from bot.figures.stats import Period, compute, render_chart, summary_text
 from bot.i18n import Gettext, Translator
-from bot.messages.render import HISTORY_LINES, alert_text, evidence_caption, history_line
+from bot.messages import admin as admin_texts
+from bot.messages import citizen as citizen_texts
+from bot.messages import unit as unit_texts
+from bot.messages.labels import action_label
+from bot.messages.relay import (
+    answer_foot,
+    answer_head,
+    question_foot,
+    question_head,
+    relay_caption,
+    relay_text,
+)
+from bot.messages.report import (
+    HISTORY_LINES,
+    alert_banner,
+    alert_text,
+    evidence_caption,
+    history_line,
+)
 from bot.store.repository import Repository, StorageError
 
 log = logging.getLogger(__name__)
@@ -244,22 +259,8 @@ class Delivery:
         unit_name = names.get(report.fields.unit_code or "", "")
         history = [history_line(e, names, _, locale) for e in entries]
         chain = await self.db.units.ancestors(report.fields.unit_code or "")
-        banner = None
         live = link.unit_code is None or link.unit_code in chain
-        if not live:
-            banner = _("↪️ Transferred to %(unit)s: this unit no longer handles it.") % {
-                "unit": escape(unit_name)
-            }
-        elif "overdue" in link.data and link.unit_code is None:
-            banner = _("⚠️ Overdue: escalated to the administrators, the top of the tree.")
-        elif "overdue" in link.data:
-            banner = _("⚠️ Overdue at %(unit)s: escalated to this unit, the level above.") % {
-                "unit": escape(unit_name)
-            }
-        elif "reopened" in link.data:
-            banner = _("🔁 Reopened: the reporter says it is not resolved.")
-        elif "transferred" in link.data:
-            banner = _("↪️ Transferred here from another unit.")
+        banner = alert_banner(link.data, unit_name, _, live=live, top=link.unit_code is None)
         text = alert_text(
             report,
             unit_name,
@@ -276,7 +277,7 @@ class Delivery:
         if not actions:
             return text, None
         buttons = [
-            InlineKeyboardButton(_(a.label), callback_data=f"st:{a.value}:{report.id}")
+            InlineKeyboardButton(action_label(a, _), callback_data=f"st:{a.value}:{report.id}")
             for a in actions
         ]
         rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
@@ -340,56 +341,27 @@ class Delivery:
     async def _citizen_text(
         self, item: OutboxItem, report: Report, _: Gettext, locale: str
     ) -> tuple[str | None, InlineKeyboardMarkup | None]:
-        code = f"<code>{format_code(report.code)}</code>"
         if item.payload.get("type") == "escalated":
-            values = {"code": code, "unit": await self._unit_name(report.fields.unit_code)}
             target = item.payload.get("to")
-            if target:
-                values["parent"] = await self._unit_name(str(target))
-                text = _(
-                    "⚠️ Your report %(code)s was not handled in time by %(unit)s and has been"
-                    " escalated to %(parent)s."
-                )
-            else:
-                text = _(
-                    "⚠️ Your report %(code)s was not handled in time by %(unit)s and has been"
-                    " escalated to the system's administrators."
-                )
-            return text % values, None
+            unit = await self._unit_name(report.fields.unit_code)
+            parent = await self._unit_name(str(target)) if target else None
+            return citizen_texts.escalation_notice(report.code, unit, parent, _), None
         entry = await self.db.reports.get_audit(int(item.payload.get("audit_id", 0)))
         if entry is None:
             return None, None
-        values = {
-            "code": code,
-            "unit": await self._unit_name(entry.to_unit or entry.from_unit),
-            "note": escape(entry.note or ""),
-        }
+        text = citizen_texts.status_notice(
+            entry.action,
+            report,
+            await self._unit_name(entry.to_unit or entry.from_unit),
+            await self._unit_name(entry.from_unit),
+            entry.note,
+            _,
+            locale,
+        )
+        if text is None:
+            return None, None
         markup = None
-        if entry.action == "acknowledged":
-            values["date"] = _deadline(report, locale)
-            text = _(
-                "✅ Your report %(code)s has been acknowledged by %(unit)s."
-                " It should be resolved by %(date)s."
-            )
-        elif entry.action == "in_progress":
-            text = _("🔧 %(unit)s is now handling your report %(code)s.")
-        elif entry.action == "transferred":
-            values["from"] = await self._unit_name(entry.from_unit)
-            text = _(
-                "↪️ Your report %(code)s has been transferred from %(from)s to %(unit)s,"
-                " the unit responsible for it."
-            )
-        elif entry.action == "extended":
-            values["date"] = _deadline(report, locale)
-            text = _(
-                "⏳ %(unit)s has extended the deadline for your report %(code)s once, to %(date)s."
-            )
-        elif entry.action == "resolved":
-            text = _(
-                "🏁 %(unit)s says your report %(code)s is resolved.\n"
-                "Resolution: %(note)s\n\n"
-                "Is the problem really resolved?"
-            )
+        if entry.action == "resolved":
             markup = InlineKeyboardMarkup(
                 [
                     [
@@ -402,22 +374,7 @@ class Delivery:
                     ]
                 ]
             )
-        elif entry.action == "declined":
-            try:
-                reason = _(DeclineReason(report.decline_reason or "").label)
-            except ValueError:
-                reason = ""
-            values["reason"] = escape(reason)
-            text = _(
-                "🚫 %(unit)s will not handle your report %(code)s.\n"
-                "Reason: %(reason)s\n"
-                "Note: %(note)s"
-            )
-        elif entry.action == "reopened":
-            text = _("🔁 Your report %(code)s has been reopened and sent back to %(unit)s.")
-        else:
-            return None, None
-        return text % values, markup
+        return text, markup
 
     async def _relay_question(
         self, item: OutboxItem, report: Report, chat_id: int, _: Gettext
@@ -426,14 +383,8 @@ class Delivery:
         if relay is None or item.parts_done:
             return
         asking = str(item.payload.get("unit") or report.fields.unit_code or "")
-        head = _("❓ Question from %(unit)s about your report %(code)s:") % {
-            "unit": await self._unit_name(asking),
-            "code": f"<code>{format_code(report.code)}</code>",
-        }
-        foot = _(
-            "Reply to this message to answer; you may add photos or files."
-            " The unit will not learn who you are."
-        )
+        head = question_head(await self._unit_name(asking), report.code, _)
+        foot = question_foot(_)
         markup = InlineKeyboardMarkup(
             [[InlineKeyboardButton(_("✍️ Answer"), callback_data=f"ans:{report.id}")]]
         )
@@ -451,7 +402,6 @@ class Delivery:
         if unit.chat_id is None:
             raise UnitChatUnavailable("the unit has no alert chat")
         _ = self._
-        code = f"<code>{format_code(report.code)}</code>"
         anchor = await self._latest_alert(report.id, unit.chat_id)
         reply = ReplyParameters(anchor, allow_sending_without_reply=True) if anchor else None
         kind = item.payload.get("type")
@@ -459,20 +409,16 @@ class Delivery:
             # The reminder is owed for one deadline; if that deadline is gone, so is the debt.
             if not report.is_open or report.deadline_at != item.payload.get("deadline_at"):
                 return
-            values = {"code": code, "date": _deadline(report, self.settings.default_locale)}
-            if report.deadline_kind == "ack":
-                text = _("⏰ Reminder: report %(code)s must be acknowledged by %(date)s.")
-            else:
-                text = _("⏰ Reminder: report %(code)s must be resolved by %(date)s.")
+            text = unit_texts.reminder(report, _, self.settings.default_locale)
             await self.bot.send_message(
-                unit.chat_id, text % values, parse_mode=ParseMode.HTML, reply_parameters=reply
+                unit.chat_id, text, parse_mode=ParseMode.HTML, reply_parameters=reply
             )
             return
         relay = await self.db.links.get_relay(int(item.payload.get("relay_id", 0)))
         if relay is None or item.parts_done:
             return
-        head = _("💬 Answer from the reporter of %(code)s:") % {"code": code}
-        foot = _("Reply to this message to ask a follow-up question.")
+        head = answer_head(report.code, _)
+        foot = answer_foot(_)
         message_id = await self._relay(unit.chat_id, relay, head, foot, None, reply)
         link = Link(unit.chat_id, message_id, report.id, "answer", unit.code)
         await self.db.outbox.part_sent(item.id, 1, message_id, link)
@@ -490,13 +436,12 @@ class Delivery:
         _ = self._
         first = date.fromisoformat(str(item.payload["from"]))
         last = date.fromisoformat(str(item.payload["to"]))
-        label = f"{format_date(first, locale)}–{format_date(last - timedelta(days=1), locale)}"
+        label = unit_texts.week_label(first, last, locale)
         period = Period(_midnight(first), _midnight(last), label)
         rows = await self.db.reports.report_rows(period.since, period.until, None)
         figures = compute(rows, period, self.db.clock())
         if item.parts_done == 0:
-            head = _("📊 Last week's reports (%(period)s)") % {"period": label}
-            text = f"<b>{escape(head)}</b>\n\n" + summary_text(figures, _, locale)
+            text = unit_texts.digest_text(label, summary_text(figures, _, locale), _)
             await self.bot.send_message(chat_id, text[:4000], parse_mode=ParseMode.HTML)
             await self.db.outbox.part_sent(item.id, 1)
         png = await asyncio.to_thread(render_chart, figures, _, locale)
@@ -512,21 +457,16 @@ class Delivery:
         reply: ReplyParameters | None = None,
     ) -> int:
         """Send a relayed message under a header; media is copied, which hides its sender."""
-        body = escape(relay.text or "")
         if relay.kind == "text":
             message: Message = await self.bot.send_message(
                 chat_id,
-                f"<b>{head}</b>\n\n{body}\n\n<i>{foot}</i>",
+                relay_text(head, relay.text, foot),
                 parse_mode=ParseMode.HTML,
                 reply_markup=markup,
                 reply_parameters=reply,
             )
             return message.message_id
-        room = CAPTION_LIMIT - len(head) - 2
-        original = relay.text or ""
-        if len(original) > room:
-            original = original[: room - 1] + "…"
-        caption = f"<b>{head}</b>\n{escape(original)}"
+        caption = relay_caption(head, relay.text)
         copied = await self.bot.copy_message(
             chat_id,
             relay.source_chat_id,
@@ -546,7 +486,7 @@ class Delivery:
 
     async def _unit_name(self, code: str | None) -> str:
         unit = await self.db.units.get_unit(code or "")
-        return escape(unit.name if unit else code or "")
+        return unit.name if unit else code or ""
 
     async def _copy_evidence(self, chat_id: int, att: Attachment, caption: str) -> None:
         try:
@@ -567,19 +507,10 @@ class Delivery:
         assert item.chat_id is not None
         locale = await self.db.users.user_locale(item.chat_id) or self.settings.default_locale
         _ = self.translator.get(locale)
-        kind = item.payload.get("type")
-        if kind == "unit_chat_broken":
+        unit = None
+        if item.payload.get("type") == "unit_chat_broken":
             unit = await self.db.units.get_unit(str(item.payload.get("unit")))
-            text = _(
-                "⚠️ Alerts for %(unit)s cannot be delivered: %(reason)s. They are kept and will"
-                " be sent once the unit's chat is fixed (add the bot back as an administrator"
-                " or correct chat_id)."
-            ) % {
-                "unit": escape(unit.name if unit else str(item.payload.get("unit"))),
-                "reason": escape(str(item.payload.get("reason", ""))),
-            }
-        else:
-            text = escape(str(item.payload.get("text", "")))
+        text = admin_texts.notice(item.payload, unit.name if unit else None, _)
         await self.bot.send_message(item.chat_id, text, parse_mode=ParseMode.HTML)
 
     async def _later(self, item: OutboxItem, delay: float, error: str) -> None:
@@ -623,8 +554,6 @@ _BANNER_KEYS = frozenset({"overdue", "reopened", "transferred"})
 _EDIT_DONE = ("not modified", "not found", "can't be edited", "message to edit")
 # Telegram's answers meaning the thing to copy or reply to is gone for good.
 _GONE = ("message to copy not found", "message to reply not found", "chat not found")
-# A copied file's caption holds at most 1024 characters, the header included.
-CAPTION_LIMIT = 1024
 # Messages to one person (not alerts, which are never dropped) stop after this many attempts:
 # with the backoff capped at MAX_BACKOFF that is more than two hours of trying.
 MAX_ATTEMPTS = 30
@@ -632,12 +561,6 @@ MAX_ATTEMPTS = 30
 
 def _midnight(day: date) -> float:
     return datetime.combine(day, time(), tzinfo=VN_TZ).timestamp()
-
-
-def _deadline(report: Report, locale: str) -> str:
-    if report.deadline_at is None:
-        return "-"
-    return format_date(deadline_day(report.deadline_at), locale)
 
 
 def _backoff(attempts: int) -> float:

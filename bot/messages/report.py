@@ -1,4 +1,7 @@
-"""Texts built from stored data; every user-supplied value is HTML-escaped here."""
+"""A report as the people handling it read it: its answers line by line, the alert a unit sees
+with its banner, status, deadline and history fitted into one message, the caption of a copied
+piece of evidence, and the message budgets that keep all of it within Telegram's limits. Every
+value a person typed, and every unit name, is HTML-escaped here."""
 
 from __future__ import annotations
 
@@ -7,29 +10,26 @@ from datetime import date, datetime
 from html import escape
 
 from bot.core.deadlines import deadline_day
-from bot.core.domain import VN_TZ, AuditEntry, Category, Report, ReportFields, Status
+from bot.core.domain import VN_TZ, AuditEntry, Category, Report, ReportFields
 from bot.core.parsing import format_amount, format_code, format_date
 from bot.i18n import N_, Gettext
+from bot.messages.labels import category_label, status_label
 
 # Telegram counts a message's length after entity parsing; staying well under 4096 leaves room
 # for the labels around a long description.
 DESCRIPTION_CUT = 3000
 
 
-def category_label(value: str | None, _: Gettext) -> str:
-    """Return the translated label of a stored category value."""
-    try:
-        return _(Category(value or "").label)
-    except ValueError:
-        return _("Other")
+def code_html(code: str) -> str:
+    """Return a report's tracking code as shown in a message (HTML)."""
+    return f"<code>{format_code(code)}</code>"
 
 
-def status_label(value: str, _: Gettext) -> str:
-    """Return the translated label of a stored status value."""
-    try:
-        return _(Status(value).label)
-    except ValueError:
-        return value
+def deadline_date(report: Report, locale: str) -> str:
+    """Return the day the running deadline falls on, or "-" when none runs."""
+    if report.deadline_at is None:
+        return "-"
+    return format_date(deadline_day(report.deadline_at), locale)
 
 
 def _day(value: str | None, locale: str) -> str:
@@ -109,7 +109,7 @@ def evidence_caption(code: str, index: int, total: int, _: Gettext) -> str:
     return _("Evidence %(index)d/%(total)d for report %(code)s") % {
         "index": index,
         "total": total,
-        "code": f"<code>{format_code(code)}</code>",
+        "code": code_html(code),
     }
 
 
@@ -174,6 +174,31 @@ def deadline_line(report: Report, now: float, _: Gettext, locale: str) -> str | 
     return text
 
 
+def alert_banner(
+    marks: Mapping[str, object], unit_name: str, _: Gettext, *, live: bool, top: bool
+) -> str | None:
+    """Return the line under an alert's title saying why it is in this chat (HTML), if any.
+
+    `marks` are the alert's stored flags ("overdue", "reopened", "transferred"); `live` tells
+    whether the chat's unit still handles the report, `top` whether the copy is an admin's.
+    """
+    if not live:
+        return _("↪️ Transferred to %(unit)s: this unit no longer handles it.") % {
+            "unit": escape(unit_name)
+        }
+    if "overdue" in marks and top:
+        return _("⚠️ Overdue: escalated to the administrators, the top of the tree.")
+    if "overdue" in marks:
+        return _("⚠️ Overdue at %(unit)s: escalated to this unit, the level above.") % {
+            "unit": escape(unit_name)
+        }
+    if "reopened" in marks:
+        return _("🔁 Reopened: the reporter says it is not resolved.")
+    if "transferred" in marks:
+        return _("↪️ Transferred here from another unit.")
+    return None
+
+
 def alert_text(
     report: Report,
     unit_name: str,
@@ -188,7 +213,7 @@ def alert_text(
     reply_hint: bool = False,
 ) -> str:
     """Return an alert as a unit sees it: what was reported, where it stands, what happened."""
-    head = _("🔔 Report %(code)s") % {"code": f"<code>{format_code(report.code)}</code>"}
+    head = _("🔔 Report %(code)s") % {"code": code_html(report.code)}
     top = [f"<b>{head}</b>"]
     if banner:
         top.append(banner)

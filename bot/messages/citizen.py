@@ -1,0 +1,167 @@
+"""What a reporter reads about their own reports and their data: the notice sent at each step a
+unit takes, the escalation notice, the answers to /status and /myreports, and the /privacy
+notice. None of them names an officer, only units; unit names and officers' notes are
+HTML-escaped here."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from html import escape
+
+from bot.config import PrivacyConfig
+from bot.core.domain import Report, local_today
+from bot.core.parsing import format_date
+from bot.i18n import Gettext
+from bot.messages.labels import decline_label, status_label
+from bot.messages.report import code_html, deadline_date
+
+
+def status_notice(
+    action: str,
+    report: Report,
+    unit: str,
+    from_unit: str,
+    note: str | None,
+    _: Gettext,
+    locale: str,
+) -> str | None:
+    """Return the notice for one step of the report's handling, None for a step not told.
+
+    `unit` is the unit the step leaves the report with, `from_unit` the one a transfer took it
+    from, `note` what the officer wrote (a resolution, a reason for declining).
+    """
+    values = {"code": code_html(report.code), "unit": escape(unit), "note": escape(note or "")}
+    if action == "acknowledged":
+        values["date"] = deadline_date(report, locale)
+        text = _(
+            "✅ Your report %(code)s has been acknowledged by %(unit)s."
+            " It should be resolved by %(date)s."
+        )
+    elif action == "in_progress":
+        text = _("🔧 %(unit)s is now handling your report %(code)s.")
+    elif action == "transferred":
+        values["from"] = escape(from_unit)
+        text = _(
+            "↪️ Your report %(code)s has been transferred from %(from)s to %(unit)s,"
+            " the unit responsible for it."
+        )
+    elif action == "extended":
+        values["date"] = deadline_date(report, locale)
+        text = _(
+            "⏳ %(unit)s has extended the deadline for your report %(code)s once, to %(date)s."
+        )
+    elif action == "resolved":
+        text = _(
+            "🏁 %(unit)s says your report %(code)s is resolved.\n"
+            "Resolution: %(note)s\n\n"
+            "Is the problem really resolved?"
+        )
+    elif action == "declined":
+        values["reason"] = escape(decline_label(report.decline_reason, _))
+        text = _(
+            "🚫 %(unit)s will not handle your report %(code)s.\nReason: %(reason)s\nNote: %(note)s"
+        )
+    elif action == "reopened":
+        text = _("🔁 Your report %(code)s has been reopened and sent back to %(unit)s.")
+    else:
+        return None
+    return text % values
+
+
+def escalation_notice(code: str, unit: str, parent: str | None, _: Gettext) -> str:
+    """Return the notice that an overdue report went up to `parent`, or to the admins (None)."""
+    values = {"code": code_html(code), "unit": escape(unit)}
+    if parent is not None:
+        values["parent"] = escape(parent)
+        text = _(
+            "⚠️ Your report %(code)s was not handled in time by %(unit)s and has been"
+            " escalated to %(parent)s."
+        )
+    else:
+        text = _(
+            "⚠️ Your report %(code)s was not handled in time by %(unit)s and has been"
+            " escalated to the system's administrators."
+        )
+    return text % values
+
+
+def report_status(report: Report, unit_name: str, _: Gettext, locale: str) -> str:
+    """Return the answer to /status CODE for one of the reporter's reports (HTML)."""
+    return _("Report %(code)s\nStatus: %(status)s\nUnit: %(unit)s\nSent on: %(date)s") % {
+        "code": code_html(report.code),
+        "status": escape(status_label(report.status, _)),
+        "unit": escape(unit_name),
+        "date": format_date(local_today(report.created_at), locale),
+    }
+
+
+def reports_list(reports: Sequence[Report], _: Gettext, locale: str) -> str:
+    """Return the answer to /myreports: one line per report, in the order given (HTML)."""
+    title = _("Your reports:")
+    lines = [f"<b>{title}</b>"]
+    for item in reports:
+        lines.append(
+            f"{code_html(item.code)} · "
+            f"{format_date(local_today(item.created_at), locale)} · "
+            f"{escape(status_label(item.status, _))}"
+        )
+    lines.append("")
+    lines.append(_("Send /status CODE for details."))
+    return "\n".join(lines)
+
+
+def privacy_notice(policy: PrivacyConfig, _: Gettext) -> str:
+    """Return /privacy: what is stored and why, who sees it, for how long, and the rights (HTML).
+
+    The periods come from the configuration, so the notice always says what the bot does.
+    """
+    if policy.reporter_link_days:
+        link = _(
+            "For an anonymous report, the link between you and the report is deleted"
+            " %(days)d days after the report is closed."
+        ) % {"days": policy.reporter_link_days}
+    else:
+        link = _(
+            "For an anonymous report, the link between you and the report is deleted within"
+            " an hour after the report is closed."
+        )
+    paragraphs = [
+        _(
+            "<b>What we store, and why</b>\n"
+            "• Your Telegram account number, your language and when you gave your consent:"
+            " to talk with you.\n"
+            "• Your reports — your answers, your files and, only for a report with your name,"
+            " your name and phone number: to forward them to the responsible unit and tell you"
+            " how they are handled.\n"
+            "• Which reports you sent, kept apart from the reports themselves: to send you"
+            " updates and let you check them."
+        ),
+        _(
+            "<b>Who sees it</b>\n"
+            "The unit sees the report but never your Telegram account, name or phone number."
+            " Only the administrators can link a report to you."
+        ),
+        "\n".join(
+            [
+                _("<b>How long</b>"),
+                _(
+                    "A report you cancel is deleted at once; one left unfinished is deleted"
+                    " after %(days)d days without an answer."
+                )
+                % {"days": policy.draft_days},
+                link,
+                _(
+                    "For a report with your name, the link and your contact details are kept"
+                    " until you erase them. The reports themselves are kept as the record of"
+                    " how the units handled them."
+                ),
+            ]
+        ),
+        _(
+            "<b>Your rights</b>\n"
+            "/mydata – a file with everything stored about you\n"
+            "/forget – erase your personal data; your reports stay, without anything linking"
+            " them to you"
+        ),
+    ]
+    return "\n\n".join(paragraphs)
