@@ -19,6 +19,7 @@ from telegram.ext import ApplicationHandlerStop
 from bot.config import UNIT_CODE_RE
 from bot.context import BotContext
 from bot.core.domain import Unit
+from bot.core.outbox import HeldAlertsNotice
 from bot.core.parsing import format_code, normalize_code
 from bot.messages.admin import admins_lines, banned_lines, officers_lines, units_lines
 from bot.telegram.keyboards import tree_rows
@@ -332,8 +333,7 @@ async def membership_changed(update: Update, context: BotContext) -> None:
                 log.warning("bot removed from the alert chat of unit %s", unit.code)
                 for admin in await context.workflow.admin_ids():
                     await context.db.outbox.add_notice(
-                        admin,
-                        {"type": "unit_chat_broken", "unit": unit.code, "reason": "bot removed"},
+                        admin, HeldAlertsNotice(unit=unit.code, reason="bot removed")
                     )
         context.delivery.wake()
         return

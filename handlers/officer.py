@@ -45,11 +45,11 @@ from telegram.error import BadRequest, Forbidden
 
 from bot.context import BotContext
 from bot.core.domain import DeclineReason, Link, Report
+from bot.core.outbox import Outgoing, RefreshPayload
 from bot.core.parsing import format_code, normalize_code
 from bot.core.workflow import ANONYMOUS_ADMIN_ID, NOTE_MAX, NOTE_MIN, Action, allowed_actions
 from bot.messages.labels import decline_label, status_label
 from bot.messages.unit import pending_lines, prompt_text
-from bot.store.repository import Outgoing
 from bot.telegram.keyboards import tree_rows
 from handlers.common import say_chunks, unit_names
 
@@ -117,7 +117,7 @@ def actor_name(user: User) -> str:
 async def _changed(query: CallbackQuery, context: BotContext, report: Report) -> None:
     """Say the report moved on meanwhile, and bring its buttons up to date."""
     await query.answer(context._("This report has changed meanwhile; nothing was done."))
-    await context.db.outbox.add(Outgoing("refresh", report_id=report.id))
+    await context.db.outbox.add(Outgoing(RefreshPayload(), report_id=report.id))
     context.delivery.wake()
 
 

@@ -14,9 +14,9 @@ from telegram.ext import ApplicationHandlerStop
 
 from bot.context import BotContext
 from bot.core.domain import CITIZEN, Report
+from bot.core.outbox import AnswerPayload, Outgoing, QuestionPayload
 from bot.core.parsing import format_code
 from bot.core.workflow import QUESTION_MAX
-from bot.store.repository import Outgoing
 from handlers import officer
 
 # What can be passed on; everything else (stickers, polls, contacts…) could identify nobody
@@ -125,9 +125,7 @@ async def ask(update: Update, context: BotContext, report: Report, unit_code: st
         source_chat_id=message.chat.id,
         source_message_id=message.message_id,
         actor=await context.workflow.actor(user.id, officer.actor_name(user)),
-        outgoing=Outgoing(
-            "citizen", payload={"type": "question", "unit": unit_code or report.fields.unit_code}
-        ),
+        outgoing=Outgoing(QuestionPayload(unit=unit_code or report.fields.unit_code)),
     )
     if relay_id is None:
         return
@@ -167,7 +165,7 @@ async def answer(
         source_chat_id=message.chat.id,
         source_message_id=message.message_id,
         actor=CITIZEN,
-        outgoing=Outgoing("unit", target, payload={"type": "answer"}),
+        outgoing=Outgoing(AnswerPayload(), target),
     )
     if relay_id is None:
         return

@@ -17,6 +17,7 @@ from bot.app import App, build_application, running
 from bot.config import Settings, UnitConfig
 from bot.core.conversation import CONFIRM, Step
 from bot.core.domain import VN_TZ
+from bot.core.outbox import AlertPayload, Outgoing
 from bot.sim import BotApiSimulator, SimUser
 from bot.store.repository import Repository
 from bot.telegram.callbacks import REPORT_ANSWER
@@ -57,6 +58,10 @@ class FakeClock:
     def set(self, moment: float) -> None:
         self.offset = moment - time.time()
 
+
+# What the workflow queues with a new report: its alert to the report's unit. Tests that store
+# reports straight through the repository pass it the same way.
+ALERT = (Outgoing(AlertPayload()),)
 
 # The review's Send button, for tests that press it twice or at a chosen moment.
 CONFIRM_DATA = REPORT_ANSWER.build(step=Step.REVIEW, value=CONFIRM)

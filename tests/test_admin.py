@@ -16,6 +16,7 @@ from bot.core.parsing import format_code
 from bot.sim import SimUser
 from tests.conftest import (
     ADMIN_ID,
+    ALERT,
     HA_LONG_CHAT,
     START,
     World,
@@ -59,7 +60,7 @@ async def seed(world: World, user_id: int, unit: str, description: str, **extra:
         **extra,
     )
     await world.db.drafts.save_draft(Draft(user_id, user_id, 14, fields))
-    report = await world.db.reports.submit_draft(user_id, "vi")
+    report = await world.db.reports.submit_draft(user_id, "vi", outbox=ALERT)
     assert report is not None
     return format_code(report.code)
 

@@ -884,7 +884,7 @@ async def test_a_notice_to_a_citizen_who_blocked_the_bot_is_given_up_once(world:
         ).fetchall()
     assert len(failed) == failed_before + 1
     kind, attempts, error = failed[-1]
-    assert (kind, attempts) == ("citizen", 0) and "blocked" in error
+    assert (kind, attempts) == ("citizen_status", 0) and "blocked" in error
     # Later rounds of the outbox do not knock again.
     world.clock.advance(hours=6)
     world.app.bot_data["services"].delivery.wake()

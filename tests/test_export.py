@@ -18,6 +18,7 @@ from bot.figures.export import export_csv, export_rows, export_xlsx, neutralize
 from bot.figures.stats import Period, compute, render_chart, summary_text
 from bot.i18n import Translator
 from bot.store.repository import Repository
+from tests.conftest import ALERT
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=VN_TZ).timestamp()
 DAY = 86400.0
@@ -337,7 +338,7 @@ async def submit(db: Repository, user_id: int, **fields: Any) -> int:
     }
     values.update(fields)
     await db.drafts.save_draft(Draft(user_id, user_id, 14, ReportFields(**values)))
-    report = await db.reports.submit_draft(user_id, "vi")
+    report = await db.reports.submit_draft(user_id, "vi", outbox=ALERT)
     assert report is not None
     return report.id
 

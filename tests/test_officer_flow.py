@@ -9,6 +9,7 @@ from bot.core.parsing import format_code
 from bot.core.workflow import ANONYMOUS_ADMIN_ID
 from bot.sim import SimUser
 from tests.conftest import (
+    ALERT,
     DONG_TRIEU_CHAT,
     HA_LONG_CHAT,
     PROVINCE_CHAT,
@@ -436,7 +437,7 @@ async def test_long_pending_lists_and_histories_fit_telegram(world: World) -> No
             category="delay", unit_code="VD", description="Hồ sơ trễ hẹn " * 3, anonymous=True
         )
         await db.drafts.save_draft(Draft(800000 + n, 800000 + n, 14, fields))
-        report = await db.reports.submit_draft(800000 + n, "vi")
+        report = await db.reports.submit_draft(800000 + n, "vi", outbox=ALERT)
         assert report is not None
         codes.append(format_code(report.code))
     first = await db.reports.report_by_code(codes[0].replace("-", ""))

@@ -21,13 +21,15 @@ from cryptography.fernet import Fernet
 
 from bot.config import DATA_KEY_ENV, ConfigError, PrivacyConfig, Settings, load_settings
 from bot.core.domain import Actor, Attachment, Draft, Report, ReportFields, Status
+from bot.core.outbox import AlertPayload, AnswerPayload, Outgoing, StatusNotice
 from bot.core.parsing import format_code
 from bot.jobs import apply_retention, retention_job
 from bot.sealing import unseal
 from bot.sim import SimUser
-from bot.store.repository import Outgoing, Repository
+from bot.store.repository import Repository
 from tests.conftest import (
     ADMIN_ID,
+    ALERT,
     HA_LONG_CHAT,
     UNITS,
     FakeClock,
@@ -267,7 +269,7 @@ async def test_evidence_of_a_forgotten_reporter_still_reaches_a_new_alert(world:
     await person.press("Yes, erase my data", expect="has been erased")
     report = await report_of(world, code)
     # An alert sent again (as a transfer or an escalation would) copies the evidence anew.
-    await world.db.outbox.add(Outgoing("alert", "HL", report_id=report.id))
+    await world.db.outbox.add(Outgoing(AlertPayload(), "HL", report_id=report.id))
     world.app.bot_data["services"].delivery.wake()
     mark = len(world.sim.messages(HA_LONG_CHAT))
     photo = await world.sim.wait_for_message(
@@ -308,7 +310,7 @@ async def stored_report(
         await db.drafts.add_draft_attachment(
             user_id, Attachment("photo", f"file-{user_id}", f"u-{user_id}", 10, user_id, 77)
         )
-    report = await db.reports.submit_draft(user_id, "vi")
+    report = await db.reports.submit_draft(user_id, "vi", outbox=ALERT)
     assert report is not None
     return report
 
@@ -320,7 +322,7 @@ async def close(db: Repository, report: Report, to: Status, *, tell: bool = Fals
         action=to.value,
         to=to,
         changes={"closed_at": db.clock()},
-        outbox=[Outgoing("citizen", payload={"type": "outcome"})] if tell else (),
+        outbox=[Outgoing(StatusNotice())] if tell else (),
     )
     assert done is not None
 
@@ -360,7 +362,7 @@ async def test_retention_unlinks_closed_anonymous_reports_after_the_period(
         source_chat_id=810001,
         source_message_id=91,
         actor=Actor("citizen"),
-        outgoing=Outgoing("unit", "HL", payload={"type": "answer"}),
+        outgoing=Outgoing(AnswerPayload(), "HL"),
     )
     await deliver_all(repo, "alert")
     await close(repo, resolved, Status.RESOLVED)

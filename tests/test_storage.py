@@ -10,8 +10,18 @@ import pytest
 
 from bot.config import UnitConfig
 from bot.core.domain import Actor, Attachment, Draft, ReportFields
+from bot.core.outbox import (
+    AnswerPayload,
+    OutboxKind,
+    Outgoing,
+    RefreshPayload,
+    StatusNotice,
+    TextNotice,
+)
+from bot.core.ports import NOT_NULL
 from bot.store.migrations import MIGRATIONS
-from bot.store.repository import NOT_NULL, Outgoing, Repository
+from bot.store.repository import Repository
+from tests.conftest import ALERT
 
 UNITS = (
     UnitConfig("QN", "UBND tỉnh Quảng Ninh", None, -100, (7,)),
@@ -115,7 +125,7 @@ async def test_submit_draft_is_one_transaction(db: Repository) -> None:
     await db.drafts.add_draft_attachment(42, _photo(11))
     await db.drafts.set_attachment_hash(first, "ab" * 32)
 
-    report = await db.reports.submit_draft(42, "vi")
+    report = await db.reports.submit_draft(42, "vi", outbox=ALERT)
     assert report is not None and len(report.code) == 8
     assert await db.drafts.get_draft(42) is None
     assert await db.drafts.draft_attachments(42) == []
@@ -127,14 +137,14 @@ async def test_submit_draft_is_one_transaction(db: Repository) -> None:
     due = await db.outbox.due()
     assert [(i.kind, i.report_id, i.unit_code) for i in due] == [("alert", report.id, "HL")]
     # A second confirm (a double tap) finds no draft and creates nothing.
-    assert await db.reports.submit_draft(42, "vi") is None
+    assert await db.reports.submit_draft(42, "vi", outbox=ALERT) is None
     assert await db.reports.count_reports() == 1
 
 
 async def test_reports_are_visible_only_to_their_reporter(db: Repository) -> None:
     fields = ReportFields(category="other", unit_code="QN", description="x" * 30)
     await db.drafts.save_draft(Draft(42, 42, 14, fields))
-    report = await db.reports.submit_draft(42, "vi")
+    report = await db.reports.submit_draft(42, "vi", outbox=ALERT)
     assert report is not None
     assert await db.reports.report_for_reporter(report.code, 42) is not None
     assert await db.reports.report_for_reporter(report.code, 43) is None
@@ -145,7 +155,7 @@ async def test_reports_are_visible_only_to_their_reporter(db: Repository) -> Non
 async def test_incomplete_draft_is_refused_and_kept(db: Repository) -> None:
     await db.drafts.save_draft(Draft(42, 42, 14, ReportFields(category="other")))
     with pytest.raises(ValueError, match="incomplete"):
-        await db.reports.submit_draft(42, "vi")
+        await db.reports.submit_draft(42, "vi", outbox=ALERT)
     assert await db.drafts.get_draft(42) is not None
     assert await db.reports.count_reports() == 0
 
@@ -153,7 +163,7 @@ async def test_incomplete_draft_is_refused_and_kept(db: Repository) -> None:
 async def test_outbox_retry_progress_and_done(db: Repository) -> None:
     clock = db.clock
     assert isinstance(clock, FakeClock)
-    item_id = await db.outbox.add_notice(7, {"text": "hello"})
+    item_id = await db.outbox.add_notice(7, TextNotice("hello"))
     [item] = await db.outbox.due()
     await db.outbox.part_sent(item_id, 1, 555)
     await db.outbox.retry(item_id, 30, "RetryAfter 30")
@@ -165,13 +175,13 @@ async def test_outbox_retry_progress_and_done(db: Repository) -> None:
     await db.outbox.done(item_id)
     assert await db.outbox.due() == []
     assert await db.outbox.stats() == {"sent": 1}
-    assert item.payload == {"text": "hello"}
+    assert (item.kind, item.payload) == (OutboxKind.NOTICE, TextNotice("hello"))
 
 
 async def _report(db: Repository, user_id: int = 42) -> int:
     fields = ReportFields(category="other", unit_code="HL", description="x" * 30, anonymous=True)
     await db.drafts.save_draft(Draft(user_id, user_id, 14, fields))
-    report = await db.reports.submit_draft(user_id, "vi")
+    report = await db.reports.submit_draft(user_id, "vi", outbox=ALERT)
     assert report is not None
     return report.id
 
@@ -186,13 +196,14 @@ async def test_transition_checks_state_and_writes_audit_and_outbox(db: Repositor
         expect=("new",),
         to="acknowledged",
         changes={"acknowledged_at": 5.0},
-        outbox=[Outgoing("refresh"), Outgoing("citizen", payload={"type": "status"})],
+        outbox=[Outgoing(RefreshPayload()), Outgoing(StatusNotice())],
     )
     assert done is not None
     report, audit_id = done
     assert report.status == "acknowledged" and report.acknowledged_at == 5.0
-    due = [(i.kind, i.payload.get("audit_id")) for i in await db.outbox.due()]
-    assert ("refresh", audit_id) in due and ("citizen", audit_id) in due
+    due = [(i.kind, i.payload) for i in await db.outbox.due()]
+    assert (OutboxKind.REFRESH, RefreshPayload()) in due
+    assert (OutboxKind.STATUS_NOTICE, StatusNotice(audit_id)) in due
     # The same step again finds the wrong status and changes nothing.
     again = await db.reports.transition(
         report_id, actor=officer, action="acknowledged", expect=("new",), to="acknowledged"
@@ -257,7 +268,7 @@ async def test_relay_is_stored_once_per_source_message(db: Repository) -> None:
         "source_chat_id": 42,
         "source_message_id": 9,
         "actor": Actor("citizen"),
-        "outgoing": Outgoing("unit", "HL", payload={"type": "answer"}),
+        "outgoing": Outgoing(AnswerPayload(), "HL"),
     }
     assert await db.links.add_relay(report_id, **args) is not None
     assert await db.links.add_relay(report_id, **args) is None  # a replayed update

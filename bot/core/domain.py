@@ -156,21 +156,6 @@ class Report:
 
 
 @dataclass(frozen=True)
-class OutboxItem:
-    """A message the bot owes someone; removed from the queue only once Telegram accepted it."""
-
-    id: int
-    kind: str
-    report_id: int | None
-    unit_code: str | None
-    chat_id: int | None
-    payload: dict[str, Any]
-    parts_done: int
-    attempts: int
-    message_id: int | None
-
-
-@dataclass(frozen=True)
 class Timers:
     """A report's running deadline and when its reminder and escalation fall due."""
 

@@ -29,7 +29,16 @@ from bot.core.domain import (
     Status,
     Timers,
 )
-from bot.store.repository import NOT_NULL, Outgoing, Repository
+from bot.core.outbox import (
+    AlertPayload,
+    DigestPayload,
+    EscalationNotice,
+    Outgoing,
+    RefreshPayload,
+    ReminderPayload,
+    StatusNotice,
+)
+from bot.core.ports import NOT_NULL, WorkflowStore
 
 log = logging.getLogger(__name__)
 
@@ -104,15 +113,19 @@ def acknowledge_timers(now: float, sla: SlaConfig) -> Timers:
     return timers_for("ack", acknowledge_deadline(now, sla), now, sla)
 
 
-def _notify(extra: dict[str, object] | None = None) -> list[Outgoing]:
-    # The alert messages are edited to the new state and the citizen is told, in every step.
-    return [Outgoing("refresh"), Outgoing("citizen", payload={"type": "status", **(extra or {})})]
+REFRESH = Outgoing(RefreshPayload())
+
+
+def _notify() -> list[Outgoing]:
+    # The alert messages are edited to the new state and the citizen is told, in every step
+    # (the notice learns which step from the audit line the transaction writes).
+    return [REFRESH, Outgoing(StatusNotice())]
 
 
 class Workflow:
     """The steps officers, citizens and the clock take on reports."""
 
-    def __init__(self, db: Repository, settings: Settings) -> None:
+    def __init__(self, db: WorkflowStore, settings: Settings) -> None:
         self.db = db
         self.settings = settings
 
@@ -164,7 +177,9 @@ class Workflow:
         Returns None when there is no draft (it was just sent: a double tap or a replay).
         """
         timers = acknowledge_timers(self.db.clock(), self.sla)
-        return await self.db.reports.submit_draft(user_id, locale, timers)
+        # The alert goes to the unit the draft names (a missing unit_code is refused inside).
+        alert = Outgoing(AlertPayload())
+        return await self.db.reports.submit_draft(user_id, locale, timers, [alert])
 
     # -- status steps ------------------------------------------------------------------------
 
@@ -285,7 +300,7 @@ class Workflow:
             },
             guard={"unit_code": report.fields.unit_code},
             consume=consume,
-            also=[Outgoing("alert", target, payload={"transferred": True})],
+            also=[Outgoing(AlertPayload(transferred=True), target)],
         )
 
     async def reopen(self, report: Report) -> Report | None:
@@ -308,7 +323,7 @@ class Workflow:
                 "extended": 0,
             },
             guard={"citizen_verdict": None},
-            also=[Outgoing("alert", report.fields.unit_code, payload={"reopened": True})],
+            also=[Outgoing(AlertPayload(reopened=True), report.fields.unit_code)],
         )
 
     async def confirm_resolved(self, report: Report) -> Report | None:
@@ -320,7 +335,7 @@ class Workflow:
             expect=(Status.RESOLVED,),
             changes={"citizen_verdict": "yes"},
             guard={"citizen_verdict": None},
-            outbox=[Outgoing("refresh")],
+            outbox=[REFRESH],
         )
         return done[0] if done else None
 
@@ -339,7 +354,7 @@ class Workflow:
             note=str(stars),
             changes={"rating": stars},
             guard={"rating": None},
-            outbox=[Outgoing("refresh")],
+            outbox=[REFRESH],
         )
         return done[0] if done else None
 
@@ -384,10 +399,10 @@ class Workflow:
         last = await self.db.markers.get_marker("digest_week")
         if last == week:
             return False
-        payload = {"type": "digest", "from": week, "to": monday.isoformat()}
+        payload = DigestPayload(first=week, last=monday.isoformat())
         tops = [u for u in await self.db.units.child_units(None) if u.chat_id is not None]
-        sends = [Outgoing("digest", unit.code, payload=payload) for unit in tops]
-        sends += [Outgoing("digest", chat_id=a, payload=payload) for a in await self.admin_ids()]
+        sends = [Outgoing(payload, unit.code) for unit in tops]
+        sends += [Outgoing(payload, chat_id=a) for a in await self.admin_ids()]
         # The marker and the messages are one transaction: a restart neither loses the week's
         # digest nor sends it twice.
         return await self.db.markers.set_marker("digest_week", week, expect=last, outbox=sends)
@@ -407,7 +422,7 @@ class Workflow:
                 expect=OPEN,
                 changes=acknowledge_timers(now, self.sla).columns(),
                 guard={"deadline_at": None},
-                outbox=[Outgoing("refresh")],
+                outbox=[REFRESH],
             )
         for report in await self.db.reports.due_reminders(now):
             if await self._remind(report):
@@ -427,13 +442,8 @@ class Workflow:
             guard={"remind_at": NOT_NULL, "deadline_at": report.deadline_at},
             outbox=[
                 Outgoing(
-                    "unit",
+                    ReminderPayload(report.deadline_kind, report.deadline_at),
                     report.fields.unit_code,
-                    payload={
-                        "type": "reminder",
-                        "deadline_kind": report.deadline_kind,
-                        "deadline_at": report.deadline_at,
-                    },
                 )
             ],
         )
@@ -443,10 +453,10 @@ class Workflow:
         """Send an overdue report one level up: the parent's chat, or the admins at the top."""
         level = report.escalation_level + 1
         chain = await self.db.units.ancestors(report.fields.unit_code or "")
-        overdue = {"overdue": level, "deadline_kind": report.deadline_kind}
+        overdue = AlertPayload(overdue=level, deadline_kind=report.deadline_kind)
         if level < len(chain):
             target: str | None = chain[level]
-            sends = [Outgoing("alert", target, payload=overdue)]
+            sends = [Outgoing(overdue, target)]
             # The level above gets the same time to act before it climbs again.
             next_at: float | None = acknowledge_deadline(now, self.sla)
         else:
@@ -454,7 +464,7 @@ class Workflow:
             admins = await self.admin_ids()
             if not admins:
                 log.warning("report %s is overdue at the top unit, but no admin is set", report.id)
-            sends = [Outgoing("alert", chat_id=admin, payload=overdue) for admin in admins]
+            sends = [Outgoing(overdue, chat_id=admin) for admin in admins]
             next_at = None
         done = await self.db.reports.transition(
             report.id,
@@ -470,8 +480,8 @@ class Workflow:
             },
             outbox=[
                 *sends,
-                Outgoing("refresh"),
-                Outgoing("citizen", payload={"type": "escalated", "to": target}),
+                REFRESH,
+                Outgoing(EscalationNotice(to=target)),
             ],
         )
         return done is not None

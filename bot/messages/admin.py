@@ -11,6 +11,7 @@ from html import escape
 from typing import Any
 
 from bot.core.domain import VN_TZ, Report, Unit
+from bot.core.outbox import HeldAlertsNotice, TextNotice
 from bot.core.parsing import format_date
 from bot.i18n import Gettext
 from bot.messages.labels import status_label
@@ -24,21 +25,21 @@ def _bold(text: str) -> str:
     return f"<b>{escape(text)}</b>"
 
 
-def notice(payload: Mapping[str, Any], unit_name: str | None, _: Gettext) -> str:
-    """Return a queued notice to an admin (HTML): held alerts, or a plain text as it was queued.
+def held_alerts(payload: HeldAlertsNotice, unit_name: str | None, _: Gettext) -> str:
+    """Return the notice that a unit's alerts are held (HTML); `unit_name` None if unknown."""
+    return _(
+        "⚠️ Alerts for %(unit)s cannot be delivered: %(reason)s. They are kept and will"
+        " be sent once the unit's chat is fixed (add the bot back as an administrator"
+        " or correct chat_id)."
+    ) % {
+        "unit": escape(unit_name if unit_name is not None else payload.unit),
+        "reason": escape(payload.reason),
+    }
 
-    `unit_name` is the name of the unit a "unit_chat_broken" notice is about, None if unknown.
-    """
-    if payload.get("type") == "unit_chat_broken":
-        return _(
-            "⚠️ Alerts for %(unit)s cannot be delivered: %(reason)s. They are kept and will"
-            " be sent once the unit's chat is fixed (add the bot back as an administrator"
-            " or correct chat_id)."
-        ) % {
-            "unit": escape(unit_name if unit_name is not None else str(payload.get("unit"))),
-            "reason": escape(str(payload.get("reason", ""))),
-        }
-    return escape(str(payload.get("text", "")))
+
+def text_notice(payload: TextNotice) -> str:
+    """Return a plain queued text as HTML."""
+    return escape(payload.text)
 
 
 def admins_lines(configured: Iterable[int], added: Iterable[int], _: Gettext) -> list[str]:

@@ -52,7 +52,7 @@ class Database:
             conn.row_factory = sqlite3.Row
             # Searching reports ignores case and diacritics; the folded text is computed by the
             # same function in Python and in SQL.
-            await conn.create_function("fold", 1, _fold_sql, deterministic=True)
+            await conn.create_function("fold", 1, fold_sql, deterministic=True)
             await conn.execute("PRAGMA journal_mode=WAL")
             # FULL, not NORMAL: in WAL mode NORMAL can lose the last commits on power loss, and a
             # report confirmed to a citizen must survive that.
@@ -133,7 +133,7 @@ class Store:
         return self._database.clock()
 
 
-def _fold_sql(text: object) -> str | None:
+def fold_sql(text: object) -> str | None:
     return fold(str(text)) if text is not None else None
 
 

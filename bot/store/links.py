@@ -8,8 +8,9 @@ back, stored with its audit line and the delivery it needs in one transaction.
 from __future__ import annotations
 
 from bot.core.domain import Actor, Link, Relay
+from bot.core.outbox import Outgoing
 from bot.store.database import Store
-from bot.store.rows import Outgoing, insert_audit, insert_link, insert_outbox, to_link, to_relay
+from bot.store.rows import insert_audit, insert_link, insert_outbox, to_link, to_relay
 
 
 class LinkStore(Store):

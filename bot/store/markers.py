@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from bot.core.outbox import Outgoing
 from bot.store.database import Store
-from bot.store.rows import Outgoing, insert_outbox
+from bot.store.rows import insert_outbox
 
 
 class MarkerStore(Store):

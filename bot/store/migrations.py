@@ -226,4 +226,23 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "005_typed_outbox",
+        """
+        -- One kind per message (bot.core.outbox): the kinds that carried a "type" in their
+        -- payload are split by it. Outbox kinds are matched by prefix where a group is meant
+        -- ('citizen%' for the reporter's, 'notice%' for notices).
+        UPDATE outbox SET kind = CASE json_extract(payload, '$.type')
+            WHEN 'question' THEN 'citizen_question'
+            WHEN 'escalated' THEN 'citizen_escalated'
+            ELSE 'citizen_status' END
+        WHERE kind = 'citizen';
+        UPDATE outbox SET kind = CASE json_extract(payload, '$.type')
+            WHEN 'reminder' THEN 'unit_reminder'
+            ELSE 'unit_answer' END
+        WHERE kind = 'unit';
+        UPDATE outbox SET kind = 'notice_held'
+        WHERE kind = 'notice' AND json_extract(payload, '$.type') = 'unit_chat_broken';
+        """,
+    ),
 ]

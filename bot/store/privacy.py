@@ -145,13 +145,13 @@ class PrivacyStore(Store):
                 (*chats, *ids),
             )
             await conn.execute(
-                f"DELETE FROM outbox WHERE kind = 'notice' AND chat_id IN ({chat_marks})",
+                f"DELETE FROM outbox WHERE kind LIKE 'notice%' AND chat_id IN ({chat_marks})",
                 tuple(chats),
             )
             # Nobody is left to tell: kept, with the reason, rather than reported as sent.
             await conn.execute(
-                "UPDATE outbox SET status = 'failed', last_error = ?"
-                f" WHERE kind = 'citizen' AND status = 'pending' AND report_id IN ({id_marks})",
+                "UPDATE outbox SET status = 'failed', last_error = ? WHERE kind LIKE 'citizen%'"
+                f" AND status = 'pending' AND report_id IN ({id_marks})",
                 (ERASED, *ids),
             )
             await conn.execute("DELETE FROM users WHERE user_id = ?", (user_id,))
@@ -170,7 +170,7 @@ class PrivacyStore(Store):
                 " WHERE reports.anonymous AND reports.status IN ('resolved', 'declined')"
                 " AND reports.closed_at IS NOT NULL AND reports.closed_at <= ?"
                 " AND NOT EXISTS (SELECT 1 FROM outbox WHERE outbox.report_id = reports.id"
-                " AND outbox.kind = 'citizen' AND outbox.status = 'pending')",
+                " AND outbox.kind LIKE 'citizen%' AND outbox.status = 'pending')",
                 closed_before,
             )
             for row in rows:
@@ -220,7 +220,7 @@ async def _scrub(conn: aiosqlite.Connection) -> int:
         " WHERE direction = 'to_unit' AND source_chat_id != 0"
         " AND report_id NOT IN (SELECT report_id FROM reporters)"
         " AND id NOT IN (SELECT json_extract(payload, '$.relay_id') FROM outbox"
-        " WHERE kind = 'unit' AND status = 'pending'"
+        " WHERE kind = 'unit_answer' AND status = 'pending'"
         " AND json_extract(payload, '$.relay_id') IS NOT NULL)"
     )
     return evidence.rowcount + answers.rowcount

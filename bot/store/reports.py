@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from bot.core.domain import (
@@ -22,7 +23,9 @@ from bot.core.domain import (
     Status,
     Timers,
 )
+from bot.core.outbox import Outgoing
 from bot.core.parsing import fold, new_code
+from bot.core.ports import NOT_NULL
 from bot.sealing import seal, unseal
 from bot.store.database import Store
 from bot.store.rows import (
@@ -30,7 +33,6 @@ from bot.store.rows import (
     REPORT_COLUMNS,
     REPORT_SELECT,
     REPORTER_SELECT,
-    Outgoing,
     fetch_report,
     insert_audit,
     insert_outbox,
@@ -41,7 +43,6 @@ from bot.store.rows import (
 )
 
 # A `guard` value meaning "any value but NULL".
-NOT_NULL: Any = object()
 
 # Columns a workflow step may change on a report; anything else is a programming error.
 _MUTABLE_COLUMNS = frozenset(
@@ -67,9 +68,15 @@ class ReportStore(Store):
     """Reports, their history, their timers and the lists and rows read from them."""
 
     async def submit_draft(
-        self, user_id: int, locale: str, timers: Timers | None = None
+        self,
+        user_id: int,
+        locale: str,
+        timers: Timers | None = None,
+        outbox: Sequence[Outgoing] = (),
     ) -> Report | None:
-        """Turn the user's draft into a report with its evidence and its alert, atomically."""
+        """Turn the user's draft into a report with its evidence, audit line and `outbox`."""
+        # One transaction. An item bound for a unit but given no destination goes to the unit
+        # the draft names, which is read only inside the transaction.
         # No draft means it was submitted already (a double tap): None, and nothing written.
         now = self._now()
         async with self._write() as conn:
@@ -134,7 +141,10 @@ class ReportStore(Store):
                 fields.unit_code,
                 None,
             )
-            await insert_outbox(conn, now, Outgoing("alert", fields.unit_code), report_id, {})
+            for item in outbox:
+                if item.kind.to_unit and item.unit_code is None and item.chat_id is None:
+                    item = replace(item, unit_code=fields.unit_code)
+                await insert_outbox(conn, now, item, report_id, {})
             await conn.execute("DELETE FROM drafts WHERE user_id = ?", (user_id,))
             report = await fetch_report(conn, report_id)
         assert report is not None

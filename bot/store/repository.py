@@ -23,12 +23,11 @@ from bot.store.links import LinkStore
 from bot.store.markers import MarkerStore
 from bot.store.outbox import OutboxStore
 from bot.store.privacy import PrivacyStore
-from bot.store.reports import NOT_NULL, ReportStore
-from bot.store.rows import Outgoing
+from bot.store.reports import ReportStore
 from bot.store.units import UnitStore
 from bot.store.users import UserStore
 
-__all__ = ["NOT_NULL", "Clock", "Outgoing", "Repository", "StorageError"]
+__all__ = ["Clock", "Repository", "StorageError"]
 
 
 class Repository:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import aiosqlite
@@ -26,19 +25,8 @@ from bot.core.domain import (
     ReportFields,
     Unit,
 )
+from bot.core.outbox import Outgoing
 from bot.sealing import unseal
-
-
-@dataclass(frozen=True)
-class Outgoing:
-    """An outbox row to insert with a workflow step; `report_id` defaults to the step's report."""
-
-    kind: str
-    unit_code: str | None = None
-    chat_id: int | None = None
-    payload: Mapping[str, Any] = field(default_factory=dict)
-    report_id: int | None = None
-
 
 # The columns a citizen fills in, in the order `submit_draft` inserts them.
 REPORT_COLUMNS = (
@@ -240,12 +228,21 @@ async def insert_outbox(
     report_id: int | None,
     extra: Mapping[str, Any],
 ) -> int:
-    """Queue one message, due now, with `extra` merged into its payload; return its id."""
-    payload = json.dumps({**item.payload, **extra}, ensure_ascii=False)
+    """Queue one message, due now, with `extra` (ids known only inside the transaction, such
+    as the audit line's) merged into its payload; return its id."""
+    payload = json.dumps({**item.payload.to_json(), **extra}, ensure_ascii=False)
     cur = await conn.execute(
         "INSERT INTO outbox (kind, report_id, unit_code, chat_id, payload, next_attempt_at,"
         " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (item.kind, item.report_id or report_id, item.unit_code, item.chat_id, payload, now, now),
+        (
+            item.kind.value,
+            item.report_id or report_id,
+            item.unit_code,
+            item.chat_id,
+            payload,
+            now,
+            now,
+        ),
     )
     assert cur.lastrowid is not None
     return cur.lastrowid

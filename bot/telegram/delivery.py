@@ -6,7 +6,9 @@ import asyncio
 import contextlib
 import logging
 import random
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime, time
+from typing import TypeVar
 
 from telegram import (
     Bot,
@@ -27,7 +29,21 @@ from telegram.error import (
 )
 
 from bot.config import Settings
-from bot.core.domain import VN_TZ, Attachment, Link, OutboxItem, Relay, Report
+from bot.core.domain import VN_TZ, Attachment, Link, Relay, Report, Unit
+from bot.core.outbox import (
+    AlertPayload,
+    AnswerPayload,
+    DigestPayload,
+    EscalationNotice,
+    HeldAlertsNotice,
+    OutboxItem,
+    OutboxKind,
+    Payload,
+    QuestionPayload,
+    ReminderPayload,
+    StatusNotice,
+    TextNotice,
+)
 from bot.core.workflow import allowed_actions
 from bot.figures.stats import Period, compute, render_chart, summary_text
 from bot.i18n import Gettext, Translator
@@ -53,6 +69,8 @@ from bot.messages.report import (
 from bot.store.repository import Repository, StorageError
 
 log = logging.getLogger(__name__)
+
+P = TypeVar("P", bound=Payload)
 
 MAX_BACKOFF = 300.0
 # A unit chat that is missing or refuses the bot is retried rarely: an admin has been told and
@@ -88,14 +106,20 @@ class Delivery:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._chat_types: dict[int, str] = {}
-        self._senders = {
-            "alert": self._send_alert,
-            "notice": self._send_notice,
-            "refresh": self._refresh,
-            "citizen": self._send_citizen,
-            "unit": self._send_unit,
-            "digest": self._send_digest,
+        # One sender per kind of message; the payload's type is checked once, in _attempt.
+        self._senders: dict[OutboxKind, Callable[[OutboxItem], Awaitable[None]]] = {
+            OutboxKind.ALERT: self._send_alert,
+            OutboxKind.REFRESH: self._refresh,
+            OutboxKind.STATUS_NOTICE: self._send_status_notice,
+            OutboxKind.ESCALATION_NOTICE: self._send_escalation_notice,
+            OutboxKind.QUESTION: self._send_question,
+            OutboxKind.REMINDER: self._send_reminder,
+            OutboxKind.ANSWER: self._send_answer,
+            OutboxKind.DIGEST: self._send_digest,
+            OutboxKind.HELD_ALERTS: self._send_held_alerts,
+            OutboxKind.NOTICE: self._send_text_notice,
         }
+        assert set(self._senders) == set(OutboxKind), "every kind of message needs a sender"
 
     def start(self) -> None:
         """Start the background loop."""
@@ -144,7 +168,7 @@ class Delivery:
     async def _attempt(self, item: OutboxItem) -> bool:
         # Alerts and unit messages go to a unit's chat, which an admin must fix when it fails;
         # everything else goes to one person, who may have blocked the bot.
-        unit_bound = item.kind in ("alert", "unit", "digest") and item.chat_id is None
+        unit_bound = item.kind.to_unit and item.chat_id is None
         try:
             await self._senders[item.kind](item)
         except RetryAfter as exc:
@@ -213,9 +237,10 @@ class Delivery:
         attachments = await self.db.reports.report_attachments(report.id)
         # Part 0 is the text, part i the i-th piece of evidence; progress is stored after each
         # part, so a retry never sends again what Telegram already accepted.
+        payload = _payload(item, AlertPayload)
         if item.parts_done == 0:
             banner: dict[str, object] = {
-                k: v for k, v in item.payload.items() if k in _BANNER_KEYS
+                k: v for k, v in payload.to_json().items() if k in _BANNER_KEYS and v
             }
             if link_unit is not None and await self._is_channel(chat_id):
                 banner["channel"] = True
@@ -318,37 +343,26 @@ class Delivery:
             except Forbidden:
                 log.info("alert of report %s no longer reachable in its chat", report.id)
 
-    async def _send_citizen(self, item: OutboxItem) -> None:
-        """Tell the reporter about their report, in their language, without naming anyone."""
+    async def _reporter(self, item: OutboxItem) -> tuple[Report, int, Gettext, str] | None:
+        """Return the report, its reporter's chat and their language; None if nobody is left."""
         assert item.report_id is not None
         report = await self.db.reports.get_report(item.report_id)
         chat_id = await self.db.reports.reporter_chat(item.report_id)
         if report is None or chat_id is None:
             # The reporter's link was erased: there is nobody to tell.
-            return
+            return None
         locale = await self.db.users.user_locale(chat_id) or report.locale
-        _ = self.translator.get(locale)
-        kind = item.payload.get("type")
-        if kind == "question":
-            await self._relay_question(item, report, chat_id, _)
-            return
-        text, markup = await self._citizen_text(item, report, _, locale)
-        if text:
-            await self.bot.send_message(
-                chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup
-            )
+        return report, chat_id, self.translator.get(locale), locale
 
-    async def _citizen_text(
-        self, item: OutboxItem, report: Report, _: Gettext, locale: str
-    ) -> tuple[str | None, InlineKeyboardMarkup | None]:
-        if item.payload.get("type") == "escalated":
-            target = item.payload.get("to")
-            unit = await self._unit_name(report.fields.unit_code)
-            parent = await self._unit_name(str(target)) if target else None
-            return citizen_texts.escalation_notice(report.code, unit, parent, _), None
-        entry = await self.db.reports.get_audit(int(item.payload.get("audit_id", 0)))
+    async def _send_status_notice(self, item: OutboxItem) -> None:
+        """Tell the reporter of a step in the unit's handling, without naming anyone."""
+        found = await self._reporter(item)
+        if found is None:
+            return
+        report, chat_id, _, locale = found
+        entry = await self.db.reports.get_audit(_payload(item, StatusNotice).audit_id)
         if entry is None:
-            return None, None
+            return
         text = citizen_texts.status_notice(
             entry.action,
             report,
@@ -359,7 +373,7 @@ class Delivery:
             locale,
         )
         if text is None:
-            return None, None
+            return
         markup = None
         if entry.action == "resolved":
             markup = InlineKeyboardMarkup(
@@ -374,15 +388,31 @@ class Delivery:
                     ]
                 ]
             )
-        return text, markup
+        await self.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup)
 
-    async def _relay_question(
-        self, item: OutboxItem, report: Report, chat_id: int, _: Gettext
-    ) -> None:
-        relay = await self.db.links.get_relay(int(item.payload.get("relay_id", 0)))
+    async def _send_escalation_notice(self, item: OutboxItem) -> None:
+        """Tell the reporter that the report went up a level."""
+        found = await self._reporter(item)
+        if found is None:
+            return
+        report, chat_id, _, _locale = found
+        target = _payload(item, EscalationNotice).to
+        unit = await self._unit_name(report.fields.unit_code)
+        parent = await self._unit_name(target) if target else None
+        text = citizen_texts.escalation_notice(report.code, unit, parent, _)
+        await self.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML)
+
+    async def _send_question(self, item: OutboxItem) -> None:
+        """Relay a unit's question to the reporter."""
+        found = await self._reporter(item)
+        if found is None:
+            return
+        report, chat_id, _, _locale = found
+        payload = _payload(item, QuestionPayload)
+        relay = await self.db.links.get_relay(payload.relay_id)
         if relay is None or item.parts_done:
             return
-        asking = str(item.payload.get("unit") or report.fields.unit_code or "")
+        asking = payload.unit or report.fields.unit_code or ""
         head = question_head(await self._unit_name(asking), report.code, _)
         foot = question_foot(_)
         markup = InlineKeyboardMarkup(
@@ -392,8 +422,8 @@ class Delivery:
         link = Link(chat_id, message_id, report.id, "question", asking)
         await self.db.outbox.part_sent(item.id, 1, message_id, link)
 
-    async def _send_unit(self, item: OutboxItem) -> None:
-        """Post a reminder or a reporter's answer in the unit's chat."""
+    async def _unit_target(self, item: OutboxItem) -> tuple[Report, Unit, int]:
+        """Return the report, the unit and its chat of a message to a unit's chat."""
         assert item.report_id is not None
         report = await self.db.reports.get_report(item.report_id)
         unit = await self.db.units.get_unit(item.unit_code or "")
@@ -401,26 +431,36 @@ class Delivery:
             raise RuntimeError(f"outbox item {item.id} points at nothing")
         if unit.chat_id is None:
             raise UnitChatUnavailable("the unit has no alert chat")
-        _ = self._
-        anchor = await self._latest_alert(report.id, unit.chat_id)
-        reply = ReplyParameters(anchor, allow_sending_without_reply=True) if anchor else None
-        kind = item.payload.get("type")
-        if kind == "reminder":
-            # The reminder is owed for one deadline; if that deadline is gone, so is the debt.
-            if not report.is_open or report.deadline_at != item.payload.get("deadline_at"):
-                return
-            text = unit_texts.reminder(report, _, self.settings.default_locale)
-            await self.bot.send_message(
-                unit.chat_id, text, parse_mode=ParseMode.HTML, reply_parameters=reply
-            )
+        return report, unit, unit.chat_id
+
+    async def _reply_to_alert(self, report: Report, chat_id: int) -> ReplyParameters | None:
+        anchor = await self._latest_alert(report.id, chat_id)
+        return ReplyParameters(anchor, allow_sending_without_reply=True) if anchor else None
+
+    async def _send_reminder(self, item: OutboxItem) -> None:
+        """Remind a unit of a deadline, as a reply to its alert."""
+        report, _unit, chat_id = await self._unit_target(item)
+        # The reminder is owed for one deadline; if that deadline is gone, so is the debt.
+        if not report.is_open or report.deadline_at != _payload(item, ReminderPayload).deadline_at:
             return
-        relay = await self.db.links.get_relay(int(item.payload.get("relay_id", 0)))
+        text = unit_texts.reminder(report, self._, self.settings.default_locale)
+        reply = await self._reply_to_alert(report, chat_id)
+        await self.bot.send_message(
+            chat_id, text, parse_mode=ParseMode.HTML, reply_parameters=reply
+        )
+
+    async def _send_answer(self, item: OutboxItem) -> None:
+        """Relay the reporter's answer to the unit that asked, as a reply to its alert."""
+        report, unit, chat_id = await self._unit_target(item)
+        relay = await self.db.links.get_relay(_payload(item, AnswerPayload).relay_id)
         if relay is None or item.parts_done:
             return
-        head = answer_head(report.code, _)
-        foot = answer_foot(_)
-        message_id = await self._relay(unit.chat_id, relay, head, foot, None, reply)
-        link = Link(unit.chat_id, message_id, report.id, "answer", unit.code)
+        _ = self._
+        reply = await self._reply_to_alert(report, chat_id)
+        message_id = await self._relay(
+            chat_id, relay, answer_head(report.code, _), answer_foot(_), None, reply
+        )
+        link = Link(chat_id, message_id, report.id, "answer", unit.code)
         await self.db.outbox.part_sent(item.id, 1, message_id, link)
 
     async def _send_digest(self, item: OutboxItem) -> None:
@@ -434,8 +474,9 @@ class Delivery:
             chat_id = unit.chat_id
         locale = self.settings.default_locale
         _ = self._
-        first = date.fromisoformat(str(item.payload["from"]))
-        last = date.fromisoformat(str(item.payload["to"]))
+        payload = _payload(item, DigestPayload)
+        first = date.fromisoformat(payload.first)
+        last = date.fromisoformat(payload.last)
         label = unit_texts.week_label(first, last, locale)
         period = Period(_midnight(first), _midnight(last), label)
         rows = await self.db.reports.report_rows(period.since, period.until, None)
@@ -503,19 +544,26 @@ class Delivery:
             kwargs = {"caption": caption} if att.kind != "video_note" else {}
             await send(chat_id, att.file_id, parse_mode=ParseMode.HTML, **kwargs)
 
-    async def _send_notice(self, item: OutboxItem) -> None:
+    async def _send_held_alerts(self, item: OutboxItem) -> None:
+        """Tell an admin, in their language, that a unit's alerts are held."""
         assert item.chat_id is not None
         locale = await self.db.users.user_locale(item.chat_id) or self.settings.default_locale
-        _ = self.translator.get(locale)
-        unit = None
-        if item.payload.get("type") == "unit_chat_broken":
-            unit = await self.db.units.get_unit(str(item.payload.get("unit")))
-        text = admin_texts.notice(item.payload, unit.name if unit else None, _)
+        payload = _payload(item, HeldAlertsNotice)
+        unit = await self.db.units.get_unit(payload.unit)
+        text = admin_texts.held_alerts(
+            payload, unit.name if unit else None, self.translator.get(locale)
+        )
+        await self.bot.send_message(item.chat_id, text, parse_mode=ParseMode.HTML)
+
+    async def _send_text_notice(self, item: OutboxItem) -> None:
+        """Send a queued text as it was written."""
+        assert item.chat_id is not None
+        text = admin_texts.text_notice(_payload(item, TextNotice))
         await self.bot.send_message(item.chat_id, text, parse_mode=ParseMode.HTML)
 
     async def _later(self, item: OutboxItem, delay: float, error: str) -> None:
         """Retry later; a message to one person stops after MAX_ATTEMPTS, an alert never."""
-        if item.kind != "alert" and item.attempts + 1 >= MAX_ATTEMPTS:
+        if item.kind is not OutboxKind.ALERT and item.attempts + 1 >= MAX_ATTEMPTS:
             log.error("outbox item %s given up after %d attempts", item.id, MAX_ATTEMPTS)
             await self.db.outbox.give_up(item.id, error)
         else:
@@ -543,7 +591,7 @@ class Delivery:
             log.warning("unit %s alert chat unusable: %s", item.unit_code, reason)
             for admin in sorted(self.settings.admins | await self.db.admin.chat_admins()):
                 await self.db.outbox.add_notice(
-                    admin, {"type": "unit_chat_broken", "unit": item.unit_code, "reason": reason}
+                    admin, HeldAlertsNotice(unit=item.unit_code, reason=reason)
                 )
             self.wake()
 
@@ -561,6 +609,13 @@ MAX_ATTEMPTS = 30
 
 def _midnight(day: date) -> float:
     return datetime.combine(day, time(), tzinfo=VN_TZ).timestamp()
+
+
+def _payload(item: OutboxItem, kind: type[P]) -> P:
+    """Return the item's payload as the type its sender expects (one dispatch, one check)."""
+    if not isinstance(item.payload, kind):
+        raise TypeError(f"outbox item {item.id} carries {type(item.payload).__name__}")
+    return item.payload
 
 
 def _backoff(attempts: int) -> float:
