@@ -17,7 +17,6 @@ from telegram.error import BadRequest, TelegramError
 from bot.context import BotContext
 from bot.core.conversation import Answer, Effect, Outcome, Problem, Question, Step, new_draft
 from bot.core.domain import Draft
-from bot.core.parsing import format_code
 from bot.messages import questions as texts
 from bot.store.repository import StorageError
 from bot.telegram.callbacks import REPORT_ANSWER, UNIT_BROWSE
@@ -263,13 +262,10 @@ async def _submit(update: Update, context: BotContext, draft: Draft) -> None:
         await say(context, draft.chat_id, texts.not_saved(context._))
         await ask(context, draft)
         return
-    if report is None:
-        return
-    # Only now, after the commit, does the citizen learn the code.
-    context.delivery.wake()
-    unit = await context.db.units.get_unit(report.fields.unit_code or "")
-    text = texts.received(format_code(report.code), unit.name if unit else "", context._)
-    await say(context, draft.chat_id, text)
+    if report is not None:
+        # The code and the alert were queued in the report's own transaction; the outbox
+        # delivers them, after a restart too.
+        context.delivery.wake()
 
 
 async def _cancel(update: Update, context: BotContext) -> None:

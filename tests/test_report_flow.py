@@ -248,3 +248,17 @@ async def test_oversized_file_refused_and_location_accepted(world: World) -> Non
     review = await dung.press("Ẩn danh", expect="kiểm tra")
     assert "20.95170, 107.08010" in review["text"]
     assert "Số tệp bằng chứng: 0" in review["text"]
+
+
+async def test_the_code_arrives_when_telegram_fails_just_as_send_is_pressed(world: World) -> None:
+    chi = world.person(700061, "Chi")
+    await walk_to_review(chi, "Cán bộ quát tháo người dân khi được hỏi hồ sơ.")
+    # 502 Bad Gateway for the citizen's next three messages: the report is stored regardless,
+    # and the code, queued with it, is retried until it is delivered.
+    world.sim.inject("sendMessage", status=502, chat_id=chi.id, times=3)
+    mark = len(chi.messages)
+    await chi.user.press_button(chi.with_button("Gửi phản ánh"), "Gửi phản ánh")
+    receipt = await world.sim.wait_for_message(chi.id, contains="/status", after=mark, timeout=20)
+    code = code_in(receipt["text"])
+    await world.sim.wait_for_message(HA_LONG_CHAT, contains=code)
+    assert await world.db.reports.count_reports() == 1

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
+import sqlite3
 import sys
 from pathlib import Path
 
 from bot.sim import BotApiSimulator
-from tests.conftest import HA_LONG_CHAT, UNITS, Person, code_in
+from tests.conftest import HA_LONG_CHAT, UNITS, Person, code_in, eventually
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -113,3 +115,60 @@ async def test_kill_9_mid_report_then_resume(sim: BotApiSimulator, tmp_path: Pat
     # The token travels in every request URL; it must never reach the log, nor the citizen.
     for secret in (sim.token, "720001", "Tuấn", "Anh Tâm"):
         assert secret not in log_text, secret
+
+
+def outbox_status(tmp_path: Path, kind: str) -> list[str]:
+    """Read the outbox of the bot's database, as another process can while it runs."""
+    with contextlib.closing(sqlite3.connect(tmp_path / "data" / "bot.db", timeout=10)) as conn:
+        return [r[0] for r in conn.execute("SELECT status FROM outbox WHERE kind = ?", (kind,))]
+
+
+async def test_a_code_owed_at_a_crash_is_delivered_once_after_restart(
+    sim: BotApiSimulator, tmp_path: Path
+) -> None:
+    config = write_config(sim, tmp_path)
+    log = tmp_path / "bot.log"
+    person = Person(sim, sim.add_user(720002, "Hà", language_code="vi"))
+    first = await start_bot(config, log)
+    try:
+        await person.say("/start", expect="đồng ý", wait=30)
+        await person.press("Tôi đồng ý", expect="Chọn loại")
+        await person.press("Thái độ", expect="đơn vị")
+        await person.say("ha long", expect="ha long")
+        await person.press("UBND phường Hạ Long", expect="cán bộ")
+        await person.press("Bỏ qua", expect="khi nào")
+        await person.press("Hôm nay", expect="ở đâu")
+        await person.press("Bỏ qua", expect="Mô tả")
+        await person.say("Cán bộ quát tháo người dân khi được hỏi hồ sơ.", expect="bằng chứng")
+        await person.press("Bỏ qua", expect="ẩn danh")
+        await person.press("Ẩn danh", expect="kiểm tra")
+        # Telegram refuses every message to the citizen from now on: the report is stored and
+        # alerted, but its code cannot be given before the bot dies.
+        sim.inject("sendMessage", status=502, chat_id=person.id, times=1000)
+        await person.user.press_button(person.with_button("Gửi phản ánh"), "Gửi phản ánh")
+        alert = await sim.wait_for_message(HA_LONG_CHAT, contains="🔔", timeout=15)
+        # Killed once the alert is recorded as sent (a kill between Telegram's answer and that
+        # record would send it again, marked as resent: see the delivery tests).
+        await eventually(lambda: outbox_status(tmp_path, "alert") == ["sent"], wait=10)
+    finally:
+        first.send_signal(signal.SIGKILL)
+        await first.wait()
+    assert not any("/status" in (m.get("text") or "") for m in person.messages)
+    sim.clear_injections()
+
+    second = await start_bot(config, log)
+    try:
+        receipt = await sim.wait_for_message(person.id, contains="/status", timeout=30)
+        code = code_in(receipt["text"])
+        assert code in alert["text"]
+        await asyncio.sleep(1.0)
+    finally:
+        second.terminate()
+        try:
+            await asyncio.wait_for(second.wait(), 15)
+        finally:
+            await stop(second)
+    codes = [m for m in person.messages if "/status" in (m.get("text") or "")]
+    assert len(codes) == 1
+    alerts = [m for m in sim.messages(HA_LONG_CHAT) if "🔔" in (m.get("text") or "")]
+    assert len(alerts) == 1, [a['text'][:80] for a in alerts]

@@ -22,6 +22,7 @@ class OutboxKind(StrEnum):
     STATUS_NOTICE = "citizen_status"  # the reporter told of a step in the unit's handling
     ESCALATION_NOTICE = "citizen_escalated"  # the reporter told the report went up a level
     QUESTION = "citizen_question"  # a unit's question relayed to the reporter
+    RECEIPT = "citizen_receipt"  # the tracking code of a report just stored
     REMINDER = "unit_reminder"  # a unit reminded of a deadline
     ANSWER = "unit_answer"  # the reporter's answer relayed to the unit that asked
     DIGEST = "digest"  # last week's figures
@@ -40,7 +41,12 @@ class OutboxKind(StrEnum):
 
 
 _TO_REPORTER = frozenset(
-    {OutboxKind.STATUS_NOTICE, OutboxKind.ESCALATION_NOTICE, OutboxKind.QUESTION}
+    {
+        OutboxKind.STATUS_NOTICE,
+        OutboxKind.ESCALATION_NOTICE,
+        OutboxKind.QUESTION,
+        OutboxKind.RECEIPT,
+    }
 )
 _TO_UNIT = frozenset({OutboxKind.ALERT, OutboxKind.REMINDER, OutboxKind.ANSWER, OutboxKind.DIGEST})
 
@@ -107,6 +113,13 @@ class QuestionPayload(Payload):
 
 
 @dataclass(frozen=True)
+class ReceiptPayload(Payload):
+    """The reporter's tracking code: queued with the report, so a crash cannot lose it."""
+
+    kind: ClassVar[OutboxKind] = OutboxKind.RECEIPT
+
+
+@dataclass(frozen=True)
 class ReminderPayload(Payload):
     """A deadline reminder, owed only while that deadline stands."""
 
@@ -165,6 +178,7 @@ PAYLOADS: dict[OutboxKind, type[Payload]] = {
         StatusNotice,
         EscalationNotice,
         QuestionPayload,
+        ReceiptPayload,
         ReminderPayload,
         AnswerPayload,
         DigestPayload,

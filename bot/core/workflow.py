@@ -34,6 +34,7 @@ from bot.core.outbox import (
     DigestPayload,
     EscalationNotice,
     Outgoing,
+    ReceiptPayload,
     RefreshPayload,
     ReminderPayload,
     StatusNotice,
@@ -177,9 +178,11 @@ class Workflow:
         Returns None when there is no draft (it was just sent: a double tap or a replay).
         """
         timers = acknowledge_timers(self.db.clock(), self.sla)
-        # The alert goes to the unit the draft names (a missing unit_code is refused inside).
-        alert = Outgoing(AlertPayload())
-        return await self.db.reports.submit_draft(user_id, locale, timers, [alert])
+        # The tracking code is owed as surely as the alert: both are queued with the report, so
+        # a crash after the commit delays them but loses neither. The code goes first, to the
+        # person who is waiting; the alert goes to the unit the draft names.
+        owed = [Outgoing(ReceiptPayload()), Outgoing(AlertPayload())]
+        return await self.db.reports.submit_draft(user_id, locale, timers, owed)
 
     # -- status steps ------------------------------------------------------------------------
 

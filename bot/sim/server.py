@@ -212,6 +212,10 @@ class BotApiSimulator(WorldMixin, EditingMixin, ChatsMixin, SettingsMixin):
             )
         )
 
+    def clear_injections(self) -> None:
+        """Forget every planned answer not yet used: calls succeed again."""
+        self._injections.clear()
+
     def set_down(self, down: bool) -> None:
         """While down, every call and download answers 502 Bad Gateway."""
         self._down = down

@@ -44,11 +44,13 @@ from bot.core.outbox import (
     StatusNotice,
     TextNotice,
 )
+from bot.core.parsing import format_code
 from bot.core.workflow import allowed_actions
 from bot.figures.stats import Period, compute, render_chart, summary_text
 from bot.i18n import Gettext, Translator
 from bot.messages import admin as admin_texts
 from bot.messages import citizen as citizen_texts
+from bot.messages import questions as questions_texts
 from bot.messages import unit as unit_texts
 from bot.messages.labels import action_label
 from bot.messages.relay import (
@@ -113,6 +115,7 @@ class Delivery:
             OutboxKind.STATUS_NOTICE: self._send_status_notice,
             OutboxKind.ESCALATION_NOTICE: self._send_escalation_notice,
             OutboxKind.QUESTION: self._send_question,
+            OutboxKind.RECEIPT: self._send_receipt,
             OutboxKind.REMINDER: self._send_reminder,
             OutboxKind.ANSWER: self._send_answer,
             OutboxKind.DIGEST: self._send_digest,
@@ -389,6 +392,16 @@ class Delivery:
                 ]
             )
         await self.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup)
+
+    async def _send_receipt(self, item: OutboxItem) -> None:
+        """Give the reporter the tracking code of the report just stored."""
+        found = await self._reporter(item)
+        if found is None:
+            return
+        report, chat_id, _, _locale = found
+        unit = await self._unit_name(report.fields.unit_code)
+        text = questions_texts.received(format_code(report.code), unit, _)
+        await self.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML)
 
     async def _send_escalation_notice(self, item: OutboxItem) -> None:
         """Tell the reporter that the report went up a level."""
