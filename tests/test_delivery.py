@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from bot.store.repository import Repository
+from typing import Any
+
+import pytest
+
+from bot.store.repository import Repository, StorageError
 from tests.conftest import (
     ADMIN_ID,
     HA_LONG_CHAT,
@@ -81,3 +85,48 @@ async def test_unit_without_chat_holds_alert_and_tells_admins(world: World) -> N
     unit = await world.db.units.get_unit("VD")
     assert unit is not None and unit.chat_state == "unset"
     assert (await world.db.outbox.stats()).get("pending") == 1
+
+
+async def test_a_part_whose_answer_was_lost_is_sent_again_marked_resent(world: World) -> None:
+    sim = world.sim
+    # Telegram posts the alert, then the connection drops: the bot cannot know it arrived.
+    sim.inject("sendMessage", status=200, chat_id=HA_LONG_CHAT, lose_answer=True)
+    code = await quick_report(world.person(710005, "Lâm"))
+    await eventually(lambda: len(alerts_with(world, HA_LONG_CHAT, code)) == 2, wait=15)
+    await eventually(lambda: nothing_pending(world.db))
+    first, second = (str(m["text"]) for m in alerts_with(world, HA_LONG_CHAT, code))
+    assert "gửi lại" not in first
+    assert second.startswith("🔁 (gửi lại)") and code in second
+    assert len(alerts_with(world, HA_LONG_CHAT, code)) == 2
+
+
+async def test_a_refused_part_is_not_marked_resent(world: World) -> None:
+    world.sim.inject("sendMessage", status=429, retry_after=1, chat_id=HA_LONG_CHAT)
+    code = await quick_report(world.person(710006, "Mai"))
+    await world.sim.wait_for_message(HA_LONG_CHAT, contains=code, timeout=15)
+    await eventually(lambda: nothing_pending(world.db))
+    [alert] = alerts_with(world, HA_LONG_CHAT, code)
+    assert "gửi lại" not in str(alert["text"])
+
+
+async def test_a_busy_database_delays_the_record_but_never_resends(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    outbox = world.db.outbox
+    real = outbox.part_sent
+    refusals = []
+
+    async def busy(item_id: int, parts_done: int, *args: Any, **kwargs: Any) -> None:
+        # Another process holds the database for a while, just after Telegram took the alert.
+        if len(refusals) < 3:
+            refusals.append(item_id)
+            raise StorageError("database is locked")
+        await real(item_id, parts_done, *args, **kwargs)
+
+    monkeypatch.setattr(outbox, "part_sent", busy)
+    code = await quick_report(world.person(710007, "Nam"))
+    await world.sim.wait_for_message(HA_LONG_CHAT, contains=code, timeout=15)
+    await eventually(lambda: nothing_pending(world.db), wait=15)
+    assert len(refusals) == 3
+    [alert] = alerts_with(world, HA_LONG_CHAT, code)
+    assert "gửi lại" not in str(alert["text"])

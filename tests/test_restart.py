@@ -171,4 +171,4 @@ async def test_a_code_owed_at_a_crash_is_delivered_once_after_restart(
     codes = [m for m in person.messages if "/status" in (m.get("text") or "")]
     assert len(codes) == 1
     alerts = [m for m in sim.messages(HA_LONG_CHAT) if "🔔" in (m.get("text") or "")]
-    assert len(alerts) == 1, [a['text'][:80] for a in alerts]
+    assert len(alerts) == 1, [a["text"][:80] for a in alerts]

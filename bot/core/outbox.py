@@ -226,3 +226,6 @@ class OutboxItem:
     parts_done: int
     attempts: int
     message_id: int | None
+    # The part (1-based) that was being sent when the last attempt ended, if it may have
+    # reached the chat: 0 when none.
+    in_flight: int = 0

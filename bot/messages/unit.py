@@ -94,3 +94,9 @@ def digest_text(label: str, summary: str, _: Gettext) -> str:
     """Return the weekly digest: a heading naming the week, then the figures' summary (HTML)."""
     head = _("📊 Last week's reports (%(period)s)") % {"period": label}
     return f"<b>{escape(head)}</b>\n\n" + summary
+
+
+def resent(text: str, _: Gettext) -> str:
+    """Mark a message sent again because an earlier copy may have arrived (HTML)."""
+    # The unit recognises a repeat by the report's code, which every such message carries.
+    return _("🔁 (resent) %(message)s") % {"message": text}

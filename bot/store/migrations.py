@@ -245,4 +245,13 @@ MIGRATIONS: list[tuple[str, str]] = [
         WHERE kind = 'notice' AND json_extract(payload, '$.type') = 'unit_chat_broken';
         """,
     ),
+    (
+        "006_outbox_in_flight",
+        """
+        -- The part of an item being sent: set before the call, cleared once the part is
+        -- recorded or refused. Found set at the next attempt, the part may have reached the
+        -- chat already (a crash or a lost answer in between), so it is sent marked as resent.
+        ALTER TABLE outbox ADD COLUMN in_flight INTEGER NOT NULL DEFAULT 0;
+        """,
+    ),
 ]

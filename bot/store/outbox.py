@@ -35,7 +35,8 @@ class OutboxStore(Store):
         async with self._read() as conn:
             rows = await conn.execute_fetchall(
                 "SELECT id, kind, report_id, unit_code, chat_id, payload, parts_done, attempts,"
-                " message_id FROM outbox WHERE status = 'pending' AND next_attempt_at <= ?"
+                " message_id, in_flight FROM outbox"
+                " WHERE status = 'pending' AND next_attempt_at <= ?"
                 " ORDER BY next_attempt_at, id LIMIT ?",
                 (self._now(), limit),
             )
@@ -58,6 +59,7 @@ class OutboxStore(Store):
                     parts_done=r["parts_done"],
                     attempts=r["attempts"],
                     message_id=r["message_id"],
+                    in_flight=r["in_flight"],
                 )
             )
         return items
@@ -82,12 +84,17 @@ class OutboxStore(Store):
         """Record that one more part of an item reached Telegram (and what it is tied to)."""
         async with self._write() as conn:
             await conn.execute(
-                "UPDATE outbox SET parts_done = ?, message_id = coalesce(message_id, ?)"
-                " WHERE id = ?",
+                "UPDATE outbox SET parts_done = ?, message_id = coalesce(message_id, ?),"
+                " in_flight = 0 WHERE id = ?",
                 (parts_done, message_id, item_id),
             )
             if link is not None:
                 await insert_link(conn, link, self._now())
+
+    async def start_part(self, item_id: int, part: int) -> None:
+        """Record that a part (1-based) is about to be sent."""
+        async with self._write() as conn:
+            await conn.execute("UPDATE outbox SET in_flight = ? WHERE id = ?", (part, item_id))
 
     async def done(self, item_id: int) -> None:
         """Mark an item delivered in full."""
@@ -97,13 +104,19 @@ class OutboxStore(Store):
                 (self._now(), item_id),
             )
 
-    async def retry(self, item_id: int, delay: float, error: str) -> None:
-        """Schedule another attempt after `delay` seconds."""
+    async def retry(
+        self, item_id: int, delay: float, error: str, *, maybe_sent: bool = False
+    ) -> None:
+        """Schedule another attempt after `delay` seconds.
+
+        `maybe_sent`: the part in flight may have arrived (the answer was lost), so it stays
+        marked; otherwise Telegram refused it and the mark is cleared.
+        """
         async with self._write() as conn:
             await conn.execute(
-                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?"
-                " WHERE id = ?",
-                (self._now() + delay, error[:500], item_id),
+                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?,"
+                " in_flight = CASE WHEN ? THEN in_flight ELSE 0 END WHERE id = ?",
+                (self._now() + delay, error[:500], maybe_sent, item_id),
             )
 
     async def give_up(self, item_id: int, error: str) -> None:

@@ -108,6 +108,8 @@ class Delivery:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._chat_types: dict[int, str] = {}
+        # Parts Telegram accepted whose record the database refused for a while, by item.
+        self._unrecorded: dict[int, tuple[int, int | None, Link | None]] = {}
         # One sender per kind of message; the payload's type is checked once, in _attempt.
         self._senders: dict[OutboxKind, Callable[[OutboxItem], Awaitable[None]]] = {
             OutboxKind.ALERT: self._send_alert,
@@ -172,6 +174,11 @@ class Delivery:
         # Alerts and unit messages go to a unit's chat, which an admin must fix when it fails;
         # everything else goes to one person, who may have blocked the bot.
         unit_bound = item.kind.to_unit and item.chat_id is None
+        if item.id in self._unrecorded:
+            # A part went out but its record did not: write it, and read the item anew.
+            await self.db.outbox.part_sent(item.id, *self._unrecorded[item.id])
+            del self._unrecorded[item.id]
+            return False
         try:
             await self._senders[item.kind](item)
         except RetryAfter as exc:
@@ -203,7 +210,8 @@ class Delivery:
                 await self._later(item, HOLD_SECONDS, str(exc))
             return False
         except NetworkError as exc:
-            await self._later(item, _backoff(item.attempts), str(exc))
+            # A timeout or a dropped connection: the part may have arrived all the same.
+            await self._later(item, _backoff(item.attempts), str(exc), maybe_sent=True)
             return False
         except StorageError:
             raise
@@ -239,9 +247,11 @@ class Delivery:
             chat_id, link_unit = unit.chat_id, unit.code
         attachments = await self.db.reports.report_attachments(report.id)
         # Part 0 is the text, part i the i-th piece of evidence; progress is stored after each
-        # part, so a retry never sends again what Telegram already accepted.
+        # part, so a retry sends again only the part whose answer never came back.
         payload = _payload(item, AlertPayload)
+        _ = self._
         if item.parts_done == 0:
+            resent = await self._begin_part(item, 1)
             banner: dict[str, object] = {
                 k: v for k, v in payload.to_json().items() if k in _BANNER_KEYS and v
             }
@@ -249,16 +259,48 @@ class Delivery:
                 banner["channel"] = True
             link = Link(chat_id, 0, report.id, "alert", link_unit, data=banner)
             text, markup = await self.render_alert(report, link, len(attachments))
+            if resent:
+                text = unit_texts.resent(text, _)
             message = await self.bot.send_message(
                 chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup
             )
             link = Link(chat_id, message.message_id, report.id, "alert", link_unit, data=banner)
-            await self.db.outbox.part_sent(item.id, 1, message.message_id, link)
-        _ = self._
+            await self._record(item, 1, message.message_id, link)
         for index in range(max(item.parts_done, 1), len(attachments) + 1):
             caption = evidence_caption(report.code, index, len(attachments), _)
+            if await self._begin_part(item, index + 1):
+                caption = unit_texts.resent(caption, _)
             await self._copy_evidence(chat_id, attachments[index - 1], caption)
-            await self.db.outbox.part_sent(item.id, index + 1)
+            await self._record(item, index + 1)
+
+    async def _begin_part(self, item: OutboxItem, part: int) -> bool:
+        """Mark `part` (1-based) as being sent; True if an earlier attempt may have sent it."""
+        if item.in_flight == part:
+            return True
+        await self.db.outbox.start_part(item.id, part)
+        return False
+
+    async def _record(
+        self,
+        item: OutboxItem,
+        parts_done: int,
+        message_id: int | None = None,
+        link: Link | None = None,
+    ) -> None:
+        """Record a part Telegram accepted; a busy database is waited for, never resent to."""
+        for delay in RECORD_RETRIES:
+            try:
+                await self.db.outbox.part_sent(item.id, parts_done, message_id, link)
+                return
+            except StorageError:
+                log.warning("outbox item %s: part %d sent, not yet recorded", item.id, parts_done)
+                await asyncio.sleep(delay)
+        try:
+            await self.db.outbox.part_sent(item.id, parts_done, message_id, link)
+        except StorageError:
+            # Kept in memory: the next round records it before anything else is sent.
+            self._unrecorded[item.id] = (parts_done, message_id, link)
+            raise
 
     async def _is_channel(self, chat_id: int) -> bool:
         """Tell whether a unit's chat is a channel, where nobody can reply as themselves."""
@@ -470,11 +512,12 @@ class Delivery:
             return
         _ = self._
         reply = await self._reply_to_alert(report, chat_id)
-        message_id = await self._relay(
-            chat_id, relay, answer_head(report.code, _), answer_foot(_), None, reply
-        )
+        head = answer_head(report.code, _)
+        if await self._begin_part(item, 1):
+            head = unit_texts.resent(head, _)
+        message_id = await self._relay(chat_id, relay, head, answer_foot(_), None, reply)
         link = Link(chat_id, message_id, report.id, "answer", unit.code)
-        await self.db.outbox.part_sent(item.id, 1, message_id, link)
+        await self._record(item, 1, message_id, link)
 
     async def _send_digest(self, item: OutboxItem) -> None:
         """Send last week's figures and chart to a top unit's chat or an admin."""
@@ -574,13 +617,15 @@ class Delivery:
         text = admin_texts.text_notice(_payload(item, TextNotice))
         await self.bot.send_message(item.chat_id, text, parse_mode=ParseMode.HTML)
 
-    async def _later(self, item: OutboxItem, delay: float, error: str) -> None:
+    async def _later(
+        self, item: OutboxItem, delay: float, error: str, *, maybe_sent: bool = False
+    ) -> None:
         """Retry later; a message to one person stops after MAX_ATTEMPTS, an alert never."""
         if item.kind is not OutboxKind.ALERT and item.attempts + 1 >= MAX_ATTEMPTS:
             log.error("outbox item %s given up after %d attempts", item.id, MAX_ATTEMPTS)
             await self.db.outbox.give_up(item.id, error)
         else:
-            await self.db.outbox.retry(item.id, delay, error)
+            await self.db.outbox.retry(item.id, delay, error, maybe_sent=maybe_sent)
 
     async def _migrated(self, item: OutboxItem, new_chat_id: int) -> None:
         unit = await self.db.units.get_unit(item.unit_code) if item.unit_code else None
@@ -618,6 +663,9 @@ _GONE = ("message to copy not found", "message to reply not found", "chat not fo
 # Messages to one person (not alerts, which are never dropped) stop after this many attempts:
 # with the backoff capped at MAX_BACKOFF that is more than two hours of trying.
 MAX_ATTEMPTS = 30
+# Waits between tries to record a part Telegram accepted (about a minute in all): a database
+# held by another process is waited out rather than the part sent a second time.
+RECORD_RETRIES = (0.2, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
 
 
 def _midnight(day: date) -> float:
