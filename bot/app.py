@@ -14,7 +14,6 @@ from typing import Any
 from telegram import BotCommand, BotCommandScopeAllPrivateChats, Update
 from telegram.error import NetworkError, TelegramError, TimedOut
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     ContextTypes,
@@ -31,6 +30,7 @@ from bot.jobs import check_deadlines, retention_job, weekly_digest
 from bot.store.repository import Clock, Repository
 from bot.telegram.delivery import Delivery
 from bot.telegram.inbound import Inbound
+from bot.telegram.limits import ReplyRetryingLimiter
 from bot.telegram.webhook import WebhookServer
 
 log = logging.getLogger(__name__)
@@ -62,14 +62,16 @@ def build_application(settings: Settings, *, clock: Clock = time.time) -> App:
         .base_file_url(settings.base_file_url)
         .context_types(ContextTypes(context=BotContext))
         # Telegram's limits: 30 messages/s overall and 20/min per group, applied to every
-        # request; the outbox does its own retrying, so the limiter does none. PTB's default
+        # request. The outbox does its own retrying; replies to people are retried by the
+        # limiter for `reply_patience` seconds (bot.telegram.limits). PTB's default
         # buckets (30 a second, 20 a minute) refill while they drain, so after a quiet spell
         # they let 60 through in a second and 40 in a minute, and Telegram answers the excess
         # with 429. These never exceed the limits in any window: one message every 1/29 s
         # overall ([telegram] messages_per_second); per group a burst of 10 (an alert and its
         # evidence) and 10 a minute more.
         .rate_limiter(
-            AIORateLimiter(
+            ReplyRetryingLimiter(
+                patience=settings.reply_patience,
                 overall_max_rate=1,
                 overall_time_period=1 / settings.messages_per_second,
                 group_max_rate=10,

@@ -145,6 +145,9 @@ class Settings:
     sla: SlaConfig = field(default_factory=SlaConfig)
     webhook: WebhookConfig = field(default_factory=WebhookConfig)
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
+    # How long a reply to a person keeps trying through 429s and outages (bot.telegram.limits);
+    # not a configuration key: tests shorten it.
+    reply_patience: float = 30.0
 
 
 def load_settings(path: Path | str, *, require_token: bool = True) -> Settings:

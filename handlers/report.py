@@ -9,6 +9,7 @@ restart (even `kill -9`) resumes at the same step with every earlier answer kept
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from telegram import ReplyKeyboardRemove, Update
 from telegram.constants import ParseMode
@@ -158,6 +159,15 @@ async def message_received(update: Update, context: BotContext) -> None:
 
 async def _apply(update: Update, context: BotContext, draft: Draft, answer: Answer) -> None:
     """Apply one answer through the core, store what changed, then reply."""
+    if draft.answered_by == update.update_id or draft.unseen:
+        # Handled before (replayed after a crash), or sent without the current question seen:
+        # the question is shown (again), and what was sent is not taken as its answer.
+        await _close_buttons(update)
+        if draft.unseen:
+            draft.unseen = False
+            await context.db.drafts.save_draft(draft)
+        await _ask_stored(context, draft)
+        return
     asked = await current_question(context, draft)
     outcome = await context.conversation.apply(draft, answer, asked.files)
     if outcome.problem is not None:
@@ -188,13 +198,24 @@ async def _apply(update: Update, context: BotContext, draft: Draft, answer: Answ
         await ask(context, draft)
         return
     # Stored before anything is shown: a crash after this point resumes at the next step.
+    draft.answered_by = update.update_id
     await context.db.drafts.save_draft(draft)
     await _close_buttons(update, _echo(context, outcome, draft, answer))
     if outcome.effect is Effect.STAYED_ANONYMOUS:
         await say(context, draft.chat_id, texts.stay_anonymous(context._), ReplyKeyboardRemove())
     elif answer.contact is not None:
         await say(context, draft.chat_id, texts.contact_added(context._), ReplyKeyboardRemove())
-    await ask(context, draft)
+    await _ask_stored(context, draft)
+
+
+async def _ask_stored(context: BotContext, draft: Draft) -> None:
+    """Ask the stored draft's question; if it cannot be shown, note that and re-raise."""
+    try:
+        await ask(context, draft)
+    except TelegramError:
+        # Telegram kept refusing for longer than a reply waits (bot.telegram.limits).
+        await context.db.drafts.save_draft(replace(draft, unseen=True))
+        raise
 
 
 def _echo(context: BotContext, outcome: Outcome, draft: Draft, answer: Answer) -> str | None:

@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import hashlib
+import time
+from dataclasses import replace
+from pathlib import Path
 
+from telegram import Update
+
+from bot.app import build_application, running
+from bot.core.conversation import Step
 from bot.core.parsing import normalize_code
+from bot.sim import BotApiSimulator
 from tests.conftest import (
     CONFIRM_DATA,
     HA_LONG_CHAT,
+    FakeClock,
     Person,
     World,
     code_in,
     eventually,
+    make_settings,
     walk_to_review,
 )
 
@@ -262,3 +272,79 @@ async def test_the_code_arrives_when_telegram_fails_just_as_send_is_pressed(worl
     code = code_in(receipt["text"])
     await world.sim.wait_for_message(HA_LONG_CHAT, contains=code)
     assert await world.db.reports.count_reports() == 1
+
+
+async def test_a_question_is_retried_through_a_short_outage(world: World) -> None:
+    chi = world.person(700071, "Chi")
+    await chi.say("/start", expect="đồng ý")
+    await chi.press("Tôi đồng ý", expect="Chọn loại")
+    # Telegram fails the next two messages to the citizen: the reply is tried again.
+    world.sim.inject("sendMessage", status=502, chat_id=chi.id, times=2)
+    await chi.press("Thái độ", expect="đơn vị", wait=10)
+    draft = await world.db.drafts.get_draft(chi.id)
+    assert draft is not None and not draft.unseen
+
+
+async def test_a_question_never_shown_is_shown_at_the_next_message(
+    sim: BotApiSimulator, tmp_path: Path, clock: FakeClock
+) -> None:
+    settings = replace(make_settings(sim, tmp_path), reply_patience=1.0)
+    app = build_application(settings, clock=clock)
+    async with running(app):
+        world = World(sim, app, settings, clock)
+        chi = world.person(700081, "Chi")
+        await chi.say("/start", expect="đồng ý")
+        await chi.press("Tôi đồng ý", expect="Chọn loại")
+        await chi.press("Thái độ", expect="đơn vị")
+        await chi.say("ha long", expect="ha long")
+        # Longer than a reply waits: the next question is lost, the answer is kept.
+        sim.inject("sendMessage", status=502, chat_id=chi.id, times=1000)
+        await chi.user.press_button(chi.with_button("UBND phường Hạ Long"), "UBND phường Hạ Long")
+        await eventually(lambda: unseen(world, chi.id), wait=10)
+        sim.clear_injections()
+        # The citizen, hearing nothing, writes again: the question comes first, and what they
+        # wrote is not taken as its answer.
+        await chi.say("Có ai không?", expect="cán bộ", wait=10)
+        draft = await world.db.drafts.get_draft(chi.id)
+        assert draft is not None
+        assert (draft.step, draft.unseen, draft.fields.official) == (Step.OFFICIAL, False, None)
+        assert draft.fields.unit_code == "HL"
+        await chi.say("Anh Tâm", expect="khi nào")
+
+
+async def unseen(world: World, user_id: int) -> bool:
+    draft = await world.db.drafts.get_draft(user_id)
+    return draft is not None and draft.unseen
+
+
+async def test_an_answer_handled_twice_is_taken_once(world: World) -> None:
+    chi = world.person(700091, "Chi")
+    await chi.say("/start", expect="đồng ý")
+    await chi.press("Tôi đồng ý", expect="Chọn loại")
+    await chi.press("Thái độ", expect="đơn vị")
+    await chi.say("ha long", expect="ha long")
+    await chi.press("UBND phường Hạ Long", expect="cán bộ")
+    raw = {
+        "update_id": 990001,
+        "message": {
+            "message_id": 990001,
+            "date": int(time.time()),
+            "chat": {"id": chi.id, "type": "private", "first_name": "Chi"},
+            "from": {"id": chi.id, "is_bot": False, "first_name": "Chi", "language_code": "vi"},
+            "text": "Anh Tâm, bàn số 3",
+        },
+    }
+    mark = len(chi.messages)
+    # The same update twice, as after a crash before its row was deleted.
+    for _ in range(2):
+        await world.app.process_update(Update.de_json(raw, world.app.bot))
+    await eventually(lambda: len(chi.messages) >= mark + 2)
+    draft = await world.db.drafts.get_draft(chi.id)
+    assert draft is not None
+    assert (draft.step, draft.fields.official, draft.fields.occurred_on) == (
+        Step.WHEN,
+        "Anh Tâm, bàn số 3",
+        None,
+    )
+    said = [m["text"] for m in chi.messages[mark:]]
+    assert all("khi nào" in text for text in said), said

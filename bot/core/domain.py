@@ -105,6 +105,12 @@ class Draft:
     fields: ReportFields = field(default_factory=ReportFields)
     # Set while the citizen edits one field from the review: the next answer returns there.
     reviewing: bool = False
+    # The update whose answer brought the draft to this step: the same update handled again
+    # (replayed after a crash) must not be taken as the answer to the next question.
+    answered_by: int | None = None
+    # The current question could not be shown (the channel kept failing): it is shown again at
+    # the citizen's next message before anything they send is taken as its answer.
+    unseen: bool = False
 
 
 @dataclass(frozen=True)

@@ -33,12 +33,20 @@ class DraftStore(Store):
             step=row["step"],
             fields=ReportFields.from_json(data.get("fields", {})),
             reviewing=bool(data.get("reviewing")),
+            answered_by=data.get("answered_by"),
+            unseen=bool(data.get("unseen")),
         )
 
     async def save_draft(self, draft: Draft) -> None:
         """Store the draft with its current step, replacing the previous version."""
         data = json.dumps(
-            {"fields": draft.fields.to_json(), "reviewing": draft.reviewing}, ensure_ascii=False
+            {
+                "fields": draft.fields.to_json(),
+                "reviewing": draft.reviewing,
+                "answered_by": draft.answered_by,
+                "unseen": draft.unseen,
+            },
+            ensure_ascii=False,
         )
         async with self._write() as conn:
             await conn.execute(
@@ -63,7 +71,17 @@ class DraftStore(Store):
 
     async def add_draft_attachment(self, user_id: int, att: Attachment) -> int:
         """Attach evidence to the user's draft; return its id."""
+        # The same message attached again (its update replayed after a crash) is the same file.
         async with self._write() as conn:
+            row = await (
+                await conn.execute(
+                    "SELECT id FROM attachments WHERE draft_user_id = ? AND chat_id = ?"
+                    " AND message_id = ?",
+                    (user_id, att.chat_id, att.message_id),
+                )
+            ).fetchone()
+            if row is not None:
+                return int(row["id"])
             cur = await conn.execute(
                 "INSERT INTO attachments (draft_user_id, kind, file_id, file_unique_id,"
                 " file_size, mime_type, file_name, sha256, chat_id, message_id, created_at)"

@@ -69,6 +69,7 @@ from bot.messages.report import (
     history_line,
 )
 from bot.store.repository import Repository, StorageError
+from bot.telegram.limits import IN_OUTBOX
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +145,8 @@ class Delivery:
         self._wake.set()
 
     async def _run(self) -> None:
+        # The outbox retries from storage: its calls are not retried again by the limiter.
+        IN_OUTBOX.set(True)
         while True:
             try:
                 await self.deliver_due()
