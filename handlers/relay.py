@@ -101,8 +101,10 @@ async def ask(update: Update, context: BotContext, report: Report, unit_code: st
             _("Report %(code)s is closed; questions can no longer be sent.") % {"code": code},
         )
         return
-    if await context.db.reports.reporter_chat(report.id) is None:
-        # The reporter erased their data, or the link expired: nobody is left to ask.
+    reporter = await context.db.reports.reporter_chat(report.id)
+    if reporter is None or await context.db.admin.ban_state(reporter) is not None:
+        # The reporter erased their data, the link expired, or an admin banned them (the bot
+        # no longer reads what they send): nobody is left who could answer.
         await _reply(
             message,
             _("The reporter of %(code)s can no longer be reached through the bot.")

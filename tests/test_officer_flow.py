@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from bot.core.domain import Actor, Draft, ReportFields, Status
@@ -489,3 +490,37 @@ async def test_edits_follow_a_group_upgraded_to_a_supergroup(world: World) -> No
     assert report is not None
     assert [link.chat_id for link in await db.links.alert_links(report.id)] == [new_id]
     assert world.sim.count("editMessageText") <= 2
+
+
+async def test_a_banned_reporter_is_not_asked_and_the_officer_is_told(world: World) -> None:
+    citizen, code, alert = await reported(world, 720101)
+    officer = member(world, OFFICER_HL, "Hùng", HA_LONG_CHAT)
+    await world.db.admin.ban(citizen.id, "spam", by=1)
+    mark = len(citizen.messages)
+    said = await reply_in(
+        world, officer, HA_LONG_CHAT, alert, "Anh/chị đến lúc mấy giờ?", expect=code
+    )
+    assert "không còn liên lạc được" in said["text"].lower()
+    await asyncio.sleep(0.3)
+    assert citizen.messages[mark:] == []
+    report = await world.db.reports.report_by_code(code.replace("-", ""))
+    assert report is not None and await world.db.links.relays_of(report.id) == []
+
+
+async def test_a_question_queued_before_a_ban_is_held_back_and_the_unit_told(
+    world: World,
+) -> None:
+    citizen, code, alert = await reported(world, 720102)
+    officer = member(world, OFFICER_HL, "Hùng", HA_LONG_CHAT)
+    # The question is accepted, but Telegram refuses it to the citizen for a while, during
+    # which an admin bans them.
+    world.sim.inject("sendMessage", status=500, chat_id=citizen.id, times=1)
+    mark = len(citizen.messages)
+    unit_mark = len(world.sim.messages(HA_LONG_CHAT))
+    await reply_in(world, officer, HA_LONG_CHAT, alert, "Có biên lai không?", "Đã gửi câu hỏi")
+    await world.db.admin.ban(citizen.id, "spam", by=1)
+    note = await world.sim.wait_for_message(
+        HA_LONG_CHAT, contains="không còn liên lạc được", after=unit_mark, timeout=15
+    )
+    assert code in note["text"]
+    assert not any("Có biên lai" in (m.get("text") or "") for m in citizen.messages[mark:])

@@ -100,3 +100,11 @@ def resent(text: str, _: Gettext) -> str:
     """Mark a message sent again because an earlier copy may have arrived (HTML)."""
     # The unit recognises a repeat by the report's code, which every such message carries.
     return _("🔁 (resent) %(message)s") % {"message": text}
+
+
+def unreachable(code: str, _: Gettext) -> str:
+    """Say in a unit's chat that a question could not reach the reporter (HTML)."""
+    return _(
+        "The reporter of %(code)s can no longer be reached through the bot; the question was"
+        " not delivered."
+    ) % {"code": code_html(code)}

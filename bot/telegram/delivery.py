@@ -471,6 +471,11 @@ class Delivery:
         if relay is None or item.parts_done:
             return
         asking = payload.unit or report.fields.unit_code or ""
+        if await self.db.admin.ban_state(chat_id) is not None:
+            # Banned after the question was asked: the bot would not read the answer, so the
+            # question is not sent and the unit that asked is told, as it is when asking now.
+            await self._tell_unit_unreachable(report, asking)
+            return
         head = question_head(await self._unit_name(asking), report.code, _)
         foot = question_foot(_)
         markup = InlineKeyboardMarkup(
@@ -479,6 +484,17 @@ class Delivery:
         message_id = await self._relay(chat_id, relay, head, foot, markup)
         link = Link(chat_id, message_id, report.id, "question", asking)
         await self.db.outbox.part_sent(item.id, 1, message_id, link)
+
+    async def _tell_unit_unreachable(self, report: Report, unit_code: str) -> None:
+        """Tell a unit's chat that the reporter of a report can no longer be reached."""
+        unit = await self.db.units.get_unit(unit_code)
+        if unit is None or unit.chat_id is None:
+            return
+        text = unit_texts.unreachable(report.code, self._)
+        reply = await self._reply_to_alert(report, unit.chat_id)
+        await self.bot.send_message(
+            unit.chat_id, text, parse_mode=ParseMode.HTML, reply_parameters=reply
+        )
 
     async def _unit_target(self, item: OutboxItem) -> tuple[Report, Unit, int]:
         """Return the report, the unit and its chat of a message to a unit's chat."""
