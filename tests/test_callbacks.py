@@ -1,0 +1,202 @@
+"""Callback data: each format built, parsed and routed from bot/telegram/callbacks.py alone."""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from enum import Enum
+from typing import Any
+
+import pytest
+
+from bot.config import UNIT_CODE_RE
+from bot.core.domain import DeclineReason
+from bot.core.workflow import Action
+from bot.telegram import callbacks as cb
+
+# One value of every format, with its wire string: the strings tests and old buttons use.
+SAMPLES: dict[str, cb.CallbackData] = {
+    "st:ack:42": cb.AlertAction(Action.ACKNOWLEDGE, 42),
+    "tb:42:QN:0": cb.TransferBrowse(42, "QN", 0),
+    "tb:42:-:3": cb.TransferBrowse(42, None, 3),
+    "tu:42:VD-MC": cb.TransferChoose(42, "VD-MC"),
+    "dr:42:notmis": cb.DeclineChoose(42, DeclineReason.NOT_MISCONDUCT),
+    "tx:42": cb.PickerClose(42),
+    "bb:-1001000000077:-:0": cb.BindBrowse(-1001000000077, None, 0),
+    "bb:-1001000000077:HL:1": cb.BindBrowse(-1001000000077, "HL", 1),
+    "bd:-1001000000077:HL.MC_2": cb.BindChoose(-1001000000077, "HL.MC_2"),
+    "ans:42": cb.Answer(42),
+    "fb:yes:42": cb.Verdict(True, 42),
+    "fb:no:42": cb.Verdict(False, 42),
+    "rate:42:5": cb.Rating(42, 5),
+    "fg:yes": cb.Forget(True),
+    "fg:no": cb.Forget(False),
+    "lang:vi": cb.Language("vi"),
+    "consent:yes": cb.Consent(True),
+    "consent:no": cb.Consent(False),
+    "report:new": cb.NewReport(),
+}
+
+# Not one of them: each differs from a good string by a character or two.
+FORGED = (
+    "st:ack:42\n",
+    "st:ack:42 ",
+    "st:ack:42:",
+    "st:ack:42x",
+    " st:ack:42",
+    "ST:ack:42",
+    "st:ack:042",
+    "st:ack:+42",
+    "st:ack:-42",
+    "st:ack:٤٢",  # Arabic-Indic digits: int() would take them
+    "st:ack:0",
+    "st:ack:1234567890123",
+    "st:zzz:42",
+    "st:ack",
+    "st:42:ack",
+    "tb:42:QN:0\n",
+    "tb:42:QN:1000",
+    "tb:42:Q N:0",
+    "tb:42::0",
+    "tu:42:QN\n",
+    "tu:42:" + "A" * 25,
+    "dr:42:zzz",
+    "dr:42:dup\n",
+    "tx:42\n",
+    "bb:-100:HL:0\n",
+    "bb:--100:HL:0",
+    "bd:-0100:HL",
+    "ans:abc",
+    "ans:42\n",
+    "fb:maybe:42",
+    "fb:yes:42\n",
+    "rate:42:0",
+    "rate:42:6",
+    "rate:42:5\n",
+    "fg:yes\n",
+    "fg:",
+    "fg:YES",
+    "lang:vi\n",
+    "lang:vie",
+    "consent:yes\n",
+    "consent:",
+    "report:new\n",
+    "report:new:",
+    "report:newer",
+)
+
+
+# -- the formats -------------------------------------------------------------------------------
+
+
+def test_every_format_has_a_sample() -> None:
+    assert {type(value) for value in SAMPLES.values()} == set(cb.FORMATS.values())
+
+
+@pytest.mark.parametrize("wire", SAMPLES)
+def test_build_then_parse_gives_back_the_same_value(wire: str) -> None:
+    value = SAMPLES[wire]
+    kind = type(value)
+    assert value.pack() == wire
+    assert kind.parse(wire) == value
+    assert kind.pattern().match(wire) is not None
+    # Nothing else reads it: one string, one format.
+    others = [k for k in cb.FORMATS.values() if k is not kind and k.parse(wire) is not None]
+    assert others == []
+    assert cb.family(wire) is kind
+
+
+@pytest.mark.parametrize("data", FORGED)
+def test_only_the_whole_string_is_read(data: str) -> None:
+    for kind in cb.FORMATS.values():
+        assert kind.parse(data) is None, (kind, data)
+        assert kind.pattern().match(data) is None, (kind, data)
+
+
+def test_field_types_are_read_as_their_types() -> None:
+    press = cb.AlertAction.parse("st:ext:7")
+    assert press is not None and press.action is Action.EXTEND and press.report_id == 7
+    decline = cb.DeclineChoose.parse("dr:7:dup")
+    assert decline is not None and decline.reason is DeclineReason.DUPLICATE
+    browse = cb.BindBrowse.parse("bb:-1001000000077:-:12")
+    assert browse == cb.BindBrowse(-1001000000077, None, 12)
+    assert cb.Verdict.parse("fb:no:3") == cb.Verdict(False, 3)
+    assert cb.Rating.parse("rate:3:4") == cb.Rating(3, 4)
+    assert cb.Forget.parse(None) is None
+    assert cb.Forget.parse("fg:yes" + " " * 64) is None
+
+
+def _oversized(kind: type[cb.CallbackData]) -> cb.CallbackData | None:
+    """Return a value of `kind` with one field far too long, if a field can be."""
+    hints = typing.get_type_hints(kind, include_extras=True)
+    values: dict[str, Any] = {}
+    grown = False
+    for field in dataclasses.fields(kind):
+        hint = hints[field.name]
+        base = typing.get_args(hint)[0] if typing.get_origin(hint) is typing.Annotated else hint
+        if isinstance(base, type) and issubclass(base, Enum):
+            values[field.name] = next(iter(base))
+        elif base is bool:
+            values[field.name] = True
+        elif typing.get_origin(base) is typing.Literal:
+            values[field.name] = typing.get_args(base)[0]
+        elif base is int and not grown:
+            values[field.name], grown = 10**70, True
+        elif base is int:
+            values[field.name] = 1
+        elif not grown:
+            values[field.name], grown = "A" * 70, True
+        else:
+            values[field.name] = "A"
+    return kind(**values) if grown else None
+
+
+@pytest.mark.parametrize("kind", list(cb.FORMATS.values()), ids=lambda k: k.prefix)
+def test_more_than_64_bytes_is_refused_when_built(kind: type[cb.CallbackData]) -> None:
+    value = _oversized(kind)
+    if value is None:
+        # Only yes/no fields or none: every value it can take is listed in SAMPLES, and short.
+        assert all(len(v.pack().encode()) <= cb.MAX_BYTES for v in SAMPLES.values())
+        return
+    with pytest.raises(ValueError, match="64 bytes"):
+        value.pack()
+
+
+def test_a_value_outside_its_field_is_refused_when_built() -> None:
+    for bad in (
+        cb.TransferChoose(42, "Q N"),
+        cb.TransferChoose(42, "HL\n"),
+        cb.AlertAction(Action.ACKNOWLEDGE, -1),
+        cb.Rating(42, 6),
+        cb.Language("vietnamese"),
+    ):
+        with pytest.raises(ValueError):
+            bad.pack()
+    with pytest.raises(ValueError, match="64 bytes"):
+        cb.sized("ub:" + "đ" * 31)
+    assert cb.sized("ub:QN:0") == "ub:QN:0"
+
+
+def test_a_unit_code_is_matched_whole() -> None:
+    # Unit codes travel in callback data; one ending in a newline could never be pressed.
+    assert UNIT_CODE_RE.match("VD-MC") is not None
+    assert UNIT_CODE_RE.match("HL\n") is None
+
+
+def test_patterns_fix_fields_and_are_anchored_at_both_ends() -> None:
+    refuse = cb.Consent.pattern(given=False)
+    assert refuse.match("consent:no") and not refuse.match("consent:yes")
+    assert not refuse.match("consent:no\n")
+    for kind in cb.FORMATS.values():
+        source = kind.pattern().pattern
+        assert source.startswith(r"\A") and source.endswith(r"\Z"), source
+    with pytest.raises(TypeError):
+        cb.Consent.pattern(nothing=True)
+
+
+def test_a_prefix_cannot_overlap_another() -> None:
+    with pytest.raises(TypeError, match="overlaps"):
+
+        @dataclasses.dataclass(frozen=True)
+        class Clash(cb.CallbackData, prefix="st", chats=cb.PRIVATE):
+            report_id: int
