@@ -16,6 +16,7 @@ from telegram.ext import (
 )
 
 from bot.context import BotContext
+from bot.telegram import callbacks as cb
 
 
 def register(app: Application[Any, BotContext, Any, Any, Any, Any]) -> None:
@@ -45,23 +46,31 @@ def register(app: Application[Any, BotContext, Any, Any, Any, Any]) -> None:
     app.add_handler(CommandHandler("help", common.help_command, filters=private))
     app.add_handler(CommandHandler("privacy", common.privacy, filters=private))
     app.add_handler(CommandHandler("language", common.language, filters=private))
-    app.add_handler(CallbackQueryHandler(common.language_chosen, pattern=r"^lang:"))
+    app.add_handler(CallbackQueryHandler(common.language_chosen, pattern=cb.Language.pattern()))
     app.add_handler(CommandHandler("status", common.status, filters=private))
     app.add_handler(CommandHandler("myreports", common.my_reports, filters=private))
     app.add_handler(CommandHandler("mydata", privacy.my_data, filters=private))
     app.add_handler(CommandHandler("forget", privacy.forget, filters=private))
-    app.add_handler(CallbackQueryHandler(common.consent_refused, pattern=r"^consent:no$"))
+    app.add_handler(
+        CallbackQueryHandler(common.consent_refused, pattern=cb.Consent.pattern(given=False))
+    )
     # Buttons on alerts and on messages about a report come before the report conversation,
     # whose fallback would otherwise answer them as stale while a citizen writes a report.
-    app.add_handler(CallbackQueryHandler(officer.action_pressed, pattern=r"^st:"))
-    app.add_handler(CallbackQueryHandler(officer.transfer_browse, pattern=r"^tb:"))
-    app.add_handler(CallbackQueryHandler(officer.transfer_chosen, pattern=r"^tu:"))
-    app.add_handler(CallbackQueryHandler(officer.decline_reason, pattern=r"^dr:"))
-    app.add_handler(CallbackQueryHandler(officer.picker_closed, pattern=r"^tx:"))
-    app.add_handler(CallbackQueryHandler(feedback.answer_pressed, pattern=r"^ans:"))
-    app.add_handler(CallbackQueryHandler(feedback.verdict_given, pattern=r"^fb:"))
-    app.add_handler(CallbackQueryHandler(feedback.rated, pattern=r"^rate:"))
-    app.add_handler(CallbackQueryHandler(privacy.forget_pressed, pattern=r"^fg:"))
+    app.add_handler(CallbackQueryHandler(officer.action_pressed, pattern=cb.AlertAction.pattern()))
+    app.add_handler(
+        CallbackQueryHandler(officer.transfer_browse, pattern=cb.TransferBrowse.pattern())
+    )
+    app.add_handler(
+        CallbackQueryHandler(officer.transfer_chosen, pattern=cb.TransferChoose.pattern())
+    )
+    app.add_handler(
+        CallbackQueryHandler(officer.decline_reason, pattern=cb.DeclineChoose.pattern())
+    )
+    app.add_handler(CallbackQueryHandler(officer.picker_closed, pattern=cb.PickerClose.pattern()))
+    app.add_handler(CallbackQueryHandler(feedback.answer_pressed, pattern=cb.Answer.pattern()))
+    app.add_handler(CallbackQueryHandler(feedback.verdict_given, pattern=cb.Verdict.pattern()))
+    app.add_handler(CallbackQueryHandler(feedback.rated, pattern=cb.Rating.pattern()))
+    app.add_handler(CallbackQueryHandler(privacy.forget_pressed, pattern=cb.Forget.pattern()))
     app.add_handler(CommandHandler("pending", officer.pending))
     # Admin commands refuse anyone else themselves, politely and without data.
     for name, callback in {
@@ -87,7 +96,8 @@ def register(app: Application[Any, BotContext, Any, Any, Any, Any]) -> None:
         "find": figures.find,
     }.items():
         app.add_handler(CommandHandler(name, callback))
-    app.add_handler(CallbackQueryHandler(admin.bind_pressed, pattern=r"^b[bd]:"))
+    app.add_handler(CallbackQueryHandler(admin.bind_browse, pattern=cb.BindBrowse.pattern()))
+    app.add_handler(CallbackQueryHandler(admin.bind_chosen, pattern=cb.BindChoose.pattern()))
     app.add_handler(ChatMemberHandler(admin.membership_changed, ChatMemberHandler.MY_CHAT_MEMBER))
     # "/report CODE" from an admin in private shows the report; from anyone else in private,
     # /report starts a new one (the conversation below).

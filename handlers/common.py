@@ -15,6 +15,7 @@ from bot.core.parsing import format_code, format_date, normalize_code
 from bot.i18n import SUPPORTED, pick_locale
 from bot.messages.render import status_label
 from bot.store.repository import StorageError
+from bot.telegram.callbacks import Language, NewReport
 from handlers import report
 
 log = logging.getLogger(__name__)
@@ -92,7 +93,7 @@ async def start(update: Update, context: BotContext) -> None:
         context,
         _("Press the button or send /report to start a report. /help lists what else I can do."),
         InlineKeyboardMarkup(
-            [[InlineKeyboardButton(_("📝 New report"), callback_data="report:new")]]
+            [[InlineKeyboardButton(_("📝 New report"), callback_data=NewReport().pack())]]
         ),
     )
 
@@ -208,7 +209,7 @@ async def privacy(update: Update, context: BotContext) -> None:
 async def language(update: Update, context: BotContext) -> None:
     """Offer the supported languages."""
     buttons = [
-        [InlineKeyboardButton(LANGUAGE_NAMES[code], callback_data=f"lang:{code}")]
+        [InlineKeyboardButton(LANGUAGE_NAMES[code], callback_data=Language(code).pack())]
         for code in SUPPORTED
     ]
     await _reply(
@@ -219,11 +220,13 @@ async def language(update: Update, context: BotContext) -> None:
 async def language_chosen(update: Update, context: BotContext) -> None:
     """Store the language and continue any report in it."""
     query = update.callback_query
-    assert query is not None and query.data is not None and update.effective_user is not None
-    code = query.data.removeprefix("lang:")
+    assert query is not None and update.effective_user is not None
+    chosen = Language.parse(query.data)
     await query.answer()
-    if code not in SUPPORTED:
+    # A language this bot does not speak (an old or forged button) only stops the spinner.
+    if chosen is None or chosen.code not in SUPPORTED:
         return
+    code = chosen.code
     await query.edit_message_reply_markup(None)
     await context.db.set_locale(update.effective_user.id, code)
     context.locale = code

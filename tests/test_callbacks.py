@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import typing
 from enum import Enum
+from pathlib import Path
 from typing import Any
 
 import pytest
+from telegram.ext import CallbackQueryHandler, ConversationHandler
 
+from bot.app import build_application
 from bot.config import UNIT_CODE_RE
 from bot.core.domain import DeclineReason
 from bot.core.workflow import Action
+from bot.sim import BotApiSimulator
 from bot.telegram import callbacks as cb
+from handlers import common
+from tests.conftest import make_settings
 
 # One value of every format, with its wire string: the strings tests and old buttons use.
 SAMPLES: dict[str, cb.CallbackData] = {
@@ -200,3 +207,41 @@ def test_a_prefix_cannot_overlap_another() -> None:
         @dataclasses.dataclass(frozen=True)
         class Clash(cb.CallbackData, prefix="st", chats=cb.PRIVATE):
             report_id: int
+
+
+# -- registration ------------------------------------------------------------------------------
+
+
+async def test_every_button_handler_is_routed_by_a_format(
+    sim: BotApiSimulator, tmp_path: Path
+) -> None:
+    app = build_application(make_settings(sim, tmp_path))
+    routed: set[type[cb.CallbackData]] = set()
+    conversation: list[CallbackQueryHandler[Any, Any]] = []
+    for group, handlers in app.handlers.items():
+        for handler in handlers:
+            if isinstance(handler, ConversationHandler):
+                conversation += [
+                    h
+                    for h in [
+                        *handler.entry_points,
+                        *handler.fallbacks,
+                        *(h for hs in handler.states.values() for h in hs),
+                    ]
+                    if isinstance(h, CallbackQueryHandler)
+                ]
+            if not isinstance(handler, CallbackQueryHandler):
+                continue
+            if handler.pattern is None:
+                # The catch-all: the stale-button answer.
+                assert (group, handler.callback) == (0, common.expired_button), handler.callback
+                continue
+            kind = cb.format_of(handler.pattern)
+            assert kind is not None, (handler.callback, handler.pattern)
+            routed.add(kind)
+    # The rest are the report conversation's own (handlers/report.py registers them itself).
+    for kind in set(cb.FORMATS.values()) - routed:
+        wires = [wire for wire, value in SAMPLES.items() if type(value) is kind]
+        for wire in wires:
+            assert any(re.match(h.pattern, wire) for h in conversation if h.pattern), wire
+    assert set(cb.FORMATS.values()) - routed <= {cb.NewReport, cb.Consent}

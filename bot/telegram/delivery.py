@@ -11,7 +11,6 @@ from html import escape
 
 from telegram import (
     Bot,
-    InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputFile,
     Message,
@@ -36,6 +35,7 @@ from bot.figures.stats import Period, compute, render_chart, summary_text
 from bot.i18n import Gettext, Translator
 from bot.messages.render import HISTORY_LINES, alert_text, evidence_caption, history_line
 from bot.store.repository import Repository, StorageError
+from bot.telegram.keyboards import alert_keyboard, answer_keyboard, verdict_keyboard
 
 log = logging.getLogger(__name__)
 
@@ -273,14 +273,7 @@ class Delivery:
             reply_hint=live and link.unit_code is not None and not link.data.get("channel"),
         )
         actions = allowed_actions(report, self.settings.sla) if live else []
-        if not actions:
-            return text, None
-        buttons = [
-            InlineKeyboardButton(_(a.label), callback_data=f"st:{a.value}:{report.id}")
-            for a in actions
-        ]
-        rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
-        return text, InlineKeyboardMarkup(rows)
+        return text, alert_keyboard(report.id, actions, _)
 
     async def _refresh(self, item: OutboxItem) -> None:
         """Edit every alert of the report to its current state (idempotent, so retried whole)."""
@@ -390,18 +383,7 @@ class Delivery:
                 "Resolution: %(note)s\n\n"
                 "Is the problem really resolved?"
             )
-            markup = InlineKeyboardMarkup(
-                [
-                    [
-                        InlineKeyboardButton(
-                            _("👍 Yes, resolved"), callback_data=f"fb:yes:{report.id}"
-                        ),
-                        InlineKeyboardButton(
-                            _("👎 No, not resolved"), callback_data=f"fb:no:{report.id}"
-                        ),
-                    ]
-                ]
-            )
+            markup = verdict_keyboard(report.id, _)
         elif entry.action == "declined":
             try:
                 reason = _(DeclineReason(report.decline_reason or "").label)
@@ -434,9 +416,7 @@ class Delivery:
             "Reply to this message to answer; you may add photos or files."
             " The unit will not learn who you are."
         )
-        markup = InlineKeyboardMarkup(
-            [[InlineKeyboardButton(_("✍️ Answer"), callback_data=f"ans:{report.id}")]]
-        )
+        markup = answer_keyboard(report.id, _)
         message_id = await self._relay(chat_id, relay, head, foot, markup)
         link = Link(chat_id, message_id, report.id, "question", asking)
         await self.db.outbox_part_sent(item.id, 1, message_id, link)
