@@ -36,6 +36,9 @@ def register(app: Application[Any, BotContext, Any, Any, Any, Any]) -> None:
     app.add_handler(
         MessageHandler(filters.REPLY & filters.UpdateType.MESSAGE, relay.on_reply), group=-1
     )
+    # Every button press is checked against its format first: in the chats the format belongs
+    # in (bot/telegram/callbacks.py) and whole, or it stops here, answered and changing nothing.
+    app.add_handler(CallbackQueryHandler(common.check_button), group=-1)
 
     # Group 0, first match wins. These come before the report conversation so that they work
     # in the middle of a report without changing its step.

@@ -15,7 +15,7 @@ from bot.core.parsing import format_code, format_date, normalize_code
 from bot.i18n import SUPPORTED, pick_locale
 from bot.messages.render import status_label
 from bot.store.repository import StorageError
-from bot.telegram.callbacks import Language, NewReport
+from bot.telegram.callbacks import Language, NewReport, family
 from handlers import report
 
 log = logging.getLogger(__name__)
@@ -332,6 +332,26 @@ async def chat_migrated(update: Update, context: BotContext) -> None:
     moved = await context.db.migrate_unit_chat(message.chat.id, message.migrate_to_chat_id)
     if moved:
         log.info("units %s follow their group to its supergroup", ", ".join(moved))
+
+
+async def check_button(update: Update, context: BotContext) -> None:
+    """Stop a press whose data is not whole, or made in a chat where its button never is."""
+    query, chat = update.callback_query, update.effective_chat
+    assert query is not None
+    kind = family(query.data)
+    if kind is None:
+        # Not one of bot.telegram.callbacks' formats: the report conversation's own buttons.
+        return
+    # Checked before any handler sees it: a citizen's button in a unit's chat (or an admin's
+    # binding tree outside a private chat) must change nothing at all, whoever presses it.
+    if not kind.fits(chat.type if chat is not None else None):
+        await query.answer(context._("This button is not available here."))
+        raise ApplicationHandlerStop
+    # Data of a known kind that is not whole ("st:ack:1\n") is forged: no handler, even one
+    # registered with a looser pattern, gets to act on it.
+    if kind.parse(query.data) is None:
+        await query.answer(context._("This button is no longer active."))
+        raise ApplicationHandlerStop
 
 
 async def expired_button(update: Update, context: BotContext) -> None:

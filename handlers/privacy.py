@@ -15,7 +15,7 @@ from telegram import (
     ReplyKeyboardRemove,
     Update,
 )
-from telegram.constants import ChatType, ParseMode
+from telegram.constants import ParseMode
 
 from bot.context import BotContext
 from bot.messages.privacy import EXPORT_FILENAME, export_bytes, personal_data
@@ -72,8 +72,9 @@ async def forget_pressed(update: Update, context: BotContext) -> None:
     query, chat = update.callback_query, update.effective_chat
     assert query is not None
     _ = context._
+    # Pressed anywhere but a private chat, the button is stopped before it gets here.
     pressed = Forget.parse(query.data)
-    if chat is None or chat.type != ChatType.PRIVATE or pressed is None:
+    if chat is None or pressed is None:
         await query.answer(_("This button is no longer active."))
         return
     await query.answer()

@@ -1,4 +1,9 @@
-"""Callback data: each format built, parsed and routed from bot/telegram/callbacks.py alone."""
+"""Callback data: each format built, parsed and routed from bot/telegram/callbacks.py alone.
+
+The first half checks the formats themselves; the second drives the real application against
+the simulated Bot API with data a modified client could send: not whole, or pressed in a chat
+where that button never is. Either way the press is answered and nothing changes.
+"""
 
 from __future__ import annotations
 
@@ -14,12 +19,27 @@ from telegram.ext import CallbackQueryHandler, ConversationHandler
 
 from bot.app import build_application
 from bot.config import UNIT_CODE_RE
-from bot.core.domain import DeclineReason
+from bot.core.domain import DeclineReason, Status
+from bot.core.parsing import normalize_code
 from bot.core.workflow import Action
 from bot.sim import BotApiSimulator
+from bot.sim.simulator import SimUser
 from bot.telegram import callbacks as cb
 from handlers import common
-from tests.conftest import make_settings
+from tests.conftest import (
+    ADMIN_ID,
+    HA_LONG_CHAT,
+    VAN_DON_CHANNEL,
+    World,
+    code_in,
+    current,
+    labels,
+    make_settings,
+    member,
+    press_data,
+    quick_report,
+    walk_to_review,
+)
 
 # One value of every format, with its wire string: the strings tests and old buttons use.
 SAMPLES: dict[str, cb.CallbackData] = {
@@ -233,8 +253,11 @@ async def test_every_button_handler_is_routed_by_a_format(
             if not isinstance(handler, CallbackQueryHandler):
                 continue
             if handler.pattern is None:
-                # The catch-all: the stale-button answer.
-                assert (group, handler.callback) == (0, common.expired_button), handler.callback
+                # The two catch-alls: the check of every press, and the stale-button answer.
+                assert (group, handler.callback) in (
+                    (-1, common.check_button),
+                    (0, common.expired_button),
+                ), handler.callback
                 continue
             kind = cb.format_of(handler.pattern)
             assert kind is not None, (handler.callback, handler.pattern)
@@ -245,3 +268,137 @@ async def test_every_button_handler_is_routed_by_a_format(
         for wire in wires:
             assert any(re.match(h.pattern, wire) for h in conversation if h.pattern), wire
     assert set(cb.FORMATS.values()) - routed <= {cb.NewReport, cb.Consent}
+
+
+# -- forged data: not whole ----------------------------------------------------------------------
+
+OFFICER_HL = 900102
+NOT_ACTIVE = "Nút này không còn hiệu lực."
+NOT_HERE = "Xin lỗi, nút này không sử dụng được ở đây."
+ADMINS_ONLY = "Xin lỗi, lệnh này chỉ dành cho quản trị viên."
+
+
+async def reported(world: World, user_id: int = 733001) -> tuple[SimUser, int, dict[str, Any]]:
+    """A citizen reports to Hạ Long; return them, the report's id and the unit's alert."""
+    citizen = world.person(user_id, "Lan", last_name="Nguyễn Thị")
+    code = await quick_report(citizen)
+    alert = await world.sim.wait_for_message(HA_LONG_CHAT, contains=code)
+    report = await world.db.report_by_code(normalize_code(code) or "")
+    assert report is not None
+    return citizen.user, report.id, alert
+
+
+async def settled(world: World, *chat_ids: int) -> list[int]:
+    """Send a harmless command from the admin; once answered, earlier updates are handled."""
+    mark = len(world.sim.messages(ADMIN_ID))
+    await world.sim.user(ADMIN_ID).send("/cancel")
+    await world.sim.wait_for_message(ADMIN_ID, after=mark)
+    return [len(world.sim.messages(chat_id)) for chat_id in chat_ids]
+
+
+async def test_data_with_trailing_junk_changes_nothing(world: World) -> None:
+    citizen, rid, alert = await reported(world)
+    officer = member(world, OFFICER_HL, "Hùng")
+    before = await settled(world, HA_LONG_CHAT, citizen.id)
+    for data in (f"st:ack:{rid}\n", f"st:ack:{rid} ", f"st:ack:{rid}:", f"st:ack:0{rid}"):
+        assert await press_data(world, officer, alert, data) == NOT_ACTIVE, data
+    report = await world.db.get_report(rid)
+    assert report is not None and report.status == Status.NEW
+    assert [e.action for e in await world.db.audit_of(rid)] == ["submitted"]
+    assert await settled(world, HA_LONG_CHAT, citizen.id) == before
+    # The real button still works.
+    assert "Đã cập nhật" in await press_data(world, officer, alert, f"st:ack:{rid}")
+
+
+async def test_consent_with_trailing_junk_is_not_consent(world: World) -> None:
+    lan = world.person(733011, "Lan")
+    question = await lan.say("/start", expect="đồng ý")
+    for data in ("consent:yes\n", "consent:yes ", "report:new\n"):
+        assert await press_data(world, lan.user, question, data) == NOT_ACTIVE, data
+    assert await settled(world, lan.id) == [len(lan.messages)]
+    assert not any("Chọn loại" in str(m.get("text")) for m in lan.messages)
+    assert await world.db.get_draft(lan.id) is None
+    _locale, consented = await world.db.get_or_create_user(lan.id, "vi")
+    assert not consented
+    await lan.press("Tôi đồng ý", expect="Chọn loại")
+
+
+# -- buttons pressed where they never are --------------------------------------------------------
+
+
+@pytest.mark.parametrize("chat_id", [HA_LONG_CHAT, VAN_DON_CHANNEL], ids=["group", "channel"])
+async def test_a_citizens_buttons_in_a_unit_chat_change_nothing(
+    world: World, chat_id: int
+) -> None:
+    # The reporter herself is in the unit's chat and presses on a message there.
+    lan = world.person(733021, "Lan")
+    if chat_id == VAN_DON_CHANNEL:
+        await walk_to_review(
+            lan,
+            "Cán bộ một cửa hẹn ba lần vẫn chưa trả kết quả hồ sơ.",
+            unit_query="mot cua",
+            unit_button="Bộ phận Một cửa Vân Đồn",
+        )
+    else:
+        await walk_to_review(lan, "Cán bộ quát tháo người dân khi được hỏi hồ sơ.")
+    code = code_in((await lan.press("Gửi phản ánh", expect="/status"))["text"])
+    alert = await world.sim.wait_for_message(chat_id, contains=code)
+    report = await world.db.report_by_code(normalize_code(code) or "")
+    assert report is not None
+    member(world, lan.id, "Lan", chat_id)
+    shown = labels(current(world, alert))
+    assert shown
+    before = await settled(world, chat_id, lan.id)
+    rid = report.id
+    for data in (
+        "lang:en",
+        "consent:yes",
+        "consent:no",
+        "report:new",
+        "fg:yes",
+        f"fb:yes:{rid}",
+        f"fb:no:{rid}",
+        f"rate:{rid}:5",
+        f"ans:{rid}",
+    ):
+        assert await press_data(world, lan.user, alert, data) == NOT_HERE, data
+    assert await settled(world, chat_id, lan.id) == before
+    assert labels(current(world, alert)) == shown
+    assert await world.db.get_draft(lan.id) is None
+    assert await world.db.user_locale(lan.id) == "vi"
+    after = await world.db.get_report(rid)
+    assert after == report
+    assert await world.db.reporter_chat(rid) == lan.id
+
+
+async def test_a_unit_s_buttons_in_a_private_chat_change_nothing(world: World) -> None:
+    citizen, rid, alert = await reported(world)
+    confirmation = world.sim.messages(citizen.id)[-1]
+    admin = world.sim.user(ADMIN_ID)
+    before = await settled(world, HA_LONG_CHAT, citizen.id)
+    # Officers' data in the citizen's private chat: it names no alert or picker there.
+    for data in (
+        f"st:ack:{rid}",
+        f"st:dec:{rid}",
+        f"tb:{rid}:-:0",
+        f"tu:{rid}:DT",
+        f"dr:{rid}:dup",
+        f"tx:{rid}",
+    ):
+        assert await press_data(world, citizen, confirmation, data) == NOT_ACTIVE, data
+    # Binding a chat is for admins, and only the tree offered in their private chat.
+    assert await press_data(world, citizen, confirmation, f"bd:{HA_LONG_CHAT}:DT") == ADMINS_ONLY
+    # An admin's private chat holds alerts only where the bot sent one; this is not one.
+    hello = world.sim.messages(ADMIN_ID)[-1]
+    assert await press_data(world, admin, hello, f"st:ack:{rid}") == NOT_ACTIVE
+    # And the admins' binding tree pressed in a unit's group binds nothing.
+    member(world, ADMIN_ID, "Quản trị")
+    for data in (f"bd:{HA_LONG_CHAT}:DT", f"bb:{HA_LONG_CHAT}:-:0"):
+        assert await press_data(world, admin, alert, data) == NOT_HERE, data
+    assert [u.code for u in await world.db.units_by_chat(HA_LONG_CHAT)] == ["HL"]
+    assert await world.db.admin_log() == []
+    report = await world.db.get_report(rid)
+    assert report is not None and report.status == Status.NEW
+    assert [e.action for e in await world.db.audit_of(rid)] == ["submitted"]
+    assert labels(current(world, alert))
+    assert await settled(world, HA_LONG_CHAT, citizen.id) == before
