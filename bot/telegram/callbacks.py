@@ -101,9 +101,8 @@ class CallbackData:
     def pack(self) -> str:
         """Return the callback data; raise ValueError if it is too long or would not parse."""
         layout = _layout(type(self))
-        data = ":".join([self.prefix, *(f.write(getattr(self, f.name)) for f in layout.fields)])
-        if len(data.encode()) > MAX_BYTES:
-            raise ValueError(f"callback data over {MAX_BYTES} bytes: {data[:80]!r}")
+        values = [f.write(getattr(self, f.name)) for f in layout.fields]
+        data = sized(":".join([self.prefix, *values]))
         # What is built must read back as itself: a value outside its field's form (a unit
         # code with a space, a negative id) would make a button that can never work.
         if type(self).parse(data) != self:
