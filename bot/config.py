@@ -21,7 +21,9 @@ DEFAULT_BASE_URL = "https://api.telegram.org/bot"
 DEFAULT_BASE_FILE_URL = "https://api.telegram.org/file/bot"
 LOCALES = ("vi", "en")
 # Unit codes travel inside callback_data (64 bytes at most), so they stay short and plain.
-UNIT_CODE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,24}$")
+UNIT_CODE = r"[A-Za-z0-9_.-]{1,24}"
+# \A…\Z, not ^…$: "$" also matches before a final newline, which would let "HL\n" in.
+UNIT_CODE_RE = re.compile(rf"\A{UNIT_CODE}\Z")
 # fromisoformat alone would also take "20260101" or "2026-W01-4"; holidays are written one way.
 _ISO_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 

@@ -16,7 +16,7 @@ from telegram.ext import (
 )
 
 from bot.context import BotContext
-from bot.telegram.callbacks import REPORT_ANSWER, UNIT_BROWSE
+from bot.telegram import callbacks as cb
 
 
 def register(app: Application[Any, BotContext, Any, Any, Any, Any]) -> None:
@@ -36,6 +36,9 @@ def register(app: Application[Any, BotContext, Any, Any, Any, Any]) -> None:
     app.add_handler(
         MessageHandler(filters.REPLY & filters.UpdateType.MESSAGE, relay.on_reply), group=-1
     )
+    # Every button press is checked against its format first: in the chats the format belongs
+    # in (bot/telegram/callbacks.py) and whole, or it stops here, answered and changing nothing.
+    app.add_handler(CallbackQueryHandler(common.check_button), group=-1)
 
     # Group 0, first match wins. These come before the report conversation so that they work
     # in the middle of a report without changing its step.
@@ -46,25 +49,35 @@ def register(app: Application[Any, BotContext, Any, Any, Any, Any]) -> None:
     app.add_handler(CommandHandler("help", common.help_command, filters=private))
     app.add_handler(CommandHandler("privacy", common.privacy, filters=private))
     app.add_handler(CommandHandler("language", common.language, filters=private))
-    app.add_handler(CallbackQueryHandler(common.language_chosen, pattern=r"^lang:"))
+    app.add_handler(CallbackQueryHandler(common.language_chosen, pattern=cb.Language.pattern()))
     app.add_handler(CommandHandler("status", common.status, filters=private))
     app.add_handler(CommandHandler("myreports", common.my_reports, filters=private))
     app.add_handler(CommandHandler("cancel", report.cancel, filters=private))
     app.add_handler(CommandHandler("mydata", privacy.my_data, filters=private))
     app.add_handler(CommandHandler("forget", privacy.forget, filters=private))
-    app.add_handler(CallbackQueryHandler(common.consent_refused, pattern=r"^consent:no$"))
-    app.add_handler(CallbackQueryHandler(report.consent_given, pattern=r"^consent:yes$"))
-    app.add_handler(CallbackQueryHandler(report.start_report, pattern=r"^report:new$"))
+    app.add_handler(
+        CallbackQueryHandler(common.consent_refused, pattern=cb.Consent.pattern(given=False))
+    )
+    app.add_handler(
+        CallbackQueryHandler(report.consent_given, pattern=cb.Consent.pattern(given=True))
+    )
+    app.add_handler(CallbackQueryHandler(report.start_report, pattern=cb.NewReport.pattern()))
     # Buttons on alerts and on messages about a report.
-    app.add_handler(CallbackQueryHandler(officer.action_pressed, pattern=r"^st:"))
-    app.add_handler(CallbackQueryHandler(officer.transfer_browse, pattern=r"^tb:"))
-    app.add_handler(CallbackQueryHandler(officer.transfer_chosen, pattern=r"^tu:"))
-    app.add_handler(CallbackQueryHandler(officer.decline_reason, pattern=r"^dr:"))
-    app.add_handler(CallbackQueryHandler(officer.picker_closed, pattern=r"^tx:"))
-    app.add_handler(CallbackQueryHandler(feedback.answer_pressed, pattern=r"^ans:"))
-    app.add_handler(CallbackQueryHandler(feedback.verdict_given, pattern=r"^fb:"))
-    app.add_handler(CallbackQueryHandler(feedback.rated, pattern=r"^rate:"))
-    app.add_handler(CallbackQueryHandler(privacy.forget_pressed, pattern=r"^fg:"))
+    app.add_handler(CallbackQueryHandler(officer.action_pressed, pattern=cb.AlertAction.pattern()))
+    app.add_handler(
+        CallbackQueryHandler(officer.transfer_browse, pattern=cb.TransferBrowse.pattern())
+    )
+    app.add_handler(
+        CallbackQueryHandler(officer.transfer_chosen, pattern=cb.TransferChoose.pattern())
+    )
+    app.add_handler(
+        CallbackQueryHandler(officer.decline_reason, pattern=cb.DeclineChoose.pattern())
+    )
+    app.add_handler(CallbackQueryHandler(officer.picker_closed, pattern=cb.PickerClose.pattern()))
+    app.add_handler(CallbackQueryHandler(feedback.answer_pressed, pattern=cb.Answer.pattern()))
+    app.add_handler(CallbackQueryHandler(feedback.verdict_given, pattern=cb.Verdict.pattern()))
+    app.add_handler(CallbackQueryHandler(feedback.rated, pattern=cb.Rating.pattern()))
+    app.add_handler(CallbackQueryHandler(privacy.forget_pressed, pattern=cb.Forget.pattern()))
     app.add_handler(CommandHandler("pending", officer.pending))
     # Admin commands refuse anyone else themselves, politely and without data.
     for name, callback in {
@@ -90,7 +103,8 @@ def register(app: Application[Any, BotContext, Any, Any, Any, Any]) -> None:
         "find": figures.find,
     }.items():
         app.add_handler(CommandHandler(name, callback))
-    app.add_handler(CallbackQueryHandler(admin.bind_pressed, pattern=r"^b[bd]:"))
+    app.add_handler(CallbackQueryHandler(admin.bind_browse, pattern=cb.BindBrowse.pattern()))
+    app.add_handler(CallbackQueryHandler(admin.bind_chosen, pattern=cb.BindChoose.pattern()))
     app.add_handler(ChatMemberHandler(admin.membership_changed, ChatMemberHandler.MY_CHAT_MEMBER))
     # "/report CODE" from an admin in private shows the report; from anyone else in private,
     # /report starts a new one (the conversation below).
@@ -105,8 +119,8 @@ def register(app: Application[Any, BotContext, Any, Any, Any, Any]) -> None:
     # an answer to the current question when a report is in progress. Commands handled above
     # work in the middle of a report without changing its step.
     app.add_handler(CommandHandler("report", report.start_report, filters=private))
-    app.add_handler(CallbackQueryHandler(report.answer_pressed, pattern=REPORT_ANSWER.pattern))
-    app.add_handler(CallbackQueryHandler(report.unit_browse, pattern=UNIT_BROWSE.pattern))
+    app.add_handler(CallbackQueryHandler(report.answer_pressed, pattern=cb.ReportAnswer.pattern()))
+    app.add_handler(CallbackQueryHandler(report.unit_browse, pattern=cb.UnitBrowse.pattern()))
     app.add_handler(
         MessageHandler(private & ~filters.UpdateType.EDITED_MESSAGE, report.message_received)
     )

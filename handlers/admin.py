@@ -10,7 +10,8 @@ import html
 import logging
 import shlex
 from collections.abc import Callable, Coroutine
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from telegram import InlineKeyboardMarkup, Update
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
@@ -22,6 +23,7 @@ from bot.core.domain import Unit
 from bot.core.outbox import HeldAlertsNotice
 from bot.core.parsing import format_code, normalize_code
 from bot.messages.admin import admins_lines, banned_lines, officers_lines, units_lines
+from bot.telegram.callbacks import BindBrowse, BindChoose, CallbackData, Forget
 from bot.telegram.keyboards import tree_rows
 from handlers.common import say_chunks
 
@@ -364,36 +366,66 @@ async def bind_keyboard(
     context: BotContext, chat_id: int, parent: str | None, page: int
 ) -> InlineKeyboardMarkup:
     """Return one page of the unit tree, each unit a button binding it to `chat_id`."""
-    return InlineKeyboardMarkup(
-        await tree_rows(context, parent, page, browse=f"bb:{chat_id}", choose=f"bd:{chat_id}")
+    rows = await tree_rows(
+        context,
+        parent,
+        page,
+        browse=partial(BindBrowse, chat_id),
+        choose=partial(BindChoose, chat_id),
+    )
+    return InlineKeyboardMarkup(rows)
+
+
+Pressed = TypeVar("Pressed", bound=CallbackData)
+
+
+async def _admin_pressed(
+    update: Update, context: BotContext, kind: type[Pressed]
+) -> Pressed | None:
+    """Return a binding press if an admin made it; otherwise answer and return None."""
+    query = update.callback_query
+    assert query is not None
+    if not await context.workflow.is_admin(query.from_user.id):
+        await query.answer(
+            context._("Sorry, this command is for the administrators."), show_alert=True
+        )
+        return None
+    data = kind.parse(query.data)
+    if data is None:
+        await query.answer(context._("This button is no longer active."))
+    return data
+
+
+async def bind_browse(update: Update, context: BotContext) -> None:
+    """Show another page or level of the unit tree offered for binding, to an admin only."""
+    query = update.callback_query
+    assert query is not None
+    data = await _admin_pressed(update, context, BindBrowse)
+    if data is None:
+        return
+    if data.unit is not None and await context.db.units.get_unit(data.unit) is None:
+        await query.answer(context._("This button is no longer active."))
+        return
+    await query.answer()
+    await query.edit_message_reply_markup(
+        await bind_keyboard(context, data.chat_id, data.unit, data.page)
     )
 
 
-async def bind_pressed(update: Update, context: BotContext) -> None:
-    """Browse the tree or bind the chosen unit, for an admin only."""
+async def bind_chosen(update: Update, context: BotContext) -> None:
+    """Bind the chosen unit to the chat the tree was offered for, for an admin only."""
     query = update.callback_query
     assert query is not None
     _ = context._
-    parts = (query.data or "").split(":")
-    if not await context.workflow.is_admin(query.from_user.id):
-        await query.answer(_("Sorry, this command is for the administrators."), show_alert=True)
+    data = await _admin_pressed(update, context, BindChoose)
+    if data is None:
         return
-    valid = len(parts) >= 3 and parts[1].lstrip("-").isdigit() and len(parts[1]) <= 16
-    unit = await context.db.units.get_unit(parts[2]) if valid else None
-    if not valid or (unit is None and parts[2] != "-"):
+    unit = await context.db.units.get_unit(data.unit)
+    if unit is None:
         await query.answer(_("This button is no longer active."))
         return
-    chat_id = int(parts[1])
-    if parts[0] == "bb":
-        page = int(parts[3]) if len(parts) > 3 and parts[3].isdigit() else 0
-        await query.answer()
-        await query.edit_message_reply_markup(
-            await bind_keyboard(context, chat_id, None if unit is None else unit.code, page)
-        )
-        return
-    assert unit is not None
     await query.answer()
-    await _bind(context, query.from_user.id, unit.code, chat_id)
+    await _bind(context, query.from_user.id, unit.code, data.chat_id)
     await query.edit_message_text(
         _("Done: that chat now receives the alerts of %(unit)s.")
         % {"unit": html.escape(unit.name)},
@@ -539,7 +571,8 @@ async def refuse_banned(update: Update, context: BotContext) -> None:
     message = update.effective_message
     text = (message.text or "") if message is not None and update.callback_query is None else ""
     data = update.callback_query.data or "" if update.callback_query is not None else ""
-    if text.split("@")[0].split(" ")[0] in ("/mydata", "/forget") or data.startswith("fg:"):
+    command = text.split("@")[0].split(" ")[0]
+    if command in ("/mydata", "/forget") or Forget.parse(data) is not None:
         return
     if update.callback_query is not None:
         await update.callback_query.answer()

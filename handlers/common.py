@@ -15,6 +15,7 @@ from bot.core.parsing import normalize_code
 from bot.i18n import SUPPORTED, pick_locale
 from bot.messages.citizen import privacy_notice, report_status, reports_list
 from bot.store.repository import StorageError
+from bot.telegram.callbacks import Language, NewReport, family
 from bot.telegram.questions import ask, ask_consent
 
 log = logging.getLogger(__name__)
@@ -102,7 +103,7 @@ async def start(update: Update, context: BotContext) -> None:
         context,
         _("Press the button or send /report to start a report. /help lists what else I can do."),
         InlineKeyboardMarkup(
-            [[InlineKeyboardButton(_("📝 New report"), callback_data="report:new")]]
+            [[InlineKeyboardButton(_("📝 New report"), callback_data=NewReport().pack())]]
         ),
     )
 
@@ -167,7 +168,7 @@ async def privacy(update: Update, context: BotContext) -> None:
 async def language(update: Update, context: BotContext) -> None:
     """Offer the supported languages."""
     buttons = [
-        [InlineKeyboardButton(LANGUAGE_NAMES[code], callback_data=f"lang:{code}")]
+        [InlineKeyboardButton(LANGUAGE_NAMES[code], callback_data=Language(code).pack())]
         for code in SUPPORTED
     ]
     await _reply(
@@ -178,11 +179,13 @@ async def language(update: Update, context: BotContext) -> None:
 async def language_chosen(update: Update, context: BotContext) -> None:
     """Store the language and continue any report in it."""
     query = update.callback_query
-    assert query is not None and query.data is not None and update.effective_user is not None
-    code = query.data.removeprefix("lang:")
+    assert query is not None and update.effective_user is not None
+    chosen = Language.parse(query.data)
     await query.answer()
-    if code not in SUPPORTED:
+    # A language this bot does not speak (an old or forged button) only stops the spinner.
+    if chosen is None or chosen.code not in SUPPORTED:
         return
+    code = chosen.code
     await query.edit_message_reply_markup(None)
     await context.db.users.set_locale(update.effective_user.id, code)
     context.locale = code
@@ -273,6 +276,26 @@ async def chat_migrated(update: Update, context: BotContext) -> None:
     moved = await context.db.units.migrate_unit_chat(message.chat.id, message.migrate_to_chat_id)
     if moved:
         log.info("units %s follow their group to its supergroup", ", ".join(moved))
+
+
+async def check_button(update: Update, context: BotContext) -> None:
+    """Stop a press whose data is not whole, or made in a chat where its button never is."""
+    query, chat = update.callback_query, update.effective_chat
+    assert query is not None
+    kind = family(query.data)
+    if kind is None:
+        # Not one of bot.telegram.callbacks' formats: the report conversation's own buttons.
+        return
+    # Checked before any handler sees it: a citizen's button in a unit's chat (or an admin's
+    # binding tree outside a private chat) must change nothing at all, whoever presses it.
+    if not kind.fits(chat.type if chat is not None else None):
+        await query.answer(context._("This button is not available here."))
+        raise ApplicationHandlerStop
+    # Data of a known kind that is not whole ("st:ack:1\n") is forged: no handler, even one
+    # registered with a looser pattern, gets to act on it.
+    if kind.parse(query.data) is None:
+        await query.answer(context._("This button is no longer active."))
+        raise ApplicationHandlerStop
 
 
 async def expired_button(update: Update, context: BotContext) -> None:

@@ -5,7 +5,7 @@ Each button names a report by id; it counts only if the person pressing it sent 
 
 from __future__ import annotations
 
-import re
+from typing import TypeVar
 
 from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
@@ -13,42 +13,37 @@ from telegram.constants import ParseMode
 from bot.context import BotContext
 from bot.core.domain import Link, Report, Status
 from bot.core.parsing import format_code
+from bot.telegram.callbacks import Answer, OnReport, Rating, Verdict
 
-_ANSWER = re.compile(r"^ans:(\d{1,12})$")
-_VERDICT = re.compile(r"^fb:(yes|no):(\d{1,12})$")
-_RATE = re.compile(r"^rate:(\d{1,12}):([1-5])$")
+Pressed = TypeVar("Pressed", bound=OnReport)
 
 
-async def _own_report(update: Update, context: BotContext, report_id: str) -> Report | None:
-    """Return the report only if the person pressing sent it; otherwise answer and stop."""
+async def _own_report(
+    update: Update, context: BotContext, kind: type[Pressed]
+) -> tuple[Pressed, Report] | None:
+    """Return the press and its report only if the person pressing sent that report."""
     query = update.callback_query
     assert query is not None
-    report = await context.db.reports.get_report(int(report_id))
-    if report is None or not await context.db.reports.is_reporter(report.id, query.from_user.id):
+    data = kind.parse(query.data)
+    report = await context.db.reports.get_report(data.report_id) if data is not None else None
+    if (
+        data is None
+        or report is None
+        or not await context.db.reports.is_reporter(report.id, query.from_user.id)
+    ):
         await query.answer(context._("This button is no longer active."))
         return None
-    return report
-
-
-async def _matched(
-    update: Update, context: BotContext, pattern: re.Pattern[str]
-) -> re.Match[str] | None:
-    query = update.callback_query
-    assert query is not None
-    found = pattern.match(query.data or "")
-    if found is None:
-        await query.answer(context._("This button is no longer active."))
-    return found
+    return data, report
 
 
 async def answer_pressed(update: Update, context: BotContext) -> None:
     """Open a reply box for answering the unit's question."""
     query = update.callback_query
     assert query is not None and query.message is not None
-    found = await _matched(update, context, _ANSWER)
-    report = await _own_report(update, context, found.group(1)) if found else None
-    if report is None:
+    pressed = await _own_report(update, context, Answer)
+    if pressed is None:
         return
+    _data, report = pressed
     await query.answer()
     # The reply box answers the same unit as the question it was opened from.
     asked = await context.db.links.get_link(query.message.chat.id, query.message.message_id)
@@ -70,7 +65,7 @@ def rating_keyboard(report_id: int) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [
             [
-                InlineKeyboardButton("⭐" * n, callback_data=f"rate:{report_id}:{n}")
+                InlineKeyboardButton("⭐" * n, callback_data=Rating(report_id, n).pack())
                 for n in range(1, 6)
             ]
         ]
@@ -82,10 +77,10 @@ async def verdict_given(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None
     _ = context._
-    found = await _matched(update, context, _VERDICT)
-    report = await _own_report(update, context, found.group(2)) if found else None
-    if found is None or report is None:
+    pressed = await _own_report(update, context, Verdict)
+    if pressed is None:
         return
+    verdict, report = pressed
     if report.status != Status.RESOLVED or report.citizen_verdict is not None:
         await query.answer(_("This button is no longer active."))
         return
@@ -94,7 +89,7 @@ async def verdict_given(update: Update, context: BotContext) -> None:
     code = f"<code>{format_code(report.code)}</code>"
     days = context.settings.sla.reopen_days
     text: str | None = None
-    if found.group(1) == "yes":
+    if verdict.resolved:
         await context.workflow.confirm_resolved(report)
         text = _("Thank you for confirming that report %(code)s is resolved.") % {"code": code}
     elif context.db.clock() - (report.closed_at or 0) > days * 86400:
@@ -125,11 +120,11 @@ async def rated(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None
     _ = context._
-    found = await _matched(update, context, _RATE)
-    report = await _own_report(update, context, found.group(1)) if found else None
-    if found is None or report is None:
+    pressed = await _own_report(update, context, Rating)
+    if pressed is None:
         return
-    done = await context.workflow.rate(report, int(found.group(2)))
+    rating, report = pressed
+    done = await context.workflow.rate(report, rating.stars)
     if done is None:
         await query.answer(_("You have already rated this report."))
         return
@@ -138,7 +133,7 @@ async def rated(update: Update, context: BotContext) -> None:
         _("Thank you: you rated the handling of report %(code)s %(stars)s.")
         % {
             "code": f"<code>{format_code(report.code)}</code>",
-            "stars": "⭐" * int(found.group(2)),
+            "stars": "⭐" * rating.stars,
         },
         parse_mode=ParseMode.HTML,
     )

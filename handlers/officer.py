@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import html
 import re
+from functools import partial
+from typing import TypeVar
 
 from telegram import (
     CallbackQuery,
@@ -50,15 +52,18 @@ from bot.core.parsing import format_code, normalize_code
 from bot.core.workflow import ANONYMOUS_ADMIN_ID, NOTE_MAX, NOTE_MIN, Action, allowed_actions
 from bot.messages.labels import decline_label, status_label
 from bot.messages.unit import pending_lines, prompt_text
+from bot.telegram.callbacks import (
+    AlertAction,
+    DeclineChoose,
+    OnReport,
+    PickerClose,
+    TransferBrowse,
+    TransferChoose,
+)
 from bot.telegram.keyboards import tree_rows
 from handlers.common import say_chunks, unit_names
 
 PENDING_MAX = 200
-_PRESS = re.compile(r"^st:([a-z]+):(\d{1,12})$")
-_BROWSE = re.compile(r"^tb:(\d{1,12}):([A-Za-z0-9_.-]{1,24}|-):(\d{1,3})$")
-_CHOOSE = re.compile(r"^tu:(\d{1,12}):([A-Za-z0-9_.-]{1,24})$")
-_DECLINE = re.compile(r"^dr:(\d{1,12}):([a-z]{1,10})$")
-_CLOSE = re.compile(r"^tx:(\d{1,12})$")
 _DAYS = re.compile(
     r"^\s*(\d{1,3})\b\s*(?:ngày|days?)?\s*[-:,.;]?\s*(.*)$", re.IGNORECASE | re.DOTALL
 )
@@ -75,23 +80,26 @@ def is_anonymous(user: User | None) -> bool:
     return user is None or user.is_bot or user.id == ANONYMOUS_ADMIN_ID
 
 
+Pressed = TypeVar("Pressed", bound=OnReport)
+
+
 async def _pressed(
-    update: Update, context: BotContext, pattern: re.Pattern[str], purpose: str
-) -> tuple[CallbackQuery, re.Match[str], Report, Link] | None:
+    update: Update, context: BotContext, kind: type[Pressed], purpose: str
+) -> tuple[CallbackQuery, Pressed, Report, Link] | None:
     """Check a press: well-formed, on a message tied to that report, by someone who may act."""
     query = update.callback_query
     assert query is not None
     _ = context._
-    match = pattern.match(query.data or "")
+    data = kind.parse(query.data)
     message = query.message
     link = None
-    if match is not None and message is not None:
+    if data is not None and message is not None:
         link = await context.db.links.get_link(message.chat.id, message.message_id)
-    if match is None or link is None or link.purpose != purpose:
+    if data is None or link is None or link.purpose != purpose:
         await query.answer(_("This button is no longer active."))
         return None
     report = await context.db.reports.get_report(link.report_id)
-    if report is None or str(report.id) != match.group(1 if purpose != "alert" else 2):
+    if report is None or report.id != data.report_id:
         await query.answer(_("This button is no longer active."))
         return None
     if is_anonymous(query.from_user):
@@ -107,7 +115,7 @@ async def _pressed(
     if not await context.workflow.may_act(query.from_user.id, report.fields.unit_code or ""):
         await _refuse(query, _("Only the unit's officers can do this."))
         return None
-    return query, match, report, link
+    return query, data, report, link
 
 
 def actor_name(user: User) -> str:
@@ -126,16 +134,12 @@ async def _changed(query: CallbackQuery, context: BotContext, report: Report) ->
 
 async def action_pressed(update: Update, context: BotContext) -> None:
     """Carry out an alert button, or ask for what the step still needs."""
-    checked = await _pressed(update, context, _PRESS, "alert")
+    checked = await _pressed(update, context, AlertAction, "alert")
     if checked is None:
         return
-    query, match, report, link = checked
+    query, data, report, link = checked
     _ = context._
-    try:
-        action = Action(match.group(1))
-    except ValueError:
-        await query.answer(_("This button is no longer active."))
-        return
+    action = data.action
     if action not in allowed_actions(report, context.settings.sla):
         await _changed(query, context, report)
         return
@@ -241,12 +245,13 @@ async def _open_picker(
         rows = [
             [
                 InlineKeyboardButton(
-                    decline_label(reason, _), callback_data=f"dr:{report.id}:{reason.value}"
+                    decline_label(reason, _), callback_data=DeclineChoose(report.id, reason).pack()
                 )
             ]
             for reason in DeclineReason
         ]
-        rows.append([InlineKeyboardButton(_("Cancel"), callback_data=f"tx:{report.id}")])
+        close = PickerClose(report.id).pack()
+        rows.append([InlineKeyboardButton(_("Cancel"), callback_data=close)])
         markup = InlineKeyboardMarkup(rows)
     sent = await context.bot.send_message(
         message.chat.id,
@@ -276,27 +281,28 @@ async def _unit_keyboard(
         context,
         parent,
         page,
-        browse=f"tb:{report.id}",
-        choose=f"tu:{report.id}",
+        browse=partial(TransferBrowse, report.id),
+        choose=partial(TransferChoose, report.id),
         exclude=report.fields.unit_code,
     )
-    rows.append([InlineKeyboardButton(context._("Cancel"), callback_data=f"tx:{report.id}")])
+    close = PickerClose(report.id).pack()
+    rows.append([InlineKeyboardButton(context._("Cancel"), callback_data=close)])
     return InlineKeyboardMarkup(rows)
 
 
 async def transfer_browse(update: Update, context: BotContext) -> None:
     """Show another page or level of the unit tree in the picker."""
-    checked = await _pressed(update, context, _BROWSE, "picker")
+    checked = await _pressed(update, context, TransferBrowse, "picker")
     if checked is None:
         return
-    query, match, report, _link = checked
-    parent = None if match.group(2) == "-" else match.group(2)
+    query, data, report, _link = checked
+    parent = data.unit
     if parent is not None and await context.db.units.get_unit(parent) is None:
         parent = None
     await query.answer()
     try:
         await query.edit_message_reply_markup(
-            await _unit_keyboard(context, report, parent, int(match.group(3)))
+            await _unit_keyboard(context, report, parent, data.page)
         )
     except BadRequest as exc:
         # The same page pressed twice: nothing to change.
@@ -306,12 +312,12 @@ async def transfer_browse(update: Update, context: BotContext) -> None:
 
 async def transfer_chosen(update: Update, context: BotContext) -> None:
     """Take the chosen unit and ask for the reason of the transfer."""
-    checked = await _pressed(update, context, _CHOOSE, "picker")
+    checked = await _pressed(update, context, TransferChoose, "picker")
     if checked is None:
         return
-    query, match, report, link = checked
+    query, data, report, link = checked
     _ = context._
-    target = await context.db.units.get_unit(match.group(2))
+    target = await context.db.units.get_unit(data.unit)
     if target is None or target.disabled or target.code == report.fields.unit_code:
         await query.answer(_("This button is no longer active."))
         return
@@ -321,25 +327,20 @@ async def transfer_chosen(update: Update, context: BotContext) -> None:
 
 async def decline_reason(update: Update, context: BotContext) -> None:
     """Take the reason for declining and ask for the note."""
-    checked = await _pressed(update, context, _DECLINE, "picker")
+    checked = await _pressed(update, context, DeclineChoose, "picker")
     if checked is None:
         return
-    query, match, report, link = checked
-    try:
-        reason = DeclineReason(match.group(2))
-    except ValueError:
-        await query.answer(context._("This button is no longer active."))
-        return
+    query, data, report, link = checked
     await _close_picker(query, context, link)
-    await _prompt(query, context, report, link, "decline", {"reason": reason.value})
+    await _prompt(query, context, report, link, "decline", {"reason": data.reason.value})
 
 
 async def picker_closed(update: Update, context: BotContext) -> None:
     """Close a picker without doing anything."""
-    checked = await _pressed(update, context, _CLOSE, "picker")
+    checked = await _pressed(update, context, PickerClose, "picker")
     if checked is None:
         return
-    query, _match, _report, link = checked
+    query, _data, _report, link = checked
     await query.answer()
     await _close_picker(query, context, link)
 

@@ -15,15 +15,13 @@ from telegram import (
     ReplyKeyboardRemove,
     Update,
 )
-from telegram.constants import ChatType, ParseMode
+from telegram.constants import ParseMode
 
 from bot.context import BotContext
 from bot.messages.privacy import EXPORT_FILENAME, export_bytes, personal_data
+from bot.telegram.callbacks import Forget
 
 log = logging.getLogger(__name__)
-
-FORGET_YES = "fg:yes"
-FORGET_NO = "fg:no"
 
 
 async def my_data(update: Update, context: BotContext) -> None:
@@ -61,8 +59,8 @@ async def forget(update: Update, context: BotContext) -> None:
     markup = InlineKeyboardMarkup(
         [
             [
-                InlineKeyboardButton(_("🗑 Yes, erase my data"), callback_data=FORGET_YES),
-                InlineKeyboardButton(_("✖️ No, keep it"), callback_data=FORGET_NO),
+                InlineKeyboardButton(_("🗑 Yes, erase my data"), callback_data=Forget(True).pack()),
+                InlineKeyboardButton(_("✖️ No, keep it"), callback_data=Forget(False).pack()),
             ]
         ]
     )
@@ -74,13 +72,15 @@ async def forget_pressed(update: Update, context: BotContext) -> None:
     query, chat = update.callback_query, update.effective_chat
     assert query is not None
     _ = context._
-    if chat is None or chat.type != ChatType.PRIVATE or query.data not in (FORGET_YES, FORGET_NO):
+    # Pressed anywhere but a private chat, the button is stopped before it gets here.
+    pressed = Forget.parse(query.data)
+    if chat is None or pressed is None:
         await query.answer(_("This button is no longer active."))
         return
     await query.answer()
     # The buttons go first, so the question cannot be answered twice.
     await query.edit_message_reply_markup(None)
-    if query.data == FORGET_NO:
+    if not pressed.erase:
         await context.bot.send_message(chat.id, _("Nothing was erased."))
         return
     # Whoever pressed, in their own private chat: the button cannot reach anyone else's data.

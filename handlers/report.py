@@ -20,7 +20,7 @@ from bot.core.conversation import Answer, Effect, Outcome, Problem, Question, St
 from bot.core.domain import Draft
 from bot.messages import questions as texts
 from bot.store.repository import StorageError
-from bot.telegram.callbacks import REPORT_ANSWER, UNIT_BROWSE
+from bot.telegram.callbacks import ReportAnswer, UnitBrowse
 from bot.telegram.evidence import fingerprint
 from bot.telegram.questions import (
     answer_from,
@@ -120,13 +120,13 @@ async def answer_pressed(update: Update, context: BotContext) -> None:
     """Take a button of the report's current question as the answer."""
     query = update.callback_query
     assert query is not None
-    parsed = REPORT_ANSWER.parse(query.data)
+    pressed = ReportAnswer.parse(query.data)
     draft = await context.db.drafts.get_draft(_user_id(update))
-    if parsed is None or draft is None or parsed[0] != draft.step:
+    if pressed is None or draft is None or pressed.question != draft.step:
         # A button of an earlier question, of a report already sent, or forged data.
         await query.answer(context._(texts.NOT_ACTIVE))
         return
-    await _apply(update, context, draft, Answer(choice=parsed[1]))
+    await _apply(update, context, draft, Answer(choice=pressed.value))
 
 
 async def unit_browse(update: Update, context: BotContext) -> None:
@@ -134,8 +134,8 @@ async def unit_browse(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None
     await query.answer()
-    parsed = UNIT_BROWSE.parse(query.data)
-    parent, page = parsed if parsed is not None else (None, 0)
+    pressed = UnitBrowse.parse(query.data)
+    parent, page = (pressed.unit, pressed.page) if pressed is not None else (None, 0)
     if parent is not None and await context.db.units.get_unit(parent) is None:
         parent = None
     try:

@@ -20,7 +20,7 @@ from bot.core.domain import VN_TZ
 from bot.core.outbox import AlertPayload, Outgoing
 from bot.sim import BotApiSimulator, SimUser
 from bot.store.repository import Repository
-from bot.telegram.callbacks import REPORT_ANSWER
+from bot.telegram.callbacks import ReportAnswer
 
 ADMIN_ID = 900001
 PROVINCE_CHAT = -1001000000001
@@ -64,12 +64,12 @@ class FakeClock:
 ALERT = (Outgoing(AlertPayload()),)
 
 # The review's Send button, for tests that press it twice or at a chosen moment.
-CONFIRM_DATA = REPORT_ANSWER.build(step=Step.REVIEW, value=CONFIRM)
+CONFIRM_DATA = ReportAnswer.of(Step.REVIEW, CONFIRM).pack()
 
 
 def answer_data(step: Step, value: str) -> str:
     """Return the callback data of one of the report's buttons."""
-    return REPORT_ANSWER.build(step=step, value=value)
+    return ReportAnswer.of(step, value).pack()
 
 
 CODE_RE = re.compile(r"\b([A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4})\b")

@@ -17,7 +17,7 @@ from typing import Any
 from bot.core.conversation import ANONYMOUS, CLEAR, CONFIRM, DONE, SKIP, TODAY, Step
 from bot.sim import SimUser
 from bot.sim.bench_world import CODE_RE, DESCRIPTION, PHOTO, BenchSimulator, unit_code, unit_name
-from bot.telegram.callbacks import REPORT_ANSWER
+from bot.telegram.callbacks import ReportAnswer
 
 
 @dataclass
@@ -119,7 +119,7 @@ class Citizen:
     def _answer(
         self, message: dict[str, Any], text: str, data: list[str]
     ) -> Callable[[], Any] | None:
-        answers = {d: REPORT_ANSWER.parse(d) for d in data}
+        answers = {d: _answer_of(d) for d in data}
 
         def press(step: Step | None, value: str) -> Callable[[], Any] | None:
             for wire, parsed in answers.items():
@@ -170,8 +170,15 @@ class Citizen:
         await self.user.press(current, data, check_button=False)
 
 
+def _answer_of(data: str) -> tuple[Step, str] | None:
+    pressed = ReportAnswer.parse(data)
+    if pressed is None or pressed.question is None:
+        return None
+    return pressed.question, pressed.value
+
+
 def _step(data: str) -> Step | None:
-    parsed = REPORT_ANSWER.parse(data)
+    parsed = _answer_of(data)
     return parsed[0] if parsed else None
 
 

@@ -12,7 +12,6 @@ from typing import TypeVar
 
 from telegram import (
     Bot,
-    InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputFile,
     Message,
@@ -52,7 +51,6 @@ from bot.messages import admin as admin_texts
 from bot.messages import citizen as citizen_texts
 from bot.messages import questions as questions_texts
 from bot.messages import unit as unit_texts
-from bot.messages.labels import action_label
 from bot.messages.relay import (
     answer_foot,
     answer_head,
@@ -69,6 +67,7 @@ from bot.messages.report import (
     history_line,
 )
 from bot.store.repository import Repository, StorageError
+from bot.telegram.keyboards import alert_keyboard, answer_keyboard, verdict_keyboard
 from bot.telegram.limits import IN_OUTBOX
 
 log = logging.getLogger(__name__)
@@ -347,14 +346,7 @@ class Delivery:
             reply_hint=live and link.unit_code is not None and not link.data.get("channel"),
         )
         actions = allowed_actions(report, self.settings.sla) if live else []
-        if not actions:
-            return text, None
-        buttons = [
-            InlineKeyboardButton(action_label(a, _), callback_data=f"st:{a.value}:{report.id}")
-            for a in actions
-        ]
-        rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
-        return text, InlineKeyboardMarkup(rows)
+        return text, alert_keyboard(report.id, actions, _)
 
     async def _refresh(self, item: OutboxItem) -> None:
         """Edit every alert of the report to its current state (idempotent, so retried whole)."""
@@ -424,18 +416,7 @@ class Delivery:
             return
         markup = None
         if entry.action == "resolved":
-            markup = InlineKeyboardMarkup(
-                [
-                    [
-                        InlineKeyboardButton(
-                            _("👍 Yes, resolved"), callback_data=f"fb:yes:{report.id}"
-                        ),
-                        InlineKeyboardButton(
-                            _("👎 No, not resolved"), callback_data=f"fb:no:{report.id}"
-                        ),
-                    ]
-                ]
-            )
+            markup = verdict_keyboard(report.id, _)
         await self.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup)
 
     async def _send_receipt(self, item: OutboxItem) -> None:
@@ -478,9 +459,7 @@ class Delivery:
             return
         head = question_head(await self._unit_name(asking), report.code, _)
         foot = question_foot(_)
-        markup = InlineKeyboardMarkup(
-            [[InlineKeyboardButton(_("✍️ Answer"), callback_data=f"ans:{report.id}")]]
-        )
+        markup = answer_keyboard(report.id, _)
         message_id = await self._relay(chat_id, relay, head, foot, markup)
         link = Link(chat_id, message_id, report.id, "question", asking)
         await self.db.outbox.part_sent(item.id, 1, message_id, link)

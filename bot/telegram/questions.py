@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -27,13 +29,13 @@ from bot.core.conversation import (
 from bot.core.domain import Draft, Unit
 from bot.messages import questions as texts
 from bot.messages.questions import Prompt, browse_all
-from bot.telegram.callbacks import REPORT_ANSWER, UNIT_BROWSE
+from bot.telegram.callbacks import Consent, ReportAnswer, UnitBrowse
 from bot.telegram.evidence import attachment_from
 from bot.telegram.keyboards import tree_rows
 
 
 def _button(step: Step, value: str, label: str) -> InlineKeyboardButton:
-    return InlineKeyboardButton(label, callback_data=REPORT_ANSWER.build(step=step, value=value))
+    return InlineKeyboardButton(label, callback_data=ReportAnswer.of(step, value).pack())
 
 
 def choice_rows(question: Question, prompt: Prompt) -> list[list[InlineKeyboardButton]]:
@@ -64,15 +66,15 @@ async def question_markup(
 
 async def unit_tree(context: BotContext, parent: str | None, page: int) -> InlineKeyboardMarkup:
     """Return one page of the unit tree, whose units answer the unit question."""
-    # The tree's own prefixes until it takes formats: "ub:CODE:PAGE" and "a:unit:CODE".
-    rows = await tree_rows(context, parent, page, browse="ub", choose="a:unit")
+    choose = partial(ReportAnswer, Step.UNIT.key)
+    rows = await tree_rows(context, parent, page, browse=UnitBrowse, choose=choose)
     return InlineKeyboardMarkup(rows)
 
 
 def found_units_markup(context: BotContext, units: tuple[Unit, ...]) -> InlineKeyboardMarkup:
     """Return the units a search found as buttons, and a way back to the whole tree."""
     rows = [[_button(Step.UNIT, unit.code, unit.name)] for unit in units]
-    data = UNIT_BROWSE.build(code=None, page=0)
+    data = UnitBrowse(None, 0).pack()
     rows.append([InlineKeyboardButton(browse_all(context._), callback_data=data)])
     return InlineKeyboardMarkup(rows)
 
@@ -146,4 +148,4 @@ async def ask_consent(context: BotContext, chat_id: int) -> None:
     await say(context, chat_id, words.text, InlineKeyboardMarkup(rows))
 
 
-CONSENT_DATA = {"yes": "consent:yes", "no": "consent:no"}
+CONSENT_DATA = {"yes": Consent(given=True).pack(), "no": Consent(given=False).pack()}
