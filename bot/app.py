@@ -21,13 +21,13 @@ from telegram.ext import (
 )
 
 from bot.config import Settings
-from bot.context import SERVICES_KEY, BotContext, Services
 from bot.core.conversation import Conversation
 from bot.core.domain import local_today
 from bot.core.workflow import Workflow
 from bot.i18n import SUPPORTED, Translator
 from bot.jobs import check_deadlines, retention_job, weekly_digest
 from bot.store.repository import Clock, Repository
+from bot.telegram.context import SERVICES_KEY, BotContext, Services
 from bot.telegram.delivery import Delivery
 from bot.telegram.inbound import Inbound
 from bot.telegram.limits import ReplyRetryingLimiter

@@ -9,8 +9,8 @@ from bot.store.repository import StorageError
 
 if TYPE_CHECKING:
     from bot.config import Settings
-    from bot.context import BotContext
     from bot.store.repository import Repository
+    from bot.telegram.context import BotContext
 
 log = logging.getLogger(__name__)
 

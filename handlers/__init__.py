@@ -15,13 +15,13 @@ from telegram.ext import (
     filters,
 )
 
-from bot.context import BotContext
 from bot.telegram import callbacks as cb
+from bot.telegram.context import BotContext
 
 
 def register(app: Application[Any, BotContext, Any, Any, Any, Any]) -> None:
     """Register the handlers on `app`."""
-    from handlers import admin, common, feedback, figures, officer, privacy, relay, report
+    from handlers import admin, common, feedback, figures, officer, privacy, replies, report
 
     private = filters.ChatType.PRIVATE
     admins = app.bot_data["services"].admin_filter
@@ -34,7 +34,7 @@ def register(app: Application[Any, BotContext, Any, Any, Any, Any]) -> None:
     # for; it stops there. Any other message goes on to group 0.
     app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, common.chat_migrated), group=-1)
     app.add_handler(
-        MessageHandler(filters.REPLY & filters.UpdateType.MESSAGE, relay.on_reply), group=-1
+        MessageHandler(filters.REPLY & filters.UpdateType.MESSAGE, replies.on_reply), group=-1
     )
     # Every button press is checked against its format first: in the chats the format belongs
     # in (bot/telegram/callbacks.py) and whole, or it stops here, answered and changing nothing.

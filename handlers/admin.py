@@ -18,13 +18,13 @@ from telegram.constants import ChatMemberStatus, ChatType, ParseMode
 from telegram.ext import ApplicationHandlerStop
 
 from bot.config import UNIT_CODE_RE
-from bot.context import BotContext
 from bot.core.domain import Unit
 from bot.core.outbox import HeldAlertsNotice
 from bot.core.parsing import format_code, normalize_code
 from bot.messages.admin import admins_lines, banned_lines, officers_lines, units_lines
 from bot.telegram.callbacks import BindBrowse, BindChoose, CallbackData, Forget
-from bot.telegram.keyboards import tree_rows
+from bot.telegram.context import BotContext
+from bot.telegram.tree import tree_rows
 from handlers.common import say_chunks
 
 log = logging.getLogger(__name__)

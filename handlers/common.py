@@ -10,12 +10,12 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.ext import ApplicationHandlerStop
 
-from bot.context import BotContext
 from bot.core.parsing import normalize_code
 from bot.i18n import SUPPORTED, pick_locale
 from bot.messages.citizen import privacy_notice, report_status, reports_list
 from bot.store.repository import StorageError
 from bot.telegram.callbacks import Language, NewReport, family
+from bot.telegram.context import BotContext
 from bot.telegram.questions import ask, ask_consent
 
 log = logging.getLogger(__name__)

@@ -10,10 +10,10 @@ from typing import TypeVar
 from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 
-from bot.context import BotContext
 from bot.core.domain import Link, Report, Status
 from bot.core.parsing import format_code
 from bot.telegram.callbacks import Answer, OnReport, Rating, Verdict
+from bot.telegram.context import BotContext
 
 Pressed = TypeVar("Pressed", bound=OnReport)
 

@@ -15,7 +15,6 @@ from telegram import InputFile, Update
 from telegram.constants import ChatAction, ParseMode
 from telegram.error import TelegramError
 
-from bot.context import BotContext
 from bot.core.domain import VN_TZ, Link
 from bot.core.parsing import normalize_code
 from bot.figures.export import export_csv, export_xlsx
@@ -29,6 +28,7 @@ from bot.figures.stats import (
     summary_text,
 )
 from bot.messages.admin import found_lines, report_extras
+from bot.telegram.context import BotContext
 from handlers.admin import _args, _log, _say, admin_only
 from handlers.common import say_chunks, unit_names
 

@@ -40,16 +40,14 @@ from telegram import (
     Message,
     ReplyParameters,
     Update,
-    User,
 )
 from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden
 
-from bot.context import BotContext
 from bot.core.domain import DeclineReason, Link, Report
 from bot.core.outbox import Outgoing, RefreshPayload
 from bot.core.parsing import format_code, normalize_code
-from bot.core.workflow import ANONYMOUS_ADMIN_ID, NOTE_MAX, NOTE_MIN, Action, allowed_actions
+from bot.core.workflow import NOTE_MAX, NOTE_MIN, Action, allowed_actions
 from bot.messages.labels import decline_label, status_label
 from bot.messages.unit import pending_lines, prompt_text
 from bot.telegram.callbacks import (
@@ -60,7 +58,10 @@ from bot.telegram.callbacks import (
     TransferBrowse,
     TransferChoose,
 )
-from bot.telegram.keyboards import tree_rows
+from bot.telegram.context import BotContext
+from bot.telegram.people import actor_name, is_anonymous
+from bot.telegram.tree import tree_rows
+from handlers import relay
 from handlers.common import say_chunks, unit_names
 
 PENDING_MAX = 200
@@ -74,10 +75,6 @@ _DAYS = re.compile(
 
 async def _refuse(query: CallbackQuery, text: str) -> None:
     await query.answer(text, show_alert=True)
-
-
-def is_anonymous(user: User | None) -> bool:
-    return user is None or user.is_bot or user.id == ANONYMOUS_ADMIN_ID
 
 
 Pressed = TypeVar("Pressed", bound=OnReport)
@@ -116,10 +113,6 @@ async def _pressed(
         await _refuse(query, _("Only the unit's officers can do this."))
         return None
     return query, data, report, link
-
-
-def actor_name(user: User) -> str:
-    return user.full_name[:64]
 
 
 async def _changed(query: CallbackQuery, context: BotContext, report: Report) -> None:
@@ -380,8 +373,6 @@ async def prompt_answered(update: Update, context: BotContext, link: Link, repor
         return
     action = str(link.data.get("action", ""))
     if action == "ask":
-        from handlers import relay
-
         await relay.ask(update, context, report, link.unit_code)
         return
     text = (message.text or "").strip()

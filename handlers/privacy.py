@@ -17,9 +17,9 @@ from telegram import (
 )
 from telegram.constants import ParseMode
 
-from bot.context import BotContext
 from bot.messages.privacy import EXPORT_FILENAME, export_bytes, personal_data
 from bot.telegram.callbacks import Forget
+from bot.telegram.context import BotContext
 
 log = logging.getLogger(__name__)
 

@@ -9,15 +9,14 @@ update when they take it, so a reporter can answer in the middle of writing anot
 from __future__ import annotations
 
 from telegram import Message, Update
-from telegram.constants import ChatType, ParseMode
-from telegram.ext import ApplicationHandlerStop
+from telegram.constants import ParseMode
 
-from bot.context import BotContext
 from bot.core.domain import CITIZEN, Report
 from bot.core.outbox import AnswerPayload, Outgoing, QuestionPayload
 from bot.core.parsing import format_code
 from bot.core.workflow import QUESTION_MAX
-from handlers import officer
+from bot.telegram.context import BotContext
+from bot.telegram.people import actor_name, is_anonymous
 
 # What can be passed on; everything else (stickers, polls, contacts…) could identify nobody
 # but means nothing to the other side either.
@@ -44,38 +43,6 @@ def _content(message: Message) -> tuple[str, str | None] | None:
     return None
 
 
-async def on_reply(update: Update, context: BotContext) -> None:
-    """Route a reply to one of the bot's report messages; leave every other message alone."""
-    message = update.effective_message
-    if message is None or message.reply_to_message is None:
-        return
-    if message.text and message.text.startswith("/"):
-        # A command stays a command even when typed as a reply.
-        return
-    original = message.reply_to_message
-    if original.from_user is None or original.from_user.id != context.bot.id:
-        return
-    link = await context.db.links.get_link(message.chat.id, original.message_id)
-    if link is None:
-        return
-    report = await context.db.reports.get_report(link.report_id)
-    if report is None:
-        return
-    private = message.chat.type == ChatType.PRIVATE
-    if link.purpose == "question" and private:
-        user = update.effective_user
-        if user is None or not await context.db.reports.is_reporter(report.id, user.id):
-            return
-        await answer(update, context, report, link.unit_code)
-    elif link.purpose == "prompt":
-        await officer.prompt_answered(update, context, link, report)
-    elif link.purpose in ("alert", "answer") and not private:
-        await ask(update, context, report, link.unit_code)
-    else:
-        return
-    raise ApplicationHandlerStop
-
-
 async def ask(update: Update, context: BotContext, report: Report, unit_code: str | None) -> None:
     """Pass an officer's question to the reporter, on behalf of the unit whose chat asks."""
     message = update.effective_message
@@ -83,7 +50,7 @@ async def ask(update: Update, context: BotContext, report: Report, unit_code: st
     assert message is not None
     _ = context._
     code = f"<code>{format_code(report.code)}</code>"
-    if user is None or officer.is_anonymous(user) or message.sender_chat is not None:
+    if user is None or is_anonymous(user) or message.sender_chat is not None:
         await _reply(message, _("Anonymous administrators cannot act: please act as yourself."))
         return
     if not await context.workflow.may_act(user.id, report.fields.unit_code or ""):
@@ -126,7 +93,7 @@ async def ask(update: Update, context: BotContext, report: Report, unit_code: st
         text=text,
         source_chat_id=message.chat.id,
         source_message_id=message.message_id,
-        actor=await context.workflow.actor(user.id, officer.actor_name(user)),
+        actor=await context.workflow.actor(user.id, actor_name(user)),
         outgoing=Outgoing(QuestionPayload(unit=unit_code or report.fields.unit_code)),
     )
     if relay_id is None:

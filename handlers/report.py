@@ -15,12 +15,12 @@ from telegram import ReplyKeyboardRemove, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
 
-from bot.context import BotContext
 from bot.core.conversation import Answer, Effect, Outcome, Problem, Question, Step, new_draft
 from bot.core.domain import Draft
 from bot.messages import questions as texts
 from bot.store.repository import StorageError
 from bot.telegram.callbacks import ReportAnswer, UnitBrowse
+from bot.telegram.context import BotContext
 from bot.telegram.evidence import fingerprint
 from bot.telegram.questions import (
     answer_from,

@@ -1,6 +1,6 @@
-"""Inline keyboards shared by several messages: the unit tree (for citizens choosing a unit,
-officers transferring a report, admins binding a chat), an alert's buttons, and the buttons on
-the messages a reporter receives. Every button's data comes from bot.telegram.callbacks."""
+"""Inline keyboards of the messages the outbox delivers: an alert's buttons and the buttons on
+the messages a reporter receives. Every button's data comes from bot.telegram.callbacks; the
+unit tree, which reads the store, is in bot.telegram.tree."""
 
 from __future__ import annotations
 
@@ -8,62 +8,10 @@ from collections.abc import Sequence
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.context import BotContext
 from bot.core.workflow import Action
 from bot.i18n import Gettext
 from bot.messages.labels import action_label
-from bot.telegram.callbacks import AlertAction, Answer, TreeBrowse, TreeChoose, Verdict
-
-UNITS_PER_PAGE = 8
-
-
-async def tree_rows(
-    context: BotContext,
-    parent: str | None,
-    page: int,
-    *,
-    browse: TreeBrowse,
-    choose: TreeChoose,
-    exclude: str | None = None,
-) -> list[list[InlineKeyboardButton]]:
-    """Return the button rows for one page of `parent`'s children (the top level for None).
-
-    A branch opens with `browse(code, 0)`, a unit is taken with `choose(code)`; the unit being
-    browsed can be taken too. `exclude` (the report's own unit) is never offered.
-    """
-    _ = context._
-    units = await context.db.units.child_units(parent)
-    branches = await context.db.units.has_children([u.code for u in units])
-    pages = max(1, -(-len(units) // UNITS_PER_PAGE))
-    page = min(max(page, 0), pages - 1)
-    rows: list[list[InlineKeyboardButton]] = []
-    current = await context.db.units.get_unit(parent) if parent is not None else None
-
-    def opens(unit: str | None, at: int) -> str:
-        return browse(unit, at).pack()
-
-    def take(code: str, label: str) -> list[InlineKeyboardButton]:
-        return [InlineKeyboardButton(label, callback_data=choose(code).pack())]
-
-    if current is not None and current.code != exclude:
-        rows.append(take(current.code, _("✅ %(unit)s") % {"unit": current.name}))
-    for unit in units[page * UNITS_PER_PAGE : (page + 1) * UNITS_PER_PAGE]:
-        if unit.code in branches:
-            data = opens(unit.code, 0)
-            rows.append([InlineKeyboardButton(f"{unit.name} ›", callback_data=data)])
-        elif unit.code != exclude:
-            rows.append(take(unit.code, unit.name))
-    nav: list[InlineKeyboardButton] = []
-    if page > 0:
-        nav.append(InlineKeyboardButton(_("‹ Previous"), callback_data=opens(parent, page - 1)))
-    if page < pages - 1:
-        nav.append(InlineKeyboardButton(_("Next ›"), callback_data=opens(parent, page + 1)))
-    if current is not None:
-        up = opens(current.parent, 0)
-        nav.append(InlineKeyboardButton(_("⬆️ Up one level"), callback_data=up))
-    if nav:
-        rows.append(nav)
-    return rows
+from bot.telegram.callbacks import AlertAction, Answer, Verdict
 
 
 def alert_keyboard(

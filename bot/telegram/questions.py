@@ -15,7 +15,6 @@ from telegram import (
 )
 from telegram.constants import ParseMode
 
-from bot.context import BotContext
 from bot.core.conversation import (
     CANCEL,
     CONFIRM,
@@ -30,8 +29,9 @@ from bot.core.domain import Draft, Unit
 from bot.messages import questions as texts
 from bot.messages.questions import Prompt, browse_all
 from bot.telegram.callbacks import Consent, ReportAnswer, UnitBrowse
+from bot.telegram.context import BotContext
 from bot.telegram.evidence import attachment_from
-from bot.telegram.keyboards import tree_rows
+from bot.telegram.tree import tree_rows
 
 
 def _button(step: Step, value: str, label: str) -> InlineKeyboardButton:
