@@ -1194,3 +1194,72 @@ async def test_a_lock_on_forgetting_a_handled_update_is_invisible_to_the_citizen
     await quiet(world, lan.id)
     said = [m["text"] for m in lan.messages[mark:]]
     assert len(said) == 2, said
+
+
+# -- what a person is owed when Telegram fails at the wrong moment -----------------------------
+
+
+async def test_a_502_on_every_step_of_a_report_loses_no_question_and_no_code(
+    world: World,
+) -> None:
+    # Defect class: replies a person waits for were sent once, and a failure left them
+    # waiting for good. Every step here meets one 502 before its reply gets through.
+    lan = world.person(733101, "Lan")
+    steps: list[Callable[[], Awaitable[Any]]] = [
+        lambda: lan.say("/start", expect="đồng ý", wait=10),
+        lambda: lan.press("Tôi đồng ý", expect="Chọn loại", wait=10),
+        lambda: lan.press("Thái độ", expect="đơn vị", wait=10),
+        lambda: lan.say("ha long", expect="ha long", wait=10),
+        lambda: lan.press("UBND phường Hạ Long", expect="cán bộ", wait=10),
+        lambda: lan.press("Bỏ qua", expect="khi nào", wait=10),
+        lambda: lan.press("Hôm nay", expect="ở đâu", wait=10),
+        lambda: lan.press("Bỏ qua", expect="Mô tả", wait=10),
+        lambda: lan.say(DESCRIPTION, expect="bằng chứng", wait=10),
+        lambda: lan.press("Bỏ qua", expect="ẩn danh", wait=10),
+        lambda: lan.press("Ẩn danh", expect="kiểm tra", wait=10),
+        lambda: lan.press("Gửi phản ánh", expect="/status", wait=20),
+    ]
+    for step in steps:
+        world.sim.inject("sendMessage", status=502, chat_id=lan.id, times=1)
+        world.sim.inject("editMessageText", status=502, chat_id=lan.id, times=1)
+        await step()
+        world.sim.clear_injections()
+    assert await world.db.reports.count_reports() == 1
+    assert not any(WENT_WRONG in m["text"] for m in lan.messages)
+
+
+async def test_an_alert_whose_answer_is_lost_twice_arrives_marked_as_resent(
+    world: World,
+) -> None:
+    # Defect class: a part Telegram accepted but the bot never heard back about.
+    world.sim.inject("sendMessage", status=200, chat_id=HA_LONG_CHAT, lose_answer=True, times=2)
+    code = await quick_report(world.person(733201, "Hải"))
+    await eventually(
+        lambda: len([m for m in world.sim.messages(HA_LONG_CHAT) if code in m["text"]]) == 3,
+        wait=20,
+    )
+    copies = [m["text"] for m in world.sim.messages(HA_LONG_CHAT) if code in m["text"]]
+    assert "gửi lại" not in copies[0]
+    assert all(text.startswith("🔁 (gửi lại)") for text in copies[1:])
+
+
+async def test_a_banned_reporter_cannot_be_asked_through_the_ask_button(world: World) -> None:
+    # Defect class: a question sent to someone whose answers the bot would drop.
+    citizen, code, alert = await reported(world, 733301)
+    officer = member(world, OFFICER_HL, "Hùng", HA_LONG_CHAT)
+    await world.db.admin.ban(citizen.id, "spam", by=ADMIN_ID)
+    mark = len(world.sim.messages(HA_LONG_CHAT))
+    await press_data(world, officer, alert, next(d for t, d in alert["buttons"] if "Hỏi" in t))
+    prompt = await world.sim.wait_for_message(
+        HA_LONG_CHAT, contains="vui lòng trả lời", after=mark
+    )
+    citizen_mark = len(citizen.messages)
+    said = await after(
+        world,
+        HA_LONG_CHAT,
+        officer.send("Anh/chị còn giữ biên lai không?", chat_id=HA_LONG_CHAT, reply_to=prompt),
+        "liên lạc",
+    )
+    assert code in said["text"]
+    await quiet(world, citizen.id)
+    assert citizen.messages[citizen_mark:] == []
