@@ -30,7 +30,7 @@ from bot.store.repository import Clock, Repository
 from bot.telegram.context import SERVICES_KEY, BotContext, Services
 from bot.telegram.delivery import Delivery
 from bot.telegram.inbound import Inbound
-from bot.telegram.limits import ReplyRetryingLimiter
+from bot.telegram.limits import FloodLimiter
 from bot.telegram.webhook import WebhookServer
 
 log = logging.getLogger(__name__)
@@ -61,22 +61,15 @@ def build_application(settings: Settings, *, clock: Clock = time.time) -> App:
         .base_url(settings.base_url)
         .base_file_url(settings.base_file_url)
         .context_types(ContextTypes(context=BotContext))
-        # Telegram's limits: 30 messages/s overall and 20/min per group, applied to every
-        # request. The outbox does its own retrying; replies to people are retried by the
-        # limiter for `reply_patience` seconds (bot.telegram.limits). PTB's default
-        # buckets (30 a second, 20 a minute) refill while they drain, so after a quiet spell
-        # they let 60 through in a second and 40 in a minute, and Telegram answers the excess
-        # with 429. These never exceed the limits in any window: one message every 1/29 s
-        # overall ([telegram] messages_per_second); per group a burst of 10 (an alert and its
-        # evidence) and 10 a minute more.
+        # Telegram's limits on every message: one every 1/messages_per_second seconds overall,
+        # 20 a minute per group, about one a second per person; replies to people before the
+        # outbox, which is never starved; replies retried for `reply_patience` seconds
+        # (bot/telegram/limits.py). The outbox does its own retrying.
         .rate_limiter(
-            ReplyRetryingLimiter(
+            FloodLimiter(
+                per_second=settings.messages_per_second,
                 patience=settings.reply_patience,
-                overall_max_rate=1,
-                overall_time_period=1 / settings.messages_per_second,
-                group_max_rate=10,
-                group_time_period=60,
-                max_retries=0,
+                pace_private_chats=settings.pace_private_chats,
             )
         )
         .post_init(init_resources)

@@ -150,6 +150,10 @@ class Settings:
     # How long a reply to a person keeps trying through 429s and outages (bot.telegram.limits);
     # not a configuration key: tests shorten it.
     reply_patience: float = 30.0
+    # Whether private chats are paced at about a message a second, as Telegram asks; not a
+    # configuration key: the end-to-end tests, like paid broadcasts for the overall rate,
+    # run without it (tests/test_limits.py checks the pacing itself).
+    pace_private_chats: bool = True
 
 
 def load_settings(path: Path | str, *, require_token: bool = True) -> Settings:

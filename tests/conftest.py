@@ -89,6 +89,7 @@ def make_settings(sim: BotApiSimulator, tmp_path: Path) -> Settings:
         # The simulated Telegram of the tests does not limit the overall rate (the benchmark's
         # does): the tests run at the pace of bots allowed paid broadcasts.
         messages_per_second=1000,
+        pace_private_chats=False,
     )
 
 

@@ -1,63 +1,111 @@
-"""Telegram's flood limits for every call, and patience for the replies people wait for.
+"""Telegram's flood limits for every message the bot sends, replies to people first.
 
-Every Bot API call passes through one `AIORateLimiter` (30 messages a second overall, 20 a
-minute per group). The outbox retries its own items, stored, for as long as it takes. A reply
-to a person in the middle of an update has no such record: if Telegram answers 429 or fails
-for a moment, the reply is tried again here, with backoff, for a bounded time, rather than
-leaving the person without the next question or their answer.
+Telegram allows about 30 messages a second overall, 20 a minute in a group or channel, and
+about one a second (a burst of three) in a private chat; beyond that it answers 429. Every call
+that sends or edits a message passes through `FloodLimiter`:
+
+- a chat's own limit is waited for first, in that chat alone, so one chat's backlog or flood
+  wait never holds up another chat;
+- the overall budget is then handed out one slot at a time, to replies first: a person waiting
+  for the next question goes before the outbox's alerts and notices. The outbox is never
+  starved: once its oldest call has waited `outbox_wait` seconds it takes the next slot;
+- a reply a person waits for is tried again, with backoff, through 429s and passing network
+  errors for `patience` seconds. The outbox's calls are not: it retries its items from the
+  database, for as long as it takes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Coroutine
 from datetime import timedelta
+from enum import IntEnum
 from typing import Any
 
 from telegram.error import BadRequest, NetworkError, RetryAfter
-from telegram.ext import AIORateLimiter
+from telegram.ext import BaseRateLimiter
 
 log = logging.getLogger(__name__)
 
 # Set in the outbox worker's task: its calls are retried by the outbox itself, from storage.
 IN_OUTBOX: contextvars.ContextVar[bool] = contextvars.ContextVar("in_outbox", default=False)
 
-# Calls that show a person something; other calls (polling, files, settings) are not retried.
-REPLY_ENDPOINTS = frozenset(
-    {
-        "sendMessage",
-        "sendPhoto",
-        "sendDocument",
-        "sendVideo",
-        "sendVoice",
-        "sendAudio",
-        "sendAnimation",
-        "sendVideoNote",
-        "sendMediaGroup",
-        "copyMessage",
-        "editMessageText",
-        "editMessageReplyMarkup",
-        "editMessageCaption",
-    }
-)
 # How long a reply may keep trying: long enough for a short outage or a flood wait, short
 # enough that the person's later messages are not held up for long.
 REPLY_PATIENCE = 30.0
 FIRST_BACKOFF = 0.5
 MAX_BACKOFF = 8.0
+# Telegram's limits, as the simulator enforces them (bot/sim/flood.py).
+GROUP_PER_MINUTE = 20
+GROUP_WINDOW = 60.0
+PRIVATE_RATE = 1.0
+PRIVATE_BURST = 3.0
+# The longest the outbox's next call waits behind replies before it goes first.
+OUTBOX_WAIT = 1.0
 
 JSONResult = bool | dict[str, Any] | list[dict[str, Any]]
 
 
-class ReplyRetryingLimiter(AIORateLimiter):
-    """AIORateLimiter that also retries replies to people on 429 and passing network errors."""
+class Lane(IntEnum):
+    """Who is waiting for a slot of the overall budget; lower goes first."""
 
-    def __init__(self, *, patience: float = REPLY_PATIENCE, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    REPLY = 0
+    OUTBOX = 1
+
+
+def counts_as_message(endpoint: str) -> bool:
+    """Tell whether a call sends or edits a message, the calls Telegram's limits count."""
+    if endpoint == "sendChatAction":
+        return False
+    return endpoint.startswith(("send", "edit")) or endpoint in ("copyMessage", "forwardMessage")
+
+
+class FloodLimiter(BaseRateLimiter[int]):
+    """Telegram's limits per chat and overall, with replies served before the outbox."""
+
+    def __init__(
+        self,
+        *,
+        per_second: float = 29.0,
+        patience: float = REPLY_PATIENCE,
+        outbox_wait: float = OUTBOX_WAIT,
+        pace_private_chats: bool = True,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.interval = 1.0 / per_second
+        self.pace_private_chats = pace_private_chats
         self.patience = patience
+        self.outbox_wait = outbox_wait
+        self.clock = clock
+        self._next_free = 0.0
+        self._waiting: dict[Lane, deque[tuple[float, asyncio.Future[None]]]] = {
+            lane: deque() for lane in Lane
+        }
+        self._dispatcher: asyncio.Task[None] | None = None
+        self._groups: dict[int, deque[float]] = {}
+        self._private: dict[int, tuple[float, float]] = {}
+        # A chat Telegram told to wait (429): its calls wait, nobody else's do.
+        self._held: dict[int, float] = {}
+
+    async def initialize(self) -> None:
+        """Nothing to open."""
+
+    async def shutdown(self) -> None:
+        """Stop handing out slots; calls still waiting are cancelled."""
+        if self._dispatcher is not None:
+            self._dispatcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._dispatcher
+            self._dispatcher = None
+        for queue in self._waiting.values():
+            for _since, future in queue:
+                future.cancel()
+            queue.clear()
 
     async def process_request(
         self,
@@ -68,29 +116,141 @@ class ReplyRetryingLimiter(AIORateLimiter):
         data: dict[str, Any],
         rate_limit_args: int | None,
     ) -> JSONResult:
-        """Apply the limits; retry a reply within the patience, anything else never."""
-        if IN_OUTBOX.get() or endpoint not in REPLY_ENDPOINTS:
-            return await super().process_request(
-                callback, args, kwargs, endpoint, data, rate_limit_args
-            )
-        deadline = time.monotonic() + self.patience
+        """Send within the limits; a reply to a person is retried within the patience."""
+        if not counts_as_message(endpoint):
+            return await callback(*args, **kwargs)
+        chat_id = _chat_id(data.get("chat_id"))
+        lane = Lane.OUTBOX if IN_OUTBOX.get() else Lane.REPLY
+        if lane is Lane.OUTBOX:
+            return await self._send(callback, args, kwargs, chat_id, lane)
+        deadline = self.clock() + self.patience
         backoff = FIRST_BACKOFF
         while True:
             try:
-                return await super().process_request(
-                    callback, args, kwargs, endpoint, data, rate_limit_args
-                )
+                return await self._send(callback, args, kwargs, chat_id, lane)
             except BadRequest:
                 # Telegram understood and refused: the same request would be refused again.
                 raise
             except RetryAfter as exc:
-                delay = exc.retry_after
-                wait = delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
-                if time.monotonic() + wait > deadline:
+                wait = _seconds(exc.retry_after)
+                if self.clock() + wait > deadline:
                     raise
             except NetworkError:
                 wait, backoff = backoff, min(backoff * 2, MAX_BACKOFF)
-                if time.monotonic() + wait > deadline:
+                if self.clock() + wait > deadline:
                     raise
             log.info("%s to a person failed; trying again in %.1f s", endpoint, wait)
             await asyncio.sleep(wait)
+
+    async def _send(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, JSONResult]],
+        args: Any,
+        kwargs: dict[str, Any],
+        chat_id: int | None,
+        lane: Lane,
+    ) -> JSONResult:
+        if chat_id is not None:
+            await self._chat_slot(chat_id)
+        await self._overall_slot(lane)
+        try:
+            return await callback(*args, **kwargs)
+        except RetryAfter as exc:
+            if chat_id is not None:
+                self._held[chat_id] = self.clock() + _seconds(exc.retry_after)
+            raise
+
+    # -- a chat's own limit ---------------------------------------------------------------------
+
+    async def _chat_slot(self, chat_id: int) -> None:
+        """Wait until the chat may receive one more message, and take that place."""
+        while True:
+            now = self.clock()
+            wait = self._held.get(chat_id, 0.0) - now
+            if wait <= 0:
+                self._held.pop(chat_id, None)
+                wait = (
+                    self._group_wait(chat_id, now)
+                    if chat_id < 0
+                    else self._private_wait(chat_id, now)
+                )
+            if wait <= 0:
+                return
+            await asyncio.sleep(wait)
+
+    def _group_wait(self, chat_id: int, now: float) -> float:
+        """A group or channel: at most GROUP_PER_MINUTE in any GROUP_WINDOW seconds."""
+        window = self._groups.setdefault(chat_id, deque())
+        while window and window[0] <= now - GROUP_WINDOW:
+            window.popleft()
+        if len(window) >= GROUP_PER_MINUTE:
+            return window[0] + GROUP_WINDOW - now + 0.01
+        window.append(now)
+        return 0.0
+
+    def _private_wait(self, chat_id: int, now: float) -> float:
+        """A person: a bucket of PRIVATE_BURST refilled at PRIVATE_RATE a second."""
+        if not self.pace_private_chats:
+            return 0.0
+        tokens, last = self._private.get(chat_id, (PRIVATE_BURST, now))
+        tokens = min(PRIVATE_BURST, tokens + (now - last) * PRIVATE_RATE)
+        if tokens < 1.0:
+            self._private[chat_id] = (tokens, now)
+            return (1.0 - tokens) / PRIVATE_RATE + 0.01
+        self._private[chat_id] = (tokens - 1.0, now)
+        return 0.0
+
+    # -- the overall budget ---------------------------------------------------------------------
+
+    async def _overall_slot(self, lane: Lane) -> None:
+        """Wait for a slot of the overall budget; replies are served first."""
+        now = self.clock()
+        if not any(self._waiting.values()) and now >= self._next_free:
+            self._next_free = now + self.interval
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting[lane].append((now, future))
+        if self._dispatcher is None or self._dispatcher.done():
+            self._dispatcher = asyncio.create_task(self._dispatch(), name="flood-limiter")
+        await future
+
+    def _pick(self, now: float) -> Lane | None:
+        """Return the lane served next: replies, unless the outbox has waited long enough."""
+        outbox = self._waiting[Lane.OUTBOX]
+        if outbox and (not self._waiting[Lane.REPLY] or now - outbox[0][0] >= self.outbox_wait):
+            return Lane.OUTBOX
+        if self._waiting[Lane.REPLY]:
+            return Lane.REPLY
+        return None
+
+    async def _dispatch(self) -> None:
+        """Hand out one slot every interval while calls are waiting."""
+        while True:
+            now = self.clock()
+            if now < self._next_free:
+                await asyncio.sleep(self._next_free - now)
+                now = self.clock()
+            lane = self._pick(now)
+            if lane is None:
+                return
+            _since, future = self._waiting[lane].popleft()
+            if future.done():
+                # Cancelled while waiting (its update was abandoned): the slot stays free.
+                continue
+            future.set_result(None)
+            self._next_free = now + self.interval
+
+
+def _chat_id(value: object) -> int | None:
+    """Return a call's chat as a number; a channel's @username counts as a group."""
+    if value is None:
+        return None
+    try:
+        return int(str(value))
+    except ValueError:
+        # "@channel": a channel, limited like a group; a stable negative stand-in.
+        return -abs(hash(str(value))) - 1
+
+
+def _seconds(delay: int | float | timedelta) -> float:
+    return delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
