@@ -47,6 +47,7 @@ from bot.messages.report import (
     HISTORY_LINES,
     alert_banner,
     alert_text,
+    continuation,
     evidence_caption,
     history_line,
 )
@@ -211,8 +212,10 @@ class Delivery:
                 raise UnitChatUnavailable("the unit has no alert chat")
             chat_id, link_unit = unit.chat_id, unit.code
         attachments = await self.db.reports.report_attachments(report.id)
-        # Part 0 is the text, part i the i-th piece of evidence; progress is stored after each
-        # part, so a retry never sends again what Telegram already accepted.
+        # Part 0 is the text, part i the i-th piece of evidence, then come the replies holding
+        # the rest of a description too long for the alert (rarely any); progress is stored
+        # after each part, so a retry never sends again what Telegram already accepted.
+        alert_id = item.message_id
         if item.parts_done == 0:
             banner: dict[str, object] = {
                 k: v for k, v in item.payload.items() if k in _BANNER_KEYS
@@ -226,10 +229,19 @@ class Delivery:
             )
             link = Link(chat_id, message.message_id, report.id, "alert", link_unit, data=banner)
             await self.db.outbox.part_sent(item.id, 1, message.message_id, link)
+            alert_id = message.message_id
         _ = self._
         for index in range(max(item.parts_done, 1), len(attachments) + 1):
             caption = evidence_caption(report.code, index, len(attachments), _)
             await self._copy_evidence(chat_id, attachments[index - 1], caption)
+            await self.db.outbox.part_sent(item.id, index + 1)
+        rest = continuation(report, _)
+        first = len(attachments) + 1
+        anchor = ReplyParameters(alert_id, allow_sending_without_reply=True) if alert_id else None
+        for index in range(max(item.parts_done, first), first + len(rest)):
+            await self.bot.send_message(
+                chat_id, rest[index - first], parse_mode=ParseMode.HTML, reply_parameters=anchor
+            )
             await self.db.outbox.part_sent(item.id, index + 1)
 
     async def _is_channel(self, chat_id: int) -> bool:
