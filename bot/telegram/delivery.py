@@ -454,7 +454,7 @@ class Delivery:
         figures = compute(rows, period, self.db.clock())
         if item.parts_done == 0:
             text = unit_texts.digest_text(label, summary_text(figures, _, locale), _)
-            await self.bot.send_message(chat_id, text[:4000], parse_mode=ParseMode.HTML)
+            await self.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML)
             await self.db.outbox.part_sent(item.id, 1)
         png = await asyncio.to_thread(render_chart, figures, _, locale)
         await self.bot.send_photo(chat_id, InputFile(png, filename="liemchinh-week.png"))
