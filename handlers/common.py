@@ -13,6 +13,7 @@ from telegram.ext import ApplicationHandlerStop
 from bot.core.parsing import normalize_code
 from bot.i18n import SUPPORTED, pick_locale
 from bot.messages.citizen import privacy_notice, report_status, reports_list
+from bot.messages.limits import pack
 from bot.store.repository import StorageError
 from bot.telegram.callbacks import Language, NewReport, family
 from bot.telegram.context import BotContext
@@ -45,10 +46,6 @@ async def _reply(
     )
 
 
-# Well under Telegram's 4096 characters per message.
-CHUNK = 3500
-
-
 async def unit_names(context: BotContext, codes: Iterable[str | None]) -> dict[str, str]:
     """Return the names of the units with these codes, by code (unknown ones are left out)."""
     names = {}
@@ -63,14 +60,8 @@ async def say_chunks(update: Update, lines: list[str]) -> None:
     """Reply with lines in as few messages as Telegram's length limit allows."""
     message = update.effective_message
     assert message is not None
-    chunk: list[str] = []
-    for line in lines:
-        if chunk and len("\n".join([*chunk, line])) > CHUNK:
-            await message.reply_text("\n".join(chunk), parse_mode=ParseMode.HTML)
-            chunk = []
-        chunk.append(line)
-    if chunk:
-        await message.reply_text("\n".join(chunk), parse_mode=ParseMode.HTML)
+    for text in pack(lines):
+        await message.reply_text(text, parse_mode=ParseMode.HTML)
 
 
 async def start(update: Update, context: BotContext) -> None:

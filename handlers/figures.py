@@ -28,6 +28,7 @@ from bot.figures.stats import (
     summary_text,
 )
 from bot.messages.admin import found_lines, report_extras
+from bot.messages.report import continuation
 from bot.telegram.context import BotContext
 from handlers.admin import _args, _log, _say, admin_only
 from handlers.common import say_chunks, unit_names
@@ -189,6 +190,9 @@ async def report(update: Update, context: BotContext) -> None:
     await context.db.links.add_link(
         Link(message.chat.id, sent.message_id, found.id, "alert", None)
     )
+    # The rest of a description too long for one message, as the units receive it.
+    for rest in continuation(found, context.delivery._):
+        await sent.reply_text(rest, parse_mode=ParseMode.HTML)
     relayed = len(await context.db.links.relays_of(found.id))
     await _say(update, report_extras(found, relayed, _))
     await _log(context, update, "report_view", found.code)

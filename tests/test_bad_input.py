@@ -18,6 +18,7 @@ import pytest
 from bot.core.conversation import Step
 from bot.core.domain import Draft, Report, Status
 from bot.core.parsing import normalize_code
+from bot.messages.report import description_parts
 from bot.sim import SimUser
 from tests.conftest import (
     ADMIN_ID,
@@ -280,6 +281,60 @@ async def test_ten_thousand_characters_are_refused_and_three_thousand_go_through
     )
     await quiet(world, lan.id)
     assert lan.messages[mark:] == []
+
+
+async def test_answers_at_their_limits_in_markup_characters_are_reviewed_sent_and_alerted(
+    world: World,
+) -> None:
+    """Every answer at its limit, a long name: a review once too long for Telegram, refused at
+    every try. Made of characters HTML writes as longer entities, none may be cut in two."""
+    markup = "<b>&amp;</b>&\"<'>"
+
+    def at(limit: int) -> str:
+        return (markup * limit)[:limit]
+
+    dossier, official, place, description = at(100), at(200), at(300), at(3000)
+    # A phone number as long as the bot keeps (32).
+    phone = "+84 912 345 678 / 0203 3838 5555"
+    first_name, last_name = at(64), "Nguyễn &lt; Thị " * 4
+    lan = world.person(731151, first_name, last_name=last_name)
+    await consent(lan)
+    await lan.press("Chậm trễ", expect="đơn vị")
+    await lan.say("ha long", expect="ha long")
+    await lan.press("UBND phường Hạ Long", expect="mã thủ tục")
+    await lan.say(dossier, expect="nộp hồ sơ vào ngày nào")
+    await lan.press("Bỏ qua", expect="hẹn trả kết quả")
+    await lan.press("Bỏ qua", expect="cán bộ đó là ai")
+    await lan.say(official, expect="khi nào")
+    await lan.press("Hôm nay", expect="ở đâu")
+    await lan.say(place, expect="Mô tả")
+    await lan.say(description, expect="bằng chứng")
+    await lan.press("Bỏ qua", expect="ẩn danh")
+    await lan.press("Có danh tính", expect="chia sẻ họ tên")
+    mark = len(lan.messages)
+    await lan.user.send_contact(phone, first_name, last_name=last_name.strip())
+    review = await world.sim.wait_for_message(lan.id, contains=REVIEW, after=mark)
+    assert any(description in m["text"] for m in lan.messages[mark:])
+    for answer in (dossier, official, place, first_name):
+        assert answer in review["text"]
+    code = code_in((await lan.press("Gửi phản ánh", expect="/status"))["text"])
+
+    alert = await world.sim.wait_for_message(HA_LONG_CHAT, contains=code)
+    for answer in (dossier, official, place):
+        assert answer in alert["text"]
+    fields = (await report_of(world, code)).fields
+    # The unit reads the whole description: what the alert holds, then the rest in a reply.
+    first, *rest = description_parts(fields)
+    assert first in alert["text"]
+    for piece in rest:
+        await world.sim.wait_for_message(HA_LONG_CHAT, contains=piece)
+    assert (fields.dossier_code, fields.official, fields.location, fields.description) == (
+        dossier,
+        official,
+        place,
+        description,
+    )
+    assert await world.db.drafts.get_draft(lan.id) is None
 
 
 # -- invisible and right-to-left characters ----------------------------------------------------

@@ -200,6 +200,10 @@ async def test_html_and_limits_are_checked_on_send(sim: BotApiSimulator, bot: Bo
     with pytest.raises(BadRequest, match=r"(?i)message is too long"):
         await bot.send_message(1001, "x" * 4097)
     await bot.send_message(1001, "<b>" + "x" * 4096 + "</b>", parse_mode=ParseMode.HTML)
+    # Telegram counts UTF-16 code units: an emoji outside the Basic Multilingual Plane is two.
+    with pytest.raises(BadRequest, match=r"(?i)message is too long"):
+        await bot.send_message(1001, "😡" * 2049)
+    await bot.send_message(1001, "😡" * 2048)
     with pytest.raises(BadRequest, match=r"(?i)message text is empty"):
         await bot.send_message(1001, "<b> </b>", parse_mode=ParseMode.HTML)
     too_long_data = InlineKeyboardMarkup([[InlineKeyboardButton("x", callback_data="đ" * 33)]])

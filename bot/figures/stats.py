@@ -19,6 +19,7 @@ from bot.core.domain import OPEN_STATUSES, VN_TZ, Category, Status
 from bot.core.parsing import fold
 from bot.i18n import Gettext
 from bot.messages.labels import category_label, status_label
+from bot.messages.limits import cut, visible_length
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -265,9 +266,12 @@ def compute(rows: Sequence[Mapping[str, Any]], period: Period, now: float) -> St
 
 # --------------------------------------------------------------------------- text
 
+# The summary's visible text, in UTF-16 units as Telegram counts it; the weekly digest adds a
+# heading of under 100 (bot.messages.unit.digest_text) and stays within 4,096.
 SUMMARY_BUDGET = 3500
 TOP_CATEGORIES = 5
 _NAME_CUT = 80
+_PERIOD_CUT = 200
 _DASH = "–"
 
 
@@ -283,7 +287,7 @@ def _number(value: float | None, locale: str) -> str:
 
 
 def _unit_line(unit: UnitStats, _: Gettext, locale: str) -> str:
-    name = unit.name if len(unit.name) <= _NAME_CUT else unit.name[: _NAME_CUT - 1] + "…"
+    name = cut(unit.name, _NAME_CUT)
     hours = (
         _("%(hours)s h") % {"hours": _number(unit.median_ack_hours, locale)}
         if unit.median_ack_hours is not None
@@ -300,8 +304,14 @@ def _unit_line(unit: UnitStats, _: Gettext, locale: str) -> str:
 
 
 def summary_text(stats: Stats, _: Gettext, locale: str) -> str:
-    """Return the period's figures as a short Telegram message (HTML, under 3500 characters)."""
-    title = _("Statistics: %(period)s") % {"period": period_text(stats.period, _)}
+    """Return the period's figures as a short Telegram message (HTML).
+
+    Its visible text, counted as Telegram counts it, stays within SUMMARY_BUDGET: the units
+    that do not fit are counted in a last line instead.
+    """
+    # The period may name a unit ("30d · name"), whose name from the configuration is unbounded.
+    period = cut(period_text(stats.period, _), _PERIOD_CUT)
+    title = _("Statistics: %(period)s") % {"period": period}
     lines = [f"<b>{escape(title)}</b>", ""]
     if stats.total == 0:
         lines.append(escape(_("No reports in this period.")))
@@ -329,18 +339,19 @@ def summary_text(stats: Stats, _: Gettext, locale: str) -> str:
         " · ★ average rating (number of ratings)"
     )
     lines.append(f"<i>{escape(legend)}</i>")
-    used = sum(len(line) + 1 for line in lines)
+    used = sum(visible_length(line) + 1 for line in lines)
     for index, unit in enumerate(stats.units):
         line = _unit_line(unit, _, locale)
         left = len(stats.units) - index
         more = _("… and %(count)d more") % {"count": left}
         # Room is kept for the "… and N more" line in case the next unit does not fit.
         last = left == 1
-        if used + len(line) + 1 + (0 if last else len(more) + 1) > SUMMARY_BUDGET:
+        size = visible_length(line) + 1
+        if used + size + (0 if last else visible_length(more) + 1) > SUMMARY_BUDGET:
             lines.append(escape(more))
             break
         lines.append(line)
-        used += len(line) + 1
+        used += size
     return "\n".join(lines)
 
 
@@ -534,7 +545,9 @@ def render_chart(stats: Stats, _: Gettext, locale: str) -> bytes:
 
     fig = Figure(figsize=CHART_SIZE, dpi=CHART_DPI, layout="constrained")
     FigureCanvasAgg(fig)
-    title = _("Statistics: %(period)s") % {"period": period_text(stats.period, _)}
+    # The period may name a unit ("30d · name"), whose name from the configuration is unbounded.
+    period = cut(period_text(stats.period, _), _PERIOD_CUT)
+    title = _("Statistics: %(period)s") % {"period": period}
     if stats.total:
         title += "\n" + _("Reports: %(count)d · overdue: %(overdue)d") % {
             "count": stats.total,

@@ -15,10 +15,16 @@ from bot.core.outbox import HeldAlertsNotice, TextNotice
 from bot.core.parsing import format_date
 from bot.i18n import Gettext
 from bot.messages.labels import status_label
+from bot.messages.limits import CONTACT_NAME, PHONE, SEARCH, UNIT_NAME, cut, shown
 from bot.messages.report import code_html
 
 # How much of a report's description a search result shows.
 SNIPPET = 80
+# A reason for a ban is kept to 200 characters by /ban; a notice's words (Telegram's answer
+# about a broken chat, a text queued for an admin) to 1,000. Every line of a list is thus far
+# shorter than a message, and the channel packs the lines into as few messages as fit.
+REASON = 200
+NOTICE = 1000
 
 
 def _bold(text: str) -> str:
@@ -32,14 +38,14 @@ def held_alerts(payload: HeldAlertsNotice, unit_name: str | None, _: Gettext) ->
         " be sent once the unit's chat is fixed (add the bot back as an administrator"
         " or correct chat_id)."
     ) % {
-        "unit": escape(unit_name if unit_name is not None else payload.unit),
-        "reason": escape(payload.reason),
+        "unit": shown(unit_name if unit_name is not None else payload.unit, UNIT_NAME),
+        "reason": shown(payload.reason, NOTICE),
     }
 
 
 def text_notice(payload: TextNotice) -> str:
     """Return a plain queued text as HTML."""
-    return escape(payload.text)
+    return shown(payload.text, NOTICE)
 
 
 def admins_lines(configured: Iterable[int], added: Iterable[int], _: Gettext) -> list[str]:
@@ -89,7 +95,7 @@ def units_lines(
             )
             lines.append(
                 "  " * depth
-                + f"<code>{escape(unit.code)}</code> {escape(unit.name)}{marks} · "
+                + f"<code>{escape(unit.code)}</code> {shown(unit.name, UNIT_NAME)}{marks} · "
                 + escape(states.get(unit.chat_state, unit.chat_state))
                 + " · "
                 + _("%(open)d open, %(overdue)d overdue") % {"open": open_, "overdue": overdue}
@@ -102,7 +108,7 @@ def units_lines(
 
 def officers_lines(unit: Unit, rows: Sequence[tuple[int, str]], _: Gettext) -> list[str]:
     """Return /officers CODE: the unit's officers, each with where they were added."""
-    lines = [f"<b>{escape(unit.name)}</b>"]
+    lines = [f"<b>{shown(unit.name, UNIT_NAME)}</b>"]
     if not rows:
         lines.append(
             _("No officers yet. Add one with /officer_add %(code)s USER_ID.")
@@ -122,7 +128,7 @@ def banned_lines(rows: Iterable[Mapping[str, Any]], _: Gettext) -> list[str]:
     """Return /banned: each banned user with the reason given, if any."""
     lines = [_bold(_("Banned users:"))]
     for row in rows:
-        reason = escape(row["reason"] or "-")
+        reason = shown(row["reason"] or "-", REASON)
         lines.append(f"<code>{row['user_id']}</code> · {reason}")
     return lines
 
@@ -140,15 +146,15 @@ def found_lines(
 
     `limit` is how many reports were asked for; a list that long says more may exist.
     """
-    title = _("Reports matching “%(text)s”:") % {"text": text}
+    title = _("Reports matching “%(text)s”:") % {"text": cut(text, SEARCH)}
     lines = [f"<b>{escape(title)}</b>"]
     for report in found:
         unit = unit_names.get(report.fields.unit_code or "", "")
-        snippet = (report.fields.description or "")[:SNIPPET]
+        snippet = cut(report.fields.description, SNIPPET)
         day = format_date(datetime.fromtimestamp(report.created_at, tz=VN_TZ).date(), locale)
         lines.append(
             f"{code_html(report.code)} · {day} · "
-            f"{escape(unit)} · "
+            f"{shown(unit, UNIT_NAME)} · "
             f"{escape(status_label(report.status, _))}\n   {escape(snippet)}"
         )
     if len(found) == limit:
@@ -165,8 +171,8 @@ def report_extras(report: Report, relayed: int, _: Gettext) -> str:
         extra.append(
             _("Reporter (named): %(name)s, %(phone)s")
             % {
-                "name": escape(fields.contact_name or ""),
-                "phone": escape(fields.contact_phone or ""),
+                "name": shown(fields.contact_name, CONTACT_NAME),
+                "phone": shown(fields.contact_phone, PHONE),
             }
         )
     return "\n".join(extra)

@@ -11,9 +11,17 @@ from html import escape
 from bot.config import PrivacyConfig
 from bot.core.domain import Report, local_today
 from bot.core.parsing import format_date
+from bot.core.workflow import NOTE_MAX
 from bot.i18n import Gettext
 from bot.messages.labels import decline_label, status_label
+from bot.messages.limits import TEXT_LIMIT, UNIT_NAME, shown, visible_length
 from bot.messages.report import code_html, deadline_date
+
+# A notice, in UTF-16 units: its sentence (at most 130 in either language), two unit names at
+# their budget (240), the reason for declining (30) and the officer's note. The citizen has
+# nowhere else to read the note, so it is shown whole: NOTE_MAX characters are 2,000 units even
+# if every one is an emoji, and the notice stays under 2,400.
+NOTE = 2 * NOTE_MAX
 
 
 def status_notice(
@@ -30,7 +38,11 @@ def status_notice(
     `unit` is the unit the step leaves the report with, `from_unit` the one a transfer took it
     from, `note` what the officer wrote (a resolution, a reason for declining).
     """
-    values = {"code": code_html(report.code), "unit": escape(unit), "note": escape(note or "")}
+    values = {
+        "code": code_html(report.code),
+        "unit": shown(unit, UNIT_NAME),
+        "note": shown(note, NOTE),
+    }
     if action == "acknowledged":
         values["date"] = deadline_date(report, locale)
         text = _(
@@ -40,7 +52,7 @@ def status_notice(
     elif action == "in_progress":
         text = _("🔧 %(unit)s is now handling your report %(code)s.")
     elif action == "transferred":
-        values["from"] = escape(from_unit)
+        values["from"] = shown(from_unit, UNIT_NAME)
         text = _(
             "↪️ Your report %(code)s has been transferred from %(from)s to %(unit)s,"
             " the unit responsible for it."
@@ -70,9 +82,9 @@ def status_notice(
 
 def escalation_notice(code: str, unit: str, parent: str | None, _: Gettext) -> str:
     """Return the notice that an overdue report went up to `parent`, or to the admins (None)."""
-    values = {"code": code_html(code), "unit": escape(unit)}
+    values = {"code": code_html(code), "unit": shown(unit, UNIT_NAME)}
     if parent is not None:
-        values["parent"] = escape(parent)
+        values["parent"] = shown(parent, UNIT_NAME)
         text = _(
             "⚠️ Your report %(code)s was not handled in time by %(unit)s and has been"
             " escalated to %(parent)s."
@@ -90,24 +102,34 @@ def report_status(report: Report, unit_name: str, _: Gettext, locale: str) -> st
     return _("Report %(code)s\nStatus: %(status)s\nUnit: %(unit)s\nSent on: %(date)s") % {
         "code": code_html(report.code),
         "status": escape(status_label(report.status, _)),
-        "unit": escape(unit_name),
+        "unit": shown(unit_name, UNIT_NAME),
         "date": format_date(local_today(report.created_at), locale),
     }
 
 
 def reports_list(reports: Sequence[Report], _: Gettext, locale: str) -> str:
-    """Return the answer to /myreports: one line per report, in the order given (HTML)."""
+    """Return the answer to /myreports: one line per report, in the order given (HTML).
+
+    A line takes at most 80 units, so the 20 reports asked for take 1,600; were there ever more
+    than fit, the list says how many it leaves out.
+    """
     title = _("Your reports:")
     lines = [f"<b>{title}</b>"]
-    for item in reports:
-        lines.append(
+    foot = ["", _("Send /status CODE for details.")]
+    more = _("… and %(count)d more") % {"count": len(reports)}
+    room = TEXT_LIMIT - visible_length("\n".join([*lines, more, *foot]))
+    for index, item in enumerate(reports):
+        line = (
             f"{code_html(item.code)} · "
             f"{format_date(local_today(item.created_at), locale)} · "
             f"{escape(status_label(item.status, _))}"
         )
-    lines.append("")
-    lines.append(_("Send /status CODE for details."))
-    return "\n".join(lines)
+        room -= visible_length(line) + 1
+        if room < 0:
+            lines.append(_("… and %(count)d more") % {"count": len(reports) - index})
+            break
+        lines.append(line)
+    return "\n".join([*lines, *foot])
 
 
 def privacy_notice(policy: PrivacyConfig, _: Gettext) -> str:

@@ -32,6 +32,7 @@ from bot.core.conversation import (
 from bot.core.domain import Draft, ReportFields
 from bot.i18n import N_, Gettext
 from bot.messages.labels import category_label
+from bot.messages.limits import SEARCH, TEXT_LIMIT, UNIT_NAME, pieces, shown, visible_length
 from bot.messages.report import field_lines
 
 NOT_ACTIVE = N_("This button is no longer active.")
@@ -64,10 +65,15 @@ CHOICE_LABELS: dict[str, str] = {
 
 @dataclass(frozen=True)
 class Prompt:
-    """A question in words: the text (HTML) and each choice's label, in order."""
+    """A question in words: the text (HTML) and each choice's label, in order.
+
+    `before` holds messages (HTML) to send ahead of the question, in order: a review whose
+    description would make it too long for one message sends the description there.
+    """
 
     text: str
     choices: tuple[tuple[str, str], ...]  # (value, label)
+    before: tuple[str, ...] = ()
 
 
 def choice_label(question: Question, value: str, _: Gettext) -> str:
@@ -94,19 +100,52 @@ def prompt(
     """Return the words of `question` for this draft (`unit_name` is needed at the review)."""
     choices = tuple((value, choice_label(question, value, _)) for value in question.choices)
     if question.step is Step.REVIEW:
-        text = review_text(draft.fields, unit_name, question.files, _, locale)
-    else:
-        text = QUESTION_TEXTS[question.step](_)
-    return Prompt(text, choices)
+        *before, text = review_texts(draft.fields, unit_name, question.files, _, locale)
+        return Prompt(text, choices, tuple(before))
+    return Prompt(QUESTION_TEXTS[question.step](_), choices)
 
 
-def review_text(
+# The review, in UTF-16 units for the longer language: its title (40), the answers' lines
+# (field_lines, with every answer at its display budget: labels 300, category 87, unit 120,
+# dossier 200, official 400, place 600, name 400, phone 64) and the question under them (70)
+# take under 2,300, even with every answer made of emoji. A description that leaves the
+# whole within 4,096 is shown in it; a longer one goes ahead of the review in a message of its
+# own, in pieces of REVIEW_PAGE under a heading of at most 25, so that the citizen reads every
+# word they wrote before sending it, and the review says where the description is.
+REVIEW_PAGE = TEXT_LIMIT - 100
+
+
+def review_texts(
     fields: ReportFields, unit_name: str | None, files: int, _: Gettext, locale: str
-) -> str:
-    """Return every answer of a draft, for the citizen to check before sending."""
+) -> list[str]:
+    """Return every answer of a draft, for the citizen to check before sending (HTML).
+
+    One message, or, for a long description, the description's message(s) then the review.
+    """
     lines = field_lines(fields, unit_name, files, _, locale, for_unit=False)
-    title = _("Please check your report:")
-    return "\n".join([f"<b>{title}</b>", "", *lines, "", _("Is everything right?")])
+    heading = _("Please check your report:")
+    title = f"<b>{heading}</b>"
+    question = _("Is everything right?")
+    description = fields.description or ""
+    whole = "\n".join(
+        [title, "", *lines, "", _("Description:"), escape(description), "", question]
+    )
+    if visible_length(whole) <= TEXT_LIMIT:
+        return [whole]
+    parts = pieces(description, REVIEW_PAGE)
+    texts = []
+    for number, piece in enumerate(parts, start=1):
+        if len(parts) == 1:
+            head = _("📝 Your description:")
+        else:
+            head = _("📝 Your description (%(part)d/%(parts)d):") % {
+                "part": number,
+                "parts": len(parts),
+            }
+        texts.append(f"<b>{head}</b>\n\n{escape(piece)}")
+    where = _("Description: in the message above.")
+    texts.append("\n".join([title, "", *lines, "", where, "", question]))
+    return texts
 
 
 def _ask_category(_: Gettext) -> str:
@@ -272,7 +311,7 @@ def problem_text(question: Question, outcome: Outcome, _: Gettext) -> str:
         }
     # NO_UNIT_FOUND
     return _("No unit matches “%(query)s”. Try another part of the name, or browse:") % {
-        "query": escape(str(details["query"]))
+        "query": shown(str(details["query"]), SEARCH)
     }
 
 
@@ -291,7 +330,7 @@ def hint(step: Step, *, command: bool, _: Gettext) -> str:
 
 def units_found(query: str, _: Gettext) -> str:
     """Introduce the units a search found."""
-    return _("Units matching “%(query)s” — choose one:") % {"query": escape(query)}
+    return _("Units matching “%(query)s” — choose one:") % {"query": shown(query, SEARCH)}
 
 
 def browse_all(_: Gettext) -> str:
@@ -326,7 +365,7 @@ def answered_category(value: str, _: Gettext) -> str:
 
 def answered_unit(name: str, _: Gettext) -> str:
     """Show the chosen unit in place of its question (HTML)."""
-    return _("Unit: %(value)s") % {"value": escape(name)}
+    return _("Unit: %(value)s") % {"value": shown(name, UNIT_NAME)}
 
 
 def in_progress(_: Gettext) -> str:
@@ -366,7 +405,7 @@ def received(code: str, unit_name: str, _: Gettext) -> str:
         "Your report has been received. Tracking code: %(code)s\n\n"
         "Please keep this code. %(unit)s is being alerted now. You will get a message here"
         " whenever the status changes, and you can check it at any time with /status %(plain)s."
-    ) % {"code": f"<code>{code}</code>", "unit": escape(unit_name), "plain": code}
+    ) % {"code": f"<code>{code}</code>", "unit": shown(unit_name, UNIT_NAME), "plain": code}
 
 
 def thanks_for_consent(_: Gettext) -> str:

@@ -5,19 +5,15 @@ here; nothing in a header names a person."""
 
 from __future__ import annotations
 
-from html import escape
-
 from bot.i18n import Gettext
+from bot.messages.limits import CAPTION_LIMIT, TEXT_LIMIT, UNIT_NAME, shown, visible_length
 from bot.messages.report import code_html
-
-# A copied file's caption holds at most 1024 characters, the header included.
-CAPTION_LIMIT = 1024
 
 
 def question_head(unit: str, code: str, _: Gettext) -> str:
     """Return the header of a unit's question as the reporter receives it (HTML)."""
     return _("❓ Question from %(unit)s about your report %(code)s:") % {
-        "unit": escape(unit),
+        "unit": shown(unit, UNIT_NAME),
         "code": code_html(code),
     }
 
@@ -40,15 +36,19 @@ def answer_foot(_: Gettext) -> str:
     return _("Reply to this message to ask a follow-up question.")
 
 
+# A relayed text, in UTF-16 units: the header (a sentence of at most 60 naming a unit at its
+# budget, 120, and the code), the footer (at most 110) and the blank lines between them take
+# under 300, which leaves at least 3,796 for the words: a text within QUESTION_MAX (3,500
+# characters) is passed on whole unless some 300 of them are emoji, which Telegram counts
+# twice; only then are the words cut, with an ellipsis, to what the message can hold. A copied
+# file keeps its header and as much of its own caption as the 1,024 of a caption leave.
 def relay_text(head: str, text: str | None, foot: str) -> str:
     """Return a relayed text message: the header, the words as written, the footer (HTML)."""
-    return f"<b>{head}</b>\n\n{escape(text or '')}\n\n<i>{foot}</i>"
+    room = TEXT_LIMIT - visible_length(head) - visible_length(foot) - 4
+    return f"<b>{head}</b>\n\n{shown(text, room)}\n\n<i>{foot}</i>"
 
 
 def relay_caption(head: str, text: str | None) -> str:
     """Return the caption of a relayed file: the header, then its own caption cut to fit."""
-    room = CAPTION_LIMIT - len(head) - 2
-    original = text or ""
-    if len(original) > room:
-        original = original[: room - 1] + "…"
-    return f"<b>{head}</b>\n{escape(original)}"
+    room = CAPTION_LIMIT - visible_length(head) - 1
+    return f"<b>{head}</b>\n{shown(text, room)}"

@@ -13,6 +13,7 @@ from bot.core.domain import Report
 from bot.core.parsing import format_date
 from bot.i18n import Gettext
 from bot.messages.labels import category_label, status_label
+from bot.messages.limits import TEXT_LIMIT, UNIT_NAME, cut, shown, visible_length
 from bot.messages.report import code_html, deadline_date
 
 
@@ -45,7 +46,7 @@ def pending_lines(
         unit = unit_names.get(report.fields.unit_code or "", "")
         mark = " ⚠️ " + _("OVERDUE") if report.overdue(now) else ""
         lines.append(
-            f"{code_html(report.code)} · {escape(unit)}"
+            f"{code_html(report.code)} · {shown(unit, UNIT_NAME)}"
             f" · {escape(category_label(report.fields.category, _))}"
             f" · {escape(status_label(report.status, _))} · {deadline_date(report, locale)}{mark}"
         )
@@ -78,7 +79,7 @@ def prompt_text(
     }
     values: dict[str, object] = {"code": code_html(code), "max": max_days}
     if unit is not None:
-        values["unit"] = escape(unit)
+        values["unit"] = shown(unit, UNIT_NAME)
     return _("%(officer)s, reply to this message: %(question)s") % {
         "officer": officer,
         "question": questions[action] % values,
@@ -91,15 +92,14 @@ def week_label(first: date, until: date, locale: str) -> str:
 
 
 def digest_text(label: str, summary: str, _: Gettext) -> str:
-    """Return the weekly digest: a heading naming the week, then the figures' summary (HTML)."""
+    """Return the weekly digest: a heading naming the week, then the figures' summary (HTML).
+
+    The summary keeps within SUMMARY_BUDGET (3,500 units, `bot.figures.stats`) and the heading
+    within 100, so the digest fits in one message.
+    """
     head = _("📊 Last week's reports (%(period)s)") % {"period": label}
+    head = cut(head, TEXT_LIMIT - visible_length(summary) - 2)
     return f"<b>{escape(head)}</b>\n\n" + summary
-
-
-def resent(text: str, _: Gettext) -> str:
-    """Mark a message sent again because an earlier copy may have arrived (HTML)."""
-    # The unit recognises a repeat by the report's code, which every such message carries.
-    return _("🔁 (resent) %(message)s") % {"message": text}
 
 
 def unreachable(code: str, _: Gettext) -> str:

@@ -31,6 +31,7 @@ from bot.sim.protocol import (
     Params,
     Upload,
     bad,
+    utf16_len,
 )
 
 
@@ -45,7 +46,8 @@ class SendingMixin(SimCore):
         text, entities = format_text(
             raw, p.text("parse_mode"), p.json(entities_name), strict=self.strict_html
         )
-        if len(text) > limit:
+        # Telegram counts the visible text in UTF-16 code units: an emoji counts two.
+        if utf16_len(text) > limit:
             raise bad(too_long)
         return text, entities, raw
 
@@ -278,7 +280,7 @@ class SendingMixin(SimCore):
                 item.get("caption_entities"),
                 strict=self.strict_html,
             )
-            if len(caption) > MAX_CAPTION_LENGTH:
+            if utf16_len(caption) > MAX_CAPTION_LENGTH:
                 raise bad("message caption is too long")
             content: JSONDict = {kind: self._media_content(stored, kind)}
             if caption:

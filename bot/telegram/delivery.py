@@ -63,8 +63,10 @@ from bot.messages.report import (
     HISTORY_LINES,
     alert_banner,
     alert_text,
+    continuation,
     evidence_caption,
     history_line,
+    resent_mark,
 )
 from bot.store.repository import Repository, StorageError
 from bot.telegram.keyboards import alert_keyboard, answer_keyboard, verdict_keyboard
@@ -248,9 +250,11 @@ class Delivery:
                 raise UnitChatUnavailable("the unit has no alert chat")
             chat_id, link_unit = unit.chat_id, unit.code
         attachments = await self.db.reports.report_attachments(report.id)
-        # Part 0 is the text, part i the i-th piece of evidence; progress is stored after each
-        # part, so a retry sends again only the part whose answer never came back.
+        # Part 0 is the text, part i the i-th piece of evidence, then come the replies holding
+        # the rest of a description too long for the alert (rarely any); progress is recorded
+        # after each part, so a retry sends again only a part whose answer never came back.
         payload = _payload(item, AlertPayload)
+        alert_id = item.message_id
         _ = self._
         if item.parts_done == 0:
             resent = await self._begin_part(item, 1)
@@ -260,19 +264,29 @@ class Delivery:
             if link_unit is not None and await self._is_channel(chat_id):
                 banner["channel"] = True
             link = Link(chat_id, 0, report.id, "alert", link_unit, data=banner)
-            text, markup = await self.render_alert(report, link, len(attachments))
-            if resent:
-                text = unit_texts.resent(text, _)
+            text, markup = await self.render_alert(report, link, len(attachments), resent=resent)
             message = await self.bot.send_message(
                 chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup
             )
             link = Link(chat_id, message.message_id, report.id, "alert", link_unit, data=banner)
             await self._record(item, 1, message.message_id, link)
+            alert_id = message.message_id
         for index in range(max(item.parts_done, 1), len(attachments) + 1):
             caption = evidence_caption(report.code, index, len(attachments), _)
             if await self._begin_part(item, index + 1):
-                caption = unit_texts.resent(caption, _)
+                caption = resent_mark(caption, _)
             await self._copy_evidence(chat_id, attachments[index - 1], caption)
+            await self._record(item, index + 1)
+        rest = continuation(report, _)
+        first = len(attachments) + 1
+        anchor = ReplyParameters(alert_id, allow_sending_without_reply=True) if alert_id else None
+        for index in range(max(item.parts_done, first), first + len(rest)):
+            text = rest[index - first]
+            if await self._begin_part(item, index + 1):
+                text = resent_mark(text, _)
+            await self.bot.send_message(
+                chat_id, text, parse_mode=ParseMode.HTML, reply_parameters=anchor
+            )
             await self._record(item, index + 1)
 
     async def _begin_part(self, item: OutboxItem, part: int) -> bool:
@@ -314,7 +328,13 @@ class Delivery:
         return self._chat_types[chat_id] == ChatType.CHANNEL
 
     async def render_alert(
-        self, report: Report, link: Link, evidence_count: int, *, full: bool = False
+        self,
+        report: Report,
+        link: Link,
+        evidence_count: int,
+        *,
+        full: bool = False,
+        resent: bool = False,
     ) -> tuple[str, InlineKeyboardMarkup | None]:
         """Return an alert's current text and the buttons its status allows."""
         _ = self._
@@ -344,6 +364,7 @@ class Delivery:
             history_limit=None if full else HISTORY_LINES,
             now=self.db.clock(),
             reply_hint=live and link.unit_code is not None and not link.data.get("channel"),
+            resent=resent,
         )
         actions = allowed_actions(report, self.settings.sla) if live else []
         return text, alert_keyboard(report.id, actions, _)
@@ -512,7 +533,7 @@ class Delivery:
         reply = await self._reply_to_alert(report, chat_id)
         head = answer_head(report.code, _)
         if await self._begin_part(item, 1):
-            head = unit_texts.resent(head, _)
+            head = resent_mark(head, _)
         message_id = await self._relay(chat_id, relay, head, answer_foot(_), None, reply)
         link = Link(chat_id, message_id, report.id, "answer", unit.code)
         await self._record(item, 1, message_id, link)
@@ -537,7 +558,7 @@ class Delivery:
         figures = compute(rows, period, self.db.clock())
         if item.parts_done == 0:
             text = unit_texts.digest_text(label, summary_text(figures, _, locale), _)
-            await self.bot.send_message(chat_id, text[:4000], parse_mode=ParseMode.HTML)
+            await self.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML)
             await self.db.outbox.part_sent(item.id, 1)
         png = await asyncio.to_thread(render_chart, figures, _, locale)
         await self.bot.send_photo(chat_id, InputFile(png, filename="liemchinh-week.png"))

@@ -119,6 +119,8 @@ async def ask(context: BotContext, draft: Draft, asked: Question | None = None) 
         unit = await context.db.units.get_unit(draft.fields.unit_code or "")
         unit_name = unit.name if unit else None
     words = texts.prompt(asked, draft, context._, context.lang, unit_name=unit_name)
+    for text in words.before:
+        await say(context, draft.chat_id, text)
     if asked.kind is Kind.CONTACT:
         # Telegram shares a verified contact only through a reply-keyboard button; withdrawing
         # the question needs an inline button, hence a second message.

@@ -1,0 +1,181 @@
+"""The flood limiter: replies before the outbox, the outbox never starved, each chat's limit
+kept on its own, replies retried through 429s. Driven with stand-in calls, no Telegram."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from telegram.error import BadRequest, NetworkError, RetryAfter
+
+from bot.telegram import limits
+from bot.telegram.limits import IN_OUTBOX, FloodLimiter
+from tests.conftest import eventually
+
+GROUP = -1001000000002
+PERSON = 700001
+
+
+class Calls:
+    """Stand-in Bot API calls that record when they ran."""
+
+    def __init__(self) -> None:
+        self.done: list[tuple[str, float]] = []
+
+    def call(self, name: str, failures: list[Exception] | None = None) -> Any:
+        async def run() -> bool:
+            if failures:
+                raise failures.pop(0)
+            self.done.append((name, time.monotonic()))
+            return True
+
+        return run
+
+
+@pytest.fixture
+async def limiter() -> AsyncIterator[FloodLimiter]:
+    flood = FloodLimiter(per_second=20.0, patience=3.0, outbox_wait=0.5)
+    await flood.initialize()
+    yield flood
+    await flood.shutdown()
+
+
+async def send(
+    flood: FloodLimiter, calls: Calls, name: str, chat_id: int, *, outbox: bool = False, **kw: Any
+) -> Any:
+    token = IN_OUTBOX.set(outbox)
+    try:
+        callback = calls.call(name, kw.pop("failures", None))
+        return await flood.process_request(
+            callback, (), {}, kw.pop("endpoint", "sendMessage"), {"chat_id": chat_id}, None
+        )
+    finally:
+        IN_OUTBOX.reset(token)
+
+
+async def test_a_waiting_reply_overtakes_queued_outbox_calls(limiter: FloodLimiter) -> None:
+    calls = Calls()
+    # Thirty outbox messages to thirty people are queued: 1.5 s of the overall budget.
+    outbox = [
+        asyncio.create_task(send(limiter, calls, f"outbox{n}", 800000 + n, outbox=True))
+        for n in range(30)
+    ]
+    await asyncio.sleep(0.1)
+    reply = asyncio.create_task(send(limiter, calls, "reply", PERSON))
+    await asyncio.gather(reply, *outbox)
+    order = [name for name, _at in calls.done]
+    # The reply goes at the next free slot, ahead of the outbox calls still waiting.
+    assert order.index("reply") <= 4, order
+
+
+async def test_the_outbox_is_not_starved_by_replies(limiter: FloodLimiter) -> None:
+    calls = Calls()
+    stop = asyncio.Event()
+
+    async def busy_person(n: int) -> None:
+        # Many people, each within their own chat's limit, use the whole overall budget.
+        while not stop.is_set():
+            await send(limiter, calls, f"reply{n}", 700100 + n)
+
+    people = [asyncio.create_task(busy_person(n)) for n in range(40)]
+    await asyncio.sleep(0.2)
+    started = time.monotonic()
+    await send(limiter, calls, "alert", GROUP, outbox=True)
+    waited = time.monotonic() - started
+    stop.set()
+    await asyncio.gather(*people)
+    # Served once it had waited outbox_wait, not after every reply.
+    assert waited < limiter.outbox_wait + 0.5, waited
+
+
+async def test_the_overall_budget_is_never_exceeded(limiter: FloodLimiter) -> None:
+    calls = Calls()
+    await asyncio.gather(
+        *(send(limiter, calls, f"m{n}", 700200 + n, outbox=n % 2 == 0) for n in range(60))
+    )
+    times = sorted(at for _name, at in calls.done)
+    # 20 a second: no second-long window holds more than 21 (the fencepost of 20 intervals).
+    for i, start in enumerate(times):
+        assert sum(1 for t in times[i:] if t < start + 1.0) <= 21
+
+
+async def test_a_group_gets_at_most_twenty_a_minute_and_others_are_not_held_up(
+    limiter: FloodLimiter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(limits, "GROUP_WINDOW", 1.0)
+    calls = Calls()
+    group = [asyncio.create_task(send(limiter, calls, f"g{n}", GROUP)) for n in range(25)]
+    await eventually(lambda: len(calls.done) >= 20)
+    started = time.monotonic()
+    await send(limiter, calls, "person", PERSON)
+    # The five group messages waiting for the group's window do not hold up someone else.
+    assert time.monotonic() - started < 0.3
+    assert len(calls.done) == 21
+    await asyncio.gather(*group)
+    group_times = sorted(at for name, at in calls.done if name.startswith("g"))
+    assert group_times[20] - group_times[0] >= 1.0
+
+
+async def test_a_person_gets_a_burst_of_three_then_one_a_second(limiter: FloodLimiter) -> None:
+    calls = Calls()
+    started = time.monotonic()
+    await asyncio.gather(*(send(limiter, calls, f"p{n}", PERSON) for n in range(5)))
+    times = sorted(at - started for _name, at in calls.done)
+    assert times[2] < 0.5 and times[3] >= 0.9 and times[4] >= 1.9
+
+
+async def test_a_reply_is_retried_after_retry_after_and_network_errors(
+    limiter: FloodLimiter,
+) -> None:
+    calls = Calls()
+    failures: list[Exception] = [RetryAfter(timedelta(seconds=1)), NetworkError("Bad Gateway")]
+    started = time.monotonic()
+    assert await send(limiter, calls, "reply", PERSON, failures=failures) is True
+    assert time.monotonic() - started >= 1.0
+    assert [name for name, _at in calls.done] == ["reply"]
+
+
+async def test_a_reply_gives_up_after_the_patience_and_refusals_are_not_retried(
+    limiter: FloodLimiter,
+) -> None:
+    calls = Calls()
+    with pytest.raises(RetryAfter):
+        await send(limiter, calls, "r", PERSON, failures=[RetryAfter(timedelta(seconds=10))])
+    with pytest.raises(BadRequest):
+        await send(limiter, calls, "r", PERSON + 1, failures=[BadRequest("message too long")])
+    assert calls.done == []
+
+
+async def test_outbox_calls_are_not_retried_here(limiter: FloodLimiter) -> None:
+    calls = Calls()
+    with pytest.raises(NetworkError):
+        await send(
+            limiter, calls, "alert", GROUP, outbox=True, failures=[NetworkError("Bad Gateway")]
+        )
+    assert calls.done == []
+
+
+async def test_a_429_holds_that_chat_only(limiter: FloodLimiter) -> None:
+    calls = Calls()
+    with pytest.raises(RetryAfter):
+        await send(
+            limiter, calls, "a", GROUP, outbox=True, failures=[RetryAfter(timedelta(seconds=1))]
+        )
+    started = time.monotonic()
+    await send(limiter, calls, "b", PERSON, outbox=True)
+    assert time.monotonic() - started < 0.3
+    await send(limiter, calls, "c", GROUP, outbox=True)
+    assert time.monotonic() - started >= 0.9
+
+
+async def test_calls_that_send_nothing_pass_straight_through(limiter: FloodLimiter) -> None:
+    calls = Calls()
+    started = time.monotonic()
+    await asyncio.gather(
+        *(send(limiter, calls, f"u{n}", PERSON, endpoint="getUpdates") for n in range(10))
+    )
+    assert time.monotonic() - started < 0.2
