@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot.config import ConfigError, Settings, check_database_path, load_settings
+from bot.logs import configure as configure_logging
 
 CONFIG_ENV = "LIEMCHINH_CONFIG"
 UNITS_RULE = (
@@ -32,6 +33,12 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the bot against Telegram (long polling or webhook)")
     run.add_argument("--config", type=Path, dest="run_config", help="configuration file")
     run.add_argument("--log-file", type=Path, help="write the log here instead of stderr")
+    run.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="text lines, or one JSON object a line (for journald, Loki); default text",
+    )
     run.add_argument(
         "--webhook",
         action="store_true",
@@ -122,14 +129,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             settings = load_settings(config)
             check_database_path(settings)
-            _logging(getattr(args, "log_file", None))
+            _logging(args.log_file, settings, args.log_format)
             return _run(settings, webhook=args.webhook)
         # No command: the bot when it can reach Telegram, the demo otherwise.
         if config.exists() or os.environ.get("LIEMCHINH_TOKEN"):
             settings = load_settings(config, require_token=False)
             if settings.token:
                 check_database_path(settings)
-                _logging(None)
+                _logging(None, settings)
                 return _run(settings)
         print(
             "No Telegram token configured: starting the offline demo."
@@ -148,20 +155,12 @@ def _default_config() -> Path:
     return Path(os.environ.get(CONFIG_ENV, "config.toml"))
 
 
-def _logging(log_file: Path | None) -> None:
+def _logging(log_file: Path | None, settings: Settings, log_format: str = "text") -> None:
     handler: logging.Handler = (
         logging.FileHandler(log_file, encoding="utf-8") if log_file else logging.StreamHandler()
     )
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        handlers=[handler],
-    )
-    # httpx logs every request URL at INFO, and the URL carries the bot token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    # Tornado's access log would print every webhook request line.
-    logging.getLogger("tornado.access").setLevel(logging.WARNING)
+    # Both formats take the token and the webhook's secret out of every line (bot.logs).
+    configure_logging(handler, log_format, [settings.token, settings.webhook.secret_token])
 
 
 def _run(settings: Settings, *, webhook: bool = False) -> int:
