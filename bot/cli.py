@@ -101,7 +101,37 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument(
         "--dry-run", action="store_true", help="check the file and show the changes; write nothing"
     )
+    _ops_parsers(sub)
     return parser
+
+
+def _ops_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    backup = sub.add_parser(
+        "backup",
+        help="copy the database to FILE, safely while the bot runs, and check the copy",
+        description="Copy the database with SQLite's online backup (consistent while the bot"
+        " runs), check the copy (integrity_check, row counts) and write it owner-only (0600)."
+        " The data key (LIEMCHINH_DATA_KEY) is not in it: keep that apart.",
+    )
+    backup.add_argument("file", type=Path, help="the backup file to write")
+    backup.add_argument(
+        "--config", type=Path, dest="sub_config", metavar="FILE", help="configuration file"
+    )
+    backup.add_argument("--force", action="store_true", help="replace FILE if it exists")
+    restore = sub.add_parser(
+        "restore",
+        help="replace the database with a backup (the bot must be stopped)",
+        description="Check FILE (integrity_check, migrations this version knows) and make it"
+        " the database, owner-only (0600). Refused while a bot runs on the database. The"
+        " replaced database is kept beside it as DATABASE.before-restore-TIME.",
+    )
+    restore.add_argument("file", type=Path, help="a file written by `liemchinh backup`")
+    restore.add_argument(
+        "--config", type=Path, dest="sub_config", metavar="FILE", help="configuration file"
+    )
+    restore.add_argument(
+        "--no-keep", action="store_true", help="delete the replaced database instead of keeping it"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -120,6 +150,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             or args.config
             or _default_config()
         )
+        if args.command in ("backup", "restore"):
+            return _ops(args, config)
         if args.command == "units":
             # Editing units needs the database, not Telegram: no token required.
             settings = load_settings(config, require_token=False)
@@ -173,6 +205,16 @@ def _run(settings: Settings, *, webhook: bool = False) -> int:
     app = build_application(settings)
     asyncio.run(serve(app, webhook=webhook))
     return 0
+
+
+def _ops(args: argparse.Namespace, config: Path) -> int:
+    from bot.ops import backup_command, restore_command
+
+    # Copying the database needs no token.
+    settings = load_settings(config, require_token=False)
+    if args.command == "backup":
+        return backup_command(settings, args.file, force=args.force)
+    return restore_command(settings, args.file, keep=not args.no_keep)
 
 
 def _demo(*, script: bool) -> int:
