@@ -106,6 +106,16 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _ops_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    check = sub.add_parser(
+        "check",
+        help="check the configuration and that Telegram answers, then exit",
+        description="Read the configuration as `run` does, call getMe on the configured Bot"
+        " API, and print the bot's username and the database's path. Exit 2 on a configuration"
+        " error, 1 when Telegram cannot be reached.",
+    )
+    check.add_argument(
+        "--config", type=Path, dest="sub_config", metavar="FILE", help="configuration file"
+    )
     backup = sub.add_parser(
         "backup",
         help="copy the database to FILE, safely while the bot runs, and check the copy",
@@ -150,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             or args.config
             or _default_config()
         )
-        if args.command in ("backup", "restore"):
+        if args.command in ("check", "backup", "restore"):
             return _ops(args, config)
         if args.command == "units":
             # Editing units needs the database, not Telegram: no token required.
@@ -208,8 +218,10 @@ def _run(settings: Settings, *, webhook: bool = False) -> int:
 
 
 def _ops(args: argparse.Namespace, config: Path) -> int:
-    from bot.ops import backup_command, restore_command
+    from bot.ops import backup_command, check_command, restore_command
 
+    if args.command == "check":
+        return check_command(config)
     # Copying the database needs no token.
     settings = load_settings(config, require_token=False)
     if args.command == "backup":

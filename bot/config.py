@@ -15,7 +15,7 @@ from typing import Any
 import holidays
 
 # DATA_KEY_ENV: a Fernet key (or "NEW,OLD" while replacing one) for contacts at rest.
-from bot.sealing import DATA_KEY_ENV, parse_data_key
+from bot.sealing import DATA_KEY_ENV, parse_data_key, secure_database_file
 
 TOKEN_ENV = "LIEMCHINH_TOKEN"
 
@@ -249,6 +249,8 @@ def check_database_path(settings: Settings) -> None:
     db = settings.database
     try:
         db.parent.mkdir(parents=True, exist_ok=True)
+        # A file created here is the bot's database: owner-only from the start.
+        secure_database_file(db)
         conn = sqlite3.connect(db)
         try:
             conn.execute("PRAGMA schema_version").fetchone()
