@@ -185,15 +185,18 @@ def _check(path: Path, label: str) -> Contents:
 
 def _install(scratch: Path, target: Path) -> None:
     """Move the finished copy to `target` in one step, durably."""
-    with open(scratch, "rb") as done:
-        os.fsync(done.fileno())
-    os.replace(scratch, target)
-    # The rename itself is only durable once the folder is written.
-    folder = os.open(target.parent, os.O_RDONLY)
     try:
-        os.fsync(folder)
-    finally:
-        os.close(folder)
+        with open(scratch, "rb") as done:
+            os.fsync(done.fileno())
+        os.replace(scratch, target)
+        # The rename itself is only durable once the folder is written.
+        folder = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
+    except OSError as exc:
+        raise BackupError(f"{target} cannot be written ({exc.strerror})") from None
 
 
 def _set_aside(database: Path, keep: bool, now: datetime) -> Path | None:
