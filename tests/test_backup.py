@@ -8,6 +8,7 @@ import contextlib
 import fcntl
 import os
 import sqlite3
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -230,3 +231,38 @@ def test_cli_refusals_are_one_line(
     assert main(["restore", "--config", str(config), str(saved)]) == 0
     out = capsys.readouterr().out
     assert "restored" in out and "kept as" in out and "(mode 0600)" in out
+
+
+async def test_backup_into_a_directory_is_refused_in_one_line(tmp_path: Path) -> None:
+    database = tmp_path / "bot.db"
+    await make_database(database)
+    (tmp_path / "a-folder").mkdir()
+    with pytest.raises(BackupError, match="cannot be written"):
+        backup(database, tmp_path / "a-folder", force=True)
+    with pytest.raises(BackupError, match="cannot be written"):
+        backup(database, tmp_path / "missing" / "backup.db")
+    assert files(tmp_path) == ["a-folder", "bot.db"]
+
+
+async def test_restore_keeps_what_a_killed_bot_left_in_its_wal(
+    saved: Path, tmp_path: Path
+) -> None:
+    database = tmp_path / "live" / "bot.db"
+    await make_database(database)
+    # A process that commits and dies without closing leaves the commit in the -wal file only.
+    crash = (
+        "import os, sqlite3, sys\n"
+        "conn = sqlite3.connect(sys.argv[1])\n"
+        "conn.execute(\"INSERT INTO users (user_id, locale, created_at) VALUES (7, 'vi', 0)\")\n"
+        "conn.commit()\n"
+        "os._exit(0)\n"
+    )
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-c", crash, str(database))
+    assert await proc.wait() == 0
+    assert f"{database.name}-wal" in files(database.parent)
+    restored = restore(saved, database)
+    assert restored.kept is not None
+    assert rows(restored.kept, "SELECT user_id FROM users") == [(7,)]
+    # No -wal of the old database is left to be read against the restored one.
+    assert files(database.parent) == sorted(["bot.db", "bot.db.lock", restored.kept.name])
+    assert rows(database, "SELECT count(*) FROM users") == [(0,)]
