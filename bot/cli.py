@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot.config import ConfigError, Settings, check_database_path, load_settings
+from bot.logs import configure as configure_logging
 
 CONFIG_ENV = "LIEMCHINH_CONFIG"
 UNITS_RULE = (
@@ -32,6 +33,12 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the bot against Telegram (long polling or webhook)")
     run.add_argument("--config", type=Path, dest="run_config", help="configuration file")
     run.add_argument("--log-file", type=Path, help="write the log here instead of stderr")
+    run.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="text lines, or one JSON object a line (for journald, Loki); default text",
+    )
     run.add_argument(
         "--webhook",
         action="store_true",
@@ -94,7 +101,47 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument(
         "--dry-run", action="store_true", help="check the file and show the changes; write nothing"
     )
+    _ops_parsers(sub)
     return parser
+
+
+def _ops_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    check = sub.add_parser(
+        "check",
+        help="check the configuration and that Telegram answers, then exit",
+        description="Read the configuration as `run` does, call getMe on the configured Bot"
+        " API, and print the bot's username and the database's path. Exit 2 on a configuration"
+        " error, 1 when Telegram cannot be reached.",
+    )
+    check.add_argument(
+        "--config", type=Path, dest="sub_config", metavar="FILE", help="configuration file"
+    )
+    backup = sub.add_parser(
+        "backup",
+        help="copy the database to FILE, safely while the bot runs, and check the copy",
+        description="Copy the database with SQLite's online backup (consistent while the bot"
+        " runs), check the copy (integrity_check, row counts) and write it owner-only (0600)."
+        " The data key (LIEMCHINH_DATA_KEY) is not in it: keep that apart.",
+    )
+    backup.add_argument("file", type=Path, help="the backup file to write")
+    backup.add_argument(
+        "--config", type=Path, dest="sub_config", metavar="FILE", help="configuration file"
+    )
+    backup.add_argument("--force", action="store_true", help="replace FILE if it exists")
+    restore = sub.add_parser(
+        "restore",
+        help="replace the database with a backup (the bot must be stopped)",
+        description="Check FILE (integrity_check, migrations this version knows) and make it"
+        " the database, owner-only (0600). Refused while a bot runs on the database. The"
+        " replaced database is kept beside it as DATABASE.before-restore-TIME.",
+    )
+    restore.add_argument("file", type=Path, help="a file written by `liemchinh backup`")
+    restore.add_argument(
+        "--config", type=Path, dest="sub_config", metavar="FILE", help="configuration file"
+    )
+    restore.add_argument(
+        "--no-keep", action="store_true", help="delete the replaced database instead of keeping it"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -113,6 +160,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             or args.config
             or _default_config()
         )
+        if args.command in ("check", "backup", "restore"):
+            return _ops(args, config)
         if args.command == "units":
             # Editing units needs the database, not Telegram: no token required.
             settings = load_settings(config, require_token=False)
@@ -122,14 +171,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             settings = load_settings(config)
             check_database_path(settings)
-            _logging(getattr(args, "log_file", None))
+            _logging(args.log_file, settings, args.log_format)
             return _run(settings, webhook=args.webhook)
         # No command: the bot when it can reach Telegram, the demo otherwise.
         if config.exists() or os.environ.get("LIEMCHINH_TOKEN"):
             settings = load_settings(config, require_token=False)
             if settings.token:
                 check_database_path(settings)
-                _logging(None)
+                _logging(None, settings)
                 return _run(settings)
         print(
             "No Telegram token configured: starting the offline demo."
@@ -148,20 +197,12 @@ def _default_config() -> Path:
     return Path(os.environ.get(CONFIG_ENV, "config.toml"))
 
 
-def _logging(log_file: Path | None) -> None:
+def _logging(log_file: Path | None, settings: Settings, log_format: str = "text") -> None:
     handler: logging.Handler = (
         logging.FileHandler(log_file, encoding="utf-8") if log_file else logging.StreamHandler()
     )
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        handlers=[handler],
-    )
-    # httpx logs every request URL at INFO, and the URL carries the bot token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    # Tornado's access log would print every webhook request line.
-    logging.getLogger("tornado.access").setLevel(logging.WARNING)
+    # Both formats take the token and the webhook's secret out of every line (bot.logs).
+    configure_logging(handler, log_format, [settings.token, settings.webhook.secret_token])
 
 
 def _run(settings: Settings, *, webhook: bool = False) -> int:
@@ -174,6 +215,18 @@ def _run(settings: Settings, *, webhook: bool = False) -> int:
     app = build_application(settings)
     asyncio.run(serve(app, webhook=webhook))
     return 0
+
+
+def _ops(args: argparse.Namespace, config: Path) -> int:
+    from bot.ops import backup_command, check_command, restore_command
+
+    if args.command == "check":
+        return check_command(config)
+    # Copying the database needs no token.
+    settings = load_settings(config, require_token=False)
+    if args.command == "backup":
+        return backup_command(settings, args.file, force=args.force)
+    return restore_command(settings, args.file, keep=not args.no_keep)
 
 
 def _demo(*, script: bool) -> int:

@@ -12,8 +12,10 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import holidays
+
 # DATA_KEY_ENV: a Fernet key (or "NEW,OLD" while replacing one) for contacts at rest.
-from bot.sealing import DATA_KEY_ENV, parse_data_key
+from bot.sealing import DATA_KEY_ENV, parse_data_key, secure_database_file
 
 TOKEN_ENV = "LIEMCHINH_TOKEN"
 
@@ -24,7 +26,7 @@ LOCALES = ("vi", "en")
 UNIT_CODE = r"[A-Za-z0-9_.-]{1,24}"
 # \A…\Z, not ^…$: "$" also matches before a final newline, which would let "HL\n" in.
 UNIT_CODE_RE = re.compile(rf"\A{UNIT_CODE}\Z")
-# fromisoformat alone would also take "20260101" or "2026-W01-4"; holidays are written one way.
+# fromisoformat alone would also take "20260101" or "2026-W01-4"; dates are written one way.
 _ISO_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 # Inclusive bounds of each `[sla]` integer: wide enough for any real policy, narrow enough to
@@ -47,7 +49,7 @@ _SECTIONS: dict[str, set[str]] = {
     "telegram": {"token", "base_url", "base_file_url", "messages_per_second"},
     "storage": {"database"},
     "bot": {"admins", "default_locale", "reports_per_day", "weekly_digest"},
-    "sla": {*_SLA_RANGES, "holidays"},
+    "sla": {*_SLA_RANGES, "extra_days_off", "working_days", "holidays"},
     "privacy": set(_PRIVACY_RANGES),
     "webhook": {"listen", "port", "url", "secret_token"},
 }
@@ -89,8 +91,10 @@ class SlaConfig:
     # Days after resolution during which the citizen may answer "not resolved".
     reopen_days: int = 7
     remind_hours_before: int = 24
-    # Public holidays and government-announced swapped days off; weekends need not be listed.
-    holidays: frozenset[date] = frozenset()
+    # Public holidays are computed (public_holidays); these are the government's yearly
+    # arrangement on top of them: weekdays given off, and weekend days made working days.
+    extra_days_off: frozenset[date] = frozenset()
+    working_days: frozenset[date] = frozenset()
 
 
 WEBHOOK_SECRET_ENV = "LIEMCHINH_WEBHOOK_SECRET"
@@ -249,6 +253,8 @@ def check_database_path(settings: Settings) -> None:
     db = settings.database
     try:
         db.parent.mkdir(parents=True, exist_ok=True)
+        # A file created here is the bot's database: owner-only from the start.
+        secure_database_file(db)
         conn = sqlite3.connect(db)
         try:
             conn.execute("PRAGMA schema_version").fetchone()
@@ -306,14 +312,47 @@ def _parse_sla(table: Mapping[str, Any], path: Path) -> SlaConfig:
             raise ConfigError(path, f"sla.{key}", f"must be a whole number from {low} to {high}")
         return value
 
+    # `holidays`, the key's name before public holidays were computed, still adds days off.
+    days_off = frozenset(
+        _date_list(table.get("extra_days_off", []), path, "sla.extra_days_off")
+        + _date_list(table.get("holidays", []), path, "sla.holidays")
+    )
+    working = frozenset(_date_list(table.get("working_days", []), path, "sla.working_days"))
+    for day in sorted(working):
+        _check_working_day(day, days_off, path)
     return SlaConfig(
         acknowledge_working_days=number("acknowledge_working_days"),
         resolve_days=number("resolve_days"),
         extension_max_days=number("extension_max_days"),
         reopen_days=number("reopen_days"),
         remind_hours_before=number("remind_hours_before"),
-        holidays=frozenset(_date_list(table.get("holidays", []), path, "sla.holidays")),
+        extra_days_off=days_off,
+        working_days=working,
     )
+
+
+def public_holidays(year: int) -> dict[date, str]:
+    """Return Vietnam's public holidays and days off in lieu in `year`, with English names."""
+    # The package computes the lunar holidays (Tết, Hùng Kings' day), the days off in lieu of a
+    # holiday on a weekend (Labour Code 2019, art. 112(3)) and the swaps it knows of; those are
+    # days off for public offices too. A make-up Saturday it does not give: see working_days.
+    return dict(holidays.country_holidays("VN", years=year, language="en_US"))
+
+
+def _check_working_day(day: date, days_off: frozenset[date], path: Path) -> None:
+    """Refuse a make-up working day that is not a weekend day, or that is a day off."""
+    # Only a Saturday or Sunday can be made a working day; a weekday listed here is a typo, and
+    # a holiday listed here contradicts the calendar rather than the weekend.
+    key = "sla.working_days"
+    if day.weekday() < 5:
+        raise ConfigError(
+            path, key, f"{day} is a {day:%A}: only a Saturday or Sunday can be made a working day"
+        )
+    name = public_holidays(day.year).get(day)
+    if name is not None:
+        raise ConfigError(path, key, f"{day} is a public holiday ({name})")
+    if day in days_off:
+        raise ConfigError(path, key, f"{day} is also listed as a day off")
 
 
 def _parse_privacy(table: Mapping[str, Any], path: Path) -> PrivacyConfig:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import ConfigError, SlaConfig, check_database_path, load_settings
+from bot.core.deadlines import Calendar
 
 GOOD = """
 [telegram]
@@ -48,7 +49,8 @@ def test_good_config_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert settings.units[1].parent == "P" and settings.units[1].chat_id is None
     assert settings.base_url == "https://api.telegram.org/bot"
     assert settings.sla == SlaConfig()
-    assert settings.sla.resolve_days == 30 and settings.sla.holidays == frozenset()
+    assert settings.sla.resolve_days == 30 and settings.sla.extra_days_off == frozenset()
+    assert settings.sla.working_days == frozenset()
 
 
 def test_environment_token_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -64,10 +66,15 @@ def test_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     assert any(u.parent is None for u in settings.units)
     assert settings.sla.acknowledge_working_days == SlaConfig().acknowledge_working_days
     assert settings.sla.resolve_days == SlaConfig().resolve_days
-    assert date(2026, 2, 17) in settings.sla.holidays  # Tết Bính Ngọ
-    assert date(2027, 4, 16) in settings.sla.holidays  # Hùng Kings 2027
-    # Weekends are never working days, so the example lists weekdays only.
-    assert all(day.weekday() < 5 for day in settings.sla.holidays)
+    calendar = Calendar.from_sla(settings.sla)
+    assert not calendar.is_working_day(date(2026, 2, 17))  # Tết Bính Ngọ
+    assert not calendar.is_working_day(date(2027, 4, 16))  # Hùng Kings 2027
+    # Weekends are never working days, so the example gives weekdays off only, and makes only
+    # weekend days working days.
+    assert settings.sla.extra_days_off
+    assert all(day.weekday() < 5 for day in settings.sla.extra_days_off)
+    assert settings.sla.working_days
+    assert all(day.weekday() >= 5 for day in settings.sla.working_days)
     with pytest.raises(ConfigError, match=r"telegram\.token"):
         load_settings(example)
 
@@ -86,8 +93,20 @@ def test_sla_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         extension_max_days=0,
         reopen_days=0,
         remind_hours_before=168,
-        holidays=frozenset({date(2026, 1, 1), date(2026, 4, 30), date(2026, 5, 1)}),
+        extra_days_off=frozenset({date(2026, 1, 1), date(2026, 4, 30), date(2026, 5, 1)}),
     )
+
+
+def test_yearly_arrangement_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LIEMCHINH_TOKEN", raising=False)
+    text = GOOD + (
+        "\n[sla]\nextra_days_off = [2026-01-02]\nholidays = ['2026-12-31']\n"
+        "working_days = [2026-01-10, '2026-08-22']\n"
+    )
+    sla = load_settings(write(tmp_path, text)).sla
+    # The old key's days are days off too, so a config written before keeps its meaning.
+    assert sla.extra_days_off == frozenset({date(2026, 1, 2), date(2026, 12, 31)})
+    assert sla.working_days == frozenset({date(2026, 1, 10), date(2026, 8, 22)})
 
 
 def test_sla_keys_are_optional(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -137,6 +156,20 @@ def test_sla_keys_are_optional(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         (lambda t: t + "\n[sla]\nremind_hours_before = 0", "sla.remind_hours_before", "1 to"),
         (lambda t: t + "\n[sla]\nremind_hours_before = false", "sla.remind_hours_before", "1 to"),
         (lambda t: t + "\n[sla]\nholidays = 2026-01-01", "sla.holidays", "list of dates"),
+        (lambda t: t + "\n[sla]\nextra_days_off = ['2/1/2026']", "sla.extra_days_off", "2/1"),
+        (lambda t: t + "\n[sla]\nworking_days = 2026-01-10", "sla.working_days", "list"),
+        # A make-up working day is a weekend day that is not a holiday.
+        (lambda t: t + "\n[sla]\nworking_days = [2026-01-09]", "sla.working_days", "Friday"),
+        (
+            lambda t: t + "\n[sla]\nworking_days = [2026-04-26]",
+            "sla.working_days",
+            "2026-04-26 is a public holiday (Hung Kings",
+        ),
+        (
+            lambda t: t + "\n[sla]\nworking_days = [2026-02-14]\nextra_days_off = [2026-02-14]",
+            "sla.working_days",
+            "also listed as a day off",
+        ),
         (
             lambda t: t + "\n[sla]\nholidays = [2026-01-01, '30/04/2026']",
             "sla.holidays",
@@ -186,6 +219,7 @@ def test_database_folder_is_created(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         (GOOD.replace('token = "123:ABC"', ""), "telegram.token"),
         (GOOD.replace("[bot]", "[bot]\ntypo = 1"), "bot.typo"),
         (GOOD + "\n[sla]\nholidays = ['1/1/2026']\n", "sla.holidays"),
+        (GOOD + "\n[sla]\nworking_days = [2026-01-12]\n", "sla.working_days"),
     ],
 )
 def test_cli_exits_2_with_one_line(

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import date, datetime, time, timedelta
 
-from bot.config import SlaConfig
+from bot.config import SlaConfig, public_holidays
 from bot.core.domain import VN_TZ, local_today
 
 # Vietnam has no daylight saving, so a local day is always exactly this long.
@@ -13,24 +13,62 @@ _DAY_SECONDS = 86_400.0
 _HOUR_SECONDS = 3_600.0
 
 
-def is_working_day(day: date, holidays: Collection[date]) -> bool:
-    """Tell whether `day` is a working day: Monday to Friday and not a holiday."""
-    # Public offices work a 40-hour week, Monday to Friday; public holidays and the government's
-    # swapped days off change every year, so they come from the configuration as dates.
-    return day.weekday() < 5 and day not in holidays
+class Calendar:
+    """Vietnam's working days: Monday to Friday, less public holidays, as the year arranges."""
 
+    def __init__(
+        self,
+        holidays: Callable[[int], Collection[date]] = public_holidays,
+        *,
+        extra_days_off: Collection[date] = (),
+        working_days: Collection[date] = (),
+    ) -> None:
+        # `holidays` gives one year's public holidays; the government's yearly arrangement
+        # (days off given on weekdays, Saturdays worked to make up for them) overrides it.
+        self._holidays = holidays
+        self._years: dict[int, frozenset[date]] = {}
+        self.extra_days_off = frozenset(extra_days_off)
+        self.working_days = frozenset(working_days)
 
-def add_working_days(day: date, count: int, holidays: Collection[date]) -> date:
-    """Return the `count`-th working day after `day`, not counting `day` itself."""
-    if count < 1:
-        raise ValueError(f"count must be at least 1, not {count}")
-    current = day
-    remaining = count
-    while remaining:
-        current += timedelta(days=1)
-        if is_working_day(current, holidays):
-            remaining -= 1
-    return current
+    @classmethod
+    def from_sla(cls, sla: SlaConfig) -> Calendar:
+        """Return the calendar of the configured yearly arrangement on Vietnam's holidays."""
+        return cls(extra_days_off=sla.extra_days_off, working_days=sla.working_days)
+
+    def holidays_in(self, year: int) -> frozenset[date]:
+        """Return the public holidays of `year` (without the yearly arrangement)."""
+        days = self._years.get(year)
+        if days is None:
+            # Computed once per year the bot meets: the lunar holidays take a moment.
+            days = self._years[year] = frozenset(self._holidays(year))
+        return days
+
+    def is_working_day(self, day: date) -> bool:
+        """Tell whether public offices work on `day`."""
+        # Public offices work a 40-hour week, Monday to Friday; the yearly arrangement wins.
+        if day in self.working_days:
+            return True
+        if day in self.extra_days_off:
+            return False
+        return day.weekday() < 5 and day not in self.holidays_in(day.year)
+
+    def add_working_days(self, day: date, count: int) -> date:
+        """Return the `count`-th working day after `day`, not counting `day` itself."""
+        if count < 1:
+            raise ValueError(f"count must be at least 1, not {count}")
+        current = day
+        remaining = count
+        while remaining:
+            current += timedelta(days=1)
+            if self.is_working_day(current):
+                remaining -= 1
+        return current
+
+    def working_day_on_or_after(self, day: date) -> date:
+        """Return `day` if it is a working day, else the first working day after it."""
+        while not self.is_working_day(day):
+            day += timedelta(days=1)
+        return day
 
 
 def end_of_day(day: date) -> float:
@@ -39,22 +77,20 @@ def end_of_day(day: date) -> float:
     return datetime.combine(day + timedelta(days=1), time(), tzinfo=VN_TZ).timestamp()
 
 
-def acknowledge_deadline(received_at: float, sla: SlaConfig) -> float:
+def acknowledge_deadline(received_at: float, sla: SlaConfig, calendar: Calendar) -> float:
     """Return the end of the N-th working day after the local day of `received_at`."""
     # A period in days starts the day after the event (Civil Code 2015, art. 147).
-    day = add_working_days(local_today(received_at), sla.acknowledge_working_days, sla.holidays)
+    day = calendar.add_working_days(local_today(received_at), sla.acknowledge_working_days)
     return end_of_day(day)
 
 
-def resolve_deadline(acknowledged_at: float, sla: SlaConfig) -> float:
+def resolve_deadline(acknowledged_at: float, sla: SlaConfig, calendar: Calendar) -> float:
     """Return the end of the day `resolve_days` calendar days after the acknowledgement's."""
     # The Law on Denunciation 2018 counts its 30 days (calendar, not working, days) from the
     # day the denunciation is accepted; that day itself is not counted.
     day = local_today(acknowledged_at) + timedelta(days=sla.resolve_days)
     # A period that ends on a day off ends on the next working day (Civil Code 2015, art. 148).
-    while not is_working_day(day, sla.holidays):
-        day += timedelta(days=1)
-    return end_of_day(day)
+    return end_of_day(calendar.working_day_on_or_after(day))
 
 
 def extend_deadline(deadline: float, days: int, sla: SlaConfig) -> float:

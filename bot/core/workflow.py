@@ -14,6 +14,7 @@ from enum import StrEnum
 
 from bot.config import Settings, SlaConfig
 from bot.core.deadlines import (
+    Calendar,
     acknowledge_deadline,
     extend_deadline,
     reminder_time,
@@ -109,9 +110,9 @@ def timers_for(kind: str, deadline: float, now: float, sla: SlaConfig) -> Timers
     return Timers(kind, deadline, remind_at, deadline)
 
 
-def acknowledge_timers(now: float, sla: SlaConfig) -> Timers:
+def acknowledge_timers(now: float, sla: SlaConfig, calendar: Calendar) -> Timers:
     """Return the timers of a report the unit has not acknowledged yet."""
-    return timers_for("ack", acknowledge_deadline(now, sla), now, sla)
+    return timers_for("ack", acknowledge_deadline(now, sla, calendar), now, sla)
 
 
 REFRESH = Outgoing(RefreshPayload())
@@ -129,6 +130,7 @@ class Workflow:
     def __init__(self, db: WorkflowStore, settings: Settings) -> None:
         self.db = db
         self.settings = settings
+        self.calendar = Calendar.from_sla(settings.sla)
 
     @property
     def sla(self) -> SlaConfig:
@@ -177,7 +179,7 @@ class Workflow:
 
         Returns None when there is no draft (it was just sent: a double tap or a replay).
         """
-        timers = acknowledge_timers(self.db.clock(), self.sla)
+        timers = acknowledge_timers(self.db.clock(), self.sla, self.calendar)
         # The tracking code is owed as surely as the alert: both are queued with the report, so
         # a crash after the commit delays them but loses neither. The code goes first, to the
         # person who is waiting; the alert goes to the unit the draft names.
@@ -189,7 +191,8 @@ class Workflow:
     async def acknowledge(self, report: Report, actor: Actor) -> Report | None:
         """Take the report: the resolution clock starts."""
         now = self.db.clock()
-        timers = timers_for("resolve", resolve_deadline(now, self.sla), now, self.sla)
+        deadline = resolve_deadline(now, self.sla, self.calendar)
+        timers = timers_for("resolve", deadline, now, self.sla)
         return await self._step(
             report,
             actor,
@@ -296,7 +299,7 @@ class Workflow:
             to=Status.NEW,
             note=reason,
             changes={
-                **acknowledge_timers(now, self.sla).columns(),
+                **acknowledge_timers(now, self.sla, self.calendar).columns(),
                 "unit_code": target,
                 "acknowledged_at": None,
                 "extended": 0,
@@ -319,7 +322,7 @@ class Workflow:
             expect=(Status.RESOLVED,),
             to=Status.NEW,
             changes={
-                **acknowledge_timers(now, self.sla).columns(),
+                **acknowledge_timers(now, self.sla, self.calendar).columns(),
                 "citizen_verdict": "no",
                 "closed_at": None,
                 "acknowledged_at": None,
@@ -423,7 +426,7 @@ class Workflow:
                 actor=SYSTEM,
                 action="deadline_set",
                 expect=OPEN,
-                changes=acknowledge_timers(now, self.sla).columns(),
+                changes=acknowledge_timers(now, self.sla, self.calendar).columns(),
                 guard={"deadline_at": None},
                 outbox=[REFRESH],
             )
@@ -461,7 +464,7 @@ class Workflow:
             target: str | None = chain[level]
             sends = [Outgoing(overdue, target)]
             # The level above gets the same time to act before it climbs again.
-            next_at: float | None = acknowledge_deadline(now, self.sla)
+            next_at: float | None = acknowledge_deadline(now, self.sla, self.calendar)
         else:
             target = None
             admins = await self.admin_ids()

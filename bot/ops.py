@@ -1,0 +1,72 @@
+"""The operator's commands besides running the bot: check, backup, restore."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+from telegram import Bot, User
+from telegram.error import InvalidToken, TelegramError
+
+from bot.config import Settings, check_database_path, load_settings
+from bot.logs import Redactor
+from bot.store.backup import BackupError, backup, restore
+
+
+def check_command(config: Path) -> int:
+    """Check the configuration as `run` would and that Telegram answers; print what was found."""
+    # A configuration error propagates as ConfigError: one line and exit 2, as for `run`.
+    settings = load_settings(config)
+    check_database_path(settings)
+    try:
+        me = asyncio.run(_get_me(settings))
+    except InvalidToken:
+        print(f"liemchinh: the Bot API at {settings.base_url} refused the token", file=sys.stderr)
+        return 1
+    except TelegramError as exc:
+        # The error's text may quote the request URL, which carries the token.
+        reason = Redactor([settings.token])(str(exc))
+        print(
+            f"liemchinh: cannot reach the Bot API at {settings.base_url} ({reason})",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"configuration: {settings.path}")
+    print(f"telegram: @{me.username} (id {me.id}) at {settings.base_url}")
+    print(f"database: {settings.database}")
+    return 0
+
+
+async def _get_me(settings: Settings) -> User:
+    assert settings.token is not None
+    bot = Bot(settings.token, base_url=settings.base_url, base_file_url=settings.base_file_url)
+    # initialize() is itself the getMe call; shutdown() closes the HTTP client.
+    async with bot:
+        return bot.bot
+
+
+def backup_command(settings: Settings, target: Path, *, force: bool) -> int:
+    """Write a checked backup of the configured database to `target`."""
+    try:
+        contents = backup(settings.database, target, force=force)
+    except BackupError as exc:
+        print(f"liemchinh: backup: {exc}", file=sys.stderr)
+        return 1
+    print(f"backed up {settings.database}")
+    for line in contents.lines():
+        print(line)
+    return 0
+
+
+def restore_command(settings: Settings, source: Path, *, keep: bool) -> int:
+    """Replace the configured database with the backup `source`."""
+    try:
+        contents = restore(source, settings.database, keep=keep)
+    except BackupError as exc:
+        print(f"liemchinh: restore: {exc}", file=sys.stderr)
+        return 1
+    print(f"restored {source}")
+    for line in contents.lines():
+        print(line)
+    return 0
