@@ -68,6 +68,11 @@ def field_lines(
         amount = format_amount(fields.amount, locale) if fields.amount else not_given
         lines.append(_("Amount asked or taken: %(value)s") % {"value": escape(amount)})
     lines.append(_("Official involved: %(value)s") % {"value": escape(fields.official or "-")})
+    if fields.official and fields.official_head:
+        lines.append(
+            _("Head or deputy head of the unit: %(value)s")
+            % {"value": escape(_(HEAD_ANSWERS.get(fields.official_head, "-")))}
+        )
     lines.append(_("When: %(value)s") % {"value": _day(fields.occurred_on, locale) or not_given})
     if fields.location:
         where = escape(fields.location)
@@ -112,6 +117,9 @@ def evidence_caption(code: str, index: int, total: int, _: Gettext) -> str:
         "code": code_html(code),
     }
 
+
+# The answers to "is the official the head or deputy head of the unit?" (conversation.HEAD).
+HEAD_ANSWERS: dict[str, str] = {"yes": N_("yes"), "no": N_("no"), "unsure": N_("don't know")}
 
 # Telegram's limit is 4096 characters after entity parsing; the budget leaves room for error.
 MESSAGE_BUDGET = 3900
