@@ -101,6 +101,16 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument(
         "--dry-run", action="store_true", help="check the file and show the changes; write nothing"
     )
+    verify = sub.add_parser(
+        "verify",
+        help="check a signed receipt offline: exit 0 if valid, 1 if not",
+        description="Check a receipt file against the deployment's public key (/publickey).",
+    )
+    verify.add_argument("receipt", type=Path, help="the receipt file (JSON)")
+    verify.add_argument("--key", help="public key in base64; default: this deployment's key")
+    verify.add_argument(
+        "--config", type=Path, dest="sub_config", metavar="FILE", help="configuration file"
+    )
     _ops_parsers(sub)
     return parser
 
@@ -144,6 +154,23 @@ def _ops_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     )
 
 
+def _verify(receipt: Path, key: str | None, config: Path) -> int:
+    """Check a receipt and print one line; 0 valid, 1 invalid."""
+    from bot.core.receipts import key_path, load_or_create_key, parse_public, public_bytes, verify
+
+    if key is not None:
+        public = parse_public(key)
+    else:
+        path = key_path(load_settings(config, require_token=False).database)
+        if not path.exists():
+            print(f"no signing key at {path}: pass --key", file=sys.stderr)
+            return 1
+        public = public_bytes(load_or_create_key(path))
+    verdict = verify(receipt.read_bytes(), public)
+    print(verdict.reason)
+    return 0 if verdict.valid else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     args = _parser().parse_args(argv)
@@ -162,6 +189,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         if args.command in ("check", "backup", "restore"):
             return _ops(args, config)
+        if args.command == "verify":
+            return _verify(args.receipt, args.key, config)
         if args.command == "units":
             # Editing units needs the database, not Telegram: no token required.
             settings = load_settings(config, require_token=False)

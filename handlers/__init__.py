@@ -21,7 +21,17 @@ from bot.telegram.context import BotContext
 
 def register(app: Application[Any, BotContext, Any, Any, Any, Any]) -> None:
     """Register the handlers on `app`."""
-    from handlers import admin, common, feedback, figures, officer, privacy, replies, report
+    from handlers import (
+        admin,
+        common,
+        feedback,
+        figures,
+        integrity,
+        officer,
+        privacy,
+        replies,
+        report,
+    )
 
     private = filters.ChatType.PRIVATE
     admins = app.bot_data["services"].admin_filter
@@ -78,6 +88,10 @@ def register(app: Application[Any, BotContext, Any, Any, Any, Any]) -> None:
     app.add_handler(CallbackQueryHandler(feedback.verdict_given, pattern=cb.Verdict.pattern()))
     app.add_handler(CallbackQueryHandler(feedback.rated, pattern=cb.Rating.pattern()))
     app.add_handler(CallbackQueryHandler(privacy.forget_pressed, pattern=cb.Forget.pattern()))
+    app.add_handler(
+        CallbackQueryHandler(integrity.receipt_pressed, pattern=cb.ReceiptRequest.pattern())
+    )
+    app.add_handler(CommandHandler("publickey", integrity.public_key))
     app.add_handler(CommandHandler("pending", officer.pending))
     # Admin commands refuse anyone else themselves, politely and without data.
     for name, callback in {
@@ -101,6 +115,8 @@ def register(app: Application[Any, BotContext, Any, Any, Any, Any]) -> None:
         "stats": figures.stats,
         "export": figures.export,
         "find": figures.find,
+        "unit_conflict": integrity.unit_conflict,
+        "patterns": integrity.patterns,
     }.items():
         app.add_handler(CommandHandler(name, callback))
     app.add_handler(CallbackQueryHandler(admin.bind_browse, pattern=cb.BindBrowse.pattern()))

@@ -22,6 +22,7 @@ from bot.core.domain import Unit
 from bot.core.outbox import HeldAlertsNotice
 from bot.core.parsing import format_code, normalize_code
 from bot.messages.admin import admins_lines, banned_lines, officers_lines, units_lines
+from bot.messages.integrity import conflict_marks_lines
 from bot.telegram.callbacks import BindBrowse, BindChoose, CallbackData, Forget
 from bot.telegram.context import BotContext
 from bot.telegram.tree import tree_rows
@@ -181,7 +182,9 @@ async def units(update: Update, context: BotContext) -> None:
     everything = await context.db.units.all_units()
     counts = await context.db.reports.unit_counts(context.db.clock())
     edited = await context.db.units.unit_sources()
-    await say_chunks(update, units_lines(everything, counts, edited, context._))
+    lines = units_lines(everything, counts, edited, context._)
+    lines += conflict_marks_lines(await context.db.integrity.conflicts(), context._)
+    await say_chunks(update, lines)
 
 
 @admin_only

@@ -13,6 +13,7 @@ from telegram.ext import ApplicationHandlerStop
 from bot.core.parsing import normalize_code
 from bot.i18n import SUPPORTED, pick_locale
 from bot.messages.citizen import privacy_notice, report_status, reports_list
+from bot.messages.integrity import routed_line
 from bot.messages.limits import pack
 from bot.store.repository import StorageError
 from bot.telegram.callbacks import Language, NewReport, family
@@ -216,6 +217,15 @@ async def status(update: Update, context: BotContext) -> None:
         return
     unit = await context.db.units.get_unit(found.fields.unit_code or "")
     text = report_status(found, unit.name if unit else "", _, context.lang)
+    if found.conflict and found.concerned_unit:
+        concerned = await context.db.units.get_unit(found.concerned_unit)
+        above = found.fields.unit_code != found.concerned_unit
+        text += "\n\n" + routed_line(
+            found,
+            concerned.name if concerned else found.concerned_unit,
+            (unit.name if unit else None) if above else None,
+            _,
+        )
     await _reply(update, context, text)
 
 

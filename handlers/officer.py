@@ -45,6 +45,7 @@ from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden
 
 from bot.core.domain import DeclineReason, Link, Report
+from bot.core.integrity import transfer_refused
 from bot.core.outbox import Outgoing, RefreshPayload
 from bot.core.parsing import format_code, normalize_code
 from bot.core.workflow import NOTE_MAX, NOTE_MIN, Action, allowed_actions
@@ -276,7 +277,7 @@ async def _unit_keyboard(
         page,
         browse=partial(TransferBrowse, report.id),
         choose=partial(TransferChoose, report.id),
-        exclude=report.fields.unit_code,
+        exclude=[c for c in (report.fields.unit_code, report.concerned_unit) if c],
     )
     close = PickerClose(report.id).pack()
     rows.append([InlineKeyboardButton(context._("Cancel"), callback_data=close)])
@@ -311,7 +312,12 @@ async def transfer_chosen(update: Update, context: BotContext) -> None:
     query, data, report, link = checked
     _ = context._
     target = await context.db.units.get_unit(data.unit)
-    if target is None or target.disabled or target.code == report.fields.unit_code:
+    if (
+        target is None
+        or target.disabled
+        or target.code == report.fields.unit_code
+        or transfer_refused(report, target.code)
+    ):
         await query.answer(_("This button is no longer active."))
         return
     await _close_picker(query, context, link)

@@ -54,6 +54,7 @@ SAMPLES: dict[str, cb.CallbackData] = {
     "fb:yes:42": cb.Verdict(True, 42),
     "fb:no:42": cb.Verdict(False, 42),
     "rate:42:5": cb.Rating(42, 5),
+    "rcpt:42": cb.ReceiptRequest(42),
     "fg:yes": cb.Forget(True),
     "fg:no": cb.Forget(False),
     "lang:vi": cb.Language("vi"),

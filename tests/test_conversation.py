@@ -90,6 +90,7 @@ async def test_a_full_bribe_report_in_order(engine: Conversation) -> None:
         {"choice": "HL"},
         {"text": "2 triệu"},
         {"text": "Cán bộ bàn số 3"},
+        {"choice": "no"},
         {"text": "05/11/2026"},
         {"location": (20.95, 107.08)},
         {"text": DESCRIPTION},
@@ -106,6 +107,7 @@ async def test_a_full_bribe_report_in_order(engine: Conversation) -> None:
         Step.UNIT,
         Step.AMOUNT,
         Step.OFFICIAL,
+        Step.HEAD,
         Step.WHEN,
         Step.WHERE,
         Step.DESCRIPTION,
@@ -247,9 +249,15 @@ async def test_editing_from_the_review_asks_the_follow_ups_then_returns(
         await answer(engine, draft, choice=SKIP)
     assert (draft.step, draft.reviewing) == (Step.REVIEW, False)
     # An edit of a field with no follow-up returns at once.
+    await answer(engine, draft, choice="edit_where")
+    await answer(engine, draft, text="Bộ phận một cửa")
+    assert draft.step == Step.REVIEW
+    # Naming an official asks whether they head the unit, then returns.
     await answer(engine, draft, choice="edit_official")
     await answer(engine, draft, text="Phó chủ tịch")
-    assert draft.step == Step.REVIEW
+    assert draft.step == Step.HEAD
+    await answer(engine, draft, choice="yes")
+    assert (draft.step, draft.fields.official_head) == (Step.REVIEW, "yes")
     assert (await engine.apply(draft, Answer(choice=CANCEL))).effect is Effect.CANCEL
 
 

@@ -13,6 +13,7 @@ from bot.core.outbox import (
     PAYLOADS,
     AlertPayload,
     AnswerPayload,
+    ConflictNotice,
     DigestPayload,
     EscalationNotice,
     HeldAlertsNotice,
@@ -44,6 +45,8 @@ EXAMPLES = (
     DigestPayload(first="2026-11-23", last="2026-11-30"),
     HeldAlertsNotice(unit="HL", reason="bot removed"),
     TextNotice("Xin chào <b>"),
+    ConflictNotice(handler="QN"),
+    AlertPayload(conflict="head", pattern=3),
 )
 
 

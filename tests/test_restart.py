@@ -76,7 +76,8 @@ async def test_kill_9_mid_report_then_resume(sim: BotApiSimulator, tmp_path: Pat
         await person.say("ha long", expect="ha long")
         await person.press("UBND phường Hạ Long", expect="tiền")
         await person.say("2 triệu rưỡi", expect="cán bộ")
-        await person.say("Anh Tâm, cán bộ địa chính", expect="khi nào")
+        await person.say("Anh Tâm, cán bộ địa chính", expect="lãnh đạo")
+        await person.press("Không", expect="khi nào")
         await person.press("Hôm nay", expect="ở đâu")
         await person.say("Trụ sở UBND phường", expect="Mô tả")
     finally:

@@ -18,7 +18,9 @@ stateDiagram-v2
     UNIT --> AMOUNT: bribe
     AMOUNT --> OFFICIAL
     UNIT --> OFFICIAL: other categories
-    OFFICIAL --> WHEN
+    OFFICIAL --> HEAD: an official named
+    OFFICIAL --> WHEN: skipped
+    HEAD --> WHEN
     WHEN --> WHERE
     WHERE --> DESCRIPTION
     DESCRIPTION --> EVIDENCE
@@ -80,6 +82,8 @@ class Step(IntEnum):
     IDENTITY = 12
     CONTACT = 13
     REVIEW = 14
+    # Appended: asked after OFFICIAL (see ORDER), whatever its value.
+    HEAD = 15
 
     @property
     def key(self) -> str:
@@ -90,6 +94,32 @@ class Step(IntEnum):
     def from_key(cls, key: str) -> Step | None:
         """Return the step named `key`, or None."""
         return cls.__members__.get(key.upper()) if key.islower() else None
+
+
+# The order the questions are asked in; values only name steps, so a new one is placed here.
+ORDER: tuple[Step, ...] = (
+    Step.CATEGORY,
+    Step.UNIT,
+    Step.DOSSIER,
+    Step.SUBMITTED,
+    Step.PROMISED,
+    Step.AMOUNT,
+    Step.OFFICIAL,
+    Step.HEAD,
+    Step.WHEN,
+    Step.WHERE,
+    Step.DESCRIPTION,
+    Step.EVIDENCE,
+    Step.IDENTITY,
+    Step.CONTACT,
+    Step.REVIEW,
+)
+_RANK = {step: rank for rank, step in enumerate(ORDER)}
+
+
+def after(step: Step, current: Step) -> bool:
+    """Tell whether `step` is asked after `current`."""
+    return _RANK[step] > _RANK[current]
 
 
 class Kind(StrEnum):
@@ -115,6 +145,10 @@ CLEAR = "clear"
 ANONYMOUS = "anon"
 NAMED = "named"
 CONFIRM = "confirm"
+# Whether the official named heads the unit (the report then goes to the unit above).
+YES = "yes"
+NO = "no"
+UNSURE = "unsure"
 CANCEL = "cancel"
 EDIT_PREFIX = "edit_"
 
@@ -125,6 +159,7 @@ EDITABLE: dict[str, Step] = {
     "dossier": Step.DOSSIER,
     "amount": Step.AMOUNT,
     "official": Step.OFFICIAL,
+    "head": Step.HEAD,
     "when": Step.WHEN,
     "where": Step.WHERE,
     "description": Step.DESCRIPTION,
@@ -137,6 +172,7 @@ FOLLOW_UPS: dict[Step, tuple[Step, ...]] = {
     Step.CATEGORY: (Step.DOSSIER, Step.SUBMITTED, Step.PROMISED, Step.AMOUNT),
     Step.DOSSIER: (Step.SUBMITTED, Step.PROMISED),
     Step.SUBMITTED: (Step.PROMISED,),
+    Step.OFFICIAL: (Step.HEAD,),
     Step.IDENTITY: (Step.CONTACT,),
 }
 
@@ -257,6 +293,8 @@ def applies(step: Step, fields: ReportFields) -> bool:
         return fields.category == Category.BRIBE
     if step is Step.CONTACT:
         return fields.anonymous is False
+    if step is Step.HEAD:
+        return fields.official is not None
     return True
 
 
@@ -264,11 +302,11 @@ def next_step(draft: Draft, current: Step) -> Step:
     """Return the step after `current`, or the review when an edit is finished."""
     if draft.reviewing:
         for step in FOLLOW_UPS.get(current, ()):
-            if step > current and applies(step, draft.fields):
+            if after(step, current) and applies(step, draft.fields):
                 return step
         return Step.REVIEW
-    for step in Step:
-        if step > current and applies(step, draft.fields):
+    for step in ORDER:
+        if after(step, current) and applies(step, draft.fields):
             return step
     return Step.REVIEW
 
@@ -315,6 +353,8 @@ def question(draft: Draft, files: int = 0) -> Question:
         return Question(step, Kind.AMOUNT, optional)
     if step is Step.OFFICIAL:
         return Question(step, Kind.TEXT, optional, max_length=SHORT_TEXT_MAX)
+    if step is Step.HEAD:
+        return Question(step, Kind.CHOICE, (YES, NO, UNSURE))
     if step is Step.WHEN:
         return Question(step, Kind.DATE, (TODAY, YESTERDAY))
     if step is Step.WHERE:
@@ -382,6 +422,9 @@ class Conversation:
             today = self.today()
             day = today if choice == TODAY else today - timedelta(days=1)
             fields.occurred_on = day.isoformat()
+            return self._advance(draft, step)
+        if step is Step.HEAD:
+            fields.official_head = choice
             return self._advance(draft, step)
         if step is Step.EVIDENCE:
             if choice == CLEAR:
@@ -551,6 +594,7 @@ def _clear(step: Step, fields: ReportFields) -> None:
     elif step is Step.AMOUNT:
         fields.amount = None
     elif step is Step.OFFICIAL:
-        fields.official = None
+        # Without a named official there is nobody to be the unit's head.
+        fields.official = fields.official_head = None
     elif step is Step.WHERE:
         fields.location = fields.latitude = fields.longitude = None

@@ -75,6 +75,8 @@ class ReportFields:
     promised_on: str | None = None
     amount: int | None = None
     official: str | None = None
+    # "yes", "no" or "unsure": whether the official heads the unit (conversation.HEAD).
+    official_head: str | None = None
     occurred_on: str | None = None
     location: str | None = None
     latitude: float | None = None
@@ -150,6 +152,10 @@ class Report:
     decline_reason: str | None = None
     citizen_verdict: str | None = None
     rating: int | None = None
+    # Set when the report was sent above the unit it is about (a conflict of interest): that
+    # unit's code, and why ("head": the official heads it; "marked": an admin marked it).
+    concerned_unit: str | None = None
+    conflict: str | None = None
 
     @property
     def is_open(self) -> bool:

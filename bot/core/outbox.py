@@ -28,6 +28,7 @@ class OutboxKind(StrEnum):
     DIGEST = "digest"  # last week's figures
     HELD_ALERTS = "notice_held"  # an admin told that a unit's chat cannot take alerts
     NOTICE = "notice"  # a plain text to one chat
+    CONFLICT_NOTICE = "unit_conflict_notice"  # a unit told a report about it is handled above
 
     @property
     def to_reporter(self) -> bool:
@@ -48,7 +49,15 @@ _TO_REPORTER = frozenset(
         OutboxKind.RECEIPT,
     }
 )
-_TO_UNIT = frozenset({OutboxKind.ALERT, OutboxKind.REMINDER, OutboxKind.ANSWER, OutboxKind.DIGEST})
+_TO_UNIT = frozenset(
+    {
+        OutboxKind.ALERT,
+        OutboxKind.REMINDER,
+        OutboxKind.ANSWER,
+        OutboxKind.DIGEST,
+        OutboxKind.CONFLICT_NOTICE,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -78,6 +87,10 @@ class AlertPayload(Payload):
     # How many levels the report climbed past a missed deadline (0: not overdue).
     overdue: int = 0
     deadline_kind: str | None = None
+    # Sent above the unit the report is about: why ("head" or "marked", core.integrity).
+    conflict: str = ""
+    # Sent above because this many reports about the same official form a pattern.
+    pattern: int = 0
 
 
 @dataclass(frozen=True)
@@ -170,6 +183,15 @@ class TextNotice(Payload):
     text: str = ""
 
 
+@dataclass(frozen=True)
+class ConflictNotice(Payload):
+    """The unit a report is about, told only that the unit above handles it: no content."""
+
+    kind: ClassVar[OutboxKind] = OutboxKind.CONFLICT_NOTICE
+    # The unit that handles it; None for the admins.
+    handler: str | None = None
+
+
 PAYLOADS: dict[OutboxKind, type[Payload]] = {
     cls.kind: cls
     for cls in (
@@ -184,6 +206,7 @@ PAYLOADS: dict[OutboxKind, type[Payload]] = {
         DigestPayload,
         HeldAlertsNotice,
         TextNotice,
+        ConflictNotice,
     )
 }
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, Protocol
 
-from bot.core.domain import Actor, Report, Timers, Unit
+from bot.core.domain import Actor, Draft, Report, Timers, Unit
+from bot.core.integrity import Route
 from bot.core.outbox import Outgoing
 
 # A `guard` value meaning "any value but NULL".
@@ -26,8 +27,10 @@ class ReportLedger(Protocol):
         locale: str,
         timers: Timers | None = None,
         outbox: Sequence[Outgoing] = (),
+        route: Route | None = None,
     ) -> Report | None:
-        """Turn a draft into a report with its evidence, audit line and `outbox`, atomically."""
+        """Turn a draft into a report with its evidence, audit line and `outbox`, atomically;
+        `route` sends it above its unit (RouteStale if the draft no longer fits the route)."""
 
     async def transition(
         self,
@@ -98,6 +101,28 @@ class Markers(Protocol):
         """Set a marker if it still holds `expect`, queuing `outbox` with it."""
 
 
+class Drafts(Protocol):
+    """Reports being written."""
+
+    async def get_draft(self, user_id: int) -> Draft | None:
+        """Return the user's draft, or None."""
+
+
+class IntegrityLedger(Protocol):
+    """Conflict marks and the reports patterns are looked for in."""
+
+    async def is_conflicted(self, unit_code: str, category: str) -> bool:
+        """Tell whether an admin marked the unit as conflicted for the category."""
+
+    async def named_reports(self, since: float, unit_code: str | None = None) -> list[Report]:
+        """Return reports naming an official since a moment, about one unit or all."""
+
+    async def escalate_pattern(
+        self, report: Report, cluster: Collection[int], note: str, outbox: Sequence[Outgoing]
+    ) -> bool:
+        """Record a cluster's escalation with its audit line and alerts, once per cluster."""
+
+
 class WorkflowStore(Protocol):
     """Everything the workflow reads and writes."""
 
@@ -116,6 +141,14 @@ class WorkflowStore(Protocol):
     @property
     def markers(self) -> Markers:
         """Markers."""
+
+    @property
+    def drafts(self) -> Drafts:
+        """Drafts."""
+
+    @property
+    def integrity(self) -> IntegrityLedger:
+        """Conflict marks and pattern candidates."""
 
     @property
     def clock(self) -> Callable[[], float]:

@@ -27,11 +27,23 @@ from bot.core.domain import (
     Actor,
     DeclineReason,
     Report,
+    ReportFields,
     Status,
     Timers,
 )
+from bot.core.integrity import (
+    ESCALATE_AT,
+    PATTERN_DAYS,
+    Route,
+    RouteStale,
+    matching,
+    route,
+    subject_unit,
+    transfer_refused,
+)
 from bot.core.outbox import (
     AlertPayload,
+    ConflictNotice,
     DigestPayload,
     EscalationNotice,
     Outgoing,
@@ -180,11 +192,72 @@ class Workflow:
         Returns None when there is no draft (it was just sent: a double tap or a replay).
         """
         timers = acknowledge_timers(self.db.clock(), self.sla, self.calendar)
+        # A draft changed between deciding its route and storing it is decided again.
+        for _attempt in range(3):
+            draft = await self.db.drafts.get_draft(user_id)
+            if draft is None:
+                return None
+            chosen = await self.route_of(draft.fields.unit_code, draft.fields)
+            try:
+                report = await self.db.reports.submit_draft(
+                    user_id, locale, timers, await self._submit_owed(chosen), route=chosen
+                )
+            except RouteStale:
+                continue
+            if report is not None:
+                await self.check_pattern(report)
+            return report
+        raise RouteStale
+
+    async def route_of(self, unit_code: str | None, fields: ReportFields) -> Route | None:
+        """Return where a report about `unit_code` must go instead, or None (to that unit)."""
+        if not unit_code or not fields.category:
+            return None
+        unit = await self.db.units.get_unit(unit_code)
+        marked = await self.db.integrity.is_conflicted(unit_code, fields.category)
+        return route(fields, unit, marked)
+
+    async def _submit_owed(self, chosen: Route | None) -> list[Outgoing]:
         # The tracking code is owed as surely as the alert: both are queued with the report, so
         # a crash after the commit delays them but loses neither. The code goes first, to the
-        # person who is waiting; the alert goes to the unit the draft names.
-        owed = [Outgoing(ReceiptPayload()), Outgoing(AlertPayload())]
-        return await self.db.reports.submit_draft(user_id, locale, timers, owed)
+        # person who is waiting; the alert goes to the unit the draft names, or above it.
+        owed = [Outgoing(ReceiptPayload())]
+        if chosen is None:
+            return [*owed, Outgoing(AlertPayload())]
+        alert = AlertPayload(conflict=chosen.reason)
+        if chosen.handler is not None:
+            owed.append(Outgoing(alert, chosen.handler))
+        else:
+            owed += [Outgoing(alert, chat_id=admin) for admin in await self.admin_ids()]
+        # The unit concerned learns only that a report about it is handled elsewhere.
+        owed.append(Outgoing(ConflictNotice(handler=chosen.handler), chosen.concerned))
+        return owed
+
+    async def check_pattern(self, report: Report) -> int:
+        """Count the other reports about the same official in the period; a cluster large
+        enough goes to the unit above the one concerned, once. Returns the count."""
+        unit = subject_unit(report)
+        if not report.fields.official or unit is None:
+            return 0
+        since = report.created_at - PATTERN_DAYS * 86400
+        found = matching(report, await self.db.integrity.named_reports(since, unit))
+        size = len(found) + 1
+        if size < ESCALATE_AT:
+            return len(found)
+        chain = await self.db.units.ancestors(unit)
+        parent = chain[1] if len(chain) > 1 else None
+        alert = AlertPayload(pattern=size)
+        if parent is not None and parent == report.fields.unit_code:
+            # Already in the parent's hands (a conflict of interest): its alert shows it.
+            sends: list[Outgoing] = []
+        elif parent is not None:
+            sends = [Outgoing(alert, parent)]
+        else:
+            sends = [Outgoing(alert, chat_id=admin) for admin in await self.admin_ids()]
+        await self.db.integrity.escalate_pattern(
+            report, [r.id for r in found], parent or "admins", [*sends, REFRESH]
+        )
+        return len(found)
 
     # -- status steps ------------------------------------------------------------------------
 
@@ -289,6 +362,9 @@ class Workflow:
         """Hand the report to another unit: closed here, a fresh alert and clock there."""
         unit = await self.db.units.get_unit(target)
         if unit is None or unit.disabled or target == report.fields.unit_code:
+            return None
+        # A report sent above its unit for a conflict of interest never goes back down to it.
+        if transfer_refused(report, target):
             return None
         now = self.db.clock()
         return await self._step(

@@ -21,8 +21,11 @@ from bot.core.conversation import (
     EDIT_PREFIX,
     MAX_ATTACHMENTS,
     NAMED,
+    NO,
     SKIP,
     TODAY,
+    UNSURE,
+    YES,
     YESTERDAY,
     Outcome,
     Problem,
@@ -44,6 +47,7 @@ EDIT_LABELS: dict[str, str] = {
     "dossier": N_("✏️ Dossier"),
     "amount": N_("✏️ Amount"),
     "official": N_("✏️ Official"),
+    "head": N_("✏️ Head of unit?"),
     "when": N_("✏️ When"),
     "where": N_("✏️ Place"),
     "description": N_("✏️ Description"),
@@ -60,6 +64,9 @@ CHOICE_LABELS: dict[str, str] = {
     CONFIRM: N_("✅ Send report"),
     CANCEL: N_("✖️ Cancel"),
     CLEAR: N_("🗑 Remove all files"),
+    YES: N_("Yes"),
+    NO: N_("No"),
+    UNSURE: N_("I don't know"),
 }
 
 
@@ -188,6 +195,13 @@ def _ask_official(_: Gettext) -> str:
     )
 
 
+def _ask_head(_: Gettext) -> str:
+    return _(
+        "Is this person the head or deputy head of the unit? If so, your report goes to the"
+        " unit above, so that nobody handles a report about themselves."
+    )
+
+
 def _ask_when(_: Gettext) -> str:
     return _("When did it happen? Choose, or type a date as dd/mm/yyyy.")
 
@@ -236,6 +250,7 @@ QUESTION_TEXTS = {
     Step.PROMISED: _ask_promised,
     Step.AMOUNT: _ask_amount,
     Step.OFFICIAL: _ask_official,
+    Step.HEAD: _ask_head,
     Step.WHEN: _ask_when,
     Step.WHERE: _ask_where,
     Step.DESCRIPTION: _ask_description,

@@ -87,6 +87,11 @@ def field_lines(
     lines.append(
         _("Official involved: %(value)s") % {"value": shown(fields.official or "-", OFFICIAL)}
     )
+    if fields.official and fields.official_head:
+        lines.append(
+            _("Head or deputy head of the unit: %(value)s")
+            % {"value": escape(_(HEAD_ANSWERS.get(fields.official_head, "-")))}
+        )
     lines.append(_("When: %(value)s") % {"value": _day(fields.occurred_on, locale) or not_given})
     if fields.location:
         where = shown(fields.location, PLACE)
@@ -127,6 +132,9 @@ def evidence_caption(code: str, index: int, total: int, _: Gettext) -> str:
         "code": code_html(code),
     }
 
+
+# The answers to "is the official the head or deputy head of the unit?" (conversation.HEAD).
+HEAD_ANSWERS: dict[str, str] = {"yes": N_("yes"), "no": N_("no"), "unsure": N_("don't know")}
 
 HISTORY_LINES = 6
 

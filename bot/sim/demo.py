@@ -157,6 +157,7 @@ async def _play_script(
     await _press(citizen, transcript, "Hạ Long")
     await _step(citizen, transcript, "2tr")
     await _step(citizen, transcript, "Cán bộ bàn số 3, bộ phận một cửa")
+    await _press(citizen, transcript, "Không")
     await _press(citizen, transcript, "Hôm nay")
     await _step(citizen, transcript, "Bộ phận một cửa UBND phường Hạ Long")
     await _step(

@@ -254,4 +254,29 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE outbox ADD COLUMN in_flight INTEGER NOT NULL DEFAULT 0;
         """,
     ),
+    (
+        "007_conflict_of_interest_and_patterns",
+        """
+        -- Whether the official named heads the unit; the unit a report is about when it was
+        -- sent above it (conflict of interest), and why ("head" or "marked").
+        ALTER TABLE reports ADD COLUMN official_head TEXT;
+        ALTER TABLE reports ADD COLUMN concerned_unit TEXT;
+        ALTER TABLE reports ADD COLUMN conflict TEXT;
+        -- Units whose reports of a category always go to the unit above, set by admins.
+        CREATE TABLE unit_conflicts (
+            unit_code TEXT NOT NULL REFERENCES units(code),
+            category TEXT NOT NULL,
+            set_by INTEGER NOT NULL,
+            set_at REAL NOT NULL,
+            PRIMARY KEY (unit_code, category)
+        );
+        -- Reports whose cluster of reports about one official was escalated: once per cluster.
+        CREATE TABLE pattern_escalations (
+            report_id INTEGER PRIMARY KEY REFERENCES reports(id),
+            unit_code TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            at REAL NOT NULL
+        );
+        """,
+    ),
 ]

@@ -15,6 +15,7 @@ from typing import Any
 
 from bot.core.domain import (
     CITIZEN,
+    SYSTEM,
     Actor,
     Attachment,
     AuditEntry,
@@ -23,6 +24,7 @@ from bot.core.domain import (
     Status,
     Timers,
 )
+from bot.core.integrity import Route, RouteStale, basis_of
 from bot.core.outbox import Outgoing
 from bot.core.parsing import fold, new_code
 from bot.core.ports import NOT_NULL
@@ -73,8 +75,13 @@ class ReportStore(Store):
         locale: str,
         timers: Timers | None = None,
         outbox: Sequence[Outgoing] = (),
+        route: Route | None = None,
     ) -> Report | None:
-        """Turn the user's draft into a report with its evidence, audit line and `outbox`."""
+        """Turn the user's draft into a report with its evidence, audit line and `outbox`.
+
+        With a `route`, the report is handled by the unit above the one it is about (which is
+        kept as `concerned_unit`); RouteStale if the draft no longer says what it was decided on.
+        """
         # One transaction. An item bound for a unit but given no destination goes to the unit
         # the draft names, which is read only inside the transaction.
         # No draft means it was submitted already (a double tap): None, and nothing written.
@@ -90,6 +97,11 @@ class ReportStore(Store):
             fields = ReportFields.from_json(json.loads(row["data"]).get("fields", {}))
             if not fields.category or not fields.unit_code or not fields.description:
                 raise ValueError("draft is incomplete")
+            if route is not None and route.basis != basis_of(fields):
+                raise RouteStale
+            concerned = fields.unit_code
+            if route is not None and route.handler is not None:
+                fields.unit_code = route.handler
             values = [getattr(fields, c) for c in REPORT_COLUMNS]
             values[REPORT_COLUMNS.index("anonymous")] = 0 if fields.anonymous is False else 1
             # Encrypted at rest when LIEMCHINH_DATA_KEY is set (bot.sealing).
@@ -117,6 +129,11 @@ class ReportStore(Store):
                 "UPDATE reports SET search_text = ? WHERE id = ?",
                 (_search_text(code, fields), report_id),
             )
+            if route is not None:
+                await conn.execute(
+                    "UPDATE reports SET concerned_unit = ?, conflict = ? WHERE id = ?",
+                    (concerned, route.reason, report_id),
+                )
             await conn.execute(
                 "INSERT INTO reporters (report_id, user_id, chat_id) VALUES (?, ?, ?)",
                 (report_id, user_id, row["chat_id"]),
@@ -141,6 +158,19 @@ class ReportStore(Store):
                 fields.unit_code,
                 None,
             )
+            if route is not None:
+                await insert_audit(
+                    conn,
+                    report_id,
+                    now,
+                    SYSTEM,
+                    "conflict_routed",
+                    Status.NEW,
+                    Status.NEW,
+                    concerned,
+                    fields.unit_code,
+                    route.reason,
+                )
             for item in outbox:
                 if item.kind.to_unit and item.unit_code is None and item.chat_id is None:
                     item = replace(item, unit_code=fields.unit_code)

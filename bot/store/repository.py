@@ -19,6 +19,7 @@ from bot.store.admin import AdminStore
 from bot.store.database import Clock, Database, StorageError
 from bot.store.drafts import DraftStore
 from bot.store.inbound import InboundStore
+from bot.store.integrity import IntegrityStore
 from bot.store.links import LinkStore
 from bot.store.markers import MarkerStore
 from bot.store.outbox import OutboxStore
@@ -45,6 +46,7 @@ class Repository:
         self.inbound = InboundStore(self.database)
         self.markers = MarkerStore(self.database)
         self.privacy = PrivacyStore(self.database)
+        self.integrity = IntegrityStore(self.database)
 
     @property
     def path(self) -> Path:

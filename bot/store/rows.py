@@ -38,6 +38,7 @@ REPORT_COLUMNS = (
     "promised_on",
     "amount",
     "official",
+    "official_head",
     "location",
     "latitude",
     "longitude",
@@ -57,6 +58,8 @@ _STATE_COLUMNS = (
     "decline_reason",
     "citizen_verdict",
     "rating",
+    "concerned_unit",
+    "conflict",
 )
 
 UNIT_SELECT = "SELECT code, name, parent, chat_id, chat_state, disabled FROM units"
@@ -123,6 +126,8 @@ def to_report(row: sqlite3.Row) -> Report:
         decline_reason=row["decline_reason"],
         citizen_verdict=row["citizen_verdict"],
         rating=row["rating"],
+        concerned_unit=row["concerned_unit"],
+        conflict=row["conflict"],
     )
 
 

@@ -340,6 +340,13 @@ class Rating(OnReport, prefix="rate", chats=PRIVATE):
 
 
 @dataclass(frozen=True)
+class ReceiptRequest(OnReport, prefix="rcpt", chats=PRIVATE):
+    """A signed receipt of the citizen's own report: "rcpt:42"."""
+
+    report_id: int
+
+
+@dataclass(frozen=True)
 class Forget(CallbackData, prefix="fg", chats=PRIVATE):
     """Erase the citizen's personal data, or not: "fg:yes"."""
 

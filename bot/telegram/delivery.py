@@ -29,9 +29,11 @@ from telegram.error import (
 
 from bot.config import Settings
 from bot.core.domain import VN_TZ, Attachment, Link, Relay, Report, Unit
+from bot.core.integrity import PATTERN_DAYS, matching, subject_unit
 from bot.core.outbox import (
     AlertPayload,
     AnswerPayload,
+    ConflictNotice,
     DigestPayload,
     EscalationNotice,
     HeldAlertsNotice,
@@ -49,6 +51,7 @@ from bot.figures.stats import Period, compute, render_chart, summary_text
 from bot.i18n import Gettext, Translator
 from bot.messages import admin as admin_texts
 from bot.messages import citizen as citizen_texts
+from bot.messages import integrity as integrity_texts
 from bot.messages import questions as questions_texts
 from bot.messages import unit as unit_texts
 from bot.messages.relay import (
@@ -69,7 +72,12 @@ from bot.messages.report import (
     resent_mark,
 )
 from bot.store.repository import Repository, StorageError
-from bot.telegram.keyboards import alert_keyboard, answer_keyboard, verdict_keyboard
+from bot.telegram.keyboards import (
+    alert_keyboard,
+    answer_keyboard,
+    receipt_keyboard,
+    verdict_keyboard,
+)
 from bot.telegram.limits import IN_OUTBOX
 
 log = logging.getLogger(__name__)
@@ -125,6 +133,7 @@ class Delivery:
             OutboxKind.DIGEST: self._send_digest,
             OutboxKind.HELD_ALERTS: self._send_held_alerts,
             OutboxKind.NOTICE: self._send_text_notice,
+            OutboxKind.CONFLICT_NOTICE: self._send_conflict_notice,
         }
         assert set(self._senders) == set(OutboxKind), "every kind of message needs a sender"
 
@@ -353,6 +362,8 @@ class Delivery:
         chain = await self.db.units.ancestors(report.fields.unit_code or "")
         live = link.unit_code is None or link.unit_code in chain
         banner = alert_banner(link.data, unit_name, _, live=live, top=link.unit_code is None)
+        extra = await self._integrity_lines(report, link)
+        banner = "\n".join(line for line in (banner, *extra) if line) or None
         text = alert_text(
             report,
             unit_name,
@@ -368,6 +379,41 @@ class Delivery:
         )
         actions = allowed_actions(report, self.settings.sla) if live else []
         return text, alert_keyboard(report.id, actions, _)
+
+    async def _integrity_lines(self, report: Report, link: Link) -> list[str]:
+        """Return the alert's lines on conflicts and patterns; patterns only above the unit."""
+        _ = self._
+        lines = []
+        if report.conflict and report.concerned_unit:
+            concerned = await self._unit_name(report.concerned_unit)
+            lines.append(integrity_texts.conflict_banner(report.conflict, concerned, _))
+        if link.data.get("pattern"):
+            lines.append(integrity_texts.pattern_escalated(int(str(link.data["pattern"])), _))
+        subject = subject_unit(report)
+        if subject is None or not report.fields.official:
+            return lines
+        above = (await self.db.units.ancestors(subject))[1:]
+        # Never in the chat of the unit concerned: only its parents' copies and the admins'.
+        if link.unit_code is not None and link.unit_code not in above:
+            return lines
+        since = report.created_at - PATTERN_DAYS * 86400
+        found = matching(report, await self.db.integrity.named_reports(since, subject))
+        if found:
+            codes = [format_code(r.code) for r in found]
+            lines.append(integrity_texts.pattern_line(codes, PATTERN_DAYS, _))
+        return lines
+
+    async def _send_conflict_notice(self, item: OutboxItem) -> None:
+        """Tell a unit that a report about it is handled above it, and nothing else."""
+        unit = await self.db.units.get_unit(item.unit_code or "")
+        if unit is None:
+            raise RuntimeError(f"outbox item {item.id} points at nothing")
+        if unit.chat_id is None:
+            raise UnitChatUnavailable("the unit has no alert chat")
+        handler = _payload(item, ConflictNotice).handler
+        name = await self._unit_name(handler) if handler else None
+        text = integrity_texts.conflict_notice(name, self._)
+        await self.bot.send_message(unit.chat_id, text, parse_mode=ParseMode.HTML)
 
     async def _refresh(self, item: OutboxItem) -> None:
         """Edit every alert of the report to its current state (idempotent, so retried whole)."""
@@ -447,8 +493,23 @@ class Delivery:
             return
         report, chat_id, _, _locale = found
         unit = await self._unit_name(report.fields.unit_code)
+        if (
+            report.conflict
+            and report.concerned_unit
+            and report.fields.unit_code == (report.concerned_unit)
+        ):
+            # Nobody above the unit: the administrators handle it.
+            handler: str | None = None
+            unit = _("the administrators")
+        else:
+            handler = unit
         text = questions_texts.received(format_code(report.code), unit, _)
-        await self.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML)
+        if report.conflict and report.concerned_unit:
+            concerned = await self._unit_name(report.concerned_unit)
+            text += "\n\n" + integrity_texts.routed_line(report, concerned, handler, _)
+        await self.bot.send_message(
+            chat_id, text, parse_mode=ParseMode.HTML, reply_markup=receipt_keyboard(report.id, _)
+        )
 
     async def _send_escalation_notice(self, item: OutboxItem) -> None:
         """Tell the reporter that the report went up a level."""
@@ -674,7 +735,7 @@ class Delivery:
 
 
 # Payload keys of an alert that change its banner; kept with the message for later edits.
-_BANNER_KEYS = frozenset({"overdue", "reopened", "transferred"})
+_BANNER_KEYS = frozenset({"overdue", "reopened", "transferred", "pattern"})
 # Telegram's answers to an edit that has nothing left to do.
 _EDIT_DONE = ("not modified", "not found", "can't be edited", "message to edit")
 # Telegram's answers meaning the thing to copy or reply to is gone for good.

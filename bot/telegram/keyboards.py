@@ -11,7 +11,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.core.workflow import Action
 from bot.i18n import Gettext
 from bot.messages.labels import action_label
-from bot.telegram.callbacks import AlertAction, Answer, Verdict
+from bot.telegram.callbacks import AlertAction, Answer, ReceiptRequest, Verdict
 
 
 def alert_keyboard(
@@ -25,6 +25,13 @@ def alert_keyboard(
         for a in actions
     ]
     return InlineKeyboardMarkup([buttons[i : i + 2] for i in range(0, len(buttons), 2)])
+
+
+def receipt_keyboard(report_id: int, _: Gettext) -> InlineKeyboardMarkup:
+    """Return the button under a tracking code that asks for a signed receipt."""
+    label = _("🧾 Signed receipt")
+    data = ReceiptRequest(report_id).pack()
+    return InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=data)]])
 
 
 def verdict_keyboard(report_id: int, _: Gettext) -> InlineKeyboardMarkup:

@@ -3,6 +3,8 @@ report, admins binding a chat. Only the callback-data formats differ between the
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from telegram import InlineKeyboardButton
 
 from bot.telegram.callbacks import TreeBrowse, TreeChoose
@@ -18,12 +20,13 @@ async def tree_rows(
     *,
     browse: TreeBrowse,
     choose: TreeChoose,
-    exclude: str | None = None,
+    exclude: Collection[str] = (),
 ) -> list[list[InlineKeyboardButton]]:
     """Return the button rows for one page of `parent`'s children (the top level for None).
 
     A branch opens with `browse(code, 0)`, a unit is taken with `choose(code)`; the unit being
-    browsed can be taken too. `exclude` (the report's own unit) is never offered.
+    browsed can be taken too. `exclude` (the report's own unit, the unit it concerns) is never
+    offered.
     """
     _ = context._
     units = await context.db.units.child_units(parent)
@@ -39,13 +42,13 @@ async def tree_rows(
     def take(code: str, label: str) -> list[InlineKeyboardButton]:
         return [InlineKeyboardButton(label, callback_data=choose(code).pack())]
 
-    if current is not None and current.code != exclude:
+    if current is not None and current.code not in exclude:
         rows.append(take(current.code, _("✅ %(unit)s") % {"unit": current.name}))
     for unit in units[page * UNITS_PER_PAGE : (page + 1) * UNITS_PER_PAGE]:
         if unit.code in branches:
             data = opens(unit.code, 0)
             rows.append([InlineKeyboardButton(f"{unit.name} ›", callback_data=data)])
-        elif unit.code != exclude:
+        elif unit.code not in exclude:
             rows.append(take(unit.code, unit.name))
     nav: list[InlineKeyboardButton] = []
     if page > 0:
