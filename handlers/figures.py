@@ -21,10 +21,10 @@ from bot.figures.export import export_csv, export_xlsx
 from bot.figures.stats import (
     Period,
     PeriodError,
-    compute,
     parse_period,
     period_text,
     render_chart,
+    stats_of,
     summary_text,
 )
 from bot.messages.admin import found_lines, report_extras
@@ -81,8 +81,8 @@ async def stats(update: Update, context: BotContext) -> None:
     _ = context._
     message = update.effective_message
     assert message is not None
-    rows = await context.db.reports.report_rows(period.since, period.until, codes)
-    figures = compute(rows, period, now)
+    counted = await context.db.reports.period_figures(period.since, period.until, codes, now)
+    figures = stats_of(counted, period)
     await message.reply_text(summary_text(figures, _, context.lang), parse_mode=ParseMode.HTML)
     await context.bot.send_chat_action(message.chat.id, ChatAction.UPLOAD_PHOTO)
     png = await asyncio.to_thread(render_chart, figures, _, context.lang)

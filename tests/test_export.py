@@ -15,7 +15,7 @@ import pytest
 from bot.config import UnitConfig
 from bot.core.domain import VN_TZ, Actor, Draft, ReportFields
 from bot.figures.export import export_csv, export_rows, export_xlsx, neutralize
-from bot.figures.stats import Period, compute, render_chart, summary_text
+from bot.figures.stats import Period, render_chart, stats_of, summary_text
 from bot.i18n import Translator
 from bot.store.repository import Repository
 from tests.conftest import ALERT
@@ -384,7 +384,7 @@ async def test_repository_rows_feed_statistics_and_exports(db: Repository) -> No
     rows = await db.reports.report_rows(None, None, None, contacts=True, include_spam=True)
     assert len(rows) == 3
     period = Period(None, None, "30d")
-    stats = compute(rows, period, NOW)
+    stats = stats_of(await db.reports.period_figures(None, None, None, NOW), period)
     assert stats.total == 2  # the spam row is left out
     assert stats.overdue == 1
     assert (stats.rating_avg, stats.rating_count) == (5.0, 1)
