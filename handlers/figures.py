@@ -21,6 +21,7 @@ from bot.figures.export import export_csv, export_xlsx
 from bot.figures.stats import (
     Period,
     PeriodError,
+    load_chart_modules,
     parse_period,
     period_text,
     render_chart,
@@ -81,11 +82,24 @@ async def stats(update: Update, context: BotContext) -> None:
     _ = context._
     message = update.effective_message
     assert message is not None
+    # matplotlib is imported only when a chart is asked for; its import overlaps the query.
+    loaded = asyncio.create_task(asyncio.to_thread(load_chart_modules))
     counted = await context.db.reports.period_figures(period.since, period.until, codes, now)
     figures = stats_of(counted, period)
-    await message.reply_text(summary_text(figures, _, context.lang), parse_mode=ParseMode.HTML)
-    await context.bot.send_chat_action(message.chat.id, ChatAction.UPLOAD_PHOTO)
-    png = await asyncio.to_thread(render_chart, figures, _, context.lang)
+
+    async def chart() -> bytes:
+        await loaded
+        return await asyncio.to_thread(render_chart, figures, _, context.lang)
+
+    # The chart is drawn while the text goes out.
+    drawn = asyncio.create_task(chart())
+    try:
+        await message.reply_text(summary_text(figures, _, context.lang), parse_mode=ParseMode.HTML)
+        await context.bot.send_chat_action(message.chat.id, ChatAction.UPLOAD_PHOTO)
+    except BaseException:
+        drawn.cancel()
+        raise
+    png = await drawn
     await message.reply_photo(
         InputFile(png, filename="liemchinh-stats.png"),
         caption=html.escape(label)[:1000],

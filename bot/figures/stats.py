@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import io
 import re
 import textwrap
@@ -28,6 +29,7 @@ __all__ = [
     "PeriodError",
     "Stats",
     "UnitStats",
+    "load_chart_modules",
     "parse_period",
     "period_text",
     "render_chart",
@@ -476,6 +478,12 @@ def _table_panel(ax: Axes, stats: Stats, _: Gettext, locale: str) -> None:
         ax.text(0.0, 0.0, more, transform=ax.transAxes, fontsize=9, va="top", **_TEXT)
 
 
+def load_chart_modules() -> None:
+    """Import what render_chart needs (half a second the first time), e.g. while SQL runs."""
+    for name in ("matplotlib.figure", "matplotlib.backends.backend_agg", "PIL.Image"):
+        importlib.import_module(name)
+
+
 def render_chart(stats: Stats, _: Gettext, locale: str) -> bytes:
     """Draw the period's figures as a 1600x1000 PNG.
 
@@ -484,9 +492,10 @@ def render_chart(stats: Stats, _: Gettext, locale: str) -> bytes:
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from PIL import Image
 
     fig = Figure(figsize=CHART_SIZE, dpi=CHART_DPI, layout="constrained")
-    FigureCanvasAgg(fig)
+    canvas = FigureCanvasAgg(fig)
     title = _("Statistics: %(period)s") % {"period": period_text(stats.period, _)}
     if stats.total:
         title += "\n" + _("Reports: %(count)d · overdue: %(overdue)d") % {
@@ -514,6 +523,12 @@ def render_chart(stats: Stats, _: Gettext, locale: str) -> bytes:
         _status_panel(fig.add_subplot(grid[0, 1]), stats, _, locale)
         _unit_panel(fig.add_subplot(grid[1, 0]), stats, _, locale)
         _table_panel(fig.add_subplot(grid[1, 1]), stats, _, locale)
+    # One draw, then the pixels straight to PNG: savefig would lay the figure out and draw it
+    # a second time first. Pillow comes with matplotlib, which encodes its PNGs with it too.
+    canvas.draw()
+    width, height = canvas.get_width_height()
+    image = Image.frombuffer("RGBA", (width, height), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=CHART_DPI)
+    # Opaque anyway: RGB is a quarter smaller and faster to encode; level 1 is 3x faster than 6.
+    image.convert("RGB").save(buf, format="PNG", compress_level=1)
     return buf.getvalue()

@@ -155,32 +155,24 @@ class PeriodFigures:
     units: list[UnitFigures]  # in unit code order
 
 
-def _medians(rows: list[Any]) -> dict[str, float]:
-    """Return the median per unit from its one or two middle values (in order)."""
-    middle: dict[str, list[float]] = {}
-    for row in rows:
-        middle.setdefault(row[0], []).append(row[1])
-    # The same arithmetic as statistics.median: the middle value, or the mean of the two.
-    return {
-        code: values[0] if len(values) == 1 else (values[0] + values[1]) / 2
-        for code, values in middle.items()
-    }
+def _median(values: list[float]) -> float | None:
+    """The same arithmetic as statistics.median: the middle value, or the mean of the two."""
+    if not values:
+        return None
+    values.sort()
+    middle = len(values) // 2
+    return values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
 
 
-def _median_sql(value: str, condition: str, where: str) -> str:
-    # SQLite has no median: number each unit's values in order and keep the middle one or two.
-    return (
-        "SELECT unit_code, v FROM (SELECT reports.unit_code AS unit_code, "
-        + value
-        + " AS v, row_number() OVER (PARTITION BY reports.unit_code ORDER BY "
-        + value
-        + ") AS n, count(*) OVER (PARTITION BY reports.unit_code) AS c"
-        + _FROM
-        + where
-        + " AND "
-        + condition
-        + ") WHERE n IN ((c + 1) / 2, (c + 2) / 2) ORDER BY unit_code, n"
-    )
+@dataclass
+class _Tally:
+    count: int = 0
+    first: int = 0  # the lowest report id, to break ties as the rows' order would
+
+
+def _ranked(tallies: dict[str, _Tally]) -> list[tuple[str, int]]:
+    ordered = sorted(tallies.items(), key=lambda item: (-item[1].count, item[1].first))
+    return [(key, tally.count) for key, tally in ordered]
 
 
 async def period_figures(conn: aiosqlite.Connection, scope: Scope, now: float) -> PeriodFigures:
@@ -191,71 +183,71 @@ async def period_figures(conn: aiosqlite.Connection, scope: Scope, now: float) -
     Ties in the category and status counts keep the order in which each first occurs.
     """
     where, params = scope.where()
-    categories = await conn.execute_fetchall(
-        "SELECT coalesce(nullif(category, ''), 'other') AS key, count(*) AS n,"
-        " min(reports.id) AS first" + _FROM + where + " GROUP BY key ORDER BY n DESC, first",
-        params,
-    )
-    statuses = await conn.execute_fetchall(
-        "SELECT status, count(*) AS n, min(reports.id) AS first"
-        + _FROM
-        + where
-        + " GROUP BY status ORDER BY n DESC, first",
-        params,
-    )
-    units = await conn.execute_fetchall(
-        "SELECT reports.unit_code AS code, min(units.name) AS name, count(*) AS total,"
-        f" sum({_OPEN}) AS open, sum({_OVERDUE}) AS overdue,"
-        f" sum(status = '{Status.RESOLVED.value}') AS resolved,"
-        f" sum(status = '{Status.DECLINED.value}') AS declined,"
+    # One pass grouped by unit, status and category (a few thousand groups at most), summed up
+    # below. "+unit_code" keeps SQLite from walking the (unit, status) index for the grouping,
+    # which costs a random read per report; the creation-time index serves the period instead.
+    groups = await conn.execute_fetchall(
+        "SELECT unit_code, status, coalesce(nullif(category, ''), 'other') AS category,"
+        f" count(*) AS n, min(id) AS first, sum({_OVERDUE}) AS overdue,"
         " coalesce(sum(rating), 0) AS rating_sum, count(rating) AS rating_count"
-        + _FROM
-        + where
-        + " GROUP BY reports.unit_code ORDER BY reports.unit_code",
+        " FROM reports WHERE " + where + " GROUP BY +unit_code, status, category",
         [now, *params],
     )
-    ack = _medians(
-        list(
-            await conn.execute_fetchall(
-                _median_sql(
-                    "(acknowledged_at - reports.created_at) / 3600.0",
-                    "acknowledged_at IS NOT NULL",
-                    where,
-                ),
-                params,
-            )
-        )
+    # SQLite has no median: the durations alone, one pass, sorted per unit in Python.
+    durations = await conn.execute_fetchall(
+        "SELECT unit_code, (acknowledged_at - created_at) / 3600.0,"
+        f" CASE WHEN status = '{Status.RESOLVED.value}' AND closed_at IS NOT NULL"
+        " THEN (closed_at - acknowledged_at) / 86400.0 END"
+        " FROM reports WHERE " + where + " AND acknowledged_at IS NOT NULL",
+        params,
     )
-    resolve = _medians(
-        list(
-            await conn.execute_fetchall(
-                _median_sql(
-                    "(closed_at - acknowledged_at) / 86400.0",
-                    f"status = '{Status.RESOLVED.value}' AND acknowledged_at IS NOT NULL"
-                    " AND closed_at IS NOT NULL",
-                    where,
-                ),
-                params,
-            )
-        )
-    )
+    codes = sorted({g["unit_code"] for g in groups})
+    names: dict[str, str] = {}
+    if codes:
+        marks = ",".join("?" * len(codes))
+        for row in await conn.execute_fetchall(
+            f"SELECT code, name FROM units WHERE code IN ({marks})", codes
+        ):
+            names[row["code"]] = row["name"]
+    ack: dict[str, list[float]] = {}
+    resolve: dict[str, list[float]] = {}
+    for code, hours, days in durations:
+        ack.setdefault(code, []).append(hours)
+        if days is not None:
+            resolve.setdefault(code, []).append(days)
+    categories: dict[str, _Tally] = {}
+    statuses: dict[str, _Tally] = {}
+    units: dict[str, dict[str, int]] = {}
+    for g in groups:
+        if g["unit_code"] not in names:
+            continue  # a report of no known unit is in no listing (as with report_rows' join)
+        for tallies, key in ((categories, g["category"]), (statuses, g["status"])):
+            tally = tallies.setdefault(str(key), _Tally(0, g["first"]))
+            tally.count += g["n"]
+            tally.first = min(tally.first, g["first"])
+        unit = units.setdefault(g["unit_code"], dict.fromkeys(_UNIT_SUMS, 0))
+        status = g["status"]
+        unit["total"] += g["n"]
+        unit["open"] += g["n"] if status in OPEN_STATUSES else 0
+        unit["resolved"] += g["n"] if status == Status.RESOLVED else 0
+        unit["declined"] += g["n"] if status == Status.DECLINED else 0
+        unit["overdue"] += g["overdue"] or 0
+        unit["rating_sum"] += g["rating_sum"]
+        unit["rating_count"] += g["rating_count"]
     return PeriodFigures(
-        by_category=[(str(r["key"]), int(r["n"])) for r in categories],
-        by_status=[(str(r["status"]), int(r["n"])) for r in statuses],
+        by_category=_ranked(categories),
+        by_status=_ranked(statuses),
         units=[
             UnitFigures(
-                code=str(r["code"]),
-                name=str(r["name"] or r["code"]),
-                total=int(r["total"]),
-                open=int(r["open"]),
-                overdue=int(r["overdue"]),
-                resolved=int(r["resolved"]),
-                declined=int(r["declined"]),
-                median_ack_hours=ack.get(r["code"]),
-                median_resolve_days=resolve.get(r["code"]),
-                rating_sum=int(r["rating_sum"]),
-                rating_count=int(r["rating_count"]),
+                code=code,
+                name=names[code] or code,
+                median_ack_hours=_median(ack.get(code, [])),
+                median_resolve_days=_median(resolve.get(code, [])),
+                **sums,
             )
-            for r in units
+            for code, sums in sorted(units.items())
         ],
     )
+
+
+_UNIT_SUMS = ("total", "open", "overdue", "resolved", "declined", "rating_sum", "rating_count")
