@@ -1,7 +1,8 @@
 """Admins read the figures: statistics with a chart, exports, search, and one report in full.
 
-Charts and files are built in a worker thread (matplotlib and openpyxl are not async), while
-the chat shows that work is under way.
+The figures are counted in SQL; charts and files are built in a worker thread (matplotlib and
+the file writers are not async), the export's rows streamed from the store in chunks, while the
+chat shows that work is under way.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from telegram.error import TelegramError
 
 from bot.core.domain import VN_TZ, Link
 from bot.core.parsing import normalize_code
-from bot.figures.export import export_csv, export_xlsx
+from bot.figures.export import Export, write_files
 from bot.figures.stats import (
     Period,
     PeriodError,
@@ -121,38 +122,27 @@ async def export(update: Update, context: BotContext) -> None:
         return
     message = update.effective_message
     assert message is not None
-    rows = await context.db.reports.report_rows(period.since, period.until, codes, contacts=full)
+    count = await context.db.reports.count_report_rows(period.since, period.until, codes)
     # Contact details leave the system only this way, and every time it is written down.
-    await _log(context, update, "export_full" if full else "export", label, f"{len(rows)} rows")
+    await _log(context, update, "export_full" if full else "export", label, f"{count} rows")
     status = await message.reply_text(
-        _("Preparing the export of %(count)d reports…") % {"count": len(rows)}
+        _("Preparing the export of %(count)d reports…") % {"count": count}
     )
-    progress = {"done": 0, "total": 2 * len(rows) or 1}
+    files = Export(_, context.lang, full=full, now=now)
 
-    def tick(done: int, total: int) -> None:
-        # Runs in the worker thread: it only records the figure the chat will show.
-        progress["done"] = progress.get("base", 0) + done
-
-    async def build() -> tuple[bytes, bytes]:
-        csv_data = await asyncio.to_thread(
-            export_csv, rows, _, context.lang, full=full, progress=tick, now=now
-        )
-        progress["base"] = len(rows)
-        xlsx_data = await asyncio.to_thread(
-            export_xlsx, rows, _, context.lang, full=full, progress=tick, now=now
-        )
-        return csv_data, xlsx_data
-
-    work = asyncio.create_task(build())
+    # Both files are written from one pass over the rows, a chunk at a time, so neither the
+    # rows nor a second query are held; the store's connection is free between chunks.
+    chunks = context.db.reports.iter_report_rows(period.since, period.until, codes, contacts=full)
+    work = asyncio.create_task(write_files(files, chunks))
     shown = -1
     while not work.done():
         with contextlib.suppress(TelegramError):
             await context.bot.send_chat_action(message.chat.id, ChatAction.UPLOAD_DOCUMENT)
-            percent = min(99, 100 * progress["done"] // progress["total"])
+            percent = min(99, 100 * files.count // max(count, 1))
             if percent != shown:
                 await status.edit_text(
                     _("Preparing the export of %(count)d reports… %(percent)d%%")
-                    % {"count": len(rows), "percent": percent}
+                    % {"count": count, "percent": percent}
                 )
                 shown = percent
         await asyncio.wait({work}, timeout=PROGRESS_EVERY)
@@ -162,7 +152,8 @@ async def export(update: Update, context: BotContext) -> None:
     await message.reply_document(InputFile(csv_data, filename=f"{name}.csv"))
     await message.reply_document(InputFile(xlsx_data, filename=f"{name}.xlsx"))
     await status.edit_text(
-        _("Export ready: %(count)d reports (%(period)s).") % {"count": len(rows), "period": label}
+        _("Export ready: %(count)d reports (%(period)s).")
+        % {"count": files.count, "period": label}
     )
 
 

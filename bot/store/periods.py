@@ -119,10 +119,19 @@ async def iter_rows(
     last = 0
     while True:
         async with read() as conn:
-            rows = await conn.execute_fetchall(sql, (*params, last, chunk))
+            cursor = await conn.execute(sql, (*params, last, chunk))
+            # Plain tuples zipped with the names: half the time of sqlite3.Row and dict().
+            cursor.row_factory = None
+            rows = await cursor.fetchall()
+            names = [column[0] for column in cursor.description]
+            await cursor.close()
         if not rows:
             return
-        found = [plain_row(r) for r in rows]
+        found = [dict(zip(names, row, strict=True)) for row in rows]
+        if contacts:
+            for item in found:
+                item["contact_name"] = unseal(item["contact_name"])
+                item["contact_phone"] = unseal(item["contact_phone"])
         last = found[-1]["id"]
         yield found
         if len(found) < chunk:
