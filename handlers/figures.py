@@ -1,7 +1,8 @@
 """Admins read the figures: statistics with a chart, exports, search, and one report in full.
 
-Charts and files are built in a worker thread (matplotlib and openpyxl are not async), while
-the chat shows that work is under way.
+The figures are counted in SQL; charts and files are built in a worker thread (matplotlib and
+the file writers are not async), the export's rows streamed from the store in chunks, while the
+chat shows that work is under way.
 """
 
 from __future__ import annotations
@@ -17,14 +18,15 @@ from telegram.error import TelegramError
 
 from bot.core.domain import VN_TZ, Link
 from bot.core.parsing import normalize_code
-from bot.figures.export import export_csv, export_xlsx
+from bot.figures.export import Export, write_files
 from bot.figures.stats import (
     Period,
     PeriodError,
-    compute,
+    load_chart_modules,
     parse_period,
     period_text,
     render_chart,
+    stats_of,
     summary_text,
 )
 from bot.messages.admin import found_lines, report_extras
@@ -82,11 +84,24 @@ async def stats(update: Update, context: BotContext) -> None:
     _ = context._
     message = update.effective_message
     assert message is not None
-    rows = await context.db.reports.report_rows(period.since, period.until, codes)
-    figures = compute(rows, period, now)
-    await message.reply_text(summary_text(figures, _, context.lang), parse_mode=ParseMode.HTML)
-    await context.bot.send_chat_action(message.chat.id, ChatAction.UPLOAD_PHOTO)
-    png = await asyncio.to_thread(render_chart, figures, _, context.lang)
+    # matplotlib is imported only when a chart is asked for; its import overlaps the query.
+    loaded = asyncio.create_task(asyncio.to_thread(load_chart_modules))
+    counted = await context.db.reports.period_figures(period.since, period.until, codes, now)
+    figures = stats_of(counted, period)
+
+    async def chart() -> bytes:
+        await loaded
+        return await asyncio.to_thread(render_chart, figures, _, context.lang)
+
+    # The chart is drawn while the text goes out.
+    drawn = asyncio.create_task(chart())
+    try:
+        await message.reply_text(summary_text(figures, _, context.lang), parse_mode=ParseMode.HTML)
+        await context.bot.send_chat_action(message.chat.id, ChatAction.UPLOAD_PHOTO)
+    except BaseException:
+        drawn.cancel()
+        raise
+    png = await drawn
     await message.reply_photo(
         InputFile(png, filename="liemchinh-stats.png"),
         caption=html.escape(label)[:1000],
@@ -108,38 +123,27 @@ async def export(update: Update, context: BotContext) -> None:
         return
     message = update.effective_message
     assert message is not None
-    rows = await context.db.reports.report_rows(period.since, period.until, codes, contacts=full)
+    count = await context.db.reports.count_report_rows(period.since, period.until, codes)
     # Contact details leave the system only this way, and every time it is written down.
-    await _log(context, update, "export_full" if full else "export", label, f"{len(rows)} rows")
+    await _log(context, update, "export_full" if full else "export", label, f"{count} rows")
     status = await message.reply_text(
-        _("Preparing the export of %(count)d reports…") % {"count": len(rows)}
+        _("Preparing the export of %(count)d reports…") % {"count": count}
     )
-    progress = {"done": 0, "total": 2 * len(rows) or 1}
+    files = Export(_, context.lang, full=full, now=now)
 
-    def tick(done: int, total: int) -> None:
-        # Runs in the worker thread: it only records the figure the chat will show.
-        progress["done"] = progress.get("base", 0) + done
-
-    async def build() -> tuple[bytes, bytes]:
-        csv_data = await asyncio.to_thread(
-            export_csv, rows, _, context.lang, full=full, progress=tick, now=now
-        )
-        progress["base"] = len(rows)
-        xlsx_data = await asyncio.to_thread(
-            export_xlsx, rows, _, context.lang, full=full, progress=tick, now=now
-        )
-        return csv_data, xlsx_data
-
-    work = asyncio.create_task(build())
+    # Both files are written from one pass over the rows, a chunk at a time, so neither the
+    # rows nor a second query are held; the store's connection is free between chunks.
+    chunks = context.db.reports.iter_report_rows(period.since, period.until, codes, contacts=full)
+    work = asyncio.create_task(write_files(files, chunks))
     shown = -1
     while not work.done():
         with contextlib.suppress(TelegramError):
             await context.bot.send_chat_action(message.chat.id, ChatAction.UPLOAD_DOCUMENT)
-            percent = min(99, 100 * progress["done"] // progress["total"])
+            percent = min(99, 100 * files.count // max(count, 1))
             if percent != shown:
                 await status.edit_text(
                     _("Preparing the export of %(count)d reports… %(percent)d%%")
-                    % {"count": len(rows), "percent": percent}
+                    % {"count": count, "percent": percent}
                 )
                 shown = percent
         await asyncio.wait({work}, timeout=PROGRESS_EVERY)
@@ -149,7 +153,8 @@ async def export(update: Update, context: BotContext) -> None:
     await message.reply_document(InputFile(csv_data, filename=f"{name}.csv"))
     await message.reply_document(InputFile(xlsx_data, filename=f"{name}.xlsx"))
     await status.edit_text(
-        _("Export ready: %(count)d reports (%(period)s).") % {"count": len(rows), "period": label}
+        _("Export ready: %(count)d reports (%(period)s).")
+        % {"count": files.count, "period": label}
     )
 
 

@@ -14,8 +14,17 @@ import pytest
 
 from bot.config import UnitConfig
 from bot.core.domain import VN_TZ, Actor, Draft, ReportFields
-from bot.figures.export import export_csv, export_rows, export_xlsx, neutralize
-from bot.figures.stats import Period, compute, render_chart, summary_text
+from bot.figures.export import (
+    Export,
+    export_csv,
+    export_rows,
+    export_xlsx,
+    neutralize,
+    write_files,
+)
+from bot.figures.stats import Period, render_chart, stats_of, summary_text
+from bot.figures.xlsx import CELL_LIMIT as XLSX_CELL_LIMIT
+from bot.figures.xlsx import XlsxSheet
 from bot.i18n import Translator
 from bot.store.repository import Repository
 from tests.conftest import ALERT
@@ -167,6 +176,8 @@ def test_contacts_only_when_full_and_only_for_named_reports() -> None:
         ("Hạ Long = 1", "Hạ Long = 1"),
         ("bình thường", "bình thường"),
         ("a\x00b\x0bc", "abc"),
+        # Not allowed in XML (XLSX), and a lone surrogate cannot be written in UTF-8 at all.
+        ("a\ufffeb\uffffc\ud800d", "abcd"),
         ("", ""),
     ],
 )
@@ -284,6 +295,37 @@ def test_xlsx_without_rows() -> None:
     assert sheet.max_row == 1
 
 
+def test_xlsx_escapes_markup_cuts_long_text_and_keeps_numbers() -> None:
+    long = "Đ" * (XLSX_CELL_LIMIT + 10)
+    rows = [row(description="<b>A & B</b> > C", official=long, amount=0, rating=5)]
+    sheet = load(export_xlsx(rows, en, "en", full=False, now=NOW))
+    assert sheet["H2"].value == "<b>A & B</b> > C"
+    assert sheet["I2"].value == "Đ" * XLSX_CELL_LIMIT
+    assert sheet["J2"].value == 0 and sheet["L2"].value == 5
+    assert sheet.title == "Reports"
+
+
+def test_xlsx_sheet_name_follows_excel_rules() -> None:
+    sheet = XlsxSheet("Báo cáo [2026]: a/b\\c*?" + "x" * 40, [10], "dd/mm/yyyy")
+    sheet.header(["A"])
+    book = openpyxl.load_workbook(io.BytesIO(sheet.close()))
+    assert book.active.title == ("Báo cáo 2026 abcx" + "x" * 40)[:31]
+
+
+def test_both_files_at_once_equal_each_file_alone() -> None:
+    rows = [*sample_rows(), row(id=3, code="bad code", description="=2+2", official="a\x01b")]
+    files = Export(en, "en", full=True, now=NOW)
+    assert files.add(rows[:2]) == 2
+    assert files.add(rows[2:]) == 3
+    csv_data, xlsx_data = files.finish()
+    assert csv_data == export_csv(rows, en, "en", full=True, now=NOW)
+    alone = load(export_xlsx(rows, en, "en", full=True, now=NOW))
+    together = load(xlsx_data)
+    assert list(together.iter_rows(values_only=True)) == list(alone.iter_rows(values_only=True))
+    assert together["B2"].number_format == alone["B2"].number_format == "d mmm yyyy"
+    assert together["A4"].value == "bad code"  # not a code: shown as stored
+
+
 # --------------------------------------------------------------------------- progress
 
 
@@ -384,7 +426,7 @@ async def test_repository_rows_feed_statistics_and_exports(db: Repository) -> No
     rows = await db.reports.report_rows(None, None, None, contacts=True, include_spam=True)
     assert len(rows) == 3
     period = Period(None, None, "30d")
-    stats = compute(rows, period, NOW)
+    stats = stats_of(await db.reports.period_figures(None, None, None, NOW), period)
     assert stats.total == 2  # the spam row is left out
     assert stats.overdue == 1
     assert (stats.rating_avg, stats.rating_count) == (5.0, 1)
@@ -410,3 +452,43 @@ async def test_repository_rows_feed_statistics_and_exports(db: Repository) -> No
     bare = await db.reports.report_rows(None, None, None)
     assert all(r["contact_name"] is None for r in bare)
     assert set(bare[0]) == set(row())
+
+
+async def test_rows_stream_in_chunks_like_report_rows(db: Repository) -> None:
+    for user in range(7):
+        await submit(db, 100 + user, unit_code="DT" if user % 3 == 0 else "HL")
+    await submit(db, 200, anonymous=False, contact_name="Lê Văn C", contact_phone="0987654321")
+    spam = await submit(db, 201)
+    assert await db.admin.set_spam(spam, True)
+    for codes in (None, ["HL"], ["DT", "QN"], []):
+        for contacts in (False, True):
+            whole = await db.reports.report_rows(None, None, codes, contacts=contacts)
+            chunks = [
+                chunk
+                async for chunk in db.reports.iter_report_rows(
+                    None, None, codes, contacts=contacts, chunk=3
+                )
+            ]
+            assert [len(c) for c in chunks] == [3] * (len(whole) // 3) + (
+                [len(whole) % 3] if len(whole) % 3 else []
+            )
+            assert [r for chunk in chunks for r in chunk] == whole
+            assert await db.reports.count_report_rows(None, None, codes) == len(whole)
+    named = [r for r in await db.reports.report_rows(None, None, None, contacts=True)]
+    assert [r["contact_phone"] for r in named if r["contact_phone"]] == ["0987654321"]
+    period = [r async for chunk in db.reports.iter_report_rows(NOW, None, None) for r in chunk]
+    assert period == []  # every report here was made before NOW
+
+
+async def test_export_files_from_streamed_rows(db: Repository) -> None:
+    for user in range(5):
+        await submit(db, 300 + user, description=f"=SUM(A{user})")
+    rows = await db.reports.report_rows(None, None, None, contacts=True)
+    files = Export(vi, "vi", full=True, now=NOW)
+    chunks = db.reports.iter_report_rows(None, None, None, contacts=True, chunk=2)
+    csv_data, xlsx_data = await write_files(files, chunks)
+    assert files.count == 5
+    assert csv_data.startswith(BOM)
+    assert csv_data == export_csv(rows, vi, "vi", full=True, now=NOW)
+    sheet = load(xlsx_data)
+    assert sheet.max_row == 6 and sheet["H2"].value == "'=SUM(A0)"

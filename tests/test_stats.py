@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import struct
 import warnings
 from datetime import datetime
@@ -20,12 +21,12 @@ from bot.figures.stats import (
     Period,
     PeriodError,
     Stats,
-    compute,
     parse_period,
     render_chart,
     summary_text,
 )
 from bot.i18n import Translator
+from tests.figures_reference import compute, compute_rows
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=VN_TZ).timestamp()
 HOUR = 3600.0
@@ -276,6 +277,58 @@ def test_medians_are_none_without_data() -> None:
     assert unit.median_ack_hours is None
     assert unit.median_resolve_days is None
     assert unit.rating_avg is None and unit.rating_count == 0
+
+
+def generated_rows(count: int, seed: int) -> list[dict[str, Any]]:
+    """Rows of every shape: all statuses, ties, equal durations, escalations, spam, no names."""
+    rng = random.Random(seed)
+    statuses = ["new", "acknowledged", "in_progress", "resolved", "declined", "transferred"]
+    units = [("HL", "UBND phường Hạ Long"), ("A", "Ân Thi"), ("E", ""), ("B", "Bãi Cháy")]
+    units += [(f"U{i}", f"Đơn vị {i}") for i in range(12)]
+    rows = []
+    for index in range(count):
+        code, name = rng.choice(units)
+        status = rng.choice(statuses)
+        created = NOW - rng.uniform(0, 300) * DAY
+        # Whole hours and days often, so that medians fall on ties and on even counts.
+        step = rng.choice([HOUR, 7 * HOUR, rng.uniform(60, 5 * DAY)])
+        acked = created + step if status != "new" and rng.random() < 0.9 else None
+        closed = (acked or created) + rng.choice([DAY, rng.uniform(1, 40 * DAY)])
+        rows.append(
+            row(
+                id=index,
+                status=status,
+                category=rng.choice(["bribe", "delay", "conduct", "other", ""]),
+                unit_code=code,
+                unit_name=name,
+                created_at=created,
+                acknowledged_at=acked,
+                closed_at=closed
+                if status in ("resolved", "declined") and rng.random() < 0.9
+                else None,
+                deadline_at=rng.choice([None, NOW - DAY, NOW + DAY, NOW]),
+                escalation_level=rng.choice([0, 0, 0, 1, 2]),
+                rating=rng.choice([None, None, 1, 3, 5]),
+                spam=1 if rng.random() < 0.05 else 0,
+            )
+        )
+    return rows
+
+
+@pytest.mark.parametrize(("count", "seed"), [(0, 1), (1, 2), (2, 3), (7, 4), (400, 5), (3000, 6)])
+def test_sql_figures_equal_the_row_by_row_computation(count: int, seed: int) -> None:
+    rows = generated_rows(count, seed)
+    in_sql, by_row = compute(rows, PERIOD, NOW), compute_rows(rows, PERIOD, NOW)
+    # Exactly equal, floats included, and in the same order (dict equality ignores order).
+    assert in_sql == by_row
+    assert list(in_sql.by_category.items()) == list(by_row.by_category.items())
+    assert list(in_sql.by_status.items()) == list(by_row.by_status.items())
+    for locale, gettext in (("vi", vi), ("en", en)):
+        assert summary_text(in_sql, gettext, locale) == summary_text(by_row, gettext, locale)
+
+
+def test_sql_figures_equal_the_reference_on_the_sample() -> None:
+    assert compute(sample_rows(), PERIOD, NOW) == compute_rows(sample_rows(), PERIOD, NOW)
 
 
 # --------------------------------------------------------------------------- summary_text

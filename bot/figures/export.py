@@ -2,36 +2,47 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date
 from typing import Any
 
 from bot.core.deadlines import deadline_day
 from bot.core.domain import OPEN_STATUSES, local_today
-from bot.core.parsing import format_code, format_date
+from bot.core.parsing import CODE_ALPHABET, CODE_LENGTH, format_code, format_date
+from bot.figures.xlsx import XlsxSheet
 from bot.i18n import Gettext
 from bot.messages.labels import category_label, status_label
 
-__all__ = ["PROGRESS_EVERY", "export_csv", "export_rows", "export_xlsx", "neutralize"]
+__all__ = [
+    "PROGRESS_EVERY",
+    "Export",
+    "export_csv",
+    "export_rows",
+    "export_xlsx",
+    "neutralize",
+    "write_files",
+]
 
 Progress = Callable[[int, int], None]
 Row = Mapping[str, Any]
 
 PROGRESS_EVERY = 1000
-# Excel refuses longer text in one cell.
-XLSX_CELL_LIMIT = 32_767
 
 # A spreadsheet treats a cell starting with one of these as a formula (or, for tab and CR,
 # may strip them and then do so): a citizen's description "=HYPERLINK(...)" would run in the
 # officer's Excel (CSV/formula injection). A leading apostrophe makes it plain text again.
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # Control characters other than tab, LF and CR are not allowed in XML, hence in XLSX, and
-# only confuse CSV readers; Telegram text should not carry them, but stored text might.
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# only confuse CSV readers; Telegram text should not carry them, but stored text might. Nor are
+# U+FFFE and U+FFFF, and a lone surrogate cannot even be encoded in UTF-8.
+_CONTROL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# A stored code is canonical already; format_code's checks would cost a third of an export.
+_CODE_LETTERS = frozenset(CODE_ALPHABET)
 
 
 def neutralize(text: str) -> str:
@@ -63,6 +74,9 @@ def _header(_: Gettext, full: bool) -> list[str]:
 
 
 def _code(value: Any) -> str:
+    if isinstance(value, str) and len(value) == CODE_LENGTH and _CODE_LETTERS.issuperset(value):
+        half = CODE_LENGTH // 2
+        return f"{value[:half]}-{value[half:]}"
     try:
         return format_code(str(value or ""))
     except ValueError:
@@ -104,7 +118,7 @@ def _values(row: Row, _: Gettext, full: bool, now: float, yes: str, no: str) -> 
 
 
 def _iter_values(
-    rows: Sequence[Row], _: Gettext, full: bool, now: float | None
+    rows: Iterable[Row], _: Gettext, full: bool, now: float | None
 ) -> Iterator[list[object]]:
     moment = time.time() if now is None else now
     yes, no = _("yes"), _("no")
@@ -129,6 +143,116 @@ def _report(progress: Progress | None, done: int, total: int) -> None:
         progress(done, total)
 
 
+class _CsvFile:
+    """CSV in UTF-8 with a BOM, so that Excel reads Vietnamese right, written row by row."""
+
+    def __init__(self, header: list[str], locale: str) -> None:
+        self._locale = locale
+        self._days: dict[date, str] = {}  # babel is slow and a period holds few distinct days
+        self._buffer = io.BytesIO()
+        # Encoding as rows are written keeps one copy of the file in memory, in bytes. Without
+        # the BOM Excel guesses a legacy code page and garbles every diacritic.
+        self._stream = io.TextIOWrapper(self._buffer, encoding="utf-8-sig", newline="")
+        self._writer = csv.writer(self._stream, quoting=csv.QUOTE_MINIMAL)
+        self.row(header)
+
+    def _text(self, value: object) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, date):
+            if value not in self._days:
+                self._days[value] = format_date(value, self._locale)
+            return self._days[value]
+        if isinstance(value, str):
+            return neutralize(value)
+        return str(value)
+
+    def row(self, values: Sequence[object]) -> None:
+        """Write one row."""
+        text = self._text
+        self._writer.writerow([text(v) for v in values])
+
+    def neutral_row(self, values: Sequence[object]) -> None:
+        """Write one row whose text went through `neutralize` already."""
+        days = self._days
+        cells: list[object] = []
+        for value in values:
+            if value is None:
+                cells.append("")
+            elif isinstance(value, date):
+                if value not in days:
+                    days[value] = format_date(value, self._locale)
+                cells.append(days[value])
+            else:
+                cells.append(value)  # csv writes str as it is and int as str() would
+        self._writer.writerow(cells)
+
+    def close(self) -> bytes:
+        """Return the whole file."""
+        self._stream.flush()
+        self._stream.detach()  # leaves the buffer open
+        return self._buffer.getvalue()
+
+
+# Widths in characters, per column of the header above.
+_XLSX_WIDTHS = [12, 12, 30, 30, 22, 12, 10, 60, 24, 14, 40, 8, 24, 16]
+
+
+def _xlsx_file(header: list[str], _: Gettext, locale: str) -> XlsxSheet:
+    # The same day-first forms as format_date: "5 Mar 2026" in English, "05/03/2026" otherwise.
+    english = locale.strip().lower().replace("-", "_").split("_")[0] == "en"
+    sheet = XlsxSheet(
+        _("Reports"), _XLSX_WIDTHS[: len(header)], "d mmm yyyy" if english else "dd/mm/yyyy"
+    )
+    sheet.header([neutralize(title) for title in header])
+    return sheet
+
+
+def _xlsx_row(sheet: XlsxSheet, values: list[object]) -> None:
+    # A citizen's "=..." must stay text (neutralize), as in the CSV.
+    sheet.row([neutralize(v) if isinstance(v, str) else v for v in values])
+
+
+class Export:
+    """Both files of one export, CSV and XLSX, written at once from rows given in chunks."""
+
+    def __init__(self, _: Gettext, locale: str, *, full: bool, now: float | None = None) -> None:
+        self._ = _
+        self._full = full
+        self._now = time.time() if now is None else now
+        header = _header(_, full)
+        self._csv = _CsvFile(header, locale)
+        self._xlsx = _xlsx_file(header, _, locale)
+        self.count = 0
+
+    def add(self, rows: Iterable[Row]) -> int:
+        """Write rows of `Repository.report_rows` to both files; return the rows written so far."""
+        for values in _iter_values(rows, self._, self._full, self._now):
+            # Neutralized once for both files.
+            neutral = [neutralize(v) if isinstance(v, str) else v for v in values]
+            self._csv.neutral_row(neutral)
+            self._xlsx.row(neutral)
+            self.count += 1
+        return self.count
+
+    def finish(self) -> tuple[bytes, bytes]:
+        """Return the CSV and the XLSX file."""
+        return self._csv.close(), self._xlsx.close()
+
+
+async def write_files(files: Export, chunks: AsyncIterator[Sequence[Row]]) -> tuple[bytes, bytes]:
+    """Write chunks of rows to both files in a worker thread; return the CSV and the XLSX."""
+    writing: asyncio.Future[int] | None = None
+    async for chunk in chunks:
+        # The next chunk is read while this one is written.
+        if writing is not None:
+            await writing
+        writing = asyncio.ensure_future(asyncio.to_thread(files.add, chunk))
+    if writing is not None:
+        await writing
+    return await asyncio.to_thread(files.finish)
+
+
 def export_csv(
     rows: Sequence[Row],
     _: Gettext,
@@ -139,41 +263,16 @@ def export_csv(
     now: float | None = None,
 ) -> bytes:
     """Return the rows as CSV in UTF-8 with a BOM, so that Excel reads Vietnamese right."""
-
-    days: dict[date, str] = {}  # babel is slow and a period holds few distinct days
-
-    def text(value: object) -> str:
-        if value is None:
-            return ""
-        if isinstance(value, date):
-            if value not in days:
-                days[value] = format_date(value, locale)
-            return days[value]
-        if isinstance(value, str):
-            return neutralize(value)
-        return str(value)
-
-    buf = io.BytesIO()
-    # Encoding as rows are written keeps one copy of the file in memory, in bytes. Without the
-    # BOM Excel guesses a legacy code page and garbles every diacritic.
-    stream = io.TextIOWrapper(buf, encoding="utf-8-sig", newline="")
-    writer = csv.writer(stream, quoting=csv.QUOTE_MINIMAL)
-    writer.writerow([text(h) for h in _header(_, full)])
+    out = _CsvFile(_header(_, full), locale)
     total = len(rows)
     done = 0
     for values in _iter_values(rows, _, full, now):
-        writer.writerow([text(v) for v in values])
+        out.row(values)
         done += 1
         _report(progress, done, total)
     if total == 0:
         _report(progress, 0, 0)
-    stream.flush()
-    stream.detach()  # leaves buf open
-    return buf.getvalue()
-
-
-# Widths in characters, per column of the header above.
-_XLSX_WIDTHS = [12, 12, 30, 30, 22, 12, 10, 60, 24, 14, 40, 8, 24, 16]
+    return out.close()
 
 
 def export_xlsx(
@@ -186,49 +285,13 @@ def export_xlsx(
     now: float | None = None,
 ) -> bytes:
     """Return the rows as an Excel workbook, streamed row by row to keep memory flat."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Alignment, Font
-    from openpyxl.utils import get_column_letter
-
-    # The same day-first forms as format_date: "5 Mar 2026" in English, "05/03/2026" otherwise.
-    english = locale.strip().lower().replace("-", "_").split("_")[0] == "en"
-    date_format = "d mmm yyyy" if english else "dd/mm/yyyy"
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(title=_("Reports")[:31])
-    header = _header(_, full)
-    # Column sizes and the frozen header must be set before the first row is written.
-    for index, width in enumerate(_XLSX_WIDTHS[: len(header)], start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = width
-    sheet.freeze_panes = "A2"
-    bold = Font(bold=True)
-    wrap = Alignment(vertical="top", wrap_text=True)
-
-    def cell(value: object) -> object:
-        if isinstance(value, date):
-            out = WriteOnlyCell(sheet, value=value)
-            out.number_format = date_format
-            return out
-        if isinstance(value, str):
-            # openpyxl itself would store a string starting with "=" as a formula.
-            return neutralize(value)[:XLSX_CELL_LIMIT]
-        return value
-
-    heading = []
-    for title in header:
-        head = WriteOnlyCell(sheet, value=neutralize(title))
-        head.font = bold
-        head.alignment = wrap
-        heading.append(head)
-    sheet.append(heading)
+    sheet = _xlsx_file(_header(_, full), _, locale)
     total = len(rows)
     done = 0
     for values in _iter_values(rows, _, full, now):
-        sheet.append([cell(v) for v in values])
+        _xlsx_row(sheet, values)
         done += 1
         _report(progress, done, total)
     if total == 0:
         _report(progress, 0, 0)
-    buf = io.BytesIO()
-    workbook.save(buf)
-    return buf.getvalue()
+    return sheet.close()

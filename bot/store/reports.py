@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -28,8 +28,18 @@ from bot.core.integrity import Route, RouteStale, basis_of
 from bot.core.outbox import Outgoing
 from bot.core.parsing import fold, new_code
 from bot.core.ports import NOT_NULL
-from bot.sealing import seal, unseal
+from bot.sealing import seal
 from bot.store.database import Store
+from bot.store.periods import (
+    CHUNK_ROWS,
+    PeriodFigures,
+    Scope,
+    count_rows,
+    iter_rows,
+    period_figures,
+    plain_row,
+    rows_query,
+)
 from bot.store.rows import (
     ATTACHMENT_SELECT,
     REPORT_COLUMNS,
@@ -400,46 +410,42 @@ class ReportStore(Store):
         include_spam: bool = False,
     ) -> list[dict[str, Any]]:
         """Return one plain row per report in a period (statistics and exports)."""
-        # Contact details are read only when asked for, and only for named reports.
-        clauses = ["1 = 1"]
-        params: list[Any] = []
-        if since is not None:
-            clauses.append("reports.created_at >= ?")
-            params.append(since)
-        if until is not None:
-            clauses.append("reports.created_at < ?")
-            params.append(until)
-        if unit_codes is not None:
-            marks = ",".join("?" * len(unit_codes))
-            clauses.append(f"unit_code IN ({marks})")
-            params.extend(unit_codes)
-        if not include_spam:
-            clauses.append("NOT spam")
-        contact = (
-            "CASE WHEN anonymous THEN NULL ELSE contact_name END AS contact_name,"
-            " CASE WHEN anonymous THEN NULL ELSE contact_phone END AS contact_phone"
-            if contacts
-            else "NULL AS contact_name, NULL AS contact_phone"
-        )
+        sql, params = rows_query(Scope(since, until, unit_codes, include_spam), contacts=contacts)
         async with self._read() as conn:
-            rows = await conn.execute_fetchall(
-                "SELECT reports.id AS id, reports.code AS code, status, category, unit_code,"
-                " units.name AS"
-                " unit_name, reports.created_at AS created_at, acknowledged_at, closed_at,"
-                " deadline_kind, deadline_at, escalation_level, extended, description,"
-                " official, amount, occurred_on, location, resolution_note, decline_reason,"
-                " citizen_verdict, rating, anonymous, spam, "
-                + contact
-                + " FROM reports JOIN units ON units.code = reports.unit_code WHERE "
-                + " AND ".join(clauses)
-                + " ORDER BY reports.id",
-                params,
-            )
-        found = [dict(r) for r in rows]
-        for row in found:
-            row["contact_name"] = unseal(row["contact_name"])
-            row["contact_phone"] = unseal(row["contact_phone"])
-        return found
+            rows = await conn.execute_fetchall(sql, params)
+        return [plain_row(r) for r in rows]
+
+    async def count_report_rows(
+        self, since: float | None, until: float | None, unit_codes: Collection[str] | None
+    ) -> int:
+        """Count the reports `report_rows` would return (spam left out)."""
+        async with self._read() as conn:
+            return await count_rows(conn, Scope(since, until, unit_codes))
+
+    def iter_report_rows(
+        self,
+        since: float | None,
+        until: float | None,
+        unit_codes: Collection[str] | None,
+        *,
+        contacts: bool = False,
+        chunk: int = CHUNK_ROWS,
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """Yield the rows of `report_rows` (spam left out) in chunks, without holding them all."""
+        return iter_rows(
+            self._read, Scope(since, until, unit_codes), contacts=contacts, chunk=chunk
+        )
+
+    async def period_figures(
+        self,
+        since: float | None,
+        until: float | None,
+        unit_codes: Collection[str] | None,
+        now: float,
+    ) -> PeriodFigures:
+        """Return a period's counts by category, status and unit, computed in SQL (no spam)."""
+        async with self._read() as conn:
+            return await period_figures(conn, Scope(since, until, unit_codes), now)
 
     async def unit_counts(self, now: float) -> dict[str, tuple[int, int]]:
         """Return, per unit code, its open reports and how many of them are overdue."""

@@ -47,7 +47,7 @@ from bot.core.outbox import (
 )
 from bot.core.parsing import format_code
 from bot.core.workflow import allowed_actions
-from bot.figures.stats import Period, compute, render_chart, summary_text
+from bot.figures.stats import Period, render_chart, stats_of, summary_text
 from bot.i18n import Gettext, Translator
 from bot.messages import admin as admin_texts
 from bot.messages import citizen as citizen_texts
@@ -615,8 +615,10 @@ class Delivery:
         last = date.fromisoformat(payload.last)
         label = unit_texts.week_label(first, last, locale)
         period = Period(_midnight(first), _midnight(last), label)
-        rows = await self.db.reports.report_rows(period.since, period.until, None)
-        figures = compute(rows, period, self.db.clock())
+        counted = await self.db.reports.period_figures(
+            period.since, period.until, None, self.db.clock()
+        )
+        figures = stats_of(counted, period)
         if item.parts_done == 0:
             text = unit_texts.digest_text(label, summary_text(figures, _, locale), _)
             await self.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML)

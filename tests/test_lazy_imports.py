@@ -1,0 +1,31 @@
+"""The bot starts without the heavy libraries of the figures: they load when first asked for."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+# matplotlib (with numpy and Pillow) is tens of megabytes in every bot process that never draws.
+HEAVY = ("matplotlib", "numpy", "PIL", "openpyxl", "xlsxwriter", "lxml")
+
+
+def loaded_after(statement: str) -> list[str]:
+    """Import in a fresh interpreter; return the heavy packages it holds afterwards."""
+    script = (
+        f"import sys\n{statement}\n"
+        f"print(' '.join(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r}))))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
+    )
+    return done.stdout.split()
+
+
+def test_the_application_and_handlers_load_no_chart_or_spreadsheet_library() -> None:
+    assert loaded_after("import bot.app, bot.cli, bot.jobs, handlers, bot.figures.export") == []
+
+
+def test_statistics_load_matplotlib_only_to_draw() -> None:
+    assert loaded_after("import bot.figures.stats") == []
+    drawn = loaded_after("import bot.figures.stats as s; s.load_chart_modules()")
+    assert "matplotlib" in drawn and "PIL" in drawn
