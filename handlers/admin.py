@@ -181,7 +181,8 @@ async def units(update: Update, context: BotContext) -> None:
     everything = await context.db.units.all_units()
     counts = await context.db.reports.unit_counts(context.db.clock())
     edited = await context.db.units.unit_sources()
-    await say_chunks(update, units_lines(everything, counts, edited, context._))
+    qualifiers = await context.db.units.qualifiers(everything)
+    await say_chunks(update, units_lines(everything, counts, edited, context._, qualifiers))
 
 
 @admin_only

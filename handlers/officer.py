@@ -60,7 +60,7 @@ from bot.telegram.callbacks import (
 )
 from bot.telegram.context import BotContext
 from bot.telegram.people import actor_name, is_anonymous
-from bot.telegram.tree import tree_rows
+from bot.telegram.tree import tree_rows, unit_labels
 from handlers import relay
 from handlers.common import say_chunks, unit_names
 
@@ -172,7 +172,7 @@ async def _prompt(
     unit = None
     if "target" in data:
         target = await context.db.units.get_unit(data["target"])
-        unit = target.name if target else data["target"]
+        unit = (await unit_labels(context, [target]))[target.code] if target else data["target"]
     # The mention is Telegram's own way to name a person, so it is built here.
     mention = f'<a href="tg://user?id={user.id}">{html.escape(user.first_name)}</a>'
     text = prompt_text(

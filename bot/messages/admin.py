@@ -14,7 +14,7 @@ from bot.core.domain import VN_TZ, Report, Unit
 from bot.core.outbox import HeldAlertsNotice, TextNotice
 from bot.core.parsing import format_date
 from bot.i18n import Gettext
-from bot.messages.labels import status_label
+from bot.messages.labels import status_label, unit_label
 from bot.messages.report import code_html
 
 # How much of a report's description a search result shows.
@@ -57,11 +57,14 @@ def units_lines(
     counts: Mapping[str, tuple[int, int]],
     edited: Mapping[str, object],
     _: Gettext,
+    qualifiers: Mapping[str, Sequence[str]] | None = None,
 ) -> list[str]:
     """Return /units: the tree, each unit with its chat's state and open and overdue counts.
 
-    `counts` gives (open, overdue) by unit code, `edited` marks the units changed in chat.
+    `counts` gives (open, overdue) by unit code, `edited` marks the units changed in chat,
+    `qualifiers` tells units of the same name apart (`UnitStore.qualifiers`).
     """
+    qualifiers = qualifiers or {}
     children: dict[str | None, list[Unit]] = {}
     for unit in units:
         children.setdefault(unit.parent, []).append(unit)
@@ -89,7 +92,9 @@ def units_lines(
             )
             lines.append(
                 "  " * depth
-                + f"<code>{escape(unit.code)}</code> {escape(unit.name)}{marks} · "
+                + f"<code>{escape(unit.code)}</code> "
+                + escape(unit_label(unit, qualifiers.get(unit.code, ())))
+                + f"{marks} · "
                 + escape(states.get(unit.chat_state, unit.chat_state))
                 + " · "
                 + _("%(open)d open, %(overdue)d overdue") % {"open": open_, "overdue": overdue}
