@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from bot.core.workflow import LIMIT_WINDOW
 from bot.store.repository import StorageError
 
 if TYPE_CHECKING:
@@ -44,14 +45,21 @@ async def apply_retention(db: Repository, settings: Settings) -> dict[str, int]:
     - the link between an anonymous report and its sender, `reporter_link_days` after the
       report closed (resolved or declined), once nothing is still owed to the sender;
     - unfinished reports untouched for `draft_days`, with their evidence;
-    - the sender's chat and message ids wherever a report no longer has a sender.
+    - the sender's chat and message ids wherever a report no longer has a sender;
+    - the daily limit's keyed-hash counts, once older than the limit's window.
     """
     now = db.clock()
     policy = settings.privacy
     links = await db.privacy.expire_reporter_links(now - policy.reporter_link_days * DAY)
     drafts = await db.privacy.expire_drafts(now - policy.draft_days * DAY)
     scrubbed = await db.privacy.scrub_unlinked()
-    return {"reporter_links": links, "drafts": drafts, "chat_references": scrubbed}
+    counts = await db.privacy.expire_sent_reports(now - LIMIT_WINDOW)
+    return {
+        "reporter_links": links,
+        "drafts": drafts,
+        "chat_references": scrubbed,
+        "limit_counts": counts,
+    }
 
 
 async def retention_job(context: BotContext) -> None:
@@ -63,8 +71,9 @@ async def retention_job(context: BotContext) -> None:
         return
     if any(counts.values()):
         log.info(
-            "retention: %d reporter links, %d drafts, %d chat references removed",
+            "retention: %d reporter links, %d drafts, %d chat references, %d limit counts removed",
             counts["reporter_links"],
             counts["drafts"],
             counts["chat_references"],
+            counts["limit_counts"],
         )

@@ -1,4 +1,5 @@
-"""Encryption of reporters' contact details at rest, and the database file's mode.
+"""Encryption of reporters' contact details at rest, the database file's mode, and the key that
+counts reports towards the daily limit without naming their senders.
 
 With a Fernet key in `LIEMCHINH_DATA_KEY`, names and phones are stored encrypted. This module
 sits below the configuration (which checks the key) and the storage (which seals and unseals).
@@ -8,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+import secrets
 from functools import lru_cache
 from pathlib import Path
 
@@ -106,3 +109,50 @@ def secure_database_file(path: Path) -> None:
     for candidate in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
         if candidate.exists() and candidate.stat().st_mode & 0o077:
             candidate.chmod(0o600)
+
+
+# -- the key of the daily limit ----------------------------------------------------------------
+
+LIMIT_KEY_SUFFIX = ".limit-key"
+_LIMIT_KEY_RE = re.compile(r"\A[0-9a-f]{64}\Z")
+
+
+def limit_key_path(database: Path) -> Path:
+    """Return where the key of the daily limit lives: `<database>.limit-key`, beside it."""
+    return Path(f"{database}{LIMIT_KEY_SUFFIX}")
+
+
+def limit_key(database: Path) -> bytes:
+    """Return the deployment's key for counting reports without ids, made owner-only if new."""
+    # A lost key costs nothing but the counts of the last 24 hours: a new one is made and the
+    # limit starts afresh. A key that is there but unreadable is refused rather than replaced,
+    # since the operator may be putting a backup's key back.
+    if str(database) == ":memory:":
+        return secrets.token_bytes(32)
+    path = limit_key_path(database)
+    if not path.exists():
+        _create_key(path)
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o600)
+    text = path.read_text(encoding="ascii", errors="replace").strip()
+    if not _LIMIT_KEY_RE.match(text):
+        raise ValueError(f"{path}: not a key the bot wrote; move it away to make a new one")
+    return bytes.fromhex(text)
+
+
+def _create_key(path: Path) -> None:
+    # Written whole under another name, then linked into place: a process starting at the same
+    # moment sees no key or the whole key, never half of one, and the first link wins.
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(draft, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    try:
+        os.write(fd, (secrets.token_hex(32) + "\n").encode("ascii"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        os.link(draft, path)
+    except FileExistsError:
+        pass
+    finally:
+        draft.unlink()

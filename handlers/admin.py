@@ -182,7 +182,8 @@ async def units(update: Update, context: BotContext) -> None:
     everything = await context.db.units.all_units()
     counts = await context.db.reports.unit_counts(context.db.clock())
     edited = await context.db.units.unit_sources()
-    lines = units_lines(everything, counts, edited, context._)
+    qualifiers = await context.db.units.qualifiers(everything)
+    lines = units_lines(everything, counts, edited, context._, qualifiers)
     lines += conflict_marks_lines(await context.db.integrity.conflicts(), context._)
     await say_chunks(update, lines)
 

@@ -61,7 +61,7 @@ from bot.telegram.callbacks import (
 )
 from bot.telegram.context import BotContext
 from bot.telegram.people import actor_name, is_anonymous
-from bot.telegram.tree import tree_rows
+from bot.telegram.tree import tree_rows, unit_labels
 from handlers import relay
 from handlers.common import say_chunks, unit_names
 
@@ -97,11 +97,20 @@ async def _pressed(
         await query.answer(_("This button is no longer active."))
         return None
     report = await context.db.reports.get_report(link.report_id)
-    if report is None or report.id != data.report_id:
+    if report is None:
         await query.answer(_("This button is no longer active."))
         return None
     if is_anonymous(query.from_user):
         await _refuse(query, _("Anonymous administrators cannot act: please act as yourself."))
+        return None
+    # Rights come before anything about the report: someone who may not act for the unit whose
+    # message this is gets one refusal, whatever the button names or the report has become.
+    unit = link.unit_code or report.fields.unit_code or ""
+    if not await context.workflow.may_act(query.from_user.id, unit):
+        await _refuse(query, _("Only the unit's officers can do this."))
+        return None
+    if report.id != data.report_id:
+        await query.answer(_("This button is no longer active."))
         return None
     if link.unit_code is not None and link.unit_code not in await context.db.units.ancestors(
         report.fields.unit_code or ""
@@ -110,9 +119,7 @@ async def _pressed(
             query, _("This report has been transferred; this unit no longer handles it.")
         )
         return None
-    if not await context.workflow.may_act(query.from_user.id, report.fields.unit_code or ""):
-        await _refuse(query, _("Only the unit's officers can do this."))
-        return None
+    # The message's unit is the report's or one above it, so the rights hold for the report.
     return query, data, report, link
 
 
@@ -173,7 +180,7 @@ async def _prompt(
     unit = None
     if "target" in data:
         target = await context.db.units.get_unit(data["target"])
-        unit = target.name if target else data["target"]
+        unit = (await unit_labels(context, [target]))[target.code] if target else data["target"]
     # The mention is Telegram's own way to name a person, so it is built here.
     mention = f'<a href="tg://user?id={user.id}">{html.escape(user.first_name)}</a>'
     text = prompt_text(
@@ -489,17 +496,14 @@ async def show_report(update: Update, context: BotContext) -> None:
     message = update.effective_message
     assert message is not None
     _ = context._
-    typed = " ".join(context.args or [])[:40]
-    code = normalize_code(typed)
+    code = normalize_code(" ".join(context.args or [])[:40])
     report = await context.db.reports.report_by_code(code) if code else None
-    # A code of another unit gets the same answer as a code that does not exist.
+    # A code of another unit, one that does not exist and one that is not a code at all get the
+    # same answer, word for word: the code is not repeated, so the replies cannot differ.
     if report is None or not set(codes) & set(
         await context.db.units.ancestors(report.fields.unit_code or "")
     ):
-        await _answer(
-            message,
-            _("No report with the code %(code)s for this unit.") % {"code": html.escape(typed)},
-        )
+        await _answer(message, _("No report of this unit has that code."))
         return
     chain = await context.db.units.ancestors(report.fields.unit_code or "")
     link_unit = next(c for c in codes if c in chain)

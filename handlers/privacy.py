@@ -52,7 +52,9 @@ async def forget(update: Update, context: BotContext) -> None:
         " reports sent with your name.\n"
         "<b>Kept:</b> the reports themselves — what you wrote, your files and the messages"
         " exchanged with the unit — without anything linking them to you, so that the units"
-        " can still handle them. A ban, if there is one, is kept too.\n\n"
+        " can still handle them. A ban, if there is one, is kept too, and so, for 24 hours,"
+        " is the count of the reports you sent, under a code that does not reveal who you are"
+        " (for the daily limit on new reports).\n\n"
         "Afterwards you will no longer receive updates on your reports and cannot check them"
         " with /status. This cannot be undone; /mydata gives you a copy first."
     )

@@ -178,7 +178,7 @@ async def _apply(update: Update, context: BotContext, draft: Draft, answer: Answ
             context,
             draft.chat_id,
             texts.units_found(str(outcome.details["query"]), context._),
-            found_units_markup(context, outcome.units),
+            await found_units_markup(context, outcome.units),
         )
         return
     if outcome.effect is Effect.SUBMIT:

@@ -140,7 +140,10 @@ async def test_restore_keeps_the_replaced_database(saved: Path, tmp_path: Path) 
     # Without keeping, the replaced database goes, and no -wal of it is left behind.
     again = restore(saved, database, keep=False, now=moment)
     assert again.kept is None
-    assert files(database.parent) == sorted(["bot.db", "bot.db.lock", restored.kept.name])
+    # The daily limit's key stays beside the database: a restore does not touch it.
+    assert files(database.parent) == sorted(
+        ["bot.db", "bot.db.limit-key", "bot.db.lock", restored.kept.name]
+    )
 
 
 def test_restore_refuses_while_a_bot_runs(saved: Path, tmp_path: Path) -> None:
@@ -210,7 +213,7 @@ async def test_backup_is_owner_only_whatever_the_umask(tmp_path: Path) -> None:
     finally:
         os.umask(old)
     assert mode(tmp_path / "backup.db") == 0o600
-    assert files(tmp_path) == ["backup.db", "bot.db"]
+    assert files(tmp_path) == ["backup.db", "bot.db", "bot.db.limit-key"]
 
 
 def test_cli_refusals_are_one_line(
@@ -241,7 +244,7 @@ async def test_backup_into_a_directory_is_refused_in_one_line(tmp_path: Path) ->
         backup(database, tmp_path / "a-folder", force=True)
     with pytest.raises(BackupError, match="cannot be written"):
         backup(database, tmp_path / "missing" / "backup.db")
-    assert files(tmp_path) == ["a-folder", "bot.db"]
+    assert files(tmp_path) == ["a-folder", "bot.db", "bot.db.limit-key"]
 
 
 async def test_restore_keeps_what_a_killed_bot_left_in_its_wal(
@@ -264,5 +267,8 @@ async def test_restore_keeps_what_a_killed_bot_left_in_its_wal(
     assert restored.kept is not None
     assert rows(restored.kept, "SELECT user_id FROM users") == [(7,)]
     # No -wal of the old database is left to be read against the restored one.
-    assert files(database.parent) == sorted(["bot.db", "bot.db.lock", restored.kept.name])
+    # The daily limit's key stays beside the database: a restore does not touch it.
+    assert files(database.parent) == sorted(
+        ["bot.db", "bot.db.limit-key", "bot.db.lock", restored.kept.name]
+    )
     assert rows(database, "SELECT count(*) FROM users") == [(0,)]

@@ -61,6 +61,7 @@ OFFICERS_ONLY_ASK = "Chỉ cán bộ của đơn vị mới có thể đặt câ
 GROUP_HINT = "Để bảo vệ danh tính của bạn, vui lòng gửi phản ánh trong cuộc trò chuyện riêng"
 UNIT_CHAT_ONLY = "Lệnh này chỉ dùng được trong nhóm nhận cảnh báo của đơn vị."
 NOT_FOUND = "Không tìm thấy phản ánh nào có mã"
+NO_REPORT_HERE = "Không có phản ánh nào của đơn vị này mang mã đó."
 
 DESCRIPTION = "Cán bộ bộ phận một cửa quát tháo và không nhận hồ sơ của tôi."
 
@@ -154,6 +155,7 @@ def table_counts(world: World) -> dict[str, int]:
         "draft_files": "SELECT count(*) FROM attachments WHERE draft_user_id IS NOT NULL",
         "drafts": "SELECT count(*) FROM drafts",
         "relays": "SELECT count(*) FROM relays",
+        "sent_reports": "SELECT count(*) FROM sent_reports",
     }
     with contextlib.closing(sqlite3.connect(world.settings.database, timeout=10)) as conn:
         return {name: conn.execute(sql).fetchone()[0] for name, sql in queries.items()}
@@ -380,6 +382,27 @@ async def test_invisible_characters_do_not_break_the_unit_search(world: World, q
     assert "UBND phường Hạ Long" in labels(found), found["text"]
 
 
+async def test_namesakes_found_by_an_oddly_typed_search_are_told_apart(world: World) -> None:
+    units = world.db.units
+    await units.add_unit("CM", "UBND tỉnh Cà Mau", None)
+    await units.add_unit("CT", "UBND <b>Cần Thơ</b> & Co", None)
+    await units.add_unit("CM-VL", "UBND xã Vĩnh Lợi", "CM")
+    await units.add_unit("CT-VL", "UBND XÃ VINH LOI", "CT")
+    lan = world.person(731212, "Lan")
+    await to_unit(lan)
+    found = await lan.say("\u202evinh\u200b  LỢI\u202c", expect="“")
+    assert {
+        "UBND xã Vĩnh Lợi — UBND tỉnh Cà Mau",
+        "UBND XÃ VINH LOI — UBND <b>Cần Thơ</b> & Co",
+    } <= set(labels(found)), labels(found)
+    # /units shows the markup literally (the simulator refuses HTML that does not parse).
+    admin = world.sim.user(ADMIN_ID)
+    mark = len(world.sim.messages(ADMIN_ID))
+    await admin.send("/units")
+    listing = await world.sim.wait_for_message(ADMIN_ID, contains="CT-VL", after=mark)
+    assert "UBND XÃ VINH LOI — UBND <b>Cần Thơ</b> & Co" in listing["text"]
+
+
 async def test_invisible_and_right_to_left_characters_in_a_description_are_kept(
     world: World,
 ) -> None:
@@ -561,6 +584,8 @@ async def test_a_double_tap_on_confirm_sends_one_report(world: World) -> None:
     assert len(alerts) == 1
     counts = table_counts(world)
     assert (counts["reports"], counts["reporters"], counts["drafts"]) == (1, 1, 0)
+    # Counted once towards the daily limit too.
+    assert counts["sent_reports"] == 1
 
 
 # -- forged, stale and replayed callback data: the citizen's side ------------------------------
@@ -830,7 +855,10 @@ GROUP_COMMANDS = [
     (STRANGER, PLAIN_GROUP, "/report", GROUP_HINT),
     (STRANGER, PLAIN_GROUP, "/report XYZ", UNIT_CHAT_ONLY),
     (STRANGER, HA_LONG_CHAT, "/report XYZ", OFFICERS_ONLY),
-    (OFFICER_HL, HA_LONG_CHAT, "/report XYZ", "Không có phản ánh mã XYZ thuộc đơn vị này."),
+    (STRANGER, HA_LONG_CHAT, f"/report {LONG_ARG}", OFFICERS_ONLY),
+    (OFFICER_HL, HA_LONG_CHAT, "/report XYZ", NO_REPORT_HERE),
+    # Not echoed: the answer is the same whatever was typed, a code or not.
+    (OFFICER_HL, HA_LONG_CHAT, f"/report {LONG_ARG}", NO_REPORT_HERE),
     (STRANGER, HA_LONG_CHAT, "/pending", OFFICERS_ONLY),
 ]
 

@@ -64,6 +64,8 @@ def test_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = load_settings(example, require_token=False)
     assert settings.token is None
     assert any(u.parent is None for u in settings.units)
+    # Quảng Ninh and its 54 units, as examples/make_units.py wrote them.
+    assert len(settings.units) == 55
     assert settings.sla.acknowledge_working_days == SlaConfig().acknowledge_working_days
     assert settings.sla.resolve_days == SlaConfig().resolve_days
     calendar = Calendar.from_sla(settings.sla)

@@ -371,6 +371,48 @@ async def test_pending_and_report_commands_in_the_unit_chat(world: World) -> Non
     await reply_or_say(world, stranger, HA_LONG_CHAT, f"/report {first}", "Chỉ cán bộ")
 
 
+async def answer_to(world: World, user: SimUser, chat_id: int, text: str) -> tuple[str, Any]:
+    """Send a message in a group; return the bot's answer, text and formatting."""
+    mark = len(world.sim.messages(chat_id))
+    await user.send(text, chat_id=chat_id)
+    answer = await world.sim.wait_for_message(chat_id, after=mark)
+    return answer["text"], answer.get("entities")
+
+
+async def test_a_refusal_is_the_same_whatever_the_code(world: World) -> None:
+    _citizen, here, alert = await reported(world)
+    there = await quick_report(world.person(720031, "Mai"))
+    report = await world.db.reports.report_by_code(there.replace("-", ""))
+    assert report is not None
+    workflow = world.app.bot_data["services"].workflow
+    actor = Actor("officer", OFFICER_HL, "Hùng")
+    assert await workflow.transfer(report, actor, "DT", "Việc của Đông Triều.") is not None
+    await world.sim.wait_for_message(DONG_TRIEU_CHAT, contains=there)
+    moved = await world.sim.wait_for_message(HA_LONG_CHAT, contains=there)
+    codes = (here, "ABCD-EFGH", there, "<b>@@!!</b> '1'='1")
+
+    # In Hạ Long's group, someone who is no officer: one refusal, word for word.
+    stranger = member(world, STRANGER, "Khách", HA_LONG_CHAT)
+    answers = {await answer_to(world, stranger, HA_LONG_CHAT, f"/report {c}") for c in codes}
+    assert len(answers) == 1 and "Chỉ cán bộ" in answers.pop()[0]
+    # Đông Triều's officer in Đông Triều's group, for codes that are not Đông Triều's: an
+    # existing report of Hạ Long, a code nobody has, and no code at all.
+    dt_officer = member(world, OFFICER_DT, "Dũng", DONG_TRIEU_CHAT)
+    answers = {
+        await answer_to(world, dt_officer, DONG_TRIEU_CHAT, f"/report {c}")
+        for c in (here, "ABCD-EFGH", "<b>@@!!</b> '1'='1")
+    }
+    assert len(answers) == 1 and "Không có" in answers.pop()[0]
+
+    # A button pressed by the stranger: a live alert, another report's id, a transferred one.
+    assert {
+        await press(world, stranger, alert, "Tiếp nhận"),
+        await press_data(world, stranger, alert, f"st:ack:{report.id}"),
+        await press_data(world, stranger, moved, f"st:ack:{report.id}"),
+    } == {"Chỉ cán bộ của đơn vị mới có thể thực hiện thao tác này."}
+    assert await status_of(world, here) == Status.NEW
+
+
 async def test_anonymous_admin_cannot_ask_or_note(world: World) -> None:
     citizen, _code, alert = await reported(world)
     anonymous = world.sim.add_user(ANONYMOUS_ADMIN_ID, "Group", username="GroupAnonymousBot")

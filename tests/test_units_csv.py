@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 
 from bot.cli import main
 from bot.config import load_settings
+from bot.core.parsing import fold
 from bot.figures.units_csv import HEADER, UnitRow, read_units
 from bot.store.repository import Repository
 
@@ -313,14 +315,34 @@ def test_the_shipped_example_imports_into_a_fresh_database(
 ) -> None:
     config = write_config(tmp_path, '[storage]\ndatabase = "fresh.db"\n')
     assert cli("units", "import", EXAMPLE_CSV, "--config", config) == 0
-    assert "Created 14 units, updated 0, 0 unchanged." in capsys.readouterr().out
+    assert "Created 55 units, updated 0, 0 unchanged." in capsys.readouterr().out
     units = units_in(config)
-    assert units["QN-VD-MC"].parent == "QN-VD" and units["QN"].parent is None
+    # Quảng Ninh after 1 July 2025: the province and its 54 communes, wards and special zones,
+    # each under the province, each named once, each code the official one.
+    assert units["P_22"].parent is None and units["P_22"].name == "UBND tỉnh Quảng Ninh"
+    below = [u for u in units.values() if u.code != "P_22"]
+    assert len(below) == 54 and all(u.parent == "P_22" for u in below)
+    assert len({fold(u.name) for u in units.values()}) == 55
+    assert all(re.fullmatch(r"W_\d{5}", u.code) for u in below)
+    assert units["W_06688"].name == "UBND phường Hạ Long"
+    assert units["W_06994"].name == "UBND đặc khu Vân Đồn"
+    # It says where it comes from and that it must be checked.
+    assert "check it against the province's current list" in EXAMPLE_CSV.read_text("utf-8")
     # The example CSV and the example config describe the same units.
     example = load_settings(ROOT / "config.example.toml", require_token=False).units
     assert {(u.code, u.name, u.parent, u.chat_id) for u in example} == {
         (u.code, u.name, u.parent, u.chat_id) for u in units.values()
     }
+
+
+def test_a_row_whose_first_cell_starts_with_a_hash_is_a_note(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path)
+    text = HEAD + '"# From the province\'s list, 2025"\nN,Xã Mới,P,,,0\n#X,not,a,unit\n'
+    assert cli("units", "import", write_csv(tmp_path, text), "--config", config) == 0
+    assert "Created 1 unit, updated 0" in capsys.readouterr().out
+    assert "N" in units_in(config) and len(units_in(config)) == 3
 
 
 def test_the_commands_in_a_subprocess(tmp_path: Path) -> None:

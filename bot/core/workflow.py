@@ -63,6 +63,9 @@ ANONYMOUS_ADMIN_ID = 1087968824
 # The weekly digest goes out on Monday from this hour, Vietnam time.
 DIGEST_HOUR = 8
 
+# The window of `[bot] reports_per_day`; the counts behind it are kept no longer than this.
+LIMIT_WINDOW = 86400.0
+
 NOTE_MIN = 5
 NOTE_MAX = 1000
 # A relayed text keeps room for its header and footer within Telegram's 4096 characters.
@@ -179,7 +182,7 @@ class Workflow:
 
     async def over_daily_limit(self, user_id: int) -> bool:
         """Tell whether the user has sent as many reports in 24 hours as one person may."""
-        since = self.db.clock() - 86400
+        since = self.db.clock() - LIMIT_WINDOW
         return (
             await self.db.reports.reports_sent_since(user_id, since)
             >= self.settings.reports_per_day

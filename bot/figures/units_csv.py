@@ -2,7 +2,8 @@
 
 Columns, in this order, under a header row: ``code,name,parent,chat_id,officers,disabled``.
 ``officers`` is a space-separated list of Telegram user ids; ``disabled`` is 0 or 1 (yes/no and
-true/false are accepted too, an empty cell means 0).
+true/false are accepted too, an empty cell means 0). A row whose first cell starts with ``#``
+is a note and is skipped.
 
 Conflict rule: imported units count as edited by an administrator. Later starts no longer
 overwrite their name, parent or chat from ``[[units]]`` in the config: the database wins for
@@ -166,6 +167,9 @@ def parse_csv(data: bytes) -> Parsed:
             continue
         # Spreadsheets leave blank lines and rows of empty cells behind; they hold no unit.
         if not any(cells):
+            continue
+        # A note for people, such as where the list came from; no code can start with "#".
+        if cells[0].startswith("#"):
             continue
         if len(cells) != len(HEADER):
             message = f"expected {len(HEADER)} columns, found {len(cells)}"

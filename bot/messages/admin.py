@@ -14,7 +14,7 @@ from bot.core.domain import VN_TZ, Report, Unit
 from bot.core.outbox import HeldAlertsNotice, TextNotice
 from bot.core.parsing import format_date
 from bot.i18n import Gettext
-from bot.messages.labels import status_label
+from bot.messages.labels import status_label, unit_label
 from bot.messages.limits import CONTACT_NAME, PHONE, SEARCH, UNIT_NAME, cut, shown
 from bot.messages.report import code_html
 
@@ -63,11 +63,14 @@ def units_lines(
     counts: Mapping[str, tuple[int, int]],
     edited: Mapping[str, object],
     _: Gettext,
+    qualifiers: Mapping[str, Sequence[str]] | None = None,
 ) -> list[str]:
     """Return /units: the tree, each unit with its chat's state and open and overdue counts.
 
-    `counts` gives (open, overdue) by unit code, `edited` marks the units changed in chat.
+    `counts` gives (open, overdue) by unit code, `edited` marks the units changed in chat,
+    `qualifiers` tells units of the same name apart (`UnitStore.qualifiers`).
     """
+    qualifiers = qualifiers or {}
     children: dict[str | None, list[Unit]] = {}
     for unit in units:
         children.setdefault(unit.parent, []).append(unit)
@@ -95,7 +98,10 @@ def units_lines(
             )
             lines.append(
                 "  " * depth
-                + f"<code>{escape(unit.code)}</code> {shown(unit.name, UNIT_NAME)}{marks} · "
+                + f"<code>{escape(unit.code)}</code> "
+                # A namesake's label adds the names above it: room for the name and two more.
+                + shown(unit_label(unit, qualifiers.get(unit.code, ())), 3 * UNIT_NAME)
+                + f"{marks} · "
                 + escape(states.get(unit.chat_state, unit.chat_state))
                 + " · "
                 + _("%(open)d open, %(overdue)d overdue") % {"open": open_, "overdue": overdue}

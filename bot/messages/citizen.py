@@ -177,6 +177,12 @@ def privacy_notice(policy: PrivacyConfig, _: Gettext) -> str:
                     " until you erase them. The reports themselves are kept as the record of"
                     " how the units handled them."
                 ),
+                _(
+                    "Each report you send is also counted for 24 hours under a code made from"
+                    " your Telegram account number with a secret key, so that the limit on new"
+                    " reports per day still holds after /forget. The code does not reveal who"
+                    " you are, and it is deleted after 24 hours."
+                ),
             ]
         ),
         _(

@@ -2,13 +2,14 @@
 declining and officers' actions. `bot.core` keeps only the values, which travel in callback data
 and the database; the msgids live here, marked with N_ and translated where they are shown, so
 that every channel names a value the same way. Each `*_label` function takes a stored value (a
-plain string is enough) and says what it does with one it does not know."""
+plain string is enough) and says what it does with one it does not know. `unit_label` names a
+unit wherever one is offered or shown, telling namesakes apart."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
-from bot.core.domain import Category, DeclineReason, Status
+from bot.core.domain import Category, DeclineReason, Status, Unit
 from bot.core.workflow import Action
 from bot.i18n import N_, Gettext
 
@@ -80,3 +81,11 @@ def known_label(labels: Mapping[str, str], value: object, _: Gettext) -> str | N
     """Return the translated label of `value` in `labels`, or None when it has none."""
     msgid = labels.get(value) if isinstance(value, str) else None
     return _(msgid) if msgid else None
+
+
+def unit_label(unit: Unit, qualifiers: Sequence[str] = ()) -> str:
+    """Return a unit's name, then what tells it apart from namesakes ("A — B"), as plain text."""
+    # `qualifiers` come from the store (UnitStore.qualifiers): the names of the units above it
+    # that a unit of the same name does not share, e.g. "UBND xã Vĩnh Lợi — UBND tỉnh Cà Mau";
+    # a unit whose name is unique has none and reads as its name.
+    return " — ".join((unit.name, *qualifiers))

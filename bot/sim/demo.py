@@ -17,7 +17,7 @@ EXAMPLE_CONFIG = Path(__file__).resolve().parents[2] / "config.example.toml"
 CITIZEN_ID = 700001
 OFFICER_ID = 700002
 ADMIN_ID = 700009
-DEMO_UNIT = "QN-HL"
+DEMO_UNIT = "W_06688"  # UBND phường Hạ Long, one of the example units with a chat
 # A tiny valid JPEG header is enough for the simulator; the bytes only feed the SHA-256.
 SAMPLE_PHOTO = b"\xff\xd8\xff\xe0" + b"demo evidence photo" * 50 + b"\xff\xd9"
 

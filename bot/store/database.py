@@ -9,6 +9,8 @@ interleaved transactions ever touch it. `Store` is the base of the per-area stor
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import re
 import sqlite3
 import time
@@ -19,7 +21,7 @@ from pathlib import Path
 import aiosqlite
 
 from bot.core.parsing import fold
-from bot.sealing import secure_database_file
+from bot.sealing import limit_key, secure_database_file
 from bot.store.migrations import MIGRATIONS
 
 Clock = Callable[[], float]
@@ -39,6 +41,7 @@ class Database:
         # aiosqlite serialises calls but not transactions: two coroutines interleaving
         # BEGIN..COMMIT on one connection would fail, so every use of it takes this lock.
         self._lock = asyncio.Lock()
+        self._limit_key: bytes | None = None
 
     async def open(self) -> None:
         """Open the database, set durability pragmas and run pending migrations (idempotent)."""
@@ -47,6 +50,10 @@ class Database:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # It holds citizens' personal data: owner-only (0600), set before SQLite opens it.
         secure_database_file(self.path)
+        try:
+            self._limit_key = limit_key(self.path)
+        except ValueError as exc:
+            raise StorageError(str(exc)) from exc
         conn = await aiosqlite.connect(self.path, isolation_level=None)
         try:
             conn.row_factory = sqlite3.Row
@@ -109,6 +116,12 @@ class Database:
                     raise StorageError(str(exc)) from exc
                 raise
 
+    def pseudonym(self, user_id: int) -> str:
+        """Return the keyed hash (HMAC-SHA256) that stands for an account in the limit's counts."""
+        if self._limit_key is None:
+            raise RuntimeError("repository is not open")
+        return hmac.new(self._limit_key, str(user_id).encode("ascii"), hashlib.sha256).hexdigest()
+
     async def applied_migrations(self) -> list[str]:
         """List the names of the migrations this database has run."""
         async with self.read() as conn:
@@ -127,6 +140,10 @@ class Store:
 
     def _write(self) -> AbstractAsyncContextManager[aiosqlite.Connection]:
         return self._database.write()
+
+    def _pseudonym(self, user_id: int) -> str:
+        # Who sent a report, for the daily limit only: without the key it names nobody.
+        return self._database.pseudonym(user_id)
 
     def _now(self) -> float:
         # One clock for the whole database, so that every store stamps rows on the same time.

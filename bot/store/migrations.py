@@ -279,4 +279,19 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "008_sent_reports_by_keyed_hash",
+        """
+        -- One row per report sent, its sender named only by a keyed hash of their account id
+        -- (HMAC-SHA256, the key in a file beside the database). The daily limit counts these
+        -- rows, so /forget, which erases the links between reports and senders, cannot reset
+        -- it; the retention job deletes them once they are 24 hours old.
+        CREATE TABLE sent_reports (
+            sender TEXT NOT NULL,
+            sent_at REAL NOT NULL
+        );
+        CREATE INDEX sent_reports_by_sender ON sent_reports (sender, sent_at);
+        CREATE INDEX sent_reports_by_time ON sent_reports (sent_at);
+        """,
+    ),
 ]

@@ -101,7 +101,8 @@ class PrivacyStore(Store):
         # details of named reports, the bot's messages tied to their reports in their chat,
         # notices queued for them, and their chat's ids on evidence and answers. The reports
         # stay for the units, each with a "forgotten" line in its audit log; bans stay too, so
-        # that erasure is no way around moderation.
+        # that erasure is no way around moderation, and so do the daily limit's keyed-hash
+        # counts, which name nobody and go once 24 hours old.
         now = self._now()
         async with self._write() as conn:
             reports = await _all(
@@ -195,6 +196,12 @@ class PrivacyStore(Store):
                 )
                 await conn.execute("DELETE FROM drafts WHERE user_id = ?", (row["user_id"],))
         return len(rows)
+
+    async def expire_sent_reports(self, sent_before: float) -> int:
+        """Delete the daily limit's keyed-hash rows of reports sent before a moment."""
+        async with self._write() as conn:
+            cur = await conn.execute("DELETE FROM sent_reports WHERE sent_at < ?", (sent_before,))
+            return cur.rowcount
 
     async def scrub_unlinked(self) -> int:
         """Clear the sender's chat and message ids from reports that no longer have a sender."""

@@ -148,6 +148,11 @@ class ReportStore(Store):
                 "INSERT INTO reporters (report_id, user_id, chat_id) VALUES (?, ?, ?)",
                 (report_id, user_id, row["chat_id"]),
             )
+            # Counted towards the daily limit under a keyed hash, which /forget leaves in place.
+            await conn.execute(
+                "INSERT INTO sent_reports (sender, sent_at) VALUES (?, ?)",
+                (self._pseudonym(user_id), now),
+            )
             await conn.execute(
                 "UPDATE attachments SET report_id = ?, draft_user_id = NULL"
                 " WHERE draft_user_id = ?",
@@ -261,14 +266,18 @@ class ReportStore(Store):
         return int(row["n"])
 
     async def reports_sent_since(self, user_id: int, since: float) -> int:
-        """Count the reports a user sent since a moment."""
+        """Count the reports a user sent since a moment, erased links or not."""
+        # The keyed-hash rows count what /forget erased. Reports sent before those rows existed
+        # (the day of the upgrade) still count through the links that are left.
         async with self._read() as conn:
             row = await (
                 await conn.execute(
-                    "SELECT count(*) AS n FROM reports JOIN reporters"
+                    "SELECT max((SELECT count(*) FROM sent_reports"
+                    " WHERE sender = ? AND sent_at >= ?),"
+                    " (SELECT count(*) FROM reports JOIN reporters"
                     " ON reporters.report_id = reports.id"
-                    " WHERE reporters.user_id = ? AND reports.created_at >= ?",
-                    (user_id, since),
+                    " WHERE reporters.user_id = ? AND reports.created_at >= ?)) AS n",
+                    (self._pseudonym(user_id), since, user_id, since),
                 )
             ).fetchone()
         return int(row["n"]) if row else 0

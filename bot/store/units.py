@@ -8,7 +8,7 @@ row remembers which, so that a restart only withdraws what the configuration its
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 from bot.config import UnitConfig
@@ -130,6 +130,47 @@ class UnitStore(Store):
         async with self._read() as conn:
             rows = await conn.execute_fetchall(UNIT_SELECT + " ORDER BY code")
         return [to_unit(r) for r in rows]
+
+    async def qualifiers(self, units: Iterable[Unit]) -> dict[str, tuple[str, ...]]:
+        """Return, by code, what tells each unit apart from units of the same name (or ())."""
+        # The names of its nearest units above, as many as it takes: its parent's alone unless
+        # a namesake's parent has that name too. Names are compared as people read them,
+        # ignoring case and diacritics. Namesakes under units of the same names all the way up
+        # (a slip in the tree) are told apart by their codes. Disabled units count: /units
+        # shows them, and labels stay the same in every view.
+        async with self._read() as conn:
+            rows = await conn.execute_fetchall("SELECT code, name, parent FROM units")
+        names = {r["code"]: r["name"] for r in rows}
+        parents = {r["code"]: r["parent"] for r in rows}
+        namesakes: dict[str, list[str]] = {}
+        for row in rows:
+            namesakes.setdefault(fold(row["name"]), []).append(row["code"])
+
+        def above(code: str) -> list[str]:
+            chain: list[str] = []
+            cursor = parents.get(code)
+            # A cycle cannot be stored (moves are checked), but a guard costs nothing.
+            while cursor is not None and cursor in names and len(chain) < len(names):
+                chain.append(names[cursor])
+                cursor = parents.get(cursor)
+            return chain
+
+        found: dict[str, tuple[str, ...]] = {}
+        for unit in units:
+            others = [c for c in namesakes.get(fold(unit.name), ()) if c != unit.code]
+            if not others:
+                found[unit.code] = ()
+                continue
+            own = above(unit.code)
+            chains = [[fold(n) for n in above(c)] for c in others]
+            folded = [fold(n) for n in own]
+            for depth in range(1, len(own) + 1):
+                if all(chain[:depth] != folded[:depth] for chain in chains):
+                    found[unit.code] = tuple(own[:depth])
+                    break
+            else:
+                found[unit.code] = (*own, unit.code)
+        return found
 
     async def ancestors(self, code: str) -> list[str]:
         """Return the unit's code followed by its parents' codes, nearest first."""

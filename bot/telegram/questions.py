@@ -31,7 +31,7 @@ from bot.messages.questions import Prompt, browse_all
 from bot.telegram.callbacks import Consent, ReportAnswer, UnitBrowse
 from bot.telegram.context import BotContext
 from bot.telegram.evidence import attachment_from
-from bot.telegram.tree import tree_rows
+from bot.telegram.tree import tree_rows, unit_labels
 
 
 def _button(step: Step, value: str, label: str) -> InlineKeyboardButton:
@@ -71,9 +71,10 @@ async def unit_tree(context: BotContext, parent: str | None, page: int) -> Inlin
     return InlineKeyboardMarkup(rows)
 
 
-def found_units_markup(context: BotContext, units: tuple[Unit, ...]) -> InlineKeyboardMarkup:
+async def found_units_markup(context: BotContext, units: tuple[Unit, ...]) -> InlineKeyboardMarkup:
     """Return the units a search found as buttons, and a way back to the whole tree."""
-    rows = [[_button(Step.UNIT, unit.code, unit.name)] for unit in units]
+    label = await unit_labels(context, units)
+    rows = [[_button(Step.UNIT, unit.code, label[unit.code])] for unit in units]
     data = UnitBrowse(None, 0).pack()
     rows.append([InlineKeyboardButton(browse_all(context._), callback_data=data)])
     return InlineKeyboardMarkup(rows)
@@ -117,7 +118,8 @@ async def ask(context: BotContext, draft: Draft, asked: Question | None = None) 
     unit_name = None
     if asked.kind is Kind.REVIEW:
         unit = await context.db.units.get_unit(draft.fields.unit_code or "")
-        unit_name = unit.name if unit else None
+        # Labelled as it was offered, so the citizen checks the unit they chose.
+        unit_name = (await unit_labels(context, [unit]))[unit.code] if unit else None
     words = texts.prompt(asked, draft, context._, context.lang, unit_name=unit_name)
     for text in words.before:
         await say(context, draft.chat_id, text)

@@ -1,16 +1,26 @@
 """One page of the unit tree as buttons: for citizens choosing a unit, officers transferring a
-report, admins binding a chat. Only the callback-data formats differ between them."""
+report, admins binding a chat. Only the callback-data formats differ between them. Every unit
+offered is labelled so that two of the same name can be told apart."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 
 from telegram import InlineKeyboardButton
 
+from bot.core.domain import Unit
+from bot.messages.labels import unit_label
 from bot.telegram.callbacks import TreeBrowse, TreeChoose
 from bot.telegram.context import BotContext
 
 UNITS_PER_PAGE = 8
+
+
+async def unit_labels(context: BotContext, units: Iterable[Unit]) -> dict[str, str]:
+    """Return the label of each unit by code: its name, qualified when another shares it."""
+    units = list(units)
+    qualifiers = await context.db.units.qualifiers(units)
+    return {u.code: unit_label(u, qualifiers.get(u.code, ())) for u in units}
 
 
 async def tree_rows(
@@ -35,6 +45,8 @@ async def tree_rows(
     page = min(max(page, 0), pages - 1)
     rows: list[list[InlineKeyboardButton]] = []
     current = await context.db.units.get_unit(parent) if parent is not None else None
+    shown = units[page * UNITS_PER_PAGE : (page + 1) * UNITS_PER_PAGE]
+    label = await unit_labels(context, [*shown, *([current] if current else [])])
 
     def opens(unit: str | None, at: int) -> str:
         return browse(unit, at).pack()
@@ -43,13 +55,13 @@ async def tree_rows(
         return [InlineKeyboardButton(label, callback_data=choose(code).pack())]
 
     if current is not None and current.code not in exclude:
-        rows.append(take(current.code, _("✅ %(unit)s") % {"unit": current.name}))
-    for unit in units[page * UNITS_PER_PAGE : (page + 1) * UNITS_PER_PAGE]:
+        rows.append(take(current.code, _("✅ %(unit)s") % {"unit": label[current.code]}))
+    for unit in shown:
         if unit.code in branches:
             data = opens(unit.code, 0)
-            rows.append([InlineKeyboardButton(f"{unit.name} ›", callback_data=data)])
+            rows.append([InlineKeyboardButton(f"{label[unit.code]} ›", callback_data=data)])
         elif unit.code not in exclude:
-            rows.append(take(unit.code, unit.name))
+            rows.append(take(unit.code, label[unit.code]))
     nav: list[InlineKeyboardButton] = []
     if page > 0:
         nav.append(InlineKeyboardButton(_("‹ Previous"), callback_data=opens(parent, page - 1)))
