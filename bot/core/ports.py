@@ -26,6 +26,7 @@ class ReportLedger(Protocol):
         locale: str,
         timers: Timers | None = None,
         outbox: Sequence[Outgoing] = (),
+        receipt: tuple[bytes, bytes] | None = None,
     ) -> Report | None:
         """Turn a draft into a report with its evidence, audit line and `outbox`, atomically."""
 

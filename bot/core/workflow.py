@@ -171,10 +171,13 @@ class Workflow:
             >= self.settings.reports_per_day
         )
 
-    async def submit(self, user_id: int, locale: str) -> Report | None:
+    async def submit(
+        self, user_id: int, locale: str, *, receipt: tuple[bytes, bytes] | None = None
+    ) -> Report | None:
         """Turn the user's draft into a report: the report, its evidence, its audit line, its
         alert and the acknowledgement deadline in one transaction.
 
+        `receipt` is the (salt, hash) of the secret key a web reporter reaches the report with.
         Returns None when there is no draft (it was just sent: a double tap or a replay).
         """
         timers = acknowledge_timers(self.db.clock(), self.sla)
@@ -182,7 +185,7 @@ class Workflow:
         # a crash after the commit delays them but loses neither. The code goes first, to the
         # person who is waiting; the alert goes to the unit the draft names.
         owed = [Outgoing(ReceiptPayload()), Outgoing(AlertPayload())]
-        return await self.db.reports.submit_draft(user_id, locale, timers, owed)
+        return await self.db.reports.submit_draft(user_id, locale, timers, owed, receipt)
 
     # -- status steps ------------------------------------------------------------------------
 
