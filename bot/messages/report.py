@@ -255,3 +255,12 @@ def alert_text(
     used = len("\n".join(top + body + state + tail))
     description = description[: max(200, MESSAGE_BUDGET - used - 1)]
     return "\n".join([*top, *body, escape(description), *state, *tail])
+
+
+def channel_banner(channel: str | None, _: Gettext) -> str | None:
+    """Return the alert's line saying how the report arrived, None for Telegram."""
+    if channel == "web":
+        return _("🌐 Sent via the web pages.")
+    if channel == "zalo":
+        return _("💬 Sent via Zalo.")
+    return None

@@ -63,6 +63,7 @@ from bot.messages.report import (
     HISTORY_LINES,
     alert_banner,
     alert_text,
+    channel_banner,
     evidence_caption,
     history_line,
 )
@@ -333,6 +334,8 @@ class Delivery:
         chain = await self.db.units.ancestors(report.fields.unit_code or "")
         live = link.unit_code is None or link.unit_code in chain
         banner = alert_banner(link.data, unit_name, _, live=live, top=link.unit_code is None)
+        via = channel_banner(await self.db.reports.reporter_channel(report.id), _)
+        banner = "\n".join(line for line in (banner, via) if line) or None
         text = alert_text(
             report,
             unit_name,
@@ -390,6 +393,9 @@ class Delivery:
         chat_id = await self.db.reports.reporter_chat(item.report_id)
         if report is None or chat_id is None:
             # The reporter's link was erased: there is nobody to tell.
+            return None
+        if await self.db.reports.reporter_channel(item.report_id) != "telegram":
+            # A web reporter reads the same texts on the report's status page.
             return None
         locale = await self.db.users.user_locale(chat_id) or report.locale
         return report, chat_id, self.translator.get(locale), locale
@@ -562,6 +568,11 @@ class Delivery:
             )
             return message.message_id
         caption = relay_caption(head, relay.text)
+        data = await self.db.files.relay_bytes(relay.id)
+        if data is not None:
+            # Sent from the web pages: there is no Telegram message to copy, only the bytes.
+            sent = await self._upload(chat_id, relay.kind, data, caption, markup, reply)
+            return sent.message_id
         copied = await self.bot.copy_message(
             chat_id,
             relay.source_chat_id,
@@ -583,7 +594,42 @@ class Delivery:
         unit = await self.db.units.get_unit(code or "")
         return unit.name if unit else code or ""
 
+    async def _upload(
+        self,
+        chat_id: int,
+        kind: str,
+        data: bytes,
+        caption: str,
+        markup: InlineKeyboardMarkup | None = None,
+        reply: ReplyParameters | None = None,
+    ) -> Message:
+        """Send stored bytes as a photo, a video or a document."""
+        # The uploaded name is never the citizen's own (it may name them); the type was
+        # checked from the bytes when the file was received.
+        name = {"photo": "photo.jpg", "video": "video.mp4"}.get(kind, "document.pdf")
+        if kind == "document" and not data.startswith(b"%PDF"):
+            name = "document.bin"
+        if kind == "photo" and data.startswith(b"\x89PNG"):
+            name = "photo.png"
+        send = {"photo": self.bot.send_photo, "video": self.bot.send_video}.get(
+            kind, self.bot.send_document
+        )
+        message: Message = await send(
+            chat_id,
+            InputFile(data, filename=name),
+            caption=caption,
+            parse_mode=ParseMode.HTML,
+            reply_markup=markup,
+            reply_parameters=reply,
+        )
+        return message
+
     async def _copy_evidence(self, chat_id: int, att: Attachment, caption: str) -> None:
+        data = await self.db.files.attachment_bytes(att.id) if att.id is not None else None
+        if data is not None:
+            # Uploaded on the web pages: no Telegram message to copy, the bytes are stored.
+            await self._upload(chat_id, att.kind, data, caption)
+            return
         try:
             # copyMessage, never forwardMessage: a copy carries no trace of the sender.
             await self.bot.copy_message(
