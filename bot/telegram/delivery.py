@@ -611,17 +611,35 @@ class Delivery:
             name = "document.bin"
         if kind == "photo" and data.startswith(b"\x89PNG"):
             name = "photo.png"
-        send = {"photo": self.bot.send_photo, "video": self.bot.send_video}.get(
-            kind, self.bot.send_document
-        )
-        message: Message = await send(
-            chat_id,
-            InputFile(data, filename=name),
-            caption=caption,
-            parse_mode=ParseMode.HTML,
-            reply_markup=markup,
-            reply_parameters=reply,
-        )
+        upload = InputFile(data, filename=name)
+        message: Message
+        if kind == "photo":
+            message = await self.bot.send_photo(
+                chat_id,
+                upload,
+                caption=caption,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup,
+                reply_parameters=reply,
+            )
+        elif kind == "video":
+            message = await self.bot.send_video(
+                chat_id,
+                upload,
+                caption=caption,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup,
+                reply_parameters=reply,
+            )
+        else:
+            message = await self.bot.send_document(
+                chat_id,
+                upload,
+                caption=caption,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup,
+                reply_parameters=reply,
+            )
         return message
 
     async def _copy_evidence(self, chat_id: int, att: Attachment, caption: str) -> None:

@@ -1,0 +1,220 @@
+"""The web server: its routes, the pages' common frame and headers, start and stop.
+
+`web_routes()` returns the pages' routes, so that another endpoint (the Telegram webhook) can be
+mounted on the same tornado application later. Pages are plain HTML rendered on the server,
+work without JavaScript and load nothing from elsewhere.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from html import escape
+from pathlib import Path
+from typing import Any
+
+import tornado.httpserver
+import tornado.web
+
+from bot.config import Settings
+from bot.core.conversation import Conversation
+from bot.core.workflow import Workflow
+from bot.i18n import Gettext, Translator
+from bot.messages import web as words
+from bot.store.repository import Repository
+from bot.web.security import Failures, RateLimit, csrf_ok, csrf_token, new_session
+
+log = logging.getLogger(__name__)
+
+STATIC = Path(__file__).resolve().parent / "static"
+SESSION_COOKIE = "lc_session"
+LANG_COOKIE = "lc_lang"
+# Forms carry evidence: ten files of 20 MB each and the fields around them.
+MAX_BODY = 10 * 20_000_000 + 1_000_000
+
+
+@dataclass
+class WebServices:
+    """What the pages need from the application; `wake` starts delivery of what was queued."""
+
+    settings: Settings
+    db: Repository
+    translator: Translator
+    conversation: Conversation
+    workflow: Workflow
+    wake: Callable[[], None] = lambda: None
+    submissions: RateLimit = field(default_factory=lambda: RateLimit(limit=10, window=3600))
+    answers: RateLimit = field(default_factory=lambda: RateLimit(limit=60, window=3600))
+    failures: Failures = field(default_factory=Failures)
+    cache: dict[Any, tuple[float, Any]] = field(default_factory=dict)
+
+
+class Page(tornado.web.RequestHandler):
+    """The frame every page shares: headers, language, session, CSRF check, layout."""
+
+    services: WebServices
+
+    def initialize(self, services: WebServices) -> None:
+        """Keep the application's services."""
+        self.services = services
+
+    def set_default_headers(self) -> None:
+        """Send the security headers on every answer."""
+        self.set_header("Content-Security-Policy", "default-src 'self'")
+        self.set_header("Referrer-Policy", "no-referrer")
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("X-Frame-Options", "DENY")
+        self.set_header("Cache-Control", "no-store")
+
+    def prepare(self) -> None:
+        """Choose the language and make sure the visitor has a session."""
+        lang = self.get_query_argument("lang", None)
+        if lang in ("vi", "en"):
+            self._cookie(LANG_COOKIE, lang)
+        else:
+            lang = self.get_cookie(LANG_COOKIE)
+        self.locale_code = lang if lang in ("vi", "en") else "vi"
+        self._: Gettext = self.services.translator.get(self.locale_code)
+        session = self.get_cookie(SESSION_COOKIE)
+        if not session or len(session) > 64:
+            session = new_session()
+            self._cookie(SESSION_COOKIE, session)
+        self.session = session
+
+    def _cookie(self, name: str, value: str) -> None:
+        self.set_cookie(
+            name,
+            value,
+            httponly=True,
+            samesite="Strict",
+            secure=self.services.settings.web.secure,
+            path="/",
+        )
+
+    @property
+    def address(self) -> str:
+        """Return the visitor's address, for in-memory limits only."""
+        return self.request.remote_ip or "-"
+
+    def csrf_field(self) -> str:
+        """Return the hidden fields every form carries: the token and the honeypot."""
+        label = escape(words.labels(self._)["honeypot"])
+        return (
+            f'<input type="hidden" name="csrf" value="{csrf_token(self.session)}">'
+            f'<div class="hp" aria-hidden="true"><label for="website">{label}</label>'
+            '<input id="website" name="website" tabindex="-1" autocomplete="off"></div>'
+        )
+
+    def form_ok(self) -> bool:
+        """Tell whether a posted form has the session's token and an empty honeypot."""
+        token = self.get_body_argument("csrf", None)
+        return csrf_ok(self.session, token) and not self.get_body_argument("website", "")
+
+    def check_xsrf_cookie(self) -> None:
+        """Forms are checked by `form_ok` with the session's own token."""
+
+    def page(self, title: str, body: str, status: int = 200) -> None:
+        """Send a page in the common frame."""
+        self.set_status(status)
+        _ = self._
+        nav = "".join(
+            f'<a href="{path}">{escape(label)}</a>' for path, label in words.nav(_).items()
+        )
+        other = "en" if self.locale_code == "vi" else "vi"
+        language = words.language_link(self.locale_code)
+        switch = f'<a href="?lang={other}" lang="{other}">{language}</a>'
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        self.finish(
+            f'<!doctype html><html lang="{self.locale_code}"><head><meta charset="utf-8">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{escape(title)} · Liêm Chính</title>"
+            '<link rel="stylesheet" href="/static/style.css"></head><body>'
+            f'<header><a class="brand" href="/">Liêm Chính</a><nav>{nav}{switch}</nav></header>'
+            f"<main><h1>{escape(title)}</h1>{body}</main></body></html>"
+        )
+
+    def refuse(self, text: str, status: int = 400) -> None:
+        """Send a page that says only why the request was refused."""
+        body = f'<p class="error" role="alert">{escape(text)}</p>'
+        self.page("Liêm Chính", body, status)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Answer errors with a short page and no details."""
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.finish(f"{status_code}\n")
+
+
+class Home(Page):
+    """What this is, and the three pages."""
+
+    def get(self) -> None:
+        """Show the first page."""
+        _ = self._
+        links = "".join(
+            f'<li><a class="button" href="{path}">{escape(label)}</a></li>'
+            for path, label in words.nav(_).items()
+        )
+        body = (
+            f'<p lang="vi">{escape(words.INTRO_VI)}</p><p lang="en">{escape(words.INTRO_EN)}</p>'
+            f'<ul class="menu">{links}</ul>'
+        )
+        self.page("Liêm Chính", body)
+
+
+def _log_request(handler: tornado.web.RequestHandler) -> None:
+    """Log a request without the visitor's address or the query (which may hold a code)."""
+    request = handler.request
+    log.info("%s %s %d", request.method, request.path, handler.get_status())
+
+
+def web_routes(services: WebServices) -> list[tornado.web.URLSpec | tuple[Any, ...]]:
+    """Return the pages' routes, to mount in a tornado application."""
+    from bot.web.board import Board, BoardChart, BoardCsv
+    from bot.web.report import ReportForm
+    from bot.web.status import StatusPage
+
+    args = {"services": services}
+    return [
+        (r"/", Home, args),
+        (r"/report", ReportForm, args),
+        (r"/status", StatusPage, args),
+        (r"/board", Board, args),
+        (r"/board\.csv", BoardCsv, args),
+        (r"/board\.svg", BoardChart, args),
+        (r"/static/(style\.css)", tornado.web.StaticFileHandler, {"path": str(STATIC)}),
+    ]
+
+
+def make_app(routes: list[Any]) -> tornado.web.Application:
+    """Return a tornado application for `routes`, logging no addresses."""
+    return tornado.web.Application(routes, log_function=_log_request, xsrf_cookies=False)
+
+
+class WebServer:
+    """The HTTP server of the web pages, started and stopped with the application."""
+
+    def __init__(self, services: WebServices) -> None:
+        self.services = services
+        self._server: tornado.httpserver.HTTPServer | None = None
+        self.port: int | None = None
+
+    def start(self, port: int | None = None) -> int:
+        """Listen on `[web] listen:port` (or `port`, 0 for any free one); return the port."""
+        config = self.services.settings.web
+        app = make_app(web_routes(self.services))
+        server = tornado.httpserver.HTTPServer(app, max_body_size=MAX_BODY, xheaders=False)
+        sockets = tornado.netutil.bind_sockets(
+            config.port if port is None else port, address=config.listen
+        )
+        server.add_sockets(sockets)
+        self._server = server
+        self.port = sockets[0].getsockname()[1]
+        return self.port
+
+    async def stop(self) -> None:
+        """Stop listening and close open connections."""
+        if self._server is not None:
+            self._server.stop()
+            await self._server.close_all_connections()
+            self._server = None
