@@ -190,6 +190,12 @@ class StatusPage(Page):
             parts.append(f"<h2>{escape(label['history'])}</h2><ul>{''.join(history)}</ul>")
         parts.append(await self._relays(report))
         parts.append(self._verdict_forms(report))
+        # Shown again with the latest state, without typing the code and key again.
+        parts.append(
+            f'<form method="post" action="/status">{self._hidden(report)}'
+            f'<button type="submit" class="secondary" name="action" value="open">'
+            f"{escape(label['open'])}</button></form>"
+        )
         self.page(_("Report %(code)s") % {"code": format_code(report.code)}, "".join(parts))
 
     async def _relays(self, report: Report) -> str:
