@@ -40,7 +40,7 @@ def labels(_: Gettext) -> dict[str, str]:
         "next": _("Next"),
         "search": _("Search"),
         "upload": _("Upload"),
-        "open": _("Open"),
+        "open": _("Open the report"),
         "send_answer": _("Send answer"),
         "answer": _("Your answer"),
         "search_label": _("Part of the unit's name (accents not needed)"),

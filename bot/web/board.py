@@ -14,7 +14,7 @@ from html import escape
 from bot.i18n import Gettext
 from bot.messages import web as words
 from bot.store.board import BoardRow
-from bot.web.server import Page
+from bot.web.page import Page
 
 PERIODS = (30, 90, 365)
 CACHE_SECONDS = 60.0

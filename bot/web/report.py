@@ -27,8 +27,8 @@ from bot.core.parsing import format_code
 from bot.messages import questions as texts
 from bot.messages import web as words
 from bot.web.forms import question_fields
+from bot.web.page import Page
 from bot.web.security import hash_key, new_receipt_key, session_identity
-from bot.web.server import Page
 from bot.web.uploads import RefusedFile, prepare, sniff
 
 # Internal message ids of uploaded files: random, so no two uploads of a draft collide.

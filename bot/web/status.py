@@ -18,8 +18,8 @@ from bot.core.workflow import QUESTION_MAX
 from bot.messages import citizen as notices
 from bot.messages import web as words
 from bot.messages.report import deadline_date
+from bot.web.page import Page
 from bot.web.security import key_matches
-from bot.web.server import Page
 from bot.web.uploads import RefusedFile, prepare
 
 _DUMMY_SALT = bytes(16)
