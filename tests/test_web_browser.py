@@ -6,6 +6,7 @@ Skipped, with the reason, only when Chromium or its driver is absent; `.ci/run` 
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -21,7 +22,12 @@ from tests.web_helpers import gps_jpeg, web_world
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
-SHOTS = Path(__file__).resolve().parent.parent / "docs" / "web"
+# The README's screenshots are refreshed with LIEMCHINH_SCREENSHOTS=1; otherwise a test run
+# leaves the repository as it was.
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "web"
+SHOTS = (
+    DOCS if os.environ.get("LIEMCHINH_SCREENSHOTS") else Path(tempfile.gettempdir()) / "lc-shots"
+)
 
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None or DRIVER is None,
