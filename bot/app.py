@@ -32,6 +32,7 @@ from bot.telegram.delivery import Delivery
 from bot.telegram.inbound import Inbound
 from bot.telegram.limits import FloodLimiter
 from bot.telegram.webhook import WebhookServer
+from bot.web.server import WebServer, WebServices
 
 log = logging.getLogger(__name__)
 
@@ -158,8 +159,11 @@ async def running(
         await init_resources(app)
         server: WebhookServer | None = None
         inbound = Inbound(app, services.db)
+        pages = _web_server(services)
         try:
             await app.start()
+            if pages is not None:
+                services.web_port = pages.start(services.web_port)
             if webhook:
                 config = services.settings.webhook
                 server = WebhookServer(config, inbound)
@@ -177,6 +181,8 @@ async def running(
             try:
                 yield app
             finally:
+                if pages is not None:
+                    await pages.stop()
                 if server is not None:
                     await server.stop()
                 await inbound.stop()
@@ -184,6 +190,27 @@ async def running(
                     await app.stop()
         finally:
             await close_resources(app)
+
+
+def _web_server(services: Services) -> WebServer | None:
+    """Return the citizens' web pages' server when `[web] enabled`, else None."""
+    if not services.settings.web.enabled:
+        return None
+
+    def wake() -> None:
+        if services.delivery is not None:
+            services.delivery.wake()
+
+    return WebServer(
+        WebServices(
+            settings=services.settings,
+            db=services.db,
+            translator=services.translator,
+            conversation=services.conversation,
+            workflow=services.workflow,
+            wake=wake,
+        )
+    )
 
 
 async def serve(app: App, *, webhook: bool = False) -> None:

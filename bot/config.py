@@ -52,6 +52,7 @@ _SECTIONS: dict[str, set[str]] = {
     "sla": {*_SLA_RANGES, "extra_days_off", "working_days", "holidays"},
     "privacy": set(_PRIVACY_RANGES),
     "webhook": {"listen", "port", "url", "secret_token"},
+    "web": {"enabled", "listen", "port", "public_url", "board_min_reports"},
 }
 _UNIT_KEYS = {"code", "name", "parent", "chat_id", "officers"}
 
@@ -119,6 +120,24 @@ class WebhookConfig:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    """The citizens' web pages, as read from `[web]`."""
+
+    enabled: bool = False
+    listen: str = "127.0.0.1"
+    port: int = 8080
+    # The address citizens open; an https:// one makes the session cookie Secure.
+    public_url: str | None = None
+    # A unit appears on the public board only with this many reports in the period.
+    board_min_reports: int = 5
+
+    @property
+    def secure(self) -> bool:
+        """Tell whether the pages are served to citizens over HTTPS."""
+        return (self.public_url or "").startswith("https://")
+
+
+@dataclass(frozen=True)
 class PrivacyConfig:
     """How long personal data is kept, as read from `[privacy]`."""
 
@@ -151,6 +170,7 @@ class Settings:
     sla: SlaConfig = field(default_factory=SlaConfig)
     webhook: WebhookConfig = field(default_factory=WebhookConfig)
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
+    web: WebConfig = field(default_factory=WebConfig)
     # How long a reply to a person keeps trying through 429s and outages (bot.telegram.limits);
     # not a configuration key: tests shorten it.
     reply_patience: float = 30.0
@@ -229,6 +249,7 @@ def parse_settings(raw: Mapping[str, Any], path: Path, *, require_token: bool = 
     sla = _parse_sla(raw.get("sla", {}), path)
     webhook = _parse_webhook(raw.get("webhook", {}), path)
     privacy = _parse_privacy(raw.get("privacy", {}), path)
+    web = _parse_web(raw.get("web", {}), path)
     _check_data_key(path)
     return Settings(
         path=path,
@@ -245,6 +266,7 @@ def parse_settings(raw: Mapping[str, Any], path: Path, *, require_token: bool = 
         sla=sla,
         webhook=webhook,
         privacy=privacy,
+        web=web,
     )
 
 
@@ -300,6 +322,29 @@ def _parse_webhook(table: Mapping[str, Any], path: Path) -> WebhookConfig:
     if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
         raise ConfigError(path, "webhook.port", "must be a port number from 1 to 65535")
     return WebhookConfig(url=url, secret_token=secret, listen=listen, port=port)
+
+
+def _parse_web(table: Mapping[str, Any], path: Path) -> WebConfig:
+    enabled = table.get("enabled", False)
+    if not isinstance(enabled, bool):
+        raise ConfigError(path, "web.enabled", "must be true or false")
+    listen = _opt_str(table, "listen", path, "web") or "127.0.0.1"
+    port = table.get("port", 8080)
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        raise ConfigError(path, "web.port", "must be a port number from 1 to 65535")
+    public_url = _opt_str(table, "public_url", path, "web")
+    if public_url is not None and not public_url.startswith(("https://", "http://")):
+        raise ConfigError(path, "web.public_url", "must be an http:// or https:// address")
+    minimum = table.get("board_min_reports", 5)
+    if isinstance(minimum, bool) or not isinstance(minimum, int) or not 1 <= minimum <= 1000:
+        raise ConfigError(path, "web.board_min_reports", "must be a whole number from 1 to 1000")
+    return WebConfig(
+        enabled=enabled,
+        listen=listen,
+        port=port,
+        public_url=public_url.rstrip("/") if public_url else None,
+        board_min_reports=minimum,
+    )
 
 
 def _parse_sla(table: Mapping[str, Any], path: Path) -> SlaConfig:

@@ -49,6 +49,7 @@ from bot.core.parsing import (
     parse_amount,
     parse_date,
     parse_date_any,
+    parse_vn_phone,
     visible,
 )
 
@@ -211,6 +212,9 @@ class Contact:
     name: str
     phone: str
     own: bool = True
+    # Typed by hand (a web form), not shared by the channel: a name and a Vietnamese number
+    # are required.
+    typed: bool = False
 
 
 @dataclass(frozen=True)
@@ -563,6 +567,11 @@ class Conversation:
         if not contact.own:
             return Outcome(Problem.NOT_OWN_CONTACT)
         phone = contact.phone.strip()
+        if contact.typed:
+            parsed = parse_vn_phone(phone)
+            if parsed is None or not contact.name.strip():
+                return Outcome(Problem.BAD_PHONE)
+            phone = parsed
         if not phone:
             return Outcome(Problem.BAD_PHONE)
         draft.fields.contact_name = contact.name.strip()[:SHORT_TEXT_MAX]

@@ -29,6 +29,18 @@ class Category(StrEnum):
     OTHER = "other"
 
 
+class Channel(StrEnum):
+    """How a person reaches the bot; values are stored with identities and reporters."""
+
+    TELEGRAM = "telegram"
+    WEB = "web"
+    ZALO = "zalo"
+
+
+# Telegram user ids fit in 52 bits; people of other channels get internal ids from here up.
+FIRST_INTERNAL_ID = 2**53
+
+
 class Status(StrEnum):
     """Where a report stands in its unit's handling."""
 

@@ -319,3 +319,13 @@ def format_code(code: str) -> str:
         raise ValueError(f"not a tracking code: {code!r}")
     half = CODE_LENGTH // 2
     return f"{normal[:half]}-{normal[half:]}"
+
+
+_VN_PHONE_RE = re.compile(r"\A(?:0|\+84|84)(\d{9})\Z")
+
+
+def parse_vn_phone(text: str) -> str | None:
+    """Return a Vietnamese phone number as 0 and nine digits (from 0…, +84… or 84…), or None."""
+    digits = re.sub(r"[\s.()-]", "", text)
+    match = _VN_PHONE_RE.match(digits)
+    return "0" + match.group(1) if match else None

@@ -28,6 +28,7 @@ class ReportLedger(Protocol):
         timers: Timers | None = None,
         outbox: Sequence[Outgoing] = (),
         route: Route | None = None,
+        receipt: tuple[bytes, bytes] | None = None,
     ) -> Report | None:
         """Turn a draft into a report with its evidence, audit line and `outbox`, atomically;
         `route` sends it above its unit (RouteStale if the draft no longer fits the route)."""

@@ -188,10 +188,13 @@ class Workflow:
             >= self.settings.reports_per_day
         )
 
-    async def submit(self, user_id: int, locale: str) -> Report | None:
+    async def submit(
+        self, user_id: int, locale: str, *, receipt: tuple[bytes, bytes] | None = None
+    ) -> Report | None:
         """Turn the user's draft into a report: the report, its evidence, its audit line, its
         alert and the acknowledgement deadline in one transaction.
 
+        `receipt` is the (salt, hash) of the secret key a web reporter reaches the report with.
         Returns None when there is no draft (it was just sent: a double tap or a replay).
         """
         timers = acknowledge_timers(self.db.clock(), self.sla, self.calendar)
@@ -202,8 +205,9 @@ class Workflow:
                 return None
             chosen = await self.route_of(draft.fields.unit_code, draft.fields)
             try:
+                owed = await self._submit_owed(chosen)
                 report = await self.db.reports.submit_draft(
-                    user_id, locale, timers, await self._submit_owed(chosen), route=chosen
+                    user_id, locale, timers, owed, route=chosen, receipt=receipt
                 )
             except RouteStale:
                 continue

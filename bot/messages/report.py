@@ -384,3 +384,12 @@ def resent_mark(text: str, _: Gettext) -> str:
     """Mark a message sent again because an earlier copy may have arrived (HTML)."""
     # The unit recognises a repeat by the report's code, which every such message carries.
     return _("🔁 (resent) %(message)s") % {"message": text}
+
+
+def channel_banner(channel: str | None, _: Gettext) -> str | None:
+    """Return the alert's line saying how the report arrived, None for Telegram."""
+    if channel == "web":
+        return _("🌐 Sent via the web pages.")
+    if channel == "zalo":
+        return _("💬 Sent via Zalo.")
+    return None

@@ -40,6 +40,8 @@ def demo_settings(sim: BotApiSimulator, database: Path) -> Settings:
         # The demo plays people who answer at once; Telegram's advice of about a message a
         # second per private chat would only make them wait (the limiter's own tests check it).
         pace_private_chats=False,
+        # The web pages too, on a free port of this machine only.
+        web=dataclasses.replace(base.web, enabled=True, listen="127.0.0.1", board_min_reports=1),
     )
 
 
@@ -108,7 +110,10 @@ async def run_demo(*, script: bool, out: TextIO = sys.stdout) -> int:
             officer = sim.add_user(OFFICER_ID, "Hùng", username="hung_officer")
             transcript = Transcript(sim, settings, out)
             app = build_application(settings)
+            app.bot_data["services"].web_port = 0
             async with running(app):
+                port = app.bot_data["services"].web_port
+                print(f"Web pages: http://127.0.0.1:{port}/", file=out)
                 if script:
                     return await _play_script(sim, citizen, officer, transcript, settings, out)
                 return await _interactive(sim, citizen, transcript, out)

@@ -294,4 +294,37 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX sent_reports_by_time ON sent_reports (sent_at);
         """,
     ),
+    (
+        "009_web_channel_identities_and_files",
+        """
+        -- A person reaching the bot through another channel than Telegram gets an internal
+        -- user id from here, above every Telegram id (at most 52 bits), so that drafts, users,
+        -- reporters, bans and the daily limit work unchanged with it.
+        CREATE TABLE identities (
+            user_id INTEGER PRIMARY KEY,
+            channel TEXT NOT NULL,
+            external_id TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            UNIQUE(channel, external_id)
+        );
+        -- How a report's reporter is reached: delivery writes to Telegram reporters only.
+        ALTER TABLE reporters ADD COLUMN channel TEXT NOT NULL DEFAULT 'telegram';
+        -- A web reporter reaches the report with its code and a secret key, kept only as a
+        -- slow salted hash.
+        CREATE TABLE receipt_keys (
+            report_id INTEGER PRIMARY KEY REFERENCES reports(id) ON DELETE CASCADE,
+            salt BLOB NOT NULL,
+            hash BLOB NOT NULL
+        );
+        -- Bytes of files that have no Telegram message to copy (web uploads): evidence by its
+        -- attachment row, an answer by its relay.
+        CREATE TABLE files (
+            id INTEGER PRIMARY KEY,
+            attachment_id INTEGER UNIQUE REFERENCES attachments(id) ON DELETE CASCADE,
+            relay_id INTEGER UNIQUE REFERENCES relays(id) ON DELETE CASCADE,
+            data BLOB NOT NULL,
+            created_at REAL NOT NULL
+        );
+        """,
+    ),
 ]

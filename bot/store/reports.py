@@ -86,6 +86,7 @@ class ReportStore(Store):
         timers: Timers | None = None,
         outbox: Sequence[Outgoing] = (),
         route: Route | None = None,
+        receipt: tuple[bytes, bytes] | None = None,
     ) -> Report | None:
         """Turn the user's draft into a report with its evidence, audit line and `outbox`.
 
@@ -145,14 +146,21 @@ class ReportStore(Store):
                     (concerned, route.reason, report_id),
                 )
             await conn.execute(
-                "INSERT INTO reporters (report_id, user_id, chat_id) VALUES (?, ?, ?)",
-                (report_id, user_id, row["chat_id"]),
+                # The reporter's channel follows their identity (Telegram ids have none).
+                "INSERT INTO reporters (report_id, user_id, chat_id, channel) VALUES (?, ?, ?,"
+                " coalesce((SELECT channel FROM identities WHERE user_id = ?), 'telegram'))",
+                (report_id, user_id, row["chat_id"], user_id),
             )
             # Counted towards the daily limit under a keyed hash, which /forget leaves in place.
             await conn.execute(
                 "INSERT INTO sent_reports (sender, sent_at) VALUES (?, ?)",
                 (self._pseudonym(user_id), now),
             )
+            if receipt is not None:
+                await conn.execute(
+                    "INSERT INTO receipt_keys (report_id, salt, hash) VALUES (?, ?, ?)",
+                    (report_id, *receipt),
+                )
             await conn.execute(
                 "UPDATE attachments SET report_id = ?, draft_user_id = NULL"
                 " WHERE draft_user_id = ?",
@@ -238,6 +246,16 @@ class ReportStore(Store):
                 )
             ).fetchone()
         return row["chat_id"] if row else None
+
+    async def reporter_channel(self, report_id: int) -> str | None:
+        """Return how the report's sender is reached, if the link is still kept."""
+        async with self._read() as conn:
+            row = await (
+                await conn.execute(
+                    "SELECT channel FROM reporters WHERE report_id = ?", (report_id,)
+                )
+            ).fetchone()
+        return row["channel"] if row else None
 
     async def is_reporter(self, report_id: int, user_id: int) -> bool:
         """Tell whether `user_id` sent the report."""

@@ -16,8 +16,11 @@ from pathlib import Path
 import aiosqlite
 
 from bot.store.admin import AdminStore
+from bot.store.board import BoardStore
 from bot.store.database import Clock, Database, StorageError
 from bot.store.drafts import DraftStore
+from bot.store.files import FileStore
+from bot.store.identities import IdentityStore
 from bot.store.inbound import InboundStore
 from bot.store.integrity import IntegrityStore
 from bot.store.links import LinkStore
@@ -47,6 +50,10 @@ class Repository:
         self.markers = MarkerStore(self.database)
         self.privacy = PrivacyStore(self.database)
         self.integrity = IntegrityStore(self.database)
+        # Other channels' people, the files they upload, the public board.
+        self.identities = IdentityStore(self.database)
+        self.files = FileStore(self.database)
+        self.board = BoardStore(self.database)
 
     @property
     def path(self) -> Path:

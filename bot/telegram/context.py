@@ -35,6 +35,8 @@ class Services:
     delivery: Delivery | None = None
     # The port the webhook server listens on, once started (tests ask for any free one).
     webhook_port: int | None = None
+    # The web pages' port: None for [web] port, 0 for any free one; set to the real one.
+    web_port: int | None = None
 
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):

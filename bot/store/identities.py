@@ -1,0 +1,58 @@
+"""Identities of people on channels other than Telegram, and the keys web reporters hold.
+
+An identity maps a channel's own id for a person (a web session, a Zalo user) to an internal
+user id above every Telegram id, so that the rest of the store needs no channel of its own.
+"""
+
+from __future__ import annotations
+
+from bot.core.domain import FIRST_INTERNAL_ID, Channel
+from bot.store.database import Store
+
+
+class IdentityStore(Store):
+    """Internal user ids for other channels' people, and reports' receipt keys."""
+
+    async def user_id(self, channel: Channel, external_id: str) -> int:
+        """Return the internal user id of a channel's person, allocating one the first time."""
+        async with self._write() as conn:
+            row = await (
+                await conn.execute(
+                    "SELECT user_id FROM identities WHERE channel = ? AND external_id = ?",
+                    (channel.value, external_id),
+                )
+            ).fetchone()
+            if row is not None:
+                return int(row["user_id"])
+            cur = await conn.execute(
+                "INSERT INTO identities (user_id, channel, external_id, created_at)"
+                " SELECT max(coalesce(max(user_id) + 1, ?), ?), ?, ?, ? FROM identities",
+                (FIRST_INTERNAL_ID, FIRST_INTERNAL_ID, channel.value, external_id, self._now()),
+            )
+            assert cur.lastrowid is not None
+            return cur.lastrowid
+
+    async def find_user_id(self, channel: Channel, external_id: str) -> int | None:
+        """Return the internal user id of a channel's person, if they have one."""
+        async with self._read() as conn:
+            row = await (
+                await conn.execute(
+                    "SELECT user_id FROM identities WHERE channel = ? AND external_id = ?",
+                    (channel.value, external_id),
+                )
+            ).fetchone()
+        return int(row["user_id"]) if row else None
+
+    async def receipt_key(self, code: str) -> tuple[int, bytes, bytes] | None:
+        """Return the report id, salt and key hash of the report with `code`, if it has a key."""
+        async with self._read() as conn:
+            row = await (
+                await conn.execute(
+                    "SELECT reports.id AS id, salt, hash FROM reports JOIN receipt_keys"
+                    " ON receipt_keys.report_id = reports.id WHERE code = ?",
+                    (code,),
+                )
+            ).fetchone()
+        if row is None:
+            return None
+        return int(row["id"]), bytes(row["salt"]), bytes(row["hash"])

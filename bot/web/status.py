@@ -1,0 +1,256 @@
+"""/status: a report opened with its code and secret key; answers, verdict and rating.
+
+A wrong code, a wrong key and a missing report get the same answer. Failures are counted per
+code and per address, in memory: slowed after a few, locked for a while after more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from html import escape
+
+from bot.core.conversation import MAX_FILE_BYTES
+from bot.core.domain import CITIZEN, Report, Status, local_today
+from bot.core.outbox import AnswerPayload, Outgoing
+from bot.core.parsing import format_code, format_date, normalize_code
+from bot.core.workflow import QUESTION_MAX
+from bot.messages import citizen as notices
+from bot.messages import web as words
+from bot.messages.report import deadline_date
+from bot.web.page import Page
+from bot.web.security import key_matches
+from bot.web.uploads import RefusedFile, prepare
+
+_DUMMY_SALT = bytes(16)
+
+
+class StatusPage(Page):
+    """GET asks for the code and key; POST opens the report or acts on it."""
+
+    def get(self) -> None:
+        """Show the look-up form."""
+        self._lookup()
+
+    def _lookup(self, error: str | None = None, status: int = 200) -> None:
+        label = words.labels(self._)
+        err = f'<p class="error" role="alert">{escape(error)}</p>' if error else ""
+        body = (
+            f'<form method="post" action="/status">{self.csrf_field()}{err}'
+            f'<label for="code">{escape(label["code"])}</label>'
+            '<input id="code" name="code" autocomplete="off" autocapitalize="characters">'
+            f'<label for="key">{escape(label["key"])}</label>'
+            '<input id="key" name="key" autocomplete="off" autocapitalize="characters">'
+            f'<button type="submit" name="action" value="open">{escape(label["open"])}</button>'
+            "</form>"
+        )
+        self.page(words.nav(self._)["/status"], body, status)
+
+    async def _open(self) -> Report | None:
+        """Return the report the posted code and key open, or None (after answering)."""
+        services = self.services
+        code = normalize_code(self.get_body_argument("code", "")) or ""
+        key = self.get_body_argument("key", "")
+        by_code, by_address = "code:" + code, "addr:" + self.address
+        failures = services.failures
+        if failures.locked(by_code) or failures.locked(by_address):
+            self._lookup(words.locked(self._), 429)
+            return None
+        await asyncio.sleep(max(failures.delay(by_code), failures.delay(by_address)))
+        found = await services.db.identities.receipt_key(code) if code else None
+        # A missing report costs the same hashing as a wrong key: the time tells nothing.
+        _id, salt, expected = found if found is not None else (0, _DUMMY_SALT, b"")
+        ok = await asyncio.to_thread(key_matches, key, salt, expected)
+        if not ok or found is None:
+            failures.fail(by_code)
+            failures.fail(by_address)
+            self._lookup(words.not_found(self._), 404)
+            return None
+        failures.clear(by_address)
+        return await services.db.reports.get_report(found[0])
+
+    async def post(self) -> None:
+        """Open the report, or take an answer, a verdict or a rating."""
+        if not self.form_ok():
+            self.refuse(words.expired_form(self._), 403)
+            return
+        report = await self._open()
+        if report is None:
+            return
+        action = self.get_body_argument("action", "open")
+        notice = None
+        if action == "answer":
+            notice = await self._answer(report)
+        elif action in ("resolved", "reopen", "rate"):
+            notice = await self._verdict(report, action)
+        fresh = await self.services.db.reports.get_report(report.id)
+        assert fresh is not None
+        await self._show(fresh, notice)
+
+    async def _answer(self, report: Report) -> str:
+        """Relay the citizen's answer (text and a file) to the unit, as chat answers are."""
+        _ = self._
+        if not self.services.answers.allow(self.address):
+            return words.too_many(_)
+        text = self.get_body_argument("text", "").strip()[:QUESTION_MAX] or None
+        uploads = self.request.files.get("file") or []
+        data = uploads[0].body if uploads and uploads[0].body else None
+        kind = "text"
+        if data is not None:
+            if len(data) > MAX_FILE_BYTES:
+                return words.file_refused("size", _)
+            try:
+                checked = await asyncio.to_thread(prepare, data)
+            except RefusedFile as exc:
+                return words.file_refused(exc.reason, _)
+            kind, data = checked.kind, checked.data
+        if text is None and data is None:
+            return words.answer_empty(_)
+        # Each form carries its own number: the same form posted twice is one answer.
+        try:
+            nonce = int(self.get_body_argument("nonce", "0"))
+        except ValueError:
+            nonce = 0
+        if nonce <= 0:
+            nonce = secrets.randbelow(2**31 - 1) + 1
+        # The answer goes to the unit that has the report now, as a late chat answer does.
+        target = report.fields.unit_code
+        await self.services.db.files.add_answer(
+            report.id,
+            kind=kind,
+            text=text,
+            source=(-report.id, nonce),
+            data=data,
+            actor=CITIZEN,
+            outgoing=Outgoing(AnswerPayload(), target),
+        )
+        self.services.wake()
+        return words.answer_sent(_)
+
+    async def _verdict(self, report: Report, action: str) -> str:
+        workflow = self.services.workflow
+        if action == "resolved":
+            done = await workflow.confirm_resolved(report)
+        elif action == "reopen":
+            done = await workflow.reopen(report)
+            if done is None and report.status == Status.RESOLVED:
+                return words.verdict_late(self._)
+        else:
+            try:
+                stars = int(self.get_body_argument("stars", "0"))
+            except ValueError:
+                stars = 0
+            done = await workflow.rate(report, stars)
+        if done is not None:
+            self.services.wake()
+        return words.verdict_saved(self._)
+
+    def _hidden(self, report: Report) -> str:
+        code = escape(format_code(report.code))
+        key = escape(self.get_body_argument("key", ""))
+        return (
+            f'{self.csrf_field()}<input type="hidden" name="code" value="{code}">'
+            f'<input type="hidden" name="key" value="{key}">'
+        )
+
+    async def _show(self, report: Report, notice: str | None) -> None:
+        """Render the report's page."""
+        _ = self._
+        db = self.services.db
+        locale = self.locale_code
+        label = words.labels(_)
+        unit = await db.units.get_unit(report.fields.unit_code or "")
+        unit_name = unit.name if unit else report.fields.unit_code or ""
+        parts = []
+        if notice:
+            parts.append(f'<p class="ok" role="status">{escape(notice)}</p>')
+        summary = notices.report_status(report, unit_name, _, locale)
+        parts.append(f'<p class="notice">{summary}</p>')
+        if report.is_open and report.deadline_at:
+            parts.append(
+                f"<p>{escape(label['deadline'])}: {escape(deadline_date(report, locale))}</p>"
+            )
+        history = []
+        for entry in await db.reports.audit_of(report.id):
+            to_unit = await db.units.get_unit(entry.to_unit or entry.from_unit or "")
+            from_unit = await db.units.get_unit(entry.from_unit or "")
+            text = notices.status_notice(
+                entry.action,
+                report,
+                to_unit.name if to_unit else "",
+                from_unit.name if from_unit else "",
+                entry.note,
+                _,
+                locale,
+            )
+            if text:
+                day = format_date(local_today(entry.at), locale)
+                history.append(f'<li class="notice">{escape(day)}: {text}</li>')
+        if history:
+            parts.append(f"<h2>{escape(label['history'])}</h2><ul>{''.join(history)}</ul>")
+        parts.append(await self._relays(report))
+        parts.append(self._verdict_forms(report))
+        # Shown again with the latest state, without typing the code and key again.
+        parts.append(
+            f'<form method="post" action="/status">{self._hidden(report)}'
+            f'<button type="submit" class="secondary" name="action" value="open">'
+            f"{escape(label['open'])}</button></form>"
+        )
+        self.page(_("Report %(code)s") % {"code": format_code(report.code)}, "".join(parts))
+
+    async def _relays(self, report: Report) -> str:
+        _ = self._
+        label = words.labels(_)
+        relays = await self.services.db.links.relays_of(report.id)
+        if not any(r.direction == "to_citizen" for r in relays):
+            return ""
+        unit = await self.services.db.units.get_unit(report.fields.unit_code or "")
+        items = []
+        for relay in relays:
+            head = (
+                words.asked(escape(unit.name if unit else ""), _)
+                if relay.direction == "to_citizen"
+                else words.answered(_)
+            )
+            body = escape(relay.text or "") or escape(f"[{relay.kind}]")
+            items.append(f'<li><p><b>{head}</b></p><p class="notice">{body}</p></li>')
+        nonce = secrets.randbelow(2**31 - 1) + 1
+        form = (
+            '<form method="post" action="/status" enctype="multipart/form-data">'
+            f'{self._hidden(report)}<input type="hidden" name="nonce" value="{nonce}">'
+            f'<label for="answer">{escape(label["answer"])}</label>'
+            '<textarea id="answer" name="text"></textarea>'
+            f'<label for="file">{escape(label["files"])}</label>'
+            '<input id="file" type="file" name="file">'
+            f'<button type="submit" name="action" value="answer">'
+            f"{escape(label['send_answer'])}</button></form>"
+        )
+        return f"<h2>{escape(label['questions'])}</h2><ul>{''.join(items)}</ul>{form}"
+
+    def _verdict_forms(self, report: Report) -> str:
+        _ = self._
+        label = words.labels(_)
+        parts = []
+        if report.status == Status.RESOLVED and report.citizen_verdict is None:
+            parts.append(
+                f'<h2>{escape(label["resolved_q"])}</h2><form method="post" action="/status">'
+                f"{self._hidden(report)}"
+                f'<button type="submit" name="action" value="resolved">{escape(label["yes"])}'
+                '</button><button type="submit" class="secondary" name="action" value="reopen">'
+                f"{escape(label['no'])}</button></form>"
+            )
+        closed = report.status in (Status.RESOLVED, Status.DECLINED) or report.citizen_verdict
+        if closed and report.rating is None:
+            stars = "".join(
+                f'<button type="submit" class="secondary" name="stars" value="{n}">'
+                f"{'★' * n}</button>"
+                for n in range(1, 6)
+            )
+            parts.append(
+                f'<h2>{escape(label["rate"])}</h2><form method="post" action="/status">'
+                f'{self._hidden(report)}<input type="hidden" name="action" value="rate">'
+                f"{stars}</form>"
+            )
+        elif report.rating is not None:
+            parts.append(f"<p>{escape(words.rated(report.rating, _))}</p>")
+        return "".join(parts)
