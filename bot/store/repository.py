@@ -16,6 +16,7 @@ from pathlib import Path
 import aiosqlite
 
 from bot.store.admin import AdminStore
+from bot.store.chats import ChatStore
 from bot.store.database import Clock, Database, StorageError
 from bot.store.drafts import DraftStore
 from bot.store.inbound import InboundStore
@@ -46,6 +47,7 @@ class Repository:
         self.inbound = InboundStore(self.database)
         self.markers = MarkerStore(self.database)
         self.privacy = PrivacyStore(self.database)
+        self.chats = ChatStore(self.database)
 
     @property
     def path(self) -> Path:
