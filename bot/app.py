@@ -31,6 +31,7 @@ from bot.jobs import check_deadlines, retention_job, weekly_digest
 from bot.store.repository import Clock, Repository
 from bot.telegram.delivery import Delivery
 from bot.telegram.inbound import Inbound
+from bot.telegram.lanes import LANES
 from bot.telegram.webhook import WebhookServer
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,9 @@ def build_application(settings: Settings, *, clock: Clock = time.time) -> App:
                 max_retries=0,
             )
         )
+        # Updates are handed to process_update by bot.telegram.inbound, several chats at a time
+        # (in order within each chat); PTB allows concurrent calls only when told so here.
+        .concurrent_updates(LANES)
         .post_init(init_resources)
         .post_shutdown(close_resources)
         .build()
