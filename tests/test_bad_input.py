@@ -9,20 +9,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from bot.app import build_application, running
+from bot.config import WebhookConfig
 from bot.core.conversation import Step
 from bot.core.domain import Draft, Report, Status
 from bot.core.parsing import normalize_code
-from bot.sim import SimUser
+from bot.sim import BotApiSimulator, SimUser
 from tests.conftest import (
     ADMIN_ID,
     CONFIRM_DATA,
     HA_LONG_CHAT,
+    FakeClock,
     Person,
     World,
     answer_data,
@@ -30,6 +36,7 @@ from tests.conftest import (
     current,
     eventually,
     labels,
+    make_settings,
     member,
     press_data,
     quick_report,
@@ -1253,3 +1260,29 @@ async def test_thirty_messages_pasted_at_once_mid_report_are_read_up_to_the_limi
     assert 15 <= read <= 20, answers
     draft = await draft_of(world, lan.id)
     assert draft.step == 11 and draft.fields.description == f"{DESCRIPTION} (0)"
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        pytest.param(b'{"update_id": 1000000000000000000000000000000}', 400, id="huge-id"),
+        pytest.param(b'{"update_id": false, "message": {}}', 400, id="boolean-id"),
+        pytest.param(b'{"update_id": 3, "message": ' + b"[" * 50_000 + b"}", 400, id="nested"),
+    ],
+)
+async def test_a_malformed_webhook_body_is_refused_and_changes_nothing(
+    sim: BotApiSimulator, tmp_path: Path, body: bytes, status: int
+) -> None:
+    secret = "bad-input-secret"
+    settings = dataclasses.replace(
+        make_settings(sim, tmp_path),
+        webhook=WebhookConfig(url="https://bot.invalid/hook", secret_token=secret),
+    )
+    app = build_application(settings, clock=FakeClock())
+    async with running(app, webhook=True, webhook_port=0):
+        services = app.bot_data["services"]
+        url = f"http://127.0.0.1:{services.webhook_port}/hook"
+        headers = {"X-Telegram-Bot-Api-Secret-Token": secret, "Content-Type": "application/json"}
+        async with httpx.AsyncClient() as client:
+            assert (await client.post(url, content=body, headers=headers)).status_code == status
+        assert await services.db.inbound.highest_update_id() is None
