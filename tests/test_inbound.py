@@ -17,6 +17,7 @@ import pytest
 from bot.app import build_application, running
 from bot.config import Settings, WebhookConfig
 from bot.sim import BotApiSimulator
+from bot.store.migrations import MIGRATIONS
 from bot.store.repository import Repository
 from tests.conftest import FakeClock, Person, eventually, make_settings
 from tests.test_restart import start_bot, stop, write_config
@@ -318,3 +319,23 @@ async def test_ids_seen_are_remembered_for_48_hours(sim: BotApiSimulator, tmp_pa
         assert await db.inbound.store_updates([(900, "{}"), (5, "{}")]) == [900, 5]
         # Stored in the order they arrived, whatever their ids.
         assert [uid for uid, _ in await db.inbound.unhandled_updates()] == [900, 5]
+
+
+async def test_updates_stored_before_the_upgrade_are_kept_and_known(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "old.db"
+    with monkeypatch.context() as patch:
+        # A database of the version before: migrations up to 004_inbound.
+        patch.setattr("bot.store.database.MIGRATIONS", MIGRATIONS[:4])
+        async with Repository(path) as db:
+            assert (await db.applied_migrations())[-1] == "004_inbound"
+            async with db._write() as conn:
+                await conn.executemany(
+                    "INSERT INTO inbound (update_id, payload, received_at) VALUES (?, ?, 1.0)",
+                    [(30, "{}"), (10, "{}"), (20, "{}")],
+                )
+    async with Repository(path) as db:
+        assert [uid for uid, _ in await db.inbound.unhandled_updates()] == [10, 20, 30]
+        # Sent again after the upgrade, they are recognised and not stored twice.
+        assert await db.inbound.store_updates([(20, "{}"), (40, "{}")]) == [40]
