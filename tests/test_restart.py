@@ -148,7 +148,10 @@ async def test_a_second_instance_on_the_same_database_refuses_to_start(
     try:
         await person.say("/help", expect="/myreports", wait=30)
         second = await run_bot(config, tmp_path / "second.log", stderr=asyncio.subprocess.PIPE)
-        _out, err = await asyncio.wait_for(second.communicate(), 30)
+        try:
+            _out, err = await asyncio.wait_for(second.communicate(), 30)
+        finally:
+            await stop(second)
         assert second.returncode == 2
         lines = err.decode().strip().splitlines()
         assert len(lines) == 1 and f"pid {first.pid}" in lines[0], lines
