@@ -30,6 +30,7 @@ from bot.store.repository import Clock, Repository
 from bot.telegram.context import SERVICES_KEY, BotContext, Services
 from bot.telegram.delivery import Delivery
 from bot.telegram.inbound import Inbound
+from bot.telegram.lanes import LANES
 from bot.telegram.limits import FloodLimiter
 from bot.telegram.webhook import WebhookServer
 from bot.web.server import WebServer, WebServices
@@ -73,6 +74,9 @@ def build_application(settings: Settings, *, clock: Clock = time.time) -> App:
                 pace_private_chats=settings.pace_private_chats,
             )
         )
+        # Updates are handed to process_update by bot.telegram.inbound, several chats at a time
+        # (in order within each chat); PTB allows concurrent calls only when told so here.
+        .concurrent_updates(LANES)
         .post_init(init_resources)
         .post_shutdown(close_resources)
         .build()

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import fcntl
 import logging
 import os
 import sqlite3
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from bot.config import ConfigError, Settings, check_database_path, load_settings
@@ -226,12 +228,48 @@ def _default_config() -> Path:
     return Path(os.environ.get(CONFIG_ENV, "config.toml"))
 
 
+def log_file_handler(path: Path) -> logging.FileHandler:
+    """Open the log file for appending, readable by its owner only (0600), like the database."""
+    # The log names units and report codes: created owner-only, and an existing file tightened.
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600))
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o600)
+    return logging.FileHandler(path, encoding="utf-8")
+
+
 def _logging(log_file: Path | None, settings: Settings, log_format: str = "text") -> None:
-    handler: logging.Handler = (
-        logging.FileHandler(log_file, encoding="utf-8") if log_file else logging.StreamHandler()
-    )
+    handler: logging.Handler = log_file_handler(log_file) if log_file else logging.StreamHandler()
     # Both formats take the token and the webhook's secret out of every line (bot.logs).
     configure_logging(handler, log_format, [settings.token, settings.webhook.secret_token])
+
+
+class AlreadyRunning(Exception):
+    """Another process runs the bot on the same database."""
+
+
+@contextlib.contextmanager
+def single_instance(database: Path) -> Iterator[None]:
+    """Hold the lock file beside the database for as long as the bot runs, or refuse."""
+    # Two processes on one database would both poll the token (Telegram answers each with 409)
+    # and both handle what is stored. The kernel drops the lock when its process dies, however
+    # it dies, so a file left by a dead process blocks nothing.
+    path = database.with_name(database.name + ".lock")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode("ascii", "replace").strip() or "unknown"
+            raise AlreadyRunning(
+                f"liemchinh: another liemchinh (pid {holder}) is already running on"
+                f" {database}; stop it first"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        yield
+    finally:
+        # Closing the file releases the lock; the file stays, holding a pid nobody checks.
+        os.close(fd)
 
 
 def _run(settings: Settings, *, webhook: bool = False) -> int:
@@ -241,8 +279,13 @@ def _run(settings: Settings, *, webhook: bool = False) -> int:
         raise ConfigError(
             settings.path, "webhook", "--webhook needs [webhook] url and secret_token"
         )
-    app = build_application(settings)
-    asyncio.run(serve(app, webhook=webhook))
+    try:
+        with single_instance(settings.database):
+            app = build_application(settings)
+            asyncio.run(serve(app, webhook=webhook))
+    except AlreadyRunning as exc:
+        print(exc, file=sys.stderr)
+        return 2
     return 0
 
 

@@ -48,7 +48,14 @@ _PRIVACY_RANGES: dict[str, tuple[int, int]] = {
 _SECTIONS: dict[str, set[str]] = {
     "telegram": {"token", "base_url", "base_file_url", "messages_per_second"},
     "storage": {"database"},
-    "bot": {"admins", "default_locale", "reports_per_day", "weekly_digest"},
+    "bot": {
+        "admins",
+        "default_locale",
+        "reports_per_day",
+        "weekly_digest",
+        "flood_messages",
+        "flood_seconds",
+    },
     "sla": {*_SLA_RANGES, "extra_days_off", "working_days", "holidays"},
     "privacy": set(_PRIVACY_RANGES),
     "webhook": {"listen", "port", "url", "secret_token"},
@@ -166,6 +173,10 @@ class Settings:
     reports_per_day: int = 5
     # Every Monday the top units' chats and the admins get last week's figures and chart.
     weekly_digest: bool = False
+    # A person sending more than `flood_messages` messages in `flood_seconds` seconds is told
+    # once and not read for a minute, so that one person cannot hold up everyone else.
+    flood_messages: int = 20
+    flood_seconds: int = 10
     units: tuple[UnitConfig, ...] = field(default_factory=tuple)
     sla: SlaConfig = field(default_factory=SlaConfig)
     webhook: WebhookConfig = field(default_factory=WebhookConfig)
@@ -244,6 +255,8 @@ def parse_settings(raw: Mapping[str, Any], path: Path, *, require_token: bool = 
     digest = bot.get("weekly_digest", False)
     if not isinstance(digest, bool):
         raise ConfigError(path, "bot.weekly_digest", "must be true or false")
+    flood_messages = _bot_number(bot, "flood_messages", 20, (1, 1000), path)
+    flood_seconds = _bot_number(bot, "flood_seconds", 10, (1, 3600), path)
 
     units = _parse_units(raw.get("units", []), path)
     sla = _parse_sla(raw.get("sla", {}), path)
@@ -262,6 +275,8 @@ def parse_settings(raw: Mapping[str, Any], path: Path, *, require_token: bool = 
         default_locale=locale,
         reports_per_day=per_day,
         weekly_digest=digest,
+        flood_messages=flood_messages,
+        flood_seconds=flood_seconds,
         units=units,
         sla=sla,
         webhook=webhook,
@@ -286,6 +301,16 @@ def check_database_path(settings: Settings) -> None:
         raise ConfigError(
             settings.path, "storage.database", f"{db} cannot be opened ({exc})"
         ) from None
+
+
+def _bot_number(
+    table: Mapping[str, Any], key: str, default: int, bounds: tuple[int, int], path: Path
+) -> int:
+    value = table.get(key, default)
+    low, high = bounds
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ConfigError(path, f"bot.{key}", f"must be a whole number from {low} to {high}")
+    return value
 
 
 def _opt_str(table: Mapping[str, Any], key: str, path: Path, section: str) -> str | None:

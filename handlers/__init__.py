@@ -35,7 +35,10 @@ def register(app: Application[Any, BotContext, Any, Any, Any, Any]) -> None:
 
     private = filters.ChatType.PRIVATE
     admins = app.bot_data["services"].admin_filter
-    # Group -3 runs first for every update: it loads the sender's language for the others.
+    # Group -4 runs first: in a group or channel bound to no unit the bot says once how to
+    # bind it (to an admin) or leaves, and nothing else runs there.
+    app.add_handler(MessageHandler(~filters.ChatType.PRIVATE, admin.unbound_chat), group=-4)
+    # Group -3 runs next for every update: it loads the sender's language for the others.
     app.add_handler(TypeHandler(Update, common.remember_user), group=-3)
     # Group -2: a banned user gets one polite refusal, then silence; nothing else runs.
     app.add_handler(TypeHandler(Update, admin.refuse_banned), group=-2)
@@ -112,6 +115,7 @@ def register(app: Application[Any, BotContext, Any, Any, Any, Any]) -> None:
         "unban": admin.unban,
         "banned": admin.banned,
         "spam": admin.spam,
+        "quarantine": admin.quarantine,
         "stats": figures.stats,
         "export": figures.export,
         "find": figures.find,

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from telegram import InlineKeyboardMarkup, Update
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
+from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop
 
 from bot.config import UNIT_CODE_RE
@@ -22,6 +23,7 @@ from bot.core.domain import Unit
 from bot.core.outbox import HeldAlertsNotice
 from bot.core.parsing import format_code, normalize_code
 from bot.messages.admin import admins_lines, banned_lines, officers_lines, units_lines
+from bot.messages.intake import quarantine_lines
 from bot.messages.integrity import conflict_marks_lines
 from bot.telegram.callbacks import BindBrowse, BindChoose, CallbackData, Forget
 from bot.telegram.context import BotContext
@@ -351,7 +353,14 @@ async def membership_changed(update: Update, context: BotContext) -> None:
     context.delivery.wake()
     adder = change.from_user
     if adder is None or not await context.workflow.is_admin(adder.id):
+        if not await context.db.units.units_by_chat(chat.id):
+            # Brought into a chat no unit uses by someone who cannot bind it: leave at once.
+            await context.db.chats.note_chat(chat.id, "left", replace=True)
+            await _leave(context, chat.id)
         return
+    if not await context.db.units.units_by_chat(chat.id):
+        # The admin is offered the units below; the chat itself hears nothing until bound.
+        await context.db.chats.note_chat(chat.id, "told", replace=True)
     _ = context._
     title = html.escape(chat.title or str(chat.id))
     try:
@@ -364,6 +373,48 @@ async def membership_changed(update: Update, context: BotContext) -> None:
         )
     except Exception:
         log.warning("could not offer the unit tree to the admin who added the bot")
+
+
+async def unbound_chat(update: Update, context: BotContext) -> None:
+    """In a group or channel bound to no unit, say once how to bind it or leave; then be silent."""
+    chat, message, user = update.effective_chat, update.effective_message, update.effective_user
+    if chat is None or message is None or chat.type == ChatType.PRIVATE:
+        return
+    if await context.db.units.units_by_chat(chat.id):
+        return
+    if message.migrate_from_chat_id is not None:
+        # A group became this supergroup. Chats are handled side by side, so this may come
+        # before the old group's own notice of it: its units move here now, whichever is first.
+        await context.db.units.migrate_unit_chat(message.migrate_from_chat_id, chat.id)
+        return
+    admin = user is not None and await context.workflow.is_admin(user.id)
+    words = (message.text or "").split(maxsplit=1)
+    if admin and words and words[0].split("@")[0] == "/bind":
+        return
+    if await context.db.chats.chat_note(chat.id) is None and await context.db.chats.note_chat(
+        chat.id, "told" if admin else "left"
+    ):
+        if admin:
+            await _say(
+                update,
+                context._(
+                    "No unit's alerts come to this chat yet. To choose the unit, send /bind"
+                    " CODE here; /units in a private chat with me lists the codes."
+                ),
+            )
+        else:
+            await _leave(context, chat.id)
+    raise ApplicationHandlerStop
+
+
+async def _leave(context: BotContext, chat_id: int) -> None:
+    try:
+        await context.bot.leave_chat(chat_id)
+    except TelegramError as exc:
+        # Already gone, or Telegram is down: the note keeps the bot silent there all the same.
+        log.warning("could not leave a chat that no unit uses: %s", exc)
+        return
+    log.info("left a chat that no unit uses")
 
 
 async def bind_keyboard(
@@ -539,6 +590,13 @@ async def banned(update: Update, context: BotContext) -> None:
         await _say(update, _("Nobody is banned."))
         return
     await say_chunks(update, banned_lines(rows, _))
+
+
+@admin_only
+async def quarantine(update: Update, context: BotContext) -> None:
+    """List the latest updates set aside because they could not be read."""
+    poisons = await context.db.inbound.quarantined()
+    await say_chunks(update, quarantine_lines(poisons, context._, context.lang))
 
 
 @admin_only

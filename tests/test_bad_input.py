@@ -9,21 +9,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from bot.app import build_application, running
+from bot.config import WebhookConfig
 from bot.core.conversation import Step
 from bot.core.domain import Draft, Report, Status
 from bot.core.parsing import normalize_code
 from bot.messages.report import description_parts
-from bot.sim import SimUser
+from bot.sim import BotApiSimulator, SimUser
 from tests.conftest import (
     ADMIN_ID,
     CONFIRM_DATA,
     HA_LONG_CHAT,
+    FakeClock,
     Person,
     World,
     answer_data,
@@ -31,6 +37,7 @@ from tests.conftest import (
     current,
     eventually,
     labels,
+    make_settings,
     member,
     press_data,
     quick_report,
@@ -851,9 +858,6 @@ async def test_admin_commands_with_missing_or_wrong_arguments(world: World) -> N
 
 GROUP_COMMANDS = [
     (STRANGER, HA_LONG_CHAT, "/report", GROUP_HINT),
-    (STRANGER, PLAIN_GROUP, "/start", GROUP_HINT),
-    (STRANGER, PLAIN_GROUP, "/report", GROUP_HINT),
-    (STRANGER, PLAIN_GROUP, "/report XYZ", UNIT_CHAT_ONLY),
     (STRANGER, HA_LONG_CHAT, "/report XYZ", OFFICERS_ONLY),
     (STRANGER, HA_LONG_CHAT, f"/report {LONG_ARG}", OFFICERS_ONLY),
     (OFFICER_HL, HA_LONG_CHAT, "/report XYZ", NO_REPORT_HERE),
@@ -861,26 +865,34 @@ GROUP_COMMANDS = [
     (OFFICER_HL, HA_LONG_CHAT, f"/report {LONG_ARG}", NO_REPORT_HERE),
     (STRANGER, HA_LONG_CHAT, "/pending", OFFICERS_ONLY),
 ]
+# In a group no unit is bound to, the first command from anyone but an admin makes the bot
+# leave; it answers none of them there.
+PLAIN_GROUP_COMMANDS = ["/start", "/report", "/report XYZ"]
 
 
 async def test_commands_in_groups_with_missing_or_wrong_arguments(world: World) -> None:
     world.sim.add_chat(PLAIN_GROUP, "Hội cư dân", type="supergroup")
     marks = {chat: len(world.sim.messages(chat)) for chat in (HA_LONG_CHAT, PLAIN_GROUP)}
-    expected: dict[int, list[str]] = {HA_LONG_CHAT: [], PLAIN_GROUP: []}
+    expected: list[str] = []
+    stranger = member(world, STRANGER, "Khách", PLAIN_GROUP)
+    for command in PLAIN_GROUP_COMMANDS:
+        await stranger.send(command, chat_id=PLAIN_GROUP)
     for user_id, chat_id, command, expect in GROUP_COMMANDS:
         await member(world, user_id, "Khách", chat_id).send(command, chat_id=chat_id)
-        expected[chat_id].append(expect)
-    # Updates are handled one at a time, in order, whatever their chat: once the officer's
-    # /pending sent last is answered, every command before it has had all its answers.
+        expected.append(expect)
+    # Updates of one chat are handled one at a time, in order: once the officer's /pending
+    # sent last is answered, every command before it in the unit's group has had its answers.
     await world.sim.user(OFFICER_HL).send("/pending", chat_id=HA_LONG_CHAT)
     sentinel = "Không có phản ánh nào đang chờ xử lý."
     await world.sim.wait_for_message(HA_LONG_CHAT, contains=sentinel, after=marks[HA_LONG_CHAT])
-    expected[HA_LONG_CHAT].append(sentinel)
-    for chat, wanted in expected.items():
-        said = [m["text"] for m in world.sim.messages(chat)[marks[chat] :]]
-        assert len(said) == len(wanted), (chat, said)
-        for text, expect in zip(said, wanted, strict=True):
-            assert expect in text, (expect, text)
+    expected.append(sentinel)
+    said = [m["text"] for m in world.sim.messages(HA_LONG_CHAT)[marks[HA_LONG_CHAT] :]]
+    assert len(said) == len(expected), said
+    for text, expect in zip(said, expected, strict=True):
+        assert expect in text, (expect, text)
+    await settled(world)
+    assert world.sim.messages(PLAIN_GROUP)[marks[PLAIN_GROUP] :] == []
+    assert world.sim.count("leaveChat", PLAIN_GROUP) == 1
     assert table_counts(world)["drafts"] == 0
 
 
@@ -1350,3 +1362,83 @@ async def test_a_banned_reporter_cannot_be_asked_through_the_ask_button(world: W
     assert code in said["text"]
     await quiet(world, citizen.id)
     assert citizen.messages[citizen_mark:] == []
+
+
+# -- what arrives from Telegram itself ---------------------------------------------------------
+
+
+async def test_an_unreadable_update_mid_report_is_set_aside_and_the_next_answer_taken(
+    world: World,
+) -> None:
+    lan = world.person(732601, "Lan")
+    await to_description(lan)
+    mark = len(lan.messages)
+    # An update python-telegram-bot cannot read, from the same citizen, then their answer.
+    world.sim.queue_raw_update(
+        {
+            "message": {
+                "message_id": 77,
+                "date": 1_800_000_000,
+                "chat": {"id": lan.id, "type": "private", "first_name": "Lan"},
+                "from": {"id": lan.id, "is_bot": False, "first_name": "Lan"},
+                "text": DESCRIPTION,
+                "reply_markup": {"inline_keyboard": "?"},
+            }
+        }
+    )
+    said = await said_after(world, lan.user, lan.user.send(DESCRIPTION))
+    assert len(said) == 1 and ASK_EVIDENCE in said[0], said
+    draft = await draft_of(world, lan.id)
+    assert draft.step == 11 and draft.fields.description == DESCRIPTION
+    assert [p.kind for p in await world.db.inbound.quarantined()] == ["message"]
+    assert len(lan.messages) == mark + 2
+
+
+async def test_thirty_messages_pasted_at_once_mid_report_are_read_up_to_the_limit(
+    world: World,
+) -> None:
+    lan = world.person(732701, "Lan")
+    await to_description(lan)
+    mark = len(lan.messages)
+    for n in range(30):
+        await lan.user.send(f"{DESCRIPTION} ({n})")
+    await eventually(lambda: world.sim.pending_updates == [])
+    await settled(world)
+    await quiet(world, lan.id)
+    said = [m["text"] for m in lan.messages[mark:]]
+    # One notice (it goes out on its own, so anywhere among the answers); the first message
+    # read is the description, those after it get the evidence hint.
+    assert sum("quá nhanh" in text for text in said) == 1, said
+    answers = [text for text in said if "quá nhanh" not in text]
+    assert ASK_EVIDENCE in answers[0], answers
+    # The limit counts the walk's own messages of the last seconds too (/start, the unit).
+    read = 1 + sum(SEND_EVIDENCE in text for text in answers)
+    assert 15 <= read <= 20, answers
+    draft = await draft_of(world, lan.id)
+    assert draft.step == 11 and draft.fields.description == f"{DESCRIPTION} (0)"
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        pytest.param(b'{"update_id": 1000000000000000000000000000000}', 400, id="huge-id"),
+        pytest.param(b'{"update_id": false, "message": {}}', 400, id="boolean-id"),
+        pytest.param(b'{"update_id": 3, "message": ' + b"[" * 50_000 + b"}", 400, id="nested"),
+    ],
+)
+async def test_a_malformed_webhook_body_is_refused_and_changes_nothing(
+    sim: BotApiSimulator, tmp_path: Path, body: bytes, status: int
+) -> None:
+    secret = "bad-input-secret"
+    settings = dataclasses.replace(
+        make_settings(sim, tmp_path),
+        webhook=WebhookConfig(url="https://bot.invalid/hook", secret_token=secret),
+    )
+    app = build_application(settings, clock=FakeClock())
+    async with running(app, webhook=True, webhook_port=0):
+        services = app.bot_data["services"]
+        url = f"http://127.0.0.1:{services.webhook_port}/hook"
+        headers = {"X-Telegram-Bot-Api-Secret-Token": secret, "Content-Type": "application/json"}
+        async with httpx.AsyncClient() as client:
+            assert (await client.post(url, content=body, headers=headers)).status_code == status
+        assert await services.db.inbound.highest_update_id() is None

@@ -7,6 +7,7 @@ import contextlib
 import os
 import signal
 import sqlite3
+import stat
 import sys
 from pathlib import Path
 
@@ -164,3 +165,88 @@ async def test_a_code_owed_at_a_crash_is_delivered_once_after_restart(
     assert len(codes) == 1
     alerts = [m for m in sim.messages(HA_LONG_CHAT) if "🔔" in (m.get("text") or "")]
     assert len(alerts) == 1, [a["text"][:80] for a in alerts]
+
+
+async def run_bot(
+    config: Path, log: Path, *, stderr: int | None = asyncio.subprocess.DEVNULL
+) -> asyncio.subprocess.Process:
+    env = {k: v for k, v in os.environ.items() if k != "LIEMCHINH_TOKEN"}
+    env["PYTHONPATH"] = str(ROOT)
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "run",
+        "--config",
+        str(config),
+        "--log-file",
+        str(log),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=stderr,
+        env=env,
+    )
+
+
+async def test_a_second_instance_on_the_same_database_refuses_to_start(
+    sim: BotApiSimulator, tmp_path: Path
+) -> None:
+    config = write_config(sim, tmp_path)
+    log = tmp_path / "bot.log"
+    person = Person(sim, sim.add_user(720101, "Tâm", language_code="vi"))
+    first = await start_bot(config, log)
+    try:
+        await person.say("/help", expect="/myreports", wait=30)
+        second = await run_bot(config, tmp_path / "second.log", stderr=asyncio.subprocess.PIPE)
+        try:
+            _out, err = await asyncio.wait_for(second.communicate(), 30)
+        finally:
+            await stop(second)
+        assert second.returncode == 2
+        lines = err.decode().strip().splitlines()
+        assert len(lines) == 1 and f"pid {first.pid}" in lines[0], lines
+        assert "data/bot.db" in lines[0]
+        # The first one never noticed: no 409 from a second poller.
+        assert "409" not in log.read_text(encoding="utf-8")
+        await person.say("/help", expect="/myreports", wait=10)
+    finally:
+        first.send_signal(signal.SIGKILL)
+        await first.wait()
+    # The lock file of the killed process is left behind; it blocks nothing.
+    lock = tmp_path / "data" / "bot.db.lock"
+    assert lock.read_text().strip() == str(first.pid)
+    third = await start_bot(config, log)
+    try:
+        await person.say("/help", expect="/myreports", wait=30)
+        assert lock.read_text().strip() == str(third.pid)
+    finally:
+        third.terminate()
+        try:
+            await asyncio.wait_for(third.wait(), 15)
+        finally:
+            await stop(third)
+    assert third.returncode == 0
+
+
+async def test_the_log_file_is_readable_by_its_owner_only(
+    sim: BotApiSimulator, tmp_path: Path
+) -> None:
+    config = write_config(sim, tmp_path)
+    log = tmp_path / "new.log"
+    old = tmp_path / "old.log"
+    old.write_text("an earlier run\n", encoding="utf-8")
+    old.chmod(0o644)
+    for path in (log, old):
+        size = path.stat().st_size if path.exists() else 0
+        proc = await start_bot(config, path)
+        try:
+            # Once the bot has written something, the file is the one it logs to.
+            await eventually(lambda p=path, n=size: p.exists() and p.stat().st_size > n, 30)
+        finally:
+            proc.terminate()
+            try:
+                await asyncio.wait_for(proc.wait(), 15)
+            finally:
+                await stop(proc)
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, oct(path.stat().st_mode)
+    assert old.read_text(encoding="utf-8").startswith("an earlier run\n")

@@ -253,3 +253,14 @@ class Relay:
     source_chat_id: int
     source_message_id: int
     actor_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Poison:
+    """An update that could not be read, as it is set aside: what it was, never what it said."""
+
+    update_id: int | None
+    kind: str | None  # the update's type ("message", "callback_query"), when it shows one
+    error: str  # the exception's type and where it was raised, never its message
+    size: int  # bytes of its JSON text
+    at: float = 0.0  # when it was set aside

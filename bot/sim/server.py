@@ -65,7 +65,12 @@ class _SimHandler(tornado.web.RequestHandler):
         """Send a JSON answer."""
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(payload, ensure_ascii=False))
+        try:
+            body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            # A lone surrogate has no UTF-8 form; Telegram writes it as the escape \ud800.
+            body = json.dumps(payload).encode("ascii")
+        self.finish(body)
 
 
 class _NotFoundHandler(_SimHandler):
@@ -432,8 +437,8 @@ class BotApiSimulator(WorldMixin, EditingMixin, ChatsMixin, SettingsMixin):
         """Pending updates of the allowed types, oldest first."""
         batch: list[JSONDict] = []
         for update in self._updates:
-            kind = next(key for key in update if key != "update_id")
-            if kind in self._allowed_updates:
+            kind = next((key for key in update if key != "update_id"), None)
+            if kind is None or kind in self._allowed_updates:
                 batch.append(update)
                 if len(batch) >= limit:
                     break

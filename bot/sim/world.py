@@ -6,6 +6,7 @@ group upgraded to a supergroup), each turned into the updates Telegram would que
 from __future__ import annotations
 
 import asyncio
+import json
 
 from bot.sim.objects import command_entities, on_wire, snapshot
 from bot.sim.people import SimChat, SimUser
@@ -156,6 +157,21 @@ class WorldMixin(ReadersMixin):
         self._queue_update("callback_query", query)
         await asyncio.sleep(0)
         return query
+
+    def queue_raw_update(self, update: JSONDict | str) -> JSONDict:
+        """Queue an update as given (a dict or JSON text); one without an id gets the next."""
+        # JSON text can carry what the simulated people never send, such as a lone surrogate
+        # written as the escape \ud800, or a shape python-telegram-bot cannot read.
+        raw: JSONDict = json.loads(update) if isinstance(update, str) else dict(update)
+        if "update_id" not in raw:
+            self._update_id += 1
+            raw = {"update_id": self._update_id, **raw}
+        elif isinstance(raw["update_id"], int) and not isinstance(raw["update_id"], bool):
+            # Later updates keep counting up from the highest id queued so far.
+            self._update_id = max(self._update_id, raw["update_id"])
+        self._updates.append(raw)
+        self._wake_pollers()
+        return raw
 
     # -- the bot in chats -----------------------------------------------------------------
 

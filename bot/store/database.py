@@ -9,6 +9,7 @@ interleaved transactions ever touch it. `Store` is the base of the per-area stor
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import re
@@ -109,7 +110,10 @@ class Database:
                 await conn.execute("COMMIT")
             except BaseException as exc:
                 if conn.in_transaction:
-                    await conn.execute("ROLLBACK")
+                    # A COMMIT whose waiter was cancelled (the worker stopping) may still finish
+                    # in SQLite's thread before this ROLLBACK runs there: nothing is left to undo.
+                    with contextlib.suppress(sqlite3.OperationalError):
+                        await conn.execute("ROLLBACK")
                 if isinstance(exc, sqlite3.DatabaseError) and not isinstance(
                     exc, sqlite3.IntegrityError
                 ):

@@ -1,61 +1,153 @@
 """Inbound updates: what Telegram sent, kept until handled so that a crash loses none.
 
-The highest update id ever stored is kept as the `inbound_max` marker, so that an update
-Telegram sends again after a restart is recognised even once its row has been forgotten.
+Rows are handled in the order they arrived (`seq`), which is not the order of their ids: after a
+week without updates Telegram picks the next id at random. An update Telegram sends again is
+recognised by its exact id among those received in the last 48 hours (`seen_updates`). Updates
+that cannot be read are set aside in `quarantine`, with the error and their size.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import aiosqlite
+
+from bot.core.domain import Poison
 from bot.store.database import Store
+
+# Telegram keeps an unconfirmed update for 24 hours; twice that covers any resend.
+SEEN_SECONDS = 48 * 3600
+# Quarantined updates hold personal data: kept long enough to be looked into, then deleted.
+QUARANTINE_SECONDS = 30 * 86400
+# Old rows are pruned at most this often.
+PRUNE_EVERY = 3600.0
 
 
 class InboundStore(Store):
-    """Raw updates between receiving and handling them."""
+    """Raw updates between receiving and handling them, the ids seen, the quarantine."""
+
+    _pruned_at = float("-inf")
 
     async def store_updates(self, updates: Sequence[tuple[int, str]]) -> list[int]:
-        """Keep raw updates until handled; return the ids that are new (not seen before)."""
-        # An update at or below the highest id ever stored was received already (Telegram sends
-        # it again when the bot died before confirming it) and is not stored twice.
+        """Keep raw updates until handled; return the ids that are new (not seen lately)."""
         if not updates:
             return []
         now = self._now()
         async with self._write() as conn:
+            await self._prune(conn, now)
+            fresh = []
+            for update_id, payload in updates:
+                if await self._see(conn, update_id, now):
+                    await conn.execute(
+                        "INSERT INTO inbound (update_id, payload, received_at) VALUES (?, ?, ?)",
+                        (update_id, payload, now),
+                    )
+                    fresh.append(update_id)
+        return fresh
+
+    async def quarantine_updates(self, items: Sequence[tuple[Poison, str]]) -> list[Poison]:
+        """Set aside updates that cannot be read, with their JSON; return those not seen lately."""
+        if not items:
+            return []
+        now = self._now()
+        fresh = []
+        async with self._write() as conn:
+            for poison, payload in items:
+                if poison.update_id is not None and not await self._see(
+                    conn, poison.update_id, now
+                ):
+                    continue
+                await _insert_poison(conn, poison, payload, now, now)
+                fresh.append(poison)
+        return fresh
+
+    async def quarantine_stored(self, update_id: int, poison: Poison) -> bool:
+        """Move a stored update that cannot be read to the quarantine; False if it is gone."""
+        now = self._now()
+        async with self._write() as conn:
             row = await (
-                await conn.execute("SELECT value FROM markers WHERE name = 'inbound_max'")
-            ).fetchone()
-            highest = int(row["value"]) if row else -1
-            fresh = [(uid, payload) for uid, payload in updates if uid > highest]
-            await conn.executemany(
-                "INSERT OR IGNORE INTO inbound (update_id, payload, received_at) VALUES (?, ?, ?)",
-                [(uid, payload, now) for uid, payload in fresh],
-            )
-            if fresh:
                 await conn.execute(
-                    "INSERT INTO markers (name, value) VALUES ('inbound_max', ?)"
-                    " ON CONFLICT(name) DO UPDATE SET value = excluded.value",
-                    (str(max(uid for uid, _ in fresh)),),
+                    "SELECT payload, received_at FROM inbound WHERE update_id = ?", (update_id,)
                 )
-        return [uid for uid, _ in fresh]
+            ).fetchone()
+            if row is None:
+                return False
+            await _insert_poison(conn, poison, row["payload"], row["received_at"], now)
+            await conn.execute("DELETE FROM inbound WHERE update_id = ?", (update_id,))
+        return True
 
     async def unhandled_updates(self, limit: int = 1000) -> list[tuple[int, str]]:
-        """Return stored updates not yet handled, oldest first."""
+        """Return stored updates not yet handled, in the order they arrived."""
+        return [(uid, payload) for _seq, uid, payload in await self.updates_after(0, limit)]
+
+    async def updates_after(self, seq: int, limit: int = 500) -> list[tuple[int, int, str]]:
+        """Return (seq, update id, JSON) of the stored updates that arrived after `seq`."""
         async with self._read() as conn:
             rows = await conn.execute_fetchall(
-                "SELECT update_id, payload FROM inbound ORDER BY update_id LIMIT ?", (limit,)
+                "SELECT seq, update_id, payload FROM inbound WHERE seq > ? ORDER BY seq LIMIT ?",
+                (seq, limit),
             )
-        return [(r["update_id"], r["payload"]) for r in rows]
+        return [(r["seq"], r["update_id"], r["payload"]) for r in rows]
 
     async def update_handled(self, update_id: int) -> None:
-        """Forget a handled update (its payload holds personal data)."""
+        """Forget a handled update (its payload holds personal data); its id stays seen."""
         async with self._write() as conn:
             await conn.execute("DELETE FROM inbound WHERE update_id = ?", (update_id,))
 
+    async def updates_handled(self, update_ids: Sequence[int]) -> None:
+        """Forget several handled updates in one transaction."""
+        async with self._write() as conn:
+            await conn.executemany(
+                "DELETE FROM inbound WHERE update_id = ?", [(uid,) for uid in update_ids]
+            )
+
     async def highest_update_id(self) -> int | None:
-        """Return the highest update id ever stored."""
+        """Return the highest update id received in the last 48 hours."""
         async with self._read() as conn:
-            row = await (
-                await conn.execute("SELECT value FROM markers WHERE name = 'inbound_max'")
-            ).fetchone()
-        return int(row["value"]) if row else None
+            row = await (await conn.execute("SELECT max(update_id) FROM seen_updates")).fetchone()
+        return int(row[0]) if row and row[0] is not None else None
+
+    async def quarantined(self, limit: int = 20) -> list[Poison]:
+        """Return the latest updates set aside, newest first, without their content."""
+        async with self._read() as conn:
+            rows = await conn.execute_fetchall(
+                "SELECT update_id, kind, error, size, quarantined_at FROM quarantine"
+                " ORDER BY id DESC LIMIT ?",
+                (limit,),
+            )
+        return [
+            Poison(r["update_id"], r["kind"], r["error"], r["size"], r["quarantined_at"])
+            for r in rows
+        ]
+
+    async def _see(self, conn: aiosqlite.Connection, update_id: int, now: float) -> bool:
+        # Record the id as seen; False when it was seen already (a resend).
+        cur = await conn.execute(
+            "INSERT OR IGNORE INTO seen_updates (update_id, seen_at) VALUES (?, ?)",
+            (update_id, now),
+        )
+        return bool(cur.rowcount)
+
+    async def _prune(self, conn: aiosqlite.Connection, now: float) -> None:
+        if now - self._pruned_at < PRUNE_EVERY:
+            return
+        self._pruned_at = now
+        # An id still waiting in `inbound` keeps its seen row, whatever its age.
+        await conn.execute(
+            "DELETE FROM seen_updates WHERE seen_at < ?"
+            " AND update_id NOT IN (SELECT update_id FROM inbound)",
+            (now - SEEN_SECONDS,),
+        )
+        await conn.execute(
+            "DELETE FROM quarantine WHERE quarantined_at < ?", (now - QUARANTINE_SECONDS,)
+        )
+
+
+async def _insert_poison(
+    conn: aiosqlite.Connection, poison: Poison, payload: str, received_at: float, now: float
+) -> None:
+    await conn.execute(
+        "INSERT INTO quarantine (update_id, kind, error, size, payload, received_at,"
+        " quarantined_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (poison.update_id, poison.kind, poison.error, poison.size, payload, received_at, now),
+    )

@@ -327,4 +327,48 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "010_intake",
+        """
+        -- Arrival order, not the update id, orders stored updates: after a week without
+        -- updates Telegram picks the next id at random, possibly below earlier ones.
+        CREATE TABLE inbound_new (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            update_id INTEGER NOT NULL UNIQUE,
+            payload TEXT NOT NULL,
+            received_at REAL NOT NULL
+        );
+        INSERT INTO inbound_new (update_id, payload, received_at)
+            SELECT update_id, payload, received_at FROM inbound ORDER BY update_id;
+        DROP TABLE inbound;
+        ALTER TABLE inbound_new RENAME TO inbound;
+        -- The exact ids received lately, kept for 48 hours (Telegram keeps an unconfirmed
+        -- update for 24): an update sent again is recognised by its id, not by comparing it
+        -- with the highest id seen.
+        CREATE TABLE seen_updates (
+            update_id INTEGER PRIMARY KEY,
+            seen_at REAL NOT NULL
+        );
+        CREATE INDEX seen_updates_at ON seen_updates(seen_at);
+        INSERT INTO seen_updates (update_id, seen_at) SELECT update_id, received_at FROM inbound;
+        -- Updates python-telegram-bot cannot read, set aside so that they stop nothing else.
+        CREATE TABLE quarantine (
+            id INTEGER PRIMARY KEY,
+            update_id INTEGER,
+            kind TEXT,
+            error TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            payload TEXT NOT NULL,
+            received_at REAL NOT NULL,
+            quarantined_at REAL NOT NULL
+        );
+        CREATE INDEX quarantine_at ON quarantine(quarantined_at);
+        -- Groups and channels bound to no unit where the bot said how to bind them, or left.
+        CREATE TABLE chat_notes (
+            chat_id INTEGER PRIMARY KEY,
+            note TEXT NOT NULL,
+            noted_at REAL NOT NULL
+        );
+        """,
+    ),
 ]

@@ -17,6 +17,7 @@ import aiosqlite
 
 from bot.store.admin import AdminStore
 from bot.store.board import BoardStore
+from bot.store.chats import ChatStore
 from bot.store.database import Clock, Database, StorageError
 from bot.store.drafts import DraftStore
 from bot.store.files import FileStore
@@ -54,6 +55,8 @@ class Repository:
         self.identities = IdentityStore(self.database)
         self.files = FileStore(self.database)
         self.board = BoardStore(self.database)
+        # Chats the bot was added to without a unit, and what it told them.
+        self.chats = ChatStore(self.database)
 
     @property
     def path(self) -> Path:

@@ -92,8 +92,10 @@ class Delivery(Senders):
                 due = None
             timeout = IDLE_WAKE if due is None else min(IDLE_WAKE, due - self.db.clock())
             if timeout > 0:
+                # Not wait_for: on Python 3.11 it can swallow stop()'s cancellation.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout)
+                    async with asyncio.timeout(timeout):
+                        await self._wake.wait()
             self._wake.clear()
 
     async def deliver_due(self) -> int:

@@ -2,10 +2,12 @@
 
 python-telegram-bot's own updater confirms a batch to Telegram (the next getUpdates offset)
 before it has handled it: a crash then loses whatever was waiting in memory. Here every raw
-update is written to the `inbound` table first; only then is its offset confirmed (by the next
-getUpdates call) or, for a webhook, is Telegram answered 200. Updates are handed to
-`Application.process_update` in order and deleted once handled; at start, whatever a crash
-left unhandled is replayed. Handling is therefore at least once: the one update that was being
+update is read on its own and written to the `inbound` table first (one that cannot be read goes
+to the `quarantine` table instead); only then is its offset confirmed (by the next getUpdates
+call) or, for a webhook, is Telegram answered 200. Stored updates are handed on in the order
+they arrived, one lane per chat (`bot.telegram.lanes`): in order within a chat, several chats
+at once. A row is deleted once its update was handled; at start, whatever a crash left
+unhandled is replayed, in the same order. Handling is therefore at least once: an update being
 handled at the moment of a crash runs again, and the handlers are written to take that.
 """
 
@@ -14,12 +16,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import json
 import logging
 import random
+from collections.abc import Hashable, Sequence
 from typing import Any
 
-from telegram import Update
+from telegram import Chat, Update, User
 from telegram.error import (
     Conflict,
     InvalidToken,
@@ -29,62 +31,88 @@ from telegram.error import (
     TimedOut,
 )
 
+from bot.core.domain import Poison
+from bot.core.outbox import TextNotice
 from bot.i18n import pick_locale
 from bot.store.repository import Repository, StorageError
+from bot.telegram.lanes import FloodGuard, Lanes, Verdict
+from bot.telegram.wire import Arrival, describe, parse_stored, read, withhold_update_dumps
 
 log = logging.getLogger(__name__)
 
 POLL_TIMEOUT = 10
+# Beyond the long poll's own wait, how long an answer to getUpdates may take.
+READ_MARGIN = 5.0
 MAX_BACKOFF = 30.0
+# How often stored updates are looked for even when nothing signalled them (rows written by
+# another path, deletions that failed and are retried).
+SWEEP_SECONDS = 1.0
+# Stored updates read per query, and how many may wait in the lanes before reading stops.
+PAGE = 500
+BACKLOG = 2000
+# At most one "updates were set aside" notice to the admins per hour.
+POISON_NOTICE_SECONDS = 3600.0
+
+Item = tuple[int, Update]
 
 
 class Inbound:
-    """Stores updates, then hands them to the application one at a time, in order."""
+    """Stores updates, then hands them to the application: in order per chat, chats at once."""
 
     def __init__(self, app: Any, db: Repository) -> None:
         self.app = app
         self.db = db
+        services = app.bot_data["services"]
+        self._settings = services.settings
+        self._translator = services.translator
+        self._services = services
+        self._lanes: Lanes[Item] = Lanes(self._handle)
+        self._flood = FloodGuard(self._settings.flood_messages, self._settings.flood_seconds)
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        self._lock = asyncio.Lock()
-        # Updates handled whose row could not be deleted yet (the database refused): they must
-        # not run again, so this process remembers them until the deletion goes through.
-        self._done: set[int] = set()
+        # The arrival number (`seq`) of the last stored update handed on, and whether reading
+        # more stopped because the lanes hold enough.
+        self._seq = 0
+        self._full = False
+        # Updates handled (or dropped) whose row could not be deleted yet (the database
+        # refused): they must not run again, so deleting them is retried at every sweep.
+        self._undeleted: set[int] = set()
         # People already told that the service is briefly down, so each hears it once.
         self._told: set[int] = set()
+        self._poison_noticed_at = float("-inf")
+        withhold_update_dumps()
 
-    async def accept(self, raw: list[dict[str, Any]]) -> None:
-        """Store raw updates (already received ones are ignored) and wake the handler loop."""
-        rows = [(int(u["update_id"]), json.dumps(u, ensure_ascii=False)) for u in raw]
-        await self.db.inbound.store_updates(rows)
+    # -- receiving ---------------------------------------------------------------------------
+
+    async def accept(self, raw: Sequence[Any]) -> list[Arrival]:
+        """Read and store raw updates (those seen lately are ignored); wake the handling."""
+        arrivals = [read(item, self.app.bot) for item in raw]
+        await self._keep(arrivals)
+        return arrivals
+
+    async def _keep(self, arrivals: Sequence[Arrival]) -> None:
+        good = [
+            (a.update_id, a.payload)
+            for a in arrivals
+            if a.update_id is not None and a.update is not None
+        ]
+        bad = [(a.poison, a.payload) for a in arrivals if a.poison is not None]
+        await self.db.inbound.store_updates(good)
+        if bad:
+            await self._set_aside(await self.db.inbound.quarantine_updates(bad))
         self._wake.set()
 
-    async def drain(self) -> int:
-        """Handle every stored update, oldest first; return how many were handled."""
-        handled = 0
-        # One drain at a time: the order of updates is the order of a conversation.
-        async with self._lock:
-            while batch := await self.db.inbound.unhandled_updates(limit=100):
-                for update_id, payload in batch:
-                    if update_id not in self._done:
-                        update = Update.de_json(json.loads(payload), self.app.bot)
-                        # process_update hands handler errors to the error handler itself; an
-                        # update is done once its handlers ran, whatever they concluded.
-                        await self.app.process_update(update)
-                        self._done.add(update_id)
-                        handled += 1
-                    await self.db.inbound.update_handled(update_id)
-                    self._done.discard(update_id)
-        return handled
+    # -- handing on --------------------------------------------------------------------------
 
     def start_polling(self) -> None:
         """Fetch updates with getUpdates in the background, storing each before confirming it."""
+        self.start_handling()
         self._tasks.append(asyncio.create_task(self._poll(), name="liemchinh-poll"))
-        self._tasks.append(asyncio.create_task(self._handle(), name="liemchinh-handle"))
 
     def start_handling(self) -> None:
-        """Handle stored updates in the background (webhook mode: requests store them)."""
-        self._tasks.append(asyncio.create_task(self._handle(), name="liemchinh-handle"))
+        """Handle stored updates in the background, those a crash left first."""
+        self._lanes.start()
+        self._tasks.append(asyncio.create_task(self._dispatch(), name="liemchinh-dispatch"))
 
     async def stop(self) -> None:
         """Stop fetching and handling; what is stored stays for the next start."""
@@ -94,41 +122,192 @@ class Inbound:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self._lanes.stop()
 
-    async def _handle(self) -> None:
+    async def _dispatch(self) -> None:
         while True:
             try:
-                await self.drain()
+                await self._dispatch_stored()
             except StorageError:
-                log.exception("stored updates unreadable; retrying")
-                await asyncio.sleep(1.0)
+                log.warning("stored updates unreadable; retrying")
+            except Exception as exc:
+                # Nothing may stop the handing on of updates; the error's text may hold data.
+                log.error("handing on updates failed (%s); retrying", type(exc).__name__)
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow the task's
+            # cancellation when the event is set at the same moment, and stop() would hang.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=POLL_TIMEOUT)
+                async with asyncio.timeout(SWEEP_SECONDS):
+                    await self._wake.wait()
             self._wake.clear()
 
+    async def _dispatch_stored(self) -> None:
+        await self._forget_undeleted()
+        while True:
+            if self._lanes.waiting >= BACKLOG:
+                # Enough waits in memory; the lanes wake this up once they have worked it down.
+                self._full = True
+                return
+            rows = await self.db.inbound.updates_after(self._seq, PAGE)
+            if not rows:
+                return
+            try:
+                for seq, update_id, payload in rows:
+                    try:
+                        await self._hand_on(update_id, payload)
+                    except StorageError:
+                        raise
+                    except Exception as exc:
+                        # Whatever fails with one update, the others go on: it is set aside.
+                        size = len(payload.encode("utf-8"))
+                        await self._quarantine(
+                            update_id, Poison(update_id, None, describe(exc), size)
+                        )
+                    # Only now is this row done with: a failure above reads it again.
+                    self._seq = seq
+            finally:
+                await self._forget_undeleted()
+
+    async def _hand_on(self, update_id: int, payload: str) -> None:
+        arrival = parse_stored(update_id, payload, self.app.bot)
+        if arrival.update is None:
+            assert arrival.poison is not None
+            await self._quarantine(update_id, arrival.poison)
+        elif await self._too_fast(arrival.update):
+            # Stored, and dropped as if handled: never queued for a reply.
+            self._undeleted.add(update_id)
+        else:
+            self._lanes.submit(_lane(arrival.update), (update_id, arrival.update))
+
+    async def _quarantine(self, update_id: int, poison: Poison) -> None:
+        if await self.db.inbound.quarantine_stored(update_id, poison):
+            await self._set_aside([poison])
+
+    async def _forget_undeleted(self) -> None:
+        if not self._undeleted:
+            return
+        done = sorted(self._undeleted)
+        try:
+            await self.db.inbound.updates_handled(done)
+        except StorageError:
+            # Kept in memory and retried at the next sweep; they never run again meanwhile.
+            return
+        self._undeleted.difference_update(done)
+
+    async def _handle(self, item: Item) -> None:
+        update_id, update = item
+        try:
+            # process_update hands handler errors to the error handler itself; an update is
+            # done once its handlers ran, whatever they concluded.
+            await self.app.process_update(update)
+        except Exception as exc:
+            log.error("update %s could not be handled (%s)", update_id, type(exc).__name__)
+        try:
+            await self.db.inbound.update_handled(update_id)
+        except StorageError:
+            self._undeleted.add(update_id)
+        if self._full and self._lanes.waiting < BACKLOG // 2:
+            self._full = False
+            self._wake.set()
+
+    # -- limits --------------------------------------------------------------------------------
+
+    async def _too_fast(self, update: Update) -> bool:
+        """Count a person's message; True when it is to be dropped, unread."""
+        message = update.message or update.edited_message
+        user = message.from_user if message is not None else None
+        if message is None or user is None:
+            # Button presses are not counted: officers work through pickers quickly.
+            return False
+        moment = (message.edit_date or message.date).timestamp()
+        verdict = self._flood.check(user.id, moment, message.media_group_id)
+        if verdict is Verdict.READ:
+            return False
+        if await self._services.workflow.is_admin(user.id):
+            # Administrators may run many commands in a row; they are not limited.
+            self._flood.forgive(user.id)
+            return False
+        if verdict is Verdict.WARN and message.chat.type == Chat.PRIVATE:
+            await self._tell_too_fast(user)
+        return True
+
+    async def _tell_too_fast(self, user: User) -> None:
+        try:
+            locale = await self.db.users.user_locale(user.id)
+            _ = self._translator.get(
+                locale or pick_locale(user.language_code, self._settings.default_locale)
+            )
+            text = _(
+                "You are sending messages too fast. I will read your messages again in a"
+                " minute; what you send before then is not read, so please send it again"
+                " after that."
+            )
+            await self.db.outbox.add_notice(user.id, TextNotice(text))
+        except StorageError:
+            log.warning("could not queue the too-fast notice")
+            return
+        self._wake_delivery()
+
+    # -- unreadable updates ------------------------------------------------------------------
+
+    async def _set_aside(self, poisons: Sequence[Poison]) -> None:
+        if not poisons:
+            return
+        for poison in poisons:
+            # The type and the place of the error and the size only: never the content.
+            log.warning(
+                "update %s set aside: %s (%d bytes)", poison.update_id, poison.error, poison.size
+            )
+        now = self._services.clock()
+        if now - self._poison_noticed_at < POISON_NOTICE_SECONDS:
+            return
+        self._poison_noticed_at = now
+        first = poisons[0]
+        try:
+            for admin in await self._services.workflow.admin_ids():
+                locale = await self.db.users.user_locale(admin) or self._settings.default_locale
+                _ = self._translator.get(locale)
+                text = _(
+                    "⚠️ An update from Telegram could not be read and was set aside (update"
+                    " %(update)s: %(error)s). The other updates are handled as usual."
+                    " /quarantine lists the updates set aside."
+                ) % {"update": first.update_id, "error": first.error}
+                await self.db.outbox.add_notice(admin, TextNotice(text))
+        except StorageError:
+            log.warning("could not queue the notice of an update set aside")
+            self._poison_noticed_at = float("-inf")
+            return
+        self._wake_delivery()
+
+    def _wake_delivery(self) -> None:
+        if self._services.delivery is not None:
+            self._services.delivery.wake()
+
+    # -- polling -------------------------------------------------------------------------------
+
     async def _poll(self) -> None:
-        highest = await self.db.inbound.highest_update_id()
-        offset = highest + 1 if highest is not None else None
+        # No offset at first: Telegram sends again what it holds unconfirmed, and what of it is
+        # stored already is recognised by its id.
+        offset: int | None = None
         failures = 0
         while True:
             try:
-                # Passing `offset` confirms to Telegram everything below it, and everything
-                # below it is in the database already.
-                updates = await self.app.bot.get_updates(
-                    offset=offset,
-                    timeout=POLL_TIMEOUT,
-                    allowed_updates=Update.ALL_TYPES,
-                )
-                if updates:
+                raw = await self._get_updates(offset)
+                if raw:
+                    arrivals = [read(item, self.app.bot) for item in raw]
                     try:
-                        await self.accept([u.to_dict() for u in updates])
+                        await self._keep(arrivals)
                     except StorageError:
                         # Not stored, so not confirmed: Telegram keeps them and sends them
                         # again. The people waiting are told once that their message is safe.
-                        await self._tell_unavailable(updates)
+                        await self._tell_unavailable([a.update for a in arrivals if a.update])
                         raise
                     self._told.clear()
-                    offset = max(u.update_id for u in updates) + 1
+                    ids = [a.update_id for a in arrivals if a.update_id is not None]
+                    if not ids:
+                        raise ValueError("a batch of updates without a usable update_id")
+                    # Passing `offset` confirms to Telegram everything below it, and every
+                    # update below it is in the database now.
+                    offset = max(ids) + 1
                 failures = 0
             except asyncio.CancelledError:
                 raise
@@ -146,16 +325,35 @@ class Inbound:
                 backoff = min(MAX_BACKOFF, 2.0**failures) * random.uniform(0.8, 1.2)
                 log.warning("getUpdates failed (%s); retrying in %.0f s", exc, backoff)
                 await asyncio.sleep(backoff)
+            except Exception as exc:
+                # Whatever else happens, polling goes on; the error's text may hold data.
+                failures += 1
+                backoff = min(MAX_BACKOFF, 2.0**failures) * random.uniform(0.8, 1.2)
+                log.error(
+                    "getUpdates failed (%s); retrying in %.0f s", type(exc).__name__, backoff
+                )
+                await asyncio.sleep(backoff)
 
-    async def _tell_unavailable(self, updates: list[Update]) -> None:
-        settings = self.app.bot_data["services"].settings
-        translator = self.app.bot_data["services"].translator
+    async def _get_updates(self, offset: int | None) -> list[Any]:
+        """Call getUpdates and return its raw result, each update still unparsed."""
+        # Bot.get_updates parses the whole batch at once, so one update it cannot read fails
+        # the batch, and it then logs the raw batch. The same call, left unparsed:
+        result = await self.app.bot._post(
+            "getUpdates",
+            {"timeout": POLL_TIMEOUT, "offset": offset, "allowed_updates": Update.ALL_TYPES},
+            read_timeout=POLL_TIMEOUT + READ_MARGIN,
+        )
+        return result if isinstance(result, list) else []
+
+    async def _tell_unavailable(self, updates: Sequence[Update]) -> None:
         for update in updates:
             user, chat = update.effective_user, update.effective_chat
             if user is None or chat is None or chat.type != chat.PRIVATE or user.id in self._told:
                 continue
             self._told.add(user.id)
-            _ = translator.get(pick_locale(user.language_code, settings.default_locale))
+            _ = self._translator.get(
+                pick_locale(user.language_code, self._settings.default_locale)
+            )
             # A button press is left unanswered here: its handler answers it when it runs.
             with contextlib.suppress(TelegramError):
                 await self.app.bot.send_message(
@@ -166,6 +364,12 @@ class Inbound:
                         " again."
                     ),
                 )
+
+
+def _lane(update: Update) -> Hashable:
+    """The lane of an update: its chat, or the one lane of updates without a chat."""
+    chat = update.effective_chat
+    return chat.id if chat is not None else None
 
 
 def secret_matches(expected: str, given: str | None) -> bool:

@@ -1,0 +1,156 @@
+"""Fair handling: one lane per chat, a few lanes at a time, and a limit on each person's pace.
+
+A conversation needs its updates in order, but two citizens have nothing to wait for in each
+other. So every chat gets a lane of its own (updates with no chat share one): a lane hands its
+updates on one at a time, in order, while up to `LANES` lanes run at once. A lane whose turn
+ends with more to do goes to the back of the line, so one chat's backlog, or a flood wait on
+one group, holds up only that chat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass
+from enum import Enum
+from typing import Generic, TypeVar
+
+log = logging.getLogger(__name__)
+
+# How many chats are handled at once. Handlers mostly wait (on Telegram, on the database's
+# single connection), so a few lanes suffice; more would only add contention on two cores.
+LANES = 8
+# How long a person who sent too much is not read (the notice says "in a minute").
+FLOOD_PAUSE = 60.0
+
+Item = TypeVar("Item")
+
+
+class Lanes(Generic[Item]):
+    """Per-key FIFO queues worked by a bounded pool: in order per key, concurrent across."""
+
+    def __init__(self, work: Callable[[Item], Awaitable[None]], width: int = LANES) -> None:
+        self._work = work
+        self._width = width
+        self._queues: dict[Hashable, deque[Item]] = {}
+        self._ready: asyncio.Queue[Hashable] = asyncio.Queue()
+        self._workers: list[asyncio.Task[None]] = []
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self.waiting = 0
+
+    def start(self) -> None:
+        """Start the workers."""
+        if not self._workers:
+            self._workers = [
+                asyncio.create_task(self._worker(), name=f"liemchinh-lane-{n}")
+                for n in range(self._width)
+            ]
+
+    async def stop(self) -> None:
+        """Stop the workers; what was queued stays wherever its caller keeps it."""
+        workers, self._workers = self._workers, []
+        for task in workers:
+            task.cancel()
+        for task in workers:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def submit(self, key: Hashable, item: Item) -> None:
+        """Queue an item behind the others of its key."""
+        queue = self._queues.get(key)
+        if queue is None:
+            # A key with no queue is neither waiting nor being worked: it needs a turn.
+            self._queues[key] = deque([item])
+            self._ready.put_nowait(key)
+        else:
+            queue.append(item)
+        self.waiting += 1
+        self._idle.clear()
+
+    async def idle(self) -> None:
+        """Wait until nothing is queued or being worked."""
+        await self._idle.wait()
+
+    async def _worker(self) -> None:
+        while True:
+            key = await self._ready.get()
+            queue = self._queues[key]
+            item = queue[0]
+            try:
+                await self._work(item)
+            except Exception as exc:
+                # The worker must outlive any one item; the error's text may hold personal data.
+                log.error("an item of a lane failed (%s)", type(exc).__name__)
+            finally:
+                queue.popleft()
+                self.waiting -= 1
+                if queue:
+                    # Back of the line: the other chats get their turn first.
+                    self._ready.put_nowait(key)
+                else:
+                    del self._queues[key]
+                    if not self._queues:
+                        self._idle.set()
+
+
+class Verdict(Enum):
+    """What the flood guard says about one message."""
+
+    READ = "read"
+    IGNORE = "ignore"  # the sender is over the limit: drop it
+    WARN = "warn"  # the first message over the limit: drop it and tell the sender once
+
+
+@dataclass
+class _Pace:
+    moments: deque[tuple[float, str | None]]
+    quiet_until: float = float("-inf")
+
+
+class FloodGuard:
+    """Counts each person's messages: over `limit` in `seconds`, they are ignored a while."""
+
+    def __init__(self, limit: int, seconds: float, pause: float = FLOOD_PAUSE) -> None:
+        self.limit = limit
+        self.seconds = seconds
+        self.pause = pause
+        self._people: dict[int, _Pace] = {}
+        self._checks = 0
+
+    def check(self, user_id: int, moment: float, album: str | None = None) -> Verdict:
+        """Count one message sent at `moment` (an album counts once) and judge it."""
+        self._checks += 1
+        if self._checks % 1000 == 0:
+            self._forget(moment)
+        pace = self._people.setdefault(user_id, _Pace(deque()))
+        if moment < pace.quiet_until:
+            return Verdict.IGNORE
+        window = pace.moments
+        while window and window[0][0] <= moment - self.seconds:
+            window.popleft()
+        if album is not None and any(seen == album for _, seen in window):
+            return Verdict.READ
+        if len(window) >= self.limit:
+            pace.quiet_until = moment + self.pause
+            window.clear()
+            return Verdict.WARN
+        window.append((moment, album))
+        return Verdict.READ
+
+    def forgive(self, user_id: int) -> None:
+        """Forget a person's count and pause (someone the limit does not apply to)."""
+        self._people.pop(user_id, None)
+
+    def _forget(self, moment: float) -> None:
+        # People quiet for longer than the window and the pause need no memory.
+        horizon = moment - self.seconds - self.pause
+        for user_id in [
+            uid
+            for uid, pace in self._people.items()
+            if pace.quiet_until < moment and (not pace.moments or pace.moments[-1][0] < horizon)
+        ]:
+            del self._people[user_id]
