@@ -203,33 +203,22 @@ def report_messages(category: str, text: Text, locale: str) -> Iterator[tuple[st
         lines = history(report, text, _, locale)
         for banner in banners(text, _):
             for limit in (texts.HISTORY_LINES, None):
-                alert = texts.alert_text(
-                    report,
-                    unit_name,
-                    MAX_ATTACHMENTS,
-                    _,
-                    locale,
-                    banner=banner,
-                    history=lines,
-                    history_limit=limit,
-                    now=NOW,
-                    reply_hint=True,
-                )
-                yield f"alert {status} {limit}", alert, MAX_TEXT_LENGTH
-                again = texts.alert_text(
-                    report,
-                    unit_name,
-                    MAX_ATTACHMENTS,
-                    _,
-                    locale,
-                    banner=banner,
-                    history=lines,
-                    history_limit=limit,
-                    now=NOW,
-                    reply_hint=True,
-                    resent=True,
-                )
-                yield f"resent alert {status} {limit}", again, MAX_TEXT_LENGTH
+                # Every alert, and its copy sent again after a lost answer (marked as such).
+                for resent in (False, True):
+                    alert = texts.alert_text(
+                        report,
+                        unit_name,
+                        MAX_ATTACHMENTS,
+                        _,
+                        locale,
+                        banner=banner,
+                        history=lines,
+                        history_limit=limit,
+                        now=NOW,
+                        reply_hint=True,
+                        resent=resent,
+                    )
+                    yield f"alert {status} {limit} {resent}", alert, MAX_TEXT_LENGTH
         status_text = citizen.report_status(report, unit_name, _, locale)
         yield f"status {status}", status_text, MAX_TEXT_LENGTH
         yield f"reminder {status}", unit.reminder(report, _, locale), MAX_TEXT_LENGTH

@@ -39,7 +39,10 @@ def write_config(sim: BotApiSimulator, tmp_path: Path) -> Path:
     return path
 
 
-async def start_bot(config: Path, log: Path) -> asyncio.subprocess.Process:
+async def start_bot(
+    config: Path, log: Path, *, stderr: int | None = asyncio.subprocess.DEVNULL
+) -> asyncio.subprocess.Process:
+    """Start `liemchinh run` as an operator would; its stderr is read only when asked for."""
     env = {k: v for k, v in os.environ.items() if k != "LIEMCHINH_TOKEN"}
     env["PYTHONPATH"] = str(ROOT)
     # The log goes to a file: an unread pipe would block a chatty bot.
@@ -54,7 +57,7 @@ async def start_bot(config: Path, log: Path) -> asyncio.subprocess.Process:
         str(log),
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
+        stderr=stderr,
         env=env,
     )
 
@@ -167,27 +170,6 @@ async def test_a_code_owed_at_a_crash_is_delivered_once_after_restart(
     assert len(alerts) == 1, [a["text"][:80] for a in alerts]
 
 
-async def run_bot(
-    config: Path, log: Path, *, stderr: int | None = asyncio.subprocess.DEVNULL
-) -> asyncio.subprocess.Process:
-    env = {k: v for k, v in os.environ.items() if k != "LIEMCHINH_TOKEN"}
-    env["PYTHONPATH"] = str(ROOT)
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "run",
-        "--config",
-        str(config),
-        "--log-file",
-        str(log),
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=stderr,
-        env=env,
-    )
-
-
 async def test_a_second_instance_on_the_same_database_refuses_to_start(
     sim: BotApiSimulator, tmp_path: Path
 ) -> None:
@@ -197,7 +179,7 @@ async def test_a_second_instance_on_the_same_database_refuses_to_start(
     first = await start_bot(config, log)
     try:
         await person.say("/help", expect="/myreports", wait=30)
-        second = await run_bot(config, tmp_path / "second.log", stderr=asyncio.subprocess.PIPE)
+        second = await start_bot(config, tmp_path / "second.log", stderr=asyncio.subprocess.PIPE)
         try:
             _out, err = await asyncio.wait_for(second.communicate(), 30)
         finally:
