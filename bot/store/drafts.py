@@ -10,7 +10,7 @@ import json
 
 from bot.core.domain import Attachment, Draft, ReportFields
 from bot.store.database import Store
-from bot.store.rows import ATTACHMENT_SELECT, to_attachment
+from bot.store.rows import ATTACHMENT_SELECT, insert_draft_attachment, to_attachment
 
 
 class DraftStore(Store):
@@ -82,26 +82,7 @@ class DraftStore(Store):
             ).fetchone()
             if row is not None:
                 return int(row["id"])
-            cur = await conn.execute(
-                "INSERT INTO attachments (draft_user_id, kind, file_id, file_unique_id,"
-                " file_size, mime_type, file_name, sha256, chat_id, message_id, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    user_id,
-                    att.kind,
-                    att.file_id,
-                    att.file_unique_id,
-                    att.file_size,
-                    att.mime_type,
-                    att.file_name,
-                    att.sha256,
-                    att.chat_id,
-                    att.message_id,
-                    self._now(),
-                ),
-            )
-            assert cur.lastrowid is not None
-            return cur.lastrowid
+            return await insert_draft_attachment(conn, user_id, att, self._now())
 
     async def draft_attachments(self, user_id: int) -> list[Attachment]:
         """Return the evidence attached to the user's draft, oldest first."""

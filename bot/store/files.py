@@ -10,7 +10,7 @@ from __future__ import annotations
 from bot.core.domain import Actor, Attachment
 from bot.core.outbox import Outgoing
 from bot.store.database import Store
-from bot.store.rows import insert_audit, insert_outbox
+from bot.store.rows import insert_audit, insert_draft_attachment, insert_outbox
 
 
 class FileStore(Store):
@@ -20,26 +20,7 @@ class FileStore(Store):
         """Attach uploaded evidence and its bytes to the user's draft; return its id."""
         now = self._now()
         async with self._write() as conn:
-            cur = await conn.execute(
-                "INSERT INTO attachments (draft_user_id, kind, file_id, file_unique_id,"
-                " file_size, mime_type, file_name, sha256, chat_id, message_id, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    user_id,
-                    att.kind,
-                    att.file_id,
-                    att.file_unique_id,
-                    att.file_size,
-                    att.mime_type,
-                    att.file_name,
-                    att.sha256,
-                    att.chat_id,
-                    att.message_id,
-                    now,
-                ),
-            )
-            attachment_id = cur.lastrowid
-            assert attachment_id is not None
+            attachment_id = await insert_draft_attachment(conn, user_id, att, now)
             await conn.execute(
                 "INSERT INTO files (attachment_id, data, created_at) VALUES (?, ?, ?)",
                 (attachment_id, data, now),

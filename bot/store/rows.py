@@ -253,6 +253,32 @@ async def insert_outbox(
     return cur.lastrowid
 
 
+async def insert_draft_attachment(
+    conn: aiosqlite.Connection, user_id: int, att: Attachment, now: float
+) -> int:
+    """Attach a piece of evidence to a user's draft; return its id."""
+    cur = await conn.execute(
+        "INSERT INTO attachments (draft_user_id, kind, file_id, file_unique_id,"
+        " file_size, mime_type, file_name, sha256, chat_id, message_id, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            user_id,
+            att.kind,
+            att.file_id,
+            att.file_unique_id,
+            att.file_size,
+            att.mime_type,
+            att.file_name,
+            att.sha256,
+            att.chat_id,
+            att.message_id,
+            now,
+        ),
+    )
+    assert cur.lastrowid is not None
+    return cur.lastrowid
+
+
 async def insert_link(conn: aiosqlite.Connection, link: Link, now: float) -> None:
     """Tie a bot message to a report, replacing what the message was tied to before."""
     await conn.execute(
