@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bot.core.domain import Actor
 from bot.sim import BotApiSimulator
-from tests.conftest import HA_LONG_CHAT, FakeClock, eventually
+from tests.conftest import HA_LONG_CHAT, PROVINCE_CHAT, FakeClock, eventually
 from tests.web_helpers import WebCitizen, gps_jpeg, web_world
 
 DESCRIPTION = "Cán bộ <b>một cửa</b> & yêu cầu nộp thêm giấy tờ không có trong quy định."
@@ -85,6 +85,37 @@ async def test_report_status_answer_verdict_and_board(
             )
             relays = await world.db.links.relays_of(report.id)
             assert len([r for r in relays if r.direction == "to_unit"]) == 1
+
+            # A question from the unit above (the province): the answer goes to its chat.
+            await world.db.links.add_relay(
+                report.id,
+                direction="to_citizen",
+                kind="text",
+                text="Tỉnh hỏi thêm: có biên lai không?",
+                source_chat_id=PROVINCE_CHAT,
+                source_message_id=998,
+                actor=Actor("officer", 900101, "Quang"),
+                outgoing=Outgoing(QuestionPayload(unit="QN")),
+            )
+            province_mark = len(world.sim.messages(PROVINCE_CHAT))
+            unit_mark = len(world.sim.messages(HA_LONG_CHAT))
+            await citizen.post(
+                "/status",
+                {
+                    "code": code,
+                    "key": key,
+                    "action": "answer",
+                    "text": "Có biên lai",
+                    "nonce": "8",
+                },
+            )
+            await world.sim.wait_for_message(
+                PROVINCE_CHAT, contains="Có biên lai", after=province_mark
+            )
+            assert not any(
+                "Có biên lai" in (m.get("text") or "")
+                for m in world.sim.messages(HA_LONG_CHAT)[unit_mark:]
+            )
 
             # Resolved by the unit; confirmed and rated on the page.
             report = await services.workflow.acknowledge(report, officer)

@@ -103,6 +103,19 @@ class LinkStore(Store):
             ).fetchone()
         return to_relay(row) if row else None
 
+    async def last_asking_unit(self, report_id: int) -> str | None:
+        """Return the unit that last asked the reporter of a report a question, if any."""
+        # The asking unit travels with the question's delivery (QuestionPayload.unit).
+        async with self._read() as conn:
+            row = await (
+                await conn.execute(
+                    "SELECT json_extract(payload, '$.unit') AS unit FROM outbox"
+                    " WHERE report_id = ? AND kind = 'citizen_question' ORDER BY id DESC LIMIT 1",
+                    (report_id,),
+                )
+            ).fetchone()
+        return row["unit"] if row and row["unit"] else None
+
     async def relays_of(self, report_id: int) -> list[Relay]:
         """Return the messages relayed for a report, oldest first."""
         async with self._read() as conn:

@@ -113,8 +113,11 @@ class StatusPage(Page):
             nonce = 0
         if nonce <= 0:
             nonce = secrets.randbelow(2**31 - 1) + 1
-        # The answer goes to the unit that has the report now, as a late chat answer does.
-        target = report.fields.unit_code
+        # The answer goes to the unit that asked, as a chat answer does, while that unit still
+        # handles the report (it or a unit above it); otherwise to the unit that has it now.
+        asking = await self.services.db.links.last_asking_unit(report.id)
+        chain = await self.services.db.units.ancestors(report.fields.unit_code or "")
+        target = asking if asking in chain else report.fields.unit_code
         await self.services.db.files.add_answer(
             report.id,
             kind=kind,
