@@ -20,7 +20,7 @@ from bot.sim import BotApiSimulator
 from bot.store.migrations import MIGRATIONS
 from bot.store.repository import Repository
 from tests.conftest import FakeClock, Person, eventually, make_settings
-from tests.test_restart import start_bot, stop, write_config
+from tests.test_restart import shut_down, start_bot, write_config
 
 SECRET = "test-secret_token-1"
 
@@ -56,11 +56,7 @@ async def test_updates_confirmed_to_telegram_survive_kill_9(
         await sim.wait_for_message(person.id, contains="chưa gửi phản ánh", timeout=30)
         await sim.wait_for_message(person.id, contains="/myreports", timeout=30)  # the help
     finally:
-        second.terminate()
-        try:
-            await asyncio.wait_for(second.wait(), 15)
-        finally:
-            await stop(second)
+        await shut_down(second)
     # Each command answered; the one in flight at the kill may have been answered twice.
     replies = [str(m.get("text")) for m in person.messages]
     assert sum("chọn ngôn ngữ" in t for t in replies) == 1

@@ -68,6 +68,15 @@ async def stop(proc: asyncio.subprocess.Process) -> None:
         await proc.wait()
 
 
+async def shut_down(proc: asyncio.subprocess.Process) -> None:
+    """Stop the bot as an operator does (SIGTERM), killing it if it is not gone in 15 s."""
+    proc.terminate()
+    try:
+        await asyncio.wait_for(proc.wait(), 15)
+    finally:
+        await stop(proc)
+
+
 async def test_kill_9_mid_report_then_resume(sim: BotApiSimulator, tmp_path: Path) -> None:
     config = write_config(sim, tmp_path)
     log = tmp_path / "bot.log"
@@ -111,11 +120,7 @@ async def test_kill_9_mid_report_then_resume(sim: BotApiSimulator, tmp_path: Pat
         alert = await sim.wait_for_message(HA_LONG_CHAT, contains=code, timeout=15)
         assert "2.500.000" in alert["text"]
     finally:
-        second.terminate()
-        try:
-            await asyncio.wait_for(second.wait(), 15)
-        finally:
-            await stop(second)
+        await shut_down(second)
     log_text = log.read_text(encoding="utf-8")
     # The token travels in every request URL; it must never reach the log, nor the citizen.
     for secret in (sim.token, "720001", "Tuấn", "Anh Tâm"):
@@ -159,11 +164,7 @@ async def test_a_code_owed_at_a_crash_is_delivered_once_after_restart(
         assert code in alert["text"]
         await asyncio.sleep(1.0)
     finally:
-        second.terminate()
-        try:
-            await asyncio.wait_for(second.wait(), 15)
-        finally:
-            await stop(second)
+        await shut_down(second)
     codes = [m for m in person.messages if "/status" in (m.get("text") or "")]
     assert len(codes) == 1
     alerts = [m for m in sim.messages(HA_LONG_CHAT) if "🔔" in (m.get("text") or "")]
@@ -202,11 +203,7 @@ async def test_a_second_instance_on_the_same_database_refuses_to_start(
         await person.say("/help", expect="/myreports", wait=30)
         assert lock.read_text().strip() == str(third.pid)
     finally:
-        third.terminate()
-        try:
-            await asyncio.wait_for(third.wait(), 15)
-        finally:
-            await stop(third)
+        await shut_down(third)
     assert third.returncode == 0
 
 
@@ -225,10 +222,6 @@ async def test_the_log_file_is_readable_by_its_owner_only(
             # Once the bot has written something, the file is the one it logs to.
             await eventually(lambda p=path, n=size: p.exists() and p.stat().st_size > n, 30)
         finally:
-            proc.terminate()
-            try:
-                await asyncio.wait_for(proc.wait(), 15)
-            finally:
-                await stop(proc)
+            await shut_down(proc)
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, oct(path.stat().st_mode)
     assert old.read_text(encoding="utf-8").startswith("an earlier run\n")
