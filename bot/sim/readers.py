@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from bot.sim.core import MessageListener, SimCore
+from bot.sim.flood import counts_as_message
 from bot.sim.people import Predicate
 from bot.sim.protocol import JSONDict
 
@@ -41,6 +42,14 @@ class ReadersMixin(SimCore):
             if name.lower() == wanted
             and (chat_id is None or str(params.get("chat_id")) == str(chat_id))
         )
+
+    def message_calls(self, chat_id: int, after: int = 0) -> list[tuple[str, JSONDict]]:
+        """The calls from index `after` of `calls` that sent or edited a message in a chat."""
+        return [
+            (name, params)
+            for name, params in self.calls[after:]
+            if counts_as_message(name) and str(params.get("chat_id")) == str(chat_id)
+        ]
 
     @property
     def pending_updates(self) -> list[JSONDict]:
