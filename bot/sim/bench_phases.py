@@ -27,6 +27,8 @@ from bot.sim.bench_world import (
     JSON,
     OPEN_BASE,
     REPORT_STEPS,
+    SATURATE_BASE,
+    SATURATE_ECHO_BASE,
     UNIT_COUNT,
     BenchSimulator,
     Process,
@@ -34,6 +36,7 @@ from bot.sim.bench_world import (
     unit_chat,
     wait_polling,
 )
+from bot.sim.flood import counts_as_message
 
 
 def percentile(values: Sequence[float], share: float) -> float:
@@ -103,15 +106,23 @@ async def _load(
 
 
 async def echo_phase(
-    sim: BenchSimulator, folder: Path, citizens: int, total: int, think: float
+    sim: BenchSimulator,
+    folder: Path,
+    citizens: int,
+    total: int,
+    think: float,
+    *,
+    first_id: int = ECHO_BASE,
+    lifted: bool = False,
 ) -> LoadResult:
     """The framework's floor: the echo bot under the same citizens and pace."""
-    echo = Process(["-m", "bot.sim.bench", "echo", sim.base_url, sim.token], folder / "echo.log")
+    argv = ["-m", "bot.sim.bench", "echo", sim.base_url, sim.token, *(["lifted"] * lifted)]
+    echo = Process(argv, folder / "echo.log")
     polls = sim.count("getUpdates")
     await echo.start()
     try:
         await wait_polling(sim, polls)
-        users = [sim.add_user(ECHO_BASE + i, f"Echo {i}") for i in range(total)]
+        users = [sim.add_user(first_id + i, f"Echo {i}") for i in range(total)]
 
         async def one(index: int) -> int:
             return await echo_citizen(sim, users[index], think, REPORT_STEPS)
@@ -135,6 +146,62 @@ async def report_phase(
     result, outcomes = await _load(sim, bot, citizens, total, one)
     result.outcomes = outcomes
     return result
+
+
+def messages_to(sim: BenchSimulator, first_id: int, count: int, after: int) -> int:
+    """Calls from index `after` that sent or edited a message in chats first_id.. (+count)."""
+    chats = range(first_id, first_id + count)
+    total = 0
+    for name, params in sim.calls[after:]:
+        if counts_as_message(name):
+            chat = params.get("chat_id")
+            if (
+                isinstance(chat, int | str)
+                and str(chat).lstrip("-").isdigit()
+                and int(chat) in chats
+            ):
+                total += 1
+    return total
+
+
+def lost_in(sim: BenchSimulator, first_id: int, count: int) -> int:
+    """Updates from chats first_id.. (+count) handed out and never answered."""
+    chats = range(first_id, first_id + count)
+    return sum(len(queue) for chat, queue in sim.waiting.items() if chat in chats)
+
+
+async def saturation_phase(
+    sim: BenchSimulator, config: Path, folder: Path, citizens: int, total: int
+) -> JSON:
+    """Limits lifted, no think time: the most updates a second the bot and the echo bot take.
+
+    The simulator counts what would break Telegram's limits but answers every call.
+    """
+    enforced, sim.enforce_limits = sim.enforce_limits, False
+    try:
+        echo = await echo_phase(
+            sim, folder, citizens, total, 0.0, first_id=SATURATE_ECHO_BASE, lifted=True
+        )
+        bot = bot_process(config, folder)
+        polls = sim.count("getUpdates")
+        await bot.start()
+        try:
+            await wait_polling(sim, polls)
+            load = await report_phase(sim, bot, citizens, total, 0.0, SATURATE_BASE)
+        finally:
+            await bot.stop()
+    finally:
+        sim.enforce_limits = enforced
+    return {
+        "saturation_updates_per_s": round(load.updates_per_s, 1),
+        "echo_saturation_updates_per_s": round(echo.updates_per_s, 1),
+        "saturation_ratio_to_echo": round(load.updates_per_s / echo.updates_per_s, 3)
+        if echo.updates_per_s
+        else None,
+        "saturation_reports": sum(1 for o in load.outcomes if o.code),
+        "saturation_cpu_ms_per_update": round(load.cpu_ms_per_update, 2),
+        "echo_saturation_cpu_ms_per_update": round(echo.cpu_ms_per_update, 2),
+    }
 
 
 def alerts(sim: BenchSimulator) -> dict[str, int]:
@@ -196,6 +263,8 @@ async def memory_phase(sim: BenchSimulator, bot: Process, count: int, database: 
         "open_conversations": opened,
         "rss_before_mb": round(before.rss_mb, 1),
         "rss_after_mb": round(after.rss_mb, 1),
+        # The bot's resident memory with every conversation open, once it is quiet again.
+        "steady_rss_mb": round(after.rss_mb, 1),
         "bytes_per_open_conversation": round(
             max(0.0, after.rss_mb - before.rss_mb) * 1024 * 1024 / max(opened, 1)
         ),

@@ -32,6 +32,8 @@ CITIZEN_BASE = 840_000_000
 OPEN_BASE = 850_000_000
 BACKLOG_BASE = 860_000_000
 CHAOS_BASE = 870_000_000
+SATURATE_BASE = 880_000_000
+SATURATE_ECHO_BASE = 890_000_000
 CODE_RE = re.compile(r"\b([A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4})\b")
 PHOTO = b"\xff\xd8\xff\xe0" + b"bench evidence photo" * 40 + b"\xff\xd9"
 DESCRIPTION = "Cán bộ một cửa yêu cầu nộp thêm giấy tờ không có trong quy định, hẹn lại nhiều lần."
@@ -55,6 +57,14 @@ class BenchOptions:
     chaos: int = 0
     workdir: Path | None = None
     enforce_limits: bool = True
+    # Reports sent with no think time and the limits lifted (0: no saturation phase).
+    saturate: int = 0
+
+
+# `--quick`: every figure of the full run at smaller sizes, in under 3 minutes on 2 cores.
+QUICK = BenchOptions(
+    citizens=30, reports=30, think=2.5, open_conversations=300, backlog=0, seed=20_000, saturate=30
+)
 
 
 def unit_code(number: int) -> str:
@@ -234,13 +244,18 @@ class Process:
             await self.kill()
 
 
-def write_config(sim: BotApiSimulator, folder: Path) -> Path:
-    """Write the bench's configuration: 40 units with a group each, one admin."""
+def write_config(sim: BotApiSimulator, folder: Path, *, lifted: bool = False) -> Path:
+    """Write the bench's configuration: 40 units with a group each, one admin.
+
+    `lifted` lifts Telegram's limits as a bot with paid broadcasts on a test Telegram sees
+    them: 1,000 messages a second, private chats not paced (the saturation phase).
+    """
     lines = [
         "[telegram]",
         f'token = "{sim.token}"',
         f'base_url = "{sim.base_url}"',
         f'base_file_url = "{sim.base_file_url}"',
+        *(["messages_per_second = 1000", "pace_private_chats = false"] if lifted else []),
         "[storage]",
         'database = "bench.db"',
         "[bot]",
@@ -259,7 +274,7 @@ def write_config(sim: BotApiSimulator, folder: Path) -> Path:
             'parent = "BENCH"',
             f"chat_id = {unit_chat(number)}",
         ]
-    path = folder / "config.toml"
+    path = folder / ("config-lifted.toml" if lifted else "config.toml")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
