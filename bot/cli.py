@@ -73,6 +73,12 @@ def _parser() -> argparse.ArgumentParser:
         help="N reports with no think time and the limits lifted (bot and echo floor)",
     )
     bench.add_argument(
+        "--profile",
+        type=Path,
+        metavar="FILE",
+        help="run the bot of the load phase under cProfile, its statistics written to FILE",
+    )
+    bench.add_argument(
         "--quick",
         action="store_true",
         help="every figure at small sizes (30 reports, 300 open, 20,000 seeded), in ~3 min",

@@ -72,7 +72,7 @@ async def _measure(sim: BenchSimulator, config: Path, folder: Path, options: Ben
     echo = await echo_phase(sim, folder, options.citizens, options.reports, options.think)
     echo_lost = lost_in(sim, ECHO_BASE, options.reports)
     echo_flood = sim.flood_violations
-    bot = bot_process(config, folder)
+    bot = bot_process(config, folder, options.profile)
     polls = sim.count("getUpdates")
     await bot.start()
     try:
@@ -166,10 +166,15 @@ def run_from_args(args: argparse.Namespace) -> int:
         return 0
     if args.quick:
         options = replace(
-            QUICK, workdir=args.workdir, enforce_limits=not args.lenient, chaos=args.chaos
+            QUICK,
+            workdir=args.workdir,
+            enforce_limits=not args.lenient,
+            chaos=args.chaos,
+            profile=args.profile,
         )
         return run(options, as_json=args.json)
     options = BenchOptions(
+        profile=args.profile,
         citizens=args.citizens,
         reports=args.reports,
         think=args.think,

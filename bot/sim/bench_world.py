@@ -59,6 +59,8 @@ class BenchOptions:
     enforce_limits: bool = True
     # Reports sent with no think time and the limits lifted (0: no saturation phase).
     saturate: int = 0
+    # Where to write a cProfile of the bot's load phase (None: not profiled).
+    profile: Path | None = None
 
 
 # `--quick`: every figure of the full run at smaller sizes, in under 3 minutes on 2 cores.
@@ -286,10 +288,13 @@ def add_world(sim: BotApiSimulator) -> None:
     sim.add_user(ADMIN_ID, "Quản trị", language_code="vi")
 
 
-def bot_process(config: Path, folder: Path) -> Process:
-    """The real application, as an operator runs it."""
+def bot_process(config: Path, folder: Path, profile: Path | None = None) -> Process:
+    """The real application, as an operator runs it (under cProfile, writing to `profile`)."""
     log = folder / "bot.log"
-    return Process(["-m", "bot", "run", "--config", str(config), "--log-file", str(log)], log)
+    argv = ["-m", "bot", "run", "--config", str(config), "--log-file", str(log)]
+    if profile is not None:
+        argv = ["-m", "cProfile", "-o", str(profile), *argv]
+    return Process(argv, log)
 
 
 async def wait_polling(sim: BenchSimulator, since: int, seconds: float = 60.0) -> None:
