@@ -104,9 +104,11 @@ async def test_the_overall_budget_is_never_exceeded(limiter: FloodLimiter) -> No
 
 
 async def test_a_group_gets_at_most_twenty_a_minute_and_others_are_not_held_up(
-    limiter: FloodLimiter, monkeypatch: pytest.MonkeyPatch
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(limits, "GROUP_WINDOW", 1.0)
+    # An overall budget well above the group's, so that only the group's own limit binds.
+    limiter = FloodLimiter(per_second=100.0, patience=3.0, outbox_wait=0.5)
     calls = Calls()
     group = [asyncio.create_task(send(limiter, calls, f"g{n}", GROUP)) for n in range(25)]
     await eventually(lambda: len(calls.done) >= 20)
@@ -118,6 +120,7 @@ async def test_a_group_gets_at_most_twenty_a_minute_and_others_are_not_held_up(
     await asyncio.gather(*group)
     group_times = sorted(at for name, at in calls.done if name.startswith("g"))
     assert group_times[20] - group_times[0] >= 1.0
+    await limiter.shutdown()
 
 
 async def test_a_person_gets_a_burst_of_three_then_one_a_second(limiter: FloodLimiter) -> None:
@@ -170,6 +173,47 @@ async def test_a_429_holds_that_chat_only(limiter: FloodLimiter) -> None:
     assert time.monotonic() - started < 0.3
     await send(limiter, calls, "c", GROUP, outbox=True)
     assert time.monotonic() - started >= 0.9
+
+
+class Frozen:
+    """A clock that moves only when a test moves it."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_replies_go_at_once_while_the_last_second_has_room() -> None:
+    clock = Frozen()
+    flood = FloodLimiter(per_second=20.0, patience=3.0, outbox_wait=0.5, clock=clock)
+    calls = Calls()
+    # With the clock standing still, no evenly spaced slot ever comes: the twenty replies of
+    # the window's room go all the same, and the twenty-first waits for room.
+    replies = [asyncio.create_task(send(flood, calls, f"r{n}", 700300 + n)) for n in range(21)]
+    await eventually(lambda: len(calls.done) == 20)
+    assert not replies[20].done()
+    clock.now += limits.OVERALL_WINDOW
+    await asyncio.wait_for(asyncio.gather(*replies), 5)
+    await flood.shutdown()
+
+
+async def test_the_outbox_alone_is_spaced_evenly() -> None:
+    clock = Frozen()
+    flood = FloodLimiter(per_second=20.0, patience=3.0, outbox_wait=0.5, clock=clock)
+    calls = Calls()
+    alerts = [
+        asyncio.create_task(send(flood, calls, f"o{n}", 800100 + n, outbox=True)) for n in range(2)
+    ]
+    await eventually(lambda: len(calls.done) == 1)
+    # The second alert waits for the next evenly spaced slot, while a reply does not.
+    await asyncio.wait_for(send(flood, calls, "reply", PERSON), 5)
+    assert [name for name, _at in calls.done] == ["o0", "reply"]
+    clock.now += flood.interval
+    await asyncio.wait_for(asyncio.gather(*alerts), 5)
+    assert [name for name, _at in calls.done] == ["o0", "reply", "o1"]
+    await flood.shutdown()
 
 
 async def test_calls_that_send_nothing_pass_straight_through(limiter: FloodLimiter) -> None:

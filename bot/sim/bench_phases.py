@@ -205,11 +205,15 @@ async def saturation_phase(
 
 
 def alerts(sim: BenchSimulator) -> dict[str, int]:
-    """How many alert texts each tracking code got in the units' groups."""
+    """How many alerts each tracking code got in the units' groups.
+
+    An alert is a text, or the caption of its one photo; either carries the unit's buttons,
+    which the copies of evidence (captioned with the code too) do not.
+    """
     seen: dict[str, int] = {}
     for number in range(1, UNIT_COUNT + 1):
         for message in sim._bot_messages.get(unit_chat(number), []):
-            if message.get("method") != "sendMessage":
+            if not message.get("buttons"):
                 continue
             found = CODE_RE.search(message.get("text") or "")
             if found:
