@@ -14,7 +14,16 @@ from dataclasses import replace
 from telegram import ReplyKeyboardRemove, Update
 from telegram.error import BadRequest, TelegramError
 
-from bot.core.conversation import Answer, Effect, Outcome, Problem, Question, Step, new_draft
+from bot.core.conversation import (
+    Answer,
+    Effect,
+    Outcome,
+    Problem,
+    Question,
+    Step,
+    new_draft,
+    question,
+)
 from bot.core.domain import Draft
 from bot.messages import questions as texts
 from bot.store.repository import StorageError
@@ -224,15 +233,23 @@ async def _apply(update: Update, context: BotContext, draft: Draft, answer: Answ
         await say(context, draft.chat_id, said(context._), ReplyKeyboardRemove())
         pressed = None
     echo = _echo(context, outcome, answer, asked)
-    await _ask_stored(context, draft, header=echo, pressed=pressed)
+    # The evidence is what it was (adding or removing files is handled above), so the next
+    # question is known without reading the files again.
+    following = question(draft, asked.files)
+    await _ask_stored(context, draft, following, header=echo, pressed=pressed)
 
 
 async def _ask_stored(
-    context: BotContext, draft: Draft, *, header: str | None = None, pressed: Pressed = None
+    context: BotContext,
+    draft: Draft,
+    asked: Question | None = None,
+    *,
+    header: str | None = None,
+    pressed: Pressed = None,
 ) -> None:
     """Ask the stored draft's question; if it cannot be shown, note that and re-raise."""
     try:
-        await ask(context, draft, header=header, pressed=pressed)
+        await ask(context, draft, asked, header=header, pressed=pressed)
     except TelegramError:
         # Telegram kept refusing for longer than a reply waits (bot.telegram.limits).
         await context.db.drafts.save_draft(replace(draft, unseen=True))
