@@ -79,6 +79,12 @@ def _parser() -> argparse.ArgumentParser:
         help="run the bot of the load phase under cProfile, its statistics written to FILE",
     )
     bench.add_argument(
+        "--bot-root",
+        type=Path,
+        metavar="DIR",
+        help="measure the bot of another source tree (e.g. an earlier commit's worktree)",
+    )
+    bench.add_argument(
         "--quick",
         action="store_true",
         help="every figure at small sizes (30 reports, 300 open, 20,000 seeded), in ~3 min",

@@ -72,7 +72,7 @@ async def _measure(sim: BenchSimulator, config: Path, folder: Path, options: Ben
     echo = await echo_phase(sim, folder, options.citizens, options.reports, options.think)
     echo_lost = lost_in(sim, ECHO_BASE, options.reports)
     echo_flood = sim.flood_violations
-    bot = bot_process(config, folder, options.profile)
+    bot = bot_process(config, folder, options.profile, options.bot_root)
     polls = sim.count("getUpdates")
     await bot.start()
     try:
@@ -124,7 +124,9 @@ async def _measure(sim: BenchSimulator, config: Path, folder: Path, options: Ben
             await bot.stop()
             lifted = write_config(sim, folder, lifted=True)
             result.update(
-                await saturation_phase(sim, lifted, folder, options.citizens, options.saturate)
+                await saturation_phase(
+                    sim, lifted, folder, options.citizens, options.saturate, bot.root
+                )
             )
             # Counted, not enforced, while the limits were lifted: not the bot's violations.
             result["saturation_flood_counted"] = sim.flood_violations - flood
@@ -171,10 +173,12 @@ def run_from_args(args: argparse.Namespace) -> int:
             enforce_limits=not args.lenient,
             chaos=args.chaos,
             profile=args.profile,
+            bot_root=args.bot_root,
         )
         return run(options, as_json=args.json)
     options = BenchOptions(
         profile=args.profile,
+        bot_root=args.bot_root,
         citizens=args.citizens,
         reports=args.reports,
         think=args.think,

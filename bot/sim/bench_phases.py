@@ -171,7 +171,7 @@ def lost_in(sim: BenchSimulator, first_id: int, count: int) -> int:
 
 
 async def saturation_phase(
-    sim: BenchSimulator, config: Path, folder: Path, citizens: int, total: int
+    sim: BenchSimulator, config: Path, folder: Path, citizens: int, total: int, root: Path
 ) -> JSON:
     """Limits lifted, no think time: the most updates a second the bot and the echo bot take.
 
@@ -182,7 +182,7 @@ async def saturation_phase(
         echo = await echo_phase(
             sim, folder, citizens, total, 0.0, first_id=SATURATE_ECHO_BASE, lifted=True
         )
-        bot = bot_process(config, folder)
+        bot = bot_process(config, folder, root=root)
         polls = sim.count("getUpdates")
         await bot.start()
         try:
@@ -239,24 +239,38 @@ def stored_codes(database: Path) -> list[str]:
 
 
 async def memory_phase(sim: BenchSimulator, bot: Process, count: int, database: Path) -> JSON:
-    """Leave `count` citizens mid-report; the bot's memory growth per open conversation."""
+    """Leave `count` citizens mid-report; the bot's memory growth per open conversation.
+
+    The first tenth warms the bot up (code paths run once, SQLite's page cache, allocator
+    arenas) and is left out of the growth, which is then what each further one costs.
+    """
     users = [sim.add_user(OPEN_BASE + i, f"Mở {i}") for i in range(count)]
-    before = bot.stats()
+    start = bot.stats()
     opened = 0
 
     async def one(index: int) -> bool:
         return await Citizen(sim, users[index], 1, 1.5).open_conversation()
 
-    queue = iter(range(count))
+    async def open_range(first: int, last: int) -> int:
+        queue = iter(range(first, last))
+        done = 0
 
-    async def worker() -> None:
-        nonlocal opened
-        for index in queue:
-            # Await first: `opened += await ...` would read `opened` before the wait.
-            done = await one(index)
-            opened += done
+        async def worker() -> None:
+            nonlocal done
+            for index in queue:
+                # Await first: `done += await ...` would read `done` before the wait.
+                ok = await one(index)
+                done += ok
 
-    await asyncio.gather(*(worker() for _ in range(min(count, 200))))
+        await asyncio.gather(*(worker() for _ in range(min(last - first, 200))))
+        return done
+
+    warm = max(1, count // 10)
+    opened = await open_range(0, warm)
+    await asyncio.sleep(1.0)
+    before = bot.stats()
+    measured = await open_range(warm, count)
+    opened += measured
     await asyncio.sleep(1.0)
     after = bot.stats()
     with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as conn:
@@ -265,12 +279,12 @@ async def memory_phase(sim: BenchSimulator, bot: Process, count: int, database: 
         ).fetchone()
     return {
         "open_conversations": opened,
-        "rss_before_mb": round(before.rss_mb, 1),
+        "rss_before_mb": round(start.rss_mb, 1),
         "rss_after_mb": round(after.rss_mb, 1),
         # The bot's resident memory with every conversation open, once it is quiet again.
         "steady_rss_mb": round(after.rss_mb, 1),
         "bytes_per_open_conversation": round(
-            max(0.0, after.rss_mb - before.rss_mb) * 1024 * 1024 / max(opened, 1)
+            max(0.0, after.rss_mb - before.rss_mb) * 1024 * 1024 / max(measured, 1)
         ),
         "drafts_in_db": drafts,
         # The row also carries four integers, a float and SQLite's record header (~30 bytes).
@@ -286,7 +300,7 @@ async def backlog_phase(
     sim.reset_probe()
     for i in range(count):
         await sim.add_user(BACKLOG_BASE + i, f"Chờ {i}").send("/start")
-    fresh = bot_process(config, folder)
+    fresh = bot_process(config, folder, root=bot.root)
     began = time.monotonic()
     await fresh.start()
     deadline = began + max(120.0, count / 10)

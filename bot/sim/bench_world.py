@@ -61,6 +61,8 @@ class BenchOptions:
     saturate: int = 0
     # Where to write a cProfile of the bot's load phase (None: not profiled).
     profile: Path | None = None
+    # The source tree whose bot is measured (None: this one), e.g. an earlier commit's.
+    bot_root: Path | None = None
 
 
 # `--quick`: every figure of the full run at smaller sizes, in under 3 minutes on 2 cores.
@@ -194,16 +196,17 @@ def proc_stats(pid: int) -> ProcStats:
 class Process:
     """A bot (or the echo bot) in a subprocess, logging to a file."""
 
-    def __init__(self, argv: Sequence[str], log: Path) -> None:
+    def __init__(self, argv: Sequence[str], log: Path, root: Path = ROOT) -> None:
         self.argv = list(argv)
         self.log = log
+        self.root = root
         self.proc: asyncio.subprocess.Process | None = None
         self.peak_hwm_mb = 0.0
 
     async def start(self) -> None:
         """Start the process."""
         env = {k: v for k, v in os.environ.items() if k != "LIEMCHINH_TOKEN"}
-        env["PYTHONPATH"] = str(ROOT)
+        env["PYTHONPATH"] = str(self.root)
         # The output goes to a file: an unread pipe would block a chatty bot.
         with open(self.log, "ab") as out:  # noqa: ASYNC230 - a moment, once per start
             self.proc = await asyncio.create_subprocess_exec(
@@ -288,13 +291,16 @@ def add_world(sim: BotApiSimulator) -> None:
     sim.add_user(ADMIN_ID, "Quản trị", language_code="vi")
 
 
-def bot_process(config: Path, folder: Path, profile: Path | None = None) -> Process:
-    """The real application, as an operator runs it (under cProfile, writing to `profile`)."""
+def bot_process(
+    config: Path, folder: Path, profile: Path | None = None, root: Path | None = None
+) -> Process:
+    """The real application, as an operator runs it (under cProfile, writing to `profile`),
+    from this source tree or from `root`."""
     log = folder / "bot.log"
     argv = ["-m", "bot", "run", "--config", str(config), "--log-file", str(log)]
     if profile is not None:
         argv = ["-m", "cProfile", "-o", str(profile), *argv]
-    return Process(argv, log)
+    return Process(argv, log, root or ROOT)
 
 
 async def wait_polling(sim: BenchSimulator, since: int, seconds: float = 60.0) -> None:
