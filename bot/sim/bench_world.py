@@ -216,6 +216,8 @@ class Process:
                 stdout=out,
                 stderr=out,
                 env=env,
+                # `python -m` looks in the working directory first: the tree measured.
+                cwd=self.root,
             )
 
     @property
@@ -296,10 +298,10 @@ def bot_process(
 ) -> Process:
     """The real application, as an operator runs it (under cProfile, writing to `profile`),
     from this source tree or from `root`."""
-    log = folder / "bot.log"
-    argv = ["-m", "bot", "run", "--config", str(config), "--log-file", str(log)]
+    log = (folder / "bot.log").resolve()
+    argv = ["-m", "bot", "run", "--config", str(config.resolve()), "--log-file", str(log)]
     if profile is not None:
-        argv = ["-m", "cProfile", "-o", str(profile), *argv]
+        argv = ["-m", "cProfile", "-o", str(profile.resolve()), *argv]
     return Process(argv, log, root or ROOT)
 
 
