@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +21,7 @@ from bot.core.outbox import AlertPayload, Outgoing
 from bot.sim import BotApiSimulator, SimUser
 from bot.store.repository import Repository
 from bot.telegram.callbacks import ReportAnswer
+from tests.pgserver import PostgresServer, binaries
 
 ADMIN_ID = 900001
 PROVINCE_CHAT = -1001000000001
@@ -103,6 +104,48 @@ def add_unit_chats(sim: BotApiSimulator) -> None:
                 unit.chat_id, "supergroup"
             )
             sim.add_chat(unit.chat_id, unit.name, type=kind)
+
+
+# ------------------------------------------------------------------------- both databases
+
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "both_backends: run the test on SQLite and on a throwaway PostgreSQL server"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # Tests marked both_backends that take `database_url` run once on each database.
+    if "database_url" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
+        "both_backends"
+    ):
+        metafunc.parametrize("database_url", BACKENDS, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """Start one throwaway PostgreSQL server for the session; stopped and removed at the end."""
+    bin_dir = binaries()
+    if bin_dir is None:
+        pytest.skip("PostgreSQL's binaries are not installed (.ci/run installs them)")
+    server = PostgresServer(bin_dir)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def database_url(request: pytest.FixtureRequest) -> str | None:
+    """Return a fresh PostgreSQL database's URL, or None for SQLite (the default)."""
+    if getattr(request, "param", "sqlite") == "sqlite":
+        return None
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    return await server.new_database()
 
 
 @pytest.fixture

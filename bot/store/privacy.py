@@ -9,10 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import aiosqlite
-
 from bot.core.domain import CITIZEN
 from bot.store.database import Store
+from bot.store.dialect import Connection
 from bot.store.rows import insert_audit
 
 # Why a message owed to a citizen was dropped: nobody is left to receive it.
@@ -168,7 +167,7 @@ class PrivacyStore(Store):
                 conn,
                 "SELECT reporters.report_id AS id, reporters.chat_id AS chat_id FROM reporters"
                 " JOIN reports ON reports.id = reporters.report_id"
-                " WHERE reports.anonymous AND reports.status IN ('resolved', 'declined')"
+                " WHERE reports.anonymous <> 0 AND reports.status IN ('resolved', 'declined')"
                 " AND reports.closed_at IS NOT NULL AND reports.closed_at <= ?"
                 " AND NOT EXISTS (SELECT 1 FROM outbox WHERE outbox.report_id = reports.id"
                 " AND outbox.kind LIKE 'citizen%' AND outbox.status = 'pending')",
@@ -209,7 +208,7 @@ class PrivacyStore(Store):
             return await _scrub(conn)
 
 
-async def _scrub(conn: aiosqlite.Connection) -> int:
+async def _scrub(conn: Connection) -> int:
     """Blank the reporter's chat and message ids on evidence and answers of unlinked reports.
 
     The citizen's private chat id is their Telegram id, so these columns would tie a report
@@ -238,10 +237,10 @@ def _marks(values: Sequence[Any] | set[Any]) -> str:
     return ",".join("?" * len(values)) or "NULL"
 
 
-async def _one(conn: aiosqlite.Connection, sql: str, *params: Any) -> dict[str, Any] | None:
+async def _one(conn: Connection, sql: str, *params: Any) -> dict[str, Any] | None:
     row = await (await conn.execute(sql, params)).fetchone()
     return dict(row) if row is not None else None
 
 
-async def _all(conn: aiosqlite.Connection, sql: str, *params: Any) -> list[dict[str, Any]]:
+async def _all(conn: Connection, sql: str, *params: Any) -> list[dict[str, Any]]:
     return [dict(r) for r in await conn.execute_fetchall(sql, params)]

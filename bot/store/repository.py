@@ -1,4 +1,4 @@
-"""The repository: one SQLite database behind one store per area of the bot.
+"""The repository: one database (SQLite or PostgreSQL) behind one store per area of the bot.
 
 Every piece of SQL in the project lives in `bot.store`. `Repository` opens and closes the shared
 `Database` and exposes one store per area as an attribute (`repo.units`, `repo.reports`,
@@ -19,6 +19,7 @@ from bot.store.admin import AdminStore
 from bot.store.board import BoardStore
 from bot.store.chats import ChatStore
 from bot.store.database import Clock, Database, StorageError
+from bot.store.dialect import Connection
 from bot.store.drafts import DraftStore
 from bot.store.files import FileStore
 from bot.store.identities import IdentityStore
@@ -38,8 +39,11 @@ __all__ = ["Clock", "Repository", "StorageError"]
 class Repository:
     """The database and its stores: units, users, drafts, reports, links, admin, outbox, ..."""
 
-    def __init__(self, path: Path | str, *, clock: Clock = time.time) -> None:
-        self.database = Database(path, clock=clock)
+    def __init__(
+        self, path: Path | str, *, clock: Clock = time.time, url: str | None = None
+    ) -> None:
+        # With a PostgreSQL url, path only says where the keys kept beside a database live.
+        self.database = Database(path, clock=clock, url=url)
         self.units = UnitStore(self.database)
         self.users = UserStore(self.database)
         self.drafts = DraftStore(self.database)
@@ -95,10 +99,10 @@ class Repository:
     # Tests reach the connection and the lock to make SQLite fail the way it does in production
     # (read-only, full, locked); these keep that working without a store to go through.
 
-    def _read(self) -> AbstractAsyncContextManager[aiosqlite.Connection]:
+    def _read(self) -> AbstractAsyncContextManager[Connection]:
         return self.database.read()
 
-    def _write(self) -> AbstractAsyncContextManager[aiosqlite.Connection]:
+    def _write(self) -> AbstractAsyncContextManager[Connection]:
         return self.database.write()
 
     @property
