@@ -314,7 +314,7 @@ def _units_export(settings: Settings, output: Path | None) -> int:
     try:
         data = asyncio.run(export_csv(settings))
     except (sqlite3.Error, StorageError) as exc:
-        print(f"liemchinh: database {settings.database}: {exc}", file=sys.stderr)
+        print(f"liemchinh: database {settings.database_label}: {exc}", file=sys.stderr)
         return 1
     if output is None:
         sys.stdout.flush()
@@ -341,7 +341,7 @@ def _units_import(settings: Settings, file: Path, *, dry_run: bool) -> int:
     try:
         result = asyncio.run(import_csv(settings, data, dry_run=dry_run))
     except (sqlite3.Error, StorageError) as exc:
-        print(f"liemchinh: database {settings.database}: {exc}", file=sys.stderr)
+        print(f"liemchinh: database {settings.database_label}: {exc}", file=sys.stderr)
         return 1
     if result.problems:
         for line in format_problems(str(file), result.problems):

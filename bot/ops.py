@@ -34,7 +34,7 @@ def check_command(config: Path) -> int:
         return 1
     print(f"configuration: {settings.path}")
     print(f"telegram: @{me.username} (id {me.id}) at {settings.base_url}")
-    print(f"database: {settings.database}")
+    print(f"database: {settings.database_label}")
     return 0
 
 

@@ -76,12 +76,15 @@ def answer_data(step: Step, value: str) -> str:
 CODE_RE = re.compile(r"\b([A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4})\b")
 
 
-def make_settings(sim: BotApiSimulator, tmp_path: Path) -> Settings:
-    """Return settings for the test units, pointed at the simulator."""
+def make_settings(
+    sim: BotApiSimulator, tmp_path: Path, database_url: str | None = None
+) -> Settings:
+    """Return settings for the test units, pointed at the simulator (and at PostgreSQL)."""
     return Settings(
         path=tmp_path / "config.toml",
         token=sim.token,
         database=tmp_path / "bot.db",
+        database_url=database_url,
         base_url=sim.base_url,
         base_file_url=sim.base_file_url,
         admins=frozenset({ADMIN_ID}),
@@ -179,8 +182,10 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-async def world(sim: BotApiSimulator, tmp_path: Path, clock: FakeClock) -> AsyncIterator[World]:
-    settings = make_settings(sim, tmp_path)
+async def world(
+    sim: BotApiSimulator, tmp_path: Path, clock: FakeClock, database_url: str | None
+) -> AsyncIterator[World]:
+    settings = make_settings(sim, tmp_path, database_url)
     app = build_application(settings, clock=clock)
     async with running(app):
         yield World(sim, app, settings, clock)

@@ -17,8 +17,6 @@ import asyncpg
 
 from bot.store.dialect import Row, placeholders, translate_query, translate_schema
 
-URL_SCHEMES = ("postgresql://", "postgres://")
-
 # The lock every process takes before running migrations, so that workers starting together on
 # one database run each migration once (an arbitrary constant, "LIEMCHIN" in ASCII).
 MIGRATION_LOCK = 0x4C49454D4348494E
@@ -58,11 +56,6 @@ SELECT table_name AS tab, column_name AS col FROM information_schema.columns
 WHERE table_schema = current_schema() AND is_identity = 'YES'
 """
 _PREPARED = 256
-
-
-def is_url(target: str) -> bool:
-    """Tell whether a configured database is a PostgreSQL URL rather than a SQLite file."""
-    return target.startswith(URL_SCHEMES)
 
 
 def _number(text: str) -> int | float:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import aiosqlite
 
+from bot.config import Settings
 from bot.store.admin import AdminStore
 from bot.store.board import BoardStore
 from bot.store.chats import ChatStore
@@ -61,6 +62,11 @@ class Repository:
         self.board = BoardStore(self.database)
         # Chats the bot was added to without a unit, and what it told them.
         self.chats = ChatStore(self.database)
+
+    @classmethod
+    def of(cls, settings: Settings, *, clock: Clock = time.time) -> Repository:
+        """Return the repository of the configured database, SQLite or PostgreSQL."""
+        return cls(settings.database, clock=clock, url=settings.database_url)
 
     @property
     def path(self) -> Path:
