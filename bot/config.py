@@ -330,9 +330,7 @@ def _parse_database(
     except ValueError:
         ok = False
     if not ok:
-        raise ConfigError(
-            path, "storage.database", "must be postgresql://user@host:port/database"
-        )
+        raise ConfigError(path, "storage.database", "must be postgresql://user@host:port/database")
     folder = Path(state_dir) if state_dir else path.parent
     if not folder.is_absolute():
         folder = path.parent / folder

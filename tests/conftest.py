@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -121,10 +122,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    # Tests marked both_backends that take `database_url` run once on each database.
-    if "database_url" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
-        "both_backends"
-    ):
+    # Tests marked both_backends that take `database_url` run once on each database;
+    # LIEMCHINH_TEST_BACKENDS=all runs every test that takes it on both.
+    if "database_url" not in metafunc.fixturenames:
+        return
+    everywhere = os.environ.get("LIEMCHINH_TEST_BACKENDS") == "all"
+    if everywhere or metafunc.definition.get_closest_marker("both_backends"):
         metafunc.parametrize("database_url", BACKENDS, indirect=True)
 
 

@@ -69,6 +69,13 @@ _INSERT = re.compile(r"^\s*INSERT\s+INTO\s+(\w+)", re.IGNORECASE)
 _COLUMNS = re.compile(r"^\s*INSERT\s+INTO\s+\w+\s*\(([^)]*)\)", re.IGNORECASE)
 _GROUP_PLUS = re.compile(r"(GROUP\s+BY\s+)\+", re.IGNORECASE)
 _RETURNING = re.compile(r"\bRETURNING\b", re.IGNORECASE)
+# CAST(... AS INTEGER) reads as SQLite's 64-bit integer, not PostgreSQL's 32-bit one.
+# An empty list, "IN ()", is SQLite's alone: an empty subquery means the same (NOT IN it holds).
+_CASTS = (
+    (re.compile(r"\bAS\s+INTEGER\b", re.IGNORECASE), "AS BIGINT"),
+    (re.compile(r"\bAS\s+REAL\b", re.IGNORECASE), "AS DOUBLE PRECISION"),
+    (re.compile(r"\bIN\s*\(\s*\)", re.IGNORECASE), "IN (SELECT NULL WHERE FALSE)"),
+)
 
 
 def split_literals(sql: str) -> list[tuple[bool, str]]:
@@ -137,10 +144,17 @@ def translate_query(
         else:
             sql = sql.rstrip().rstrip(";") + _upsert(sql, keys.get(table or "", ()))
     sql = _GROUP_PLUS.sub(r"\1", sql)
+    sql = "".join(text if literal else _casts(text) for literal, text in split_literals(sql))
     if table is not None and table in identities and not _RETURNING.search(sql):
         returning = True
         sql = sql.rstrip().rstrip(";") + f" RETURNING {identities[table]}"
     return sql, returning
+
+
+def _casts(text: str) -> str:
+    for pattern, replacement in _CASTS:
+        text = pattern.sub(replacement, text)
+    return text
 
 
 def _upsert(sql: str, key: tuple[str, ...]) -> str:

@@ -225,7 +225,7 @@ async def _scrub(conn: Connection) -> int:
         "UPDATE relays SET source_chat_id = 0, source_message_id = 0"
         " WHERE direction = 'to_unit' AND source_chat_id != 0"
         " AND report_id NOT IN (SELECT report_id FROM reporters)"
-        " AND id NOT IN (SELECT json_extract(payload, '$.relay_id') FROM outbox"
+        " AND id NOT IN (SELECT CAST(json_extract(payload, '$.relay_id') AS INTEGER) FROM outbox"
         " WHERE kind = 'unit_answer' AND status = 'pending'"
         " AND json_extract(payload, '$.relay_id') IS NOT NULL)"
     )
