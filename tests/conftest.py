@@ -136,6 +136,8 @@ def postgres_server() -> Iterator[PostgresServer]:
     """Start one throwaway PostgreSQL server for the session; stopped and removed at the end."""
     bin_dir = binaries()
     if bin_dir is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL's binaries are missing: .ci/run should have installed them")
         pytest.skip("PostgreSQL's binaries are not installed (.ci/run installs them)")
     server = PostgresServer(bin_dir)
     try:
