@@ -10,10 +10,16 @@ import logging
 import os
 import sqlite3
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from bot.config import ConfigError, Settings, check_database_path, load_settings
+from bot.config import (
+    STATE_STEM,
+    ConfigError,
+    Settings,
+    check_database_path,
+    load_settings,
+)
 from bot.logs import configure as configure_logging
 
 CONFIG_ENV = "LIEMCHINH_CONFIG"
@@ -154,6 +160,28 @@ def _ops_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     restore.add_argument(
         "--no-keep", action="store_true", help="delete the replaced database instead of keeping it"
     )
+    db = sub.add_parser("db", help="move a deployment's database (SQLite to PostgreSQL)")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    copy = db_sub.add_parser(
+        "copy",
+        help="copy a SQLite database into an empty PostgreSQL one, and check the copy",
+        description="Copy every row of the SQLite file (sealed contacts, evidence hashes, the"
+        " audit logs) into an empty PostgreSQL database, in one transaction, then compare each"
+        " table's row count and checksum. A target holding any row is refused. The keys beside"
+        " the file (.limit-key, .receipt-key) go to the state folder as liemchinh.*. Stop the"
+        " bot first.",
+    )
+    copy.add_argument("--from", dest="source", type=Path, required=True, metavar="FILE")
+    copy.add_argument("--to", dest="target", required=True, metavar="postgresql://...")
+    copy.add_argument(
+        "--state-dir",
+        type=Path,
+        help="where the PostgreSQL deployment keeps its keys ([storage] state_dir); default:"
+        " the configuration file's folder",
+    )
+    copy.add_argument(
+        "--config", type=Path, dest="sub_config", metavar="FILE", help="configuration file"
+    )
 
 
 def _verify(receipt: Path, key: str | None, config: Path) -> int:
@@ -191,6 +219,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         if args.command in ("check", "backup", "restore"):
             return _ops(args, config)
+        if args.command == "db":
+            from bot.ops import copy_command
+
+            return _db_copy(args, config, copy_command)
         if args.command == "verify":
             return _verify(args.receipt, args.key, config)
         if args.command == "units":
@@ -299,6 +331,17 @@ def _ops(args: argparse.Namespace, config: Path) -> int:
     if args.command == "backup":
         return backup_command(settings, args.file, force=args.force)
     return restore_command(settings, args.file, keep=not args.no_keep)
+
+
+def _db_copy(args: argparse.Namespace, config: Path, command: Callable[..., int]) -> int:
+    state = (args.state_dir or config.absolute().parent) / STATE_STEM
+    try:
+        # The bot must not write to the file while it is copied.
+        with single_instance(args.source):
+            return command(args.source, args.target, state)
+    except AlreadyRunning as exc:
+        print(exc, file=sys.stderr)
+        return 2
 
 
 def _demo(*, script: bool) -> int:
