@@ -306,6 +306,7 @@ def single_instance(database: Path) -> Iterator[None]:
 
 def _run(settings: Settings, *, webhook: bool = False) -> int:
     from bot.app import build_application, serve
+    from bot.store.repository import InstanceBusy
 
     if webhook and not (settings.webhook.url and settings.webhook.secret_token):
         raise ConfigError(
@@ -317,6 +318,9 @@ def _run(settings: Settings, *, webhook: bool = False) -> int:
             asyncio.run(serve(app, webhook=webhook))
     except AlreadyRunning as exc:
         print(exc, file=sys.stderr)
+        return 2
+    except InstanceBusy as exc:
+        print(f"liemchinh: {settings.database_label}: {exc}; stop it first", file=sys.stderr)
         return 2
     return 0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 
 import asyncpg
@@ -14,7 +15,7 @@ from bot.core.parsing import fold
 from bot.store.database import _split_sql
 from bot.store.dialect import DialectError, placeholders, translate_query, translate_schema
 from bot.store.migrations import MIGRATIONS
-from bot.store.repository import Repository
+from bot.store.repository import InstanceBusy, Repository, StorageError
 from tests.conftest import ALERT
 from tests.pgserver import PostgresServer
 
@@ -187,3 +188,36 @@ async def test_workers_starting_together_migrate_once(
     finally:
         for repo in repos:
             await repo.close()
+
+
+async def test_one_running_bot_per_database_and_a_dropped_connection_comes_back(
+    postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    url = await postgres_server.new_database()
+    first = Repository(tmp_path / "a", url=url, exclusive=True)
+    await first.open()
+    try:
+        with pytest.raises(InstanceBusy):
+            await Repository(tmp_path / "b", url=url, exclusive=True).open()
+        # Tools (units import, db copy) open the database beside a running bot.
+        async with Repository(tmp_path / "c", url=url) as tool:
+            assert await tool.admin.add_admin(5, 1)
+        # The server ends the bot's session (a restart, a failover): the next use reconnects,
+        # and the bot holds its lock again.
+        raw = await asyncpg.connect(url)
+        try:
+            await raw.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid != pg_backend_pid()"
+            )
+        finally:
+            await raw.close()
+        # A call racing the drop may fail once, as a refused write does, and change nothing.
+        with contextlib.suppress(StorageError):
+            await first.admin.add_admin(6, 1)
+        await first.admin.add_admin(6, 1)
+        assert await first.admin.chat_admins() == {5, 6}
+        with pytest.raises(InstanceBusy):
+            await Repository(tmp_path / "d", url=url, exclusive=True).open()
+    finally:
+        await first.close()

@@ -36,18 +36,30 @@ class StorageError(Exception):
     """The database refused a write (locked, read-only, full); nothing was half-written."""
 
 
+class InstanceBusy(StorageError):
+    """Another process runs the bot on this PostgreSQL database."""
+
+
 class Database:
     """One database, SQLite or PostgreSQL, one connection, one writer at a time.
 
     `path` is the SQLite file; with a PostgreSQL `url` it only names where the files that sit
-    beside a SQLite database (the keys) are kept.
+    beside a SQLite database (the keys) are kept. `exclusive` (the running bot) holds a
+    PostgreSQL advisory lock for as long as it is open, as the lock file beside a SQLite
+    database does: a second bot on the same database is refused.
     """
 
     def __init__(
-        self, path: Path | str, *, clock: Clock = time.time, url: str | None = None
+        self,
+        path: Path | str,
+        *,
+        clock: Clock = time.time,
+        url: str | None = None,
+        exclusive: bool = False,
     ) -> None:
         self.path = Path(path)
         self.url = url
+        self.exclusive = exclusive
         self.clock = clock
         self._conn: aiosqlite.Connection | None = None
         self._pg: postgres.PgConnection | None = None
@@ -101,10 +113,36 @@ class Database:
             raise StorageError(f"cannot connect to PostgreSQL: {exc}") from exc
         try:
             await _migrate_postgres(conn, self.clock)
+            await self._hold_instance(conn)
         except BaseException:
             await conn.close()
             raise
         self._pg = conn
+
+    async def _hold_instance(self, conn: postgres.PgConnection) -> None:
+        # Session-level: released when the connection closes, however the process ends.
+        if self.exclusive and not await conn.raw.fetchval(
+            "SELECT pg_try_advisory_lock($1)", postgres.INSTANCE_LOCK
+        ):
+            raise InstanceBusy("another liemchinh is already running on this database")
+
+    async def _pg_ready(self) -> postgres.PgConnection:
+        """Return the PostgreSQL connection, connecting again if the server dropped it."""
+        assert self._pg is not None and self.url is not None
+        if not self._pg.raw.is_closed():
+            return self._pg
+        try:
+            conn = await postgres.connect(self.url)
+        except (OSError, asyncpg.PostgresError) as exc:
+            raise StorageError(f"cannot connect to PostgreSQL: {exc}") from exc
+        try:
+            await conn.learn_schema()
+            await self._hold_instance(conn)
+        except BaseException:
+            await conn.close()
+            raise
+        self._pg = conn
+        return conn
 
     async def close(self) -> None:
         """Close the connection; an open aiosqlite thread would keep the process alive."""
@@ -130,7 +168,7 @@ class Database:
         """Lend the connection for reading, holding the lock."""
         if self._pg is not None:
             async with self._lock, _pg_errors():
-                yield self._pg
+                yield await self._pg_ready()
             return
         if self._conn is None:
             raise RuntimeError("repository is not open")
@@ -141,8 +179,10 @@ class Database:
     async def write(self) -> AsyncIterator[Connection]:
         """Lend the connection inside one transaction: committed whole or rolled back whole."""
         if self._pg is not None:
-            async with self._lock, _pg_errors(), self._pg.raw.transaction():
-                yield self._pg
+            async with self._lock, _pg_errors():
+                pg = await self._pg_ready()
+                async with pg.raw.transaction():
+                    yield pg
             return
         if self._conn is None:
             raise RuntimeError("repository is not open")

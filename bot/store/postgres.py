@@ -20,6 +20,8 @@ from bot.store.dialect import Row, placeholders, translate_query, translate_sche
 # The lock every process takes before running migrations, so that workers starting together on
 # one database run each migration once (an arbitrary constant, "LIEMCHIN" in ASCII).
 MIGRATION_LOCK = 0x4C49454D4348494E
+# Held by the running bot for as long as it runs: one bot per database, like SQLite's lock file.
+INSTANCE_LOCK = MIGRATION_LOCK + 1
 
 # What SQLite has built in and the stores use, given to PostgreSQL under the same names. `fold`
 # matches bot.core.parsing.fold for Vietnamese text (the stores fold in Python; only migration

@@ -19,7 +19,7 @@ from bot.config import Settings
 from bot.store.admin import AdminStore
 from bot.store.board import BoardStore
 from bot.store.chats import ChatStore
-from bot.store.database import Clock, Database, StorageError
+from bot.store.database import Clock, Database, InstanceBusy, StorageError
 from bot.store.dialect import Connection
 from bot.store.drafts import DraftStore
 from bot.store.files import FileStore
@@ -34,17 +34,22 @@ from bot.store.reports import ReportStore
 from bot.store.units import UnitStore
 from bot.store.users import UserStore
 
-__all__ = ["Clock", "Repository", "StorageError"]
+__all__ = ["Clock", "InstanceBusy", "Repository", "StorageError"]
 
 
 class Repository:
     """The database and its stores: units, users, drafts, reports, links, admin, outbox, ..."""
 
     def __init__(
-        self, path: Path | str, *, clock: Clock = time.time, url: str | None = None
+        self,
+        path: Path | str,
+        *,
+        clock: Clock = time.time,
+        url: str | None = None,
+        exclusive: bool = False,
     ) -> None:
         # With a PostgreSQL url, path only says where the keys kept beside a database live.
-        self.database = Database(path, clock=clock, url=url)
+        self.database = Database(path, clock=clock, url=url, exclusive=exclusive)
         self.units = UnitStore(self.database)
         self.users = UserStore(self.database)
         self.drafts = DraftStore(self.database)
@@ -64,9 +69,14 @@ class Repository:
         self.chats = ChatStore(self.database)
 
     @classmethod
-    def of(cls, settings: Settings, *, clock: Clock = time.time) -> Repository:
-        """Return the repository of the configured database, SQLite or PostgreSQL."""
-        return cls(settings.database, clock=clock, url=settings.database_url)
+    def of(
+        cls, settings: Settings, *, clock: Clock = time.time, exclusive: bool = False
+    ) -> Repository:
+        """Return the repository of the configured database, SQLite or PostgreSQL.
+
+        `exclusive` is for the running bot: on PostgreSQL it refuses a second one.
+        """
+        return cls(settings.database, clock=clock, url=settings.database_url, exclusive=exclusive)
 
     @property
     def path(self) -> Path:
