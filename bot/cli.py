@@ -52,6 +52,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="receive updates on the [webhook] address instead of polling",
     )
+    run.add_argument(
+        "--standby",
+        action="store_true",
+        help="PostgreSQL only: while another worker runs on the database, wait and take over"
+        " when it stops or dies",
+    )
     demo = sub.add_parser("demo", help="chat with the bot offline, against a simulated Telegram")
     demo.add_argument(
         "--script", action="store_true", help="play one complete report and print the transcript"
@@ -235,7 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings = load_settings(config)
             check_database_path(settings)
             _logging(args.log_file, settings, args.log_format)
-            return _run(settings, webhook=args.webhook)
+            return _run(settings, webhook=args.webhook, standby=args.standby)
         # No command: the bot when it can reach Telegram, the demo otherwise.
         if config.exists() or os.environ.get("LIEMCHINH_TOKEN"):
             settings = load_settings(config, require_token=False)
@@ -304,25 +310,39 @@ def single_instance(database: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def _run(settings: Settings, *, webhook: bool = False) -> int:
+def _run(settings: Settings, *, webhook: bool = False, standby: bool = False) -> int:
     from bot.app import build_application, serve
+    from bot.store.postgres import wait_for_instance
     from bot.store.repository import InstanceBusy
 
     if webhook and not (settings.webhook.url and settings.webhook.secret_token):
         raise ConfigError(
             settings.path, "webhook", "--webhook needs [webhook] url and secret_token"
         )
+    url = settings.database_url
+    if standby and url is None:
+        raise ConfigError(settings.path, "storage.database", "--standby needs PostgreSQL")
+    # On PostgreSQL the database's advisory lock keeps one bot per database, across machines;
+    # the lock file beside a SQLite database does it on one machine.
+    lock = single_instance(settings.database) if url is None else contextlib.nullcontext()
     try:
-        with single_instance(settings.database):
-            app = build_application(settings)
-            asyncio.run(serve(app, webhook=webhook))
+        with lock:
+            while True:
+                if standby and url is not None:
+                    asyncio.run(wait_for_instance(url))
+                try:
+                    asyncio.run(serve(build_application(settings), webhook=webhook))
+                    return 0
+                except InstanceBusy:
+                    # Another standby took over first: wait for it in turn.
+                    if not standby:
+                        raise
     except AlreadyRunning as exc:
         print(exc, file=sys.stderr)
         return 2
     except InstanceBusy as exc:
         print(f"liemchinh: {settings.database_label}: {exc}; stop it first", file=sys.stderr)
         return 2
-    return 0
 
 
 def _ops(args: argparse.Namespace, config: Path) -> int:

@@ -8,6 +8,8 @@ database it runs on. `connect` opens it and gives PostgreSQL the functions SQLit
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import sqlite3
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
@@ -58,6 +60,7 @@ SELECT table_name AS tab, column_name AS col FROM information_schema.columns
 WHERE table_schema = current_schema() AND is_identity = 'YES'
 """
 _PREPARED = 256
+log = logging.getLogger(__name__)
 
 
 def _number(text: str) -> int | float:
@@ -216,9 +219,19 @@ def _arguments(
     return args
 
 
+# The server notices a worker's machine gone within about 25 s (not TCP's two hours), ending its
+# session and so releasing its locks for a standby.
+KEEPALIVES = {
+    "tcp_keepalives_idle": "10",
+    "tcp_keepalives_interval": "5",
+    "tcp_keepalives_count": "3",
+}
+STANDBY_RETRY = 2.0
+
+
 async def connect(url: str) -> PgConnection:
-    """Open a connection, read numbers as SQLite returns them, and add the SQLite functions."""
-    raw = await asyncpg.connect(url)
+    """Open a connection and read numbers as SQLite returns them."""
+    raw = await asyncpg.connect(url, server_settings=KEEPALIVES)
     try:
         await raw.set_type_codec(
             "numeric", schema="pg_catalog", encoder=str, decoder=_number, format="text"
@@ -233,3 +246,26 @@ async def add_compat_functions(conn: PgConnection) -> None:
     """Create the functions SQLite has built in (idempotent; run under the migration lock)."""
     for sql in COMPAT_FUNCTIONS:
         await conn.raw.execute(sql)
+
+
+async def wait_for_instance(url: str) -> None:
+    """Wait until no bot runs on the database (a standby worker, before it starts)."""
+    log.info("standby: waiting until no other worker runs on the database")
+    while True:
+        try:
+            raw = await asyncpg.connect(url, server_settings=KEEPALIVES)
+        except (OSError, asyncpg.PostgresError) as exc:
+            log.warning("standby: cannot reach PostgreSQL (%s)", type(exc).__name__)
+            await asyncio.sleep(STANDBY_RETRY)
+            continue
+        try:
+            # Blocks until the running bot's session ends, however it ends.
+            await raw.execute("SELECT pg_advisory_lock($1)", INSTANCE_LOCK)
+            await raw.execute("SELECT pg_advisory_unlock($1)", INSTANCE_LOCK)
+            log.info("standby: the database is free; starting")
+            return
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            log.warning("standby: lost PostgreSQL while waiting (%s)", type(exc).__name__)
+            await asyncio.sleep(STANDBY_RETRY)
+        finally:
+            await raw.close()
