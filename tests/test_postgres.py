@@ -4,23 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from pathlib import Path
 
 import asyncpg
+import httpx
 import pytest
 
-from bot.config import ConfigError, UnitConfig, load_settings, redact_url
+from bot.app import build_application, running
+from bot.config import ConfigError, UnitConfig, WebhookConfig, load_settings, redact_url
 from bot.core.domain import Actor, Draft, ReportFields
 from bot.core.parsing import fold
+from bot.sim import BotApiSimulator
 from bot.store.database import _split_sql
 from bot.store.dialect import DialectError, placeholders, translate_query, translate_schema
 from bot.store.migrations import MIGRATIONS
 from bot.store.repository import InstanceBusy, Repository, StorageError
-from tests.conftest import ALERT
+from tests.conftest import ALERT, FakeClock, eventually, make_settings
 from tests.pgserver import PostgresServer
 
 KEYS = {"links": ("chat_id", "message_id"), "reports": ("id",), "chat_notes": ("chat_id",)}
 IDENTITIES = {"reports": "id"}
+SECRET = "s3cret-token"
 
 
 def test_placeholders_are_numbered_outside_quoted_text() -> None:
@@ -221,3 +226,60 @@ async def test_one_running_bot_per_database_and_a_dropped_connection_comes_back(
             await Repository(tmp_path / "d", url=url, exclusive=True).open()
     finally:
         await first.close()
+
+
+async def test_webhooks_answer_503_while_postgresql_is_away_and_nothing_is_lost(
+    sim: BotApiSimulator, postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    url = await postgres_server.new_database()
+    name = url.rsplit("/", 1)[1]
+    settings = dataclasses.replace(
+        make_settings(sim, tmp_path, url),
+        webhook=WebhookConfig(
+            url="https://bot.invalid/telegram/hook", secret_token=SECRET, listen="127.0.0.1"
+        ),
+    )
+    sim.add_user(731003, "Khoa")
+    app = build_application(settings, clock=FakeClock())
+    admin = await asyncpg.connect(postgres_server.url())
+    try:
+        async with running(app, webhook=True, webhook_port=0), httpx.AsyncClient() as client:
+            hook = f"http://127.0.0.1:{app.bot_data['services'].webhook_port}/telegram/hook"
+            headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+            assert (await client.post(hook, json=_help(500), headers=headers)).status_code == 200
+            await sim.wait_for_message(731003, contains="/myreports", timeout=10)
+
+            # The database goes away: its sessions end and new ones are refused.
+            await admin.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS false")
+            await admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name
+            )
+            # Telegram's deliveries are refused with 503, never taken (200) and dropped.
+            for _ in range(3):
+                answer = await client.post(hook, json=_help(501), headers=headers)
+                assert answer.status_code == 503
+
+            # Back: Telegram's next retry is stored and handled, once.
+            await admin.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS true")
+            assert (await client.post(hook, json=_help(501), headers=headers)).status_code == 200
+            assert (await client.post(hook, json=_help(501), headers=headers)).status_code == 200
+            await eventually(lambda: len(sim.messages(731003)) == 2, wait=15)
+            await asyncio.sleep(0.3)
+            assert len(sim.messages(731003)) == 2
+    finally:
+        await admin.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS true")
+        await admin.close()
+
+
+def _help(update_id: int) -> dict[str, object]:
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": update_id,
+            "date": 1_800_000_000,
+            "chat": {"id": 731003, "type": "private", "first_name": "Khoa"},
+            "from": {"id": 731003, "is_bot": False, "first_name": "Khoa"},
+            "text": "/help",
+            "entities": [{"type": "bot_command", "offset": 0, "length": 5}],
+        },
+    }

@@ -167,7 +167,7 @@ class Database:
     async def read(self) -> AsyncIterator[Connection]:
         """Lend the connection for reading, holding the lock."""
         if self._pg is not None:
-            async with self._lock, _pg_errors():
+            async with self._lock, _pg_errors(self):
                 yield await self._pg_ready()
             return
         if self._conn is None:
@@ -179,7 +179,7 @@ class Database:
     async def write(self) -> AsyncIterator[Connection]:
         """Lend the connection inside one transaction: committed whole or rolled back whole."""
         if self._pg is not None:
-            async with self._lock, _pg_errors():
+            async with self._lock, _pg_errors(self):
                 pg = await self._pg_ready()
                 async with pg.raw.transaction():
                     yield pg
@@ -295,11 +295,19 @@ async def _migrate_postgres(conn: postgres.PgConnection, clock: Clock) -> None:
 
 
 @asynccontextmanager
-async def _pg_errors() -> AsyncIterator[None]:
+async def _pg_errors(database: Database) -> AsyncIterator[None]:
     """Report PostgreSQL refusing or going away as SQLite's failures are reported."""
     try:
         yield
-    except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError) as exc:
+    except (
+        asyncpg.PostgresConnectionError,
+        asyncpg.InterfaceError,
+        asyncpg.InternalClientError,
+        OSError,
+    ) as exc:
+        # The session is lost or in an unknown state: drop it, the next use connects again.
+        if database._pg is not None:
+            database._pg.raw.terminate()
         raise StorageError(str(exc)) from exc
     except asyncpg.PostgresError as exc:
         if isinstance(exc, asyncpg.IntegrityConstraintViolationError):
