@@ -25,7 +25,7 @@ MIGRATION_LOCK = 0x4C49454D4348494E
 # Held by the running bot for as long as it runs: one bot per database, like SQLite's lock file.
 INSTANCE_LOCK = MIGRATION_LOCK + 1
 
-# What SQLite has built in and the stores use, given to PostgreSQL under the same names. `fold`
+# What SQLite has built in and stores may use, given to PostgreSQL under the same names. `fold`
 # matches bot.core.parsing.fold for Vietnamese text (the stores fold in Python; only migration
 # 003 calls it in SQL). Two-argument max/min ignore a NULL where SQLite's would return it.
 COMPAT_FUNCTIONS = (
@@ -44,6 +44,22 @@ COMPAT_FUNCTIONS = (
         LANGUAGE sql IMMUTABLE AS 'SELECT coalesce($1, 0) + CASE WHEN $2 THEN 1 ELSE 0 END'""",
     # SQLite sums a condition as 0 or 1; PostgreSQL needs an aggregate over booleans for it.
     """CREATE OR REPLACE AGGREGATE sum(boolean) (SFUNC = bool_sum_step, STYPE = bigint)""",
+    """CREATE OR REPLACE FUNCTION ifnull(anycompatible, anycompatible) RETURNS anycompatible
+        LANGUAGE sql IMMUTABLE AS 'SELECT coalesce($1, $2)'""",
+    """CREATE OR REPLACE FUNCTION iif(boolean, anycompatible, anycompatible)
+        RETURNS anycompatible LANGUAGE sql IMMUTABLE
+        AS 'SELECT CASE WHEN $1 THEN $2 ELSE $3 END'""",
+    """CREATE OR REPLACE FUNCTION instr(text, text) RETURNS bigint
+        LANGUAGE sql IMMUTABLE AS 'SELECT strpos($1, $2)'""",
+    """CREATE OR REPLACE FUNCTION group_concat_step(text, text, text) RETURNS text
+        LANGUAGE sql IMMUTABLE
+        AS 'SELECT CASE WHEN $2 IS NULL THEN $1 WHEN $1 IS NULL THEN $2
+            ELSE $1 || $3 || $2 END'""",
+    """CREATE OR REPLACE FUNCTION group_concat_step(text, text) RETURNS text
+        LANGUAGE sql IMMUTABLE AS 'SELECT group_concat_step($1, $2, '','')'""",
+    """CREATE OR REPLACE AGGREGATE group_concat(text) (SFUNC = group_concat_step, STYPE = text)""",
+    """CREATE OR REPLACE AGGREGATE group_concat(text, text)
+        (SFUNC = group_concat_step, STYPE = text)""",
 )
 
 _KEYS = """
