@@ -2,7 +2,8 @@
 
 Debian's `postgresql` binaries are found on PATH or under /usr/lib/postgresql/*/bin. PostgreSQL
 refuses to run as root, so under root (CI) the server runs as the `postgres` user (or `nobody`)
-through `setpriv`; no system service is started or touched. `stop` removes everything.
+through `setpriv`; no system service is started or touched. `stop` removes everything, and a
+small watcher process does the same if the test process is killed before it could.
 """
 
 from __future__ import annotations
@@ -15,12 +16,23 @@ import pwd
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
 import asyncpg
 
 USER = "liemchinh"
+# Run beside the tests: when the test process is gone (even killed), stop the server, remove it.
+WATCHER = """
+import os, shutil, subprocess, sys, time
+parent, root, *stop = sys.argv[1:]
+while os.getppid() == int(parent) and os.path.isdir(root):
+    time.sleep(0.5)
+if os.path.isdir(root):
+    subprocess.run(stop, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    shutil.rmtree(root, ignore_errors=True)
+"""
 
 
 def binaries() -> Path | None:
@@ -48,6 +60,7 @@ class PostgresServer:
         self.root = Path(tempfile.mkdtemp(prefix="liemchinh-pg-"))
         self.port = _free_port()
         self._names = itertools.count(1)
+        self._watcher: subprocess.Popen[bytes] | None = None
         self._prefix: list[str] = []
         if os.geteuid() == 0:
             account = _unprivileged_account()
@@ -83,8 +96,26 @@ class PostgresServer:
             "--locale=C.UTF-8",
             "--no-sync",
         )
+        self._watcher = subprocess.Popen(
+            [sys.executable, "-c", WATCHER, str(os.getpid()), str(self.root), *self._stop_args()],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        # Parallel test workers may pick the same free port between choosing and binding it.
+        for attempt in range(3):
+            try:
+                self._start_on(self.port)
+                return
+            except subprocess.CalledProcessError:
+                if attempt == 2:
+                    raise
+                self.port = _free_port()
+
+    def _start_on(self, port: int) -> None:
         options = (
-            f"-c listen_addresses=127.0.0.1 -c port={self.port}"
+            f"-c listen_addresses=127.0.0.1 -c port={port}"
             f" -c unix_socket_directories={self.root}"
             " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
             " -c max_connections=100 -c shared_buffers=32MB"
@@ -92,7 +123,7 @@ class PostgresServer:
         self._run(
             str(self.bin_dir / "pg_ctl"),
             "-D",
-            str(data),
+            str(self.root / "data"),
             "-o",
             options,
             "-l",
@@ -100,6 +131,17 @@ class PostgresServer:
             "-w",
             "start",
         )
+
+    def _stop_args(self) -> list[str]:
+        return [
+            *self._prefix,
+            str(self.bin_dir / "pg_ctl"),
+            "-D",
+            str(self.root / "data"),
+            "-m",
+            "immediate",
+            "stop",
+        ]
 
     def url(self, database: str = "postgres") -> str:
         """Return the URL of one database on this server."""
@@ -117,16 +159,12 @@ class PostgresServer:
 
     def stop(self) -> None:
         """Stop the server at once and remove its folder."""
-        with contextlib.suppress(subprocess.CalledProcessError, FileNotFoundError):
-            self._run(
-                str(self.bin_dir / "pg_ctl"),
-                "-D",
-                str(self.root / "data"),
-                "-m",
-                "immediate",
-                "stop",
-            )
+        with contextlib.suppress(OSError):
+            subprocess.run(self._stop_args(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         shutil.rmtree(self.root, ignore_errors=True)
+        if self._watcher is not None:
+            self._watcher.kill()
+            self._watcher.wait()
 
 
 def _unprivileged_account() -> pwd.struct_passwd:
