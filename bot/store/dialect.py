@@ -172,10 +172,19 @@ def _upsert(sql: str, key: tuple[str, ...]) -> str:
 # ---------------------------------------------------------------------------------- schema
 
 _AUTO_KEY = re.compile(r"\bINTEGER\s+PRIMARY\s+KEY(\s+AUTOINCREMENT)?\b", re.IGNORECASE)
+# BOOLEAN is SQLite's integer 0/1, so it stays an integer; WITHOUT ROWID and STRICT are
+# SQLite's storage choices, which PostgreSQL has no need of.
 _TYPES = (
     (re.compile(r"\bINTEGER\b", re.IGNORECASE), "BIGINT"),
+    (re.compile(r"\bBOOLEAN\b", re.IGNORECASE), "BIGINT"),
     (re.compile(r"\bREAL\b", re.IGNORECASE), "DOUBLE PRECISION"),
     (re.compile(r"\bBLOB\b", re.IGNORECASE), "BYTEA"),
+    (
+        re.compile(
+            r"\)\s*(WITHOUT\s+ROWID|STRICT)(\s*,\s*(WITHOUT\s+ROWID|STRICT))*\s*$", re.IGNORECASE
+        ),
+        ")",
+    ),
 )
 _TRIGGER = re.compile(
     r"^\s*CREATE\s+TRIGGER\s+(\w+)\s+BEFORE\s+(UPDATE|DELETE)\s+ON\s+(\w+)\s+"
