@@ -29,10 +29,11 @@ INSTANCE_LOCK = MIGRATION_LOCK + 1
 # matches bot.core.parsing.fold for Vietnamese text (the stores fold in Python; only migration
 # 003 calls it in SQL). Two-argument max/min ignore a NULL where SQLite's would return it.
 COMPAT_FUNCTIONS = (
+    # lower() again once the marks are gone: under the "C" collation it changes ASCII only.
     r"""CREATE OR REPLACE FUNCTION fold(text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
-        SELECT btrim(regexp_replace(replace(regexp_replace(normalize(lower(
+        SELECT btrim(regexp_replace(replace(replace(lower(regexp_replace(normalize(lower(
             regexp_replace($1, '[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]', '', 'g')
-        ), NFKD), '[\u0300-\u036f]', '', 'g'), 'đ', 'd'), '\s+', ' ', 'g')) $$""",
+        ), NFKD), '[\u0300-\u036f]', '', 'g')), 'đ', 'd'), 'Đ', 'd'), '\s+', ' ', 'g')) $$""",
     """CREATE OR REPLACE FUNCTION json_extract(text, text) RETURNS text
         LANGUAGE sql IMMUTABLE AS $$
         SELECT ($1::jsonb) #>> string_to_array(substr($2, 3), '.') $$""",
