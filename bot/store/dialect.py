@@ -99,17 +99,18 @@ def placeholders(sql: str) -> tuple[str, list[str] | int]:
     names: list[str] = []
     out: list[str] = []
     counter = 0
+
+    def number(match: re.Match[str]) -> str:
+        # A name used twice is one argument, as in SQLite.
+        name = match.group(1)
+        if name not in names:
+            names.append(name)
+        return f"${names.index(name) + 1}"
+
     for literal, text in split_literals(sql):
         if literal:
             out.append(text)
             continue
-
-        def number(match: re.Match[str]) -> str:
-            name = match.group(1)
-            if name not in names:
-                names.append(name)
-            return f"${names.index(name) + 1}"
-
         text = _NAMED.sub(number, text)
         parts = text.split("?")
         pieces = [parts[0]]
@@ -138,7 +139,7 @@ def translate_query(
     table = match.group(2) if match else insert.group(1) if insert else None
     if match:
         verb = match.group(1).upper()
-        sql = "INSERT INTO " + table + sql[match.end() :] if table else sql
+        sql = f"INSERT INTO {match.group(2)}{sql[match.end() :]}"
         if verb == "IGNORE":
             sql = sql.rstrip().rstrip(";") + " ON CONFLICT DO NOTHING"
         else:
