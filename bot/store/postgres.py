@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import asyncpg
+from asyncpg.prepared_stmt import PreparedStatement
 
 from bot.store.dialect import Row, placeholders, translate_query, translate_schema
 
@@ -77,6 +78,7 @@ SELECT table_name AS tab, column_name AS col FROM information_schema.columns
 WHERE table_schema = current_schema() AND is_identity = 'YES'
 """
 _PREPARED = 256
+_TRANSLATED = 2048
 log = logging.getLogger(__name__)
 
 
@@ -137,7 +139,7 @@ class PgConnection:
         self._keys: dict[str, tuple[str, ...]] = {}
         self._identities: dict[str, str] = {}
         self._translated: dict[str, tuple[str, bool, list[str] | int]] = {}
-        self._prepared: OrderedDict[str, Any] = OrderedDict()
+        self._prepared: OrderedDict[str, PreparedStatement] = OrderedDict()
 
     @property
     def in_transaction(self) -> bool:
@@ -158,6 +160,9 @@ class PgConnection:
         """Return a statement in PostgreSQL's SQL, whether it returns an id, its arguments."""
         done = self._translated.get(sql)
         if done is None:
+            if len(self._translated) >= _TRANSLATED:
+                # Statements built with a varying number of "?" must not grow this forever.
+                self._translated.clear()
             text, returning = translate_query(sql, self._keys, self._identities)
             query, order = placeholders(text)
             done = self._translated[sql] = (query, returning, order)
@@ -183,7 +188,8 @@ class PgConnection:
         status = statement.get_statusmsg() or ""
         verb, _, count = status.rpartition(" ")
         rowcount = int(count) if verb and count.isdigit() and verb != "SELECT" else -1
-        lastrowid = int(rows[0][0]) if returning and rows else None
+        # As SQLite's: the id of the last row inserted.
+        lastrowid = int(rows[-1][0]) if returning and rows else None
         names = [a.name for a in statement.get_attributes()]
         return PgCursor([] if returning else list(rows), names, rowcount, lastrowid)
 
@@ -207,7 +213,7 @@ class PgConnection:
         for sql in translate_schema(statement):
             await self.raw.execute(sql)
 
-    async def _prepare(self, query: str) -> Any:
+    async def _prepare(self, query: str) -> PreparedStatement:
         statement = self._prepared.get(query)
         if statement is None:
             statement = await self.raw.prepare(query)
