@@ -20,6 +20,7 @@ from tests.conftest import ALERT, FakeClock, World, make_settings, quick_report
 from tests.pgserver import PostgresServer
 
 PHONE = "+84000555111"
+PDF = b"%PDF-1.4 " + bytes(range(256)) * 40
 
 
 async def _named_report(db: Repository, user_id: int) -> int:
@@ -35,6 +36,10 @@ async def _named_report(db: Repository, user_id: int) -> int:
     await db.drafts.add_draft_attachment(
         user_id,
         Attachment("photo", "file-1", "u-1", 10, user_id, 77, sha256="ab" * 32),
+    )
+    # A file uploaded on the web pages: its bytes live in the database.
+    await db.files.add_draft_file(
+        user_id, Attachment("document", "", None, 5, 0, 0, sha256="cd" * 32), PDF
     )
     report = await db.reports.submit_draft(user_id, "vi", outbox=ALERT)
     assert report is not None
@@ -81,7 +86,7 @@ async def test_a_deployment_moves_to_postgresql_whole_and_checked(
     assert await asyncio.to_thread(main, argv) == 0
     out = capsys.readouterr().out
     assert "every table matches" in out
-    for table in ("reports", "audit", "attachments", "outbox", "units", "identities"):
+    for table in ("reports", "audit", "attachments", "files", "outbox", "units", "identities"):
         assert f"\n{table}: " in "\n" + out
     assert "DIFFERS" not in out
 
@@ -101,8 +106,9 @@ async def test_a_deployment_moves_to_postgresql_whole_and_checked(
                 await conn.execute("SELECT contact_phone FROM reports WHERE id = ?", (named,))
             ).fetchone()
         assert row is not None and row["contact_phone"] == sealed[0]
-        [evidence] = await pg.reports.report_attachments(named)
-        assert evidence.sha256 == "ab" * 32
+        photo, upload = await pg.reports.report_attachments(named)
+        assert (photo.sha256, upload.sha256) == ("ab" * 32, "cd" * 32)
+        assert upload.id is not None and await pg.files.attachment_bytes(upload.id) == PDF
         assert [a.action for a in await pg.reports.audit_of(named)][-1] == "acknowledged"
         assert await pg.identities.user_id(Channel.WEB, "session-hash") == web_user
         # New rows get new ids: the identity sequences were moved past the copied ones.

@@ -24,6 +24,8 @@ import asyncpg
 from bot.store.repository import Repository
 
 CHUNK = 500
+# Rows holding files (up to 20 MB each) are copied a few at a time, not 500 in memory at once.
+FILE_CHUNK = 4
 # The files kept beside a SQLite database that belong to the deployment.
 KEY_SUFFIXES = (".limit-key", ".receipt-key")
 
@@ -79,7 +81,7 @@ async def copy_database(source: Path, url: str, state: Path) -> list[TableCheck]
                     table,
                     *_pair(
                         _source_sum(lite, table),
-                        await _target_sum(raw, table, _columns(lite, table)),
+                        await _target_sum(raw, table, _columns(lite, table), _chunk(lite, table)),
                     ),
                 )
                 for table in tables
@@ -160,7 +162,7 @@ async def _copy_table(lite: sqlite3.Connection, raw: asyncpg.Connection, table: 
     if missing:
         raise CopyError(f"table {table}: columns {missing} are missing in the target")
     cursor = lite.execute(_order(lite, table))
-    while rows := cursor.fetchmany(CHUNK):
+    while rows := cursor.fetchmany(_chunk(lite, table)):
         records = [
             tuple(_as(types[c], v) for c, v in zip(columns, row, strict=True)) for row in rows
         ]
@@ -223,26 +225,33 @@ def _checksum(digests: list[bytes]) -> str:
     return hashlib.sha256(b"".join(sorted(digests))).hexdigest()
 
 
+def _chunk(lite: sqlite3.Connection, table: str) -> int:
+    blobs = any(r[2].upper() == "BLOB" for r in lite.execute(f'PRAGMA table_info("{table}")'))
+    return FILE_CHUNK if blobs else CHUNK
+
+
 def _source_sum(lite: sqlite3.Connection, table: str) -> tuple[int, str]:
     columns = ", ".join(f'"{c}"' for c in _columns(lite, table))
     cursor = lite.execute(f'SELECT {columns} FROM "{table}"')
     digests: list[bytes] = []
-    while rows := cursor.fetchmany(CHUNK):
+    while rows := cursor.fetchmany(_chunk(lite, table)):
         digests.extend(_row_digest(r) for r in rows)
     return len(digests), _checksum(digests)
 
 
-async def _target_sum(raw: asyncpg.Connection, table: str, columns: list[str]) -> tuple[int, str]:
+async def _target_sum(
+    raw: asyncpg.Connection, table: str, columns: list[str], chunk: int
+) -> tuple[int, str]:
     names = ", ".join(f'"{c}"' for c in columns)
     digests: list[bytes] = []
-    async for row in _rows(raw, f'SELECT {names} FROM "{table}"'):
+    async for row in _rows(raw, f'SELECT {names} FROM "{table}"', chunk):
         digests.append(_row_digest(row))
     return len(digests), _checksum(digests)
 
 
-async def _rows(raw: asyncpg.Connection, sql: str) -> AsyncIterator[asyncpg.Record]:
+async def _rows(raw: asyncpg.Connection, sql: str, chunk: int) -> AsyncIterator[asyncpg.Record]:
     async with raw.transaction():
-        async for row in raw.cursor(sql, prefetch=CHUNK):
+        async for row in raw.cursor(sql, prefetch=chunk):
             yield row
 
 
