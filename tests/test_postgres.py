@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import socket
 from pathlib import Path
 
 import asyncpg
-import httpx
 import pytest
 
 from bot.app import build_application, running
@@ -20,12 +20,14 @@ from bot.store.database import _split_sql
 from bot.store.dialect import DialectError, placeholders, translate_query, translate_schema
 from bot.store.migrations import MIGRATIONS
 from bot.store.repository import InstanceBusy, Repository, StorageError
-from tests.conftest import ALERT, FakeClock, eventually, make_settings
+from tests.conftest import ALERT, FakeClock, Person, eventually, make_settings
 from tests.pgserver import PostgresServer
 
 KEYS = {"links": ("chat_id", "message_id"), "reports": ("id",), "chat_notes": ("chat_id",)}
 IDENTITIES = {"reports": "id"}
 SECRET = "s3cret-token"
+# What Telegram is told; the operator's HTTPS proxy (the simulator's route) passes it on.
+HOOK = "https://bot.invalid/telegram/hook"
 
 
 def test_placeholders_are_numbered_outside_quoted_text() -> None:
@@ -244,54 +246,46 @@ async def test_webhooks_answer_503_while_postgresql_is_away_and_nothing_is_lost(
     name = url.rsplit("/", 1)[1]
     settings = dataclasses.replace(
         make_settings(sim, tmp_path, url),
-        webhook=WebhookConfig(
-            url="https://bot.invalid/telegram/hook", secret_token=SECRET, listen="127.0.0.1"
-        ),
+        webhook=WebhookConfig(url=HOOK, secret_token=SECRET, listen="127.0.0.1"),
     )
-    sim.add_user(731003, "Khoa")
+    # The simulated Telegram delivers to the bot's webhook, retrying whatever is not a 2xx.
+    port = _free_port()
+    sim.route_webhook(HOOK, f"http://127.0.0.1:{port}/telegram/hook")
+    person = Person(sim, sim.add_user(731003, "Khoa"))
     app = build_application(settings, clock=FakeClock())
     admin = await asyncpg.connect(postgres_server.url())
     try:
-        async with running(app, webhook=True, webhook_port=0), httpx.AsyncClient() as client:
-            hook = f"http://127.0.0.1:{app.bot_data['services'].webhook_port}/telegram/hook"
-            headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
-            assert (await client.post(hook, json=_help(500), headers=headers)).status_code == 200
-            await sim.wait_for_message(731003, contains="/myreports", timeout=10)
+        async with running(app, webhook=True, webhook_port=port):
+            await person.say("/help", expect="/myreports", wait=10)
 
             # The database goes away: its sessions end and new ones are refused.
             await admin.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS false")
             await admin.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name
             )
-            # Telegram's deliveries are refused with 503, never taken (200) and dropped.
-            for _ in range(3):
-                answer = await client.post(hook, json=_help(501), headers=headers)
-                assert answer.status_code == 503
+            mark = len(person.messages)
+            await person.user.send("/help")
+            # Each delivery is refused with 503 (never taken with 200 and dropped); Telegram
+            # tries again.
+            await eventually(lambda: sim.webhook_refusals.get(503, 0) >= 2, wait=15)
+            assert set(sim.webhook_refusals) == {503}
+            assert len(sim.pending_updates) == 1 and len(person.messages) == mark
 
-            # Back: Telegram's next retry is stored and handled, once.
+            # Back: the next retry is stored and handled, once.
             await admin.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS true")
-            assert (await client.post(hook, json=_help(501), headers=headers)).status_code == 200
-            assert (await client.post(hook, json=_help(501), headers=headers)).status_code == 200
-            await eventually(lambda: len(sim.messages(731003)) == 2, wait=15)
+            await sim.wait_for_message(person.id, contains="/myreports", after=mark, timeout=15)
+            await eventually(lambda: not sim.pending_updates, wait=10)
             await asyncio.sleep(0.3)
-            assert len(sim.messages(731003)) == 2
+            assert len(person.messages) == mark + 1
     finally:
         await admin.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS true")
         await admin.close()
 
 
-def _help(update_id: int) -> dict[str, object]:
-    return {
-        "update_id": update_id,
-        "message": {
-            "message_id": update_id,
-            "date": 1_800_000_000,
-            "chat": {"id": 731003, "type": "private", "first_name": "Khoa"},
-            "from": {"id": 731003, "is_bot": False, "first_name": "Khoa"},
-            "text": "/help",
-            "entities": [{"type": "bot_command", "offset": 0, "length": 5}],
-        },
-    }
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 # SQLite's built-in functions given to PostgreSQL: each expression reads the same on both.

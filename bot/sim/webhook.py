@@ -4,8 +4,10 @@ Once the bot sets a webhook on 127.0.0.1 (`setWebhook`), the simulator POSTs eac
 to it as JSON, with the secret token in `X-Telegram-Bot-Api-Secret-Token`, up to
 `max_connections` at a time (Telegram's default 40). An update answered 2xx is delivered; any
 other answer, a refused connection or a timeout leaves it pending and it is sent again after a
-growing delay, as Telegram retries. A webhook elsewhere than 127.0.0.1 is only recorded (the
-tests post to it themselves).
+growing delay, as Telegram retries. The bot's webhook must be https://, as Telegram requires:
+`route_webhook` says where the operator's HTTPS proxy would pass it on 127.0.0.1 (a balancer,
+a worker). A webhook elsewhere without a route is only recorded (the tests post to it
+themselves).
 """
 
 from __future__ import annotations
@@ -35,6 +37,15 @@ class WebhookMixin(SimCore):
     webhook_refusals: dict[int, int]
     _pusher: asyncio.Task[None] | None = None
     _retry_at: dict[int, tuple[float, float]]
+    _routes: dict[str, str]
+
+    def route_webhook(self, url: str, local: str) -> None:
+        """Deliver what is sent to the webhook `url` to `local`, an address on 127.0.0.1."""
+        if urlsplit(local).hostname != "127.0.0.1":
+            raise ValueError("the simulator delivers webhooks on 127.0.0.1 only")
+        if not hasattr(self, "_routes"):
+            self._routes = {}
+        self._routes[url] = local
 
     async def _set_webhook(self, p: Params) -> bool:
         self.webhook_url = p.text("url") or None
@@ -63,7 +74,7 @@ class WebhookMixin(SimCore):
     def _start_pushing(self) -> None:
         """Push updates to the webhook just set, if it is on this machine."""
         self._stop_pushing()
-        url = self.webhook_url
+        url = getattr(self, "_routes", {}).get(self.webhook_url or "", self.webhook_url)
         if url is None or urlsplit(url).hostname != "127.0.0.1":
             return
         if not hasattr(self, "webhook_refusals"):
