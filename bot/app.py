@@ -197,13 +197,14 @@ async def running(
                     secret_token=config.secret_token,
                     allowed_updates=Update.ALL_TYPES,
                 )
-                # Telegram accepted the webhook: that counts as hearing from it.
-                services.metrics.intake(services.clock())
                 inbound.start_handling()
             else:
                 # A webhook left set would make getUpdates fail with 409.
                 await app.bot.delete_webhook()
                 inbound.start_polling()
+            # Telegram answered at start: that counts as hearing from it (for /readyz), until
+            # the first long poll returns or the first webhook request arrives.
+            services.metrics.intake(services.clock())
             try:
                 yield app
             finally:
