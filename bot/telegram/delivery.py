@@ -72,8 +72,7 @@ class Delivery(Senders):
             self._task = asyncio.create_task(self._run(), name="liemchinh-delivery")
 
     async def stop(self, grace: float = STOP_GRACE) -> None:
-        """Finish the item in hand (for up to `grace` seconds) and stop; what is still owed
-        stays in the database for the next start."""
+        """Finish the item in hand (for up to `grace` seconds), then stop; the rest stays owed."""
         if self._task is not None:
             task, self._task = self._task, None
             self._stopping = True

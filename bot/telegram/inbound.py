@@ -121,10 +121,7 @@ class Inbound:
         self._tasks.append(asyncio.create_task(self._dispatch(), name="liemchinh-dispatch"))
 
     async def stop(self, grace: float = STOP_GRACE) -> None:
-        """Stop fetching, finish the updates in hand (for up to `grace` seconds), stop.
-
-        What is stored and not yet handled stays for the next start.
-        """
+        """Stop fetching, finish the updates in hand (up to `grace` s); the rest stays stored."""
         tasks, self._tasks = self._tasks, []
         for task in tasks:
             task.cancel()

@@ -54,10 +54,8 @@ class Lanes(Generic[Item]):
             ]
 
     async def stop(self, grace: float = 0.0) -> None:
-        """Stop the workers, letting the items in hand finish for up to `grace` seconds.
-
-        What was queued and not begun stays wherever its caller keeps it.
-        """
+        """Stop the workers, letting the items in hand finish for up to `grace` seconds."""
+        # What was queued and not begun stays wherever the caller keeps it (the database).
         workers, self._workers = self._workers, []
         self._closing = True
         busy = [task for task in workers if task in self._busy]
