@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import re
+import signal
 import sqlite3
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -27,6 +30,10 @@ from tests.conftest import (
     make_settings,
     quick_report,
 )
+from tests.proxies import Socks5Proxy
+from tests.test_operations import closed_port, environment
+from tests.test_proxy import PASSWORD, with_proxy
+from tests.test_restart import write_config
 
 SECRET = "ops-secret-token"
 CITIZEN_ID = 7_312_345_678
@@ -276,3 +283,48 @@ async def test_pages_webhook_and_probes_answer_on_one_port(
         )
         assert posted.status_code == 200
         await sim.wait_for_message(citizen.id, contains="đồng ý", timeout=10)
+
+
+async def test_an_operator_run_through_a_socks_proxy_with_probes(
+    sim: BotApiSimulator, tmp_path: Path
+) -> None:
+    port = closed_port()
+    config = write_config(sim, tmp_path)
+    stderr = tmp_path / "stderr.txt"
+    async with Socks5Proxy(username="operator", password=PASSWORD) as proxy:
+        with_proxy(config, proxy.url)
+        with config.open("a", encoding="utf-8") as extra:
+            extra.write(f"[ops]\nenabled = true\n[web]\nport = {port}\n")
+        with stderr.open("wb") as sink:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "bot",
+                "run",
+                "--config",
+                str(config),
+                "--log-format",
+                "json",
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=sink,
+                env=environment(),
+            )
+            try:
+                citizen = Person(sim, sim.add_user(731003, "Hải", language_code="vi"))
+                await citizen.say("/start", expect="đồng ý", wait=30)
+                async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+                    ready = await http.get("/readyz")
+                    found = samples((await http.get("/metrics")).text)
+            finally:
+                proc.send_signal(signal.SIGTERM)
+                await asyncio.wait_for(proc.wait(), 30)
+    assert proc.returncode == 0
+    assert ready.status_code == 200, ready.text
+    sent = value(found, "liemchinh_bot_api_calls_total", method="sendMessage", outcome="ok")
+    assert sent >= 1 and proxy.requests("sendMessage") == sim.count("sendMessage")
+    assert value(found, "liemchinh_updates_handled_total", kind="message") >= 1
+    text = stderr.read_text(encoding="utf-8")
+    assert "Warning" not in text
+    for secret in (PASSWORD, sim.token, "731003", "Hải"):
+        assert secret not in text
