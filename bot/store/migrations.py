@@ -371,4 +371,15 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "016_health_probe",
+        """
+        -- One row the readiness check rewrites: a write that reaches the disk proves the
+        -- database writable (not full, not read-only, not locked by another process).
+        CREATE TABLE health_probe (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            checked_at REAL NOT NULL
+        );
+        """,
+    ),
 ]

@@ -21,6 +21,7 @@ from bot.store.chats import ChatStore
 from bot.store.database import Clock, Database, StorageError
 from bot.store.drafts import DraftStore
 from bot.store.files import FileStore
+from bot.store.health import HealthStore
 from bot.store.identities import IdentityStore
 from bot.store.inbound import InboundStore
 from bot.store.integrity import IntegrityStore
@@ -57,6 +58,8 @@ class Repository:
         self.board = BoardStore(self.database)
         # Chats the bot was added to without a unit, and what it told them.
         self.chats = ChatStore(self.database)
+        # The operator's readiness probe and figures.
+        self.health = HealthStore(self.database)
 
     @property
     def path(self) -> Path:
