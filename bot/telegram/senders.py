@@ -45,7 +45,7 @@ from bot.core.outbox import (
     TextNotice,
 )
 from bot.core.parsing import format_code
-from bot.core.workflow import allowed_actions
+from bot.core.workflow import Workflow, allowed_actions
 from bot.figures.stats import Period, render_chart, stats_of, summary_text
 from bot.i18n import Gettext, Translator
 from bot.messages import admin as admin_texts
@@ -109,6 +109,8 @@ class Senders:
         self.settings = settings
         self.translator = translator
         self._chat_types: dict[int, str] = {}
+        # Decides patterns after a report is stored (a step of the workflow, no message).
+        self.workflow = Workflow(db, settings)
         # Parts Telegram accepted whose record the database refused for a while, by item.
         self._unrecorded: dict[int, tuple[int, int | None, Link | None]] = {}
 
@@ -277,6 +279,15 @@ class Senders:
             codes = [format_code(r.code) for r in found]
             lines.append(integrity_texts.pattern_line(codes, PATTERN_DAYS, _))
         return lines
+
+    async def _check_pattern(self, item: OutboxItem) -> None:
+        """Look for a pattern around a stored report; an escalation queues its own alerts."""
+        assert item.report_id is not None
+        report = await self.db.reports.get_report(item.report_id)
+        if report is None:
+            raise RuntimeError(f"outbox item {item.id} points at nothing")
+        # Idempotent: a cluster is escalated once, so a retry after a failure repeats nothing.
+        await self.workflow.check_pattern(report)
 
     async def _send_conflict_notice(self, item: OutboxItem) -> None:
         """Tell a unit that a report about it is handled above it, and nothing else."""
