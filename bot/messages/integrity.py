@@ -169,3 +169,24 @@ def patterns_text(
             % {"unit": escape(names.get(unit, unit)), "count": len(group), "codes": codes}
         )
     return "\n".join(lines)
+
+
+def metadata_removed(caption: str, original_sha256: str | None, _: Gettext) -> str:
+    """Return an evidence caption with the note that the image's metadata was removed (HTML)."""
+    note = _("🧹 The bot removed this image's metadata (EXIF, GPS, camera) before sending it.")
+    if original_sha256:
+        note += " " + _("SHA-256 of the original, as in the reporter's receipt: %(hash)s") % {
+            "hash": f"<code>{escape(original_sha256)}</code>"
+        }
+    return f"{caption}\n{note}"
+
+
+def evidence_withheld(caption: str, _: Gettext) -> str:
+    """Return what stands in for an image whose metadata could not be removed (HTML)."""
+    return "{caption}\n{note}".format(
+        caption=caption,
+        note=_(
+            "🧹 This image file could not be read to remove its metadata (which may show where"
+            " and by whom it was taken), so it is not passed on. Ask the reporter for a photo."
+        ),
+    )

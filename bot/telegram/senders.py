@@ -72,6 +72,7 @@ from bot.messages.report import (
     resent_mark,
 )
 from bot.store.repository import Repository, StorageError
+from bot.telegram.evidence import clean_image_document
 from bot.telegram.keyboards import (
     alert_keyboard,
     answer_keyboard,
@@ -109,6 +110,9 @@ class Senders:
         self.settings = settings
         self.translator = translator
         self._chat_types: dict[int, str] = {}
+        # Images sent as documents, once cleaned of metadata: the clean copy's file id on
+        # Telegram and the original's SHA-256, by attachment id (a restart cleans them again).
+        self._cleaned: dict[int, tuple[str, str]] = {}
         # Decides patterns after a report is stored (a step of the workflow, no message).
         self.workflow = Workflow(db, settings)
         # Parts Telegram accepted whose record the database refused for a while, by item.
@@ -612,8 +616,13 @@ class Senders:
     async def _copy_evidence(self, chat_id: int, att: Attachment, caption: str) -> None:
         data = await self.db.files.attachment_bytes(att.id) if att.id is not None else None
         if data is not None:
-            # Uploaded on the web pages: no Telegram message to copy, the bytes are stored.
+            # Uploaded on the web pages: no Telegram message to copy, the bytes are stored
+            # (photos already without their metadata).
+            if att.kind == "photo":
+                caption = integrity_texts.metadata_removed(caption, att.sha256, self._)
             await self._upload(chat_id, att.kind, data, caption)
+            return
+        if att.kind == "document" and await self._send_cleaned(chat_id, att, caption):
             return
         try:
             # copyMessage, never forwardMessage: a copy carries no trace of the sender.
@@ -628,6 +637,34 @@ class Senders:
             send = getattr(self.bot, method)
             kwargs = {"caption": caption} if att.kind != "video_note" else {}
             await send(chat_id, att.file_id, parse_mode=ParseMode.HTML, **kwargs)
+
+    async def _send_cleaned(self, chat_id: int, att: Attachment, caption: str) -> bool:
+        """Send an image sent as a document without its metadata; False if it is no image."""
+        _ = self._
+        known = self._cleaned.get(att.id) if att.id is not None else None
+        if known is not None:
+            # Cleaned once already: Telegram keeps the clean copy, sent again by its file id.
+            file_id, digest = known
+            text = integrity_texts.metadata_removed(caption, digest, _)
+            await self.bot.send_document(chat_id, file_id, caption=text, parse_mode=ParseMode.HTML)
+            return True
+        cleaned = await clean_image_document(self.bot, self.db, att)
+        if cleaned is None:
+            return False
+        if cleaned.data is None:
+            text = integrity_texts.evidence_withheld(caption, _)
+            await self.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML)
+            return True
+        text = integrity_texts.metadata_removed(caption, cleaned.original_sha256, _)
+        sent = await self.bot.send_document(
+            chat_id,
+            InputFile(cleaned.data, filename=cleaned.filename),
+            caption=text,
+            parse_mode=ParseMode.HTML,
+        )
+        if att.id is not None and sent.document is not None:
+            self._cleaned[att.id] = (sent.document.file_id, cleaned.original_sha256)
+        return True
 
     async def _send_held_alerts(self, item: OutboxItem) -> None:
         """Tell an admin, in their language, that a unit's alerts are held."""
