@@ -190,3 +190,19 @@ def evidence_withheld(caption: str, _: Gettext) -> str:
             " and by whom it was taken), so it is not passed on. Ask the reporter for a photo."
         ),
     )
+
+
+def open311_usage(_: Gettext) -> str:
+    """Return the usage of /export open311 (plain text)."""
+    return _(
+        "Usage: /export open311 [period], for example /export open311 30d: the Open311 feed"
+        " of the reports sent in the period."
+    )
+
+
+def open311_caption(count: int, period: str, _: Gettext) -> str:
+    """Return the caption of the Open311 feed file (plain text)."""
+    return _(
+        "Open311 GeoReport v2 feed: %(count)d reports (%(period)s), without descriptions,"
+        " places, officials or reporters."
+    ) % {"count": count, "period": period}
