@@ -316,7 +316,9 @@ async def test_export_open311_sends_the_same_feed_as_files(world: World) -> None
     mark = len(admin.messages)
     await admin.say("/export open311 30d", expect="Open311")
     files = [m for m in admin.messages[mark:] if "document" in m]
-    assert [m["document"]["file_name"] for m in files][0] == "open311-services.json"
+    names = [m["document"]["file_name"] for m in files]
+    assert len(names) == 2 and names[0] == "open311-services.json"
+    assert names[1].startswith("open311-requests-") and names[1].endswith(".json")
     check_services(json.loads(world.sim.file_content(files[0]["document"]["file_id"])))
     data = world.sim.file_content(files[1]["document"]["file_id"])
     document = json.loads(data)
