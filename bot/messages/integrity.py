@@ -206,3 +206,44 @@ def open311_caption(count: int, period: str, _: Gettext) -> str:
         "Open311 GeoReport v2 feed: %(count)d reports (%(period)s), without descriptions,"
         " places, officials or reporters."
     ) % {"count": count, "period": period}
+
+
+def receipt_check_words(_: Gettext) -> dict[str, str]:
+    """Return the words of the web page that checks a receipt, by name (plain text)."""
+    return {
+        "title": _("Check a receipt"),
+        "intro": _(
+            "A signed receipt proves what was sent and when, without saying who sent it. Choose"
+            " the receipt file (receipt-XXXX-XXXX.json) or paste its text."
+        ),
+        "file": _("Receipt file"),
+        "text": _("Or paste the receipt's text"),
+        "check": _("Check the receipt"),
+        "link": _("Have a signed receipt? Check it"),
+        "public_key": _("This service's public key (Ed25519): %(key)s"),
+    }
+
+
+def receipt_verdict(code: str, _: Gettext, fields: Sequence[str] = ()) -> str:
+    """Return what the check of a receipt found, for a verdict code (plain text)."""
+    if code == "valid":
+        return _(
+            "Valid: signed by this service's key, and it matches the report as stored: nothing"
+            " in it has changed."
+        )
+    if code == "unreadable":
+        return _("This is not a receipt of this service: it cannot be read.")
+    if code == "changed":
+        return _("Not valid: the receipt was changed after it was signed.")
+    if code == "key":
+        return _(
+            "Not valid: it was not signed with this service's key, or its content was changed."
+        )
+    if code == "missing":
+        return _("The signature is this service's, but no report with this code is stored.")
+    if code == "mismatch":
+        return _(
+            "The signature is this service's, but the stored report no longer matches it in:"
+            " %(fields)s."
+        ) % {"fields": ", ".join(fields)}
+    return _("Please choose a receipt file or paste its text.")

@@ -18,6 +18,7 @@ import tornado.web
 from bot.web.board import Board, BoardChart, BoardCsv
 from bot.web.open311 import Open311Requests, Open311Services
 from bot.web.page import Home, WebServices
+from bot.web.receipts import ReceiptCheck
 from bot.web.report import ReportForm
 from bot.web.status import StatusPage
 
@@ -41,6 +42,7 @@ def web_routes(services: WebServices) -> list[tornado.web.URLSpec | tuple[Any, .
         (r"/", Home, args),
         (r"/report", ReportForm, args),
         (r"/status", StatusPage, args),
+        (r"/status/receipt", ReceiptCheck, args),
         (r"/board", Board, args),
         (r"/board\.csv", BoardCsv, args),
         (r"/board\.svg", BoardChart, args),
