@@ -11,7 +11,7 @@ from PIL import Image
 
 from bot.core.images import UnreadableImage, image_type, strip_metadata
 from bot.core.receipts import key_path, load_or_create_key, public_bytes, verify
-from tests.conftest import HA_LONG_CHAT, Person, World, code_in, eventually
+from tests.conftest import HA_LONG_CHAT, Person, World, code_in, eventually, member
 from tests.web_helpers import gps_jpeg
 
 PHOTO = b"\xff\xd8\xff\xe0" + b"compressed by telegram" * 30 + b"\xff\xd9"
@@ -34,7 +34,7 @@ async def _report_with(person: Person, send: list[tuple[str, str, bytes]]) -> st
             await person.send_photo(content, expect=str(count))
         else:
             await person.send_document(name, content, expect=str(count))
-    await person.press("Xong", expect="ẩn danh")
+    await person.press("Xong" if send else "Bỏ qua", expect="ẩn danh")
     await person.press("Ẩn danh", expect="kiểm tra")
     return code_in((await person.press("Gửi phản ánh", expect="/status"))["text"])
 
@@ -58,7 +58,7 @@ async def test_a_jpeg_document_arrives_without_gps_and_its_hash_is_the_receipts(
         lan,
         [("document", "IMG_2041.JPG", original), ("photo", "", PHOTO), ("document", "a.pdf", PDF)],
     )
-    await eventually(lambda: len(_documents(world, HA_LONG_CHAT)) == 1, wait=10)
+    await eventually(lambda: len(_documents(world, HA_LONG_CHAT)) == 1, wait=30)
     sent = _documents(world, HA_LONG_CHAT)[0]
     cleaned = world.sim.file_content(sent["document"]["file_id"])
     assert cleaned != original
@@ -71,7 +71,7 @@ async def test_a_jpeg_document_arrives_without_gps_and_its_hash_is_the_receipts(
     caption = sent.get("caption") or ""
     assert "siêu dữ liệu" in caption and digest in caption and code in caption
     # The compressed photo and the PDF are copied as they are.
-    await eventually(lambda: world.sim.count("copyMessage", HA_LONG_CHAT) == 2)
+    await eventually(lambda: world.sim.count("copyMessage", HA_LONG_CHAT) == 2, wait=30)
 
     mark = len(lan.messages)
     await lan.user.press_button(lan.with_button("Biên nhận"), "Biên nhận")
@@ -106,3 +106,32 @@ def test_one_cleaning_for_every_channel() -> None:
         pass
     else:
         raise AssertionError("unreadable bytes must not pass as a cleaned image")
+
+
+async def test_an_image_answered_as_a_file_reaches_the_unit_without_gps(world: World) -> None:
+    hoa = world.person(780003, "Hoa")
+    code = await _report_with(hoa, [])
+    alert = await world.sim.wait_for_message(HA_LONG_CHAT, contains=code)
+    officer = member(world, 900102, "Hùng", HA_LONG_CHAT)
+    mark = len(hoa.messages)
+    await officer.send("Chị gửi ảnh biên lai được không?", chat_id=HA_LONG_CHAT, reply_to=alert)
+    question = await world.sim.wait_for_message(hoa.id, contains="Câu hỏi", after=mark)
+    original = gps_jpeg()
+    unit_mark = len(world.sim.messages(HA_LONG_CHAT))
+    await hoa.user.send_document(
+        "IMG_0007.JPG",
+        content=original,
+        mime_type="image/jpeg",
+        caption="Ảnh biên lai",
+        reply_to=question,
+    )
+    answer = await world.sim.wait_for_message(
+        HA_LONG_CHAT, predicate=lambda m: "document" in m, after=unit_mark
+    )
+    cleaned = world.sim.file_content(answer["document"]["file_id"])
+    assert _gps_of(cleaned) == {} and b"PhoneMaker" not in cleaned
+    assert answer["document"].get("file_name") == "evidence.jpg"
+    caption = answer.get("caption") or ""
+    assert code in caption and "Ảnh biên lai" in caption and "siêu dữ liệu" in caption
+    assert hashlib.sha256(original).hexdigest() in caption
+    assert world.sim.count("copyMessage", HA_LONG_CHAT) == 0

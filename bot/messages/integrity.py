@@ -171,14 +171,19 @@ def patterns_text(
     return "\n".join(lines)
 
 
-def metadata_removed(caption: str, original_sha256: str | None, _: Gettext) -> str:
-    """Return an evidence caption with the note that the image's metadata was removed (HTML)."""
+def metadata_note(original_sha256: str | None, _: Gettext) -> str:
+    """Return the note that an image's metadata was removed, with the original's hash (HTML)."""
     note = _("🧹 The bot removed this image's metadata (EXIF, GPS, camera) before sending it.")
     if original_sha256:
         note += " " + _("SHA-256 of the original, as in the reporter's receipt: %(hash)s") % {
             "hash": f"<code>{escape(original_sha256)}</code>"
         }
-    return f"{caption}\n{note}"
+    return note
+
+
+def metadata_removed(caption: str, original_sha256: str | None, _: Gettext) -> str:
+    """Return an evidence caption with the note that the image's metadata was removed (HTML)."""
+    return f"{caption}\n{metadata_note(original_sha256, _)}"
 
 
 def evidence_withheld(caption: str, _: Gettext) -> str:

@@ -86,21 +86,18 @@ class CleanedImage:
         return "evidence.png" if self.mime_type == "image/png" else "evidence.jpg"
 
 
-async def clean_image_document(bot: Bot, db: Repository, att: Attachment) -> CleanedImage | None:
+async def clean_image_file(bot: Bot, file_id: str, mime_type: str | None) -> CleanedImage | None:
     """Download a document and, if it is an image, return it without metadata; else None.
 
     Photos Telegram compressed carry no metadata and are copied as they are; a file sent as a
     document keeps its EXIF and GPS, so its bytes are read, whatever its name or stated type.
-    The original's SHA-256 is stored for the receipt if it was not yet.
     """
-    file = await bot.get_file(att.file_id)
+    file = await bot.get_file(file_id)
     original = bytes(await file.download_as_bytearray())
     mime = image_type(original)
-    if mime is None and not (att.mime_type or "").startswith("image/"):
+    if mime is None and not (mime_type or "").startswith("image/"):
         return None
     digest = hashlib.sha256(original).hexdigest()
-    if att.sha256 is None and att.id is not None:
-        await db.drafts.set_attachment_hash(att.id, digest)
     try:
         data: bytes | None = await asyncio.to_thread(
             strip_metadata, original, mime or "image/jpeg"

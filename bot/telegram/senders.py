@@ -72,7 +72,7 @@ from bot.messages.report import (
     resent_mark,
 )
 from bot.store.repository import Repository, StorageError
-from bot.telegram.evidence import clean_image_document
+from bot.telegram.evidence import CleanedImage, clean_image_file
 from bot.telegram.keyboards import (
     alert_keyboard,
     answer_keyboard,
@@ -538,6 +538,10 @@ class Senders:
                 reply_parameters=reply,
             )
             return message.message_id
+        if relay.direction == "to_unit" and relay.kind == "document" and relay.file_id:
+            cleaned = await clean_image_file(self.bot, relay.file_id, relay.mime_type)
+            if cleaned is not None:
+                return await self._relay_cleaned(chat_id, relay, head, cleaned, markup, reply)
         caption = relay_caption(head, relay.text)
         data = await self.db.files.relay_bytes(relay.id)
         if data is not None:
@@ -554,6 +558,38 @@ class Senders:
             reply_parameters=reply,
         )
         return copied.message_id
+
+    async def _relay_cleaned(
+        self,
+        chat_id: int,
+        relay: Relay,
+        head: str,
+        cleaned: CleanedImage,
+        markup: InlineKeyboardMarkup | None,
+        reply: ReplyParameters | None,
+    ) -> int:
+        """Pass on an image a reporter answered with as a file, without its metadata."""
+        _ = self._
+        if cleaned.data is None:
+            text = integrity_texts.evidence_withheld(f"<b>{head}</b>", _)
+            message = await self.bot.send_message(
+                chat_id,
+                text,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup,
+                reply_parameters=reply,
+            )
+            return message.message_id
+        note = integrity_texts.metadata_note(cleaned.original_sha256, _)
+        sent = await self.bot.send_document(
+            chat_id,
+            InputFile(cleaned.data, filename=cleaned.filename),
+            caption=relay_caption(head, relay.text, note),
+            parse_mode=ParseMode.HTML,
+            reply_markup=markup,
+            reply_parameters=reply,
+        )
+        return sent.message_id
 
     async def _latest_alert(self, report_id: int, chat_id: int) -> int | None:
         links = [
@@ -648,9 +684,12 @@ class Senders:
             text = integrity_texts.metadata_removed(caption, digest, _)
             await self.bot.send_document(chat_id, file_id, caption=text, parse_mode=ParseMode.HTML)
             return True
-        cleaned = await clean_image_document(self.bot, self.db, att)
+        cleaned = await clean_image_file(self.bot, att.file_id, att.mime_type)
         if cleaned is None:
             return False
+        if att.sha256 is None and att.id is not None:
+            # The receipt states the original's fingerprint, never the cleaned copy's.
+            await self.db.drafts.set_attachment_hash(att.id, cleaned.original_sha256)
         if cleaned.data is None:
             text = integrity_texts.evidence_withheld(caption, _)
             await self.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML)
