@@ -113,6 +113,8 @@ class Senders:
         # Images sent as documents, once cleaned of metadata: the clean copy's file id on
         # Telegram and the original's SHA-256, by attachment id (a restart cleans them again).
         self._cleaned: dict[int, tuple[str, str]] = {}
+        # Documents read once and found not to be images: copied as they are from then on.
+        self._not_images: set[int] = set()
         # Decides patterns after a report is stored (a step of the workflow, no message).
         self.workflow = Workflow(db, settings)
         # Parts Telegram accepted whose record the database refused for a while, by item.
@@ -658,7 +660,11 @@ class Senders:
                 caption = integrity_texts.metadata_removed(caption, att.sha256, self._)
             await self._upload(chat_id, att.kind, data, caption)
             return
-        if att.kind == "document" and await self._send_cleaned(chat_id, att, caption):
+        if (
+            att.kind == "document"
+            and att.id not in self._not_images
+            and await self._send_cleaned(chat_id, att, caption)
+        ):
             return
         try:
             # copyMessage, never forwardMessage: a copy carries no trace of the sender.
@@ -686,6 +692,8 @@ class Senders:
             return True
         cleaned = await clean_image_file(self.bot, att.file_id, att.mime_type)
         if cleaned is None:
+            if att.id is not None:
+                self._not_images.add(att.id)
             return False
         if att.sha256 is None and att.id is not None:
             # The receipt states the original's fingerprint, never the cleaned copy's.
