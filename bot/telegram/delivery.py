@@ -63,6 +63,7 @@ class Delivery(Senders):
             OutboxKind.HELD_ALERTS: self._send_held_alerts,
             OutboxKind.NOTICE: self._send_text_notice,
             OutboxKind.CONFLICT_NOTICE: self._send_conflict_notice,
+            OutboxKind.PATTERN_CHECK: self._check_pattern,
         }
         assert set(self._senders) == set(OutboxKind), "every kind of message needs a sender"
 
@@ -181,7 +182,7 @@ class Delivery(Senders):
         self, item: OutboxItem, delay: float, error: str, *, maybe_sent: bool = False
     ) -> None:
         """Retry later; a message to one person stops after MAX_ATTEMPTS, an alert never."""
-        if item.kind is not OutboxKind.ALERT and item.attempts + 1 >= MAX_ATTEMPTS:
+        if item.kind not in _NEVER_GIVEN_UP and item.attempts + 1 >= MAX_ATTEMPTS:
             log.error("outbox item %s given up after %d attempts", item.id, MAX_ATTEMPTS)
             await self.db.outbox.give_up(item.id, error)
         else:
@@ -214,6 +215,9 @@ class Delivery(Senders):
             self.wake()
 
 
+# An alert is owed to a unit however long its chat is broken, and a pattern check must run
+# however often the search failed: neither is ever dropped.
+_NEVER_GIVEN_UP = frozenset({OutboxKind.ALERT, OutboxKind.PATTERN_CHECK})
 # Telegram's answers meaning the thing to copy or reply to is gone for good.
 _GONE = ("message to copy not found", "message to reply not found", "chat not found")
 # Messages to one person (not alerts, which are never dropped) stop after this many attempts:

@@ -16,7 +16,9 @@ import tornado.netutil
 import tornado.web
 
 from bot.web.board import Board, BoardChart, BoardCsv
+from bot.web.open311 import Open311Requests, Open311Services
 from bot.web.page import Home, WebServices
+from bot.web.receipts import ReceiptCheck
 from bot.web.report import ReportForm
 from bot.web.status import StatusPage
 
@@ -43,10 +45,14 @@ def web_routes(services: WebServices) -> list[tornado.web.URLSpec | tuple[Any, .
         (r"/", Home, args),
         (r"/report", ReportForm, args),
         (r"/status", StatusPage, args),
+        (r"/status/receipt", ReceiptCheck, args),
         (r"/board", Board, args),
         (r"/board\.csv", BoardCsv, args),
         (r"/board\.svg", BoardChart, args),
         (r"/static/(style\.css)", tornado.web.StaticFileHandler, {"path": str(STATIC)}),
+        # The open data feed (Open311 GeoReport v2), read-only.
+        (r"/open311/v2/services\.json", Open311Services, args),
+        (r"/open311/v2/requests\.json", Open311Requests, args),
     ]
 
 
