@@ -19,6 +19,7 @@ from bot.config import (
     Settings,
     check_database_path,
     load_settings,
+    proxy_secrets,
 )
 from bot.logs import configure as configure_logging
 
@@ -277,8 +278,10 @@ def log_file_handler(path: Path) -> logging.FileHandler:
 
 def _logging(log_file: Path | None, settings: Settings, log_format: str = "text") -> None:
     handler: logging.Handler = log_file_handler(log_file) if log_file else logging.StreamHandler()
-    # Both formats take the token and the webhook's secret out of every line (bot.logs).
-    configure_logging(handler, log_format, [settings.token, settings.webhook.secret_token])
+    # Both formats take the token, the webhook's secret and the proxy's credentials out of
+    # every line (bot.logs).
+    secrets = [settings.token, settings.webhook.secret_token, *proxy_secrets(settings.proxy)]
+    configure_logging(handler, log_format, secrets)
 
 
 class AlreadyRunning(Exception):

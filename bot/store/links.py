@@ -61,6 +61,8 @@ class LinkStore(Store):
         source_message_id: int,
         actor: Actor,
         outgoing: Outgoing,
+        file_id: str | None = None,
+        mime_type: str | None = None,
     ) -> int | None:
         """Store a relayed message and the delivery it needs, atomically; None if a replay."""
         # The same source message relayed twice is a replayed update: stored and sent once.
@@ -76,7 +78,8 @@ class LinkStore(Store):
                 return None
             cur = await conn.execute(
                 "INSERT INTO relays (report_id, direction, actor_id, kind, text, source_chat_id,"
-                " source_message_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " source_message_id, created_at, file_id, mime_type)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     report_id,
                     direction,
@@ -86,6 +89,8 @@ class LinkStore(Store):
                     source_chat_id,
                     source_message_id,
                     now,
+                    file_id,
+                    mime_type,
                 ),
             )
             relay_id = cur.lastrowid
