@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import re
 import socket
 from pathlib import Path
 
@@ -334,3 +335,27 @@ async def test_sqlite_functions_read_the_same_on_postgresql(
             a, b = set(a.split(",")), set(b.split(","))
         assert a == b, sql
         assert type(a) is type(b), sql
+
+
+# Integer 0/1 columns: PostgreSQL refuses them as bare conditions ("NOT spam").
+FLAGS = ("disabled", "spam", "anonymous", "extended", "notified", "in_flight")
+_BARE_FLAG = re.compile(
+    rf"\b(?:NOT\s+(?:\w+\.)?(?:{'|'.join(FLAGS)})\b(?!\s*[=<>!])"
+    rf"|WHEN\s+(?:\w+\.)?(?:{'|'.join(FLAGS)})\s+THEN"
+    rf"|(?:WHERE|AND|OR)\s+(?:\w+\.)?(?:{'|'.join(FLAGS)})\s*(?:AND|OR|\)|\"|$))",
+    # SQL keywords are written in capitals here; Python's "not x.disabled" is no query.
+)
+
+
+def test_no_query_uses_a_flag_as_a_bare_condition() -> None:
+    # Written for SQLite alone, "WHERE NOT spam" fails on PostgreSQL; "spam = 0" runs on both
+    # (docs/architecture.md, "SQL for both databases").
+    root = Path(__file__).resolve().parent.parent
+    found = [
+        f"{path.relative_to(root)}: {match.group(0)!r}"
+        for folder in ("bot", "handlers")
+        for path in sorted((root / folder).rglob("*.py"))
+        if path.name not in ("dialect.py", "migrations.py")
+        for match in _BARE_FLAG.finditer(path.read_text(encoding="utf-8"))
+    ]
+    assert found == []
