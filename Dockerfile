@@ -25,10 +25,10 @@ USER liemchinh
 WORKDIR /var/lib/liemchinh
 EXPOSE 8443
 
-# Healthy while this worker answers webhooks; a standby is "unhealthy" until it takes over, so
-# `docker ps` shows which worker is working.
+# /healthz ([ops] enabled) answers while this worker works; a standby serves nothing and is
+# "unhealthy" until it takes over, so `docker ps` shows which worker is working.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
-    CMD ["python", "-c", "import socket; socket.create_connection(('127.0.0.1', 8443), 3).close()"]
+    CMD ["python", "-c", "import urllib.request as u; u.urlopen('http://127.0.0.1:8443/healthz', timeout=3)"]
 
 ENTRYPOINT ["liemchinh"]
 CMD ["run", "--webhook", "--standby", "--config", "/etc/liemchinh/config.toml", "--log-format", "json"]

@@ -82,7 +82,9 @@ def test_compose_runs_postgresql_workers_and_a_balancer(monkeypatch: pytest.Monk
     assert settings.database_url == "postgresql://liemchinh@db:5432/liemchinh"
     assert settings.database.parent == Path("/var/lib/liemchinh")
     assert any(v.endswith(":/var/lib/liemchinh") for v in worker["volumes"])
-    assert (settings.webhook.listen, settings.webhook.port) == ("0.0.0.0", 8443)
+    assert (settings.web.listen, settings.web.port) == ("0.0.0.0", 8443)
+    assert settings.ops.enabled
+    assert "http://127.0.0.1:8443/healthz" in instruction("HEALTHCHECK")
 
     balancer = services["balancer"]
     assert "./deploy/nginx.conf:/etc/nginx/nginx.conf:ro" in balancer["volumes"]
