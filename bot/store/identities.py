@@ -76,4 +76,3 @@ class IdentityStore(Store):
         if row is None:
             return None
         return int(row["id"]), bytes(row["salt"]), bytes(row["hash"])
-

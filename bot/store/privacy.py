@@ -62,6 +62,9 @@ class PrivacyStore(Store):
                 user_id,
             )
             admin = await _one(conn, "SELECT added_at FROM admins WHERE user_id = ?", user_id)
+            identity = await _one(
+                conn, "SELECT channel, created_at FROM identities WHERE user_id = ?", user_id
+            )
             units = await _all(conn, "SELECT code, name FROM units")
         return {
             "user": user,
@@ -71,6 +74,7 @@ class PrivacyStore(Store):
             "bans": bans,
             "officer_units": [r["unit_code"] for r in officer],
             "admin_since": admin["added_at"] if admin else None,
+            "identity": identity,
             "units": {u["code"]: u["name"] for u in units},
         }
 
