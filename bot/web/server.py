@@ -17,6 +17,7 @@ import tornado.web
 
 from bot.web.board import Board, BoardChart, BoardCsv
 from bot.web.page import Home, WebServices
+from bot.web.privacy import Forget, MyData
 from bot.web.report import ReportForm
 from bot.web.status import StatusPage
 
@@ -40,6 +41,8 @@ def web_routes(services: WebServices) -> list[tornado.web.URLSpec | tuple[Any, .
         (r"/", Home, args),
         (r"/report", ReportForm, args),
         (r"/status", StatusPage, args),
+        (r"/mydata", MyData, args),
+        (r"/forget", Forget, args),
         (r"/board", Board, args),
         (r"/board\.csv", BoardCsv, args),
         (r"/board\.svg", BoardChart, args),
