@@ -14,11 +14,9 @@ from typing import Any
 
 import pytest
 
-from bot.core.domain import Actor
-from bot.core.outbox import Outgoing, QuestionPayload
 from bot.sim import BotApiSimulator
 from tests.conftest import HA_LONG_CHAT, FakeClock
-from tests.web_helpers import gps_jpeg, web_world
+from tests.web_helpers import gps_jpeg, officer_does, web_world
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
@@ -165,18 +163,10 @@ async def test_citizen_on_a_phone(sim: BotApiSimulator, tmp_path: Path, clock: F
             alert = await world.sim.wait_for_message(HA_LONG_CHAT, contains=code, timeout=10)
             assert alert
 
-            report = await world.db.reports.report_by_code(code.replace("-", ""))
-            assert report is not None
-            officer = Actor("officer", 900102, "Hùng")
-            await world.db.links.add_relay(
-                report.id,
-                direction="to_citizen",
-                kind="text",
-                text="Anh/chị nộp hồ sơ lúc mấy giờ?",
-                source_chat_id=HA_LONG_CHAT,
-                source_message_id=4242,
-                actor=officer,
-                outgoing=Outgoing(QuestionPayload(unit="HL")),
+            # The unit's officer takes the report and asks a question, in the unit's group.
+            await officer_does(world, code, "Tiếp nhận")
+            await officer_does(
+                world, code, "Hỏi người phản ánh", "Anh/chị nộp hồ sơ lúc mấy giờ?", "Đã gửi"
             )
             await phone.open("/status")
             await phone.type("#code", code)
@@ -192,14 +182,12 @@ async def test_citizen_on_a_phone(sim: BotApiSimulator, tmp_path: Path, clock: F
             assert code in got["text"]
             await phone.shot("status")
 
-            services = world.app.bot_data["services"]
-            report = await services.workflow.acknowledge(report, officer)
-            report = await services.workflow.resolve(report, officer, "Đã chấn chỉnh cán bộ.")
+            await officer_does(world, code, "Đã giải quyết", "Đã chấn chỉnh cán bộ một cửa.")
             await phone.click('button[value="open"]')
             await phone.shot("status-resolved")
             await phone.click('button[value="resolved"]')
             await phone.click('button[name="stars"][value="5"]')
-            report = await world.db.reports.get_report(report.id)
+            report = await world.db.reports.report_by_code(code.replace("-", ""))
             assert report is not None and report.citizen_verdict == "yes" and report.rating == 5
 
             await phone.open("/board?days=30")

@@ -15,9 +15,10 @@ import httpx
 from bot.app import build_application, running
 from bot.config import WebConfig
 from bot.sim import BotApiSimulator
-from tests.conftest import FakeClock, World, make_settings
+from tests.conftest import HA_LONG_CHAT, FakeClock, World, make_settings, member, press
 
 CSRF_RE = re.compile(r'name="csrf" value="([0-9a-f]+)"')
+HL_OFFICER = 900102
 
 
 @asynccontextmanager
@@ -33,6 +34,36 @@ async def web_world(
     services.web_port = 0
     async with running(app):
         yield World(sim, app, settings, clock), f"http://127.0.0.1:{services.web_port}"
+
+
+async def officer_does(
+    world: World,
+    code: str,
+    button: str,
+    note: str | None = None,
+    expect: str = "Đã cập nhật",
+    *,
+    officer_id: int = HL_OFFICER,
+    chat_id: int = HA_LONG_CHAT,
+) -> None:
+    """Have a unit's officer press a button on the report's latest message with buttons in the
+    unit's group, and reply to the bot's prompt with `note` when the button asks for one."""
+    officer = member(world, officer_id, "Cán bộ", chat_id)
+    alert = next(
+        m
+        for m in reversed(world.sim.messages(chat_id))
+        if code in (m.get("text") or "") and m.get("buttons")
+    )
+    mark = len(world.sim.messages(chat_id))
+    await press(world, officer, alert, button)
+    if note is None:
+        return
+    prompt = await world.sim.wait_for_message(
+        chat_id, contains="vui lòng trả lời", after=mark, timeout=10
+    )
+    mark = len(world.sim.messages(chat_id))
+    await officer.send(note, chat_id=chat_id, reply_to=prompt)
+    await world.sim.wait_for_message(chat_id, contains=expect, after=mark, timeout=10)
 
 
 class WebCitizen:
