@@ -106,6 +106,16 @@ class WebCitizen:
 
     async def file_report(self, description: str, photo: bytes | None = None) -> tuple[str, str]:
         """Walk the form to the end; return the tracking code and the secret key."""
+        await self.fill_report(description, photo)
+        response = await self.step("review", choice="confirm")
+        assert response.status_code == 200, self.page
+        code = re.search(r'id="code">([^<]+)<', self.page)
+        key = re.search(r'id="key">([^<]+)<', self.page)
+        assert code and key, self.page
+        return code.group(1), key.group(1)
+
+    async def fill_report(self, description: str, photo: bytes | None = None) -> None:
+        """Walk the form up to the review, before Send."""
         await self.get("/report")
         if 'name="consent"' in self.page:
             await self.post("/report", {"consent": "yes"})
@@ -120,12 +130,6 @@ class WebCitizen:
             await self.post("/report", {"step": "evidence", "go": "files"}, [("files", photo)])
         await self.step("evidence", choice="done")
         await self.step("identity", choice="anon")
-        response = await self.step("review", choice="confirm")
-        assert response.status_code == 200, self.page
-        code = re.search(r'id="code">([^<]+)<', self.page)
-        key = re.search(r'id="key">([^<]+)<', self.page)
-        assert code and key, self.page
-        return code.group(1), key.group(1)
 
 
 def gps_jpeg() -> bytes:
