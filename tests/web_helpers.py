@@ -104,9 +104,11 @@ class WebCitizen:
     async def step(self, step: str, **data: str) -> httpx.Response:
         return await self.post("/report", {"step": step, **data})
 
-    async def file_report(self, description: str, photo: bytes | None = None) -> tuple[str, str]:
+    async def file_report(
+        self, description: str, photo: bytes | None = None, unit: str = "HL"
+    ) -> tuple[str, str]:
         """Walk the form to the end; return the tracking code and the secret key."""
-        await self.fill_report(description, photo)
+        await self.fill_report(description, photo, unit)
         response = await self.step("review", choice="confirm")
         assert response.status_code == 200, self.page
         code = re.search(r'id="code">([^<]+)<', self.page)
@@ -114,14 +116,16 @@ class WebCitizen:
         assert code and key, self.page
         return code.group(1), key.group(1)
 
-    async def fill_report(self, description: str, photo: bytes | None = None) -> None:
+    async def fill_report(
+        self, description: str, photo: bytes | None = None, unit: str = "HL"
+    ) -> None:
         """Walk the form up to the review, before Send."""
         await self.get("/report")
         if 'name="consent"' in self.page:
             await self.post("/report", {"consent": "yes"})
         await self.step("category", choice="harass")
         await self.step("unit", text="ha long")
-        await self.step("unit", choice="HL")
+        await self.step("unit", choice=unit)
         await self.step("official", choice="skip")
         await self.step("when", choice="today")
         await self.step("where", choice="skip")
