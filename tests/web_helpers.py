@@ -15,7 +15,15 @@ import httpx
 from bot.app import build_application, running
 from bot.config import WebConfig
 from bot.sim import BotApiSimulator
-from tests.conftest import HA_LONG_CHAT, FakeClock, World, make_settings, member, press
+from tests.conftest import (
+    HA_LONG_CHAT,
+    FakeClock,
+    World,
+    eventually,
+    make_settings,
+    member,
+    press,
+)
 
 CSRF_RE = re.compile(r'name="csrf" value="([0-9a-f]+)"')
 HL_OFFICER = 900102
@@ -23,12 +31,16 @@ HL_OFFICER = 900102
 
 @asynccontextmanager
 async def web_world(
-    sim: BotApiSimulator, tmp_path: Path, clock: FakeClock, **web: Any
+    sim: BotApiSimulator,
+    tmp_path: Path,
+    clock: FakeClock,
+    settings_changes: dict[str, Any] | None = None,
+    **web: Any,
 ) -> AsyncIterator[tuple[World, str]]:
     """Run the bot with `[web] enabled` on a free port of 127.0.0.1; yield it and its address."""
     settings = make_settings(sim, tmp_path)
     config = WebConfig(enabled=True, listen="127.0.0.1", port=1, **web)
-    settings = dataclasses.replace(settings, web=config)
+    settings = dataclasses.replace(settings, web=config, **(settings_changes or {}))
     app = build_application(settings, clock=clock)
     services = app.bot_data["services"]
     services.web_port = 0
@@ -49,11 +61,20 @@ async def officer_does(
     """Have a unit's officer press a button on the report's latest message with buttons in the
     unit's group, and reply to the bot's prompt with `note` when the button asks for one."""
     officer = member(world, officer_id, "Cán bộ", chat_id)
-    alert = next(
-        m
-        for m in reversed(world.sim.messages(chat_id))
-        if code in (m.get("text") or "") and m.get("buttons")
-    )
+
+    def carrying() -> dict[str, Any] | None:
+        # The alert is edited after each step: its buttons change once the step is stored.
+        return next(
+            (
+                m
+                for m in reversed(world.sim.messages(chat_id))
+                if code in (m.get("text") or "")
+                and any(button in label for label, _data in m.get("buttons") or [])
+            ),
+            None,
+        )
+
+    alert = await eventually(carrying, wait=10)
     mark = len(world.sim.messages(chat_id))
     await press(world, officer, alert, button)
     if note is None:
@@ -100,6 +121,13 @@ class WebCitizen:
             response = await self.client.get(response.headers["location"])
         self.page = response.text
         return response
+
+    @property
+    def asked(self) -> str:
+        """Return the step the page shown asks."""
+        match = re.search(r'name="step" value="([a-z_]+)"', self.page)
+        assert match, self.page
+        return match.group(1)
 
     async def step(self, step: str, **data: str) -> httpx.Response:
         return await self.post("/report", {"step": step, **data})
