@@ -46,6 +46,23 @@ FLAGS = (
 )
 
 
+# The page's overflow and its small tap targets, measured by the browser itself.
+FITS = """
+const width = arguments[0];
+const out = [];
+if (document.documentElement.scrollWidth > width) {
+  out.push("page " + document.documentElement.scrollWidth + "px wide");
+}
+const taps = "main button, main a.button, input:not([type=hidden])";
+for (const el of document.querySelectorAll(taps)) {
+  const box = el.getBoundingClientRect();
+  if (el.closest(".hp")) continue;
+  if (box.height < 44) out.push(el.outerHTML.slice(0, 80) + " " + box.height + "px high");
+}
+return out;
+"""
+
+
 def _browser(profile: str) -> Any:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
@@ -109,6 +126,18 @@ class Phone:
         from selenium.webdriver.common.by import By
 
         return str(await self.run(lambda: self.driver.find_element(By.CSS_SELECTOR, css).text))
+
+    async def fits(self, width: int) -> list[str]:
+        """Return what does not fit a screen `width` pixels wide, or is too small to tap."""
+
+        def go() -> list[str]:
+            self.driver.set_window_size(width, 640)
+            try:
+                return list(self.driver.execute_script(FITS, width))
+            finally:
+                self.driver.set_window_size(390, 844)
+
+        return list(await self.run(go))
 
     async def shot(self, name: str) -> None:
         SHOTS.mkdir(parents=True, exist_ok=True)
@@ -193,6 +222,16 @@ async def test_citizen_on_a_phone(sim: BotApiSimulator, tmp_path: Path, clock: F
             await phone.open("/board?days=30")
             assert "UBND phường Hạ Long" in await phone.text()
             await phone.shot("board")
+            await phone.click('footer a[href="/mydata"]')
+            await phone.shot("mydata")
+            await phone.click('a[href="/forget"]')
+            await phone.shot("forget")
+
+            # At 320 px, the narrowest phones: nothing wider than the screen, every button and
+            # link of the forms large enough to tap.
+            for path in ("/", "/report", "/status", "/board?days=365", "/mydata", "/forget"):
+                await phone.open(path)
+                assert await phone.fits(320) == [], path
         finally:
             await asyncio.to_thread(driver.quit)
             shutil.rmtree(profile, ignore_errors=True)
