@@ -236,3 +236,37 @@ async def test_switched_off_nothing_listens(sim: BotApiSimulator, tmp_path: Path
     async with running(app), httpx.AsyncClient() as client:
         with pytest.raises(httpx.ConnectError):
             await client.get(f"http://127.0.0.1:{port}/")
+
+
+async def test_ten_files_at_most_and_those_kept_after_a_refusal(
+    sim: BotApiSimulator, tmp_path: Path, clock: FakeClock
+) -> None:
+    async with web_world(sim, tmp_path, clock) as (world, base):
+        citizen = WebCitizen(base)
+        try:
+            await citizen.get("/report")
+            await citizen.post("/report", {"consent": "yes"})
+            for step, data in [
+                ("category", {"choice": "harass"}),
+                ("unit", {"choice": "HL"}),
+                ("official", {"choice": "skip"}),
+                ("when", {"choice": "today"}),
+                ("where", {"choice": "skip"}),
+                ("description", {"text": DESCRIPTION}),
+            ]:
+                await citizen.step(step, **data)
+            photo = gps_jpeg()
+            first = await citizen.post(
+                "/report", {"step": "evidence", "go": "files"}, [("files", photo)] * 4
+            )
+            assert first.status_code == 200 and "4" in first.text
+            refused = await citizen.post(
+                "/report", {"step": "evidence", "go": "files"}, [("files", photo)] * 7
+            )
+            # The eleventh is refused next to the field; the ten before it are kept.
+            assert refused.status_code == 400 and 'class="error"' in refused.text
+            assert "10" in refused.text
+            [(_chat, user_id)] = list(await world.db.drafts.draft_steps())
+            assert len(await world.db.drafts.draft_attachments(user_id)) == 10
+        finally:
+            await citizen.close()
