@@ -41,6 +41,9 @@ async def test_copies_of_a_browser_and_of_a_report(
             assert 'href="/mydata"' in citizen.page and 'href="/forget"' in citizen.page
             empty = await citizen.post("/mydata", {"action": "session"})
             assert "Không có dữ liệu nào" in empty.text
+            await citizen.get("/forget")
+            nothing = await citizen.post("/forget", {"action": "session"})
+            assert "Không có dữ liệu nào" in nothing.text
 
             code, key = await citizen.file_report(DESCRIPTION)
             await citizen.get("/mydata")

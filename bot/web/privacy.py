@@ -128,15 +128,14 @@ class Forget(_DataPage):
             done = texts.report_erased(_)
         else:
             user_id = await self.web_user()
-            count = 0
-            if user_id is not None:
+            if user_id is None:
+                done = texts.nothing_stored(_)
+            else:
                 banned = await db.admin.ban_state(user_id) is not None
                 count = await db.privacy.forget_user(user_id)
-                log.info(
-                    "a web reporter's personal data was erased; %d reports de-identified", count
-                )
+                log.info("a web reporter's data was erased; %d reports de-identified", count)
                 # A banned person keeps the session their ban is recognised by.
                 if not banned:
                     self.new_session()
-            done = texts.session_erased(count, _)
+                done = texts.session_erased(count, _)
         self.page(texts.forget_title(_), f'<p class="ok" role="status">{escape(done)}</p>')
