@@ -11,7 +11,7 @@ from typing import Any
 
 import aiosqlite
 
-from bot.core.domain import CITIZEN
+from bot.core.domain import CITIZEN, Channel
 from bot.store.database import Store
 from bot.store.rows import insert_audit
 
@@ -196,19 +196,21 @@ class PrivacyStore(Store):
                 await conn.execute("DELETE FROM drafts WHERE user_id = ?", (row["user_id"],))
         return len(rows)
 
-    async def expire_identities(self, created_before: float) -> int:
-        """Delete idle identities of other channels made before a moment, with their user row.
+    async def expire_identities(self, channel: Channel, created_before: float) -> int:
+        """Delete a channel's idle identities made before a moment, with their user row.
 
-        Idle: no unfinished report, no report still linked to them, no ban. A web identity
-        is a browser's session: once idle it serves nobody, and it is personal data.
+        Idle: no unfinished report, no report still linked to them, no ban. Meant for channels
+        whose ids do not last (a web identity is a browser's session: once idle it serves
+        nobody, and it is personal data).
         """
         async with self._write() as conn:
             rows = await _all(
                 conn,
-                "SELECT user_id FROM identities WHERE created_at <= ?"
+                "SELECT user_id FROM identities WHERE channel = ? AND created_at <= ?"
                 " AND user_id NOT IN (SELECT user_id FROM drafts)"
                 " AND user_id NOT IN (SELECT user_id FROM reporters)"
                 " AND user_id NOT IN (SELECT user_id FROM bans)",
+                channel.value,
                 created_before,
             )
             for row in rows:
