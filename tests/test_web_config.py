@@ -14,7 +14,7 @@ from tests.test_config import GOOD, write
 WEB = """
 [web]
 enabled = true
-listen = "::1"
+listen = "localhost"
 port = 8443
 public_url = "https://phananh.example.org/"
 board_min_reports = 12
@@ -26,7 +26,7 @@ def test_every_web_key_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     web = load_settings(write(tmp_path, GOOD + WEB)).web
     assert web == WebConfig(
         enabled=True,
-        listen="::1",
+        listen="localhost",
         port=8443,
         public_url="https://phananh.example.org",
         board_min_reports=12,
@@ -45,7 +45,7 @@ def test_web_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         5,
     )
     assert not web.secure
-    plain = load_settings(write(tmp_path, GOOD + '[web]\npublic_url = "http://10.0.0.5:8080"'))
+    plain = load_settings(write(tmp_path, GOOD + '[web]\npublic_url = "http://127.0.0.1:8080"'))
     assert not plain.web.secure
 
 

@@ -183,3 +183,34 @@ async def test_board_figures_are_cached_for_a_minute(
             assert "UBND phường Hạ Long" in (await citizen.get("/board?days=365")).text
         finally:
             await citizen.close()
+
+
+async def test_behind_a_local_proxy_each_visitor_has_their_own_limits(world: World) -> None:
+    # Addresses from the loopback block stand for visitors the proxy forwards.
+    ticks = Ticks()
+    failures = Failures(slow_after=5, lock_after=2, lock_seconds=900, clock=ticks)
+    async with pages(world, failures=failures) as (_web, base):
+        first, second = WebCitizen(base), WebCitizen(base)
+        try:
+            code, key = await first.file_report(DESCRIPTION)
+            other, other_key = await second.file_report(DESCRIPTION + " Lần hai.")
+            # The proxy appends the visitor's address; what the visitor wrote before it counts
+            # for nothing.
+            first.client.headers["X-Forwarded-For"] = "127.0.0.9, 127.0.0.2"
+            second.client.headers["X-Forwarded-For"] = "127.0.0.3"
+            for attempt in ("AAAA-BBBB-CCCC-DDDD", "EEEE-FFFF-GGGG-HHHH"):
+                await first.get("/status")
+                await first.post("/status", {"code": other, "key": attempt})
+            assert failures.locked("addr:127.0.0.2")
+            assert not failures.locked("addr:127.0.0.9") and not failures.locked("addr:127.0.0.1")
+            await first.get("/status")
+            locked = await first.post("/status", {"code": code, "key": key})
+            assert locked.status_code == 429
+            # Another visitor behind the same proxy is not locked out by the first.
+            await second.get("/status")
+            failures.clear("code:" + other.replace("-", ""))
+            opened = await second.post("/status", {"code": other, "key": other_key})
+            assert opened.status_code == 200
+        finally:
+            await first.close()
+            await second.close()

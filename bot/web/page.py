@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from html import escape
@@ -90,8 +91,18 @@ class Page(tornado.web.RequestHandler):
 
     @property
     def address(self) -> str:
-        """Return the visitor's address, for in-memory limits only."""
-        return self.request.remote_ip or "-"
+        """Return the visitor's address, for in-memory limits only.
+
+        Behind a proxy on this machine (the README's setup) every request comes from a
+        loopback address, so the visitor's is the last entry of X-Forwarded-For, the one the
+        proxy appends; earlier entries could be written by anyone. From any other peer the
+        header is ignored.
+        """
+        peer = self.request.remote_ip or "-"
+        if not _is_loopback(peer):
+            return peer
+        forwarded = self.request.headers.get("X-Forwarded-For", "").split(",")[-1].strip()
+        return forwarded if _is_ip(forwarded) else peer
 
     async def web_user(self, create: bool = False) -> int | None:
         """Return this browser's internal user id, allocating one only when `create`."""
@@ -170,6 +181,18 @@ class Page(tornado.web.RequestHandler):
         """Answer errors with a short page and no details."""
         self.set_header("Content-Type", "text/plain; charset=utf-8")
         self.finish(f"{status_code}\n")
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_loopback(text: str) -> bool:
+    return _is_ip(text) and ipaddress.ip_address(text).is_loopback
 
 
 class Home(Page):
