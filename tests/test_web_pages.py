@@ -6,13 +6,14 @@ from __future__ import annotations
 import dataclasses
 import re
 import socket
+import sqlite3
 from pathlib import Path
 
 import httpx
 import pytest
 
 from bot.app import build_application, running
-from bot.config import WebConfig
+from bot.config import DATA_KEY_ENV, WebConfig
 from bot.core.domain import Status
 from bot.sim import BotApiSimulator
 from tests.conftest import HA_LONG_CHAT, FakeClock, eventually, make_settings
@@ -105,6 +106,9 @@ async def test_html_in_every_field_is_escaped_on_the_page_and_in_the_alert(
             await citizen.step("where", text=place)
             await citizen.step("description", text=description)
             await citizen.step("evidence", choice="done")
+            # Anonymous is the default: the first button, the one the page puts forward.
+            assert citizen.asked == "identity"
+            assert citizen.page.index('value="anon"') < citizen.page.index('value="named"')
             await citizen.step("identity", choice="named")
             review = await citizen.step("contact", name=name, phone="0912345678")
             assert citizen.asked == "review", review.text
@@ -268,5 +272,35 @@ async def test_ten_files_at_most_and_those_kept_after_a_refusal(
             assert "10" in refused.text
             [(_chat, user_id)] = list(await world.db.drafts.draft_steps())
             assert len(await world.db.drafts.draft_attachments(user_id)) == 10
+        finally:
+            await citizen.close()
+
+
+async def test_a_named_web_report_is_sealed_like_a_chat_one(
+    sim: BotApiSimulator, tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cryptography.fernet import Fernet
+
+    monkeypatch.setenv(DATA_KEY_ENV, Fernet.generate_key().decode())
+    async with web_world(sim, tmp_path, clock) as (world, base):
+        citizen = WebCitizen(base)
+        try:
+            await citizen.fill_report(DESCRIPTION, identity="named")
+            assert citizen.asked == "contact"
+            await citizen.step("contact", name="Nguyễn Văn An", phone="0912345678")
+            sent = await citizen.step("review", choice="confirm")
+            code = re.search(r'id="code">([^<]+)<', sent.text)
+            assert code is not None
+            with sqlite3.connect(world.settings.database) as conn:
+                name, phone = conn.execute(
+                    "SELECT contact_name, contact_phone FROM reports WHERE code = ?",
+                    (code.group(1).replace("-", ""),),
+                ).fetchone()
+            assert name.startswith("fernet:") and phone.startswith("fernet:")
+            assert "0912345678" not in phone and "An" not in name
+            report = await world.db.reports.report_by_code(code.group(1).replace("-", ""))
+            assert report is not None and report.fields.contact_name == "Nguyễn Văn An"
+            alert = await world.sim.wait_for_message(HA_LONG_CHAT, contains=code.group(1))
+            assert "0912345678" not in alert["text"] and "Nguyễn Văn An" not in alert["text"]
         finally:
             await citizen.close()

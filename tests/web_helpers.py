@@ -145,9 +145,13 @@ class WebCitizen:
         return code.group(1), key.group(1)
 
     async def fill_report(
-        self, description: str, photo: bytes | None = None, unit: str = "HL"
+        self,
+        description: str,
+        photo: bytes | None = None,
+        unit: str = "HL",
+        identity: str = "anon",
     ) -> None:
-        """Walk the form up to the review, before Send."""
+        """Walk the form up to the review, before Send (up to the contact if "named")."""
         await self.get("/report")
         if 'name="consent"' in self.page:
             await self.post("/report", {"consent": "yes"})
@@ -161,7 +165,7 @@ class WebCitizen:
         if photo is not None:
             await self.post("/report", {"step": "evidence", "go": "files"}, [("files", photo)])
         await self.step("evidence", choice="done")
-        await self.step("identity", choice="anon")
+        await self.step("identity", choice=identity)
 
 
 def gps_jpeg() -> bytes:
