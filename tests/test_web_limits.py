@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,7 +17,7 @@ from bot.sim import BotApiSimulator
 from bot.web.page import WebServices
 from bot.web.security import Failures, RateLimit
 from bot.web.server import make_app, web_routes
-from tests.conftest import FakeClock, World
+from tests.conftest import FakeClock, World, eventually
 from tests.web_helpers import WebCitizen, web_world
 
 DESCRIPTION = "Cán bộ một cửa yêu cầu nộp thêm giấy tờ không có trong quy định."
@@ -214,3 +215,21 @@ async def test_behind_a_local_proxy_each_visitor_has_their_own_limits(world: Wor
         finally:
             await first.close()
             await second.close()
+
+
+async def test_a_malformed_request_is_logged_without_its_address(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    async with pages(world) as (_web, base):
+        host, port = base.removeprefix("http://").split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(b"NOT HTTP AT ALL\r\n\r\n")
+        await writer.drain()
+        await reader.read()  # the server hangs up
+        writer.close()
+        await writer.wait_closed()
+        await eventually(lambda: any("Malformed" in r.getMessage() for r in caplog.records))
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("tornado")]
+    assert any("Malformed HTTP message from a visitor" in line for line in lines)
+    assert not any(ADDRESS in line for line in lines)

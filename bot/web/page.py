@@ -23,6 +23,7 @@ from bot.web.security import (
     RateLimit,
     csrf_ok,
     csrf_token,
+    is_ip,
     new_session,
     session_identity,
 )
@@ -102,7 +103,7 @@ class Page(tornado.web.RequestHandler):
         if not _is_loopback(peer):
             return peer
         forwarded = self.request.headers.get("X-Forwarded-For", "").split(",")[-1].strip()
-        return forwarded if _is_ip(forwarded) else peer
+        return forwarded if is_ip(forwarded) else peer
 
     async def web_user(self, create: bool = False) -> int | None:
         """Return this browser's internal user id, allocating one only when `create`."""
@@ -183,16 +184,8 @@ class Page(tornado.web.RequestHandler):
         self.finish(f"{status_code}\n")
 
 
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
-
-
 def _is_loopback(text: str) -> bool:
-    return _is_ip(text) and ipaddress.ip_address(text).is_loopback
+    return is_ip(text) and ipaddress.ip_address(text).is_loopback
 
 
 class Home(Page):

@@ -19,6 +19,7 @@ from bot.web.board import Board, BoardChart, BoardCsv
 from bot.web.page import Home, WebServices
 from bot.web.privacy import Forget, MyData
 from bot.web.report import ReportForm
+from bot.web.security import hide_addresses
 from bot.web.status import StatusPage
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ def _log_request(handler: tornado.web.RequestHandler) -> None:
 
 def web_routes(services: WebServices) -> list[tornado.web.URLSpec | tuple[Any, ...]]:
     """Return the pages' routes, to mount in a tornado application."""
+    hide_addresses()
     args = {"services": services}
     return [
         (r"/", Home, args),
