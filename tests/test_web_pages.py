@@ -145,6 +145,9 @@ async def test_answers_carry_files_and_refuse_disguised_ones(
                 "/status", fields, [("file", b"MZ\x90\x00 a program named giay-hen.jpg")]
             )
             assert "Chỉ nhận ảnh" in disguised.text
+            big = b"\xff\xd8\xff\xe0" + bytes(20_000_001)
+            oversized = await citizen.post("/status", {**fields, "nonce": "13"}, [("file", big)])
+            assert "20 MB" in oversized.text
             mark = len(world.sim.messages(HA_LONG_CHAT))
             await citizen.post("/status", {**fields, "nonce": "12"}, [("file", gps_jpeg())])
             await eventually(
