@@ -9,9 +9,9 @@ from bot.core.domain import FIRST_INTERNAL_ID, Channel
 from bot.jobs import apply_retention
 from bot.sim import BotApiSimulator
 from bot.web.security import session_identity
-from tests.conftest import ADMIN_ID, FakeClock, World
+from tests.conftest import ADMIN_ID, HA_LONG_CHAT, FakeClock, World
 from tests.test_admin import ask
-from tests.web_helpers import WebCitizen, web_world
+from tests.web_helpers import WebCitizen, officer_does, web_world
 
 DESCRIPTION = "Cán bộ một cửa yêu cầu nộp thêm giấy tờ không có trong quy định."
 BANNED = "không thể tiếp tục sử dụng"
@@ -224,3 +224,27 @@ async def test_retention_erases_idle_web_identities(
         finally:
             for citizen in (idle, banned, reporter):
                 await citizen.close()
+
+
+async def test_an_expired_link_takes_the_receipt_key_with_it(
+    sim: BotApiSimulator, tmp_path: Path, clock: FakeClock
+) -> None:
+    async with web_world(sim, tmp_path, clock) as (world, base):
+        citizen = WebCitizen(base)
+        try:
+            code, key = await citizen.file_report(DESCRIPTION)
+            await world.sim.wait_for_message(HA_LONG_CHAT, contains=code)
+            await officer_does(world, code, "Tiếp nhận")
+            await officer_does(world, code, "Đã giải quyết", "Đã nhắc nhở cán bộ.")
+            clock.advance(days=world.settings.privacy.reporter_link_days - 1)
+            assert (await apply_retention(world.db, world.settings))["reporter_links"] == 0
+            await citizen.get("/status")
+            assert (await citizen.post("/status", {"code": code, "key": key})).status_code == 200
+
+            clock.advance(days=2)
+            assert (await apply_retention(world.db, world.settings))["reporter_links"] == 1
+            assert await world.db.identities.receipt_key(code.replace("-", "")) is None
+            await citizen.get("/status")
+            assert (await citizen.post("/status", {"code": code, "key": key})).status_code == 404
+        finally:
+            await citizen.close()
