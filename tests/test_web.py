@@ -17,8 +17,7 @@ async def test_report_status_answer_verdict_and_board(
     sim: BotApiSimulator, tmp_path: Path, clock: FakeClock
 ) -> None:
     async with web_world(sim, tmp_path, clock, board_min_reports=1) as (world, base):
-        citizen = WebCitizen(base)
-        try:
+        async with WebCitizen(base) as citizen:
             home = await citizen.get("/")
             assert home.headers["Content-Security-Policy"] == "default-src 'self'"
             assert home.headers["Referrer-Policy"] == "no-referrer"
@@ -134,14 +133,11 @@ async def test_report_status_answer_verdict_and_board(
             assert "UBND phường Hạ Long" in csv.text and code not in csv.text
             svg = await citizen.get("/board.svg")
             assert svg.headers["Content-Type"].startswith("image/svg")
-        finally:
-            await citizen.close()
 
 
 async def test_refusals(sim: BotApiSimulator, tmp_path: Path, clock: FakeClock) -> None:
     async with web_world(sim, tmp_path, clock) as (world, base):
-        citizen = WebCitizen(base)
-        try:
+        async with WebCitizen(base) as citizen:
             await citizen.get("/report")
             # A forged or missing token changes nothing.
             bad = await citizen.client.post("/report", data={"consent": "yes", "csrf": "00"})
@@ -205,23 +201,18 @@ async def test_refusals(sim: BotApiSimulator, tmp_path: Path, clock: FakeClock) 
                 assert "&lt;script&gt;" in refused.text and "<script>" not in refused.text
             finally:
                 await other.close()
-        finally:
-            await citizen.close()
 
 
 async def test_board_minimum_and_switched_off(
     sim: BotApiSimulator, tmp_path: Path, clock: FakeClock
 ) -> None:
     async with web_world(sim, tmp_path, clock, board_min_reports=2) as (_world, base):
-        citizen = WebCitizen(base)
-        try:
+        async with WebCitizen(base) as citizen:
             await citizen.file_report("Cán bộ gây khó dễ khi tôi nộp hồ sơ đất.")
             board = await citizen.get("/board")
             assert 'id="empty"' in board.text and "UBND phường Hạ Long" not in board.text
             english = await citizen.get("/board?lang=en")
             assert "How units handle reports" in english.text
-        finally:
-            await citizen.close()
 
 
 def _main(page: str) -> str:

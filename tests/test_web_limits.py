@@ -96,8 +96,7 @@ async def test_wrong_keys_are_slowed_then_locked_and_never_stored(
     failures = Failures(slow_after=1, lock_after=3, lock_seconds=900, clock=ticks)
     caplog.set_level(logging.DEBUG)
     async with pages(world, failures=failures) as (_web, base):
-        citizen = WebCitizen(base)
-        try:
+        async with WebCitizen(base) as citizen:
             code, key = await citizen.file_report(DESCRIPTION)
             for _ in range(3):
                 await citizen.get("/status")
@@ -120,8 +119,6 @@ async def test_wrong_keys_are_slowed_then_locked_and_never_stored(
             opened = await citizen.post("/status", {"code": code, "key": key})
             assert opened.status_code == 200 and "Hạ Long" in opened.text
             assert failures.count("addr:" + ADDRESS) == 0
-        finally:
-            await citizen.close()
     # The address was held in memory only: not in the database, not in the pages' log.
     for path in world.settings.database.parent.glob(world.settings.database.name + "*"):
         assert ADDRESS.encode() not in path.read_bytes(), path
@@ -167,8 +164,7 @@ async def test_board_figures_are_cached_for_a_minute(
     sim: BotApiSimulator, tmp_path: Path, clock: FakeClock
 ) -> None:
     async with web_world(sim, tmp_path, clock, board_min_reports=1) as (_world, base):
-        citizen = WebCitizen(base)
-        try:
+        async with WebCitizen(base) as citizen:
             board = await citizen.get("/board")
             assert 'id="empty"' in board.text
             await citizen.file_report(DESCRIPTION)
@@ -182,8 +178,6 @@ async def test_board_figures_are_cached_for_a_minute(
             assert "UBND phường Hạ Long" in (await citizen.get("/board.csv")).text
             # Each period has its own figures.
             assert "UBND phường Hạ Long" in (await citizen.get("/board?days=365")).text
-        finally:
-            await citizen.close()
 
 
 async def test_behind_a_local_proxy_each_visitor_has_their_own_limits(world: World) -> None:

@@ -93,8 +93,7 @@ async def test_html_in_every_field_is_escaped_on_the_page_and_in_the_alert(
     description = "Cán bộ <script>alert(1)</script> đòi thêm giấy tờ <u>không</u> cần thiết."
     name = "<img src=x onerror=alert(1)>"
     async with web_world(sim, tmp_path, clock) as (world, base):
-        citizen = WebCitizen(base)
-        try:
+        async with WebCitizen(base) as citizen:
             await citizen.get("/report")
             await citizen.post("/report", {"consent": "yes"})
             await citizen.step("category", choice="harass")
@@ -123,16 +122,13 @@ async def test_html_in_every_field_is_escaped_on_the_page_and_in_the_alert(
             for typed in (official, place, description):
                 assert typed in alert["text"]
             assert name not in alert["text"]  # the unit never sees a named reporter's name
-        finally:
-            await citizen.close()
 
 
 async def test_answers_carry_files_and_refuse_disguised_ones(
     sim: BotApiSimulator, tmp_path: Path, clock: FakeClock
 ) -> None:
     async with web_world(sim, tmp_path, clock) as (world, base):
-        citizen = WebCitizen(base)
-        try:
+        async with WebCitizen(base) as citizen:
             code, key = await citizen.file_report(DESCRIPTION)
             await world.sim.wait_for_message(HA_LONG_CHAT, contains=code)
             await officer_does(world, code, "Tiếp nhận")
@@ -157,16 +153,13 @@ async def test_answers_carry_files_and_refuse_disguised_ones(
             assert report is not None
             answers = [r for r in await world.db.links.relays_of(report.id) if r.direction]
             assert [r.kind for r in answers if r.direction == "to_unit"] == ["photo"]
-        finally:
-            await citizen.close()
 
 
 async def test_not_resolved_reopens_within_the_window_only(
     sim: BotApiSimulator, tmp_path: Path, clock: FakeClock
 ) -> None:
     async with web_world(sim, tmp_path, clock) as (world, base):
-        citizen = WebCitizen(base)
-        try:
+        async with WebCitizen(base) as citizen:
             first, first_key = await citizen.file_report(DESCRIPTION)
             second, second_key = await citizen.file_report(DESCRIPTION + " Lần hai.")
             for code in (first, second):
@@ -193,22 +186,17 @@ async def test_not_resolved_reopens_within_the_window_only(
             assert "quá thời hạn" in late.text
             report = await world.db.reports.report_by_code(second.replace("-", ""))
             assert report is not None and report.status == Status.RESOLVED
-        finally:
-            await citizen.close()
 
 
 async def test_the_daily_limit_holds_for_a_browser(
     sim: BotApiSimulator, tmp_path: Path, clock: FakeClock
 ) -> None:
     async with web_world(sim, tmp_path, clock, {"reports_per_day": 1}) as (world, base):
-        citizen = WebCitizen(base)
-        try:
+        async with WebCitizen(base) as citizen:
             await citizen.file_report(DESCRIPTION)
             again = await citizen.get("/report")
             assert again.status_code == 429 and "1 phản ánh" in again.text
             assert await world.db.reports.count_reports() == 1
-        finally:
-            await citizen.close()
 
 
 @pytest.mark.parametrize("path", ["/report", "/status", "/mydata", "/forget"])
@@ -216,8 +204,7 @@ async def test_forged_forms_change_nothing(
     sim: BotApiSimulator, tmp_path: Path, clock: FakeClock, path: str
 ) -> None:
     async with web_world(sim, tmp_path, clock) as (world, base):
-        citizen = WebCitizen(base)
-        try:
+        async with WebCitizen(base) as citizen:
             code, key = await citizen.file_report(DESCRIPTION)
             await citizen.get(path)
             fields = {"code": code, "key": key, "action": "report", "consent": "yes"}
@@ -227,8 +214,6 @@ async def test_forged_forms_change_nothing(
             trap = await citizen.post(path, {**fields, "website": "http://spam.example"})
             assert trap.status_code == 403
             assert await world.db.identities.receipt_key(code.replace("-", "")) is not None
-        finally:
-            await citizen.close()
 
 
 async def test_switched_off_nothing_listens(sim: BotApiSimulator, tmp_path: Path) -> None:
@@ -249,8 +234,7 @@ async def test_ten_files_at_most_and_those_kept_after_a_refusal(
     sim: BotApiSimulator, tmp_path: Path, clock: FakeClock
 ) -> None:
     async with web_world(sim, tmp_path, clock) as (world, base):
-        citizen = WebCitizen(base)
-        try:
+        async with WebCitizen(base) as citizen:
             await citizen.get("/report")
             await citizen.post("/report", {"consent": "yes"})
             for step, data in [
@@ -275,8 +259,6 @@ async def test_ten_files_at_most_and_those_kept_after_a_refusal(
             assert "10" in refused.text
             [(_chat, user_id)] = list(await world.db.drafts.draft_steps())
             assert len(await world.db.drafts.draft_attachments(user_id)) == 10
-        finally:
-            await citizen.close()
 
 
 async def test_a_named_web_report_is_sealed_like_a_chat_one(
@@ -286,8 +268,7 @@ async def test_a_named_web_report_is_sealed_like_a_chat_one(
 
     monkeypatch.setenv(DATA_KEY_ENV, Fernet.generate_key().decode())
     async with web_world(sim, tmp_path, clock) as (world, base):
-        citizen = WebCitizen(base)
-        try:
+        async with WebCitizen(base) as citizen:
             await citizen.fill_report(DESCRIPTION, identity="named")
             assert citizen.asked == "contact"
             await citizen.step("contact", name="Nguyễn Văn An", phone="0912345678")
@@ -305,5 +286,3 @@ async def test_a_named_web_report_is_sealed_like_a_chat_one(
             assert report is not None and report.fields.contact_name == "Nguyễn Văn An"
             alert = await world.sim.wait_for_message(HA_LONG_CHAT, contains=code.group(1))
             assert "0912345678" not in alert["text"] and "Nguyễn Văn An" not in alert["text"]
-        finally:
-            await citizen.close()

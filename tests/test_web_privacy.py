@@ -34,8 +34,7 @@ async def test_copies_of_a_browser_and_of_a_report(
     sim: BotApiSimulator, tmp_path: Path, clock: FakeClock
 ) -> None:
     async with web_world(sim, tmp_path, clock) as (_world, base):
-        citizen = WebCitizen(base)
-        try:
+        async with WebCitizen(base) as citizen:
             # Before anything is stored: nothing to give.
             await citizen.get("/mydata")
             assert 'href="/mydata"' in citizen.page and 'href="/forget"' in citizen.page
@@ -77,16 +76,13 @@ async def test_copies_of_a_browser_and_of_a_report(
                 assert forged.status_code == 403
             finally:
                 await other.close()
-        finally:
-            await citizen.close()
 
 
 async def test_forgetting_a_report_by_its_key(
     sim: BotApiSimulator, tmp_path: Path, clock: FakeClock
 ) -> None:
     async with web_world(sim, tmp_path, clock) as (world, base):
-        citizen = WebCitizen(base)
-        try:
+        async with WebCitizen(base) as citizen:
             code, key = await citizen.file_report(DESCRIPTION)
             report = await world.db.reports.report_by_code(code.replace("-", ""))
             assert report is not None
@@ -106,16 +102,13 @@ async def test_forgetting_a_report_by_its_key(
             assert kept is not None and kept.fields.description == DESCRIPTION
             history = [e.action for e in await world.db.reports.audit_of(report.id)]
             assert history[-1] == "forgotten"
-        finally:
-            await citizen.close()
 
 
 async def test_forgetting_a_browser(
     sim: BotApiSimulator, tmp_path: Path, clock: FakeClock
 ) -> None:
     async with web_world(sim, tmp_path, clock) as (world, base):
-        citizen = WebCitizen(base)
-        try:
+        async with WebCitizen(base) as citizen:
             code, key = await citizen.file_report(DESCRIPTION)
             # A second report begun and left half-way.
             await citizen.get("/report")
@@ -144,8 +137,6 @@ async def test_forgetting_a_browser(
             await citizen.post("/report", {"consent": "yes"})
             fresh = await web_user(world, citizen)
             assert fresh is not None and fresh > user_id
-        finally:
-            await citizen.close()
 
 
 async def test_a_ban_reaches_the_web_reporter(
@@ -230,8 +221,7 @@ async def test_an_expired_link_takes_the_receipt_key_with_it(
     sim: BotApiSimulator, tmp_path: Path, clock: FakeClock
 ) -> None:
     async with web_world(sim, tmp_path, clock) as (world, base):
-        citizen = WebCitizen(base)
-        try:
+        async with WebCitizen(base) as citizen:
             code, key = await citizen.file_report(DESCRIPTION)
             await world.sim.wait_for_message(HA_LONG_CHAT, contains=code)
             await officer_does(world, code, "Tiếp nhận")
@@ -246,5 +236,3 @@ async def test_an_expired_link_takes_the_receipt_key_with_it(
             assert await world.db.identities.receipt_key(code.replace("-", "")) is None
             await citizen.get("/status")
             assert (await citizen.post("/status", {"code": code, "key": key})).status_code == 404
-        finally:
-            await citizen.close()

@@ -97,6 +97,12 @@ class WebCitizen:
     async def close(self) -> None:
         await self.client.aclose()
 
+    async def __aenter__(self) -> WebCitizen:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
     @property
     def csrf(self) -> str:
         match = CSRF_RE.search(self.page)
