@@ -8,9 +8,12 @@ while after more.
 from __future__ import annotations
 
 import asyncio
+from html import escape
 
 from bot.core.parsing import normalize_code
-from bot.web.page import WebServices
+from bot.i18n import Gettext
+from bot.messages import web as words
+from bot.web.page import Page, WebServices
 from bot.web.security import key_matches
 
 _DUMMY_SALT = bytes(16)
@@ -38,3 +41,26 @@ async def check_key(
         return None, NOT_FOUND
     failures.clear(by_address)
     return found[0], FOUND
+
+
+def code_and_key_fields(_: Gettext) -> str:
+    """Return the labelled code and key inputs, the same on every page that opens a report."""
+    label = words.labels(_)
+    return (
+        f'<label for="code">{escape(label["code"])}</label>'
+        '<input id="code" name="code" autocomplete="off" autocapitalize="characters">'
+        f'<label for="key">{escape(label["key"])}</label>'
+        '<input id="key" name="key" autocomplete="off" autocapitalize="characters">'
+    )
+
+
+async def open_posted(page: Page) -> tuple[int | None, str, int]:
+    """Check the posted code and key: the report's id, or None with the refusal and status."""
+    report_id, outcome = await check_key(
+        page.services,
+        page.address,
+        page.get_body_argument("code", ""),
+        page.get_body_argument("key", ""),
+    )
+    refusal = words.locked(page._) if outcome == LOCKED else words.not_found(page._)
+    return report_id, refusal, outcome

@@ -15,7 +15,7 @@ from bot.core.parsing import format_code
 from bot.messages import web as words
 from bot.messages import web_privacy as texts
 from bot.messages.privacy import export_bytes, personal_data, report_document
-from bot.web.lookup import LOCKED, check_key
+from bot.web.lookup import code_and_key_fields, open_posted
 from bot.web.page import Page
 
 log = logging.getLogger(__name__)
@@ -28,32 +28,28 @@ class _DataPage(Page):
 
     def forms(self, session_label: str, report_label: str) -> str:
         """Return the form for this browser and the form for a report's code and key."""
-        label = words.labels(self._)
         return (
             f'<form method="post" action="{self.action_path}">{self.csrf_field()}'
             f'<button type="submit" name="action" value="session">{escape(session_label)}'
             f'</button></form><form method="post" action="{self.action_path}">'
-            f"{self.csrf_field()}"
-            f'<label for="code">{escape(label["code"])}</label>'
-            '<input id="code" name="code" autocomplete="off" autocapitalize="characters">'
-            f'<label for="key">{escape(label["key"])}</label>'
-            '<input id="key" name="key" autocomplete="off" autocapitalize="characters">'
+            f"{self.csrf_field()}{code_and_key_fields(self._)}"
             f'<button type="submit" name="action" value="report">{escape(report_label)}'
             "</button></form>"
         )
 
-    async def opened(self) -> int | None:
-        """Return the report the posted code and key open, or None (after refusing)."""
-        report_id, outcome = await check_key(
-            self.services,
-            self.address,
-            self.get_body_argument("code", ""),
-            self.get_body_argument("key", ""),
-        )
+    async def chosen(self) -> tuple[bool, int | None]:
+        """Return whether the request was refused (a stale form, a wrong key) and the report
+        whose key was sent; no report means the form for this browser."""
+        if not self.form_ok():
+            self.refuse(words.expired_form(self._), 403)
+            return True, None
+        if self.get_body_argument("action", "") != "report":
+            return False, None
+        report_id, refusal, status = await open_posted(self)
         if report_id is None:
-            refusal = words.locked if outcome == LOCKED else words.not_found
-            self.refuse(refusal(self._), outcome)
-        return report_id
+            self.refuse(refusal, status)
+            return True, None
+        return False, report_id
 
 
 class MyData(_DataPage):
@@ -72,14 +68,11 @@ class MyData(_DataPage):
     async def post(self) -> None:
         """Send the asked-for copy as a download."""
         _ = self._
-        if not self.form_ok():
-            self.refuse(words.expired_form(_), 403)
+        refused, report_id = await self.chosen()
+        if refused:
             return
         db = self.services.db
-        if self.get_body_argument("action", "") == "report":
-            report_id = await self.opened()
-            if report_id is None:
-                return
+        if report_id is not None:
             raw = await db.privacy.report_data(report_id)
             assert raw is not None
             document = report_document(raw, db.clock(), texts.export_about(_), _)
@@ -115,14 +108,11 @@ class Forget(_DataPage):
     async def post(self) -> None:
         """Erase, in one transaction, what the chosen form names."""
         _ = self._
-        if not self.form_ok():
-            self.refuse(words.expired_form(_), 403)
+        refused, report_id = await self.chosen()
+        if refused:
             return
         db = self.services.db
-        if self.get_body_argument("action", "") == "report":
-            report_id = await self.opened()
-            if report_id is None:
-                return
+        if report_id is not None:
             await db.privacy.forget_report(report_id)
             log.info("a web reporter's link to a report was erased")
             done = texts.report_erased(_)

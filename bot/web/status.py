@@ -20,7 +20,7 @@ from bot.messages import integrity
 from bot.messages import web as words
 from bot.messages.report import deadline_date
 from bot.messages.web_privacy import banned
-from bot.web.lookup import LOCKED, check_key
+from bot.web.lookup import code_and_key_fields, open_posted
 from bot.web.page import Page
 from bot.web.uploads import RefusedFile, prepare
 
@@ -38,10 +38,7 @@ class StatusPage(Page):
         err = f'<p class="error" role="alert">{escape(error)}</p>' if error else ""
         body = (
             f'<form method="post" action="/status">{self.csrf_field()}{err}'
-            f'<label for="code">{escape(label["code"])}</label>'
-            '<input id="code" name="code" autocomplete="off" autocapitalize="characters">'
-            f'<label for="key">{escape(label["key"])}</label>'
-            '<input id="key" name="key" autocomplete="off" autocapitalize="characters">'
+            f"{code_and_key_fields(self._)}"
             f'<button type="submit" name="action" value="open">{escape(label["open"])}</button>'
             "</form>"
             # A signed receipt is checked on a page of its own.
@@ -51,15 +48,9 @@ class StatusPage(Page):
 
     async def _open(self) -> Report | None:
         """Return the report the posted code and key open, or None (after answering)."""
-        report_id, outcome = await check_key(
-            self.services,
-            self.address,
-            self.get_body_argument("code", ""),
-            self.get_body_argument("key", ""),
-        )
+        report_id, refusal, status = await open_posted(self)
         if report_id is None:
-            refusal = words.locked if outcome == LOCKED else words.not_found
-            self._lookup(refusal(self._), outcome)
+            self._lookup(refusal, status)
             return None
         if await self.is_banned(report_id):
             self.refuse(banned(self._), 403)
