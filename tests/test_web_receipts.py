@@ -52,8 +52,7 @@ async def test_a_receipt_is_checked_on_the_status_pages(
         report = await _stored(world)
         key = load_or_create_key(key_path(world.settings.database))
         good = _receipt(report, key)
-        citizen = WebCitizen(base)
-        try:
+        async with WebCitizen(base) as citizen:
             lookup = await citizen.get("/status")
             assert 'href="/status/receipt"' in lookup.text
             form = await citizen.get("/status/receipt")
@@ -86,5 +85,3 @@ async def test_a_receipt_is_checked_on_the_status_pages(
             # Without the form's token nothing is checked.
             refused = await citizen.client.post("/status/receipt", data={"text": good.decode()})
             assert refused.status_code == 403
-        finally:
-            await citizen.close()
