@@ -43,6 +43,16 @@ class IdentityStore(Store):
             ).fetchone()
         return int(row["user_id"]) if row else None
 
+    async def external_id(self, user_id: int) -> tuple[Channel, str] | None:
+        """Return the channel and that channel's own id of an internal user, if they have one."""
+        async with self._read() as conn:
+            row = await (
+                await conn.execute(
+                    "SELECT channel, external_id FROM identities WHERE user_id = ?", (user_id,)
+                )
+            ).fetchone()
+        return (Channel(row["channel"]), str(row["external_id"])) if row else None
+
     async def receipt_key(self, code: str) -> tuple[int, bytes, bytes] | None:
         """Return the report id, salt and key hash of the report with `code`, if it has a key."""
         async with self._read() as conn:

@@ -156,6 +156,10 @@ class PrivacyStore(Store):
                 (ERASED, *ids),
             )
             await conn.execute("DELETE FROM users WHERE user_id = ?", (user_id,))
+            # Another channel's account id (a Zalo user's) is personal data too, and so is
+            # what that channel last showed them.
+            await conn.execute("DELETE FROM identities WHERE user_id = ?", (user_id,))
+            await conn.execute("DELETE FROM channel_state WHERE user_id = ?", (user_id,))
             await _scrub(conn)
         return len(reports)
 

@@ -17,6 +17,7 @@ import aiosqlite
 
 from bot.store.admin import AdminStore
 from bot.store.board import BoardStore
+from bot.store.channels import ChannelStore
 from bot.store.chats import ChatStore
 from bot.store.database import Clock, Database, StorageError
 from bot.store.drafts import DraftStore
@@ -57,6 +58,8 @@ class Repository:
         self.board = BoardStore(self.database)
         # Chats the bot was added to without a unit, and what it told them.
         self.chats = ChatStore(self.database)
+        # Text-only channels (Zalo): their stored messages and what each person was shown.
+        self.channels = ChannelStore(self.database)
 
     @property
     def path(self) -> Path:
