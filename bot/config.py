@@ -60,6 +60,17 @@ _SECTIONS: dict[str, set[str]] = {
     "privacy": set(_PRIVACY_RANGES),
     "webhook": {"listen", "port", "url", "secret_token"},
     "web": {"enabled", "listen", "port", "public_url", "board_min_reports"},
+    "zalo": {
+        "token",
+        "base_url",
+        "mode",
+        "webhook_url",
+        "secret_token",
+        "listen",
+        "port",
+        "messages_per_second",
+        "seconds_per_user",
+    },
 }
 _UNIT_KEYS = {"code", "name", "parent", "chat_id", "officers"}
 
@@ -144,6 +155,42 @@ class WebConfig:
         return (self.public_url or "").startswith("https://")
 
 
+ZALO_TOKEN_ENV = "LIEMCHINH_ZALO_TOKEN"
+ZALO_SECRET_ENV = "LIEMCHINH_ZALO_SECRET"
+DEFAULT_ZALO_BASE_URL = "https://bot-api.zaloplatforms.com"
+# Zalo's documentation gives the secret token 8 to 256 characters; the same safe alphabet as
+# Telegram's keeps it a plain header value.
+_ZALO_SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{8,256}$")
+
+
+@dataclass(frozen=True)
+class ZaloConfig:
+    """The Zalo channel, as read from `[zalo]` (docs/channels.md says what was verified)."""
+
+    token: str
+    base_url: str = DEFAULT_ZALO_BASE_URL
+    # "polling" (getUpdates) or "webhook" (Zalo posts to webhook_url).
+    mode: str = "polling"
+    webhook_url: str | None = None
+    secret_token: str | None = None
+    listen: str = "127.0.0.1"
+    port: int = 8444
+    # Zalo documents no sending rate: conservative defaults, overall and per person.
+    messages_per_second: float = 5.0
+    seconds_per_user: float = 1.0
+
+    @property
+    def webhook(self) -> bool:
+        """Tell whether Zalo posts updates (else they are polled)."""
+        return self.mode == "webhook"
+
+    @property
+    def path(self) -> str:
+        """Return the webhook URL's path, which the local server answers on."""
+        rest = (self.webhook_url or "").split("://", 1)[-1]
+        return "/" + rest.split("/", 1)[1] if "/" in rest else "/"
+
+
 @dataclass(frozen=True)
 class PrivacyConfig:
     """How long personal data is kept, as read from `[privacy]`."""
@@ -182,6 +229,8 @@ class Settings:
     webhook: WebhookConfig = field(default_factory=WebhookConfig)
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    # The Zalo channel; None when no Zalo token is configured.
+    zalo: ZaloConfig | None = None
     # How long a reply to a person keeps trying through 429s and outages (bot.telegram.limits);
     # not a configuration key: tests shorten it.
     reply_patience: float = 30.0
@@ -263,6 +312,7 @@ def parse_settings(raw: Mapping[str, Any], path: Path, *, require_token: bool = 
     webhook = _parse_webhook(raw.get("webhook", {}), path)
     privacy = _parse_privacy(raw.get("privacy", {}), path)
     web = _parse_web(raw.get("web", {}), path)
+    zalo = _parse_zalo(raw.get("zalo", {}), path)
     _check_data_key(path)
     return Settings(
         path=path,
@@ -282,6 +332,7 @@ def parse_settings(raw: Mapping[str, Any], path: Path, *, require_token: bool = 
         webhook=webhook,
         privacy=privacy,
         web=web,
+        zalo=zalo,
     )
 
 
@@ -369,6 +420,56 @@ def _parse_web(table: Mapping[str, Any], path: Path) -> WebConfig:
         port=port,
         public_url=public_url.rstrip("/") if public_url else None,
         board_min_reports=minimum,
+    )
+
+
+def _parse_zalo(table: Mapping[str, Any], path: Path) -> ZaloConfig | None:
+    token = os.environ.get(ZALO_TOKEN_ENV) or _opt_str(table, "token", path, "zalo")
+    if not token:
+        if table:
+            raise ConfigError(
+                path,
+                "zalo.token",
+                f"missing: set it in the file or in the {ZALO_TOKEN_ENV} variable",
+            )
+        return None
+    base_url = _opt_str(table, "base_url", path, "zalo") or DEFAULT_ZALO_BASE_URL
+    if not base_url.startswith(("https://", "http://")):
+        raise ConfigError(path, "zalo.base_url", "must be an http:// or https:// address")
+    mode = table.get("mode", "polling")
+    if mode not in ("polling", "webhook"):
+        raise ConfigError(path, "zalo.mode", 'must be "polling" or "webhook"')
+    url = _opt_str(table, "webhook_url", path, "zalo")
+    if url is not None and not url.startswith("https://"):
+        raise ConfigError(path, "zalo.webhook_url", "must be an https:// address (Zalo's rule)")
+    secret = os.environ.get(ZALO_SECRET_ENV) or _opt_str(table, "secret_token", path, "zalo")
+    if secret is not None and not _ZALO_SECRET_RE.match(secret):
+        raise ConfigError(
+            path, "zalo.secret_token", "must be 8-256 characters: letters, digits, _ or -"
+        )
+    if mode == "webhook" and (url is None or secret is None):
+        key = "zalo.webhook_url" if url is None else "zalo.secret_token"
+        raise ConfigError(path, key, "missing: webhook mode needs webhook_url and secret_token")
+    listen = _opt_str(table, "listen", path, "zalo") or "127.0.0.1"
+    port = table.get("port", 8444)
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        raise ConfigError(path, "zalo.port", "must be a port number from 1 to 65535")
+    rate = table.get("messages_per_second", 5)
+    if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate <= 100:
+        raise ConfigError(path, "zalo.messages_per_second", "must be a number above 0, up to 100")
+    gap = table.get("seconds_per_user", 1)
+    if isinstance(gap, bool) or not isinstance(gap, int | float) or not 0 <= gap <= 60:
+        raise ConfigError(path, "zalo.seconds_per_user", "must be a number from 0 to 60")
+    return ZaloConfig(
+        token=token,
+        base_url=base_url.rstrip("/"),
+        mode=mode,
+        webhook_url=url,
+        secret_token=secret,
+        listen=listen,
+        port=port,
+        messages_per_second=float(rate),
+        seconds_per_user=float(gap),
     )
 
 
