@@ -34,6 +34,7 @@ from bot.telegram.lanes import LANES
 from bot.telegram.limits import FloodLimiter
 from bot.telegram.webhook import WebhookServer
 from bot.web.server import WebServer, WebServices
+from bot.zalo.channel import ZaloChannel
 
 log = logging.getLogger(__name__)
 
@@ -164,10 +165,13 @@ async def running(
         server: WebhookServer | None = None
         inbound = Inbound(app, services.db)
         pages = _web_server(services)
+        zalo = _zalo_channel(app, services)
         try:
             await app.start()
             if pages is not None:
                 services.web_port = pages.start(services.web_port)
+            if zalo is not None:
+                await zalo.start(app.bot_data.get(ZALO_PORT_KEY))
             if webhook:
                 config = services.settings.webhook
                 server = WebhookServer(config, inbound)
@@ -187,6 +191,8 @@ async def running(
             finally:
                 if pages is not None:
                     await pages.stop()
+                if zalo is not None:
+                    await zalo.stop()
                 if server is not None:
                     await server.stop()
                 await inbound.stop()
@@ -215,6 +221,29 @@ def _web_server(services: Services) -> WebServer | None:
             wake=wake,
         )
     )
+
+
+ZALO_KEY = "zalo"
+# A port for Zalo's webhook other than `[zalo] port` (0: any free one), for tests and demos.
+ZALO_PORT_KEY = "zalo_port"
+
+
+def _zalo_channel(app: App, services: Services) -> ZaloChannel | None:
+    """Return the Zalo channel when `[zalo]` has a token, joined to the outbox; else None."""
+    if services.settings.zalo is None or services.delivery is None:
+        return None
+    delivery = services.delivery
+    channel = ZaloChannel(
+        services.settings,
+        services.db,
+        services.translator,
+        services.conversation,
+        services.workflow,
+        delivery.wake,
+    )
+    delivery.channels["zalo"] = channel.sender
+    app.bot_data[ZALO_KEY] = channel
+    return channel
 
 
 async def serve(app: App, *, webhook: bool = False) -> None:
