@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,9 +34,9 @@ async def zsim() -> ZaloSimulator:
 
 
 async def walk_to_evidence(citizen: ZaloCitizen) -> None:
-    """Consent and answer, in Vietnamese, up to the evidence question."""
-    await citizen.say("Xin chào", expect="đồng ý")
-    await citizen.say("1", expect="Chọn loại")
+    """Consent (the first time) and answer, in Vietnamese, up to the evidence question."""
+    if "đồng ý" in await citizen.say("/baocao", expect="?"):
+        await citizen.say("1", expect="Chọn loại")
     await citizen.pick("Thái độ", expect="đơn vị")
     await citizen.say("ha long", expect="Hạ Long")
     await citizen.pick("UBND phường Hạ Long", expect="cán bộ")
@@ -83,3 +84,98 @@ async def test_full_report_in_vietnamese_with_a_photo(
         status = await citizen.say(f"/trangthai {code}", expect=code)
         assert "Hạ Long" in status
         await citizen.say("/cuatoi", expect=code)
+
+
+async def reported(
+    world: World, zsim: ZaloSimulator, name: str = "Lan"
+) -> tuple[ZaloCitizen, str, dict[str, Any]]:
+    """File a report on Zalo; return the citizen, the code and the unit's alert."""
+    citizen = ZaloCitizen(zsim, zsim.user(name))
+    code = await file_report(citizen, jpeg())
+    alert = await world.sim.wait_for_message(HA_LONG_CHAT, contains=code)
+    return citizen, code, alert
+
+
+async def ask(world: World, officer: object, alert: dict, text: str) -> None:
+    """An officer replies to the alert with a question for the reporter."""
+    mark = len(world.sim.messages(HA_LONG_CHAT))
+    await officer.send(text, chat_id=HA_LONG_CHAT, reply_to=alert)  # type: ignore[attr-defined]
+    await world.sim.wait_for_message(HA_LONG_CHAT, contains="Đã gửi câu hỏi", after=mark)
+
+
+async def test_officer_question_answered_on_zalo(
+    sim: BotApiSimulator, zsim: ZaloSimulator, tmp_path: Path, clock: FakeClock
+) -> None:
+    async with zalo_world(sim, zsim, tmp_path, clock) as world:
+        citizen, code, alert = await reported(world, zsim)
+        officer = member(world, OFFICER_HL, "Hùng", HA_LONG_CHAT)
+        mark = citizen.count
+        await ask(world, officer, alert, "Anh/chị đến lúc mấy giờ?")
+        question = await zsim.wait_for(citizen.id, "Anh/chị đến lúc mấy giờ?", after=mark)
+        assert code in question["text"] and "Hùng" not in question["text"]
+        assert str(OFFICER_HL) not in question["text"]
+
+        # The citizen writes while the question is open: text, then a photo, reach the unit.
+        unit_mark = len(world.sim.messages(HA_LONG_CHAT))
+        await citizen.say("Khoảng 8 giờ sáng thứ Hai.", expect=code)
+        answer = await world.sim.wait_for_message(
+            HA_LONG_CHAT, contains="Khoảng 8 giờ", after=unit_mark
+        )
+        assert code in answer["text"] and "Lan" not in answer["text"]
+        assert citizen.id not in str(answer)
+        # Answered: the next text is no longer an answer.
+        await citizen.say("Cảm ơn", expect="/baocao")
+        await ask(world, officer, alert, "Anh/chị gửi ảnh biên nhận được không?")
+        await zsim.wait_for(citizen.id, "biên nhận", after=mark)
+        await citizen.photo(jpeg(3000), expect=code)
+        await eventually(
+            lambda: any("photo" in m for m in world.sim.messages(HA_LONG_CHAT)[unit_mark:])
+        )
+
+
+async def test_several_open_questions_ask_which_report(
+    sim: BotApiSimulator, zsim: ZaloSimulator, tmp_path: Path, clock: FakeClock
+) -> None:
+    async with zalo_world(sim, zsim, tmp_path, clock) as world:
+        citizen = ZaloCitizen(zsim, zsim.user("Lan"))
+        first = await file_report(citizen, jpeg())
+        second = await file_report(citizen, jpeg())
+        officer = member(world, OFFICER_HL, "Hùng", HA_LONG_CHAT)
+        for code in (first, second):
+            alert = await world.sim.wait_for_message(HA_LONG_CHAT, contains=code)
+            await ask(world, officer, alert, f"Câu hỏi về {code}?")
+            await zsim.wait_for(citizen.id, f"Câu hỏi về {code}?")
+        which = await citizen.say("Tôi đến lúc 9 giờ.", expect="phản ánh nào")
+        assert first in which and second in which
+        unit_mark = len(world.sim.messages(HA_LONG_CHAT))
+        await citizen.pick(first, expect=first)
+        answer = await world.sim.wait_for_message(HA_LONG_CHAT, contains="9 giờ", after=unit_mark)
+        assert first in answer["text"] and second not in answer["text"]
+
+
+async def test_resolution_confirmed_and_rated(
+    sim: BotApiSimulator, zsim: ZaloSimulator, tmp_path: Path, clock: FakeClock
+) -> None:
+    async with zalo_world(sim, zsim, tmp_path, clock) as world:
+        citizen, code, alert = await reported(world, zsim)
+        officer = member(world, OFFICER_HL, "Hùng", HA_LONG_CHAT)
+        mark = citizen.count
+        await press(world, officer, alert, "Tiếp nhận")
+        await zsim.wait_for(citizen.id, "tiếp nhận", after=mark)
+        await eventually(lambda: "🏁 Đã giải quyết" in labels(current(world, alert)))
+        unit_mark = len(world.sim.messages(HA_LONG_CHAT))
+        await press(world, officer, alert, "Đã giải quyết")
+        prompt = await world.sim.wait_for_message(
+            HA_LONG_CHAT, contains="vui lòng trả lời", after=unit_mark
+        )
+        await officer.send("Đã trả hồ sơ đúng hạn.", chat_id=HA_LONG_CHAT, reply_to=prompt)
+        verdict = await zsim.wait_for(citizen.id, "Đã trả hồ sơ đúng hạn.", after=mark)
+        assert code in verdict["text"]
+        rating = await citizen.say("1", expect="1 (")
+        assert code in rating
+        await citizen.say("5", expect="ghi nhận")
+        report = await world.db.reports.report_by_code(code.replace("-", ""))
+        assert report is not None and report.status == Status.RESOLVED
+        assert report.citizen_verdict == "yes" and report.rating == 5
+        actions = [e.action for e in await world.db.reports.audit_of(report.id)]
+        assert actions == ["submitted", "acknowledged", "resolved", "confirmed", "rated"]

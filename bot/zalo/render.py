@@ -83,6 +83,11 @@ async def show(
     await talk.say(*_question_blocks(talk, asked, prompt.text, labels, page, files, lead))
 
 
+def _page_size(asked: Question, count: int) -> int:
+    """Return how many choices one message shows: units page, a question's own choices not."""
+    return PAGE_SIZE if asked.kind is Kind.UNIT else max(count, 1)
+
+
 def _question_blocks(
     talk: Talk,
     asked: Question,
@@ -93,8 +98,9 @@ def _question_blocks(
     lead: str,
 ) -> list[str]:
     _ = talk._
-    first = page * PAGE_SIZE
-    shown = labels[first : first + PAGE_SIZE]
+    size = _page_size(asked, len(labels))
+    first = page * size
+    shown = labels[first : first + size]
     blocks = [lead, text] if lead else [text]
     if asked.kind is Kind.FILES:
         blocks.append(words.evidence_hint(_))
@@ -104,7 +110,7 @@ def _question_blocks(
         blocks.append(words.contact_hint(_))
     if shown:
         lines = numbered(shown, first + 1)
-        if first + PAGE_SIZE < len(labels):
+        if first + size < len(labels):
             lines += f"\n0. {words.more(_)}"
         blocks.append("\n" + lines)
         blocks.append(words.unit_hint(_) if asked.kind is Kind.UNIT else words.pick_hint(_))
@@ -115,8 +121,9 @@ def page_of(state: dict[str, Any], asked: Question) -> int | None:
     """Return the next page of the list shown for this question, None if there is none."""
     if state.get("step") != asked.step.key:
         return None
+    count = len(state.get("values", []))
     page = int(state.get("page", 0)) + 1
-    return page if page * PAGE_SIZE < len(state.get("values", [])) else None
+    return page if page * _page_size(asked, count) < count else None
 
 
 # Kinds whose typed answer is never a bare number: a number off the list is a mistake.
