@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bot.core.domain import Status
+from bot.core.domain import FIRST_INTERNAL_ID, Channel, Status
 from bot.sim import BotApiSimulator
 from bot.sim.zalo import ZaloSimulator
 from tests.conftest import (
@@ -20,6 +20,7 @@ from tests.conftest import (
     labels,
     member,
     press,
+    quick_report,
 )
 from tests.zalo_helpers import ZaloCitizen, code_in, jpeg, zalo_world
 
@@ -179,3 +180,154 @@ async def test_resolution_confirmed_and_rated(
         assert report.citizen_verdict == "yes" and report.rating == 5
         actions = [e.action for e in await world.db.reports.audit_of(report.id)]
         assert actions == ["submitted", "acknowledged", "resolved", "confirmed", "rated"]
+
+
+async def test_an_expired_photo_link_asks_for_the_photo_again(
+    sim: BotApiSimulator, zsim: ZaloSimulator, tmp_path: Path, clock: FakeClock
+) -> None:
+    async with zalo_world(sim, zsim, tmp_path, clock) as world:
+        citizen = ZaloCitizen(zsim, zsim.user("Lan"))
+        await walk_to_evidence(citizen)
+        told = await citizen.photo(jpeg(), expect="hết hạn", expired=True)
+        assert "gửi lại" in told
+        draft = await world.db.drafts.get_draft(
+            await world.db.identities.user_id(Channel.ZALO, citizen.id)
+        )
+        assert draft is not None and not await world.db.drafts.draft_attachments(draft.user_id)
+        # Sent again with a fresh link, it is taken.
+        await citizen.photo(jpeg(), expect="1")
+        assert len(await world.db.drafts.draft_attachments(draft.user_id)) == 1
+        # Bytes that are no photo are refused, and nothing is stored.
+        await citizen.photo(b"GIF89a not a photo", expect="JPEG")
+        assert len(await world.db.drafts.draft_attachments(draft.user_id)) == 1
+
+
+async def test_every_message_fits_2000_characters(
+    sim: BotApiSimulator, zsim: ZaloSimulator, tmp_path: Path, clock: FakeClock
+) -> None:
+    async with zalo_world(sim, zsim, tmp_path, clock) as world:
+        citizen = ZaloCitizen(zsim, zsim.user("Lan"))
+        await citizen.say("/baocao", expect="đồng ý")
+        await citizen.say("1", expect="Chọn loại")
+        await citizen.pick("Thái độ", expect="đơn vị")
+        await citizen.say("ha long", expect="Hạ Long")
+        await citizen.pick("UBND phường Hạ Long", expect="cán bộ")
+        # A name of 200 emoji (400 UTF-16 units) and a description of 3,000 characters,
+        # many of them emoji: the review cannot be one message, and is split, never cut.
+        await citizen.say("😀" * 200, expect="lãnh đạo")
+        await citizen.pick("Không", expect="khi nào")
+        await citizen.say("hôm nay", expect="ở đâu")
+        await citizen.pick("Bỏ qua", expect="Mô tả")
+        description = ("Cán bộ gây khó dễ 😡 " * 150)[:2990] + "KẾT THÚC"
+        await citizen.say(description, expect="bằng chứng")
+        await citizen.pick("Bỏ qua", expect="ẩn danh")
+        mark = citizen.count
+        await citizen.pick("Ẩn danh", expect="Mọi thông tin")
+        review = zsim.sent(citizen.id)[mark:]
+        assert len(review) >= 2
+        whole = "\n".join(m["text"] for m in review)
+        assert "KẾT THÚC" in whole and "😀" * 200 in whole
+        for message in zsim.sent(citizen.id):
+            assert 0 < len(message["text"].encode("utf-16-le")) // 2 <= 2000
+        # The simulated Zalo refuses anything longer, as Zalo does: nothing was refused.
+        assert not [c for c in zsim.calls if c[0] == "sendMessage" and len(c[1]["text"]) > 2000]
+        report_user = await world.db.identities.user_id(Channel.ZALO, citizen.id)
+        assert await world.db.drafts.get_draft(report_user) is not None
+
+
+async def test_stickers_and_unsupported_messages_get_a_hint(
+    sim: BotApiSimulator, zsim: ZaloSimulator, tmp_path: Path, clock: FakeClock
+) -> None:
+    async with zalo_world(sim, zsim, tmp_path, clock):
+        citizen = ZaloCitizen(zsim, zsim.user("Lan"))
+        mark = citizen.count
+        await citizen.user.send_sticker()
+        await zsim.wait_for(citizen.id, "nhãn dán", after=mark)
+        await citizen.say("/baocao", expect="đồng ý")
+        await citizen.say("1", expect="Chọn loại")
+        mark = citizen.count
+        await citizen.user.send_unsupported()
+        hint = await zsim.wait_for(citizen.id, "nhãn dán", after=mark)
+        # The question is asked again with the hint, and the step has not moved.
+        assert "Chọn loại" in hint["text"]
+        await citizen.pick("Thái độ", expect="đơn vị")
+
+
+async def test_same_person_on_telegram_and_zalo_is_two_reporters(
+    sim: BotApiSimulator, zsim: ZaloSimulator, tmp_path: Path, clock: FakeClock
+) -> None:
+    async with zalo_world(sim, zsim, tmp_path, clock) as world:
+        person = world.person(730001, "Nguyễn Thị Lan")
+        telegram_code = await quick_report(person)
+        citizen = ZaloCitizen(zsim, zsim.user("Nguyễn Thị Lan"))
+        zalo_code = await file_report(citizen, jpeg())
+        db = world.db
+        zalo_user = await db.identities.user_id(Channel.ZALO, citizen.id)
+        assert zalo_user != person.id and zalo_user >= FIRST_INTERNAL_ID
+        telegram_report = await db.reports.report_by_code(telegram_code.replace("-", ""))
+        zalo_report = await db.reports.report_by_code(zalo_code.replace("-", ""))
+        assert telegram_report is not None and zalo_report is not None
+        assert await db.reports.is_reporter(telegram_report.id, person.id)
+        assert not await db.reports.is_reporter(telegram_report.id, zalo_user)
+        assert await db.reports.is_reporter(zalo_report.id, zalo_user)
+        assert not await db.reports.is_reporter(zalo_report.id, person.id)
+        # Neither channel shows the other's report.
+        await citizen.say("/cuatoi", expect=zalo_code)
+        assert telegram_code not in zsim.texts(citizen.id)
+        assert await citizen.say(f"/trangthai {telegram_code}", expect="không có")
+        mine = await person.say("/myreports", expect=telegram_code)
+        assert zalo_code not in mine["text"]
+
+
+async def test_messages_zalo_refuses_are_held_until_the_person_writes(
+    sim: BotApiSimulator, zsim: ZaloSimulator, tmp_path: Path, clock: FakeClock
+) -> None:
+    async with zalo_world(sim, zsim, tmp_path, clock) as world:
+        citizen, code, alert = await reported(world, zsim)
+        officer = member(world, OFFICER_HL, "Hùng", HA_LONG_CHAT)
+        zsim.refuse(citizen.id)
+        mark = citizen.count
+        await press(world, officer, alert, "Tiếp nhận")
+        report = await world.db.reports.report_by_code(code.replace("-", ""))
+        assert report is not None
+
+        async def held() -> bool:
+            rows = await world.db.outbox.stats()
+            return rows.get("pending", 0) >= 1 and any(
+                c[0] == "sendMessage"
+                and c[1]["chat_id"] == citizen.id
+                and "tiếp nhận" in c[1]["text"]
+                for c in zsim.calls
+            )
+
+        await eventually(held)
+        assert zsim.sent(citizen.id)[mark:] == []
+        # Zalo takes messages again once the person writes: the notice comes at once.
+        zsim.refuse(citizen.id, False)
+        mark = citizen.count
+        await citizen.user.send_text("Cho tôi hỏi tình hình?")
+        told = await zsim.wait_for(citizen.id, "tiếp nhận", after=mark)
+        assert code in told["text"]
+
+
+async def test_a_zalo_user_erases_their_data(
+    sim: BotApiSimulator, zsim: ZaloSimulator, tmp_path: Path, clock: FakeClock
+) -> None:
+    async with zalo_world(sim, zsim, tmp_path, clock) as world:
+        citizen, code, _alert = await reported(world, zsim)
+        db = world.db
+        user_id = await db.identities.user_id(Channel.ZALO, citizen.id)
+        data = await citizen.say("/dulieu", expect=code.replace("-", "")[:4])
+        assert "{" in data or "JSON" in data
+        await citizen.say("/xoadulieu", expect="xoá")
+        await citizen.say("1", expect="đã được xoá")
+        # The Zalo account id is no longer stored; the report stays, linked to nobody.
+        assert await db.identities.find_user_id(Channel.ZALO, citizen.id) is None
+        assert citizen.id not in str(await db.privacy.personal_data(user_id))
+        report = await db.reports.report_by_code(code.replace("-", ""))
+        assert report is not None and not await db.reports.is_reporter(report.id, user_id)
+        assert await db.reports.reports_of(user_id) == []
+        # Writing again, they must consent again; a ban or the daily limit would still hold.
+        await citizen.say("/baocao", expect="đồng ý")
+        assert await db.identities.find_user_id(Channel.ZALO, citizen.id) == user_id
+        await citizen.say("/cuatoi", expect="chưa gửi")

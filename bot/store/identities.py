@@ -14,15 +14,25 @@ class IdentityStore(Store):
     """Internal user ids for other channels' people, and reports' receipt keys."""
 
     async def user_id(self, channel: Channel, external_id: str) -> int:
-        """Return the internal user id of a channel's person, allocating one the first time."""
+        """Return the internal user id of a channel's person, allocating one the first time.
+
+        A person who erased their data and comes back gets their former id again (their
+        account id was kept only as a keyed hash), so that a ban and the daily limit still
+        apply; nothing else of theirs is left to link.
+        """
+        forgotten = self._forgotten_id(channel.value, external_id)
         async with self._write() as conn:
             row = await (
                 await conn.execute(
-                    "SELECT user_id FROM identities WHERE channel = ? AND external_id = ?",
-                    (channel.value, external_id),
+                    "SELECT user_id FROM identities WHERE channel = ? AND external_id IN (?, ?)",
+                    (channel.value, external_id, forgotten),
                 )
             ).fetchone()
             if row is not None:
+                await conn.execute(
+                    "UPDATE identities SET external_id = ? WHERE user_id = ?",
+                    (external_id, row["user_id"]),
+                )
                 return int(row["user_id"])
             cur = await conn.execute(
                 "INSERT INTO identities (user_id, channel, external_id, created_at)"

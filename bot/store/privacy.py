@@ -156,9 +156,16 @@ class PrivacyStore(Store):
                 (ERASED, *ids),
             )
             await conn.execute("DELETE FROM users WHERE user_id = ?", (user_id,))
-            # Another channel's account id (a Zalo user's) is personal data too, and so is
-            # what that channel last showed them.
-            await conn.execute("DELETE FROM identities WHERE user_id = ?", (user_id,))
+            # Another channel's account id (a Zalo user's) is personal data too: it is kept
+            # only as a keyed hash; what that channel last showed them goes.
+            identity = await _one(
+                conn, "SELECT channel, external_id FROM identities WHERE user_id = ?", user_id
+            )
+            if identity is not None and not identity["external_id"].startswith("forgotten:"):
+                await conn.execute(
+                    "UPDATE identities SET external_id = ? WHERE user_id = ?",
+                    (self._forgotten_id(identity["channel"], identity["external_id"]), user_id),
+                )
             await conn.execute("DELETE FROM channel_state WHERE user_id = ?", (user_id,))
             await _scrub(conn)
         return len(reports)

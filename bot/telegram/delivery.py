@@ -176,12 +176,19 @@ class Delivery(Senders):
         return True
 
     async def _other_channel(self, item: OutboxItem) -> bool:
-        """Deliver a reporter's message through their own channel; False if that is Telegram."""
-        if not self.channels or not item.kind.to_reporter or item.report_id is None:
+        """Deliver a reporter's message through their own channel; False if that is Telegram.
+
+        Web reporters read theirs on the status page; a channel that is not running (Zalo
+        switched off, or stopping) holds its reporters' messages rather than dropping them.
+        """
+        if not item.kind.to_reporter or item.report_id is None:
             return False
-        sender = self.channels.get(await self.db.reports.reporter_channel(item.report_id) or "")
+        channel = await self.db.reports.reporter_channel(item.report_id)
+        if channel in (None, "telegram", "web"):
+            return False
+        sender = self.channels.get(channel)
         if sender is None:
-            return False
+            raise Deferred(f"the {channel} channel is not running", HOLD_SECONDS)
         await sender.deliver(item)
         return True
 

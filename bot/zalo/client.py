@@ -96,6 +96,9 @@ class ZaloClient:
         except httpx.HTTPError as exc:
             # The exception's text may hold the URL, and so the token: only its type is kept.
             raise ZaloError(0, type(exc).__name__) from None
+        except RuntimeError:
+            # The client was closed (the channel is stopping): tried again after the restart.
+            raise ZaloError(0, "closed") from None
         try:
             data = response.json()
         except ValueError:
