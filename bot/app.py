@@ -171,7 +171,7 @@ async def running(
             if pages is not None:
                 services.web_port = pages.start(services.web_port)
             if zalo is not None:
-                await zalo.start(app.bot_data.get(ZALO_PORT_KEY))
+                await zalo.start()
             if webhook:
                 config = services.settings.webhook
                 server = WebhookServer(config, inbound)
@@ -223,9 +223,8 @@ def _web_server(services: Services) -> WebServer | None:
     )
 
 
+# Where the running Zalo channel is kept in bot_data (tests and the demo reach it there).
 ZALO_KEY = "zalo"
-# A port for Zalo's webhook other than `[zalo] port` (0: any free one), for tests and demos.
-ZALO_PORT_KEY = "zalo_port"
 
 
 def _zalo_channel(app: App, services: Services) -> ZaloChannel | None:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import signal
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from bot.core.domain import FIRST_INTERNAL_ID, Channel, Status
 from bot.sim import BotApiSimulator
 from bot.sim.zalo import ZaloSimulator
+from bot.zalo.webhook import SECRET_HEADER
 from tests.conftest import (
     HA_LONG_CHAT,
     FakeClock,
@@ -22,7 +26,8 @@ from tests.conftest import (
     press,
     quick_report,
 )
-from tests.zalo_helpers import ZaloCitizen, code_in, jpeg, zalo_world
+from tests.test_restart import shut_down, start_bot, write_config
+from tests.zalo_helpers import SECRET, ZaloCitizen, channel_of, code_in, jpeg, zalo_world
 
 OFFICER_HL = 900102
 DESCRIPTION = "Cán bộ một cửa yêu cầu nộp thêm giấy tờ <không có> trong quy định & hẹn lại."
@@ -331,3 +336,119 @@ async def test_a_zalo_user_erases_their_data(
         await citizen.say("/baocao", expect="đồng ý")
         assert await db.identities.find_user_id(Channel.ZALO, citizen.id) == user_id
         await citizen.say("/cuatoi", expect="chưa gửi")
+
+
+async def test_webhook_mode_and_a_wrong_secret(
+    sim: BotApiSimulator, zsim: ZaloSimulator, tmp_path: Path, clock: FakeClock
+) -> None:
+    async with zalo_world(sim, zsim, tmp_path, clock, webhook=True) as world:
+        config = channel_of(world).config
+        assert zsim.state.webhook == config.webhook_url and zsim.state.secret == SECRET
+        url = config.webhook_url or ""
+        update = {
+            "event_name": "message.text.received",
+            "message": {
+                "from": {"id": "forged-user", "display_name": "X"},
+                "chat": {"id": "forged-user", "chat_type": "PRIVATE"},
+                "message_id": "forged-1",
+                "date": 1,
+                "text": "/baocao",
+            },
+        }
+        body = json.dumps({"ok": True, "result": update})
+        async with httpx.AsyncClient() as client:
+            for headers in (
+                {},
+                {SECRET_HEADER: "wrong-secret-0"},
+                {SECRET_HEADER: SECRET[:-1]},
+                {SECRET_HEADER: SECRET + "x"},
+            ):
+                refused = await client.post(url, content=body, headers=headers)
+                assert refused.status_code == 403
+            bad = await client.post(url, content=b"[1, 2", headers={SECRET_HEADER: SECRET})
+            assert bad.status_code == 400
+            shapeless = await client.post(
+                url, content=b'{"ok": true, "result": {"x": 1}}', headers={SECRET_HEADER: SECRET}
+            )
+            assert shapeless.status_code == 400
+            big = await client.post(
+                url, content=b"{" + b" " * 1_000_001 + b"}", headers={SECRET_HEADER: SECRET}
+            )
+            assert big.status_code == 413
+        # Nothing refused was stored or answered.
+        assert await world.db.identities.find_user_id(Channel.ZALO, "forged-user") is None
+        assert zsim.sent("forged-user") == []
+        # Zalo's own posts, with the secret, carry a whole report.
+        citizen = ZaloCitizen(zsim, zsim.user("Lan"))
+        code = await file_report(citizen, jpeg())
+        await world.sim.wait_for_message(HA_LONG_CHAT, contains=code)
+
+
+async def test_a_long_unit_list_pages_with_zero(
+    sim: BotApiSimulator, zsim: ZaloSimulator, tmp_path: Path, clock: FakeClock
+) -> None:
+    async with zalo_world(sim, zsim, tmp_path, clock) as world:
+        for n in range(30):
+            await world.db.units.add_unit(f"X{n:02d}", f"UBND xã Thử Nghiệm {n:02d}", "QN")
+        citizen = ZaloCitizen(zsim, zsim.user("Lan"))
+        await citizen.say("/baocao", expect="đồng ý")
+        await citizen.say("1", expect="Chọn loại")
+        first = await citizen.pick("Thái độ", expect="0. ")
+        assert "1. UBND tỉnh Quảng Ninh" in first and "10. " not in first
+        second = await citizen.say("0", expect="10. ")
+        assert "1. UBND tỉnh" not in second
+        # Numbers keep their meaning across pages: one from the second page is taken.
+        label = second.splitlines()[
+            [ln.startswith("12. ") for ln in second.splitlines()].index(True)
+        ]
+        name = label.removeprefix("12. ").lstrip("— ")
+        mark = citizen.count
+        await citizen.say("12", expect="cán bộ")
+        report_user = await world.db.identities.user_id(Channel.ZALO, citizen.id)
+        draft = await world.db.drafts.get_draft(report_user)
+        assert draft is not None
+        unit = await world.db.units.get_unit(draft.fields.unit_code or "")
+        assert unit is not None and unit.name == name
+        assert mark < citizen.count
+
+
+async def test_kill_9_mid_report_then_resume(
+    sim: BotApiSimulator, zsim: ZaloSimulator, tmp_path: Path
+) -> None:
+    config = write_config(sim, tmp_path)
+    text = config.read_text(encoding="utf-8")
+    zalo = f'[zalo]\ntoken = "{zsim.token}"\nbase_url = "{zsim.base_url}"\nseconds_per_user = 0\n'
+    config.write_text(zalo + text, encoding="utf-8")
+    log = tmp_path / "bot.log"
+    citizen = ZaloCitizen(zsim, zsim.user("Tuấn"))
+    first = await start_bot(config, log)
+    try:
+        await citizen.say("/baocao", expect="đồng ý", wait=30)
+        await citizen.say("1", expect="Chọn loại")
+        await citizen.pick("hối lộ", expect="đơn vị")
+        await citizen.say("ha long", expect="Hạ Long")
+        await citizen.pick("UBND phường Hạ Long", expect="tiền")
+        await citizen.say("2 triệu rưỡi", expect="cán bộ")
+        await citizen.say("Anh Tâm, cán bộ địa chính", expect="lãnh đạo")
+        await citizen.pick("Không", expect="khi nào")
+    finally:
+        first.send_signal(signal.SIGKILL)
+        await first.wait()
+    assert first.returncode == -signal.SIGKILL
+
+    second = await start_bot(config, log)
+    try:
+        # The next answer lands at the step where the first process died.
+        await citizen.say("hôm qua", expect="ở đâu", wait=30)
+        await citizen.say("Trụ sở UBND phường", expect="Mô tả")
+        await citizen.say("Cán bộ địa chính đòi 2,5 triệu để ký xác nhận hồ sơ đất.", "bằng chứng")
+        await citizen.pick("Bỏ qua", expect="ẩn danh")
+        review = await citizen.pick("Ẩn danh", expect="kiểm tra")
+        for part in ("2.500.000", "Anh Tâm, cán bộ địa chính", "Trụ sở UBND phường"):
+            assert part in review, part
+        receipt = await citizen.pick("Gửi phản ánh", expect="/trangthai")
+        code = code_in(receipt)
+        alert = await sim.wait_for_message(HA_LONG_CHAT, contains=code, timeout=15)
+        assert "Zalo" in alert["text"] and "Tuấn" not in alert["text"]
+    finally:
+        await shut_down(second)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import dataclasses
 import io
 import re
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from bot.app import ZALO_KEY, ZALO_PORT_KEY, build_application, running
+from bot.app import ZALO_KEY, build_application, running
 from bot.config import ZaloConfig
 from bot.sim import BotApiSimulator
 from bot.sim.zalo import ZaloSimulator, ZaloUser
@@ -45,14 +46,27 @@ async def zalo_world(
     settings = make_settings(sim, tmp_path)
     extra: dict[str, Any] = {}
     if webhook:
-        extra = {"mode": "webhook", "secret_token": SECRET, "listen": "127.0.0.1"}
+        port = free_port()
+        extra = {
+            "mode": "webhook",
+            "secret_token": SECRET,
+            "listen": "127.0.0.1",
+            "port": port,
+            # Plain HTTP on 127.0.0.1: the simulated Zalo posts here (the real one needs https).
+            "webhook_url": f"http://127.0.0.1:{port}/zalo/hook",
+        }
     config = zalo_config(zsim, **extra)
     settings = dataclasses.replace(settings, zalo=config)
     app = build_application(settings, clock=clock)
-    if webhook:
-        app.bot_data[ZALO_PORT_KEY] = 0
     async with running(app):
         yield World(sim, app, settings, clock)
+
+
+def free_port() -> int:
+    """Return a port of 127.0.0.1 free a moment ago."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def channel_of(world: World) -> ZaloChannel:

@@ -17,6 +17,7 @@ import json
 import secrets
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Self
 
@@ -86,6 +87,12 @@ class _State:
 class _Api(tornado.web.RequestHandler):
     def initialize(self, sim: ZaloSimulator) -> None:
         self.sim = sim
+        self.gone = False
+
+    def on_connection_close(self) -> None:
+        """The bot went away (stopped, or killed) while a long poll was held."""
+        self.gone = True
+        self.sim.wake()
 
     def check_xsrf_cookie(self) -> None:
         """The bot sends no cookie."""
@@ -117,7 +124,10 @@ class _Api(tornado.web.RequestHandler):
             self._answer(fault.code, answer)
             return
         try:
-            result = await self.sim.method(method, body)
+            if method == "getUpdates":
+                result = await self.sim.get_updates(body, lambda: self.gone)
+            else:
+                result = await self.sim.method(method, body)
         except _Refused as exc:
             self._answer(exc.code, {"ok": False, "error_code": exc.code, "description": str(exc)})
             return
@@ -280,8 +290,6 @@ class ZaloSimulator:
                 "account_name": "bot.sim",
                 "account_type": "BASIC",
             }
-        if name == "getUpdates":
-            return await self._get_updates(body)
         if name == "setWebhook":
             url, secret = body.get("url"), body.get("secret_token")
             if not isinstance(url, str) or not isinstance(secret, str) or not 8 <= len(secret):
@@ -325,7 +333,16 @@ class ZaloSimulator:
         self.state.sent.setdefault(chat_id, []).append(record)
         return message
 
-    async def _get_updates(self, body: JSON) -> JSON:
+    def wake(self) -> None:
+        """Wake held long polls (one of them lost its connection)."""
+        asyncio.get_running_loop().create_task(self._notify())
+
+    async def _notify(self) -> None:
+        async with self._arrived:
+            self._arrived.notify_all()
+
+    async def get_updates(self, body: JSON, gone: Callable[[], bool]) -> JSON:
+        """Hold a long poll until an update arrives; never hand one to a closed connection."""
         if self.state.webhook is not None:
             raise _Refused(409, "A webhook is set; getUpdates does not work")
         try:
@@ -335,8 +352,8 @@ class ZaloSimulator:
         async with self._arrived:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(min(timeout, 30.0)):
-                    await self._arrived.wait_for(lambda: bool(self.state.updates))
-            if not self.state.updates:
+                    await self._arrived.wait_for(lambda: bool(self.state.updates) or gone())
+            if not self.state.updates or gone():
                 raise _Refused(408, "Request timeout")
             return self.state.updates.popleft()
 
