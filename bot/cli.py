@@ -50,6 +50,12 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--script", action="store_true", help="play one complete report and print the transcript"
     )
+    demo.add_argument(
+        "--channel",
+        choices=("telegram", "zalo"),
+        default="telegram",
+        help="the citizen's channel: Telegram (default) or Zalo, against its simulator",
+    )
     bench = sub.add_parser(
         "bench",
         help="measure the bot against the simulated Telegram (see docs/performance.md)",
@@ -178,7 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "demo":
-            return _demo(script=args.script)
+            return _demo(script=args.script, channel=args.channel)
         if args.command == "bench":
             from bot.sim.bench import run_from_args
 
@@ -301,7 +307,11 @@ def _ops(args: argparse.Namespace, config: Path) -> int:
     return restore_command(settings, args.file, keep=not args.no_keep)
 
 
-def _demo(*, script: bool) -> int:
+def _demo(*, script: bool, channel: str = "telegram") -> int:
+    if channel == "zalo":
+        from bot.sim.zalo_demo import run_zalo_demo
+
+        return asyncio.run(run_zalo_demo(script=script))
     from bot.sim.demo import run_demo
 
     return asyncio.run(run_demo(script=script))
