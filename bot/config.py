@@ -70,6 +70,7 @@ _SECTIONS: dict[str, set[str]] = {
         "port",
         "messages_per_second",
         "seconds_per_user",
+        "media_url",
     },
 }
 _UNIT_KEYS = {"code", "name", "parent", "chat_id", "officers"}
@@ -178,6 +179,15 @@ class ZaloConfig:
     # Zalo documents no sending rate: conservative defaults, overall and per person.
     messages_per_second: float = 5.0
     seconds_per_user: float = 1.0
+    # The public address of listen:port where Zalo fetches the photos units send (sendPhoto
+    # takes only a URL); None: a unit's photo is announced to the citizen in words.
+    media_url: str | None = None
+
+    @property
+    def media_path(self) -> str:
+        """Return the media URL's path, which the local server answers on."""
+        rest = (self.media_url or "").split("://", 1)[-1]
+        return "/" + rest.split("/", 1)[1] if "/" in rest else ""
 
     @property
     def webhook(self) -> bool:
@@ -460,6 +470,9 @@ def _parse_zalo(table: Mapping[str, Any], path: Path) -> ZaloConfig | None:
     gap = table.get("seconds_per_user", 1)
     if isinstance(gap, bool) or not isinstance(gap, int | float) or not 0 <= gap <= 60:
         raise ConfigError(path, "zalo.seconds_per_user", "must be a number from 0 to 60")
+    media = _opt_str(table, "media_url", path, "zalo")
+    if media is not None and not media.startswith(("https://", "http://")):
+        raise ConfigError(path, "zalo.media_url", "must be an http:// or https:// address")
     return ZaloConfig(
         token=token,
         base_url=base_url.rstrip("/"),
@@ -470,6 +483,7 @@ def _parse_zalo(table: Mapping[str, Any], path: Path) -> ZaloConfig | None:
         port=port,
         messages_per_second=float(rate),
         seconds_per_user=float(gap),
+        media_url=media.rstrip("/") if media else None,
     )
 
 

@@ -452,3 +452,31 @@ async def test_kill_9_mid_report_then_resume(
         assert "Zalo" in alert["text"] and "Tuấn" not in alert["text"]
     finally:
         await shut_down(second)
+
+
+async def test_a_units_photo_reaches_the_zalo_citizen_by_link(
+    sim: BotApiSimulator, zsim: ZaloSimulator, tmp_path: Path, clock: FakeClock
+) -> None:
+    async with zalo_world(sim, zsim, tmp_path, clock, media=True) as world:
+        citizen, code, alert = await reported(world, zsim)
+        officer = member(world, OFFICER_HL, "Hùng", HA_LONG_CHAT)
+        photo = jpeg(4000)
+        mark = len(world.sim.messages(HA_LONG_CHAT))
+        await officer.send_photo(
+            content=photo, caption="Đây có phải giấy hẹn?", chat_id=HA_LONG_CHAT, reply_to=alert
+        )
+        await world.sim.wait_for_message(HA_LONG_CHAT, contains="Đã gửi câu hỏi", after=mark)
+        question = await zsim.wait_for(citizen.id, "Đây có phải giấy hẹn?")
+        assert code in question["text"] and "Zalo" not in question["text"]
+
+        def sent_photo() -> dict[str, Any] | None:
+            return next((m for m in zsim.sent(citizen.id) if m.get("photo")), None)
+
+        shown = await eventually(sent_photo)
+        link = str(shown["photo"])
+        assert link.startswith("http://127.0.0.1:") and "/zalo/media/" in link
+        async with httpx.AsyncClient() as client:
+            fetched = await client.get(link)
+            assert fetched.status_code == 200 and fetched.content == photo
+            # Only the exact link serves it.
+            assert (await client.get(link[:-8] + "xxxx.jpg")).status_code == 404

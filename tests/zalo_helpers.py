@@ -41,6 +41,7 @@ async def zalo_world(
     clock: FakeClock,
     *,
     webhook: bool = False,
+    media: bool = False,
 ) -> AsyncIterator[World]:
     """Run the bot with Telegram and Zalo both simulated; polling, or Zalo's webhook."""
     settings = make_settings(sim, tmp_path)
@@ -55,6 +56,9 @@ async def zalo_world(
             # Plain HTTP on 127.0.0.1: the simulated Zalo posts here (the real one needs https).
             "webhook_url": f"http://127.0.0.1:{port}/zalo/hook",
         }
+    if media:
+        port = extra.get("port") or free_port()
+        extra.update(port=port, media_url=f"http://127.0.0.1:{port}/zalo")
     config = zalo_config(zsim, **extra)
     settings = dataclasses.replace(settings, zalo=config)
     app = build_application(settings, clock=clock)

@@ -13,6 +13,7 @@ from bot.store.repository import Repository
 from bot.zalo.chat import ZaloChat
 from bot.zalo.client import ZaloClient, ZaloError
 from bot.zalo.intake import ZaloIntake
+from bot.zalo.media import MediaShelf
 from bot.zalo.sender import ZaloSender
 from bot.zalo.services import ZaloServices
 from bot.zalo.webhook import ZaloWebhookServer
@@ -39,16 +40,18 @@ class ZaloChannel:
             settings, db, translator, conversation, workflow, self.client, wake
         )
         self.chat = ZaloChat(self.services)
-        self.sender = ZaloSender(self.services)
+        self.shelf = MediaShelf(self.config.media_url)
+        self.sender = ZaloSender(self.services, self.shelf)
         self.intake = ZaloIntake(self.client, db, self.chat.handle)
         self._server: ZaloWebhookServer | None = None
         self.port: int | None = None
 
     async def start(self, port: int | None = None) -> None:
         """Start taking updates: the webhook (`port` 0 for any free one) or polling."""
-        if self.config.webhook:
-            self._server = ZaloWebhookServer(self.config, self.intake)
+        if self.config.webhook or self.shelf.enabled:
+            self._server = ZaloWebhookServer(self.config, self.intake, self.shelf)
             self.port = self._server.start(port)
+        if self.config.webhook:
             try:
                 await self.client.set_webhook(
                     self.config.webhook_url or "", self.config.secret_token or ""

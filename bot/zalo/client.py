@@ -146,6 +146,15 @@ class ZaloClient:
         result = await self.call("sendMessage", {"chat_id": chat_id, "text": text})
         return str(result.get("message_id")) if isinstance(result, dict) else None
 
+    async def send_photo(self, chat_id: str, url: str, caption: str | None = None) -> str | None:
+        """Send a photo Zalo fetches from `url`; return its message id."""
+        body = {"chat_id": chat_id, "photo": url}
+        if caption:
+            body["caption"] = caption[:MESSAGE_LIMIT]
+        await self._pace.wait(chat_id)
+        result = await self.call("sendPhoto", body)
+        return str(result.get("message_id")) if isinstance(result, dict) else None
+
     async def send_chat_action(self, chat_id: str, action: str = "typing") -> None:
         """Show "typing…" while a reply is prepared (cosmetic: failures are ignored)."""
         try:

@@ -29,6 +29,7 @@ from bot.messages import questions as texts
 from bot.messages import zalo as words
 from bot.messages.relay import question_head
 from bot.zalo.client import ZaloError
+from bot.zalo.media import MediaShelf
 from bot.zalo.render import choice_lines, messages_of
 from bot.zalo.services import ZaloServices
 
@@ -44,8 +45,9 @@ RETRY_SECONDS = 30.0
 class ZaloSender:
     """Delivers reporter-bound outbox items to Zalo reporters."""
 
-    def __init__(self, services: ZaloServices) -> None:
+    def __init__(self, services: ZaloServices, shelf: MediaShelf) -> None:
         self.services = services
+        self.shelf = shelf
 
     async def deliver(self, item: OutboxItem) -> None:
         """Send the item's messages from the first not yet sent; raise Deferred to wait."""
@@ -62,12 +64,29 @@ class ZaloSender:
         locale = await db.users.user_locale(user_id) or found.locale
         _ = self.services.translator.get(locale)
         messages = await self._messages(item, found, _, locale)
-        for index in range(item.parts_done, len(messages)):
+        photo = await self._photo(item)
+        parts = len(messages) + (1 if photo is not None else 0)
+        for index in range(item.parts_done, parts):
             try:
-                await self.services.client.send_message(identity[1], messages[index])
+                if index < len(messages):
+                    await self.services.client.send_message(identity[1], messages[index])
+                else:
+                    assert photo is not None
+                    # A link of our own, fetched by Zalo: sendPhoto takes nothing else.
+                    await self.services.client.send_photo(identity[1], self.shelf.put(photo))
             except ZaloError as exc:
                 raise _deferred(exc) from None
             await db.outbox.part_sent(item.id, index + 1)
+
+    async def _photo(self, item: OutboxItem) -> bytes | None:
+        """Return the photo a unit's question carries, when Zalo can be given a link to it."""
+        if item.kind is not OutboxKind.QUESTION or not self.shelf.enabled:
+            return None
+        relay_id = item.payload_of(QuestionPayload).relay_id
+        relay = await self.services.db.links.get_relay(relay_id)
+        if relay is None or relay.kind != "photo":
+            return None
+        return await self.services.db.files.relay_bytes(relay_id)
 
     async def _messages(
         self, item: OutboxItem, found: Report, _: Gettext, locale: str
@@ -128,10 +147,14 @@ class ZaloSender:
         blocks = [question_head(asking, found.code, _)]
         if relay.text:
             blocks.append(_escaped(relay.text))
-        if relay.kind != "text":
+        shown = relay.kind == "photo" and self.shelf.enabled
+        if relay.kind != "text" and not (shown and await self._has_bytes(relay.id)):
             blocks.append(words.photo_from_unit(_))
         blocks.append(words.question_tail(_))
         return messages_of(*blocks)
+
+    async def _has_bytes(self, relay_id: int) -> bool:
+        return await self.services.db.files.relay_bytes(relay_id) is not None
 
     async def _unit_name(self, code: str | None) -> str:
         unit = await self.services.db.units.get_unit(code or "")

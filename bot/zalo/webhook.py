@@ -1,7 +1,8 @@
 """Zalo's webhook: POSTs carrying `X-Bot-Api-Secret-Token`, stored before they are answered 200.
 
-`zalo_routes()` returns the route, so that it can be mounted on a shared server later;
-`ZaloWebhookServer` runs it on its own `[zalo] listen:port` meanwhile. A wrong or missing
+`zalo_routes()` returns the routes (the webhook, and the photos units send), so that they can be
+mounted on a shared server later; `ZaloWebhookServer` runs them on its own `[zalo] listen:port`
+meanwhile. A wrong or missing
 secret (compared in constant time) gets 403 and changes nothing; a body that is not an update
 gets 400; a body over 1 MB gets 413 before it is read.
 """
@@ -20,6 +21,7 @@ import tornado.web
 from bot.config import ZaloConfig
 from bot.store.repository import StorageError
 from bot.zalo.intake import ZaloIntake
+from bot.zalo.media import MediaShelf, media_routes
 from bot.zalo.wire import BadUpdate, updates_of
 
 log = logging.getLogger(__name__)
@@ -94,23 +96,29 @@ class ZaloWebhook(tornado.web.RequestHandler):
         log.error("Zalo webhook request failed")
 
 
-def zalo_routes(config: ZaloConfig, intake: ZaloIntake) -> list[tuple[str, Any, dict[str, Any]]]:
-    """Return the webhook's route, to mount in a tornado application."""
-    return [(config.path, ZaloWebhook, {"config": config, "intake": intake})]
+def zalo_routes(
+    config: ZaloConfig, intake: ZaloIntake, shelf: MediaShelf
+) -> list[tuple[str, Any, dict[str, Any]]]:
+    """Return the webhook's route (in webhook mode) and the photos', to mount in tornado."""
+    routes = media_routes(shelf, config.media_path) if shelf.enabled else []
+    if config.webhook:
+        routes.append((config.path, ZaloWebhook, {"config": config, "intake": intake}))
+    return routes
 
 
 class ZaloWebhookServer:
     """The webhook's own small HTTP server, until it is mounted on a shared one."""
 
-    def __init__(self, config: ZaloConfig, intake: ZaloIntake) -> None:
+    def __init__(self, config: ZaloConfig, intake: ZaloIntake, shelf: MediaShelf) -> None:
         self.config = config
         self.intake = intake
+        self.shelf = shelf
         self._server: tornado.httpserver.HTTPServer | None = None
 
     def start(self, port: int | None = None) -> int:
         """Listen on `[zalo] listen:port` (or `port`, 0 for any free one); return the port."""
         app = tornado.web.Application(
-            zalo_routes(self.config, self.intake), log_function=lambda _h: None
+            zalo_routes(self.config, self.intake, self.shelf), log_function=lambda _h: None
         )
         server = tornado.httpserver.HTTPServer(app, max_body_size=MAX_BODY)
         sockets = tornado.netutil.bind_sockets(
