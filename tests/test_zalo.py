@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from bot.core.conversation import Step
 from bot.core.domain import FIRST_INTERNAL_ID, Channel, Status
 from bot.sim import BotApiSimulator
 from bot.sim.zalo import ZaloSimulator
@@ -480,3 +481,27 @@ async def test_a_units_photo_reaches_the_zalo_citizen_by_link(
             assert fetched.status_code == 200 and fetched.content == photo
             # Only the exact link serves it.
             assert (await client.get(link[:-8] + "xxxx.jpg")).status_code == 404
+
+
+async def test_zalo_limits_and_outages_delay_but_lose_nothing(
+    sim: BotApiSimulator, zsim: ZaloSimulator, tmp_path: Path, clock: FakeClock
+) -> None:
+    async with zalo_world(sim, zsim, tmp_path, clock) as world:
+        citizen = ZaloCitizen(zsim, zsim.user("Lan"))
+        # A reply refused with 429 and then 500 is sent again; the step is taken once.
+        zsim.fail_next("sendMessage", 429, retry_after=1)
+        await citizen.say("/baocao", expect="đồng ý")
+        zsim.fail_next("sendMessage", 502, times=2)
+        await citizen.say("1", expect="Chọn loại")
+        user_id = await world.db.identities.user_id(Channel.ZALO, citizen.id)
+        draft = await world.db.drafts.get_draft(user_id)
+        assert draft is not None and draft.step == Step.CATEGORY
+        # An outbox notice through a Zalo outage arrives once Zalo is back.
+        await citizen.say("/huy", expect="huỷ")
+        citizen2, code, alert = await reported(world, zsim, "Minh")
+        officer = member(world, OFFICER_HL, "Hùng", HA_LONG_CHAT)
+        zsim.fail_next("sendMessage", 500, times=1)
+        mark = citizen2.count
+        await press(world, officer, alert, "Tiếp nhận")
+        told = await zsim.wait_for(citizen2.id, "Hạn giải quyết", after=mark, wait=20)
+        assert code in told["text"]

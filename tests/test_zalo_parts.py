@@ -63,6 +63,7 @@ def test_zalo_is_optional_and_read_whole(tmp_path: Path, monkeypatch: pytest.Mon
         ('token = "1:a"\nmessages_per_second = 0', "zalo.messages_per_second"),
         ('token = "1:a"\nmessages_per_second = true', "zalo.messages_per_second"),
         ('token = "1:a"\nseconds_per_user = 61', "zalo.seconds_per_user"),
+        ('token = "1:a"\nmedia_url = "ftp://x"', "zalo.media_url"),
         ('token = "1:a"\ntokn = "typo"', "zalo.tokn"),
     ],
 )

@@ -98,6 +98,7 @@ class ZaloIntake:
         await self.receive(update)
 
     async def _handle_loop(self) -> None:
+        failures = 0
         while True:
             try:
                 pending = await self.db.channels.pending_inbound(CHANNEL)
@@ -113,9 +114,23 @@ class ZaloIntake:
                     log.exception("Zalo update %s not handled; retrying", stored.seq)
                     await asyncio.sleep(1.0)
                     break
+                except ZaloError as exc:
+                    if not (exc.network or exc.rate_limited or exc.code >= 500):
+                        # Zalo refuses to write to this person: nothing to retry.
+                        log.warning("Zalo refused a reply (%s)", exc.code)
+                        await self.db.channels.inbound_handled(stored.seq)
+                        continue
+                    # Zalo could not take the reply now: the update is handled again later,
+                    # when the question is shown again rather than its answer taken twice.
+                    failures += 1
+                    delay = min(BACKOFF_MAX, 2.0**failures)
+                    log.warning("Zalo reply failed (%s); retrying in %.0f s", exc.code, delay)
+                    await asyncio.sleep(delay)
+                    break
                 except Exception:
                     # A bug on one update must not stop every other; never the content logged.
                     log.exception("Zalo update %s failed", stored.seq)
+                failures = 0
                 await self.db.channels.inbound_handled(stored.seq)
             if not pending:
                 self._wake.clear()

@@ -38,8 +38,8 @@ log = logging.getLogger(__name__)
 # A person Zalo will not let the bot write to now is tried again this rarely; their writing
 # to the bot makes everything held for them due at once.
 HOLD_SECONDS = 6 * 3600.0
-# An outage or an unreadable answer from Zalo: tried again soon.
-RETRY_SECONDS = 30.0
+# An outage or a limit without a stated wait: tried again after 1, 2, 4… seconds, up to this.
+RETRY_MAX = 300.0
 
 
 class ZaloSender:
@@ -75,7 +75,7 @@ class ZaloSender:
                     # A link of our own, fetched by Zalo: sendPhoto takes nothing else.
                     await self.services.client.send_photo(identity[1], self.shelf.put(photo))
             except ZaloError as exc:
-                raise _deferred(exc) from None
+                raise _deferred(exc, item.attempts) from None
             await db.outbox.part_sent(item.id, index + 1)
 
     async def _photo(self, item: OutboxItem) -> bytes | None:
@@ -166,12 +166,13 @@ def _escaped(text: str) -> str:
     return escape(text)
 
 
-def _deferred(exc: ZaloError) -> Deferred:
+def _deferred(exc: ZaloError, attempts: int) -> Deferred:
     """Return how long to wait after Zalo refused or did not answer."""
+    backoff = min(RETRY_MAX, 2.0**attempts)
     if exc.rate_limited:
-        return Deferred(f"Zalo rate limit ({exc.code})", exc.retry_after or RETRY_SECONDS)
+        return Deferred(f"Zalo rate limit ({exc.code})", exc.retry_after or backoff)
     if exc.network or exc.code >= 500:
-        return Deferred(f"Zalo unreachable ({exc.description})", RETRY_SECONDS)
+        return Deferred(f"Zalo unreachable ({exc.description})", backoff)
     # Refused for this person (not following, a reply window, blocked): held until they write.
     log.warning("Zalo refused a message to a reporter: %s", exc.code)
     return Deferred(f"held: Zalo refused ({exc.code})", HOLD_SECONDS)

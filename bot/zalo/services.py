@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -10,10 +11,12 @@ from bot.core.conversation import Conversation
 from bot.core.workflow import Workflow
 from bot.i18n import Gettext, Translator
 from bot.store.repository import Repository
-from bot.zalo.client import ZaloClient
+from bot.zalo.client import ZaloClient, ZaloError
 from bot.zalo.text import pack, plain
 
 CHANNEL = "zalo"
+# How long a reply keeps trying through Zalo's limits and outages, as on Telegram.
+REPLY_PATIENCE = 30.0
 
 
 @dataclass
@@ -47,6 +50,28 @@ class Talk:
         return self.services.translator.get(self.locale)
 
     async def say(self, *blocks: str) -> None:
-        """Send HTML texts of the project as plain Zalo messages of at most 2,000 characters."""
+        """Send HTML texts of the project as plain Zalo messages of at most 2,000 characters.
+
+        Each message is tried again through rate limits and short outages for up to
+        REPLY_PATIENCE seconds; after that the ZaloError goes up, and the message that asked
+        for the reply is handled again later (its answer is not taken twice).
+        """
         for message in pack([plain(block) for block in blocks if block]):
-            await self.services.client.send_message(self.chat_id, message)
+            await self._send(message)
+
+    async def _send(self, message: str) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + REPLY_PATIENCE
+        delay = 0.5
+        while True:
+            try:
+                await self.services.client.send_message(self.chat_id, message)
+                return
+            except ZaloError as exc:
+                if not (exc.network or exc.rate_limited or exc.code >= 500):
+                    raise
+                wait = exc.retry_after or delay
+                if loop.time() + wait > deadline:
+                    raise
+                await asyncio.sleep(wait)
+                delay = min(delay * 2, 8.0)
