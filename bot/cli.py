@@ -245,8 +245,12 @@ def log_file_handler(path: Path) -> logging.FileHandler:
 
 def _logging(log_file: Path | None, settings: Settings, log_format: str = "text") -> None:
     handler: logging.Handler = log_file_handler(log_file) if log_file else logging.StreamHandler()
-    # Both formats take the token and the webhook's secret out of every line (bot.logs).
-    configure_logging(handler, log_format, [settings.token, settings.webhook.secret_token])
+    # Both formats take the tokens and the webhooks' secrets out of every line (bot.logs).
+    zalo = settings.zalo
+    secrets = [settings.token, settings.webhook.secret_token]
+    if zalo is not None:
+        secrets += [zalo.token, zalo.secret_token]
+    configure_logging(handler, log_format, secrets)
 
 
 class AlreadyRunning(Exception):

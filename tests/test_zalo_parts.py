@@ -13,11 +13,15 @@ import pytest
 
 from bot.config import ConfigError, load_settings
 from bot.core.conversation import ANONYMOUS, NAMED, SKIP, Kind, Question, Step
+from bot.sim import BotApiSimulator
+from bot.sim.zalo import ZaloSimulator
 from bot.sim.zalo_demo import run_zalo_demo
 from bot.zalo.render import read
 from bot.zalo.text import MESSAGE_LIMIT, length, pack, plain
 from bot.zalo.wire import BadUpdate, read_event, updates_of
 from tests.test_config import GOOD, write
+from tests.test_operations import liemchinh
+from tests.test_restart import write_config
 from tests.zalo_helpers import CODE_RE
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -164,3 +168,19 @@ def test_interactive_zalo_demo(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "đồng ý" in proc.stdout and "Chọn loại" in proc.stdout and "nhãn dán" in proc.stdout
+
+
+async def test_check_reaches_zalo_too(sim: BotApiSimulator, tmp_path: Path) -> None:
+    async with ZaloSimulator() as zsim:
+        config = write_config(sim, tmp_path)
+        body = config.read_text(encoding="utf-8")
+        zalo = f'[zalo]\ntoken = "{zsim.token}"\nbase_url = "{zsim.base_url}"\n'
+        config.write_text(zalo + body, encoding="utf-8")
+        code, out, err = await liemchinh("check", "--config", str(config))
+        assert code == 0, err
+        assert "zalo: bot.sim" in out and zsim.token not in out + err
+        wrong = zalo.replace(zsim.token, "1:not-the-token")
+        config.write_text(wrong + body, encoding="utf-8")
+        code, out, err = await liemchinh("check", "--config", str(config))
+        assert code == 1 and len(err.strip().splitlines()) == 1
+        assert "refused the token" in err and zsim.base_url in err
