@@ -174,6 +174,9 @@ async def _refused(talk: Talk, draft: Draft, asked: Question, outcome: Outcome) 
         reason = words.wrong_kind(_)
     elif outcome.problem in (Problem.BAD_PHONE, Problem.NOT_OWN_CONTACT):
         reason = words.contact_hint(_)
+    elif outcome.problem is Problem.NOT_A_CHOICE:
+        # A number of a list shown before a unit was disabled: there are no buttons here.
+        reason = words.pick_again(_)
     else:
         reason = texts.problem_text(asked, outcome, _)
     await show(talk, draft, lead=reason)
