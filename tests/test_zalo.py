@@ -505,3 +505,20 @@ async def test_zalo_limits_and_outages_delay_but_lose_nothing(
         await press(world, officer, alert, "Tiếp nhận")
         told = await zsim.wait_for(citizen2.id, "Hạn giải quyết", after=mark, wait=20)
         assert code in told["text"]
+
+
+async def test_a_zalo_user_switches_to_english_mid_report(
+    sim: BotApiSimulator, zsim: ZaloSimulator, tmp_path: Path, clock: FakeClock
+) -> None:
+    async with zalo_world(sim, zsim, tmp_path, clock):
+        citizen = ZaloCitizen(zsim, zsim.user("Lan"))
+        await citizen.say("/baocao", expect="đồng ý")
+        await citizen.say("1", expect="Chọn loại")
+        await citizen.say("/language", expect="English")
+        switched = await citizen.pick("English", expect="English with you")
+        assert "Tiếng Việt" not in switched
+        # The report goes on where it was, in English.
+        await zsim.wait_for(citizen.id, "What happened")
+        await citizen.pick("Improper attitude", expect="unit")
+        await citizen.say("/ngonngu", expect="Tiếng Việt")
+        await citizen.say("1", expect="tiếng Việt")

@@ -83,6 +83,7 @@ def help_text(_: Gettext) -> str:
             "/baocao or /report: start a report\n"
             "/trangthai CODE or /status CODE: the status of one of your reports\n"
             "/cuatoi or /myreports: all your reports\n"
+            "/ngonngu or /language: Vietnamese or English\n"
             "/huy or /cancel: stop the report in progress\n"
             "/riengtu or /privacy: what is stored about you\n"
             "/dulieu or /mydata: a copy of your data\n"
@@ -200,3 +201,17 @@ def mydata_intro(parts: int, _: Gettext) -> str:
 def photo_from_unit(_: Gettext) -> str:
     """Stand for a photo or file a unit sent, which Zalo cannot carry from Telegram."""
     return _("[The unit also sent a file, which cannot be shown on Zalo.]")
+
+
+# Each language named in itself, in the order of bot.i18n.SUPPORTED.
+LANGUAGE_NAMES = {"vi": "Tiếng Việt", "en": "English"}
+
+
+def choose_language(_: Gettext) -> str:
+    """Ask for a language."""
+    return _("Choose your language:")
+
+
+def language_set(_: Gettext) -> str:
+    """Confirm the language chosen, in it."""
+    return _("I will speak English with you from now on.")

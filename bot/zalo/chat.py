@@ -15,6 +15,7 @@ from bot.core.domain import CITIZEN, Channel
 from bot.core.outbox import AnswerPayload, Outgoing
 from bot.core.parsing import format_code, normalize_code
 from bot.core.workflow import QUESTION_MAX
+from bot.i18n import SUPPORTED
 from bot.messages import citizen as notices
 from bot.messages import questions as texts
 from bot.messages import zalo as words
@@ -46,6 +47,8 @@ COMMANDS: dict[str, str] = {
     "/forget": "forget",
     "/trogiup": "help",
     "/help": "help",
+    "/ngonngu": "language",
+    "/language": "language",
 }
 # The copy of a person's data is sent as text in at most this many messages.
 MYDATA_PARTS_MAX = 20
@@ -84,6 +87,9 @@ class ZaloChat:
             return
         if pending == "forget" and event.event == TEXT:
             await self._forget(talk, text)
+            return
+        if pending == "language" and event.event == TEXT:
+            await self._language(talk, text)
             return
         draft = await db.drafts.get_draft(user_id)
         if draft is not None:
@@ -139,6 +145,10 @@ class ZaloChat:
             await talk.say(notices.privacy_notice(self.services.settings.privacy, _))
         elif command == "mydata":
             await self._mydata(talk)
+        elif command == "language":
+            await db.channels.set_state(talk.user_id, {"pending": "language"})
+            names = [words.LANGUAGE_NAMES[code] for code in SUPPORTED]
+            await talk.say(words.choose_language(_), choice_lines(names))
         elif command == "forget":
             await db.channels.set_state(talk.user_id, {"pending": "forget"})
             await talk.say(words.forget_question(_), choice_lines(list(words.forget_choices(_))))
@@ -179,6 +189,24 @@ class ZaloChat:
             await talk.say(words.forgotten(talk._))
         else:
             await talk.say(words.kept(talk._))
+
+    async def _language(self, talk: Talk, text: str) -> None:
+        db = self.services.db
+        chosen = [
+            code
+            for number, code in enumerate(SUPPORTED, start=1)
+            if text == str(number) or fold(text) == fold(words.LANGUAGE_NAMES[code])
+        ]
+        if not chosen:
+            await talk.say(words.pick_again(talk._))
+            return
+        await db.channels.set_state(talk.user_id, {})
+        await db.users.set_locale(talk.user_id, chosen[0])
+        talk.locale = chosen[0]
+        await talk.say(words.language_set(talk._))
+        draft = await db.drafts.get_draft(talk.user_id)
+        if draft is not None:
+            await report.show(talk, draft)
 
     # -- consent --------------------------------------------------------------------------------
 

@@ -26,6 +26,8 @@ from bot.messages import questions as texts
 from bot.messages import zalo as words
 from bot.zalo.client import PhotoTooLarge, PhotoUnavailable
 from bot.zalo.render import page_of, read, show
+
+__all__ = ["answer_photo", "answer_text", "begin", "fetch_photo", "other", "show"]
 from bot.zalo.services import Talk
 
 # Internal message ids of evidence with no Telegram message: random, like web uploads'.
