@@ -66,10 +66,13 @@ async def show(
         unit_name = unit.name if unit else None
     prompt = texts.prompt(asked, draft, _, talk.locale, unit_name=unit_name)
     if asked.kind is Kind.UNIT:
+        tree = await unit_choices(talk)
         if found:
-            choices = [(u.code, u.name) for u in found]
+            # Found units by the tree's labels (namesakes told apart), without its indentation.
+            labels_of = {code: label.lstrip("— ") for code, label in tree}
+            choices = [(u.code, labels_of.get(u.code, u.name)) for u in found]
         else:
-            choices = await unit_choices(talk)
+            choices = tree
     else:
         choices = list(prompt.choices)
     values = [value for value, _label in choices]
