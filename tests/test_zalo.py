@@ -522,3 +522,32 @@ async def test_a_zalo_user_switches_to_english_mid_report(
         await citizen.pick("Improper attitude", expect="unit")
         await citizen.say("/ngonngu", expect="Tiếng Việt")
         await citizen.say("1", expect="tiếng Việt")
+
+
+async def test_not_resolved_on_zalo_reopens_it(
+    sim: BotApiSimulator, zsim: ZaloSimulator, tmp_path: Path, clock: FakeClock
+) -> None:
+    async with zalo_world(sim, zsim, tmp_path, clock) as world:
+        citizen, code, alert = await reported(world, zsim)
+        officer = member(world, OFFICER_HL, "Hùng", HA_LONG_CHAT)
+        await press(world, officer, alert, "Tiếp nhận")
+        await eventually(lambda: "🏁 Đã giải quyết" in labels(current(world, alert)))
+        unit_mark = len(world.sim.messages(HA_LONG_CHAT))
+        await press(world, officer, alert, "Đã giải quyết")
+        prompt = await world.sim.wait_for_message(
+            HA_LONG_CHAT, contains="vui lòng trả lời", after=unit_mark
+        )
+        await officer.send("Đã xử lý xong.", chat_id=HA_LONG_CHAT, reply_to=prompt)
+        await zsim.wait_for(citizen.id, "thực sự được giải quyết")
+        # Words that are neither answer are not taken as one.
+        await citizen.say("Xin chào", expect="/baocao")
+        unit_mark = len(world.sim.messages(HA_LONG_CHAT))
+        await citizen.say("Chưa", expect="1 (")
+        reopened = await world.sim.wait_for_message(HA_LONG_CHAT, contains=code, after=unit_mark)
+        assert "✅ Tiếp nhận" in labels(reopened)
+        report = await world.db.reports.report_by_code(code.replace("-", ""))
+        assert report is not None and report.status == Status.NEW
+        assert report.citizen_verdict == "no"
+        await citizen.say("3", expect="ghi nhận")
+        report = await world.db.reports.report_by_code(code.replace("-", ""))
+        assert report is not None and report.rating == 3

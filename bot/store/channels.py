@@ -99,9 +99,9 @@ class ChannelStore(Store):
             )
         return [(int(r["id"]), str(r["code"])) for r in rows]
 
-    async def awaiting_verdict(self, user_id: int) -> list[tuple[int, str, str]]:
-        """Return (id, code, what) of the person's reports waiting for them: "verdict" on a
-        resolution, or "rating" of a closed report; the newest first."""
+    async def awaiting_verdict(self, user_id: int, since: float) -> list[tuple[int, str, str]]:
+        """Return (id, code, what) of the person's reports closed since `since` and waiting for
+        them: "verdict" on a resolution, or "rating" of a closed report; the newest first."""
         async with self._read() as conn:
             rows = await conn.execute_fetchall(
                 "SELECT reports.id AS id, reports.code AS code, CASE WHEN status = 'resolved'"
@@ -109,7 +109,8 @@ class ChannelStore(Store):
                 " FROM reporters JOIN reports ON reports.id = reporters.report_id"
                 " WHERE reporters.user_id = ? AND ((status = 'resolved' AND citizen_verdict IS"
                 " NULL) OR (rating IS NULL AND (status = 'declined' OR citizen_verdict IS NOT"
-                " NULL))) ORDER BY reports.updated_at DESC, reports.id DESC",
-                (user_id,),
+                " NULL))) AND coalesce(closed_at, updated_at, created_at) >= ?"
+                " ORDER BY reports.updated_at DESC, reports.id DESC",
+                (user_id, since),
             )
         return [(int(r["id"]), str(r["code"]), str(r["what"])) for r in rows]

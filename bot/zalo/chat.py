@@ -256,7 +256,10 @@ class ZaloChat:
             codes = [format_code(code) for _id, code in waiting]
             await talk.say(words.which_report(talk._), choice_lines(codes))
             return True
-        verdicts = await db.channels.awaiting_verdict(talk.user_id)
+        # A verdict or a rating is taken for as long as a report may be reopened.
+        days = max(self.services.settings.sla.reopen_days, 1)
+        since = db.clock() - days * 86400
+        verdicts = await db.channels.awaiting_verdict(talk.user_id, since)
         if verdicts and event.event == TEXT:
             return await self._verdict(talk, verdicts[0], text)
         return False
@@ -313,7 +316,8 @@ class ZaloChat:
         await talk.say(words.answer_sent(format_code(found.code), talk._))
 
     async def _verdict(self, talk: Talk, waiting: tuple[int, str, str], text: str) -> bool:
-        """Take "1"/"2" as the verdict on a resolution, or 1-5 as a rating."""
+        """Take "1"/"2" (or yes/no) as the verdict on a resolution, or 1-5 as a rating; False
+        for anything else, which is then not taken for either."""
         report_id, code, what = waiting
         workflow = self.services.workflow
         found = await self.services.db.reports.get_report(report_id)
@@ -321,26 +325,30 @@ class ZaloChat:
             return False
         _ = talk._
         shown = format_code(code)
+        said = fold(text)
         if what == "verdict":
             yes, no = words.verdict_choices(_)
-            if text == "1" or fold(text) == fold(yes):
+            if said in _YES or said == fold(yes):
                 done = await workflow.confirm_resolved(found)
-            elif text == "2" or fold(text) == fold(no):
+            elif said in _NO or said == fold(no):
                 done = await workflow.reopen(found)
                 if done is None:
                     await talk.say(words.verdict_late(_))
                     return True
             else:
-                await talk.say(words.verdict_question(shown, _), choice_lines([yes, no]))
-                return True
+                return False
             if done is not None:
                 self.services.wake()
             await talk.say(words.verdict_saved(_), words.rating_question(shown, _))
             return True
-        if text.isdigit() and 1 <= int(text) <= 5:
-            if await workflow.rate(found, int(text)) is not None:
-                self.services.wake()
-            await talk.say(words.verdict_saved(_))
-            return True
-        await talk.say(words.rating_question(shown, _))
+        if not (text.isdigit() and 1 <= int(text) <= 5):
+            return False
+        if await workflow.rate(found, int(text)) is not None:
+            self.services.wake()
+        await talk.say(words.verdict_saved(_))
         return True
+
+
+# Short answers to "is it really resolved?", besides the number and the whole label.
+_YES = frozenset({"1", "có", "co", "rồi", "roi", "đúng", "yes", "y"})
+_NO = frozenset({"2", "không", "khong", "chưa", "chua", "no", "n"})
