@@ -30,7 +30,7 @@ from bot.store.repository import Clock, Repository
 from bot.telegram.context import SERVICES_KEY, BotContext, Services
 from bot.telegram.delivery import Delivery
 from bot.telegram.inbound import Inbound
-from bot.telegram.lanes import LANES
+from bot.telegram.lanes import LANES, FloodGuard
 from bot.telegram.limits import FloodLimiter
 from bot.telegram.webhook import WebhookServer
 from bot.web.server import WebServer, WebServices
@@ -232,13 +232,17 @@ def _zalo_channel(app: App, services: Services) -> ZaloChannel | None:
     if services.settings.zalo is None or services.delivery is None:
         return None
     delivery = services.delivery
+    settings = services.settings
+    # The same flood limits as on Telegram ([bot] flood_messages in flood_seconds).
+    guard = FloodGuard(settings.flood_messages, settings.flood_seconds)
     channel = ZaloChannel(
-        services.settings,
+        settings,
         services.db,
         services.translator,
         services.conversation,
         services.workflow,
         delivery.wake,
+        lambda user_id, moment: guard.check(user_id, moment).value,
     )
     delivery.channels["zalo"] = channel.sender
     app.bot_data[ZALO_KEY] = channel

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import signal
@@ -551,3 +552,21 @@ async def test_not_resolved_on_zalo_reopens_it(
         await citizen.say("3", expect="ghi nhận")
         report = await world.db.reports.report_by_code(code.replace("-", ""))
         assert report is not None and report.rating == 3
+
+
+async def test_someone_sending_too_fast_is_told_once_and_not_read(
+    sim: BotApiSimulator, zsim: ZaloSimulator, tmp_path: Path, clock: FakeClock
+) -> None:
+    async with zalo_world(sim, zsim, tmp_path, clock) as world:
+        citizen = ZaloCitizen(zsim, zsim.user("Lan"))
+        limit = world.settings.flood_messages
+        for n in range(limit + 10):
+            await citizen.user.send_text(f"/trangthai {n}")
+        await zsim.wait_for(citizen.id, "quá nhanh")
+        await asyncio.sleep(0.5)
+        texts = [m["text"] for m in zsim.sent(citizen.id)]
+        assert sum("quá nhanh" in t for t in texts) == 1
+        assert len(texts) == limit + 1
+        # A minute later they are read again.
+        clock.advance(hours=0.02)
+        await citizen.say("/cuatoi", expect="chưa gửi")

@@ -215,3 +215,12 @@ def choose_language(_: Gettext) -> str:
 def language_set(_: Gettext) -> str:
     """Confirm the language chosen, in it."""
     return _("I will speak English with you from now on.")
+
+
+def too_fast(_: Gettext) -> str:
+    """Tell someone sending too many messages that they are not read for a minute."""
+    return _(
+        "You are sending messages too fast. I will read your messages again in a"
+        " minute; what you send before then is not read, so please send it again"
+        " after that."
+    )

@@ -32,12 +32,13 @@ class ZaloChannel:
         conversation: Conversation,
         workflow: Workflow,
         wake: Callable[[], None],
+        flood: Callable[[int, float], str] | None = None,
     ) -> None:
         assert settings.zalo is not None
         self.config = settings.zalo
         self.client = ZaloClient(self.config)
         self.services = ZaloServices(
-            settings, db, translator, conversation, workflow, self.client, wake
+            settings, db, translator, conversation, workflow, self.client, wake, flood
         )
         self.chat = ZaloChat(self.services)
         self.shelf = MediaShelf(self.config.media_url)

@@ -72,6 +72,8 @@ class ZaloChat:
         locale = self.services.settings.default_locale
         locale, consented = await db.users.get_or_create_user(user_id, locale)
         talk = Talk(self.services, user_id, event.chat_id, locale, seq)
+        if await self._flooding(talk):
+            return
         await self.services.client.send_chat_action(event.chat_id)
         text = (event.text or "").strip()
         state = await db.channels.get_state(user_id)
@@ -115,6 +117,18 @@ class ZaloChat:
             await self._ask_consent(talk)
             return
         await talk.say(words.nothing_open(talk._))
+
+    async def _flooding(self, talk: Talk) -> bool:
+        """Tell whether the person sends too fast to be read (told once); admins never are."""
+        flood = self.services.flood
+        if flood is None:
+            return False
+        verdict = flood(talk.user_id, self.services.db.clock())
+        if verdict == "read" or await self.services.workflow.is_admin(talk.user_id):
+            return False
+        if verdict == "warn":
+            await talk.say(words.too_fast(talk._))
+        return True
 
     # -- commands -------------------------------------------------------------------------------
 

@@ -31,6 +31,9 @@ class ZaloServices:
     client: ZaloClient
     # Asks the outbox worker to look at the queue now.
     wake: Callable[[], None]
+    # The application's flood guard: "read", "warn" (the first message over the limit) or
+    # "ignore", for a person's message at a moment ([bot] flood_messages, flood_seconds).
+    flood: Callable[[int, float], str] | None = None
 
 
 @dataclass
