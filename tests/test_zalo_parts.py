@@ -13,12 +13,15 @@ import pytest
 
 from bot.config import ConfigError, load_settings
 from bot.core.conversation import ANONYMOUS, NAMED, SKIP, Kind, Question, Step
+from bot.core.domain import Channel
 from bot.sim import BotApiSimulator
 from bot.sim.zalo import ZaloSimulator
 from bot.sim.zalo_demo import run_zalo_demo
+from bot.store.repository import Repository
 from bot.zalo.render import read
 from bot.zalo.text import MESSAGE_LIMIT, length, pack, plain
 from bot.zalo.wire import BadUpdate, read_event, updates_of
+from tests.conftest import FakeClock
 from tests.test_config import GOOD, write
 from tests.test_operations import liemchinh
 from tests.test_restart import write_config
@@ -184,3 +187,32 @@ async def test_check_reaches_zalo_too(sim: BotApiSimulator, tmp_path: Path) -> N
         code, out, err = await liemchinh("check", "--config", str(config))
         assert code == 1 and len(err.strip().splitlines()) == 1
         assert "refused the token" in err and zsim.base_url in err
+
+
+async def test_channel_store_keeps_order_ids_and_state_for_a_while(tmp_path: Path) -> None:
+    clock = FakeClock()
+    async with Repository(tmp_path / "bot.db", clock=clock) as db:
+        assert await db.channels.store_inbound("zalo", "m1", '{"n": 1}')
+        assert await db.channels.store_inbound("zalo", "m2", '{"n": 2}')
+        # Sent again: recognised by its id, stored once.
+        assert not await db.channels.store_inbound("zalo", "m1", '{"n": 1}')
+        pending = await db.channels.pending_inbound("zalo")
+        assert [(m.external_id, m.payload) for m in pending] == [
+            ("m1", {"n": 1}),
+            ("m2", {"n": 2}),
+        ]
+        await db.channels.inbound_handled(pending[0].seq)
+        assert [m.external_id for m in await db.channels.pending_inbound("zalo")] == ["m2"]
+        # Still known after handling, so a resend within 48 hours is not handled twice.
+        assert not await db.channels.store_inbound("zalo", "m1", '{"n": 1}')
+        clock.advance(days=3)
+        await db.channels.inbound_handled(pending[1].seq)
+        assert await db.channels.store_inbound("zalo", "m1", '{"n": 1}')
+
+        user = await db.identities.user_id(Channel.ZALO, "u1")
+        await db.channels.set_state(user, {"pending": "which", "text": "câu trả lời"})
+        assert await db.channels.expire_states(clock() - 86400) == 0
+        clock.advance(days=2)
+        assert await db.channels.expire_states(clock() - 86400) == 1
+        assert await db.channels.get_state(user) == {}
+        assert await db.identities.external_id(user) == (Channel.ZALO, "u1")

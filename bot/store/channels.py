@@ -80,6 +80,15 @@ class ChannelStore(Store):
                 (user_id, json.dumps(state, ensure_ascii=False), self._now()),
             )
 
+    async def expire_states(self, updated_before: float) -> int:
+        """Delete what people were shown (and an answer kept while its report was asked for)
+        that has not changed since `updated_before`; return how many."""
+        async with self._write() as conn:
+            cur = await conn.execute(
+                "DELETE FROM channel_state WHERE updated_at < ?", (updated_before,)
+            )
+            return cur.rowcount
+
     async def awaiting_answer(self, user_id: int) -> list[tuple[int, str]]:
         """Return (id, code) of the person's open reports whose unit's question is unanswered.
 

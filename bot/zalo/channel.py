@@ -43,7 +43,8 @@ class ZaloChannel:
         self.chat = ZaloChat(self.services)
         self.shelf = MediaShelf(self.config.media_url)
         self.sender = ZaloSender(self.services, self.shelf)
-        self.intake = ZaloIntake(self.client, db, self.chat.handle)
+        keep = settings.privacy.draft_days * 86400.0
+        self.intake = ZaloIntake(self.client, db, self.chat.handle, keep)
         self._server: ZaloWebhookServer | None = None
         self.port: int | None = None
 

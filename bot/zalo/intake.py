@@ -30,10 +30,15 @@ POLL_TIMEOUT_CODES = (408,)
 class ZaloIntake:
     """Stores Zalo updates (polled or posted) and hands them to the handler in order."""
 
-    def __init__(self, client: ZaloClient, db: Repository, handle: Handler) -> None:
+    def __init__(
+        self, client: ZaloClient, db: Repository, handle: Handler, keep_state: float
+    ) -> None:
         self.client = client
         self.db = db
         self.handle = handle
+        # What a person was shown is kept this long without a change ([privacy] draft_days).
+        self.keep_state = keep_state
+        self._pruned = float("-inf")
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -97,9 +102,24 @@ class ZaloIntake:
                 await asyncio.sleep(delay)
         await self.receive(update)
 
+    async def _prune(self) -> None:
+        """Delete stale conversation states, once an hour."""
+        now = asyncio.get_running_loop().time()
+        if now - self._pruned < 3600:
+            return
+        self._pruned = now
+        try:
+            removed = await self.db.channels.expire_states(self.db.clock() - self.keep_state)
+        except StorageError:
+            log.warning("stale Zalo states not pruned; trying again in an hour")
+            return
+        if removed:
+            log.info("retention: %d Zalo conversation states removed", removed)
+
     async def _handle_loop(self) -> None:
         failures = 0
         while True:
+            await self._prune()
             try:
                 pending = await self.db.channels.pending_inbound(CHANNEL)
             except StorageError:
