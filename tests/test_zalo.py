@@ -557,7 +557,7 @@ async def test_not_resolved_on_zalo_reopens_it(
 async def test_someone_sending_too_fast_is_told_once_and_not_read(
     sim: BotApiSimulator, zsim: ZaloSimulator, tmp_path: Path, clock: FakeClock
 ) -> None:
-    async with zalo_world(sim, zsim, tmp_path, clock) as world:
+    async with zalo_world(sim, zsim, tmp_path, clock, flood_messages=20) as world:
         citizen = ZaloCitizen(zsim, zsim.user("Lan"))
         limit = world.settings.flood_messages
         for n in range(limit + 10):

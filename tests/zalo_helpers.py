@@ -42,9 +42,14 @@ async def zalo_world(
     *,
     webhook: bool = False,
     media: bool = False,
+    flood_messages: int = 1000,
 ) -> AsyncIterator[World]:
-    """Run the bot with Telegram and Zalo both simulated; polling, or Zalo's webhook."""
-    settings = make_settings(sim, tmp_path)
+    """Run the bot with Telegram and Zalo both simulated; polling, or Zalo's webhook.
+
+    The tests' citizens answer faster than people can type: the flood limit is lifted unless a
+    test sets it.
+    """
+    settings = dataclasses.replace(make_settings(sim, tmp_path), flood_messages=flood_messages)
     extra: dict[str, Any] = {}
     if webhook:
         port = free_port()

@@ -15,6 +15,7 @@ from bot.core.conversation import (
     MAX_FILE_BYTES,
     Answer,
     Effect,
+    Kind,
     Outcome,
     Problem,
     Question,
@@ -79,7 +80,7 @@ async def answer_photo(talk: Talk, draft: Draft, url: str) -> None:
         await show(talk, draft)
         return
     asked = await _asked(talk, draft)
-    if asked.kind.value != "files":
+    if asked.kind is not Kind.FILES:
         await _refused(talk, draft, asked, Outcome(Problem.WRONG_KIND))
         return
     data = await fetch_photo(talk, url)
