@@ -32,8 +32,10 @@ from bot.telegram.delivery import Delivery
 from bot.telegram.inbound import Inbound
 from bot.telegram.lanes import LANES, FloodGuard
 from bot.telegram.limits import FloodLimiter
-from bot.telegram.webhook import WebhookServer
-from bot.web.server import WebServer, WebServices
+from bot.telegram.request import MeteredRequest
+from bot.telegram.webhook import webhook_routes
+from bot.web.ops import OpsServices, ops_routes
+from bot.web.server import HttpServer, WebServices, web_routes
 from bot.zalo.channel import ZaloChannel
 
 log = logging.getLogger(__name__)
@@ -63,6 +65,11 @@ def build_application(settings: Settings, *, clock: Clock = time.time) -> App:
         .token(settings.token)
         .base_url(settings.base_url)
         .base_file_url(settings.base_file_url)
+        # PTB's own HTTPX transport, through `[telegram] proxy` when set, for every call
+        # (getUpdates has a connection of its own) and every file download; counted for
+        # /metrics. The pool sizes are PTB's defaults.
+        .request(_request(services, pool=256))
+        .get_updates_request(_request(services, pool=1))
         .context_types(ContextTypes(context=BotContext))
         # Telegram's limits on every message: one every 1/messages_per_second seconds overall,
         # 20 a minute per group, about one a second per person; replies to people before the
@@ -88,6 +95,17 @@ def build_application(settings: Settings, *, clock: Clock = time.time) -> App:
 
     register(app)
     return app
+
+
+def _request(services: Services, *, pool: int) -> MeteredRequest:
+    """Return PTB's HTTPX request through the configured proxy, counting its calls."""
+    settings = services.settings
+    return MeteredRequest(
+        services.metrics,
+        settings.base_file_url,
+        connection_pool_size=pool,
+        proxy=settings.proxy,
+    )
 
 
 async def init_resources(app: App) -> None:
@@ -155,27 +173,29 @@ async def running(
 ) -> AsyncIterator[App]:
     """Run the application in the current event loop, fed through the database, then stop it.
 
-    Polling by default; with `webhook`, an HTTP server takes Telegram's POSTs instead (its
-    port is `settings.webhook.port`, or `webhook_port`, 0 meaning any free one).
+    Polling by default; with `webhook`, Telegram's POSTs arrive on the one web server instead
+    (its port is `[web] port`, or `webhook_port`, 0 meaning any free one).
     """
     services: Services = app.bot_data[SERVICES_KEY]
     async with app:
         # post_init does not run under `async with app`, so this calls the same function.
         await init_resources(app)
-        server: WebhookServer | None = None
         inbound = Inbound(app, services.db)
-        pages = _web_server(services)
+        routes = http_routes(services, inbound, webhook=webhook)
+        server: HttpServer | None = None
         zalo = _zalo_channel(app, services)
         try:
             await app.start()
-            if pages is not None:
-                services.web_port = pages.start(services.web_port)
             if zalo is not None:
                 await zalo.start()
+            if routes:
+                web = services.settings.web
+                server = HttpServer(routes, web.listen, web.port)
+                wanted = webhook_port if webhook_port is not None else services.web_port
+                port = server.start(wanted)
+                services.web_port = services.webhook_port = port
             if webhook:
                 config = services.settings.webhook
-                server = WebhookServer(config, inbound)
-                services.webhook_port = server.start(webhook_port)
                 await app.bot.set_webhook(
                     config.url or "",
                     secret_token=config.secret_token,
@@ -186,11 +206,14 @@ async def running(
                 # A webhook left set would make getUpdates fail with 409.
                 await app.bot.delete_webhook()
                 inbound.start_polling()
+            # Telegram answered at start: that counts as hearing from it (for /readyz), until
+            # the first long poll returns or the first webhook request arrives.
+            services.metrics.intake(services.clock())
             try:
                 yield app
             finally:
-                if pages is not None:
-                    await pages.stop()
+                # New requests stop first; then the update in hand is finished (inbound.stop)
+                # and the outbox's item in hand (close_resources), so nothing is cut halfway.
                 if zalo is not None:
                     await zalo.stop()
                 if server is not None:
@@ -202,24 +225,38 @@ async def running(
             await close_resources(app)
 
 
-def _web_server(services: Services) -> WebServer | None:
-    """Return the citizens' web pages' server when `[web] enabled`, else None."""
-    if not services.settings.web.enabled:
-        return None
+def http_routes(services: Services, inbound: Inbound, *, webhook: bool) -> list[Any]:
+    """Compose every route of the one web server; an empty list means no server at all.
+
+    The one place where routes meet: the pages (`bot.web.server.web_routes`), Telegram's
+    webhook, the operator's endpoints. A channel that receives over HTTP (a Zalo webhook)
+    adds its routes here, the same way.
+    """
+    settings = services.settings
+    routes: list[Any] = []
+    if settings.ops.enabled:
+        routes += ops_routes(OpsServices(services.db, services.metrics, settings.ops))
+    if webhook:
+        routes += webhook_routes(settings.webhook, inbound)
+    if settings.web.enabled:
+        routes += web_routes(_web_services(services))
+    return routes
+
+
+def _web_services(services: Services) -> WebServices:
+    """Return what the citizens' web pages need from the application."""
 
     def wake() -> None:
         if services.delivery is not None:
             services.delivery.wake()
 
-    return WebServer(
-        WebServices(
-            settings=services.settings,
-            db=services.db,
-            translator=services.translator,
-            conversation=services.conversation,
-            workflow=services.workflow,
-            wake=wake,
-        )
+    return WebServices(
+        settings=services.settings,
+        db=services.db,
+        translator=services.translator,
+        conversation=services.conversation,
+        workflow=services.workflow,
+        wake=wake,
     )
 
 

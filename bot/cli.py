@@ -13,7 +13,13 @@ import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from bot.config import ConfigError, Settings, check_database_path, load_settings
+from bot.config import (
+    ConfigError,
+    Settings,
+    check_database_path,
+    load_settings,
+    proxy_secrets,
+)
 from bot.logs import configure as configure_logging
 
 CONFIG_ENV = "LIEMCHINH_CONFIG"
@@ -245,11 +251,11 @@ def log_file_handler(path: Path) -> logging.FileHandler:
 
 def _logging(log_file: Path | None, settings: Settings, log_format: str = "text") -> None:
     handler: logging.Handler = log_file_handler(log_file) if log_file else logging.StreamHandler()
-    # Both formats take the tokens and the webhooks' secrets out of every line (bot.logs).
-    zalo = settings.zalo
-    secrets = [settings.token, settings.webhook.secret_token]
-    if zalo is not None:
-        secrets += [zalo.token, zalo.secret_token]
+    # Both formats take the tokens, the webhooks' secrets and the proxy's credentials out of
+    # every line (bot.logs).
+    secrets = [settings.token, settings.webhook.secret_token, *proxy_secrets(settings.proxy)]
+    if settings.zalo is not None:
+        secrets += [settings.zalo.token, settings.zalo.secret_token]
     configure_logging(handler, log_format, secrets)
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import holidays
 
@@ -46,7 +47,7 @@ _PRIVACY_RANGES: dict[str, tuple[int, int]] = {
 }
 
 _SECTIONS: dict[str, set[str]] = {
-    "telegram": {"token", "base_url", "base_file_url", "messages_per_second"},
+    "telegram": {"token", "base_url", "base_file_url", "messages_per_second", "proxy"},
     "storage": {"database"},
     "bot": {
         "admins",
@@ -72,7 +73,10 @@ _SECTIONS: dict[str, set[str]] = {
         "seconds_per_user",
         "media_url",
     },
+    "ops": {"enabled", "ready_intake_seconds", "ready_outbox_minutes"},
 }
+# The proxy schemes python-telegram-bot (httpx) speaks; SOCKS needs its `socks` extra.
+PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
 _UNIT_KEYS = {"code", "name", "parent", "chat_id", "officers"}
 
 
@@ -124,7 +128,11 @@ _SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
 @dataclass(frozen=True)
 class WebhookConfig:
-    """Where `liemchinh run --webhook` listens and what Telegram is told to call."""
+    """What Telegram is told to call in `liemchinh run --webhook`.
+
+    `listen` and `port` are the address of the webhook's former server of its own: the one
+    server now listens on `[web]`'s, which falls back to these when `[web]` gives none.
+    """
 
     url: str | None = None
     secret_token: str | None = None
@@ -202,6 +210,17 @@ class ZaloConfig:
 
 
 @dataclass(frozen=True)
+class OpsConfig:
+    """The operator's endpoints (/healthz, /readyz, /metrics), as read from `[ops]`."""
+
+    enabled: bool = False
+    # Ready only if Telegram answered a poll (or sent a webhook request) this recently.
+    ready_intake_seconds: int = 120
+    # Ready only if nothing owed has waited in the outbox longer than this.
+    ready_outbox_minutes: int = 15
+
+
+@dataclass(frozen=True)
 class PrivacyConfig:
     """How long personal data is kept, as read from `[privacy]`."""
 
@@ -239,6 +258,10 @@ class Settings:
     webhook: WebhookConfig = field(default_factory=WebhookConfig)
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    ops: OpsConfig = field(default_factory=OpsConfig)
+    # Every Bot API call and file download goes through this proxy when set
+    # ("socks5://host:port", "http://host:port"; credentials may be in it, never logged).
+    proxy: str | None = None
     # The Zalo channel; None when no Zalo token is configured.
     zalo: ZaloConfig | None = None
     # How long a reply to a person keeps trying through 429s and outages (bot.telegram.limits);
@@ -293,6 +316,8 @@ def parse_settings(raw: Mapping[str, Any], path: Path, *, require_token: bool = 
             path, "telegram.messages_per_second", "must be a whole number from 1 to 1000"
         )
 
+    proxy = _parse_proxy(telegram, path)
+
     storage = raw.get("storage", {})
     database = _opt_str(storage, "database", path, "storage")
     if not database:
@@ -321,7 +346,8 @@ def parse_settings(raw: Mapping[str, Any], path: Path, *, require_token: bool = 
     sla = _parse_sla(raw.get("sla", {}), path)
     webhook = _parse_webhook(raw.get("webhook", {}), path)
     privacy = _parse_privacy(raw.get("privacy", {}), path)
-    web = _parse_web(raw.get("web", {}), path)
+    web = _parse_web(raw.get("web", {}), raw.get("webhook", {}), path)
+    ops = _parse_ops(raw.get("ops", {}), path)
     zalo = _parse_zalo(raw.get("zalo", {}), path)
     _check_data_key(path)
     return Settings(
@@ -342,8 +368,56 @@ def parse_settings(raw: Mapping[str, Any], path: Path, *, require_token: bool = 
         webhook=webhook,
         privacy=privacy,
         web=web,
+        ops=ops,
+        proxy=proxy,
         zalo=zalo,
     )
+
+
+def _parse_proxy(telegram: Mapping[str, Any], path: Path) -> str | None:
+    """Return the Bot API's proxy URL, or None; refuse a scheme httpx cannot use."""
+    proxy = _opt_str(telegram, "proxy", path, "telegram")
+    if proxy is None:
+        return None
+    scheme, sep, rest = proxy.partition("://")
+    host = rest.rsplit("@", 1)[-1].split("/", 1)[0]
+    if not sep or scheme.lower() not in PROXY_SCHEMES or not host:
+        raise ConfigError(
+            path,
+            "telegram.proxy",
+            "must be an address such as socks5://host:port or http://host:port",
+        )
+    return proxy
+
+
+def proxy_address(proxy: str) -> str:
+    """Return a proxy URL without its credentials, to name it in messages and logs."""
+    scheme, _sep, rest = proxy.partition("://")
+    return f"{scheme}://{rest.rsplit('@', 1)[-1]}"
+
+
+def proxy_secrets(proxy: str | None) -> list[str]:
+    """Return the credentials a proxy URL carries, as written and percent-decoded."""
+    if not proxy or "@" not in proxy.partition("://")[2]:
+        return []
+    userinfo = proxy.partition("://")[2].rsplit("@", 1)[0]
+    _user, _sep, password = userinfo.partition(":")
+    found = [userinfo, password]
+    return [s for s in {*found, *(unquote(item) for item in found)} if s]
+
+
+def _parse_ops(table: Mapping[str, Any], path: Path) -> OpsConfig:
+    enabled = table.get("enabled", False)
+    if not isinstance(enabled, bool):
+        raise ConfigError(path, "ops.enabled", "must be true or false")
+    bounds = {"ready_intake_seconds": (10, 86400), "ready_outbox_minutes": (1, 10080)}
+    values: dict[str, int] = {}
+    for key, (low, high) in bounds.items():
+        value = table.get(key, getattr(OpsConfig, key))
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ConfigError(path, f"ops.{key}", f"must be a whole number from {low} to {high}")
+        values[key] = value
+    return OpsConfig(enabled=enabled, **values)
 
 
 def check_database_path(settings: Settings) -> None:
@@ -410,14 +484,19 @@ def _parse_webhook(table: Mapping[str, Any], path: Path) -> WebhookConfig:
     return WebhookConfig(url=url, secret_token=secret, listen=listen, port=port)
 
 
-def _parse_web(table: Mapping[str, Any], path: Path) -> WebConfig:
+def _parse_web(table: Mapping[str, Any], webhook: Mapping[str, Any], path: Path) -> WebConfig:
     enabled = table.get("enabled", False)
     if not isinstance(enabled, bool):
         raise ConfigError(path, "web.enabled", "must be true or false")
-    listen = _opt_str(table, "listen", path, "web") or "127.0.0.1"
-    port = table.get("port", 8080)
+    # One server answers the pages, the webhook and the operator's endpoints. A config written
+    # when the webhook had a server of its own keeps its address: [webhook] listen and port
+    # count where [web] gives none.
+    section = "web" if "listen" in table or "port" in table else "webhook"
+    source = table if section == "web" else webhook
+    listen = _opt_str(source, "listen", path, section) or "127.0.0.1"
+    port = source.get("port", 8080)
     if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
-        raise ConfigError(path, "web.port", "must be a port number from 1 to 65535")
+        raise ConfigError(path, f"{section}.port", "must be a port number from 1 to 65535")
     public_url = _opt_str(table, "public_url", path, "web")
     if public_url is not None and not public_url.startswith(("https://", "http://")):
         raise ConfigError(path, "web.public_url", "must be an http:// or https:// address")

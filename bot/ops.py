@@ -8,8 +8,16 @@ from pathlib import Path
 
 from telegram import Bot, User
 from telegram.error import InvalidToken, TelegramError
+from telegram.request import HTTPXRequest
 
-from bot.config import Settings, ZaloConfig, check_database_path, load_settings
+from bot.config import (
+    Settings,
+    ZaloConfig,
+    check_database_path,
+    load_settings,
+    proxy_address,
+    proxy_secrets,
+)
 from bot.logs import Redactor
 from bot.store.backup import BackupError, backup, restore
 from bot.zalo.client import ZaloClient, ZaloError
@@ -26,15 +34,19 @@ def check_command(config: Path) -> int:
         print(f"liemchinh: the Bot API at {settings.base_url} refused the token", file=sys.stderr)
         return 1
     except TelegramError as exc:
-        # The error's text may quote the request URL, which carries the token.
-        reason = Redactor([settings.token])(str(exc))
+        # The error's text may quote the request URL, which carries the token, or the proxy's
+        # address with its credentials.
+        reason = Redactor([settings.token, *proxy_secrets(settings.proxy)])(str(exc))
+        through = f" through the proxy {proxy_address(settings.proxy)}" if settings.proxy else ""
         print(
-            f"liemchinh: cannot reach the Bot API at {settings.base_url} ({reason})",
+            f"liemchinh: cannot reach the Bot API at {settings.base_url}{through} ({reason})",
             file=sys.stderr,
         )
         return 1
     print(f"configuration: {settings.path}")
     print(f"telegram: @{me.username} (id {me.id}) at {settings.base_url}")
+    if settings.proxy:
+        print(f"proxy: {proxy_address(settings.proxy)}")
     if settings.zalo is not None:
         try:
             account = asyncio.run(_zalo_me(settings.zalo))
@@ -59,7 +71,14 @@ async def _zalo_me(config: ZaloConfig) -> dict[str, object]:
 
 async def _get_me(settings: Settings) -> User:
     assert settings.token is not None
-    bot = Bot(settings.token, base_url=settings.base_url, base_file_url=settings.base_file_url)
+    # The same transport as `run`: PTB's HTTPX request, through the proxy when one is set.
+    bot = Bot(
+        settings.token,
+        base_url=settings.base_url,
+        base_file_url=settings.base_file_url,
+        request=HTTPXRequest(proxy=settings.proxy),
+        get_updates_request=HTTPXRequest(proxy=settings.proxy),
+    )
     # initialize() is itself the getMe call; shutdown() closes the HTTP client.
     async with bot:
         return bot.bot

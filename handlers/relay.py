@@ -136,6 +136,8 @@ async def answer(
     # The unit that asked gets the answer; if it has since lost the report, the current unit.
     chain = await context.db.units.ancestors(report.fields.unit_code or "")
     target = unit_code if unit_code in chain else report.fields.unit_code
+    # A document's file is kept by id: an image sent as a file is cleaned before the unit sees it.
+    document = message.document
     relay_id = await context.db.links.add_relay(
         report.id,
         direction="to_unit",
@@ -145,6 +147,8 @@ async def answer(
         source_message_id=message.message_id,
         actor=CITIZEN,
         outgoing=Outgoing(AnswerPayload(), target),
+        file_id=document.file_id if document else None,
+        mime_type=document.mime_type if document else None,
     )
     if relay_id is None:
         return

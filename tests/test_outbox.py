@@ -19,6 +19,7 @@ from bot.core.outbox import (
     HeldAlertsNotice,
     OutboxKind,
     Outgoing,
+    PatternCheck,
     QuestionPayload,
     ReceiptPayload,
     RefreshPayload,
@@ -47,6 +48,7 @@ EXAMPLES = (
     TextNotice("Xin chào <b>"),
     ConflictNotice(handler="QN"),
     AlertPayload(conflict="head", pattern=3),
+    PatternCheck(),
 )
 
 

@@ -29,6 +29,7 @@ class OutboxKind(StrEnum):
     HELD_ALERTS = "notice_held"  # an admin told that a unit's chat cannot take alerts
     NOTICE = "notice"  # a plain text to one chat
     CONFLICT_NOTICE = "unit_conflict_notice"  # a unit told a report about it is handled above
+    PATTERN_CHECK = "pattern_check"  # look for a pattern around a new report (sends nothing)
 
     @property
     def to_reporter(self) -> bool:
@@ -195,6 +196,17 @@ class ConflictNotice(Payload):
     handler: str | None = None
 
 
+@dataclass(frozen=True)
+class PatternCheck(Payload):
+    """Look for other reports about the same official once a report is stored.
+
+    Queued with the report rather than run inside its transaction: a failing search can then
+    neither lose nor hold up the report, and the outbox retries it until it has run.
+    """
+
+    kind: ClassVar[OutboxKind] = OutboxKind.PATTERN_CHECK
+
+
 PAYLOADS: dict[OutboxKind, type[Payload]] = {
     cls.kind: cls
     for cls in (
@@ -210,6 +222,7 @@ PAYLOADS: dict[OutboxKind, type[Payload]] = {
         HeldAlertsNotice,
         TextNotice,
         ConflictNotice,
+        PatternCheck,
     )
 }
 

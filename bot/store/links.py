@@ -61,6 +61,8 @@ class LinkStore(Store):
         source_message_id: int,
         actor: Actor,
         outgoing: Outgoing,
+        file_id: str | None = None,
+        mime_type: str | None = None,
         data: bytes | None = None,
     ) -> int | None:
         """Store a relayed message and the delivery it needs, atomically; None if a replay.
@@ -80,7 +82,8 @@ class LinkStore(Store):
                 return None
             cur = await conn.execute(
                 "INSERT INTO relays (report_id, direction, actor_id, kind, text, source_chat_id,"
-                " source_message_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " source_message_id, created_at, file_id, mime_type)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     report_id,
                     direction,
@@ -90,6 +93,8 @@ class LinkStore(Store):
                     source_chat_id,
                     source_message_id,
                     now,
+                    file_id,
+                    mime_type,
                 ),
             )
             relay_id = cur.lastrowid

@@ -372,6 +372,26 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     (
+        "012_relay_file_ids",
+        """
+        -- A file a reporter sends as an answer: its Telegram file id and stated type, so that
+        -- an image sent as a document can be passed on without its metadata, as evidence is.
+        ALTER TABLE relays ADD COLUMN file_id TEXT;
+        ALTER TABLE relays ADD COLUMN mime_type TEXT;
+        """,
+    ),
+    (
+        "016_health_probe",
+        """
+        -- One row the readiness check rewrites: a write that reaches the disk proves the
+        -- database writable (not full, not read-only, not locked by another process).
+        CREATE TABLE health_probe (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            checked_at REAL NOT NULL
+        );
+        """,
+    ),
+    (
         "013_channel_inbound_and_state",
         """
         -- Messages from channels other than Telegram (Zalo), stored before they are confirmed

@@ -21,7 +21,9 @@ from bot.store.channels import ChannelStore
 from bot.store.chats import ChatStore
 from bot.store.database import Clock, Database, StorageError
 from bot.store.drafts import DraftStore
+from bot.store.feed import FeedStore
 from bot.store.files import FileStore
+from bot.store.health import HealthStore
 from bot.store.identities import IdentityStore
 from bot.store.inbound import InboundStore
 from bot.store.integrity import IntegrityStore
@@ -56,8 +58,12 @@ class Repository:
         self.identities = IdentityStore(self.database)
         self.files = FileStore(self.database)
         self.board = BoardStore(self.database)
+        # The Open311 feed's de-identified rows.
+        self.feed = FeedStore(self.database)
         # Chats the bot was added to without a unit, and what it told them.
         self.chats = ChatStore(self.database)
+        # The operator's readiness probe and figures.
+        self.health = HealthStore(self.database)
         # Text-only channels (Zalo): their stored messages and what each person was shown.
         self.channels = ChannelStore(self.database)
 

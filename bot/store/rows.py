@@ -171,6 +171,8 @@ def to_relay(row: sqlite3.Row) -> Relay:
         source_chat_id=row["source_chat_id"],
         source_message_id=row["source_message_id"],
         actor_id=row["actor_id"],
+        file_id=row["file_id"],
+        mime_type=row["mime_type"],
     )
 
 

@@ -16,6 +16,7 @@ from bot.core.outbox import AnswerPayload, Outgoing
 from bot.core.parsing import format_code, format_date, normalize_code
 from bot.core.workflow import QUESTION_MAX
 from bot.messages import citizen as notices
+from bot.messages import integrity
 from bot.messages import web as words
 from bot.messages.report import deadline_date
 from bot.web.page import Page
@@ -34,6 +35,7 @@ class StatusPage(Page):
 
     def _lookup(self, error: str | None = None, status: int = 200) -> None:
         label = words.labels(self._)
+        check = integrity.receipt_check_words(self._)["link"]
         err = f'<p class="error" role="alert">{escape(error)}</p>' if error else ""
         body = (
             f'<form method="post" action="/status">{self.csrf_field()}{err}'
@@ -43,6 +45,8 @@ class StatusPage(Page):
             '<input id="key" name="key" autocomplete="off" autocapitalize="characters">'
             f'<button type="submit" name="action" value="open">{escape(label["open"])}</button>'
             "</form>"
+            # A signed receipt is checked on a page of its own.
+            f'<p><a href="/status/receipt">{escape(check)}</a></p>'
         )
         self.page(words.nav(self._)["/status"], body, status)
 
