@@ -181,19 +181,20 @@ async def running(
         # post_init does not run under `async with app`, so this calls the same function.
         await init_resources(app)
         inbound = Inbound(app, services.db)
-        routes = http_routes(services, inbound, webhook=webhook)
-        server: HttpServer | None = None
         zalo = _zalo_channel(app, services)
+        routes = http_routes(services, inbound, webhook=webhook, zalo=zalo)
+        server: HttpServer | None = None
         try:
             await app.start()
-            if zalo is not None:
-                await zalo.start()
             if routes:
                 web = services.settings.web
                 server = HttpServer(routes, web.listen, web.port)
                 wanted = webhook_port if webhook_port is not None else services.web_port
                 port = server.start(wanted)
                 services.web_port = services.webhook_port = port
+            if zalo is not None:
+                # After the server: Zalo is told of a webhook that already answers.
+                await zalo.start()
             if webhook:
                 config = services.settings.webhook
                 await app.bot.set_webhook(
@@ -225,12 +226,13 @@ async def running(
             await close_resources(app)
 
 
-def http_routes(services: Services, inbound: Inbound, *, webhook: bool) -> list[Any]:
+def http_routes(
+    services: Services, inbound: Inbound, *, webhook: bool, zalo: ZaloChannel | None = None
+) -> list[Any]:
     """Compose every route of the one web server; an empty list means no server at all.
 
     The one place where routes meet: the pages (`bot.web.server.web_routes`), Telegram's
-    webhook, the operator's endpoints. A channel that receives over HTTP (a Zalo webhook)
-    adds its routes here, the same way.
+    webhook, the operator's endpoints, Zalo's webhook and the photos it fetches.
     """
     settings = services.settings
     routes: list[Any] = []
@@ -240,6 +242,8 @@ def http_routes(services: Services, inbound: Inbound, *, webhook: bool) -> list[
         routes += webhook_routes(settings.webhook, inbound)
     if settings.web.enabled:
         routes += web_routes(_web_services(services))
+    if zalo is not None:
+        routes += zalo.routes()
     return routes
 
 

@@ -67,8 +67,6 @@ _SECTIONS: dict[str, set[str]] = {
         "mode",
         "webhook_url",
         "secret_token",
-        "listen",
-        "port",
         "messages_per_second",
         "seconds_per_user",
         "media_url",
@@ -182,13 +180,11 @@ class ZaloConfig:
     mode: str = "polling"
     webhook_url: str | None = None
     secret_token: str | None = None
-    listen: str = "127.0.0.1"
-    port: int = 8444
     # Zalo documents no sending rate: conservative defaults, overall and per person.
     messages_per_second: float = 5.0
     seconds_per_user: float = 1.0
-    # The public address of listen:port where Zalo fetches the photos units send (sendPhoto
-    # takes only a URL); None: a unit's photo is announced to the citizen in words.
+    # The public address of the web server ([web] listen:port) under which Zalo fetches the
+    # photos units send (sendPhoto takes only a URL); None: they are announced in words.
     media_url: str | None = None
 
     @property
@@ -539,10 +535,6 @@ def _parse_zalo(table: Mapping[str, Any], path: Path) -> ZaloConfig | None:
     if mode == "webhook" and (url is None or secret is None):
         key = "zalo.webhook_url" if url is None else "zalo.secret_token"
         raise ConfigError(path, key, "missing: webhook mode needs webhook_url and secret_token")
-    listen = _opt_str(table, "listen", path, "zalo") or "127.0.0.1"
-    port = table.get("port", 8444)
-    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
-        raise ConfigError(path, "zalo.port", "must be a port number from 1 to 65535")
     rate = table.get("messages_per_second", 5)
     if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate <= 100:
         raise ConfigError(path, "zalo.messages_per_second", "must be a number above 0, up to 100")
@@ -558,8 +550,6 @@ def _parse_zalo(table: Mapping[str, Any], path: Path) -> ZaloConfig | None:
         mode=mode,
         webhook_url=url,
         secret_token=secret,
-        listen=listen,
-        port=port,
         messages_per_second=float(rate),
         seconds_per_user=float(gap),
         media_url=media.rstrip("/") if media else None,

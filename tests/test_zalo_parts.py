@@ -40,12 +40,12 @@ def test_zalo_is_optional_and_read_whole(tmp_path: Path, monkeypatch: pytest.Mon
     assert load_settings(write(tmp_path, GOOD)).zalo is None
     text = GOOD + (
         '[zalo]\ntoken = "1:file"\nmode = "webhook"\nwebhook_url = "https://x.example/zalo"\n'
-        'secret_token = "abcdefgh"\nport = 9000\nmessages_per_second = 2\n'
+        'secret_token = "abcdefgh"\nmessages_per_second = 2\n'
     )
     zalo = load_settings(write(tmp_path, text)).zalo
     assert zalo is not None and zalo.token == "1:file" and zalo.webhook
     assert zalo.base_url == "https://bot-api.zaloplatforms.com" and zalo.path == "/zalo"
-    assert zalo.port == 9000 and zalo.messages_per_second == 2.0 and zalo.seconds_per_user == 1.0
+    assert zalo.messages_per_second == 2.0 and zalo.seconds_per_user == 1.0
     monkeypatch.setenv("LIEMCHINH_ZALO_TOKEN", "2:env")
     monkeypatch.setenv("LIEMCHINH_ZALO_SECRET", "secret-from-env")
     zalo = load_settings(write(tmp_path, text)).zalo
@@ -66,7 +66,7 @@ def test_zalo_is_optional_and_read_whole(tmp_path: Path, monkeypatch: pytest.Mon
         ('token = "1:a"\nsecret_token = "has space in it"', "zalo.secret_token"),
         ('token = "1:a"\nmode = "webhook"\nsecret_token = "abcdefgh"', "zalo.webhook_url"),
         ('token = "1:a"\nmode = "webhook"\nwebhook_url = "https://x/z"', "zalo.secret_token"),
-        ('token = "1:a"\nport = 0', "zalo.port"),
+        ('token = "1:a"\nport = 8444', "zalo.port"),
         ('token = "1:a"\nmessages_per_second = 0', "zalo.messages_per_second"),
         ('token = "1:a"\nmessages_per_second = true', "zalo.messages_per_second"),
         ('token = "1:a"\nseconds_per_user = 61', "zalo.seconds_per_user"),

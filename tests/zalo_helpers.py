@@ -51,21 +51,20 @@ async def zalo_world(
     """
     settings = dataclasses.replace(make_settings(sim, tmp_path), flood_messages=flood_messages)
     extra: dict[str, Any] = {}
+    port = free_port()
     if webhook:
-        port = free_port()
         extra = {
             "mode": "webhook",
             "secret_token": SECRET,
-            "listen": "127.0.0.1",
-            "port": port,
             # Plain HTTP on 127.0.0.1: the simulated Zalo posts here (the real one needs https).
             "webhook_url": f"http://127.0.0.1:{port}/zalo/hook",
         }
     if media:
-        port = extra.get("port") or free_port()
-        extra.update(port=port, media_url=f"http://127.0.0.1:{port}/zalo")
+        extra["media_url"] = f"http://127.0.0.1:{port}/zalo"
     config = zalo_config(zsim, **extra)
-    settings = dataclasses.replace(settings, zalo=config)
+    # Zalo's webhook and photos are served by the one web server, on a port known beforehand.
+    web = dataclasses.replace(settings.web, listen="127.0.0.1", port=port)
+    settings = dataclasses.replace(settings, zalo=config, web=web)
     app = build_application(settings, clock=clock)
     async with running(app):
         yield World(sim, app, settings, clock)

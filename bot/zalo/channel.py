@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from bot.config import Settings
 from bot.core.conversation import Conversation
@@ -16,7 +17,7 @@ from bot.zalo.intake import ZaloIntake
 from bot.zalo.media import MediaShelf
 from bot.zalo.sender import ZaloSender
 from bot.zalo.services import ZaloServices
-from bot.zalo.webhook import ZaloWebhookServer
+from bot.zalo.webhook import zalo_routes
 
 log = logging.getLogger(__name__)
 
@@ -45,14 +46,13 @@ class ZaloChannel:
         self.sender = ZaloSender(self.services, self.shelf)
         keep = settings.privacy.draft_days * 86400.0
         self.intake = ZaloIntake(self.client, db, self.chat.handle, keep)
-        self._server: ZaloWebhookServer | None = None
-        self.port: int | None = None
 
-    async def start(self, port: int | None = None) -> None:
-        """Start taking updates: the webhook (`port` 0 for any free one) or polling."""
-        if self.config.webhook or self.shelf.enabled:
-            self._server = ZaloWebhookServer(self.config, self.intake, self.shelf)
-            self.port = self._server.start(port)
+    def routes(self) -> list[Any]:
+        """Return the webhook's and the photos' routes, for the application's one web server."""
+        return zalo_routes(self.config, self.intake, self.shelf)
+
+    async def start(self) -> None:
+        """Start taking updates: by the webhook (its route already served) or by polling."""
         if self.config.webhook:
             try:
                 await self.client.set_webhook(
@@ -72,8 +72,5 @@ class ZaloChannel:
 
     async def stop(self) -> None:
         """Stop taking updates and close the connections."""
-        if self._server is not None:
-            await self._server.stop()
-            self._server = None
         await self.intake.stop()
         await self.client.close()

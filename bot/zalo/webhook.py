@@ -1,10 +1,9 @@
 """Zalo's webhook: POSTs carrying `X-Bot-Api-Secret-Token`, stored before they are answered 200.
 
-`zalo_routes()` returns the routes (the webhook, and the photos units send), so that they can be
-mounted on a shared server later; `ZaloWebhookServer` runs them on its own `[zalo] listen:port`
-meanwhile. A wrong or missing
-secret (compared in constant time) gets 403 and changes nothing; a body that is not an update
-gets 400; a body over 1 MB gets 413 before it is read.
+`zalo_routes()` returns the routes (the webhook, and the photos units send), which the
+application mounts on its one web server (`bot.app.http_routes`), beside Telegram's webhook.
+A wrong or missing secret (compared in constant time) gets 403 and changes nothing; a body
+that is not an update gets 400; a body over 1 MB gets 413 before it is read.
 """
 
 from __future__ import annotations
@@ -14,8 +13,6 @@ import json
 import logging
 from typing import Any
 
-import tornado.httpserver
-import tornado.netutil
 import tornado.web
 
 from bot.config import ZaloConfig
@@ -104,33 +101,3 @@ def zalo_routes(
     if config.webhook:
         routes.append((config.path, ZaloWebhook, {"config": config, "intake": intake}))
     return routes
-
-
-class ZaloWebhookServer:
-    """The webhook's own small HTTP server, until it is mounted on a shared one."""
-
-    def __init__(self, config: ZaloConfig, intake: ZaloIntake, shelf: MediaShelf) -> None:
-        self.config = config
-        self.intake = intake
-        self.shelf = shelf
-        self._server: tornado.httpserver.HTTPServer | None = None
-
-    def start(self, port: int | None = None) -> int:
-        """Listen on `[zalo] listen:port` (or `port`, 0 for any free one); return the port."""
-        app = tornado.web.Application(
-            zalo_routes(self.config, self.intake, self.shelf), log_function=lambda _h: None
-        )
-        server = tornado.httpserver.HTTPServer(app, max_body_size=MAX_BODY)
-        sockets = tornado.netutil.bind_sockets(
-            self.config.port if port is None else port, address=self.config.listen
-        )
-        server.add_sockets(sockets)
-        self._server = server
-        return int(sockets[0].getsockname()[1])
-
-    async def stop(self) -> None:
-        """Stop listening and close open connections."""
-        if self._server is not None:
-            self._server.stop()
-            await self._server.close_all_connections()
-            self._server = None
