@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import sqlite3
 import tomllib
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -480,6 +482,21 @@ def _parse_webhook(table: Mapping[str, Any], path: Path) -> WebhookConfig:
     return WebhookConfig(url=url, secret_token=secret, listen=listen, port=port)
 
 
+def _is_address(text: str) -> bool:
+    """Tell whether `text` is an IP address to listen on (a name could resolve to many)."""
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return text == "localhost"
+    return True
+
+
+def _is_web_address(text: str) -> bool:
+    """Tell whether `text` is an http:// or https:// address with a host."""
+    parts = urllib.parse.urlsplit(text)
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
 def _parse_web(table: Mapping[str, Any], webhook: Mapping[str, Any], path: Path) -> WebConfig:
     enabled = table.get("enabled", False)
     if not isinstance(enabled, bool):
@@ -490,11 +507,13 @@ def _parse_web(table: Mapping[str, Any], webhook: Mapping[str, Any], path: Path)
     section = "web" if "listen" in table or "port" in table else "webhook"
     source = table if section == "web" else webhook
     listen = _opt_str(source, "listen", path, section) or "127.0.0.1"
+    if not _is_address(listen):
+        raise ConfigError(path, f"{section}.listen", "must be an IP address such as 127.0.0.1")
     port = source.get("port", 8080)
     if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
         raise ConfigError(path, f"{section}.port", "must be a port number from 1 to 65535")
     public_url = _opt_str(table, "public_url", path, "web")
-    if public_url is not None and not public_url.startswith(("https://", "http://")):
+    if public_url is not None and not _is_web_address(public_url):
         raise ConfigError(path, "web.public_url", "must be an http:// or https:// address")
     minimum = table.get("board_min_reports", 5)
     if isinstance(minimum, bool) or not isinstance(minimum, int) or not 1 <= minimum <= 1000:

@@ -377,6 +377,7 @@ async def test_retention_unlinks_closed_anonymous_reports_after_the_period(
         "reporter_links": 0,
         "drafts": 0,
         "chat_references": 0,
+        "identities": 0,
         # The daily limit's counts of the four reports, sent 20 days ago.
         "limit_counts": 4,
     }

@@ -2,12 +2,18 @@
 
 An identity maps a channel's own id for a person (a web session, a Zalo user) to an internal
 user id above every Telegram id, so that the rest of the store needs no channel of its own.
+Identities are erased with their person's data (`bot.store.privacy`); an erased identity's
+user id is never given to anyone else, since bans and the daily limit's counts outlive it.
 """
 
 from __future__ import annotations
 
 from bot.core.domain import FIRST_INTERNAL_ID, Channel
 from bot.store.database import Store
+
+# The highest internal user id ever given, kept in `markers` so that ids of erased identities
+# are never reused.
+_LAST_ID = "identities.last_user_id"
 
 
 class IdentityStore(Store):
@@ -34,13 +40,27 @@ class IdentityStore(Store):
                     (external_id, row["user_id"]),
                 )
                 return int(row["user_id"])
-            cur = await conn.execute(
+            marker = await (
+                await conn.execute("SELECT value FROM markers WHERE name = ?", (_LAST_ID,))
+            ).fetchone()
+            highest = await (
+                await conn.execute("SELECT max(user_id) AS id FROM identities")
+            ).fetchone()
+            given = [FIRST_INTERNAL_ID - 1, int(highest["id"] or 0) if highest else 0]
+            if marker is not None:
+                given.append(int(marker["value"]))
+            new_id = max(given) + 1
+            await conn.execute(
                 "INSERT INTO identities (user_id, channel, external_id, created_at)"
-                " SELECT max(coalesce(max(user_id) + 1, ?), ?), ?, ?, ? FROM identities",
-                (FIRST_INTERNAL_ID, FIRST_INTERNAL_ID, channel.value, external_id, self._now()),
+                " VALUES (?, ?, ?, ?)",
+                (new_id, channel.value, external_id, self._now()),
             )
-            assert cur.lastrowid is not None
-            return cur.lastrowid
+            await conn.execute(
+                "INSERT INTO markers (name, value) VALUES (?, ?)"
+                " ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+                (_LAST_ID, str(new_id)),
+            )
+            return new_id
 
     async def find_user_id(self, channel: Channel, external_id: str) -> int | None:
         """Return the internal user id of a channel's person, if they have one."""

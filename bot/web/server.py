@@ -18,8 +18,10 @@ import tornado.web
 from bot.web.board import Board, BoardChart, BoardCsv
 from bot.web.open311 import Open311Requests, Open311Services
 from bot.web.page import Home, WebServices
+from bot.web.privacy import Forget, MyData
 from bot.web.receipts import ReceiptCheck
 from bot.web.report import ReportForm
+from bot.web.security import hide_addresses
 from bot.web.status import StatusPage
 
 log = logging.getLogger(__name__)
@@ -40,12 +42,15 @@ def _log_request(handler: tornado.web.RequestHandler) -> None:
 
 def web_routes(services: WebServices) -> list[tornado.web.URLSpec | tuple[Any, ...]]:
     """Return the pages' routes, to mount in a tornado application."""
+    hide_addresses()
     args = {"services": services}
     return [
         (r"/", Home, args),
         (r"/report", ReportForm, args),
         (r"/status", StatusPage, args),
         (r"/status/receipt", ReceiptCheck, args),
+        (r"/mydata", MyData, args),
+        (r"/forget", Forget, args),
         (r"/board", Board, args),
         (r"/board\.csv", BoardCsv, args),
         (r"/board\.svg", BoardChart, args),
