@@ -17,6 +17,7 @@ import aiosqlite
 
 from bot.store.admin import AdminStore
 from bot.store.board import BoardStore
+from bot.store.channels import ChannelStore
 from bot.store.chats import ChatStore
 from bot.store.database import Clock, Database, StorageError
 from bot.store.drafts import DraftStore
@@ -63,6 +64,8 @@ class Repository:
         self.chats = ChatStore(self.database)
         # The operator's readiness probe and figures.
         self.health = HealthStore(self.database)
+        # Text-only channels (Zalo): their stored messages and what each person was shown.
+        self.channels = ChannelStore(self.database)
 
     @property
     def path(self) -> Path:
