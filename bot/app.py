@@ -30,12 +30,13 @@ from bot.store.repository import Clock, Repository
 from bot.telegram.context import SERVICES_KEY, BotContext, Services
 from bot.telegram.delivery import Delivery
 from bot.telegram.inbound import Inbound
-from bot.telegram.lanes import LANES
+from bot.telegram.lanes import LANES, FloodGuard
 from bot.telegram.limits import FloodLimiter
 from bot.telegram.request import MeteredRequest
 from bot.telegram.webhook import webhook_routes
 from bot.web.ops import OpsServices, ops_routes
 from bot.web.server import HttpServer, WebServices, web_routes
+from bot.zalo.channel import ZaloChannel
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +181,8 @@ async def running(
         # post_init does not run under `async with app`, so this calls the same function.
         await init_resources(app)
         inbound = Inbound(app, services.db)
-        routes = http_routes(services, inbound, webhook=webhook)
+        zalo = _zalo_channel(app, services)
+        routes = http_routes(services, inbound, webhook=webhook, zalo=zalo)
         server: HttpServer | None = None
         try:
             await app.start()
@@ -190,6 +192,9 @@ async def running(
                 wanted = webhook_port if webhook_port is not None else services.web_port
                 port = server.start(wanted)
                 services.web_port = services.webhook_port = port
+            if zalo is not None:
+                # After the server: Zalo is told of a webhook that already answers.
+                await zalo.start()
             if webhook:
                 config = services.settings.webhook
                 await app.bot.set_webhook(
@@ -210,6 +215,8 @@ async def running(
             finally:
                 # New requests stop first; then the update in hand is finished (inbound.stop)
                 # and the outbox's item in hand (close_resources), so nothing is cut halfway.
+                if zalo is not None:
+                    await zalo.stop()
                 if server is not None:
                     await server.stop()
                 await inbound.stop()
@@ -219,12 +226,13 @@ async def running(
             await close_resources(app)
 
 
-def http_routes(services: Services, inbound: Inbound, *, webhook: bool) -> list[Any]:
+def http_routes(
+    services: Services, inbound: Inbound, *, webhook: bool, zalo: ZaloChannel | None = None
+) -> list[Any]:
     """Compose every route of the one web server; an empty list means no server at all.
 
     The one place where routes meet: the pages (`bot.web.server.web_routes`), Telegram's
-    webhook, the operator's endpoints. A channel that receives over HTTP (a Zalo webhook)
-    adds its routes here, the same way.
+    webhook, the operator's endpoints, Zalo's webhook and the photos it fetches.
     """
     settings = services.settings
     routes: list[Any] = []
@@ -234,6 +242,8 @@ def http_routes(services: Services, inbound: Inbound, *, webhook: bool) -> list[
         routes += webhook_routes(settings.webhook, inbound)
     if settings.web.enabled:
         routes += web_routes(_web_services(services))
+    if zalo is not None:
+        routes += zalo.routes()
     return routes
 
 
@@ -252,6 +262,32 @@ def _web_services(services: Services) -> WebServices:
         workflow=services.workflow,
         wake=wake,
     )
+
+
+# Where the running Zalo channel is kept in bot_data (tests and the demo reach it there).
+ZALO_KEY = "zalo"
+
+
+def _zalo_channel(app: App, services: Services) -> ZaloChannel | None:
+    """Return the Zalo channel when `[zalo]` has a token, joined to the outbox; else None."""
+    if services.settings.zalo is None or services.delivery is None:
+        return None
+    delivery = services.delivery
+    settings = services.settings
+    # The same flood limits as on Telegram ([bot] flood_messages in flood_seconds).
+    guard = FloodGuard(settings.flood_messages, settings.flood_seconds)
+    channel = ZaloChannel(
+        settings,
+        services.db,
+        services.translator,
+        services.conversation,
+        services.workflow,
+        delivery.wake,
+        lambda user_id, moment: guard.check(user_id, moment).value,
+    )
+    delivery.channels["zalo"] = channel.sender
+    app.bot_data[ZALO_KEY] = channel
+    return channel
 
 
 async def serve(app: App, *, webhook: bool = False) -> None:

@@ -63,6 +63,12 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--script", action="store_true", help="play one complete report and print the transcript"
     )
+    demo.add_argument(
+        "--channel",
+        choices=("telegram", "zalo"),
+        default="telegram",
+        help="the citizen's channel: Telegram (default) or Zalo, against its simulator",
+    )
     bench = sub.add_parser(
         "bench",
         help="measure the bot against the simulated Telegram (see docs/performance.md)",
@@ -213,7 +219,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "demo":
-            return _demo(script=args.script)
+            return _demo(script=args.script, channel=args.channel)
         if args.command == "bench":
             from bot.sim.bench import run_from_args
 
@@ -278,9 +284,11 @@ def log_file_handler(path: Path) -> logging.FileHandler:
 
 def _logging(log_file: Path | None, settings: Settings, log_format: str = "text") -> None:
     handler: logging.Handler = log_file_handler(log_file) if log_file else logging.StreamHandler()
-    # Both formats take the token, the webhook's secret and the proxy's credentials out of
+    # Both formats take the tokens, the webhooks' secrets and the proxy's credentials out of
     # every line (bot.logs).
     secrets = [settings.token, settings.webhook.secret_token, *proxy_secrets(settings.proxy)]
+    if settings.zalo is not None:
+        secrets += [settings.zalo.token, settings.zalo.secret_token]
     configure_logging(handler, log_format, secrets)
 
 
@@ -371,7 +379,11 @@ def _db_copy(args: argparse.Namespace, config: Path, command: Callable[..., int]
         return 2
 
 
-def _demo(*, script: bool) -> int:
+def _demo(*, script: bool, channel: str = "telegram") -> int:
+    if channel == "zalo":
+        from bot.sim.zalo_demo import run_zalo_demo
+
+        return asyncio.run(run_zalo_demo(script=script))
     from bot.sim.demo import run_demo
 
     return asyncio.run(run_demo(script=script))

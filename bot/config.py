@@ -63,6 +63,16 @@ _SECTIONS: dict[str, set[str]] = {
     "privacy": set(_PRIVACY_RANGES),
     "webhook": {"listen", "port", "url", "secret_token"},
     "web": {"enabled", "listen", "port", "public_url", "board_min_reports"},
+    "zalo": {
+        "token",
+        "base_url",
+        "mode",
+        "webhook_url",
+        "secret_token",
+        "messages_per_second",
+        "seconds_per_user",
+        "media_url",
+    },
     "ops": {"enabled", "ready_intake_seconds", "ready_outbox_minutes"},
 }
 # The proxy schemes python-telegram-bot (httpx) speaks; SOCKS needs its `socks` extra.
@@ -154,6 +164,49 @@ class WebConfig:
         return (self.public_url or "").startswith("https://")
 
 
+ZALO_TOKEN_ENV = "LIEMCHINH_ZALO_TOKEN"
+ZALO_SECRET_ENV = "LIEMCHINH_ZALO_SECRET"
+DEFAULT_ZALO_BASE_URL = "https://bot-api.zaloplatforms.com"
+# Zalo's documentation gives the secret token 8 to 256 characters; the same safe alphabet as
+# Telegram's keeps it a plain header value.
+_ZALO_SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{8,256}$")
+
+
+@dataclass(frozen=True)
+class ZaloConfig:
+    """The Zalo channel, as read from `[zalo]` (docs/channels.md says what was verified)."""
+
+    token: str
+    base_url: str = DEFAULT_ZALO_BASE_URL
+    # "polling" (getUpdates) or "webhook" (Zalo posts to webhook_url).
+    mode: str = "polling"
+    webhook_url: str | None = None
+    secret_token: str | None = None
+    # Zalo documents no sending rate: conservative defaults, overall and per person.
+    messages_per_second: float = 5.0
+    seconds_per_user: float = 1.0
+    # The public address of the web server ([web] listen:port) under which Zalo fetches the
+    # photos units send (sendPhoto takes only a URL); None: they are announced in words.
+    media_url: str | None = None
+
+    @property
+    def media_path(self) -> str:
+        """Return the media URL's path, which the local server answers on."""
+        rest = (self.media_url or "").split("://", 1)[-1]
+        return "/" + rest.split("/", 1)[1] if "/" in rest else ""
+
+    @property
+    def webhook(self) -> bool:
+        """Tell whether Zalo posts updates (else they are polled)."""
+        return self.mode == "webhook"
+
+    @property
+    def path(self) -> str:
+        """Return the webhook URL's path, which the local server answers on."""
+        rest = (self.webhook_url or "").split("://", 1)[-1]
+        return "/" + rest.split("/", 1)[1] if "/" in rest else "/"
+
+
 @dataclass(frozen=True)
 class OpsConfig:
     """The operator's endpoints (/healthz, /readyz, /metrics), as read from `[ops]`."""
@@ -209,6 +262,8 @@ class Settings:
     # Every Bot API call and file download goes through this proxy when set
     # ("socks5://host:port", "http://host:port"; credentials may be in it, never logged).
     proxy: str | None = None
+    # The Zalo channel; None when no Zalo token is configured.
+    zalo: ZaloConfig | None = None
     # How long a reply to a person keeps trying through 429s and outages (bot.telegram.limits);
     # not a configuration key: tests shorten it.
     reply_patience: float = 30.0
@@ -297,6 +352,7 @@ def parse_settings(raw: Mapping[str, Any], path: Path, *, require_token: bool = 
     privacy = _parse_privacy(raw.get("privacy", {}), path)
     web = _parse_web(raw.get("web", {}), raw.get("webhook", {}), path)
     ops = _parse_ops(raw.get("ops", {}), path)
+    zalo = _parse_zalo(raw.get("zalo", {}), path)
     _check_data_key(path)
     return Settings(
         path=path,
@@ -319,6 +375,7 @@ def parse_settings(raw: Mapping[str, Any], path: Path, *, require_token: bool = 
         web=web,
         ops=ops,
         proxy=proxy,
+        zalo=zalo,
     )
 
 
@@ -528,6 +585,54 @@ def _parse_web(table: Mapping[str, Any], webhook: Mapping[str, Any], path: Path)
         port=port,
         public_url=public_url.rstrip("/") if public_url else None,
         board_min_reports=minimum,
+    )
+
+
+def _parse_zalo(table: Mapping[str, Any], path: Path) -> ZaloConfig | None:
+    token = os.environ.get(ZALO_TOKEN_ENV) or _opt_str(table, "token", path, "zalo")
+    if not token:
+        if table:
+            raise ConfigError(
+                path,
+                "zalo.token",
+                f"missing: set it in the file or in the {ZALO_TOKEN_ENV} variable",
+            )
+        return None
+    base_url = _opt_str(table, "base_url", path, "zalo") or DEFAULT_ZALO_BASE_URL
+    if not base_url.startswith(("https://", "http://")):
+        raise ConfigError(path, "zalo.base_url", "must be an http:// or https:// address")
+    mode = table.get("mode", "polling")
+    if mode not in ("polling", "webhook"):
+        raise ConfigError(path, "zalo.mode", 'must be "polling" or "webhook"')
+    url = _opt_str(table, "webhook_url", path, "zalo")
+    if url is not None and not url.startswith("https://"):
+        raise ConfigError(path, "zalo.webhook_url", "must be an https:// address (Zalo's rule)")
+    secret = os.environ.get(ZALO_SECRET_ENV) or _opt_str(table, "secret_token", path, "zalo")
+    if secret is not None and not _ZALO_SECRET_RE.match(secret):
+        raise ConfigError(
+            path, "zalo.secret_token", "must be 8-256 characters: letters, digits, _ or -"
+        )
+    if mode == "webhook" and (url is None or secret is None):
+        key = "zalo.webhook_url" if url is None else "zalo.secret_token"
+        raise ConfigError(path, key, "missing: webhook mode needs webhook_url and secret_token")
+    rate = table.get("messages_per_second", 5)
+    if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate <= 100:
+        raise ConfigError(path, "zalo.messages_per_second", "must be a number above 0, up to 100")
+    gap = table.get("seconds_per_user", 1)
+    if isinstance(gap, bool) or not isinstance(gap, int | float) or not 0 <= gap <= 60:
+        raise ConfigError(path, "zalo.seconds_per_user", "must be a number from 0 to 60")
+    media = _opt_str(table, "media_url", path, "zalo")
+    if media is not None and not media.startswith(("https://", "http://")):
+        raise ConfigError(path, "zalo.media_url", "must be an http:// or https:// address")
+    return ZaloConfig(
+        token=token,
+        base_url=base_url.rstrip("/"),
+        mode=mode,
+        webhook_url=url,
+        secret_token=secret,
+        messages_per_second=float(rate),
+        seconds_per_user=float(gap),
+        media_url=media.rstrip("/") if media else None,
     )
 
 

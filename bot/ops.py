@@ -12,6 +12,7 @@ from telegram.request import HTTPXRequest
 
 from bot.config import (
     Settings,
+    ZaloConfig,
     check_database_path,
     is_database_url,
     load_settings,
@@ -22,6 +23,7 @@ from bot.config import (
 from bot.logs import Redactor
 from bot.store.backup import BackupError, backup, restore
 from bot.store.database import StorageError
+from bot.zalo.client import ZaloClient, ZaloError
 
 
 def check_command(config: Path) -> int:
@@ -48,8 +50,26 @@ def check_command(config: Path) -> int:
     print(f"telegram: @{me.username} (id {me.id}) at {settings.base_url}")
     if settings.proxy:
         print(f"proxy: {proxy_address(settings.proxy)}")
+    if settings.zalo is not None:
+        try:
+            account = asyncio.run(_zalo_me(settings.zalo))
+        except ZaloError as exc:
+            # Only the code: the description never holds the token, but nothing risks it.
+            verb = "refused the token" if exc.code in (401, 403) else f"failed ({exc.code})"
+            where = settings.zalo.base_url
+            print(f"liemchinh: the Zalo Bot API at {where} {verb}", file=sys.stderr)
+            return 1
+        print(f"zalo: {account.get('account_name', '?')} at {settings.zalo.base_url}")
     print(f"database: {settings.database_label}")
     return 0
+
+
+async def _zalo_me(config: ZaloConfig) -> dict[str, object]:
+    client = ZaloClient(config)
+    try:
+        return await client.get_me()
+    finally:
+        await client.close()
 
 
 async def _get_me(settings: Settings) -> User:

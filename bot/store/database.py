@@ -209,9 +209,13 @@ class Database:
 
     def pseudonym(self, user_id: int) -> str:
         """Return the keyed hash (HMAC-SHA256) that stands for an account in the limit's counts."""
+        return self.keyed_hash(str(user_id))
+
+    def keyed_hash(self, text: str) -> str:
+        """Return the HMAC-SHA256 of `text` under the limit's key: it names nobody without it."""
         if self._limit_key is None:
             raise RuntimeError("repository is not open")
-        return hmac.new(self._limit_key, str(user_id).encode("ascii"), hashlib.sha256).hexdigest()
+        return hmac.new(self._limit_key, text.encode("utf-8"), hashlib.sha256).hexdigest()
 
     async def applied_migrations(self) -> list[str]:
         """List the names of the migrations this database has run."""
@@ -235,6 +239,11 @@ class Store:
     def _pseudonym(self, user_id: int) -> str:
         # Who sent a report, for the daily limit only: without the key it names nobody.
         return self._database.pseudonym(user_id)
+
+    def _forgotten_id(self, channel: str, external_id: str) -> str:
+        # What an erased person's account id on another channel becomes: a keyed hash, which
+        # keeps their ban and daily limit with them if they come back, and names nobody.
+        return "forgotten:" + self._database.keyed_hash(f"{channel}:{external_id}")
 
     def _now(self) -> float:
         # One clock for the whole database, so that every store stamps rows on the same time.

@@ -20,15 +20,25 @@ class IdentityStore(Store):
     """Internal user ids for other channels' people, and reports' receipt keys."""
 
     async def user_id(self, channel: Channel, external_id: str) -> int:
-        """Return the internal user id of a channel's person, allocating one the first time."""
+        """Return the internal user id of a channel's person, allocating one the first time.
+
+        A person who erased their data and comes back gets their former id again (their
+        account id was kept only as a keyed hash), so that a ban and the daily limit still
+        apply; nothing else of theirs is left to link.
+        """
+        forgotten = self._forgotten_id(channel.value, external_id)
         async with self._write() as conn:
             row = await (
                 await conn.execute(
-                    "SELECT user_id FROM identities WHERE channel = ? AND external_id = ?",
-                    (channel.value, external_id),
+                    "SELECT user_id FROM identities WHERE channel = ? AND external_id IN (?, ?)",
+                    (channel.value, external_id, forgotten),
                 )
             ).fetchone()
             if row is not None:
+                await conn.execute(
+                    "UPDATE identities SET external_id = ? WHERE user_id = ?",
+                    (external_id, row["user_id"]),
+                )
                 return int(row["user_id"])
             marker = await (
                 await conn.execute("SELECT value FROM markers WHERE name = ?", (_LAST_ID,))
@@ -62,6 +72,16 @@ class IdentityStore(Store):
                 )
             ).fetchone()
         return int(row["user_id"]) if row else None
+
+    async def external_id(self, user_id: int) -> tuple[Channel, str] | None:
+        """Return the channel and that channel's own id of an internal user, if they have one."""
+        async with self._read() as conn:
+            row = await (
+                await conn.execute(
+                    "SELECT channel, external_id FROM identities WHERE user_id = ?", (user_id,)
+                )
+            ).fetchone()
+        return (Channel(row["channel"]), str(row["external_id"])) if row else None
 
     async def receipt_key(self, code: str) -> tuple[int, bytes, bytes] | None:
         """Return the report id, salt and key hash of the report with `code`, if it has a key."""

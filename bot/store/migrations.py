@@ -391,4 +391,29 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "013_channel_inbound_and_state",
+        """
+        -- Messages from channels other than Telegram (Zalo), stored before they are confirmed
+        -- (a webhook's 200) or acted on, handled in arrival order, then emptied. The row stays
+        -- 48 hours without its payload, so a message sent again is recognised by its id.
+        CREATE TABLE channel_inbound (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            channel TEXT NOT NULL,
+            external_id TEXT NOT NULL,
+            payload TEXT,
+            received_at REAL NOT NULL,
+            handled_at REAL,
+            UNIQUE(channel, external_id)
+        );
+        CREATE INDEX channel_inbound_pending ON channel_inbound(handled_at, seq);
+        -- What a text-only channel last showed a person: the numbered choices a bare number
+        -- refers to, the page of a long list, a question waiting for its report to be named.
+        CREATE TABLE channel_state (
+            user_id INTEGER PRIMARY KEY,
+            state TEXT NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        """,
+    ),
 ]

@@ -109,11 +109,27 @@ class PrivacyStore(Store):
                 tuple(chats),
             )
             await conn.execute("DELETE FROM users WHERE user_id = ?", (user_id,))
-            await conn.execute(
-                "DELETE FROM identities WHERE user_id = ?"
-                " AND user_id NOT IN (SELECT user_id FROM bans)",
-                (user_id,),
+            # Another channel's account id is personal data too. A web session's identity goes
+            # (unless a ban is recognised by it); a Zalo account, which comes back as itself,
+            # is kept only as a keyed hash, so that its ban and daily limit still hold.
+            identity = await _one(
+                conn, "SELECT channel, external_id FROM identities WHERE user_id = ?", user_id
             )
+            if identity is not None and identity["channel"] == Channel.ZALO.value:
+                if not identity["external_id"].startswith("forgotten:"):
+                    forgotten = self._forgotten_id(identity["channel"], identity["external_id"])
+                    await conn.execute(
+                        "UPDATE identities SET external_id = ? WHERE user_id = ?",
+                        (forgotten, user_id),
+                    )
+            else:
+                await conn.execute(
+                    "DELETE FROM identities WHERE user_id = ?"
+                    " AND user_id NOT IN (SELECT user_id FROM bans)",
+                    (user_id,),
+                )
+            # What a text-only channel last showed them goes too.
+            await conn.execute("DELETE FROM channel_state WHERE user_id = ?", (user_id,))
             await _scrub(conn)
         return len(reports)
 

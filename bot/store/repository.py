@@ -18,6 +18,7 @@ import aiosqlite
 from bot.config import Settings
 from bot.store.admin import AdminStore
 from bot.store.board import BoardStore
+from bot.store.channels import ChannelStore
 from bot.store.chats import ChatStore
 from bot.store.database import Clock, Database, InstanceBusy, StorageError
 from bot.store.dialect import Connection
@@ -73,6 +74,8 @@ class Repository:
         self.chats = ChatStore(self.database)
         # The operator's readiness probe and figures.
         self.health = HealthStore(self.database)
+        # Text-only channels (Zalo): their stored messages and what each person was shown.
+        self.channels = ChannelStore(self.database)
 
     @classmethod
     def of(

@@ -19,9 +19,11 @@ from telegram.error import (
 
 from bot.config import Settings
 from bot.core.outbox import (
+    Deferred,
     HeldAlertsNotice,
     OutboxItem,
     OutboxKind,
+    ReporterChannel,
 )
 from bot.i18n import Translator
 from bot.store.repository import Repository, StorageError
@@ -66,6 +68,9 @@ class Delivery(Senders):
             OutboxKind.PATTERN_CHECK: self._check_pattern,
         }
         assert set(self._senders) == set(OutboxKind), "every kind of message needs a sender"
+        # Reporters reached through another channel (Zalo), by the channel's name: their
+        # messages go through the same queue, retries and records.
+        self.channels: dict[str, ReporterChannel] = {}
 
     def start(self) -> None:
         """Start the background loop."""
@@ -133,7 +138,11 @@ class Delivery(Senders):
             del self._unrecorded[item.id]
             return False
         try:
-            await self._senders[item.kind](item)
+            if not await self._other_channel(item):
+                await self._senders[item.kind](item)
+        except Deferred as exc:
+            await self.db.outbox.retry(item.id, exc.delay, exc.reason)
+            return False
         except RetryAfter as exc:
             delay = exc.retry_after
             seconds = delay if isinstance(delay, int | float) else delay.total_seconds()
@@ -176,6 +185,23 @@ class Delivery(Senders):
         await self.db.outbox.done(item.id)
         if unit_bound and item.unit_code:
             await self.db.units.set_unit_chat_state(item.unit_code, "ok")
+        return True
+
+    async def _other_channel(self, item: OutboxItem) -> bool:
+        """Deliver a reporter's message through their own channel; False if that is Telegram.
+
+        Web reporters read theirs on the status page; a channel that is not running (Zalo
+        switched off, or stopping) holds its reporters' messages rather than dropping them.
+        """
+        if not item.kind.to_reporter or item.report_id is None:
+            return False
+        channel = await self.db.reports.reporter_channel(item.report_id)
+        if channel in (None, "telegram", "web"):
+            return False
+        sender = self.channels.get(channel)
+        if sender is None:
+            raise Deferred(f"the {channel} channel is not running", HOLD_SECONDS)
+        await sender.deliver(item)
         return True
 
     async def _later(
