@@ -49,7 +49,7 @@ def build_application(settings: Settings, *, clock: Clock = time.time) -> App:
     """Create the Application with its services and every handler registered."""
     if not settings.token:
         raise ValueError("a token is required to build the application")
-    db = Repository(settings.database, clock=clock)
+    db = Repository.of(settings, clock=clock, exclusive=True)
     services = Services(
         settings=settings,
         db=db,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import holidays
 
@@ -50,7 +50,7 @@ _PRIVACY_RANGES: dict[str, tuple[int, int]] = {
 
 _SECTIONS: dict[str, set[str]] = {
     "telegram": {"token", "base_url", "base_file_url", "messages_per_second", "proxy"},
-    "storage": {"database"},
+    "storage": {"database", "state_dir"},
     "bot": {
         "admins",
         "default_locale",
@@ -235,6 +235,8 @@ class Settings:
 
     path: Path
     token: str | None
+    # The SQLite file; with PostgreSQL (`database_url`), the stem of the files a SQLite
+    # database keeps beside it (the keys), in `[storage] state_dir`.
     database: Path
     base_url: str = DEFAULT_BASE_URL
     base_file_url: str = DEFAULT_BASE_FILE_URL
@@ -269,6 +271,13 @@ class Settings:
     # configuration key: the end-to-end tests, like paid broadcasts for the overall rate,
     # run without it (tests/test_limits.py checks the pacing itself).
     pace_private_chats: bool = True
+    # `[storage] database = "postgresql://..."`: PostgreSQL instead of the SQLite file.
+    database_url: str | None = None
+
+    @property
+    def database_label(self) -> str:
+        """Name the database for people: the file, or the URL without its password."""
+        return redact_url(self.database_url) if self.database_url else str(self.database)
 
 
 def load_settings(path: Path | str, *, require_token: bool = True) -> Settings:
@@ -320,10 +329,7 @@ def parse_settings(raw: Mapping[str, Any], path: Path, *, require_token: bool = 
     database = _opt_str(storage, "database", path, "storage")
     if not database:
         raise ConfigError(path, "storage.database", "missing: give the SQLite file's path")
-    db_path = Path(database)
-    if not db_path.is_absolute():
-        # Relative paths follow the config file, not the directory the operator happens to be in.
-        db_path = path.parent / db_path
+    database_url, db_path = _parse_database(storage, database, path)
 
     bot = raw.get("bot", {})
     admins = _int_list(bot.get("admins", []), path, "bot.admins")
@@ -352,6 +358,7 @@ def parse_settings(raw: Mapping[str, Any], path: Path, *, require_token: bool = 
         path=path,
         token=token,
         database=db_path,
+        database_url=database_url,
         base_url=base_url,
         base_file_url=base_file_url,
         messages_per_second=rate,
@@ -370,6 +377,51 @@ def parse_settings(raw: Mapping[str, Any], path: Path, *, require_token: bool = 
         proxy=proxy,
         zalo=zalo,
     )
+
+
+DATABASE_URL_SCHEMES = ("postgresql://", "postgres://")
+STATE_STEM = "liemchinh"
+
+
+def is_database_url(value: str) -> bool:
+    """Tell whether `[storage] database` names a PostgreSQL server rather than a SQLite file."""
+    return value.startswith(DATABASE_URL_SCHEMES)
+
+
+def redact_url(url: str) -> str:
+    """Return a database URL without its password, to print or log."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _parse_database(
+    storage: Mapping[str, Any], database: str, path: Path
+) -> tuple[str | None, Path]:
+    """Return the PostgreSQL URL (or None) and the SQLite file or the stem of the key files."""
+    state_dir = _opt_str(storage, "state_dir", path, "storage")
+    if not is_database_url(database):
+        if state_dir:
+            raise ConfigError(path, "storage.state_dir", "only for a PostgreSQL database")
+        db_path = Path(database)
+        # Relative paths follow the config file, not the directory the operator happens to be
+        # in.
+        return None, db_path if db_path.is_absolute() else path.parent / db_path
+    try:
+        parts = urlsplit(database)
+        ok = bool(parts.hostname) and parts.path.strip("/") != "" and parts.port != 0
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ConfigError(path, "storage.database", "must be postgresql://user@host:port/database")
+    folder = Path(state_dir) if state_dir else path.parent
+    if not folder.is_absolute():
+        folder = path.parent / folder
+    # The keys a SQLite database keeps beside it live here, shared by every worker.
+    return database, folder / STATE_STEM
 
 
 def _parse_proxy(telegram: Mapping[str, Any], path: Path) -> str | None:
@@ -421,6 +473,15 @@ def _parse_ops(table: Mapping[str, Any], path: Path) -> OpsConfig:
 def check_database_path(settings: Settings) -> None:
     """Create the database's folder and prove the file can be opened, or raise ConfigError."""
     db = settings.database
+    if settings.database_url is not None:
+        # PostgreSQL is reached when the bot opens it; the keys' folder must exist here.
+        try:
+            db.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(
+                settings.path, "storage.state_dir", f"{db.parent} cannot be made ({exc})"
+            ) from None
+        return
     try:
         db.parent.mkdir(parents=True, exist_ok=True)
         # A file created here is the bot's database: owner-only from the start.

@@ -1,4 +1,4 @@
-"""The operator's commands besides running the bot: check, backup, restore."""
+"""The operator's commands besides running the bot: check, backup, restore, db copy."""
 
 from __future__ import annotations
 
@@ -14,12 +14,15 @@ from bot.config import (
     Settings,
     ZaloConfig,
     check_database_path,
+    is_database_url,
     load_settings,
     proxy_address,
     proxy_secrets,
+    redact_url,
 )
 from bot.logs import Redactor
 from bot.store.backup import BackupError, backup, restore
+from bot.store.database import StorageError
 from bot.zalo.client import ZaloClient, ZaloError
 
 
@@ -57,7 +60,7 @@ def check_command(config: Path) -> int:
             print(f"liemchinh: the Zalo Bot API at {where} {verb}", file=sys.stderr)
             return 1
         print(f"zalo: {account.get('account_name', '?')} at {settings.zalo.base_url}")
-    print(f"database: {settings.database}")
+    print(f"database: {settings.database_label}")
     return 0
 
 
@@ -84,8 +87,17 @@ async def _get_me(settings: Settings) -> User:
         return bot.bot
 
 
+NOT_SQLITE = (
+    "liemchinh: {0}: the database is PostgreSQL; use its own tools (pg_dump, pg_restore, or"
+    " the operators' replication and backups), see the README"
+)
+
+
 def backup_command(settings: Settings, target: Path, *, force: bool) -> int:
     """Write a checked backup of the configured database to `target`."""
+    if settings.database_url is not None:
+        print(NOT_SQLITE.format("backup"), file=sys.stderr)
+        return 2
     try:
         contents = backup(settings.database, target, force=force)
     except BackupError as exc:
@@ -99,6 +111,9 @@ def backup_command(settings: Settings, target: Path, *, force: bool) -> int:
 
 def restore_command(settings: Settings, source: Path, *, keep: bool) -> int:
     """Replace the configured database with the backup `source`."""
+    if settings.database_url is not None:
+        print(NOT_SQLITE.format("restore"), file=sys.stderr)
+        return 2
     try:
         contents = restore(source, settings.database, keep=keep)
     except BackupError as exc:
@@ -107,4 +122,33 @@ def restore_command(settings: Settings, source: Path, *, keep: bool) -> int:
     print(f"restored {source}")
     for line in contents.lines():
         print(line)
+    return 0
+
+
+def copy_command(source: Path, url: str, state: Path) -> int:
+    """Copy the SQLite file into the empty PostgreSQL database; print each table's check."""
+    from bot.store.copy import CopyError, copy_database
+
+    if not is_database_url(url):
+        print(f"liemchinh: db copy: --to must be a postgresql:// URL, not {url}", file=sys.stderr)
+        return 2
+    if not source.is_file():
+        print(f"liemchinh: db copy: {source}: no such database file", file=sys.stderr)
+        return 2
+    try:
+        checks = asyncio.run(copy_database(source, url, state))
+    except (CopyError, StorageError) as exc:
+        print(f"liemchinh: db copy: {exc}", file=sys.stderr)
+        return 1
+    for check in checks:
+        verdict = "ok" if check.ok else "DIFFERS"
+        print(
+            f"{check.table}: {check.source_rows} rows -> {check.target_rows} rows,"
+            f" checksum {check.target_sum[:16]} {verdict}"
+        )
+    bad = [c.table for c in checks if not c.ok]
+    if bad:
+        print(f"liemchinh: db copy: {', '.join(bad)} differ", file=sys.stderr)
+        return 1
+    print(f"copied {source} to {redact_url(url)}: every table matches")
     return 0

@@ -189,9 +189,12 @@ async def test_check_reaches_zalo_too(sim: BotApiSimulator, tmp_path: Path) -> N
         assert "refused the token" in err and zsim.base_url in err
 
 
-async def test_channel_store_keeps_order_ids_and_state_for_a_while(tmp_path: Path) -> None:
+@pytest.mark.both_backends
+async def test_channel_store_keeps_order_ids_and_state_for_a_while(
+    tmp_path: Path, database_url: str | None
+) -> None:
     clock = FakeClock()
-    async with Repository(tmp_path / "bot.db", clock=clock) as db:
+    async with Repository(tmp_path / "bot.db", clock=clock, url=database_url) as db:
         assert await db.channels.store_inbound("zalo", "m1", '{"n": 1}')
         assert await db.channels.store_inbound("zalo", "m2", '{"n": 2}')
         # Sent again: recognised by its id, stored once.

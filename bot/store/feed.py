@@ -48,7 +48,7 @@ _SELECT = (
     " (SELECT max(audit.at) FROM audit WHERE audit.report_id = reports.id"
     "  AND (audit.actor_kind IN ('officer', 'admin') OR audit.action = 'escalated'))"
     " AS updated_at"
-    " FROM reports JOIN units ON units.code = reports.unit_code WHERE NOT spam"
+    " FROM reports JOIN units ON units.code = reports.unit_code WHERE spam = 0"
 )
 
 

@@ -41,10 +41,10 @@ class HealthStore(Store):
             depth = await one("SELECT count(*) FROM outbox WHERE status = 'pending'")
             oldest = await one(f"SELECT min(created_at) FROM outbox WHERE {_DELIVERABLE}")
             statuses = await conn.execute_fetchall(
-                "SELECT status, count(*) AS n FROM reports WHERE NOT spam GROUP BY status"
+                "SELECT status, count(*) AS n FROM reports WHERE spam = 0 GROUP BY status"
             )
             overdue = await one(
-                "SELECT count(*) FROM reports WHERE NOT spam"
+                "SELECT count(*) FROM reports WHERE spam = 0"
                 f" AND status IN ({_OPEN}) AND deadline_at IS NOT NULL AND deadline_at <= ?",
                 now,
             )

@@ -9,10 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import aiosqlite
-
 from bot.core.domain import CITIZEN, Channel
 from bot.store.database import Store
+from bot.store.dialect import Connection
 from bot.store.rows import insert_audit
 
 # Why a message owed to a citizen was dropped: nobody is left to receive it.
@@ -181,7 +180,7 @@ class PrivacyStore(Store):
                 conn,
                 "SELECT reporters.report_id AS id, reporters.chat_id AS chat_id FROM reporters"
                 " JOIN reports ON reports.id = reporters.report_id"
-                " WHERE reports.anonymous AND reports.status IN ('resolved', 'declined')"
+                " WHERE reports.anonymous <> 0 AND reports.status IN ('resolved', 'declined')"
                 " AND reports.closed_at IS NOT NULL AND reports.closed_at <= ?"
                 " AND NOT EXISTS (SELECT 1 FROM outbox WHERE outbox.report_id = reports.id"
                 " AND outbox.kind LIKE 'citizen%' AND outbox.status = 'pending')",
@@ -246,7 +245,7 @@ class PrivacyStore(Store):
             return await _scrub(conn)
 
 
-async def _scrub(conn: aiosqlite.Connection) -> int:
+async def _scrub(conn: Connection) -> int:
     """Blank the reporter's chat and message ids on evidence and answers of unlinked reports.
 
     The citizen's private chat id is their Telegram id, so these columns would tie a report
@@ -263,14 +262,14 @@ async def _scrub(conn: aiosqlite.Connection) -> int:
         "UPDATE relays SET source_chat_id = 0, source_message_id = 0"
         " WHERE direction = 'to_unit' AND source_chat_id != 0"
         " AND report_id NOT IN (SELECT report_id FROM reporters)"
-        " AND id NOT IN (SELECT json_extract(payload, '$.relay_id') FROM outbox"
+        " AND id NOT IN (SELECT CAST(json_extract(payload, '$.relay_id') AS INTEGER) FROM outbox"
         " WHERE kind = 'unit_answer' AND status = 'pending'"
         " AND json_extract(payload, '$.relay_id') IS NOT NULL)"
     )
     return evidence.rowcount + answers.rowcount
 
 
-async def _report_rows(conn: aiosqlite.Connection, row: dict[str, Any]) -> dict[str, Any]:
+async def _report_rows(conn: Connection, row: dict[str, Any]) -> dict[str, Any]:
     """Return a report's row with its audit log, relayed messages and evidence."""
     report_id = row["id"]
     return {
@@ -295,7 +294,7 @@ async def _report_rows(conn: aiosqlite.Connection, row: dict[str, Any]) -> dict[
 
 
 async def _unlink(
-    conn: aiosqlite.Connection, reports: list[dict[str, Any]], chats: set[int], now: float
+    conn: Connection, reports: list[dict[str, Any]], chats: set[int], now: float
 ) -> None:
     """Cut reports from their sender: contact, link, receipt key, messages in their chat."""
     for report in reports:
@@ -339,10 +338,10 @@ def _marks(values: Sequence[Any] | set[Any]) -> str:
     return ",".join("?" * len(values)) or "NULL"
 
 
-async def _one(conn: aiosqlite.Connection, sql: str, *params: Any) -> dict[str, Any] | None:
+async def _one(conn: Connection, sql: str, *params: Any) -> dict[str, Any] | None:
     row = await (await conn.execute(sql, params)).fetchone()
     return dict(row) if row is not None else None
 
 
-async def _all(conn: aiosqlite.Connection, sql: str, *params: Any) -> list[dict[str, Any]]:
+async def _all(conn: Connection, sql: str, *params: Any) -> list[dict[str, Any]]:
     return [dict(r) for r in await conn.execute_fetchall(sql, params)]
