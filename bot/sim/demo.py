@@ -349,7 +349,7 @@ async def _interactive(
     await citizen.send("/start")
     while True:
         await asyncio.sleep(0.3)  # let the bot's answers print before the prompt
-        line = await loop.run_in_executor(None, _read_line)
+        line = await loop.run_in_executor(None, read_line)
         if line is None or line.strip() == "/quit":
             print("\nBye.", file=out)
             return 0
@@ -377,7 +377,7 @@ async def _interactive(
             await citizen.send(line)
 
 
-def _read_line() -> str | None:
+def read_line() -> str | None:
     try:
         return input("> ")
     except EOFError:

@@ -21,6 +21,7 @@ from bot.sim.demo import (
     SAMPLE_PHOTO,
     Transcript,
     demo_settings,
+    read_line,
 )
 from bot.sim.zalo import ZaloSimulator, ZaloUser
 
@@ -222,7 +223,7 @@ async def _interactive(citizen: ZaloUser, shown: ZaloTranscript, out: TextIO) ->
     while True:
         await asyncio.sleep(0.3)  # let the bot's answers print before the prompt
         shown.flush()
-        line = await loop.run_in_executor(None, _read_line)
+        line = await loop.run_in_executor(None, read_line)
         if line is None or line.strip() == "/quit":
             print("\nBye.", file=out)
             return 0
@@ -235,10 +236,3 @@ async def _interactive(citizen: ZaloUser, shown: ZaloTranscript, out: TextIO) ->
             await citizen.send_sticker()
         else:
             await citizen.send_text(line)
-
-
-def _read_line() -> str | None:
-    try:
-        return input("> ")
-    except EOFError:
-        return None
