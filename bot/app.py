@@ -30,10 +30,13 @@ from bot.store.repository import Clock, Repository
 from bot.telegram.context import SERVICES_KEY, BotContext, Services
 from bot.telegram.delivery import Delivery
 from bot.telegram.inbound import Inbound
-from bot.telegram.lanes import LANES
+from bot.telegram.lanes import LANES, FloodGuard
 from bot.telegram.limits import FloodLimiter
-from bot.telegram.webhook import WebhookServer
-from bot.web.server import WebServer, WebServices
+from bot.telegram.request import MeteredRequest
+from bot.telegram.webhook import webhook_routes
+from bot.web.ops import OpsServices, ops_routes
+from bot.web.server import HttpServer, WebServices, web_routes
+from bot.zalo.channel import ZaloChannel
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +49,7 @@ def build_application(settings: Settings, *, clock: Clock = time.time) -> App:
     """Create the Application with its services and every handler registered."""
     if not settings.token:
         raise ValueError("a token is required to build the application")
-    db = Repository(settings.database, clock=clock)
+    db = Repository.of(settings, clock=clock, exclusive=True)
     services = Services(
         settings=settings,
         db=db,
@@ -62,6 +65,11 @@ def build_application(settings: Settings, *, clock: Clock = time.time) -> App:
         .token(settings.token)
         .base_url(settings.base_url)
         .base_file_url(settings.base_file_url)
+        # PTB's own HTTPX transport, through `[telegram] proxy` when set, for every call
+        # (getUpdates has a connection of its own) and every file download; counted for
+        # /metrics. The pool sizes are PTB's defaults.
+        .request(_request(services, pool=256))
+        .get_updates_request(_request(services, pool=1))
         .context_types(ContextTypes(context=BotContext))
         # Telegram's limits on every message: one every 1/messages_per_second seconds overall,
         # 20 a minute per group, about one a second per person; replies to people before the
@@ -87,6 +95,17 @@ def build_application(settings: Settings, *, clock: Clock = time.time) -> App:
 
     register(app)
     return app
+
+
+def _request(services: Services, *, pool: int) -> MeteredRequest:
+    """Return PTB's HTTPX request through the configured proxy, counting its calls."""
+    settings = services.settings
+    return MeteredRequest(
+        services.metrics,
+        settings.base_file_url,
+        connection_pool_size=pool,
+        proxy=settings.proxy,
+    )
 
 
 async def init_resources(app: App) -> None:
@@ -154,24 +173,30 @@ async def running(
 ) -> AsyncIterator[App]:
     """Run the application in the current event loop, fed through the database, then stop it.
 
-    Polling by default; with `webhook`, an HTTP server takes Telegram's POSTs instead (its
-    port is `settings.webhook.port`, or `webhook_port`, 0 meaning any free one).
+    Polling by default; with `webhook`, Telegram's POSTs arrive on the one web server instead
+    (its port is `[web] port`, or `webhook_port`, 0 meaning any free one).
     """
     services: Services = app.bot_data[SERVICES_KEY]
     async with app:
         # post_init does not run under `async with app`, so this calls the same function.
         await init_resources(app)
-        server: WebhookServer | None = None
         inbound = Inbound(app, services.db)
-        pages = _web_server(services)
+        zalo = _zalo_channel(app, services)
+        routes = http_routes(services, inbound, webhook=webhook, zalo=zalo)
+        server: HttpServer | None = None
         try:
             await app.start()
-            if pages is not None:
-                services.web_port = pages.start(services.web_port)
+            if routes:
+                web = services.settings.web
+                server = HttpServer(routes, web.listen, web.port)
+                wanted = webhook_port if webhook_port is not None else services.web_port
+                port = server.start(wanted)
+                services.web_port = services.webhook_port = port
+            if zalo is not None:
+                # After the server: Zalo is told of a webhook that already answers.
+                await zalo.start()
             if webhook:
                 config = services.settings.webhook
-                server = WebhookServer(config, inbound)
-                services.webhook_port = server.start(webhook_port)
                 await app.bot.set_webhook(
                     config.url or "",
                     secret_token=config.secret_token,
@@ -182,11 +207,16 @@ async def running(
                 # A webhook left set would make getUpdates fail with 409.
                 await app.bot.delete_webhook()
                 inbound.start_polling()
+            # Telegram answered at start: that counts as hearing from it (for /readyz), until
+            # the first long poll returns or the first webhook request arrives.
+            services.metrics.intake(services.clock())
             try:
                 yield app
             finally:
-                if pages is not None:
-                    await pages.stop()
+                # New requests stop first; then the update in hand is finished (inbound.stop)
+                # and the outbox's item in hand (close_resources), so nothing is cut halfway.
+                if zalo is not None:
+                    await zalo.stop()
                 if server is not None:
                     await server.stop()
                 await inbound.stop()
@@ -196,25 +226,68 @@ async def running(
             await close_resources(app)
 
 
-def _web_server(services: Services) -> WebServer | None:
-    """Return the citizens' web pages' server when `[web] enabled`, else None."""
-    if not services.settings.web.enabled:
-        return None
+def http_routes(
+    services: Services, inbound: Inbound, *, webhook: bool, zalo: ZaloChannel | None = None
+) -> list[Any]:
+    """Compose every route of the one web server; an empty list means no server at all.
+
+    The one place where routes meet: the pages (`bot.web.server.web_routes`), Telegram's
+    webhook, the operator's endpoints, Zalo's webhook and the photos it fetches.
+    """
+    settings = services.settings
+    routes: list[Any] = []
+    if settings.ops.enabled:
+        routes += ops_routes(OpsServices(services.db, services.metrics, settings.ops))
+    if webhook:
+        routes += webhook_routes(settings.webhook, inbound)
+    if settings.web.enabled:
+        routes += web_routes(_web_services(services))
+    if zalo is not None:
+        routes += zalo.routes()
+    return routes
+
+
+def _web_services(services: Services) -> WebServices:
+    """Return what the citizens' web pages need from the application."""
 
     def wake() -> None:
         if services.delivery is not None:
             services.delivery.wake()
 
-    return WebServer(
-        WebServices(
-            settings=services.settings,
-            db=services.db,
-            translator=services.translator,
-            conversation=services.conversation,
-            workflow=services.workflow,
-            wake=wake,
-        )
+    return WebServices(
+        settings=services.settings,
+        db=services.db,
+        translator=services.translator,
+        conversation=services.conversation,
+        workflow=services.workflow,
+        wake=wake,
     )
+
+
+# Where the running Zalo channel is kept in bot_data (tests and the demo reach it there).
+ZALO_KEY = "zalo"
+
+
+def _zalo_channel(app: App, services: Services) -> ZaloChannel | None:
+    """Return the Zalo channel when `[zalo]` has a token, joined to the outbox; else None."""
+    if services.settings.zalo is None or services.delivery is None:
+        return None
+    delivery = services.delivery
+    settings = services.settings
+    # The same flood limits as on Telegram ([bot] flood_messages in flood_seconds).
+    guard = FloodGuard(settings.flood_messages, settings.flood_seconds)
+    channel = ZaloChannel(
+        settings,
+        services.db,
+        services.translator,
+        services.conversation,
+        services.workflow,
+        delivery.wake,
+        lambda user_id, moment: guard.check(user_id, moment).value,
+    )
+    delivery.channels["zalo"] = channel.sender
+    app.bot_data[ZALO_KEY] = channel
+    return channel
 
 
 async def serve(app: App, *, webhook: bool = False) -> None:

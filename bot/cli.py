@@ -10,10 +10,17 @@ import logging
 import os
 import sqlite3
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from bot.config import ConfigError, Settings, check_database_path, load_settings
+from bot.config import (
+    STATE_STEM,
+    ConfigError,
+    Settings,
+    check_database_path,
+    load_settings,
+    proxy_secrets,
+)
 from bot.logs import configure as configure_logging
 
 CONFIG_ENV = "LIEMCHINH_CONFIG"
@@ -46,9 +53,21 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="receive updates on the [webhook] address instead of polling",
     )
+    run.add_argument(
+        "--standby",
+        action="store_true",
+        help="PostgreSQL only: while another worker runs on the database, wait and take over"
+        " when it stops or dies",
+    )
     demo = sub.add_parser("demo", help="chat with the bot offline, against a simulated Telegram")
     demo.add_argument(
         "--script", action="store_true", help="play one complete report and print the transcript"
+    )
+    demo.add_argument(
+        "--channel",
+        choices=("telegram", "zalo"),
+        default="telegram",
+        help="the citizen's channel: Telegram (default) or Zalo, against its simulator",
     )
     bench = sub.add_parser(
         "bench",
@@ -178,6 +197,28 @@ def _ops_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     restore.add_argument(
         "--no-keep", action="store_true", help="delete the replaced database instead of keeping it"
     )
+    db = sub.add_parser("db", help="move a deployment's database (SQLite to PostgreSQL)")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    copy = db_sub.add_parser(
+        "copy",
+        help="copy a SQLite database into an empty PostgreSQL one, and check the copy",
+        description="Copy every row of the SQLite file (sealed contacts, evidence hashes, the"
+        " audit logs) into an empty PostgreSQL database, in one transaction, then compare each"
+        " table's row count and checksum. A target holding any row is refused. The keys beside"
+        " the file (.limit-key, .receipt-key) go to the state folder as liemchinh.*. Stop the"
+        " bot first.",
+    )
+    copy.add_argument("--from", dest="source", type=Path, required=True, metavar="FILE")
+    copy.add_argument("--to", dest="target", required=True, metavar="postgresql://...")
+    copy.add_argument(
+        "--state-dir",
+        type=Path,
+        help="where the PostgreSQL deployment keeps its keys ([storage] state_dir); default:"
+        " the configuration file's folder",
+    )
+    copy.add_argument(
+        "--config", type=Path, dest="sub_config", metavar="FILE", help="configuration file"
+    )
 
 
 def _verify(receipt: Path, key: str | None, config: Path) -> int:
@@ -202,7 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "demo":
-            return _demo(script=args.script)
+            return _demo(script=args.script, channel=args.channel)
         if args.command == "bench":
             from bot.sim.bench import run_from_args
 
@@ -215,6 +256,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         if args.command in ("check", "backup", "restore"):
             return _ops(args, config)
+        if args.command == "db":
+            from bot.ops import copy_command
+
+            return _db_copy(args, config, copy_command)
         if args.command == "verify":
             return _verify(args.receipt, args.key, config)
         if args.command == "units":
@@ -227,7 +272,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings = load_settings(config)
             check_database_path(settings)
             _logging(args.log_file, settings, args.log_format)
-            return _run(settings, webhook=args.webhook)
+            return _run(settings, webhook=args.webhook, standby=args.standby)
         # No command: the bot when it can reach Telegram, the demo otherwise.
         if config.exists() or os.environ.get("LIEMCHINH_TOKEN"):
             settings = load_settings(config, require_token=False)
@@ -263,8 +308,12 @@ def log_file_handler(path: Path) -> logging.FileHandler:
 
 def _logging(log_file: Path | None, settings: Settings, log_format: str = "text") -> None:
     handler: logging.Handler = log_file_handler(log_file) if log_file else logging.StreamHandler()
-    # Both formats take the token and the webhook's secret out of every line (bot.logs).
-    configure_logging(handler, log_format, [settings.token, settings.webhook.secret_token])
+    # Both formats take the tokens, the webhooks' secrets and the proxy's credentials out of
+    # every line (bot.logs).
+    secrets = [settings.token, settings.webhook.secret_token, *proxy_secrets(settings.proxy)]
+    if settings.zalo is not None:
+        secrets += [settings.zalo.token, settings.zalo.secret_token]
+    configure_logging(handler, log_format, secrets)
 
 
 class AlreadyRunning(Exception):
@@ -296,21 +345,39 @@ def single_instance(database: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def _run(settings: Settings, *, webhook: bool = False) -> int:
+def _run(settings: Settings, *, webhook: bool = False, standby: bool = False) -> int:
     from bot.app import build_application, serve
+    from bot.store.postgres import wait_for_instance
+    from bot.store.repository import InstanceBusy
 
     if webhook and not (settings.webhook.url and settings.webhook.secret_token):
         raise ConfigError(
             settings.path, "webhook", "--webhook needs [webhook] url and secret_token"
         )
+    url = settings.database_url
+    if standby and url is None:
+        raise ConfigError(settings.path, "storage.database", "--standby needs PostgreSQL")
+    # On PostgreSQL the database's advisory lock keeps one bot per database, across machines;
+    # the lock file beside a SQLite database does it on one machine.
+    lock = single_instance(settings.database) if url is None else contextlib.nullcontext()
     try:
-        with single_instance(settings.database):
-            app = build_application(settings)
-            asyncio.run(serve(app, webhook=webhook))
+        with lock:
+            while True:
+                if standby and url is not None:
+                    asyncio.run(wait_for_instance(url))
+                try:
+                    asyncio.run(serve(build_application(settings), webhook=webhook))
+                    return 0
+                except InstanceBusy:
+                    # Another standby took over first: wait for it in turn.
+                    if not standby:
+                        raise
     except AlreadyRunning as exc:
         print(exc, file=sys.stderr)
         return 2
-    return 0
+    except InstanceBusy as exc:
+        print(f"liemchinh: {settings.database_label}: {exc}; stop it first", file=sys.stderr)
+        return 2
 
 
 def _ops(args: argparse.Namespace, config: Path) -> int:
@@ -325,7 +392,22 @@ def _ops(args: argparse.Namespace, config: Path) -> int:
     return restore_command(settings, args.file, keep=not args.no_keep)
 
 
-def _demo(*, script: bool) -> int:
+def _db_copy(args: argparse.Namespace, config: Path, command: Callable[..., int]) -> int:
+    state = (args.state_dir or config.absolute().parent) / STATE_STEM
+    try:
+        # The bot must not write to the file while it is copied.
+        with single_instance(args.source):
+            return command(args.source, args.target, state)
+    except AlreadyRunning as exc:
+        print(exc, file=sys.stderr)
+        return 2
+
+
+def _demo(*, script: bool, channel: str = "telegram") -> int:
+    if channel == "zalo":
+        from bot.sim.zalo_demo import run_zalo_demo
+
+        return asyncio.run(run_zalo_demo(script=script))
     from bot.sim.demo import run_demo
 
     return asyncio.run(run_demo(script=script))
@@ -338,7 +420,7 @@ def _units_export(settings: Settings, output: Path | None) -> int:
     try:
         data = asyncio.run(export_csv(settings))
     except (sqlite3.Error, StorageError) as exc:
-        print(f"liemchinh: database {settings.database}: {exc}", file=sys.stderr)
+        print(f"liemchinh: database {settings.database_label}: {exc}", file=sys.stderr)
         return 1
     if output is None:
         sys.stdout.flush()
@@ -365,7 +447,7 @@ def _units_import(settings: Settings, file: Path, *, dry_run: bool) -> int:
     try:
         result = asyncio.run(import_csv(settings, data, dry_run=dry_run))
     except (sqlite3.Error, StorageError) as exc:
-        print(f"liemchinh: database {settings.database}: {exc}", file=sys.stderr)
+        print(f"liemchinh: database {settings.database_label}: {exc}", file=sys.stderr)
         return 1
     if result.problems:
         for line in format_problems(str(file), result.problems):

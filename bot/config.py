@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import sqlite3
 import tomllib
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import holidays
 
@@ -52,8 +55,9 @@ _SECTIONS: dict[str, set[str]] = {
         "base_file_url",
         "messages_per_second",
         "pace_private_chats",
+        "proxy",
     },
-    "storage": {"database"},
+    "storage": {"database", "state_dir"},
     "bot": {
         "admins",
         "default_locale",
@@ -66,7 +70,20 @@ _SECTIONS: dict[str, set[str]] = {
     "privacy": set(_PRIVACY_RANGES),
     "webhook": {"listen", "port", "url", "secret_token"},
     "web": {"enabled", "listen", "port", "public_url", "board_min_reports"},
+    "zalo": {
+        "token",
+        "base_url",
+        "mode",
+        "webhook_url",
+        "secret_token",
+        "messages_per_second",
+        "seconds_per_user",
+        "media_url",
+    },
+    "ops": {"enabled", "ready_intake_seconds", "ready_outbox_minutes"},
 }
+# The proxy schemes python-telegram-bot (httpx) speaks; SOCKS needs its `socks` extra.
+PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
 _UNIT_KEYS = {"code", "name", "parent", "chat_id", "officers"}
 
 
@@ -118,7 +135,11 @@ _SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
 @dataclass(frozen=True)
 class WebhookConfig:
-    """Where `liemchinh run --webhook` listens and what Telegram is told to call."""
+    """What Telegram is told to call in `liemchinh run --webhook`.
+
+    `listen` and `port` are the address of the webhook's former server of its own: the one
+    server now listens on `[web]`'s, which falls back to these when `[web]` gives none.
+    """
 
     url: str | None = None
     secret_token: str | None = None
@@ -150,6 +171,60 @@ class WebConfig:
         return (self.public_url or "").startswith("https://")
 
 
+ZALO_TOKEN_ENV = "LIEMCHINH_ZALO_TOKEN"
+ZALO_SECRET_ENV = "LIEMCHINH_ZALO_SECRET"
+DEFAULT_ZALO_BASE_URL = "https://bot-api.zaloplatforms.com"
+# Zalo's documentation gives the secret token 8 to 256 characters; the same safe alphabet as
+# Telegram's keeps it a plain header value.
+_ZALO_SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{8,256}$")
+
+
+@dataclass(frozen=True)
+class ZaloConfig:
+    """The Zalo channel, as read from `[zalo]` (docs/channels.md says what was verified)."""
+
+    token: str
+    base_url: str = DEFAULT_ZALO_BASE_URL
+    # "polling" (getUpdates) or "webhook" (Zalo posts to webhook_url).
+    mode: str = "polling"
+    webhook_url: str | None = None
+    secret_token: str | None = None
+    # Zalo documents no sending rate: conservative defaults, overall and per person.
+    messages_per_second: float = 5.0
+    seconds_per_user: float = 1.0
+    # The public address of the web server ([web] listen:port) under which Zalo fetches the
+    # photos units send (sendPhoto takes only a URL); None: they are announced in words.
+    media_url: str | None = None
+
+    @property
+    def media_path(self) -> str:
+        """Return the media URL's path, which the local server answers on."""
+        rest = (self.media_url or "").split("://", 1)[-1]
+        return "/" + rest.split("/", 1)[1] if "/" in rest else ""
+
+    @property
+    def webhook(self) -> bool:
+        """Tell whether Zalo posts updates (else they are polled)."""
+        return self.mode == "webhook"
+
+    @property
+    def path(self) -> str:
+        """Return the webhook URL's path, which the local server answers on."""
+        rest = (self.webhook_url or "").split("://", 1)[-1]
+        return "/" + rest.split("/", 1)[1] if "/" in rest else "/"
+
+
+@dataclass(frozen=True)
+class OpsConfig:
+    """The operator's endpoints (/healthz, /readyz, /metrics), as read from `[ops]`."""
+
+    enabled: bool = False
+    # Ready only if Telegram answered a poll (or sent a webhook request) this recently.
+    ready_intake_seconds: int = 120
+    # Ready only if nothing owed has waited in the outbox longer than this.
+    ready_outbox_minutes: int = 15
+
+
 @dataclass(frozen=True)
 class PrivacyConfig:
     """How long personal data is kept, as read from `[privacy]`."""
@@ -167,6 +242,8 @@ class Settings:
 
     path: Path
     token: str | None
+    # The SQLite file; with PostgreSQL (`database_url`), the stem of the files a SQLite
+    # database keeps beside it (the keys), in `[storage] state_dir`.
     database: Path
     base_url: str = DEFAULT_BASE_URL
     base_file_url: str = DEFAULT_BASE_FILE_URL
@@ -188,6 +265,12 @@ class Settings:
     webhook: WebhookConfig = field(default_factory=WebhookConfig)
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    ops: OpsConfig = field(default_factory=OpsConfig)
+    # Every Bot API call and file download goes through this proxy when set
+    # ("socks5://host:port", "http://host:port"; credentials may be in it, never logged).
+    proxy: str | None = None
+    # The Zalo channel; None when no Zalo token is configured.
+    zalo: ZaloConfig | None = None
     # How long a reply to a person keeps trying through 429s and outages (bot.telegram.limits);
     # not a configuration key: tests shorten it.
     reply_patience: float = 30.0
@@ -195,6 +278,13 @@ class Settings:
     # configuration key: the end-to-end tests, like paid broadcasts for the overall rate,
     # run without it (tests/test_limits.py checks the pacing itself).
     pace_private_chats: bool = True
+    # `[storage] database = "postgresql://..."`: PostgreSQL instead of the SQLite file.
+    database_url: str | None = None
+
+    @property
+    def database_label(self) -> str:
+        """Name the database for people: the file, or the URL without its password."""
+        return redact_url(self.database_url) if self.database_url else str(self.database)
 
 
 def load_settings(path: Path | str, *, require_token: bool = True) -> Settings:
@@ -243,14 +333,13 @@ def parse_settings(raw: Mapping[str, Any], path: Path, *, require_token: bool = 
     if not isinstance(pace, bool):
         raise ConfigError(path, "telegram.pace_private_chats", "must be true or false")
 
+    proxy = _parse_proxy(telegram, path)
+
     storage = raw.get("storage", {})
     database = _opt_str(storage, "database", path, "storage")
     if not database:
         raise ConfigError(path, "storage.database", "missing: give the SQLite file's path")
-    db_path = Path(database)
-    if not db_path.is_absolute():
-        # Relative paths follow the config file, not the directory the operator happens to be in.
-        db_path = path.parent / db_path
+    database_url, db_path = _parse_database(storage, database, path)
 
     bot = raw.get("bot", {})
     admins = _int_list(bot.get("admins", []), path, "bot.admins")
@@ -271,12 +360,15 @@ def parse_settings(raw: Mapping[str, Any], path: Path, *, require_token: bool = 
     sla = _parse_sla(raw.get("sla", {}), path)
     webhook = _parse_webhook(raw.get("webhook", {}), path)
     privacy = _parse_privacy(raw.get("privacy", {}), path)
-    web = _parse_web(raw.get("web", {}), path)
+    web = _parse_web(raw.get("web", {}), raw.get("webhook", {}), path)
+    ops = _parse_ops(raw.get("ops", {}), path)
+    zalo = _parse_zalo(raw.get("zalo", {}), path)
     _check_data_key(path)
     return Settings(
         path=path,
         token=token,
         database=db_path,
+        database_url=database_url,
         base_url=base_url,
         base_file_url=base_file_url,
         messages_per_second=rate,
@@ -292,12 +384,115 @@ def parse_settings(raw: Mapping[str, Any], path: Path, *, require_token: bool = 
         webhook=webhook,
         privacy=privacy,
         web=web,
+        ops=ops,
+        proxy=proxy,
+        zalo=zalo,
     )
+
+
+DATABASE_URL_SCHEMES = ("postgresql://", "postgres://")
+STATE_STEM = "liemchinh"
+
+
+def is_database_url(value: str) -> bool:
+    """Tell whether `[storage] database` names a PostgreSQL server rather than a SQLite file."""
+    return value.startswith(DATABASE_URL_SCHEMES)
+
+
+def redact_url(url: str) -> str:
+    """Return a database URL without its password, to print or log."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _parse_database(
+    storage: Mapping[str, Any], database: str, path: Path
+) -> tuple[str | None, Path]:
+    """Return the PostgreSQL URL (or None) and the SQLite file or the stem of the key files."""
+    state_dir = _opt_str(storage, "state_dir", path, "storage")
+    if not is_database_url(database):
+        if state_dir:
+            raise ConfigError(path, "storage.state_dir", "only for a PostgreSQL database")
+        db_path = Path(database)
+        # Relative paths follow the config file, not the directory the operator happens to be
+        # in.
+        return None, db_path if db_path.is_absolute() else path.parent / db_path
+    try:
+        parts = urlsplit(database)
+        ok = bool(parts.hostname) and parts.path.strip("/") != "" and parts.port != 0
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ConfigError(path, "storage.database", "must be postgresql://user@host:port/database")
+    folder = Path(state_dir) if state_dir else path.parent
+    if not folder.is_absolute():
+        folder = path.parent / folder
+    # The keys a SQLite database keeps beside it live here, shared by every worker.
+    return database, folder / STATE_STEM
+
+
+def _parse_proxy(telegram: Mapping[str, Any], path: Path) -> str | None:
+    """Return the Bot API's proxy URL, or None; refuse a scheme httpx cannot use."""
+    proxy = _opt_str(telegram, "proxy", path, "telegram")
+    if proxy is None:
+        return None
+    scheme, sep, rest = proxy.partition("://")
+    host = rest.rsplit("@", 1)[-1].split("/", 1)[0]
+    if not sep or scheme.lower() not in PROXY_SCHEMES or not host:
+        raise ConfigError(
+            path,
+            "telegram.proxy",
+            "must be an address such as socks5://host:port or http://host:port",
+        )
+    return proxy
+
+
+def proxy_address(proxy: str) -> str:
+    """Return a proxy URL without its credentials, to name it in messages and logs."""
+    scheme, _sep, rest = proxy.partition("://")
+    return f"{scheme}://{rest.rsplit('@', 1)[-1]}"
+
+
+def proxy_secrets(proxy: str | None) -> list[str]:
+    """Return the credentials a proxy URL carries, as written and percent-decoded."""
+    if not proxy or "@" not in proxy.partition("://")[2]:
+        return []
+    userinfo = proxy.partition("://")[2].rsplit("@", 1)[0]
+    _user, _sep, password = userinfo.partition(":")
+    found = [userinfo, password]
+    return [s for s in {*found, *(unquote(item) for item in found)} if s]
+
+
+def _parse_ops(table: Mapping[str, Any], path: Path) -> OpsConfig:
+    enabled = table.get("enabled", False)
+    if not isinstance(enabled, bool):
+        raise ConfigError(path, "ops.enabled", "must be true or false")
+    bounds = {"ready_intake_seconds": (10, 86400), "ready_outbox_minutes": (1, 10080)}
+    values: dict[str, int] = {}
+    for key, (low, high) in bounds.items():
+        value = table.get(key, getattr(OpsConfig, key))
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ConfigError(path, f"ops.{key}", f"must be a whole number from {low} to {high}")
+        values[key] = value
+    return OpsConfig(enabled=enabled, **values)
 
 
 def check_database_path(settings: Settings) -> None:
     """Create the database's folder and prove the file can be opened, or raise ConfigError."""
     db = settings.database
+    if settings.database_url is not None:
+        # PostgreSQL is reached when the bot opens it; the keys' folder must exist here.
+        try:
+            db.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(
+                settings.path, "storage.state_dir", f"{db.parent} cannot be made ({exc})"
+            ) from None
+        return
     try:
         db.parent.mkdir(parents=True, exist_ok=True)
         # A file created here is the bot's database: owner-only from the start.
@@ -359,16 +554,38 @@ def _parse_webhook(table: Mapping[str, Any], path: Path) -> WebhookConfig:
     return WebhookConfig(url=url, secret_token=secret, listen=listen, port=port)
 
 
-def _parse_web(table: Mapping[str, Any], path: Path) -> WebConfig:
+def _is_address(text: str) -> bool:
+    """Tell whether `text` is an IP address to listen on (a name could resolve to many)."""
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return text == "localhost"
+    return True
+
+
+def _is_web_address(text: str) -> bool:
+    """Tell whether `text` is an http:// or https:// address with a host."""
+    parts = urllib.parse.urlsplit(text)
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def _parse_web(table: Mapping[str, Any], webhook: Mapping[str, Any], path: Path) -> WebConfig:
     enabled = table.get("enabled", False)
     if not isinstance(enabled, bool):
         raise ConfigError(path, "web.enabled", "must be true or false")
-    listen = _opt_str(table, "listen", path, "web") or "127.0.0.1"
-    port = table.get("port", 8080)
+    # One server answers the pages, the webhook and the operator's endpoints. A config written
+    # when the webhook had a server of its own keeps its address: [webhook] listen and port
+    # count where [web] gives none.
+    section = "web" if "listen" in table or "port" in table else "webhook"
+    source = table if section == "web" else webhook
+    listen = _opt_str(source, "listen", path, section) or "127.0.0.1"
+    if not _is_address(listen):
+        raise ConfigError(path, f"{section}.listen", "must be an IP address such as 127.0.0.1")
+    port = source.get("port", 8080)
     if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
-        raise ConfigError(path, "web.port", "must be a port number from 1 to 65535")
+        raise ConfigError(path, f"{section}.port", "must be a port number from 1 to 65535")
     public_url = _opt_str(table, "public_url", path, "web")
-    if public_url is not None and not public_url.startswith(("https://", "http://")):
+    if public_url is not None and not _is_web_address(public_url):
         raise ConfigError(path, "web.public_url", "must be an http:// or https:// address")
     minimum = table.get("board_min_reports", 5)
     if isinstance(minimum, bool) or not isinstance(minimum, int) or not 1 <= minimum <= 1000:
@@ -379,6 +596,54 @@ def _parse_web(table: Mapping[str, Any], path: Path) -> WebConfig:
         port=port,
         public_url=public_url.rstrip("/") if public_url else None,
         board_min_reports=minimum,
+    )
+
+
+def _parse_zalo(table: Mapping[str, Any], path: Path) -> ZaloConfig | None:
+    token = os.environ.get(ZALO_TOKEN_ENV) or _opt_str(table, "token", path, "zalo")
+    if not token:
+        if table:
+            raise ConfigError(
+                path,
+                "zalo.token",
+                f"missing: set it in the file or in the {ZALO_TOKEN_ENV} variable",
+            )
+        return None
+    base_url = _opt_str(table, "base_url", path, "zalo") or DEFAULT_ZALO_BASE_URL
+    if not base_url.startswith(("https://", "http://")):
+        raise ConfigError(path, "zalo.base_url", "must be an http:// or https:// address")
+    mode = table.get("mode", "polling")
+    if mode not in ("polling", "webhook"):
+        raise ConfigError(path, "zalo.mode", 'must be "polling" or "webhook"')
+    url = _opt_str(table, "webhook_url", path, "zalo")
+    if url is not None and not url.startswith("https://"):
+        raise ConfigError(path, "zalo.webhook_url", "must be an https:// address (Zalo's rule)")
+    secret = os.environ.get(ZALO_SECRET_ENV) or _opt_str(table, "secret_token", path, "zalo")
+    if secret is not None and not _ZALO_SECRET_RE.match(secret):
+        raise ConfigError(
+            path, "zalo.secret_token", "must be 8-256 characters: letters, digits, _ or -"
+        )
+    if mode == "webhook" and (url is None or secret is None):
+        key = "zalo.webhook_url" if url is None else "zalo.secret_token"
+        raise ConfigError(path, key, "missing: webhook mode needs webhook_url and secret_token")
+    rate = table.get("messages_per_second", 5)
+    if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate <= 100:
+        raise ConfigError(path, "zalo.messages_per_second", "must be a number above 0, up to 100")
+    gap = table.get("seconds_per_user", 1)
+    if isinstance(gap, bool) or not isinstance(gap, int | float) or not 0 <= gap <= 60:
+        raise ConfigError(path, "zalo.seconds_per_user", "must be a number from 0 to 60")
+    media = _opt_str(table, "media_url", path, "zalo")
+    if media is not None and not media.startswith(("https://", "http://")):
+        raise ConfigError(path, "zalo.media_url", "must be an http:// or https:// address")
+    return ZaloConfig(
+        token=token,
+        base_url=base_url.rstrip("/"),
+        mode=mode,
+        webhook_url=url,
+        secret_token=secret,
+        messages_per_second=float(rate),
+        seconds_per_user=float(gap),
+        media_url=media.rstrip("/") if media else None,
     )
 
 

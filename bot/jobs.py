@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from bot.core.domain import Channel
 from bot.core.workflow import LIMIT_WINDOW
 from bot.store.repository import StorageError
 
@@ -46,6 +47,8 @@ async def apply_retention(db: Repository, settings: Settings) -> dict[str, int]:
       report closed (resolved or declined), once nothing is still owed to the sender;
     - unfinished reports untouched for `draft_days`, with their evidence;
     - the sender's chat and message ids wherever a report no longer has a sender;
+    - web identities (a browser's session) made `draft_days` ago that are idle: no
+      unfinished report, no report linked, no ban;
     - the daily limit's keyed-hash counts, once older than the limit's window.
     """
     now = db.clock()
@@ -53,11 +56,13 @@ async def apply_retention(db: Repository, settings: Settings) -> dict[str, int]:
     links = await db.privacy.expire_reporter_links(now - policy.reporter_link_days * DAY)
     drafts = await db.privacy.expire_drafts(now - policy.draft_days * DAY)
     scrubbed = await db.privacy.scrub_unlinked()
+    identities = await db.privacy.expire_identities(Channel.WEB, now - policy.draft_days * DAY)
     counts = await db.privacy.expire_sent_reports(now - LIMIT_WINDOW)
     return {
         "reporter_links": links,
         "drafts": drafts,
         "chat_references": scrubbed,
+        "identities": identities,
         "limit_counts": counts,
     }
 
@@ -71,9 +76,11 @@ async def retention_job(context: BotContext) -> None:
         return
     if any(counts.values()):
         log.info(
-            "retention: %d reporter links, %d drafts, %d chat references, %d limit counts removed",
+            "retention: %d reporter links, %d drafts, %d chat references, %d identities,"
+            " %d limit counts removed",
             counts["reporter_links"],
             counts["drafts"],
             counts["chat_references"],
+            counts["identities"],
             counts["limit_counts"],
         )

@@ -16,6 +16,8 @@ REDACTED = "[redacted]"
 # The shape of any bot token (digits, a colon, 35 URL-safe characters): a token that is not
 # the configured one (an old one in an error, another bot's) is a secret all the same.
 _TOKEN_RE = re.compile(r"(?<![0-9])[0-9]{5,16}:[A-Za-z0-9_-]{30,}")
+# The credentials in any URL ("socks5://user:password@host"): a proxy's, whichever it is.
+_USERINFO_RE = re.compile(r"(?<=://)[^\s/@:]*:[^\s/@]*@")
 
 # Loggers that say too much at INFO for an operator's log.
 _QUIETED = (
@@ -28,7 +30,7 @@ _QUIETED = (
 
 
 class Redactor:
-    """Take the given secrets, and anything shaped like a bot token, out of a text."""
+    """Take the given secrets, anything shaped like a bot token and a URL's credentials out."""
 
     def __init__(self, secrets: Iterable[str | None]) -> None:
         plain = {secret for secret in secrets if secret}
@@ -41,6 +43,7 @@ class Redactor:
         """Return `text` with every secret replaced."""
         for secret in self._secrets:
             text = text.replace(secret, REDACTED)
+        text = _USERINFO_RE.sub(REDACTED + "@", text)
         return _TOKEN_RE.sub(REDACTED, text)
 
 

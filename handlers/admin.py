@@ -548,13 +548,37 @@ async def officers(update: Update, context: BotContext) -> None:
 # -- moderation ------------------------------------------------------------------------------
 
 
+async def _ban_target(
+    update: Update, context: BotContext, args: list[str]
+) -> tuple[int | None, str, list[str], str | None]:
+    """Return whom a ban names, how to call them, the other arguments, and a report's code
+    when that report no longer leads to its sender.
+
+    USER is a numeric id or a reply; CODE is a report's code. A report's sender (a web
+    reporter has no Telegram id to name) is found through the report's link and called "the
+    sender of report CODE": the admin never learns who it is.
+    """
+    user_id, rest = _target_user(update, args)
+    if user_id is not None:
+        return user_id, str(user_id), rest, None
+    code = normalize_code(args[0]) if args else None
+    report = await context.db.reports.report_by_code(code) if code else None
+    if report is None:
+        return None, "", rest, None
+    shown = f"<code>{format_code(report.code)}</code>"
+    sender = await context.db.admin.reporter_of(report.id)
+    label = context._("the sender of report %(code)s") % {"code": shown}
+    return sender, label, args[1:], None if sender is not None else shown
+
+
 @admin_only
 async def ban(update: Update, context: BotContext) -> None:
-    """Ban a user: /ban USER [reason]."""
+    """Ban a user: /ban USER|CODE [reason]."""
     _ = context._
-    user_id, rest = _target_user(update, _args(context, update))
+    args = _args(context, update)
+    user_id, who, rest, gone = await _ban_target(update, context, args)
     if user_id is None:
-        await _say(update, _("Usage: /ban USER_ID [reason]"))
+        await _say(update, _no_target(context, gone))
         return
     if await context.workflow.is_admin(user_id):
         await _say(update, _("An administrator cannot be banned."))
@@ -564,21 +588,34 @@ async def ban(update: Update, context: BotContext) -> None:
     banned = await context.db.admin.ban(user_id, reason, update.effective_user.id)
     await _log(context, update, "ban", str(user_id), reason or "")
     text = _("%(user)s is banned.") if banned else _("%(user)s was already banned.")
-    await _say(update, text % {"user": user_id})
+    await _say(update, text % {"user": who})
 
 
 @admin_only
 async def unban(update: Update, context: BotContext) -> None:
-    """Lift a ban: /unban USER."""
+    """Lift a ban: /unban USER|CODE."""
     _ = context._
-    user_id, _rest = _target_user(update, _args(context, update))
+    user_id, who, _rest, gone = await _ban_target(update, context, _args(context, update))
     if user_id is None:
-        await _say(update, _("Usage: /unban USER_ID"))
+        await _say(update, _no_target(context, gone, unban=True))
         return
     lifted = await context.db.admin.unban(user_id)
     await _log(context, update, "unban", str(user_id))
     text = _("%(user)s is no longer banned.") if lifted else _("%(user)s was not banned.")
-    await _say(update, text % {"user": user_id})
+    await _say(update, text % {"user": who})
+
+
+def _no_target(context: BotContext, gone: str | None, *, unban: bool = False) -> str:
+    """Say how to name a user, or that a report no longer leads to its sender."""
+    _ = context._
+    if gone is not None:
+        return _(
+            "Report %(code)s is no longer linked to its sender (erased or expired): nobody"
+            " can be banned or unbanned through it."
+        ) % {"code": gone}
+    if unban:
+        return _("Usage: /unban USER_ID, or /unban CODE for the sender of a report")
+    return _("Usage: /ban USER_ID [reason], or /ban CODE [reason] for the sender of a report")
 
 
 @admin_only

@@ -34,6 +34,7 @@ from bot.messages.report import continuation
 from bot.telegram.context import BotContext
 from handlers.admin import _args, _log, _say, admin_only
 from handlers.common import say_chunks, unit_names
+from handlers.integrity import export_open311
 
 FIND_LIMIT = 20
 # How often a long export refreshes its progress (an edit and a chat action each time): two
@@ -111,7 +112,13 @@ async def stats(update: Update, context: BotContext) -> None:
 
 @admin_only
 async def export(update: Update, context: BotContext) -> None:
-    """Send the reports of a period as CSV and XLSX: /export [period] [UNIT] [full]."""
+    """Send the reports of a period as CSV and XLSX: /export [period] [UNIT] [full].
+
+    `/export open311 [period]` sends the open data feed of the period instead.
+    """
+    if _args(context, update)[:1] == ["open311"]:
+        await export_open311(update, context)
+        return
     scope = await _scope(update, context)
     if scope is None:
         return

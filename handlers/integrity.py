@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import html
+from datetime import datetime
 
 from telegram import InputFile, Update
 from telegram.constants import ParseMode
 
-from bot.core.domain import Category
+from bot.core.domain import VN_TZ, Category
 from bot.core.integrity import PATTERN_DAYS, clusters
 from bot.core.parsing import format_code
 from bot.core.receipts import key_path, load_or_create_key, public_text, receipt_document, sign
+from bot.figures import open311
+from bot.figures.stats import PeriodError, parse_period, period_text
 from bot.messages import integrity as texts
+from bot.store.feed import FeedQuery, FeedRow
 from bot.telegram.callbacks import ReceiptRequest
 from bot.telegram.context import BotContext
 from bot.telegram.evidence import fingerprint
-from handlers.admin import _args, _say, _unit, admin_only
+from handlers.admin import _args, _log, _say, _unit, admin_only
 from handlers.feedback import _own_report
 
 # /patterns accepts a period in days up to a year.
@@ -90,5 +94,42 @@ async def receipt_pressed(update: Update, context: BotContext) -> None:
         query.message.chat.id,
         InputFile(sign(document, key), filename=f"receipt-{code}.json"),
         caption=texts.receipt_caption(report.code, _),
+        parse_mode=ParseMode.HTML,
+    )
+
+
+async def export_open311(update: Update, context: BotContext) -> None:
+    """Send the Open311 feed of a period as files: /export open311 [period] (admins only)."""
+    _ = context._
+    now = context.db.clock()
+    try:
+        period, rest = parse_period(_args(context, update)[1:], now)
+    except PeriodError:
+        rest = ["?"]
+    if rest:
+        await _say(update, html.escape(texts.open311_usage(_)))
+        return
+    rows: list[FeedRow] = []
+    # Read a page at a time, as the feed is served: the shared connection stays free between.
+    while True:
+        query = FeedQuery(period.since, period.until, offset=len(rows))
+        page = await context.db.feed.feed_rows(query)
+        rows += page
+        if len(page) < query.limit:
+            break
+    label = period_text(period, _)
+    await _log(context, update, "export_open311", label, f"{len(rows)} rows")
+    message = update.effective_message
+    assert message is not None
+    stamp = datetime.fromtimestamp(now, tz=VN_TZ).strftime("%Y%m%d-%H%M")
+    await message.reply_document(
+        InputFile(open311.dump(open311.services(_)), filename="open311-services.json")
+    )
+    await message.reply_document(
+        InputFile(
+            open311.dump(open311.requests(rows, _)),
+            filename=f"open311-requests-{stamp}.json",
+        ),
+        caption=html.escape(texts.open311_caption(len(rows), label, _)),
         parse_mode=ParseMode.HTML,
     )

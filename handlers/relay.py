@@ -8,8 +8,11 @@ update when they take it, so a reporter can answer in the middle of writing anot
 
 from __future__ import annotations
 
+import logging
+
 from telegram import Message, Update
 from telegram.constants import ParseMode
+from telegram.error import TelegramError
 
 from bot.core.domain import CITIZEN, Report
 from bot.core.outbox import AnswerPayload, Outgoing, QuestionPayload
@@ -17,6 +20,8 @@ from bot.core.parsing import format_code
 from bot.core.workflow import QUESTION_MAX
 from bot.telegram.context import BotContext
 from bot.telegram.people import actor_name, is_anonymous
+
+log = logging.getLogger(__name__)
 
 # What can be passed on; everything else (stickers, polls, contacts…) could identify nobody
 # but means nothing to the other side either.
@@ -86,6 +91,10 @@ async def ask(update: Update, context: BotContext, report: Report, unit_code: st
         await _reply(message, _too_long_text(context))
         return
     kind, text = content
+    data = None
+    if kind == "photo" and await context.db.reports.reporter_channel(report.id) == "zalo":
+        # Zalo cannot take a copy of a Telegram message: the photo's bytes go with the question.
+        data = await _photo_bytes(message)
     relay_id = await context.db.links.add_relay(
         report.id,
         direction="to_citizen",
@@ -95,6 +104,7 @@ async def ask(update: Update, context: BotContext, report: Report, unit_code: st
         source_message_id=message.message_id,
         actor=await context.workflow.actor(user.id, actor_name(user)),
         outgoing=Outgoing(QuestionPayload(unit=unit_code or report.fields.unit_code)),
+        data=data,
     )
     if relay_id is None:
         return
@@ -126,6 +136,8 @@ async def answer(
     # The unit that asked gets the answer; if it has since lost the report, the current unit.
     chain = await context.db.units.ancestors(report.fields.unit_code or "")
     target = unit_code if unit_code in chain else report.fields.unit_code
+    # A document's file is kept by id: an image sent as a file is cleaned before the unit sees it.
+    document = message.document
     relay_id = await context.db.links.add_relay(
         report.id,
         direction="to_unit",
@@ -135,6 +147,8 @@ async def answer(
         source_message_id=message.message_id,
         actor=CITIZEN,
         outgoing=Outgoing(AnswerPayload(), target),
+        file_id=document.file_id if document else None,
+        mime_type=document.mime_type if document else None,
     )
     if relay_id is None:
         return
@@ -144,6 +158,17 @@ async def answer(
         _("✅ Your answer has been passed on for report %(code)s, without your identity.")
         % {"code": f"<code>{format_code(report.code)}</code>"},
     )
+
+
+async def _photo_bytes(message: Message) -> bytes | None:
+    """Return the largest size of a message's photo, or None if Telegram will not give it."""
+    try:
+        file = await message.photo[-1].get_file()
+        return bytes(await file.download_as_bytearray())
+    except TelegramError as exc:
+        # The question still goes, with its words; the reporter is told a file came with it.
+        log.warning("an officer's photo could not be downloaded: %s", type(exc).__name__)
+        return None
 
 
 async def _reply(message: Message, text: str) -> None:

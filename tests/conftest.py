@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +22,7 @@ from bot.core.outbox import AlertPayload, Outgoing
 from bot.sim import BotApiSimulator, SimUser
 from bot.store.repository import Repository
 from bot.telegram.callbacks import ReportAnswer
+from tests.pgserver import PostgresServer, binaries
 
 ADMIN_ID = 900001
 PROVINCE_CHAT = -1001000000001
@@ -75,12 +77,15 @@ def answer_data(step: Step, value: str) -> str:
 CODE_RE = re.compile(r"\b([A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4})\b")
 
 
-def make_settings(sim: BotApiSimulator, tmp_path: Path) -> Settings:
-    """Return settings for the test units, pointed at the simulator."""
+def make_settings(
+    sim: BotApiSimulator, tmp_path: Path, database_url: str | None = None
+) -> Settings:
+    """Return settings for the test units, pointed at the simulator (and at PostgreSQL)."""
     return Settings(
         path=tmp_path / "config.toml",
         token=sim.token,
         database=tmp_path / "bot.db",
+        database_url=database_url,
         base_url=sim.base_url,
         base_file_url=sim.base_file_url,
         admins=frozenset({ADMIN_ID}),
@@ -103,6 +108,52 @@ def add_unit_chats(sim: BotApiSimulator) -> None:
                 unit.chat_id, "supergroup"
             )
             sim.add_chat(unit.chat_id, unit.name, type=kind)
+
+
+# ------------------------------------------------------------------------- both databases
+
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "both_backends: run the test on SQLite and on a throwaway PostgreSQL server"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # Tests marked both_backends that take `database_url` run once on each database;
+    # LIEMCHINH_TEST_BACKENDS=all runs every test that takes it on both.
+    if "database_url" not in metafunc.fixturenames:
+        return
+    everywhere = os.environ.get("LIEMCHINH_TEST_BACKENDS") == "all"
+    if everywhere or metafunc.definition.get_closest_marker("both_backends"):
+        metafunc.parametrize("database_url", BACKENDS, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """Start one throwaway PostgreSQL server for the session; stopped and removed at the end."""
+    bin_dir = binaries()
+    if bin_dir is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL's binaries are missing: .ci/run should have installed them")
+        pytest.skip("PostgreSQL's binaries are not installed (.ci/run installs them)")
+    server = PostgresServer(bin_dir)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def database_url(request: pytest.FixtureRequest) -> str | None:
+    """Return a fresh PostgreSQL database's URL, or None for SQLite (the default)."""
+    if getattr(request, "param", "sqlite") == "sqlite":
+        return None
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    return await server.new_database()
 
 
 @pytest.fixture
@@ -136,8 +187,10 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-async def world(sim: BotApiSimulator, tmp_path: Path, clock: FakeClock) -> AsyncIterator[World]:
-    settings = make_settings(sim, tmp_path)
+async def world(
+    sim: BotApiSimulator, tmp_path: Path, clock: FakeClock, database_url: str | None
+) -> AsyncIterator[World]:
+    settings = make_settings(sim, tmp_path, database_url)
     app = build_application(settings, clock=clock)
     async with running(app):
         yield World(sim, app, settings, clock)

@@ -9,7 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, SlaConfig, check_database_path, load_settings
+from bot.config import (
+    ConfigError,
+    OpsConfig,
+    SlaConfig,
+    check_database_path,
+    load_settings,
+    proxy_address,
+    proxy_secrets,
+)
 from bot.core.deadlines import Calendar
 
 GOOD = """
@@ -185,6 +193,22 @@ def test_sla_keys_are_optional(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
             "sla.holidays",
             "YYYY-MM-DD",
         ),
+        (
+            lambda t: t.replace("[storage]", 'proxy = "ftp://h:1"\n[storage]'),
+            "telegram.proxy",
+            "socks5://",
+        ),
+        (
+            lambda t: t.replace("[storage]", 'proxy = "127.0.0.1:1080"\n[storage]'),
+            "telegram.proxy",
+            "socks5://",
+        ),
+        (lambda t: t.replace("[storage]", "proxy = 1080\n[storage]"), "telegram.proxy", "string"),
+        (lambda t: t + "\n[ops]\nenabled = 1", "ops.enabled", "true or false"),
+        (lambda t: t + "\n[ops]\nready_intake_seconds = 5", "ops.ready_intake_seconds", "10 to"),
+        (lambda t: t + "\n[ops]\nready_outbox_minutes = 0", "ops.ready_outbox_minutes", "1 to"),
+        (lambda t: t + "\n[ops]\nlisten = '0.0.0.0'", "ops.listen", "unknown key"),
+        (lambda t: t + "\n[webhook]\nport = 0", "webhook.port", "port number"),
     ],
 )
 def test_bad_config_names_file_and_key(
@@ -240,3 +264,22 @@ def test_cli_exits_2_with_one_line(
     assert "Traceback" not in proc.stderr
     assert expected in proc.stderr and str(path) in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_proxy_ops_and_the_one_server_address_are_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LIEMCHINH_TOKEN", raising=False)
+    text = GOOD.replace("[storage]", 'proxy = "socks5://op:p%40ss@10.1.2.3:1080"\n[storage]')
+    text += "\n[ops]\nenabled = true\nready_outbox_minutes = 30\n[webhook]\nport = 8443\n"
+    settings = load_settings(write(tmp_path, text))
+    assert settings.proxy == "socks5://op:p%40ss@10.1.2.3:1080"
+    assert proxy_address(settings.proxy) == "socks5://10.1.2.3:1080"
+    assert set(proxy_secrets(settings.proxy)) == {"op:p%40ss", "p%40ss", "op:p@ss", "p@ss"}
+    assert settings.ops == OpsConfig(enabled=True, ready_outbox_minutes=30)
+    # A config written when the webhook had a server of its own keeps its address...
+    assert (settings.web.listen, settings.web.port) == ("127.0.0.1", 8443)
+    # ...until [web] gives one, which the one server then takes.
+    settings = load_settings(write(tmp_path, text + '[web]\nlisten = "127.0.0.2"\n'))
+    assert (settings.web.listen, settings.web.port) == ("127.0.0.2", 8080)
+    assert load_settings(write(tmp_path, GOOD)).proxy is None

@@ -364,8 +364,8 @@ class FakeClock:
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Repository]:
-    repo = Repository(tmp_path / "t.db", clock=FakeClock())
+async def db(tmp_path: Path, database_url: str | None) -> AsyncIterator[Repository]:
+    repo = Repository(tmp_path / "t.db", clock=FakeClock(), url=database_url)
     async with repo:
         await repo.units.seed_units(UNITS)
         yield repo
@@ -385,6 +385,7 @@ async def submit(db: Repository, user_id: int, **fields: Any) -> int:
     return report.id
 
 
+@pytest.mark.both_backends
 async def test_repository_rows_feed_statistics_and_exports(db: Repository) -> None:
     clock = db.clock
     assert isinstance(clock, FakeClock)
@@ -454,6 +455,7 @@ async def test_repository_rows_feed_statistics_and_exports(db: Repository) -> No
     assert set(bare[0]) == set(row())
 
 
+@pytest.mark.both_backends
 async def test_rows_stream_in_chunks_like_report_rows(db: Repository) -> None:
     for user in range(7):
         await submit(db, 100 + user, unit_code="DT" if user % 3 == 0 else "HL")
@@ -480,6 +482,7 @@ async def test_rows_stream_in_chunks_like_report_rows(db: Repository) -> None:
     assert period == []  # every report here was made before NOW
 
 
+@pytest.mark.both_backends
 async def test_export_files_from_streamed_rows(db: Repository) -> None:
     for user in range(5):
         await submit(db, 300 + user, description=f"=SUM(A{user})")

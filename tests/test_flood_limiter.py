@@ -1,14 +1,18 @@
 """The flood limiter: replies before the outbox, the outbox never starved, each chat's limit
-kept on its own, replies retried through 429s. Driven with stand-in calls, no Telegram."""
+kept on its own, replies retried through 429s. Driven with stand-in calls, no Telegram.
+
+The tests run on a fast-forwarded loop clock (looptime), which the limiter is given as its clock:
+sleeps take no real time and every "when" below is exact loop time, so a busy machine can
+neither slow these tests down nor make them fail."""
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
+import looptime
 import pytest
 from telegram.error import BadRequest, NetworkError, RetryAfter
 
@@ -18,6 +22,11 @@ from tests.conftest import eventually
 
 GROUP = -1001000000002
 PERSON = 700001
+
+
+def now() -> float:
+    """Return the running loop's (fast-forwarded) time."""
+    return asyncio.get_running_loop().time()
 
 
 class Calls:
@@ -30,15 +39,23 @@ class Calls:
         async def run() -> bool:
             if failures:
                 raise failures.pop(0)
-            self.done.append((name, time.monotonic()))
+            self.done.append((name, now()))
             return True
 
         return run
 
 
+@pytest.fixture(autouse=True)
+async def fast_forward() -> AsyncIterator[None]:
+    """Run the test's loop on looptime's clock: sleeps take no real time, and are exact."""
+    # Patching a loop switches its fast-forwarded time on; the loop ends with the test.
+    looptime.patch_event_loop(asyncio.get_running_loop())  # type: ignore[arg-type]
+    yield
+
+
 @pytest.fixture
 async def limiter() -> AsyncIterator[FloodLimiter]:
-    flood = FloodLimiter(per_second=20.0, patience=3.0, outbox_wait=0.5)
+    flood = FloodLimiter(per_second=20.0, patience=3.0, outbox_wait=0.5, clock=now)
     await flood.initialize()
     yield flood
     await flood.shutdown()
@@ -83,9 +100,9 @@ async def test_the_outbox_is_not_starved_by_replies(limiter: FloodLimiter) -> No
 
     people = [asyncio.create_task(busy_person(n)) for n in range(40)]
     await asyncio.sleep(0.2)
-    started = time.monotonic()
+    started = now()
     await send(limiter, calls, "alert", GROUP, outbox=True)
-    waited = time.monotonic() - started
+    waited = now() - started
     stop.set()
     await asyncio.gather(*people)
     # Served once it had waited outbox_wait, not after every reply.
@@ -112,10 +129,10 @@ async def test_a_group_gets_at_most_twenty_a_minute_and_others_are_not_held_up(
     calls = Calls()
     group = [asyncio.create_task(send(limiter, calls, f"g{n}", GROUP)) for n in range(25)]
     await eventually(lambda: len(calls.done) >= 20)
-    started = time.monotonic()
+    started = now()
     await send(limiter, calls, "person", PERSON)
     # The five group messages waiting for the group's window do not hold up someone else.
-    assert time.monotonic() - started < 0.3
+    assert now() - started < 0.3
     assert len(calls.done) == 21
     await asyncio.gather(*group)
     group_times = sorted(at for name, at in calls.done if name.startswith("g"))
@@ -125,7 +142,7 @@ async def test_a_group_gets_at_most_twenty_a_minute_and_others_are_not_held_up(
 
 async def test_a_person_gets_a_burst_of_three_then_one_a_second(limiter: FloodLimiter) -> None:
     calls = Calls()
-    started = time.monotonic()
+    started = now()
     await asyncio.gather(*(send(limiter, calls, f"p{n}", PERSON) for n in range(5)))
     times = sorted(at - started for _name, at in calls.done)
     assert times[2] < 0.5 and times[3] >= 0.9 and times[4] >= 1.9
@@ -136,9 +153,9 @@ async def test_a_reply_is_retried_after_retry_after_and_network_errors(
 ) -> None:
     calls = Calls()
     failures: list[Exception] = [RetryAfter(timedelta(seconds=1)), NetworkError("Bad Gateway")]
-    started = time.monotonic()
+    started = now()
     assert await send(limiter, calls, "reply", PERSON, failures=failures) is True
-    assert time.monotonic() - started >= 1.0
+    assert now() - started >= 1.0
     assert [name for name, _at in calls.done] == ["reply"]
 
 
@@ -168,11 +185,11 @@ async def test_a_429_holds_that_chat_only(limiter: FloodLimiter) -> None:
         await send(
             limiter, calls, "a", GROUP, outbox=True, failures=[RetryAfter(timedelta(seconds=1))]
         )
-    started = time.monotonic()
+    started = now()
     await send(limiter, calls, "b", PERSON, outbox=True)
-    assert time.monotonic() - started < 0.3
+    assert now() - started < 0.3
     await send(limiter, calls, "c", GROUP, outbox=True)
-    assert time.monotonic() - started >= 0.9
+    assert now() - started >= 0.9
 
 
 class Frozen:
@@ -218,8 +235,8 @@ async def test_the_outbox_alone_is_spaced_evenly() -> None:
 
 async def test_calls_that_send_nothing_pass_straight_through(limiter: FloodLimiter) -> None:
     calls = Calls()
-    started = time.monotonic()
+    started = now()
     await asyncio.gather(
         *(send(limiter, calls, f"u{n}", PERSON, endpoint="getUpdates") for n in range(10))
     )
-    assert time.monotonic() - started < 0.2
+    assert now() - started < 0.2

@@ -304,9 +304,12 @@ async def test_200_updates_over_8_connections_are_each_handled_once(
         assert await services.db.inbound.unhandled_updates() == []
 
 
-async def test_ids_seen_are_remembered_for_48_hours(sim: BotApiSimulator, tmp_path: Path) -> None:
+@pytest.mark.both_backends
+async def test_ids_seen_are_remembered_for_48_hours(
+    sim: BotApiSimulator, tmp_path: Path, database_url: str | None
+) -> None:
     clock = FakeClock()
-    async with Repository(tmp_path / "bot.db", clock=clock) as db:
+    async with Repository(tmp_path / "bot.db", clock=clock, url=database_url) as db:
         assert await db.inbound.store_updates([(900, "{}")]) == [900]
         # Lower than one seen: new. The same again: not.
         assert await db.inbound.store_updates([(5, "{}"), (900, "{}")]) == [5]

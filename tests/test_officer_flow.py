@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from bot.core.domain import Actor, Draft, ReportFields, Status
 from bot.core.parsing import format_code
 from bot.core.workflow import ANONYMOUS_ADMIN_ID
@@ -32,6 +34,9 @@ OFFICER_QN = 900101
 OFFICER_HL = 900102
 OFFICER_DT = 900103
 STRANGER = 900199
+
+# An officer's whole path, on SQLite and on PostgreSQL.
+pytestmark = pytest.mark.both_backends
 
 
 async def reported(world: World, user_id: int = 720001) -> tuple[Person, str, dict[str, Any]]:

@@ -19,6 +19,7 @@ from bot.core.outbox import (
     HeldAlertsNotice,
     OutboxKind,
     Outgoing,
+    PatternCheck,
     QuestionPayload,
     ReceiptPayload,
     RefreshPayload,
@@ -47,6 +48,7 @@ EXAMPLES = (
     TextNotice("Xin chào <b>"),
     ConflictNotice(handler="QN"),
     AlertPayload(conflict="head", pattern=3),
+    PatternCheck(),
 )
 
 
@@ -73,11 +75,12 @@ def test_unknown_kinds_and_keys() -> None:
 
 
 @pytest.fixture
-async def repo(tmp_path: Path) -> AsyncIterator[Repository]:
-    async with Repository(tmp_path / "bot.db", clock=lambda: 1000.0) as db:
+async def repo(tmp_path: Path, database_url: str | None) -> AsyncIterator[Repository]:
+    async with Repository(tmp_path / "bot.db", clock=lambda: 1000.0, url=database_url) as db:
         yield db
 
 
+@pytest.mark.both_backends
 async def test_items_come_back_typed_and_unknown_kinds_are_left(repo: Repository) -> None:
     for payload in EXAMPLES:
         await repo.outbox.add(Outgoing(payload, chat_id=7))

@@ -192,6 +192,7 @@ async def test_mydata_includes_an_unfinished_report(world: World) -> None:
 # -- /forget --------------------------------------------------------------------------------------
 
 
+@pytest.mark.both_backends
 async def test_forget_erases_personal_data_and_keeps_the_report_for_the_unit(
     world: World,
 ) -> None:
@@ -340,12 +341,15 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-async def repo(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Repository]:
-    async with Repository(tmp_path / "bot.db", clock=clock) as db:
+async def repo(
+    tmp_path: Path, clock: FakeClock, database_url: str | None
+) -> AsyncIterator[Repository]:
+    async with Repository(tmp_path / "bot.db", clock=clock, url=database_url) as db:
         await db.units.seed_units(UNITS)
         yield db
 
 
+@pytest.mark.both_backends
 async def test_retention_unlinks_closed_anonymous_reports_after_the_period(
     repo: Repository, clock: FakeClock, tmp_path: Path
 ) -> None:
@@ -378,6 +382,7 @@ async def test_retention_unlinks_closed_anonymous_reports_after_the_period(
         "reporter_links": 0,
         "drafts": 0,
         "chat_references": 0,
+        "identities": 0,
         # The daily limit's counts of the four reports, sent 20 days ago.
         "limit_counts": 4,
     }
@@ -417,6 +422,7 @@ async def test_retention_unlinks_closed_anonymous_reports_after_the_period(
     assert kept_named is not None and kept_named.fields.contact_phone == PHONE
 
 
+@pytest.mark.both_backends
 async def test_retention_of_zero_days_unlinks_at_the_next_run(
     repo: Repository, tmp_path: Path
 ) -> None:
@@ -474,14 +480,19 @@ async def test_database_files_are_readable_by_their_owner_only(tmp_path: Path) -
 # -- encryption at rest ---------------------------------------------------------------------------
 
 
+@pytest.mark.both_backends
 async def test_contacts_are_encrypted_at_rest_with_a_key(
     repo: Repository, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv(DATA_KEY_ENV, Fernet.generate_key().decode())
     report = await stored_report(repo, 830001, anonymous=False, evidence=False)
-    name, phone = raw_row(
-        repo.path, "SELECT contact_name, contact_phone FROM reports WHERE id = ?", report.id
-    )
+    async with repo._read() as conn:
+        stored = await (
+            await conn.execute(
+                "SELECT contact_name, contact_phone FROM reports WHERE id = ?", (report.id,)
+            )
+        ).fetchone()
+    name, phone = stored
     assert name.startswith("fernet:") and phone.startswith("fernet:")
     assert PHONE not in phone and "Thử" not in name
     # Read back in full wherever the application reads reports.
@@ -514,6 +525,7 @@ async def test_without_a_key_contacts_are_plain(
     assert phone == PHONE
 
 
+@pytest.mark.both_backends
 async def test_admins_still_see_an_encrypted_contact(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:

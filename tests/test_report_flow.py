@@ -7,6 +7,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from telegram import Update
 
 from bot.app import build_application, running
@@ -31,6 +32,9 @@ DESCRIPTION_VI = (
     "Tôi nộp hồ sơ cấp giấy chứng nhận quyền sử dụng đất. Cán bộ nói phải đưa thêm 2 triệu"
     " thì mới nhận hồ sơ <script>alert(1)</script> & còn doạ trả lại."
 )
+
+# The whole path of a report, on SQLite and on PostgreSQL.
+pytestmark = pytest.mark.both_backends
 
 
 async def consent(person: Person) -> None:

@@ -23,6 +23,8 @@ from bot.store.migrations import MIGRATIONS
 from bot.store.repository import Repository
 from tests.conftest import ALERT
 
+pytestmark = pytest.mark.both_backends
+
 UNITS = (
     UnitConfig("QN", "UBND tỉnh Quảng Ninh", None, -100, (7,)),
     UnitConfig("HL", "UBND phường Hạ Long", "QN", -200),
@@ -39,7 +41,16 @@ class FakeClock:
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Repository]:
+async def db(tmp_path: Path, database_url: str | None) -> AsyncIterator[Repository]:
+    repo = Repository(tmp_path / "t.db", clock=FakeClock(), url=database_url)
+    async with repo:
+        await repo.units.seed_units(UNITS)
+        yield repo
+
+
+@pytest.fixture
+async def sqlite_db(tmp_path: Path) -> AsyncIterator[Repository]:
+    """The SQLite database alone, for what only SQLite has (pragmas, its file)."""
     repo = Repository(tmp_path / "t.db", clock=FakeClock())
     async with repo:
         await repo.units.seed_units(UNITS)
@@ -61,8 +72,8 @@ async def test_migrations_on_blank_database(tmp_path: Path) -> None:
     assert {"units", "drafts", "reports", "reporters", "attachments", "outbox"} <= tables
 
 
-async def test_durability_pragmas(db: Repository) -> None:
-    async with db._read() as conn:
+async def test_durability_pragmas(sqlite_db: Repository) -> None:
+    async with sqlite_db._read() as conn:
         sync = await (await conn.execute("PRAGMA synchronous")).fetchone()
         fks = await (await conn.execute("PRAGMA foreign_keys")).fetchone()
     assert sync is not None and sync[0] == 2  # FULL
@@ -244,9 +255,9 @@ async def test_transition_checks_state_and_writes_audit_and_outbox(db: Repositor
         await db.reports.transition(report_id, actor=officer, action="x", changes={"code": "AAAA"})
 
 
-async def test_audit_log_refuses_rewrites(db: Repository, tmp_path: Path) -> None:
-    report_id = await _report(db)
-    await db.close()
+async def test_audit_log_refuses_rewrites(sqlite_db: Repository, tmp_path: Path) -> None:
+    report_id = await _report(sqlite_db)
+    await sqlite_db.close()
     conn = sqlite3.connect(tmp_path / "t.db")
     try:
         with pytest.raises(sqlite3.IntegrityError, match="append-only"):

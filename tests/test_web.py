@@ -6,10 +6,9 @@ import hashlib
 import io
 from pathlib import Path
 
-from bot.core.domain import Actor
 from bot.sim import BotApiSimulator
-from tests.conftest import HA_LONG_CHAT, PROVINCE_CHAT, FakeClock, eventually
-from tests.web_helpers import WebCitizen, gps_jpeg, web_world
+from tests.conftest import HA_LONG_CHAT, PROVINCE_CHAT, FakeClock, eventually, member
+from tests.web_helpers import WebCitizen, gps_jpeg, officer_does, web_world
 
 DESCRIPTION = "Cán bộ <b>một cửa</b> & yêu cầu nộp thêm giấy tờ không có trong quy định."
 
@@ -18,8 +17,7 @@ async def test_report_status_answer_verdict_and_board(
     sim: BotApiSimulator, tmp_path: Path, clock: FakeClock
 ) -> None:
     async with web_world(sim, tmp_path, clock, board_min_reports=1) as (world, base):
-        citizen = WebCitizen(base)
-        try:
+        async with WebCitizen(base) as citizen:
             home = await citizen.get("/")
             assert home.headers["Content-Security-Policy"] == "default-src 'self'"
             assert home.headers["Referrer-Policy"] == "no-referrer"
@@ -54,20 +52,15 @@ async def test_report_status_answer_verdict_and_board(
             page = await citizen.post("/status", {"code": code, "key": key})
             assert page.status_code == 200 and "Hạ Long" in page.text
 
-            # The unit asks; the citizen answers on the page; the unit's chat gets it.
-            services = world.app.bot_data["services"]
-            officer = Actor("officer", 900102, "Hùng")
-            from bot.core.outbox import Outgoing, QuestionPayload
-
-            await world.db.links.add_relay(
-                report.id,
-                direction="to_citizen",
-                kind="text",
-                text="Anh/chị <i>nộp</i> hồ sơ lúc mấy giờ?",
-                source_chat_id=HA_LONG_CHAT,
-                source_message_id=999,
-                actor=officer,
-                outgoing=Outgoing(QuestionPayload(unit="HL")),
+            # The unit's officer asks in its group; the citizen answers on the page; the
+            # unit's chat gets the answer.
+            await officer_does(world, code, "Tiếp nhận")
+            await officer_does(
+                world,
+                code,
+                "Hỏi người phản ánh",
+                "Anh/chị <i>nộp</i> hồ sơ lúc mấy giờ?",
+                "Đã gửi",
             )
             page = await citizen.post("/status", {"code": code, "key": key})
             assert "&lt;i&gt;nộp&lt;/i&gt;" in page.text
@@ -87,15 +80,20 @@ async def test_report_status_answer_verdict_and_board(
             assert len([r for r in relays if r.direction == "to_unit"]) == 1
 
             # A question from the unit above (the province): the answer goes to its chat.
-            await world.db.links.add_relay(
-                report.id,
-                direction="to_citizen",
-                kind="text",
-                text="Tỉnh hỏi thêm: có biên lai không?",
-                source_chat_id=PROVINCE_CHAT,
-                source_message_id=998,
-                actor=Actor("officer", 900101, "Quang"),
-                outgoing=Outgoing(QuestionPayload(unit="QN")),
+            # The province's officer opens the report in the province's group with /report
+            # CODE, and asks from its buttons.
+            province = member(world, 900101, "Quang", PROVINCE_CHAT)
+            mark = len(world.sim.messages(PROVINCE_CHAT))
+            await province.send(f"/report {code}", chat_id=PROVINCE_CHAT)
+            await world.sim.wait_for_message(PROVINCE_CHAT, contains=code, after=mark)
+            await officer_does(
+                world,
+                code,
+                "Hỏi người phản ánh",
+                "Tỉnh hỏi thêm: có biên lai không?",
+                "Đã gửi",
+                officer_id=900101,
+                chat_id=PROVINCE_CHAT,
             )
             province_mark = len(world.sim.messages(PROVINCE_CHAT))
             unit_mark = len(world.sim.messages(HA_LONG_CHAT))
@@ -117,9 +115,8 @@ async def test_report_status_answer_verdict_and_board(
                 for m in world.sim.messages(HA_LONG_CHAT)[unit_mark:]
             )
 
-            # Resolved by the unit; confirmed and rated on the page.
-            report = await services.workflow.acknowledge(report, officer)
-            report = await services.workflow.resolve(report, officer, "Đã xử lý cán bộ.")
+            # Resolved by the unit's officer; confirmed and rated on the page.
+            await officer_does(world, code, "Đã giải quyết", "Đã xử lý cán bộ.")
             page = await citizen.post("/status", {"code": code, "key": key})
             assert 'value="resolved"' in page.text
             await citizen.post("/status", {"code": code, "key": key, "action": "resolved"})
@@ -128,6 +125,7 @@ async def test_report_status_answer_verdict_and_board(
             )
             report = await world.db.reports.get_report(report.id)
             assert report is not None and report.citizen_verdict == "yes" and report.rating == 5
+            assert report.resolution_note == "Đã xử lý cán bộ."
 
             board = await citizen.get("/board")
             assert "UBND phường Hạ Long" in board.text
@@ -135,14 +133,11 @@ async def test_report_status_answer_verdict_and_board(
             assert "UBND phường Hạ Long" in csv.text and code not in csv.text
             svg = await citizen.get("/board.svg")
             assert svg.headers["Content-Type"].startswith("image/svg")
-        finally:
-            await citizen.close()
 
 
 async def test_refusals(sim: BotApiSimulator, tmp_path: Path, clock: FakeClock) -> None:
     async with web_world(sim, tmp_path, clock) as (world, base):
-        citizen = WebCitizen(base)
-        try:
+        async with WebCitizen(base) as citizen:
             await citizen.get("/report")
             # A forged or missing token changes nothing.
             bad = await citizen.client.post("/report", data={"consent": "yes", "csrf": "00"})
@@ -206,23 +201,18 @@ async def test_refusals(sim: BotApiSimulator, tmp_path: Path, clock: FakeClock) 
                 assert "&lt;script&gt;" in refused.text and "<script>" not in refused.text
             finally:
                 await other.close()
-        finally:
-            await citizen.close()
 
 
 async def test_board_minimum_and_switched_off(
     sim: BotApiSimulator, tmp_path: Path, clock: FakeClock
 ) -> None:
     async with web_world(sim, tmp_path, clock, board_min_reports=2) as (_world, base):
-        citizen = WebCitizen(base)
-        try:
+        async with WebCitizen(base) as citizen:
             await citizen.file_report("Cán bộ gây khó dễ khi tôi nộp hồ sơ đất.")
             board = await citizen.get("/board")
             assert 'id="empty"' in board.text and "UBND phường Hạ Long" not in board.text
             english = await citizen.get("/board?lang=en")
             assert "How units handle reports" in english.text
-        finally:
-            await citizen.close()
 
 
 def _main(page: str) -> str:

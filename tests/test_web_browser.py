@@ -14,11 +14,9 @@ from typing import Any
 
 import pytest
 
-from bot.core.domain import Actor
-from bot.core.outbox import Outgoing, QuestionPayload
 from bot.sim import BotApiSimulator
 from tests.conftest import HA_LONG_CHAT, FakeClock
-from tests.web_helpers import gps_jpeg, web_world
+from tests.web_helpers import gps_jpeg, officer_does, web_world
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
@@ -46,6 +44,23 @@ FLAGS = (
     "--disable-sync",
     "--window-size=390,844",
 )
+
+
+# The page's overflow and its small tap targets, measured by the browser itself.
+FITS = """
+const width = arguments[0];
+const out = [];
+if (document.documentElement.scrollWidth > width) {
+  out.push("page " + document.documentElement.scrollWidth + "px wide");
+}
+const taps = "main button, main a.button, input:not([type=hidden])";
+for (const el of document.querySelectorAll(taps)) {
+  const box = el.getBoundingClientRect();
+  if (el.closest(".hp")) continue;
+  if (box.height < 44) out.push(el.outerHTML.slice(0, 80) + " " + box.height + "px high");
+}
+return out;
+"""
 
 
 def _browser(profile: str) -> Any:
@@ -112,6 +127,18 @@ class Phone:
 
         return str(await self.run(lambda: self.driver.find_element(By.CSS_SELECTOR, css).text))
 
+    async def fits(self, width: int) -> list[str]:
+        """Return what does not fit a screen `width` pixels wide, or is too small to tap."""
+
+        def go() -> list[str]:
+            self.driver.set_window_size(width, 640)
+            try:
+                return list(self.driver.execute_script(FITS, width))
+            finally:
+                self.driver.set_window_size(390, 844)
+
+        return list(await self.run(go))
+
     async def shot(self, name: str) -> None:
         SHOTS.mkdir(parents=True, exist_ok=True)
 
@@ -165,18 +192,10 @@ async def test_citizen_on_a_phone(sim: BotApiSimulator, tmp_path: Path, clock: F
             alert = await world.sim.wait_for_message(HA_LONG_CHAT, contains=code, timeout=10)
             assert alert
 
-            report = await world.db.reports.report_by_code(code.replace("-", ""))
-            assert report is not None
-            officer = Actor("officer", 900102, "Hùng")
-            await world.db.links.add_relay(
-                report.id,
-                direction="to_citizen",
-                kind="text",
-                text="Anh/chị nộp hồ sơ lúc mấy giờ?",
-                source_chat_id=HA_LONG_CHAT,
-                source_message_id=4242,
-                actor=officer,
-                outgoing=Outgoing(QuestionPayload(unit="HL")),
+            # The unit's officer takes the report and asks a question, in the unit's group.
+            await officer_does(world, code, "Tiếp nhận")
+            await officer_does(
+                world, code, "Hỏi người phản ánh", "Anh/chị nộp hồ sơ lúc mấy giờ?", "Đã gửi"
             )
             await phone.open("/status")
             await phone.type("#code", code)
@@ -192,19 +211,27 @@ async def test_citizen_on_a_phone(sim: BotApiSimulator, tmp_path: Path, clock: F
             assert code in got["text"]
             await phone.shot("status")
 
-            services = world.app.bot_data["services"]
-            report = await services.workflow.acknowledge(report, officer)
-            report = await services.workflow.resolve(report, officer, "Đã chấn chỉnh cán bộ.")
+            await officer_does(world, code, "Đã giải quyết", "Đã chấn chỉnh cán bộ một cửa.")
             await phone.click('button[value="open"]')
             await phone.shot("status-resolved")
             await phone.click('button[value="resolved"]')
             await phone.click('button[name="stars"][value="5"]')
-            report = await world.db.reports.get_report(report.id)
+            report = await world.db.reports.report_by_code(code.replace("-", ""))
             assert report is not None and report.citizen_verdict == "yes" and report.rating == 5
 
             await phone.open("/board?days=30")
             assert "UBND phường Hạ Long" in await phone.text()
             await phone.shot("board")
+            await phone.click('footer a[href="/mydata"]')
+            await phone.shot("mydata")
+            await phone.click('a[href="/forget"]')
+            await phone.shot("forget")
+
+            # At 320 px, the narrowest phones: nothing wider than the screen, every button and
+            # link of the forms large enough to tap.
+            for path in ("/", "/report", "/status", "/board?days=365", "/mydata", "/forget"):
+                await phone.open(path)
+                assert await phone.fits(320) == [], path
         finally:
             await asyncio.to_thread(driver.quit)
             shutil.rmtree(profile, ignore_errors=True)

@@ -253,6 +253,9 @@ class Relay:
     source_chat_id: int
     source_message_id: int
     actor_id: int | None = None
+    # A document's Telegram file id and stated type (answers only), to clean images.
+    file_id: str | None = None
+    mime_type: str | None = None
 
 
 @dataclass(frozen=True)

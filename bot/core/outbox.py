@@ -11,7 +11,7 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Protocol, Self, TypeVar
 
 
 class OutboxKind(StrEnum):
@@ -29,6 +29,7 @@ class OutboxKind(StrEnum):
     HELD_ALERTS = "notice_held"  # an admin told that a unit's chat cannot take alerts
     NOTICE = "notice"  # a plain text to one chat
     CONFLICT_NOTICE = "unit_conflict_notice"  # a unit told a report about it is handled above
+    PATTERN_CHECK = "pattern_check"  # look for a pattern around a new report (sends nothing)
 
     @property
     def to_reporter(self) -> bool:
@@ -75,6 +76,9 @@ class Payload:
         """Build from a stored object, ignoring keys an older or newer version wrote."""
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
+
+
+P = TypeVar("P", bound=Payload)
 
 
 @dataclass(frozen=True)
@@ -192,6 +196,17 @@ class ConflictNotice(Payload):
     handler: str | None = None
 
 
+@dataclass(frozen=True)
+class PatternCheck(Payload):
+    """Look for other reports about the same official once a report is stored.
+
+    Queued with the report rather than run inside its transaction: a failing search can then
+    neither lose nor hold up the report, and the outbox retries it until it has run.
+    """
+
+    kind: ClassVar[OutboxKind] = OutboxKind.PATTERN_CHECK
+
+
 PAYLOADS: dict[OutboxKind, type[Payload]] = {
     cls.kind: cls
     for cls in (
@@ -207,6 +222,7 @@ PAYLOADS: dict[OutboxKind, type[Payload]] = {
         HeldAlertsNotice,
         TextNotice,
         ConflictNotice,
+        PatternCheck,
     )
 }
 
@@ -252,3 +268,29 @@ class OutboxItem:
     # The part (1-based) that was being sent when the last attempt ended, if it may have
     # reached the chat: 0 when none.
     in_flight: int = 0
+
+    def payload_of(self, kind: type[P]) -> P:
+        """Return the payload as the type its sender expects; TypeError for another."""
+        if not isinstance(self.payload, kind):
+            raise TypeError(f"outbox item {self.id} carries {type(self.payload).__name__}")
+        return self.payload
+
+
+class Deferred(Exception):
+    """A channel could not deliver an item now; it is tried again after `delay` seconds.
+
+    Never a reason to drop it: a message a channel will not take yet (its person must write
+    first) waits, and is made due again when they do.
+    """
+
+    def __init__(self, reason: str, delay: float) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.delay = delay
+
+
+class ReporterChannel(Protocol):
+    """Delivers the reporter-bound kinds to reporters of one channel other than Telegram."""
+
+    async def deliver(self, item: OutboxItem) -> None:
+        """Send the item whole (recording its parts), or raise Deferred."""

@@ -76,6 +76,8 @@ class Verdict:
     valid: bool
     reason: str
     document: Mapping[str, Any] | None = None
+    # Why, for a channel to say in its own words: "valid", "unreadable", "changed", "key".
+    code: str = "valid"
 
 
 def verify(data: bytes, public_key: bytes) -> Verdict:
@@ -87,15 +89,35 @@ def verify(data: bytes, public_key: bytes) -> Verdict:
         if not isinstance(document, dict) or set(body) != {"receipt", "signature"}:
             raise ValueError("unexpected layout")
     except (ValueError, KeyError, TypeError, UnicodeDecodeError):
-        return Verdict(False, "not a receipt: unreadable")
+        return Verdict(False, "not a receipt: unreadable", code="unreadable")
     # Whitespace between keys is not signed, but anything else must be exactly what was.
     if data != sign_layout(document, signature):
-        return Verdict(False, "invalid: the file was changed")
+        return Verdict(False, "invalid: the file was changed", code="changed")
     try:
         Ed25519PublicKey.from_public_bytes(public_key).verify(signature, canonical(document))
     except (InvalidSignature, ValueError):
-        return Verdict(False, "invalid: not signed by this deployment's key, or changed")
+        return Verdict(
+            False, "invalid: not signed by this deployment's key, or changed", code="key"
+        )
     return Verdict(True, f"valid: report {document.get('code')} as stored", document)
+
+
+# What a receipt states that the stored report must still say; the unit's name is left out,
+# since a unit may be renamed after the receipt was made.
+MATCHED_FIELDS = (
+    "format",
+    "code",
+    "submitted_at",
+    "category",
+    "unit",
+    "description_sha256",
+    "evidence_sha256",
+)
+
+
+def mismatches(document: Mapping[str, Any], stored: Mapping[str, Any]) -> list[str]:
+    """Return the fields in which a valid receipt differs from the report as stored now."""
+    return [name for name in MATCHED_FIELDS if document.get(name) != stored.get(name)]
 
 
 def sign_layout(document: Mapping[str, Any], signature: bytes) -> bytes:

@@ -47,6 +47,7 @@ from bot.core.outbox import (
     DigestPayload,
     EscalationNotice,
     Outgoing,
+    PatternCheck,
     ReceiptPayload,
     RefreshPayload,
     ReminderPayload,
@@ -206,13 +207,14 @@ class Workflow:
             chosen = await self.route_of(draft.fields.unit_code, draft.fields)
             try:
                 owed = await self._submit_owed(chosen)
+                if draft.fields.official:
+                    # Run after the commit by the outbox, which retries it until it has run.
+                    owed.append(Outgoing(PatternCheck()))
                 report = await self.db.reports.submit_draft(
                     user_id, locale, timers, owed, route=chosen, receipt=receipt
                 )
             except RouteStale:
                 continue
-            if report is not None:
-                await self.check_pattern(report)
             return report
         raise RouteStale
 
@@ -247,7 +249,12 @@ class Workflow:
         if not report.fields.official or unit is None:
             return 0
         since = report.created_at - PATTERN_DAYS * 86400
-        found = matching(report, await self.db.integrity.named_reports(since, unit))
+        # Only the reports before this one: the check may run late (the outbox retries it), and
+        # it must then decide as it would have at once, whatever came in meanwhile.
+        earlier = [
+            r for r in await self.db.integrity.named_reports(since, unit) if r.id < report.id
+        ]
+        found = matching(report, earlier)
         size = len(found) + 1
         if size < ESCALATE_AT:
             return len(found)

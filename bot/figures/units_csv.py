@@ -429,7 +429,7 @@ def render_csv(units: Iterable[UnitRow]) -> bytes:
 async def export_csv(settings: Settings) -> bytes:
     """Seed the config's units, then return every unit in the database as CSV."""
     check_database_path(settings)
-    async with Repository(settings.database) as repo:
+    async with Repository.of(settings) as repo:
         # A fresh database would export as empty; the bot would seed these at start anyway.
         await repo.units.seed_units(settings.units)
         units = await read_units(repo)
@@ -445,7 +445,7 @@ async def import_csv(settings: Settings, data: bytes, *, dry_run: bool = False) 
     current: dict[str, UnitRow] = {}
     edited: dict[str, bool] = {}
     if settings.database.exists():
-        async with Repository(settings.database) as repo:
+        async with Repository.of(settings) as repo:
             current = await read_units(repo)
             edited = await repo.units.unit_sources()
     # The file may name config units as parents; they are seeded before the file is written.
@@ -456,7 +456,7 @@ async def import_csv(settings: Settings, data: bytes, *, dry_run: bool = False) 
     if dry_run:
         return ImportResult(plan=plan_import(parsed.rows, before))
     check_database_path(settings)
-    async with Repository(settings.database) as repo:
+    async with Repository.of(settings) as repo:
         await repo.units.seed_units(settings.units)
         before = await read_units(repo)
         # The bot may have changed a parent in chat since the check: check again, just before.

@@ -169,3 +169,86 @@ def patterns_text(
             % {"unit": escape(names.get(unit, unit)), "count": len(group), "codes": codes}
         )
     return "\n".join(lines)
+
+
+def metadata_note(original_sha256: str | None, _: Gettext) -> str:
+    """Return the note that an image's metadata was removed, with the original's hash (HTML)."""
+    note = _("🧹 The bot removed this image's metadata (EXIF, GPS, camera) before sending it.")
+    if original_sha256:
+        note += " " + _("SHA-256 of the original, as in the reporter's receipt: %(hash)s") % {
+            "hash": f"<code>{escape(original_sha256)}</code>"
+        }
+    return note
+
+
+def metadata_removed(caption: str, original_sha256: str | None, _: Gettext) -> str:
+    """Return an evidence caption with the note that the image's metadata was removed (HTML)."""
+    return f"{caption}\n{metadata_note(original_sha256, _)}"
+
+
+def evidence_withheld(caption: str, _: Gettext) -> str:
+    """Return what stands in for an image whose metadata could not be removed (HTML)."""
+    return "{caption}\n{note}".format(
+        caption=caption,
+        note=_(
+            "🧹 This image file could not be read to remove its metadata (which may show where"
+            " and by whom it was taken), so it is not passed on. Ask the reporter for a photo."
+        ),
+    )
+
+
+def open311_usage(_: Gettext) -> str:
+    """Return the usage of /export open311 (plain text)."""
+    return _(
+        "Usage: /export open311 [period], for example /export open311 30d: the Open311 feed"
+        " of the reports sent in the period."
+    )
+
+
+def open311_caption(count: int, period: str, _: Gettext) -> str:
+    """Return the caption of the Open311 feed file (plain text)."""
+    return _(
+        "Open311 GeoReport v2 feed: %(count)d reports (%(period)s), without descriptions,"
+        " places, officials or reporters."
+    ) % {"count": count, "period": period}
+
+
+def receipt_check_words(_: Gettext) -> dict[str, str]:
+    """Return the words of the web page that checks a receipt, by name (plain text)."""
+    return {
+        "title": _("Check a receipt"),
+        "intro": _(
+            "A signed receipt proves what was sent and when, without saying who sent it. Choose"
+            " the receipt file (receipt-XXXX-XXXX.json) or paste its text."
+        ),
+        "file": _("Receipt file"),
+        "text": _("Or paste the receipt's text"),
+        "check": _("Check the receipt"),
+        "link": _("Have a signed receipt? Check it"),
+        "public_key": _("This service's public key (Ed25519): %(key)s"),
+    }
+
+
+def receipt_verdict(code: str, _: Gettext, fields: Sequence[str] = ()) -> str:
+    """Return what the check of a receipt found, for a verdict code (plain text)."""
+    if code == "valid":
+        return _(
+            "Valid: signed by this service's key, and it matches the report as stored: nothing"
+            " in it has changed."
+        )
+    if code == "unreadable":
+        return _("This is not a receipt of this service: it cannot be read.")
+    if code == "changed":
+        return _("Not valid: the receipt was changed after it was signed.")
+    if code == "key":
+        return _(
+            "Not valid: it was not signed with this service's key, or its content was changed."
+        )
+    if code == "missing":
+        return _("The signature is this service's, but no report with this code is stored.")
+    if code == "mismatch":
+        return _(
+            "The signature is this service's, but the stored report no longer matches it in:"
+            " %(fields)s."
+        ) % {"fields": ", ".join(fields)}
+    return _("Please choose a receipt file or paste its text.")

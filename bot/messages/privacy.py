@@ -138,6 +138,13 @@ async def personal_data(db: Repository, user_id: int, _: Gettext) -> dict[str, A
     units: dict[str, str] = raw["units"]
     user = raw["user"]
     draft = raw["draft"]
+    identity = raw.get("identity")
+    # A person of another channel (a web browser) is known by an internal id, not Telegram's.
+    who: dict[str, Any] = (
+        {"telegram_id": user_id}
+        if identity is None
+        else {"channel": identity["channel"], "since": iso(identity["created_at"])}
+    )
     return {
         "about": _(
             "Everything Liêm Chính stores about you, as of the moment below. Times are"
@@ -145,7 +152,7 @@ async def personal_data(db: Repository, user_id: int, _: Gettext) -> dict[str, A
         ),
         "generated_at": iso(db.clock()),
         "user": {
-            "telegram_id": user_id,
+            **who,
             "language": user["locale"] if user else None,
             "consented_at": iso(user["consented_at"]) if user else None,
             "first_contact_at": iso(user["created_at"]) if user else None,
@@ -167,6 +174,11 @@ async def personal_data(db: Repository, user_id: int, _: Gettext) -> dict[str, A
             "administrator_since": iso(raw["admin_since"]),
         },
     }
+
+
+def report_document(raw: dict[str, Any], now: float, about: str, _: Gettext) -> dict[str, Any]:
+    """Return one report's copy for whoever holds its code and key (`PrivacyStore.report_data`)."""
+    return {"about": about, "generated_at": iso(now), "report": _report(raw, raw["units"], _)}
 
 
 def export_bytes(document: dict[str, Any]) -> bytes:

@@ -48,7 +48,11 @@ def relay_text(head: str, text: str | None, foot: str) -> str:
     return f"<b>{head}</b>\n\n{shown(text, room)}\n\n<i>{foot}</i>"
 
 
-def relay_caption(head: str, text: str | None) -> str:
-    """Return the caption of a relayed file: the header, then its own caption cut to fit."""
+def relay_caption(head: str, text: str | None, note: str | None = None) -> str:
+    """Return the caption of a relayed file: the header, its own caption cut to fit, and the
+    bot's `note` on the file (HTML, already escaped) under them."""
     room = CAPTION_LIMIT - visible_length(head) - 1
+    if note:
+        room -= visible_length(note) + 1
+        return f"<b>{head}</b>\n{shown(text, room)}\n{note}"
     return f"<b>{head}</b>\n{shown(text, room)}"

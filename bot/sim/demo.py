@@ -12,6 +12,7 @@ from typing import Any, TextIO
 from bot.app import build_application, running
 from bot.config import Settings, load_settings
 from bot.sim import BotApiSimulator, SimUser
+from bot.sim.demo_web import WebVisitor
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parents[2] / "config.example.toml"
 CITIZEN_ID = 700001
@@ -113,10 +114,16 @@ async def run_demo(*, script: bool, out: TextIO = sys.stdout) -> int:
             app.bot_data["services"].web_port = 0
             async with running(app):
                 port = app.bot_data["services"].web_port
-                print(f"Web pages: http://127.0.0.1:{port}/", file=out)
+                base = f"http://127.0.0.1:{port}"
+                print(f"Web pages: {base}/", file=out)
                 if script:
-                    return await _play_script(sim, citizen, officer, transcript, settings, out)
-                return await _interactive(sim, citizen, transcript, out)
+                    return await _play_script(
+                        sim, citizen, officer, transcript, settings, out, base
+                    )
+                unit = next(u for u in settings.units if u.code == DEMO_UNIT)
+                assert unit.chat_id is not None
+                desk = OfficerDesk(sim, officer, transcript, unit.chat_id, out)
+                return await _interactive(sim, citizen, desk, transcript, out)
     return 0
 
 
@@ -143,9 +150,16 @@ async def _press(citizen: SimUser, transcript: Transcript, fragment: str) -> Non
 
 
 async def _officer_press(
-    sim: BotApiSimulator, officer: SimUser, transcript: Transcript, chat_id: int, fragment: str
+    sim: BotApiSimulator,
+    officer: SimUser,
+    transcript: Transcript,
+    chat_id: int,
+    fragment: str,
+    code: str = "",
 ) -> None:
     def carries(message: dict[str, Any]) -> bool:
+        if code not in (message.get("text") or ""):
+            return False
         return any(fragment in label for label, _data in message.get("buttons") or [])
 
     await sim.wait_for_message(chat_id, predicate=carries, timeout=10)
@@ -161,8 +175,10 @@ async def _play_script(
     transcript: Transcript,
     settings: Settings,
     out: TextIO,
+    base: str,
 ) -> int:
-    """Play a bribe report from /start to its resolution, with a question and an answer."""
+    """Play a bribe report from /start to its resolution, with a question and an answer; then
+    a report from the web pages, whose sender answers the officer's question on the page."""
     await _step(citizen, transcript, "/start")
     await _press(citizen, transcript, "Tôi đồng ý")
     await _press(citizen, transcript, "hối lộ")
@@ -212,6 +228,12 @@ async def _play_script(
     await _press(citizen, transcript, "⭐⭐⭐⭐⭐")
     await sim.wait_for_message(CITIZEN_ID, contains="bạn đã đánh giá", timeout=10)
 
+    visitor = WebVisitor(base, transcript.said)
+    try:
+        web_code = await _play_web(sim, officer, transcript, unit.chat_id, visitor)
+    finally:
+        await visitor.close()
+
     citizen_traces = (str(CITIZEN_ID), "Lan", "lan_demo")
     officer_traces = (str(OFFICER_ID), "Hùng", "hung_officer")
     leaked = [
@@ -228,34 +250,123 @@ async def _play_script(
     print(
         f"Done: the report reached «{unit.name}» with its evidence and was resolved there,"
         " with a question and an answer on the way; the channel shows no trace of the"
-        " reporter, and the reporter no trace of the officer.",
+        " reporter, and the reporter no trace of the officer. The web report"
+        f" {web_code} reached the same channel, and its sender answered the officer's"
+        " question on the page.",
         file=out,
     )
     return 0
 
 
+async def _play_web(
+    sim: BotApiSimulator,
+    officer: SimUser,
+    transcript: Transcript,
+    chat_id: int,
+    visitor: WebVisitor,
+) -> str:
+    """File a report on the pages; the officer asks in Telegram, the sender answers on the
+    page, and the answer reaches the unit's channel. Return the report's code."""
+    code, key = await visitor.file_report(
+        DEMO_UNIT,
+        "Cán bộ bộ phận một cửa hẹn trả hồ sơ ba lần nhưng lần nào cũng báo chưa có kết quả,"
+        " không nói rõ lý do.",
+    )
+    await sim.wait_for_message(chat_id, contains=code, timeout=10)
+    await _officer_press(sim, officer, transcript, chat_id, "Tiếp nhận", code)
+    await _officer_press(sim, officer, transcript, chat_id, "Hỏi người phản ánh", code)
+    prompt = await officer.next_message(contains="vui lòng trả lời", timeout=10)
+    question = "Anh/chị nộp hồ sơ vào ngày nào, có giấy hẹn không?"
+    transcript.said(f"(replies) {question}", who="officer")
+    await officer.send(question, reply_to=prompt)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    while question not in await visitor.open_report(code, key):
+        if loop.time() > deadline:
+            raise RuntimeError("the officer's question did not reach the report's page")
+        await asyncio.sleep(0.1)
+    transcript.said(f"(opens /status with the code and key, and reads) {question}", "web citizen")
+    answer = "Tôi nộp ngày 02/12, giấy hẹn ghi trả kết quả ngày 09/12."
+    await visitor.answer(code, key, answer)
+    await sim.wait_for_message(chat_id, contains=answer, timeout=10)
+    return code
+
+
+# The officer's commands in the interactive demo and the alert's button each one presses.
+OFFICER_BUTTONS = {"/ack": "Tiếp nhận", "/ask": "Hỏi người phản ánh", "/resolve": "Đã giải quyết"}
+
+
+class OfficerDesk:
+    """The demo unit's officer, played from the terminal: /ack, /ask TEXT, /resolve TEXT act
+    on the newest report in the unit's channel that has the button (from chat or the web)."""
+
+    def __init__(
+        self,
+        sim: BotApiSimulator,
+        officer: SimUser,
+        transcript: Transcript,
+        chat_id: int,
+        out: TextIO,
+    ) -> None:
+        self.sim, self.officer, self.transcript = sim, officer, transcript
+        self.chat_id, self.out = chat_id, out
+
+    def takes(self, line: str) -> bool:
+        """Tell whether a typed line is one of the officer's commands."""
+        return line.split(" ", 1)[0] in OFFICER_BUTTONS
+
+    async def act(self, line: str) -> None:
+        """Press the command's button; reply to the bot's prompt with the command's text."""
+        command, _sep, text = line.partition(" ")
+        text = text.strip()
+        if command != "/ack" and not text:
+            print(f"   {command} needs a text: {command} TEXT", file=self.out)
+            return
+        try:
+            await _officer_press(
+                self.sim, self.officer, self.transcript, self.chat_id, OFFICER_BUTTONS[command]
+            )
+        except AssertionError:
+            print("   No report in the unit's channel has that button now.", file=self.out)
+            return
+        if command != "/ack":
+            prompt = await self.officer.next_message(contains="vui lòng trả lời", timeout=10)
+            self.transcript.said(f"(replies) {text}", who="officer")
+            await self.officer.send(text, reply_to=prompt)
+
+
 async def _interactive(
-    sim: BotApiSimulator, citizen: SimUser, transcript: Transcript, out: TextIO
+    sim: BotApiSimulator,
+    citizen: SimUser,
+    desk: OfficerDesk,
+    transcript: Transcript,
+    out: TextIO,
 ) -> int:
-    """Let a person chat as the citizen: numbers press buttons, /photo sends a picture."""
+    """Let a person chat as the citizen: numbers press buttons, /photo sends a picture; and
+    play the unit's officer with /ack, /ask and /resolve (for chat and web reports alike)."""
     print(
         "You are a citizen chatting with the bot in a simulated Telegram.\n"
         "Type text to answer; a number presses that button; /photo, /document, /location and"
-        " /contact send those; /quit ends the demo.",
+        " /contact send those; /quit ends the demo.\n"
+        "Or file a report on the web pages above, and act as the unit's officer here: /ack"
+        " acknowledges the newest report, /ask TEXT asks its sender a question (answer it on"
+        " the report's page), /resolve TEXT resolves it.",
         file=out,
     )
     loop = asyncio.get_running_loop()
     await citizen.send("/start")
     while True:
         await asyncio.sleep(0.3)  # let the bot's answers print before the prompt
-        line = await loop.run_in_executor(None, _read_line)
+        line = await loop.run_in_executor(None, read_line)
         if line is None or line.strip() == "/quit":
             print("\nBye.", file=out)
             return 0
         line = line.strip()
         if not line:
             continue
-        if (
+        if desk.takes(line):
+            await desk.act(line)
+        elif (
             line.isdigit()
             and transcript.last_message
             and 0 < int(line) <= len(transcript.last_buttons)
@@ -274,7 +385,7 @@ async def _interactive(
             await citizen.send(line)
 
 
-def _read_line() -> str | None:
+def read_line() -> str | None:
     try:
         return input("> ")
     except EOFError:

@@ -35,6 +35,7 @@ from bot.sim.protocol import (
     Params,
 )
 from bot.sim.settings import SettingsMixin
+from bot.sim.webhook import WebhookMixin
 from bot.sim.world import WorldMixin
 
 _log = logging.getLogger(__name__)
@@ -111,7 +112,7 @@ def _log_request(handler: tornado.web.RequestHandler) -> None:
 # The simulator
 
 
-class BotApiSimulator(WorldMixin, EditingMixin, ChatsMixin, SettingsMixin):
+class BotApiSimulator(WorldMixin, EditingMixin, ChatsMixin, SettingsMixin, WebhookMixin):
     """A Telegram Bot API server on 127.0.0.1 with simulated people, chats and faults."""
 
     # -- lifecycle ------------------------------------------------------------------------

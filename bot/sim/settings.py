@@ -1,6 +1,6 @@
 """The Bot API methods about the bot itself: getMe, its commands per scope and language, menu
-buttons, descriptions, the webhook (which getUpdates refuses to coexist with) and the calls that
-only need to succeed. Tests read what the bot set through BotApiSimulator.bot_commands.
+buttons, descriptions and the calls that only need to succeed (the webhook is in webhook.py).
+Tests read what the bot set through BotApiSimulator.bot_commands.
 """
 
 from __future__ import annotations
@@ -32,25 +32,6 @@ class SettingsMixin(SimCore):
             "supports_inline_queries": False,
             "can_connect_to_business": False,
             "has_main_web_app": False,
-        }
-
-    async def _delete_webhook(self, p: Params) -> bool:
-        self.webhook_url = None
-        if p.flag("drop_pending_updates"):
-            self._updates.clear()
-        return True
-
-    async def _set_webhook(self, p: Params) -> bool:
-        self.webhook_url = p.text("url") or None
-        if p.flag("drop_pending_updates"):
-            self._updates.clear()
-        return True
-
-    async def _get_webhook_info(self, p: Params) -> JSONDict:
-        return {
-            "url": self.webhook_url or "",
-            "has_custom_certificate": False,
-            "pending_update_count": len(self._updates),
         }
 
     def _commands_key(self, p: Params) -> tuple[str, str]:

@@ -78,6 +78,28 @@ class AdminStore(Store):
             ).fetchone()
         return None if row is None else bool(row["notified"])
 
+    async def reporter_of(self, report_id: int) -> int | None:
+        """Return who sent a report, while the link is kept; for banning, never shown."""
+        async with self._read() as conn:
+            row = await (
+                await conn.execute(
+                    "SELECT user_id FROM reporters WHERE report_id = ?", (report_id,)
+                )
+            ).fetchone()
+        return int(row["user_id"]) if row else None
+
+    async def reporter_banned(self, report_id: int) -> bool:
+        """Tell whether the sender of a report, while the link is kept, is banned."""
+        async with self._read() as conn:
+            row = await (
+                await conn.execute(
+                    "SELECT 1 FROM reporters JOIN bans ON bans.user_id = reporters.user_id"
+                    " WHERE reporters.report_id = ?",
+                    (report_id,),
+                )
+            ).fetchone()
+        return row is not None
+
     async def ban_notified(self, user_id: int) -> None:
         """Remember that the banned user got their one refusal."""
         async with self._write() as conn:

@@ -30,7 +30,7 @@ class BoardRow:
 _SQL = """
 WITH r AS (
     SELECT id, unit_code, status, created_at, acknowledged_at, closed_at, deadline_at
-    FROM reports WHERE created_at >= :since AND NOT spam
+    FROM reports WHERE created_at >= :since AND spam = 0
 ),
 counts AS (
     SELECT unit_code, count(*) AS received,

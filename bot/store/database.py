@@ -1,9 +1,10 @@
-"""The one SQLite connection every store shares: durability, the single writer and migrations.
+"""The one connection every store shares: durability, the single writer and migrations.
 
-`Database` opens the file (owner-only, WAL, `synchronous=FULL`, foreign keys, secure delete),
-runs the pending entries of `bot.store.migrations.MIGRATIONS`, and hands out the connection
-through `read()` and `write()`, which both take the one lock so that a single writer and no
-interleaved transactions ever touch it. `Store` is the base of the per-area stores built on it.
+`Database` opens the SQLite file (owner-only, WAL, `synchronous=FULL`, foreign keys, secure
+delete), or with a `postgresql://` URL a PostgreSQL database (`bot.store.postgres`), runs the
+pending entries of `bot.store.migrations.MIGRATIONS`, and hands out the connection through
+`read()` and `write()`, which both take the one lock so that a single writer and no interleaved
+transactions ever touch it. `Store` is the base of the per-area stores built on it.
 """
 
 from __future__ import annotations
@@ -20,9 +21,12 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
 import aiosqlite
+import asyncpg
 
 from bot.core.parsing import fold
 from bot.sealing import limit_key, secure_database_file
+from bot.store import postgres
+from bot.store.dialect import Connection
 from bot.store.migrations import MIGRATIONS
 
 Clock = Callable[[], float]
@@ -32,13 +36,33 @@ class StorageError(Exception):
     """The database refused a write (locked, read-only, full); nothing was half-written."""
 
 
-class Database:
-    """One SQLite database, one connection, one writer at a time."""
+class InstanceBusy(StorageError):
+    """Another process runs the bot on this PostgreSQL database."""
 
-    def __init__(self, path: Path | str, *, clock: Clock = time.time) -> None:
+
+class Database:
+    """One database, SQLite or PostgreSQL, one connection, one writer at a time.
+
+    `path` is the SQLite file; with a PostgreSQL `url` it only names where the files that sit
+    beside a SQLite database (the keys) are kept. `exclusive` (the running bot) holds a
+    PostgreSQL advisory lock for as long as it is open, as the lock file beside a SQLite
+    database does: a second bot on the same database is refused.
+    """
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        clock: Clock = time.time,
+        url: str | None = None,
+        exclusive: bool = False,
+    ) -> None:
         self.path = Path(path)
+        self.url = url
+        self.exclusive = exclusive
         self.clock = clock
         self._conn: aiosqlite.Connection | None = None
+        self._pg: postgres.PgConnection | None = None
         # aiosqlite serialises calls but not transactions: two coroutines interleaving
         # BEGIN..COMMIT on one connection would fail, so every use of it takes this lock.
         self._lock = asyncio.Lock()
@@ -46,9 +70,12 @@ class Database:
 
     async def open(self) -> None:
         """Open the database, set durability pragmas and run pending migrations (idempotent)."""
-        if self._conn is not None:
+        if self._conn is not None or self._pg is not None:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.url is not None:
+            await self._open_postgres(self.url)
+            return
         # It holds citizens' personal data: owner-only (0600), set before SQLite opens it.
         secure_database_file(self.path)
         try:
@@ -75,34 +102,95 @@ class Database:
             raise
         self._conn = conn
 
+    async def _open_postgres(self, url: str) -> None:
+        try:
+            self._limit_key = limit_key(self.path)
+        except ValueError as exc:
+            raise StorageError(str(exc)) from exc
+        try:
+            conn = await postgres.connect(url)
+        except (OSError, asyncpg.PostgresError) as exc:
+            raise StorageError(f"cannot connect to PostgreSQL: {exc}") from exc
+        try:
+            await _migrate_postgres(conn, self.clock)
+            await self._hold_instance(conn)
+        except BaseException:
+            await conn.close()
+            raise
+        self._pg = conn
+
+    async def _hold_instance(self, conn: postgres.PgConnection) -> None:
+        # Session-level: released when the connection closes, however the process ends.
+        if self.exclusive and not await conn.raw.fetchval(
+            "SELECT pg_try_advisory_lock($1)", postgres.INSTANCE_LOCK
+        ):
+            raise InstanceBusy("another liemchinh is already running on this database")
+
+    async def _pg_ready(self) -> postgres.PgConnection:
+        """Return the PostgreSQL connection, connecting again if the server dropped it."""
+        assert self._pg is not None and self.url is not None
+        if not self._pg.raw.is_closed():
+            return self._pg
+        try:
+            conn = await postgres.connect(self.url)
+        except (OSError, asyncpg.PostgresError) as exc:
+            raise StorageError(f"cannot connect to PostgreSQL: {exc}") from exc
+        try:
+            await conn.learn_schema()
+            await self._hold_instance(conn)
+        except BaseException:
+            await conn.close()
+            raise
+        self._pg = conn
+        return conn
+
     async def close(self) -> None:
         """Close the connection; an open aiosqlite thread would keep the process alive."""
         if self._conn is not None:
             conn, self._conn = self._conn, None
             await conn.close()
+        if self._pg is not None:
+            pg, self._pg = self._pg, None
+            await pg.close()
 
     @property
     def is_open(self) -> bool:
         """Tell whether the connection is open."""
-        return self._conn is not None
+        return self._conn is not None or self._pg is not None
+
+    @property
+    def is_postgres(self) -> bool:
+        """Tell whether this is a PostgreSQL database."""
+        return self.url is not None
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[aiosqlite.Connection]:
+    async def read(self) -> AsyncIterator[Connection]:
         """Lend the connection for reading, holding the lock."""
+        if self._pg is not None:
+            async with self._lock, _pg_errors(self):
+                yield await self._pg_ready()
+            return
         if self._conn is None:
             raise RuntimeError("repository is not open")
         async with self._lock:
             yield self._conn
 
     @asynccontextmanager
-    async def write(self, *, durable: bool = True) -> AsyncIterator[aiosqlite.Connection]:
+    async def write(self, *, durable: bool = True) -> AsyncIterator[Connection]:
         """Lend the connection inside one transaction: committed whole or rolled back whole.
 
-        `durable=False` commits without waiting for the disk (synchronous=NORMAL for this one
-        transaction): the commit is as atomic, and becomes durable with the next durable
-        commit's fsync of the same WAL file. Only for what may be lost on a power cut and done
-        again, never for anything a person is told is stored.
+        `durable=False` commits without waiting for the disk (on SQLite, synchronous=NORMAL
+        for this one transaction): the commit is as atomic, and becomes durable with the next
+        durable commit's fsync of the same WAL file. Only for what may be lost on a power cut
+        and done again, never for anything a person is told is stored. PostgreSQL commits as
+        its server is configured either way.
         """
+        if self._pg is not None:
+            async with self._lock, _pg_errors(self):
+                pg = await self._pg_ready()
+                async with pg.raw.transaction():
+                    yield pg
+            return
         if self._conn is None:
             raise RuntimeError("repository is not open")
         async with self._lock:
@@ -136,9 +224,13 @@ class Database:
 
     def pseudonym(self, user_id: int) -> str:
         """Return the keyed hash (HMAC-SHA256) that stands for an account in the limit's counts."""
+        return self.keyed_hash(str(user_id))
+
+    def keyed_hash(self, text: str) -> str:
+        """Return the HMAC-SHA256 of `text` under the limit's key: it names nobody without it."""
         if self._limit_key is None:
             raise RuntimeError("repository is not open")
-        return hmac.new(self._limit_key, str(user_id).encode("ascii"), hashlib.sha256).hexdigest()
+        return hmac.new(self._limit_key, text.encode("utf-8"), hashlib.sha256).hexdigest()
 
     async def applied_migrations(self) -> list[str]:
         """List the names of the migrations this database has run."""
@@ -153,15 +245,20 @@ class Store:
     def __init__(self, database: Database) -> None:
         self._database = database
 
-    def _read(self) -> AbstractAsyncContextManager[aiosqlite.Connection]:
+    def _read(self) -> AbstractAsyncContextManager[Connection]:
         return self._database.read()
 
-    def _write(self, *, durable: bool = True) -> AbstractAsyncContextManager[aiosqlite.Connection]:
+    def _write(self, *, durable: bool = True) -> AbstractAsyncContextManager[Connection]:
         return self._database.write(durable=durable)
 
     def _pseudonym(self, user_id: int) -> str:
         # Who sent a report, for the daily limit only: without the key it names nobody.
         return self._database.pseudonym(user_id)
+
+    def _forgotten_id(self, channel: str, external_id: str) -> str:
+        # What an erased person's account id on another channel becomes: a keyed hash, which
+        # keeps their ban and daily limit with them if they come back, and names nobody.
+        return "forgotten:" + self._database.keyed_hash(f"{channel}:{external_id}")
 
     def _now(self) -> float:
         # One clock for the whole database, so that every store stamps rows on the same time.
@@ -195,6 +292,51 @@ async def _migrate(conn: aiosqlite.Connection, clock: Clock) -> None:
         except BaseException:
             await conn.execute("ROLLBACK")
             raise
+
+
+async def _migrate_postgres(conn: postgres.PgConnection, clock: Clock) -> None:
+    # Workers starting together wait here for the first one's migrations, then find them done.
+    await conn.raw.execute("SELECT pg_advisory_lock($1)", postgres.MIGRATION_LOCK)
+    try:
+        await postgres.add_compat_functions(conn)
+        await conn.run_schema(
+            "CREATE TABLE IF NOT EXISTS migrations ("
+            " id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, applied_at REAL NOT NULL)"
+        )
+        done = {r["name"] for r in await conn.raw.fetch("SELECT name FROM migrations")}
+        for name, sql in MIGRATIONS:
+            if name in done:
+                continue
+            async with conn.raw.transaction():
+                for statement in _split_sql(sql):
+                    await conn.run_schema(statement)
+                await conn.raw.execute(
+                    "INSERT INTO migrations (name, applied_at) VALUES ($1, $2)", name, clock()
+                )
+    finally:
+        await conn.raw.execute("SELECT pg_advisory_unlock($1)", postgres.MIGRATION_LOCK)
+    await conn.learn_schema()
+
+
+@asynccontextmanager
+async def _pg_errors(database: Database) -> AsyncIterator[None]:
+    """Report PostgreSQL refusing or going away as SQLite's failures are reported."""
+    try:
+        yield
+    except (
+        asyncpg.PostgresConnectionError,
+        asyncpg.InterfaceError,
+        asyncpg.InternalClientError,
+        OSError,
+    ) as exc:
+        # The session is lost or in an unknown state: drop it, the next use connects again.
+        if database._pg is not None:
+            database._pg.raw.terminate()
+        raise StorageError(str(exc)) from exc
+    except asyncpg.PostgresError as exc:
+        if isinstance(exc, asyncpg.IntegrityConstraintViolationError):
+            raise sqlite3.IntegrityError(str(exc)) from exc
+        raise StorageError(str(exc)) from exc
 
 
 def _split_sql(sql: str) -> list[str]:

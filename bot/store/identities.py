@@ -2,6 +2,8 @@
 
 An identity maps a channel's own id for a person (a web session, a Zalo user) to an internal
 user id above every Telegram id, so that the rest of the store needs no channel of its own.
+Identities are erased with their person's data (`bot.store.privacy`); an erased identity's
+user id is never given to anyone else, since bans and the daily limit's counts outlive it.
 """
 
 from __future__ import annotations
@@ -9,28 +11,56 @@ from __future__ import annotations
 from bot.core.domain import FIRST_INTERNAL_ID, Channel
 from bot.store.database import Store
 
+# The highest internal user id ever given, kept in `markers` so that ids of erased identities
+# are never reused.
+_LAST_ID = "identities.last_user_id"
+
 
 class IdentityStore(Store):
     """Internal user ids for other channels' people, and reports' receipt keys."""
 
     async def user_id(self, channel: Channel, external_id: str) -> int:
-        """Return the internal user id of a channel's person, allocating one the first time."""
+        """Return the internal user id of a channel's person, allocating one the first time.
+
+        A person who erased their data and comes back gets their former id again (their
+        account id was kept only as a keyed hash), so that a ban and the daily limit still
+        apply; nothing else of theirs is left to link.
+        """
+        forgotten = self._forgotten_id(channel.value, external_id)
         async with self._write() as conn:
             row = await (
                 await conn.execute(
-                    "SELECT user_id FROM identities WHERE channel = ? AND external_id = ?",
-                    (channel.value, external_id),
+                    "SELECT user_id FROM identities WHERE channel = ? AND external_id IN (?, ?)",
+                    (channel.value, external_id, forgotten),
                 )
             ).fetchone()
             if row is not None:
+                await conn.execute(
+                    "UPDATE identities SET external_id = ? WHERE user_id = ?",
+                    (external_id, row["user_id"]),
+                )
                 return int(row["user_id"])
-            cur = await conn.execute(
+            marker = await (
+                await conn.execute("SELECT value FROM markers WHERE name = ?", (_LAST_ID,))
+            ).fetchone()
+            highest = await (
+                await conn.execute("SELECT max(user_id) AS id FROM identities")
+            ).fetchone()
+            given = [FIRST_INTERNAL_ID - 1, int(highest["id"] or 0) if highest else 0]
+            if marker is not None:
+                given.append(int(marker["value"]))
+            new_id = max(given) + 1
+            await conn.execute(
                 "INSERT INTO identities (user_id, channel, external_id, created_at)"
-                " SELECT max(coalesce(max(user_id) + 1, ?), ?), ?, ?, ? FROM identities",
-                (FIRST_INTERNAL_ID, FIRST_INTERNAL_ID, channel.value, external_id, self._now()),
+                " VALUES (?, ?, ?, ?)",
+                (new_id, channel.value, external_id, self._now()),
             )
-            assert cur.lastrowid is not None
-            return cur.lastrowid
+            await conn.execute(
+                "INSERT INTO markers (name, value) VALUES (?, ?)"
+                " ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+                (_LAST_ID, str(new_id)),
+            )
+            return new_id
 
     async def find_user_id(self, channel: Channel, external_id: str) -> int | None:
         """Return the internal user id of a channel's person, if they have one."""
@@ -42,6 +72,16 @@ class IdentityStore(Store):
                 )
             ).fetchone()
         return int(row["user_id"]) if row else None
+
+    async def external_id(self, user_id: int) -> tuple[Channel, str] | None:
+        """Return the channel and that channel's own id of an internal user, if they have one."""
+        async with self._read() as conn:
+            row = await (
+                await conn.execute(
+                    "SELECT channel, external_id FROM identities WHERE user_id = ?", (user_id,)
+                )
+            ).fetchone()
+        return (Channel(row["channel"]), str(row["external_id"])) if row else None
 
     async def receipt_key(self, code: str) -> tuple[int, bytes, bytes] | None:
         """Return the report id, salt and key hash of the report with `code`, if it has a key."""

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import aiosqlite
-
 from bot.core.domain import Poison
 from bot.store.database import Store
+from bot.store.dialect import Connection
 
 # Telegram keeps an unconfirmed update for 24 hours; twice that covers any resend.
 SEEN_SECONDS = 48 * 3600
@@ -123,7 +122,7 @@ class InboundStore(Store):
             for r in rows
         ]
 
-    async def _see(self, conn: aiosqlite.Connection, update_id: int, now: float) -> bool:
+    async def _see(self, conn: Connection, update_id: int, now: float) -> bool:
         # Record the id as seen; False when it was seen already (a resend).
         cur = await conn.execute(
             "INSERT OR IGNORE INTO seen_updates (update_id, seen_at) VALUES (?, ?)",
@@ -131,7 +130,7 @@ class InboundStore(Store):
         )
         return bool(cur.rowcount)
 
-    async def _prune(self, conn: aiosqlite.Connection, now: float) -> None:
+    async def _prune(self, conn: Connection, now: float) -> None:
         if now - self._pruned_at < PRUNE_EVERY:
             return
         self._pruned_at = now
@@ -147,7 +146,7 @@ class InboundStore(Store):
 
 
 async def _insert_poison(
-    conn: aiosqlite.Connection, poison: Poison, payload: str, received_at: float, now: float
+    conn: Connection, poison: Poison, payload: str, received_at: float, now: float
 ) -> None:
     await conn.execute(
         "INSERT INTO quarantine (update_id, kind, error, size, payload, received_at,"

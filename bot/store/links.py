@@ -61,8 +61,14 @@ class LinkStore(Store):
         source_message_id: int,
         actor: Actor,
         outgoing: Outgoing,
+        file_id: str | None = None,
+        mime_type: str | None = None,
+        data: bytes | None = None,
     ) -> int | None:
-        """Store a relayed message and the delivery it needs, atomically; None if a replay."""
+        """Store a relayed message and the delivery it needs, atomically; None if a replay.
+
+        `data` keeps the file's bytes, for a reporter on a channel that cannot copy it.
+        """
         # The same source message relayed twice is a replayed update: stored and sent once.
         now = self._now()
         async with self._write() as conn:
@@ -76,7 +82,8 @@ class LinkStore(Store):
                 return None
             cur = await conn.execute(
                 "INSERT INTO relays (report_id, direction, actor_id, kind, text, source_chat_id,"
-                " source_message_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " source_message_id, created_at, file_id, mime_type)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     report_id,
                     direction,
@@ -86,10 +93,17 @@ class LinkStore(Store):
                     source_chat_id,
                     source_message_id,
                     now,
+                    file_id,
+                    mime_type,
                 ),
             )
             relay_id = cur.lastrowid
             assert relay_id is not None
+            if data is not None:
+                await conn.execute(
+                    "INSERT INTO files (relay_id, data, created_at) VALUES (?, ?, ?)",
+                    (relay_id, data, now),
+                )
             action = "asked" if direction == "to_citizen" else "answered"
             await insert_audit(conn, report_id, now, actor, action, None, None, None, None, None)
             await insert_outbox(conn, now, outgoing, report_id, {"relay_id": relay_id})

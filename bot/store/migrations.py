@@ -371,4 +371,49 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "012_relay_file_ids",
+        """
+        -- A file a reporter sends as an answer: its Telegram file id and stated type, so that
+        -- an image sent as a document can be passed on without its metadata, as evidence is.
+        ALTER TABLE relays ADD COLUMN file_id TEXT;
+        ALTER TABLE relays ADD COLUMN mime_type TEXT;
+        """,
+    ),
+    (
+        "016_health_probe",
+        """
+        -- One row the readiness check rewrites: a write that reaches the disk proves the
+        -- database writable (not full, not read-only, not locked by another process).
+        CREATE TABLE health_probe (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            checked_at REAL NOT NULL
+        );
+        """,
+    ),
+    (
+        "013_channel_inbound_and_state",
+        """
+        -- Messages from channels other than Telegram (Zalo), stored before they are confirmed
+        -- (a webhook's 200) or acted on, handled in arrival order, then emptied. The row stays
+        -- 48 hours without its payload, so a message sent again is recognised by its id.
+        CREATE TABLE channel_inbound (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            channel TEXT NOT NULL,
+            external_id TEXT NOT NULL,
+            payload TEXT,
+            received_at REAL NOT NULL,
+            handled_at REAL,
+            UNIQUE(channel, external_id)
+        );
+        CREATE INDEX channel_inbound_pending ON channel_inbound(handled_at, seq);
+        -- What a text-only channel last showed a person: the numbered choices a bare number
+        -- refers to, the page of a long list, a question waiting for its report to be named.
+        CREATE TABLE channel_state (
+            user_id INTEGER PRIMARY KEY,
+            state TEXT NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        """,
+    ),
 ]

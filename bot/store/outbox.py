@@ -135,6 +135,17 @@ class OutboxStore(Store):
                 (self._now(), unit_code),
             )
 
+    async def release_reporter(self, user_id: int) -> int:
+        """Make the messages held for a reporter due now (they just wrote); return how many."""
+        async with self._write() as conn:
+            cur = await conn.execute(
+                "UPDATE outbox SET next_attempt_at = ? WHERE status = 'pending'"
+                " AND kind LIKE 'citizen%' AND next_attempt_at > ? AND report_id IN"
+                " (SELECT report_id FROM reporters WHERE user_id = ?)",
+                (self._now(), self._now(), user_id),
+            )
+            return cur.rowcount
+
     async def stats(self) -> dict[str, int]:
         """Count outbox items by status."""
         async with self._read() as conn:

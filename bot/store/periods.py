@@ -12,10 +12,9 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
-import aiosqlite
-
 from bot.core.domain import OPEN_STATUSES, Status
 from bot.sealing import unseal
+from bot.store.dialect import Connection
 
 __all__ = [
     "PeriodFigures",
@@ -41,8 +40,8 @@ _ROW_COLUMNS = (
 )
 # Contact details are read only when asked for, and only for named reports.
 _CONTACTS = (
-    "CASE WHEN anonymous THEN NULL ELSE contact_name END AS contact_name,"
-    " CASE WHEN anonymous THEN NULL ELSE contact_phone END AS contact_phone"
+    "CASE WHEN anonymous <> 0 THEN NULL ELSE contact_name END AS contact_name,"
+    " CASE WHEN anonymous <> 0 THEN NULL ELSE contact_phone END AS contact_phone"
 )
 _NO_CONTACTS = "NULL AS contact_name, NULL AS contact_phone"
 _FROM = " FROM reports JOIN units ON units.code = reports.unit_code WHERE "
@@ -72,7 +71,7 @@ class Scope:
             clauses.append(f"reports.unit_code IN ({marks})")
             params.extend(self.unit_codes)
         if not self.include_spam:
-            clauses.append("NOT spam")
+            clauses.append("spam = 0")
         return " AND ".join(clauses), params
 
 
@@ -91,14 +90,14 @@ def plain_row(row: Any) -> dict[str, Any]:
     return found
 
 
-async def count_rows(conn: aiosqlite.Connection, scope: Scope) -> int:
+async def count_rows(conn: Connection, scope: Scope) -> int:
     """Count the reports in the scope."""
     where, params = scope.where()
     row = await (await conn.execute("SELECT count(*)" + _FROM + where, params)).fetchone()
     return int(row[0]) if row else 0
 
 
-Reader = Callable[[], AbstractAsyncContextManager[aiosqlite.Connection]]
+Reader = Callable[[], AbstractAsyncContextManager[Connection]]
 
 
 async def iter_rows(
@@ -120,7 +119,7 @@ async def iter_rows(
     while True:
         async with read() as conn:
             cursor = await conn.execute(sql, (*params, last, chunk))
-            # Plain tuples zipped with the names: half the time of sqlite3.Row and dict().
+            # Plain tuples zipped with the names: half the time of Row and dict().
             cursor.row_factory = None
             rows = await cursor.fetchall()
             names = [column[0] for column in cursor.description]
@@ -184,7 +183,7 @@ def _ranked(tallies: dict[str, _Tally]) -> list[tuple[str, int]]:
     return [(key, tally.count) for key, tally in ordered]
 
 
-async def period_figures(conn: aiosqlite.Connection, scope: Scope, now: float) -> PeriodFigures:
+async def period_figures(conn: Connection, scope: Scope, now: float) -> PeriodFigures:
     """Count the scope's reports by category, status and unit, without reading them one by one.
 
     Overdue: open past its deadline at `now`, or escalated once already. Time to acknowledge is

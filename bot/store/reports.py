@@ -480,7 +480,7 @@ class ReportStore(Store):
             rows = await conn.execute_fetchall(
                 "SELECT unit_code, count(*) AS open,"
                 " sum(deadline_at IS NOT NULL AND deadline_at <= ?) AS overdue FROM reports"
-                " WHERE status IN ('new', 'acknowledged', 'in_progress') AND NOT spam"
+                " WHERE status IN ('new', 'acknowledged', 'in_progress') AND spam = 0"
                 " GROUP BY unit_code",
                 (now,),
             )

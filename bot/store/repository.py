@@ -1,4 +1,4 @@
-"""The repository: one SQLite database behind one store per area of the bot.
+"""The repository: one database (SQLite or PostgreSQL) behind one store per area of the bot.
 
 Every piece of SQL in the project lives in `bot.store`. `Repository` opens and closes the shared
 `Database` and exposes one store per area as an attribute (`repo.units`, `repo.reports`,
@@ -15,12 +15,17 @@ from pathlib import Path
 
 import aiosqlite
 
+from bot.config import Settings
 from bot.store.admin import AdminStore
 from bot.store.board import BoardStore
+from bot.store.channels import ChannelStore
 from bot.store.chats import ChatStore
-from bot.store.database import Clock, Database, StorageError
+from bot.store.database import Clock, Database, InstanceBusy, StorageError
+from bot.store.dialect import Connection
 from bot.store.drafts import DraftStore
+from bot.store.feed import FeedStore
 from bot.store.files import FileStore
+from bot.store.health import HealthStore
 from bot.store.identities import IdentityStore
 from bot.store.inbound import InboundStore
 from bot.store.integrity import IntegrityStore
@@ -32,14 +37,22 @@ from bot.store.reports import ReportStore
 from bot.store.units import UnitStore
 from bot.store.users import UserStore
 
-__all__ = ["Clock", "Repository", "StorageError"]
+__all__ = ["Clock", "InstanceBusy", "Repository", "StorageError"]
 
 
 class Repository:
     """The database and its stores: units, users, drafts, reports, links, admin, outbox, ..."""
 
-    def __init__(self, path: Path | str, *, clock: Clock = time.time) -> None:
-        self.database = Database(path, clock=clock)
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        clock: Clock = time.time,
+        url: str | None = None,
+        exclusive: bool = False,
+    ) -> None:
+        # With a PostgreSQL url, path only says where the keys kept beside a database live.
+        self.database = Database(path, clock=clock, url=url, exclusive=exclusive)
         self.units = UnitStore(self.database)
         self.users = UserStore(self.database)
         self.drafts = DraftStore(self.database)
@@ -55,8 +68,24 @@ class Repository:
         self.identities = IdentityStore(self.database)
         self.files = FileStore(self.database)
         self.board = BoardStore(self.database)
+        # The Open311 feed's de-identified rows.
+        self.feed = FeedStore(self.database)
         # Chats the bot was added to without a unit, and what it told them.
         self.chats = ChatStore(self.database)
+        # The operator's readiness probe and figures.
+        self.health = HealthStore(self.database)
+        # Text-only channels (Zalo): their stored messages and what each person was shown.
+        self.channels = ChannelStore(self.database)
+
+    @classmethod
+    def of(
+        cls, settings: Settings, *, clock: Clock = time.time, exclusive: bool = False
+    ) -> Repository:
+        """Return the repository of the configured database, SQLite or PostgreSQL.
+
+        `exclusive` is for the running bot: on PostgreSQL it refuses a second one.
+        """
+        return cls(settings.database, clock=clock, url=settings.database_url, exclusive=exclusive)
 
     @property
     def path(self) -> Path:
@@ -95,10 +124,10 @@ class Repository:
     # Tests reach the connection and the lock to make SQLite fail the way it does in production
     # (read-only, full, locked); these keep that working without a store to go through.
 
-    def _read(self) -> AbstractAsyncContextManager[aiosqlite.Connection]:
+    def _read(self) -> AbstractAsyncContextManager[Connection]:
         return self.database.read()
 
-    def _write(self) -> AbstractAsyncContextManager[aiosqlite.Connection]:
+    def _write(self) -> AbstractAsyncContextManager[Connection]:
         return self.database.write()
 
     @property

@@ -1,6 +1,6 @@
 """Rows to domain objects, and the writes several stores make inside their own transactions.
 
-The `to_*` functions turn `sqlite3.Row`s into `bot.core.domain` objects (unsealing contact
+The `to_*` functions turn `Row`s into `bot.core.domain` objects (unsealing contact
 details on the way). The `insert_*`, `update_report` and `fetch_report` helpers take the
 connection of a transaction already open, so that a step touching several areas (a report, its
 audit line, the messages it owes, the links it consumes) is still one transaction.
@@ -9,11 +9,8 @@ audit line, the messages it owes, the links it consumes) is still one transactio
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Mapping
 from typing import Any
-
-import aiosqlite
 
 from bot.core.domain import (
     Actor,
@@ -27,6 +24,7 @@ from bot.core.domain import (
 )
 from bot.core.outbox import Outgoing
 from bot.sealing import unseal
+from bot.store.dialect import Connection, Row
 
 # The columns a citizen fills in, in the order `submit_draft` inserts them.
 REPORT_COLUMNS = (
@@ -75,7 +73,7 @@ REPORT_SELECT = (
 REPORTER_SELECT = REPORT_SELECT + " JOIN reporters ON reporters.report_id = reports.id"
 
 
-def to_unit(row: sqlite3.Row) -> Unit:
+def to_unit(row: Row) -> Unit:
     """Build a unit from a row of `UNIT_SELECT`."""
     return Unit(
         code=row["code"],
@@ -87,7 +85,7 @@ def to_unit(row: sqlite3.Row) -> Unit:
     )
 
 
-def to_attachment(row: sqlite3.Row) -> Attachment:
+def to_attachment(row: Row) -> Attachment:
     """Build a piece of evidence from a row of `ATTACHMENT_SELECT`."""
     return Attachment(
         id=row["id"],
@@ -103,7 +101,7 @@ def to_attachment(row: sqlite3.Row) -> Attachment:
     )
 
 
-def to_report(row: sqlite3.Row) -> Report:
+def to_report(row: Row) -> Report:
     """Build a report from a row of `REPORT_SELECT`, unsealing the contact details."""
     values = {c: row[c] for c in REPORT_COLUMNS}
     values["anonymous"] = bool(values["anonymous"])
@@ -131,7 +129,7 @@ def to_report(row: sqlite3.Row) -> Report:
     )
 
 
-def to_audit(row: sqlite3.Row) -> AuditEntry:
+def to_audit(row: Row) -> AuditEntry:
     """Build a line of a report's history from a row of `audit`."""
     return AuditEntry(
         id=row["id"],
@@ -147,7 +145,7 @@ def to_audit(row: sqlite3.Row) -> AuditEntry:
     )
 
 
-def to_link(row: sqlite3.Row) -> Link:
+def to_link(row: Row) -> Link:
     """Build a message-to-report link from a row of `links`."""
     return Link(
         chat_id=row["chat_id"],
@@ -160,7 +158,7 @@ def to_link(row: sqlite3.Row) -> Link:
     )
 
 
-def to_relay(row: sqlite3.Row) -> Relay:
+def to_relay(row: Row) -> Relay:
     """Build a relayed message from a row of `relays`."""
     return Relay(
         id=row["id"],
@@ -171,17 +169,19 @@ def to_relay(row: sqlite3.Row) -> Relay:
         source_chat_id=row["source_chat_id"],
         source_message_id=row["source_message_id"],
         actor_id=row["actor_id"],
+        file_id=row["file_id"],
+        mime_type=row["mime_type"],
     )
 
 
-async def fetch_report(conn: aiosqlite.Connection, report_id: int) -> Report | None:
+async def fetch_report(conn: Connection, report_id: int) -> Report | None:
     """Read one report on the caller's connection (inside its transaction)."""
     row = await (await conn.execute(REPORT_SELECT + " WHERE id = ?", (report_id,))).fetchone()
     return to_report(row) if row else None
 
 
 async def update_report(
-    conn: aiosqlite.Connection, report_id: int, changes: Mapping[str, Any], now: float
+    conn: Connection, report_id: int, changes: Mapping[str, Any], now: float
 ) -> None:
     """Set columns of a report and its `updated_at`; the caller vouches for the column names."""
     values = {**changes, "updated_at": now}
@@ -192,7 +192,7 @@ async def update_report(
 
 
 async def insert_audit(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     report_id: int,
     now: float,
     actor: Actor,
@@ -227,7 +227,7 @@ async def insert_audit(
 
 
 async def insert_outbox(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     now: float,
     item: Outgoing,
     report_id: int | None,
@@ -254,7 +254,7 @@ async def insert_outbox(
 
 
 async def insert_draft_attachment(
-    conn: aiosqlite.Connection, user_id: int, att: Attachment, now: float
+    conn: Connection, user_id: int, att: Attachment, now: float
 ) -> int:
     """Attach a piece of evidence to a user's draft; return its id."""
     cur = await conn.execute(
@@ -279,7 +279,7 @@ async def insert_draft_attachment(
     return cur.lastrowid
 
 
-async def insert_link(conn: aiosqlite.Connection, link: Link, now: float) -> None:
+async def insert_link(conn: Connection, link: Link, now: float) -> None:
     """Tie a bot message to a report, replacing what the message was tied to before."""
     await conn.execute(
         "INSERT OR REPLACE INTO links (chat_id, message_id, report_id, purpose, unit_code,"

@@ -95,11 +95,11 @@ class UnitStore(Store):
         async with self._read() as conn:
             if parent is None:
                 rows = await conn.execute_fetchall(
-                    UNIT_SELECT + " WHERE parent IS NULL AND NOT disabled"
+                    UNIT_SELECT + " WHERE parent IS NULL AND disabled = 0"
                 )
             else:
                 rows = await conn.execute_fetchall(
-                    UNIT_SELECT + " WHERE parent = ? AND NOT disabled", (parent,)
+                    UNIT_SELECT + " WHERE parent = ? AND disabled = 0", (parent,)
                 )
         return sorted((to_unit(r) for r in rows), key=lambda u: fold(u.name))
 
@@ -110,7 +110,7 @@ class UnitStore(Store):
         marks = ",".join("?" * len(codes))
         async with self._read() as conn:
             rows = await conn.execute_fetchall(
-                f"SELECT DISTINCT parent FROM units WHERE NOT disabled AND parent IN ({marks})",
+                f"SELECT DISTINCT parent FROM units WHERE disabled = 0 AND parent IN ({marks})",
                 tuple(codes),
             )
         return {r["parent"] for r in rows}
@@ -118,7 +118,7 @@ class UnitStore(Store):
     async def search_units(self, query: str, limit: int = 8) -> list[Unit]:
         """Find enabled units whose name or code matches, ignoring case and diacritics."""
         async with self._read() as conn:
-            rows = await conn.execute_fetchall(UNIT_SELECT + " WHERE NOT disabled")
+            rows = await conn.execute_fetchall(UNIT_SELECT + " WHERE disabled = 0")
         found = [
             to_unit(r) for r in rows if matches(query, r["name"]) or matches(query, r["code"])
         ]
@@ -216,10 +216,16 @@ class UnitStore(Store):
                 "UPDATE units SET chat_id = ?, chat_state = 'ok' WHERE chat_id = ?",
                 (new_chat_id, old_chat_id),
             )
-            # Telegram carries the history over, so alerts keep their buttons and edits.
+            # Telegram carries the history over, so alerts keep their buttons and edits. A link
+            # already under the new id for the same message gives way, as UPDATE OR REPLACE
+            # would do in SQLite alone.
             await conn.execute(
-                "UPDATE OR REPLACE links SET chat_id = ? WHERE chat_id = ?",
+                "DELETE FROM links WHERE chat_id = ? AND message_id IN"
+                " (SELECT message_id FROM links WHERE chat_id = ?)",
                 (new_chat_id, old_chat_id),
+            )
+            await conn.execute(
+                "UPDATE links SET chat_id = ? WHERE chat_id = ?", (new_chat_id, old_chat_id)
             )
         return [r["code"] for r in rows]
 

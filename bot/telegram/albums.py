@@ -7,7 +7,8 @@ from __future__ import annotations
 from telegram import InputMediaAudio, InputMediaDocument, InputMediaPhoto, InputMediaVideo
 
 ALBUM_MAX = 10
-_FAMILY = {"photo": "visual", "video": "visual", "document": "document", "audio": "audio"}
+# Documents are left out: an image sent as a document is cleaned of its metadata first.
+_FAMILY = {"photo": "visual", "video": "visual", "audio": "audio"}
 AlbumMedia = InputMediaPhoto | InputMediaVideo | InputMediaDocument | InputMediaAudio
 ALBUM_MEDIA: dict[str, type[AlbumMedia]] = {
     "photo": InputMediaPhoto,
@@ -16,14 +17,15 @@ ALBUM_MEDIA: dict[str, type[AlbumMedia]] = {
     "audio": InputMediaAudio,
 }
 # The kinds an alert can be the caption of (its one piece of evidence).
-CAPTIONED = frozenset({"photo", "video", "document"})
+CAPTIONED = frozenset({"photo", "video"})
 
 
 def albums(kinds: list[str], start: int) -> list[list[int]]:
     """Group the evidence from number `start` (1-based) into albums and single messages.
 
-    Telegram groups photos with videos, documents with documents and audio with audio, two
-    to ten to an album; voice notes, animations and round videos go alone. The grouping of
+    Telegram groups photos with videos and audio with audio, two to ten to an album (and
+    documents with documents, not used: their images are cleaned one by one); voice notes,
+    animations, round videos and any other kind go alone. The grouping of
     the files from `start` on is always the same, so a retry resends the same album.
     """
     groups: list[list[int]] = []

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from telegram.ext import Application, CallbackContext, ExtBot, filters
 
 from bot.config import Settings
 from bot.i18n import Gettext, Translator
+from bot.metrics import Metrics
 from bot.store.repository import Clock, Repository
 
 if TYPE_CHECKING:
@@ -33,9 +34,11 @@ class Services:
     # current by /admin_add and /admin_remove.
     admin_filter: filters.User
     delivery: Delivery | None = None
-    # The port the webhook server listens on, once started (tests ask for any free one).
+    # The figures /metrics shows, in a registry of this application's own.
+    metrics: Metrics = field(default_factory=Metrics)
+    # The one web server's port (pages, webhook, operator's endpoints): None for [web] port,
+    # 0 for any free one (tests); set to the real one once it listens. Both names hold it.
     webhook_port: int | None = None
-    # The web pages' port: None for [web] port, 0 for any free one; set to the real one.
     web_port: int | None = None
 
 

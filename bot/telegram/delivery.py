@@ -19,9 +19,11 @@ from telegram.error import (
 
 from bot.config import Settings
 from bot.core.outbox import (
+    Deferred,
     HeldAlertsNotice,
     OutboxItem,
     OutboxKind,
+    ReporterChannel,
 )
 from bot.i18n import Translator
 from bot.store.repository import Repository, StorageError
@@ -35,6 +37,8 @@ MAX_BACKOFF = 300.0
 # fixing it releases the held alerts at once.
 HOLD_SECONDS = 3600.0
 IDLE_WAKE = 60.0
+# On stopping, how long the item in hand may take to finish (SIGTERM ends within 10 s).
+STOP_GRACE = 3.0
 
 
 class Delivery(Senders):
@@ -46,6 +50,7 @@ class Delivery(Senders):
         super().__init__(bot, db, settings, translator)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         # One sender per kind of message; the payload's type is checked once, in _attempt.
         self._senders: dict[OutboxKind, Callable[[OutboxItem], Awaitable[None]]] = {
             OutboxKind.ALERT: self._send_alert,
@@ -60,21 +65,31 @@ class Delivery(Senders):
             OutboxKind.HELD_ALERTS: self._send_held_alerts,
             OutboxKind.NOTICE: self._send_text_notice,
             OutboxKind.CONFLICT_NOTICE: self._send_conflict_notice,
+            OutboxKind.PATTERN_CHECK: self._check_pattern,
         }
         assert set(self._senders) == set(OutboxKind), "every kind of message needs a sender"
+        # Reporters reached through another channel (Zalo), by the channel's name: their
+        # messages go through the same queue, retries and records.
+        self.channels: dict[str, ReporterChannel] = {}
 
     def start(self) -> None:
         """Start the background loop."""
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="liemchinh-delivery")
 
-    async def stop(self) -> None:
-        """Stop the loop; what is still owed stays in the database for the next start."""
+    async def stop(self, grace: float = STOP_GRACE) -> None:
+        """Finish the item in hand (for up to `grace` seconds), then stop; the rest stays owed."""
         if self._task is not None:
             task, self._task = self._task, None
+            self._stopping = True
+            self._wake.set()
+            # An item cut short in the middle of a send may go out twice (marked as resent)
+            # after a restart; one left to finish is recorded as sent.
+            await asyncio.wait({task}, timeout=grace)
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            self._stopping = False
 
     def wake(self) -> None:
         """Ask the loop to look at the outbox now."""
@@ -83,7 +98,7 @@ class Delivery(Senders):
     async def _run(self) -> None:
         # The outbox retries from storage: its calls are not retried again by the limiter.
         IN_OUTBOX.set(True)
-        while True:
+        while not self._stopping:
             try:
                 await self.deliver_due()
                 due = await self.db.outbox.next_due()
@@ -104,6 +119,8 @@ class Delivery(Senders):
         while items := await self.db.outbox.due():
             progressed = False
             for item in items:
+                if self._stopping:
+                    return done
                 if await self._attempt(item):
                     done += 1
                     progressed = True
@@ -121,7 +138,11 @@ class Delivery(Senders):
             del self._unrecorded[item.id]
             return False
         try:
-            await self._senders[item.kind](item)
+            if not await self._other_channel(item):
+                await self._senders[item.kind](item)
+        except Deferred as exc:
+            await self.db.outbox.retry(item.id, exc.delay, exc.reason)
+            return False
         except RetryAfter as exc:
             delay = exc.retry_after
             seconds = delay if isinstance(delay, int | float) else delay.total_seconds()
@@ -166,11 +187,28 @@ class Delivery(Senders):
             await self.db.units.set_unit_chat_state(item.unit_code, "ok")
         return True
 
+    async def _other_channel(self, item: OutboxItem) -> bool:
+        """Deliver a reporter's message through their own channel; False if that is Telegram.
+
+        Web reporters read theirs on the status page; a channel that is not running (Zalo
+        switched off, or stopping) holds its reporters' messages rather than dropping them.
+        """
+        if not item.kind.to_reporter or item.report_id is None:
+            return False
+        channel = await self.db.reports.reporter_channel(item.report_id)
+        if channel in (None, "telegram", "web"):
+            return False
+        sender = self.channels.get(channel)
+        if sender is None:
+            raise Deferred(f"the {channel} channel is not running", HOLD_SECONDS)
+        await sender.deliver(item)
+        return True
+
     async def _later(
         self, item: OutboxItem, delay: float, error: str, *, maybe_sent: bool = False
     ) -> None:
         """Retry later; a message to one person stops after MAX_ATTEMPTS, an alert never."""
-        if item.kind is not OutboxKind.ALERT and item.attempts + 1 >= MAX_ATTEMPTS:
+        if item.kind not in _NEVER_GIVEN_UP and item.attempts + 1 >= MAX_ATTEMPTS:
             log.error("outbox item %s given up after %d attempts", item.id, MAX_ATTEMPTS)
             await self.db.outbox.give_up(item.id, error)
         else:
@@ -203,6 +241,9 @@ class Delivery(Senders):
             self.wake()
 
 
+# An alert is owed to a unit however long its chat is broken, and a pattern check must run
+# however often the search failed: neither is ever dropped.
+_NEVER_GIVEN_UP = frozenset({OutboxKind.ALERT, OutboxKind.PATTERN_CHECK})
 # Telegram's answers meaning the thing to copy or reply to is gone for good.
 _GONE = ("message to copy not found", "message to reply not found", "chat not found")
 # Messages to one person (not alerts, which are never dropped) stop after this many attempts:

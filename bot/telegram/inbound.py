@@ -18,6 +18,7 @@ import contextlib
 import hmac
 import logging
 import random
+import time
 from collections.abc import Hashable, Sequence
 from typing import Any
 
@@ -52,6 +53,9 @@ PAGE = 500
 # Freshly stored updates kept parsed for their handling (a few seconds' worth at most).
 PARSED_MAX = 200
 BACKLOG = 2000
+# On stopping, how long the updates in hand may take to finish: SIGTERM must end the process
+# within 10 s, and an update cut short is handled again at the next start.
+STOP_GRACE = 4.0
 # At most one "updates were set aside" notice to the admins per hour.
 POISON_NOTICE_SECONDS = 3600.0
 
@@ -92,6 +96,8 @@ class Inbound:
         """Read and store raw updates (those seen lately are ignored); wake the handling."""
         arrivals = [read(item, self.app.bot) for item in raw]
         await self._keep(arrivals)
+        # A webhook request stored: Telegram reaches the bot.
+        self._services.metrics.intake(self._services.clock())
         return arrivals
 
     async def _keep(self, arrivals: Sequence[Arrival]) -> None:
@@ -122,15 +128,15 @@ class Inbound:
         self._lanes.start()
         self._tasks.append(asyncio.create_task(self._dispatch(), name="liemchinh-dispatch"))
 
-    async def stop(self) -> None:
-        """Stop fetching and handling; what is stored stays for the next start."""
+    async def stop(self, grace: float = STOP_GRACE) -> None:
+        """Stop fetching, finish the updates in hand (up to `grace` s); the rest stays stored."""
         tasks, self._tasks = self._tasks, []
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        await self._lanes.stop()
+        await self._lanes.stop(grace)
 
     async def _dispatch(self) -> None:
         while True:
@@ -209,12 +215,14 @@ class Inbound:
 
     async def _handle(self, item: Item) -> None:
         update_id, update = item
+        started = time.monotonic()
         try:
             # process_update hands handler errors to the error handler itself; an update is
             # done once its handlers ran, whatever they concluded.
             await self.app.process_update(update)
         except Exception as exc:
             log.error("update %s could not be handled (%s)", update_id, type(exc).__name__)
+        self._services.metrics.handled(update_kind(update), time.monotonic() - started)
         try:
             await self.db.inbound.update_handled(update_id)
         except StorageError:
@@ -306,6 +314,7 @@ class Inbound:
         while True:
             try:
                 raw = await self._get_updates(offset)
+                self._services.metrics.intake(self._services.clock())
                 if raw:
                     arrivals = [read(item, self.app.bot) for item in raw]
                     try:
@@ -378,6 +387,14 @@ class Inbound:
                         " again."
                     ),
                 )
+
+
+def update_kind(update: Update) -> str:
+    """Return which kind of update this is ("message", "callback_query", ...), for metrics."""
+    # Update.ALL_TYPES names Telegram's kinds: a fixed set, never anything a person wrote.
+    return next(
+        (kind for kind in Update.ALL_TYPES if getattr(update, kind, None) is not None), "other"
+    )
 
 
 def _lane(update: Update) -> Hashable:

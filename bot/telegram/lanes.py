@@ -41,6 +41,9 @@ class Lanes(Generic[Item]):
         self._idle = asyncio.Event()
         self._idle.set()
         self.waiting = 0
+        # Workers busy with an item, and whether stop() asked them to take no more.
+        self._busy: set[asyncio.Task[None]] = set()
+        self._closing = False
 
     def start(self) -> None:
         """Start the workers."""
@@ -50,14 +53,23 @@ class Lanes(Generic[Item]):
                 for n in range(self._width)
             ]
 
-    async def stop(self) -> None:
-        """Stop the workers; what was queued stays wherever its caller keeps it."""
+    async def stop(self, grace: float = 0.0) -> None:
+        """Stop the workers, letting the items in hand finish for up to `grace` seconds."""
+        # What was queued and not begun stays wherever the caller keeps it (the database).
         workers, self._workers = self._workers, []
+        self._closing = True
+        busy = [task for task in workers if task in self._busy]
         for task in workers:
+            if task not in busy:
+                task.cancel()
+        if busy and grace > 0:
+            await asyncio.wait(busy, timeout=grace)
+        for task in busy:
             task.cancel()
         for task in workers:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        self._closing = False
 
     def submit(self, key: Hashable, item: Item) -> None:
         """Queue an item behind the others of its key."""
@@ -76,16 +88,20 @@ class Lanes(Generic[Item]):
         await self._idle.wait()
 
     async def _worker(self) -> None:
-        while True:
+        me = asyncio.current_task()
+        assert me is not None
+        while not self._closing:
             key = await self._ready.get()
             queue = self._queues[key]
             item = queue[0]
+            self._busy.add(me)
             try:
                 await self._work(item)
             except Exception as exc:
                 # The worker must outlive any one item; the error's text may hold personal data.
                 log.error("an item of a lane failed (%s)", type(exc).__name__)
             finally:
+                self._busy.discard(me)
                 queue.popleft()
                 self.waiting -= 1
                 if queue:

@@ -45,7 +45,7 @@ from bot.core.outbox import (
     TextNotice,
 )
 from bot.core.parsing import format_code
-from bot.core.workflow import allowed_actions
+from bot.core.workflow import Workflow, allowed_actions
 from bot.figures.stats import Period, render_chart, stats_of, summary_text
 from bot.i18n import Gettext, Translator
 from bot.messages import admin as admin_texts
@@ -75,6 +75,7 @@ from bot.messages.report import (
 )
 from bot.store.repository import Repository, StorageError
 from bot.telegram.albums import ALBUM_MEDIA, CAPTIONED, AlbumMedia, albums, upload_name
+from bot.telegram.evidence import CleanedImage, clean_image_file
 from bot.telegram.keyboards import (
     alert_keyboard,
     answer_keyboard,
@@ -112,6 +113,13 @@ class Senders:
         self.settings = settings
         self.translator = translator
         self._chat_types: dict[int, str] = {}
+        # Images sent as documents, once cleaned of metadata: the clean copy's file id on
+        # Telegram and the original's SHA-256, by attachment id (a restart cleans them again).
+        self._cleaned: dict[int, tuple[str, str]] = {}
+        # Documents read once and found not to be images: copied as they are from then on.
+        self._not_images: set[int] = set()
+        # Decides patterns after a report is stored (a step of the workflow, no message).
+        self.workflow = Workflow(db, settings)
         # Parts Telegram accepted whose record the database refused for a while, by item.
         self._unrecorded: dict[int, tuple[int, int | None, Link | None]] = {}
 
@@ -146,6 +154,11 @@ class Senders:
         _ = self._
         rest = continuation(report, _)
         done = item.parts_done
+        # Only files a citizen sent on Telegram go by file id as they are (photos and videos
+        # carry no metadata there); documents, whose images are cleaned first, and files from
+        # other channels, held as bytes with their own notes, go one by one as before.
+        telegram = await self.db.reports.reporter_channel(report.id) == "telegram"
+        kinds = [a.kind if telegram else "stored" for a in attachments]
         if done == 0:
             resent = await self._begin_part(item, 1)
             banner: dict[str, object] = {
@@ -156,7 +169,7 @@ class Senders:
             link = Link(chat_id, 0, report.id, "alert", link_unit, data=banner)
             text, markup = await self.render_alert(report, link, len(attachments), resent=resent)
             single = attachments[0] if len(attachments) == 1 else None
-            if single is not None and single.kind in CAPTIONED and not rest and fits_caption(text):
+            if single is not None and kinds[0] in CAPTIONED and not rest and fits_caption(text):
                 # The same text: with ALERT_STATE to spare, a caption's limit cuts nothing.
                 banner["caption"] = True
                 alert_id = await self._send_captioned(chat_id, single, text, markup)
@@ -168,7 +181,7 @@ class Senders:
                 alert_id, done = message.message_id, 1
             link = Link(chat_id, alert_id, report.id, "alert", link_unit, data=banner)
             await self._record(item, done, alert_id, link)
-        for group in albums([a.kind for a in attachments], max(done, 1)):
+        for group in albums(kinds, max(done, 1)):
             captions = [evidence_caption(report.code, i, len(attachments), _) for i in group]
             if await self._begin_part(item, group[0] + 1):
                 captions = [resent_mark(caption, _) for caption in captions]
@@ -192,10 +205,7 @@ class Senders:
     async def _send_captioned(
         self, chat_id: int, att: Attachment, text: str, markup: InlineKeyboardMarkup | None
     ) -> int:
-        """Send an alert as the caption of its one piece of evidence; return its message id."""
-        data = await self.db.files.attachment_bytes(att.id) if att.id is not None else None
-        if data is not None:
-            return (await self._upload(chat_id, att.kind, data, text, markup)).message_id
+        """Send an alert as the caption of its one photo or video; return its message id."""
         try:
             # copyMessage, never forwardMessage: a copy carries no trace of the sender.
             copied = await self.bot.copy_message(
@@ -223,13 +233,9 @@ class Senders:
         """Send pieces of evidence as one album (sendMediaGroup), each with its caption."""
         media: list[AlbumMedia] = []
         for att, caption in zip(files, captions, strict=True):
-            data = await self.db.files.attachment_bytes(att.id) if att.id is not None else None
-            # Sent by file id (or the stored bytes of a web upload), which names nobody.
-            source: str | InputFile = att.file_id
-            if data is not None:
-                source = InputFile(data, filename=upload_name(att.kind, data))
+            # Sent by file id, which names nobody, like a copy.
             kind = ALBUM_MEDIA[att.kind]
-            media.append(kind(source, caption=caption, parse_mode=ParseMode.HTML))
+            media.append(kind(att.file_id, caption=caption, parse_mode=ParseMode.HTML))
         await self.bot.send_media_group(chat_id, media)
 
     async def _begin_part(self, item: OutboxItem, part: int) -> bool:
@@ -339,6 +345,15 @@ class Senders:
             codes = [format_code(r.code) for r in found]
             lines.append(integrity_texts.pattern_line(codes, PATTERN_DAYS, _))
         return lines
+
+    async def _check_pattern(self, item: OutboxItem) -> None:
+        """Look for a pattern around a stored report; an escalation queues its own alerts."""
+        assert item.report_id is not None
+        report = await self.db.reports.get_report(item.report_id)
+        if report is None:
+            raise RuntimeError(f"outbox item {item.id} points at nothing")
+        # Idempotent: a cluster is escalated once, so a retry after a failure repeats nothing.
+        await self.workflow.check_pattern(report)
 
     async def _send_conflict_notice(self, item: OutboxItem) -> None:
         """Tell a unit that a report about it is handled above it, and nothing else."""
@@ -603,6 +618,10 @@ class Senders:
                 reply_parameters=reply,
             )
             return message.message_id
+        if relay.direction == "to_unit" and relay.kind == "document" and relay.file_id:
+            cleaned = await clean_image_file(self.bot, relay.file_id, relay.mime_type)
+            if cleaned is not None:
+                return await self._relay_cleaned(chat_id, relay, head, cleaned, markup, reply)
         caption = relay_caption(head, relay.text)
         data = await self.db.files.relay_bytes(relay.id)
         if data is not None:
@@ -619,6 +638,38 @@ class Senders:
             reply_parameters=reply,
         )
         return copied.message_id
+
+    async def _relay_cleaned(
+        self,
+        chat_id: int,
+        relay: Relay,
+        head: str,
+        cleaned: CleanedImage,
+        markup: InlineKeyboardMarkup | None,
+        reply: ReplyParameters | None,
+    ) -> int:
+        """Pass on an image a reporter answered with as a file, without its metadata."""
+        _ = self._
+        if cleaned.data is None:
+            text = integrity_texts.evidence_withheld(f"<b>{head}</b>", _)
+            message = await self.bot.send_message(
+                chat_id,
+                text,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup,
+                reply_parameters=reply,
+            )
+            return message.message_id
+        note = integrity_texts.metadata_note(cleaned.original_sha256, _)
+        sent = await self.bot.send_document(
+            chat_id,
+            InputFile(cleaned.data, filename=cleaned.filename),
+            caption=relay_caption(head, relay.text, note),
+            parse_mode=ParseMode.HTML,
+            reply_markup=markup,
+            reply_parameters=reply,
+        )
+        return sent.message_id
 
     async def _latest_alert(self, report_id: int, chat_id: int) -> int | None:
         links = [
@@ -674,8 +725,17 @@ class Senders:
     async def _copy_evidence(self, chat_id: int, att: Attachment, caption: str) -> None:
         data = await self.db.files.attachment_bytes(att.id) if att.id is not None else None
         if data is not None:
-            # Uploaded on the web pages: no Telegram message to copy, the bytes are stored.
+            # Uploaded on the web pages: no Telegram message to copy, the bytes are stored
+            # (photos already without their metadata).
+            if att.kind == "photo":
+                caption = integrity_texts.metadata_removed(caption, att.sha256, self._)
             await self._upload(chat_id, att.kind, data, caption)
+            return
+        if (
+            att.kind == "document"
+            and att.id not in self._not_images
+            and await self._send_cleaned(chat_id, att, caption)
+        ):
             return
         try:
             # copyMessage, never forwardMessage: a copy carries no trace of the sender.
@@ -690,6 +750,39 @@ class Senders:
             send = getattr(self.bot, method)
             kwargs = {"caption": caption} if att.kind != "video_note" else {}
             await send(chat_id, att.file_id, parse_mode=ParseMode.HTML, **kwargs)
+
+    async def _send_cleaned(self, chat_id: int, att: Attachment, caption: str) -> bool:
+        """Send an image sent as a document without its metadata; False if it is no image."""
+        _ = self._
+        known = self._cleaned.get(att.id) if att.id is not None else None
+        if known is not None:
+            # Cleaned once already: Telegram keeps the clean copy, sent again by its file id.
+            file_id, digest = known
+            text = integrity_texts.metadata_removed(caption, digest, _)
+            await self.bot.send_document(chat_id, file_id, caption=text, parse_mode=ParseMode.HTML)
+            return True
+        cleaned = await clean_image_file(self.bot, att.file_id, att.mime_type)
+        if cleaned is None:
+            if att.id is not None:
+                self._not_images.add(att.id)
+            return False
+        if att.sha256 is None and att.id is not None:
+            # The receipt states the original's fingerprint, never the cleaned copy's.
+            await self.db.drafts.set_attachment_hash(att.id, cleaned.original_sha256)
+        if cleaned.data is None:
+            text = integrity_texts.evidence_withheld(caption, _)
+            await self.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML)
+            return True
+        text = integrity_texts.metadata_removed(caption, cleaned.original_sha256, _)
+        sent = await self.bot.send_document(
+            chat_id,
+            InputFile(cleaned.data, filename=cleaned.filename),
+            caption=text,
+            parse_mode=ParseMode.HTML,
+        )
+        if att.id is not None and sent.document is not None:
+            self._cleaned[att.id] = (sent.document.file_id, cleaned.original_sha256)
+        return True
 
     async def _send_held_alerts(self, item: OutboxItem) -> None:
         """Tell an admin, in their language, that a unit's alerts are held."""

@@ -3,7 +3,8 @@
 Anything that is not a well-formed update is refused with 400 (never 500): a body that is not
 a JSON object, or whose update_id is not a 32-bit integer. A well-formed update that
 python-telegram-bot cannot read is set aside (quarantine) and answered 200, so that Telegram
-does not send it forever. A body over 1 MB is refused with 413 before it is read.
+does not send it forever. A body over 1 MB is refused with 413 before it is read. The route is
+mounted on the process's one web server (`bot.app.http_routes`).
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ import json
 import logging
 from typing import Any
 
-import tornado.httpserver
-import tornado.netutil
 import tornado.web
 
 from bot.config import WebhookConfig
@@ -29,6 +28,9 @@ MAX_BODY = 1_000_000
 
 @tornado.web.stream_request_body
 class _UpdateHandler(tornado.web.RequestHandler):
+    # Not in the request log: Telegram's POSTs come with every update.
+    quiet = True
+
     def initialize(self, inbound: Inbound, secret: str) -> None:
         self.inbound = inbound
         self.secret = secret
@@ -95,32 +97,8 @@ class _UpdateHandler(tornado.web.RequestHandler):
         log.error("webhook request failed")
 
 
-class WebhookServer:
-    """A small HTTP server on `listen:port` answering Telegram's POSTs on the URL's path."""
-
-    def __init__(self, config: WebhookConfig, inbound: Inbound) -> None:
-        if not config.url or not config.secret_token:
-            raise ValueError("webhook mode needs [webhook] url and secret_token")
-        self.config = config
-        routes = [
-            (config.path, _UpdateHandler, {"inbound": inbound, "secret": config.secret_token})
-        ]
-        self._app = tornado.web.Application(routes, log_function=lambda handler: None)
-        self._server: tornado.httpserver.HTTPServer | None = None
-
-    def start(self, port: int | None = None) -> int:
-        """Listen; return the port (a free one when `port` is 0, for tests)."""
-        server = tornado.httpserver.HTTPServer(self._app, max_body_size=MAX_BODY)
-        sockets = tornado.netutil.bind_sockets(
-            self.config.port if port is None else port, address=self.config.listen
-        )
-        server.add_sockets(sockets)
-        self._server = server
-        return int(sockets[0].getsockname()[1])
-
-    async def stop(self) -> None:
-        """Stop listening and close open connections."""
-        if self._server is not None:
-            server, self._server = self._server, None
-            server.stop()
-            await server.close_all_connections()
+def webhook_routes(config: WebhookConfig, inbound: Inbound) -> list[tuple[Any, ...]]:
+    """Return the route answering Telegram's POSTs on the URL's path, for the one server."""
+    if not config.url or not config.secret_token:
+        raise ValueError("webhook mode needs [webhook] url and secret_token")
+    return [(config.path, _UpdateHandler, {"inbound": inbound, "secret": config.secret_token})]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from html import escape
@@ -11,11 +12,21 @@ import tornado.web
 
 from bot.config import Settings
 from bot.core.conversation import Conversation
+from bot.core.domain import Channel
 from bot.core.workflow import Workflow
 from bot.i18n import Gettext, Translator
 from bot.messages import web as words
+from bot.messages import web_privacy
 from bot.store.repository import Repository
-from bot.web.security import Failures, RateLimit, csrf_ok, csrf_token, new_session
+from bot.web.security import (
+    Failures,
+    RateLimit,
+    csrf_ok,
+    csrf_token,
+    is_ip,
+    new_session,
+    session_identity,
+)
 
 SESSION_COOKIE = "lc_session"
 LANG_COOKIE = "lc_lang"
@@ -81,8 +92,43 @@ class Page(tornado.web.RequestHandler):
 
     @property
     def address(self) -> str:
-        """Return the visitor's address, for in-memory limits only."""
-        return self.request.remote_ip or "-"
+        """Return the visitor's address, for in-memory limits only.
+
+        Behind a proxy on this machine (the README's setup) every request comes from a
+        loopback address, so the visitor's is the last entry of X-Forwarded-For, the one the
+        proxy appends; earlier entries could be written by anyone. From any other peer the
+        header is ignored.
+        """
+        peer = self.request.remote_ip or "-"
+        if not _is_loopback(peer):
+            return peer
+        forwarded = self.request.headers.get("X-Forwarded-For", "").split(",")[-1].strip()
+        return forwarded if is_ip(forwarded) else peer
+
+    async def web_user(self, create: bool = False) -> int | None:
+        """Return this browser's internal user id, allocating one only when `create`."""
+        identities = self.services.db.identities
+        identity = session_identity(self.session)
+        if create:
+            return await identities.user_id(Channel.WEB, identity)
+        return await identities.find_user_id(Channel.WEB, identity)
+
+    async def is_banned(self, report_id: int | None = None) -> bool:
+        """Tell whether this browser's person, or the sender of a report, is banned.
+
+        A web reporter is recognised by their browser's session while it lasts, and by a
+        report's link to its sender while that is kept: a ban reaches them through either.
+        """
+        admin = self.services.db.admin
+        user_id = await self.web_user()
+        if user_id is not None and await admin.ban_state(user_id) is not None:
+            return True
+        return report_id is not None and await admin.reporter_banned(report_id)
+
+    def new_session(self) -> None:
+        """Give this browser a fresh session, unrelated to the one it had."""
+        self.session = new_session()
+        self._cookie(SESSION_COOKIE, self.session)
 
     def csrf_field(self) -> str:
         """Return the hidden fields every form carries: the token and the honeypot."""
@@ -122,7 +168,9 @@ class Page(tornado.web.RequestHandler):
             f"<title>{escape(title)} · Liêm Chính</title>"
             '<link rel="stylesheet" href="/static/style.css"></head><body>'
             f'<header><a class="brand" href="/">Liêm Chính</a><nav>{nav}{switch}</nav></header>'
-            f"<main><h1>{escape(title)}</h1>{body}</main></body></html>"
+            f"<main><h1>{escape(title)}</h1>{body}</main>"
+            f'<footer><a href="/mydata">{escape(web_privacy.data_link(_))}</a></footer>'
+            "</body></html>"
         )
 
     def refuse(self, text: str, status: int = 400) -> None:
@@ -134,6 +182,10 @@ class Page(tornado.web.RequestHandler):
         """Answer errors with a short page and no details."""
         self.set_header("Content-Type", "text/plain; charset=utf-8")
         self.finish(f"{status_code}\n")
+
+
+def _is_loopback(text: str) -> bool:
+    return is_ip(text) and ipaddress.ip_address(text).is_loopback
 
 
 class Home(Page):

@@ -22,13 +22,14 @@ from bot.core.conversation import (
     new_draft,
     question,
 )
-from bot.core.domain import Attachment, Channel, Draft, Unit
+from bot.core.domain import Attachment, Draft, Unit
 from bot.core.parsing import format_code
 from bot.messages import questions as texts
 from bot.messages import web as words
+from bot.messages.web_privacy import banned
 from bot.web.forms import question_fields
 from bot.web.page import Page
-from bot.web.security import hash_key, new_receipt_key, session_identity
+from bot.web.security import hash_key, new_receipt_key
 from bot.web.uploads import RefusedFile, prepare, sniff
 
 # Internal message ids of uploaded files: random, so no two uploads of a draft collide.
@@ -38,16 +39,13 @@ _MESSAGE_ID_MAX = 2**31 - 1
 class ReportForm(Page):
     """GET shows the current question; POST answers it."""
 
-    async def _user(self, create: bool) -> int | None:
-        identity = session_identity(self.session)
-        if create:
-            return await self.services.db.identities.user_id(Channel.WEB, identity)
-        return await self.services.db.identities.find_user_id(Channel.WEB, identity)
-
     async def get(self) -> None:
         """Show the consent, or the question the draft is at (starting one if needed)."""
         db = self.services.db
-        user_id = await self._user(create=False)
+        if await self.is_banned():
+            self.refuse(banned(self._), 403)
+            return
+        user_id = await self.web_user()
         consented = (
             user_id is not None
             and (await db.users.get_or_create_user(user_id, self.locale_code))[1]
@@ -70,17 +68,20 @@ class ReportForm(Page):
         if not self.form_ok():
             self.refuse(words.expired_form(self._), 403)
             return
+        if await self.is_banned():
+            self.refuse(banned(self._), 403)
+            return
         db = self.services.db
         if self.get_body_argument("consent", None) is not None:
             if self.get_body_argument("consent") != "yes":
                 self.refuse(words.consent_refused(self._), 200)
                 return
-            user_id = await self._user(create=True)
+            user_id = await self.web_user(create=True)
             assert user_id is not None
             await db.users.set_consent(user_id, self.locale_code)
             self.redirect("/report", status=303)
             return
-        user_id = await self._user(create=False)
+        user_id = await self.web_user()
         draft = await db.drafts.get_draft(user_id) if user_id is not None else None
         if draft is None:
             if self.get_body_argument("choice", None) == "confirm":

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
+import logging
 import secrets
 import time
 from collections import deque
@@ -133,3 +135,35 @@ class Failures:
     def clear(self, key: str) -> None:
         """Forget the failures of `key` after a success."""
         self._seen.pop(key, None)
+
+
+class HideAddresses(logging.Filter):
+    """Blank IP addresses among a log record's arguments.
+
+    Tornado names the peer of a malformed or timed-out request ("Malformed HTTP message from
+    %s"); the pages' own lines never name one. The record is kept, without the address.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record's arguments; never drop it."""
+        if isinstance(record.args, tuple):
+            record.args = tuple("a visitor" if is_ip(arg) else arg for arg in record.args)
+        return True
+
+
+def hide_addresses() -> None:
+    """Keep visitors' addresses out of tornado's own log lines (once per process)."""
+    logger = logging.getLogger("tornado.general")
+    if not any(isinstance(f, HideAddresses) for f in logger.filters):
+        logger.addFilter(HideAddresses())
+
+
+def is_ip(value: object) -> bool:
+    """Tell whether a value (a string, tornado's connection context) is an IP address."""
+    if isinstance(value, (int, float, bytes)):
+        return False
+    try:
+        ipaddress.ip_address(str(value))
+    except ValueError:
+        return False
+    return True

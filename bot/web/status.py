@@ -1,7 +1,7 @@
 """/status: a report opened with its code and secret key; answers, verdict and rating.
 
-A wrong code, a wrong key and a missing report get the same answer. Failures are counted per
-code and per address, in memory: slowed after a few, locked for a while after more.
+A wrong code, a wrong key and a missing report get the same answer (`bot.web.lookup`). A
+banned reporter, recognised by the report's link or by this browser, is refused.
 """
 
 from __future__ import annotations
@@ -13,16 +13,16 @@ from html import escape
 from bot.core.conversation import MAX_FILE_BYTES
 from bot.core.domain import CITIZEN, Report, Status, local_today
 from bot.core.outbox import AnswerPayload, Outgoing
-from bot.core.parsing import format_code, format_date, normalize_code
+from bot.core.parsing import format_code, format_date
 from bot.core.workflow import QUESTION_MAX
 from bot.messages import citizen as notices
+from bot.messages import integrity
 from bot.messages import web as words
 from bot.messages.report import deadline_date
+from bot.messages.web_privacy import banned
+from bot.web.lookup import code_and_key_fields, open_posted
 from bot.web.page import Page
-from bot.web.security import key_matches
 from bot.web.uploads import RefusedFile, prepare
-
-_DUMMY_SALT = bytes(16)
 
 
 class StatusPage(Page):
@@ -34,40 +34,28 @@ class StatusPage(Page):
 
     def _lookup(self, error: str | None = None, status: int = 200) -> None:
         label = words.labels(self._)
+        check = integrity.receipt_check_words(self._)["link"]
         err = f'<p class="error" role="alert">{escape(error)}</p>' if error else ""
         body = (
             f'<form method="post" action="/status">{self.csrf_field()}{err}'
-            f'<label for="code">{escape(label["code"])}</label>'
-            '<input id="code" name="code" autocomplete="off" autocapitalize="characters">'
-            f'<label for="key">{escape(label["key"])}</label>'
-            '<input id="key" name="key" autocomplete="off" autocapitalize="characters">'
+            f"{code_and_key_fields(self._)}"
             f'<button type="submit" name="action" value="open">{escape(label["open"])}</button>'
             "</form>"
+            # A signed receipt is checked on a page of its own.
+            f'<p><a href="/status/receipt">{escape(check)}</a></p>'
         )
         self.page(words.nav(self._)["/status"], body, status)
 
     async def _open(self) -> Report | None:
         """Return the report the posted code and key open, or None (after answering)."""
-        services = self.services
-        code = normalize_code(self.get_body_argument("code", "")) or ""
-        key = self.get_body_argument("key", "")
-        by_code, by_address = "code:" + code, "addr:" + self.address
-        failures = services.failures
-        if failures.locked(by_code) or failures.locked(by_address):
-            self._lookup(words.locked(self._), 429)
+        report_id, refusal, status = await open_posted(self)
+        if report_id is None:
+            self._lookup(refusal, status)
             return None
-        await asyncio.sleep(max(failures.delay(by_code), failures.delay(by_address)))
-        found = await services.db.identities.receipt_key(code) if code else None
-        # A missing report costs the same hashing as a wrong key: the time tells nothing.
-        _id, salt, expected = found if found is not None else (0, _DUMMY_SALT, b"")
-        ok = await asyncio.to_thread(key_matches, key, salt, expected)
-        if not ok or found is None:
-            failures.fail(by_code)
-            failures.fail(by_address)
-            self._lookup(words.not_found(self._), 404)
+        if await self.is_banned(report_id):
+            self.refuse(banned(self._), 403)
             return None
-        failures.clear(by_address)
-        return await services.db.reports.get_report(found[0])
+        return await self.services.db.reports.get_report(report_id)
 
     async def post(self) -> None:
         """Open the report, or take an answer, a verdict or a rating."""

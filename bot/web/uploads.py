@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-import io
 from dataclasses import dataclass
+
+from bot.core.images import UnreadableImage, strip_metadata
 
 # (magic bytes at offset 0, kind, mime type); MP4 and MOV are found by their "ftyp" box.
 _MAGIC: tuple[tuple[bytes, str, str], ...] = (
@@ -53,31 +54,17 @@ def prepare(data: bytes) -> Upload:
         raise RefusedFile("type")
     kind, mime = found
     digest = hashlib.sha256(data).hexdigest()
-    stored = strip_metadata(data, mime) if kind == "photo" else data
+    stored = _clean(data, mime) if kind == "photo" else data
     return Upload(kind, mime, stored, digest, len(data))
 
 
-def strip_metadata(data: bytes, mime: str) -> bytes:
-    """Re-encode a photo from its pixels only: no EXIF, GPS, comments or thumbnails survive."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
+def _clean(data: bytes, mime: str) -> bytes:
+    """Return a photo without its metadata; one that cannot be read is refused."""
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            # The orientation lives in EXIF: applied to the pixels, so the photo stays upright.
-            upright = ImageOps.exif_transpose(image)
-            if upright.mode not in ("RGB", "RGBA", "L", "LA"):
-                upright = upright.convert("RGBA" if mime == "image/png" else "RGB")
-            # Built from raw pixels: nothing of the original file's info can come along.
-            clean = Image.frombytes(upright.mode, upright.size, upright.tobytes())
-            out = io.BytesIO()
-            if mime == "image/png":
-                clean.save(out, format="PNG")
-            else:
-                clean.convert("RGB").save(out, format="JPEG", quality=90)
-    except (UnidentifiedImageError, OSError, ValueError):
+        return strip_metadata(data, mime)
+    except UnreadableImage:
         # Magic bytes of a photo but not a readable one: refused rather than stored as is.
         raise RefusedFile("type") from None
-    return out.getvalue()
 
 
 # What the file field offers to pick; the bytes decide what is taken.
