@@ -53,6 +53,7 @@ OUTBOX_WAIT = 1.0
 # The overall budget's window: Telegram's second, with room for the calls' varying transit
 # time, so that no second at Telegram's end holds more than `per_second`.
 OVERALL_WINDOW = 1.05
+_EPSILON = 1e-6
 
 JSONResult = bool | dict[str, Any] | list[dict[str, Any]]
 
@@ -214,7 +215,7 @@ class FloodLimiter(BaseRateLimiter[int]):
     async def _overall_slot(self, lane: Lane) -> None:
         """Wait for a slot of the overall budget; replies are served first."""
         now = self.clock()
-        if not any(self._waiting.values()) and self._overall_wait(now, lane) <= 0:
+        if self._may_go_now(now, lane):
             self._take(now, lane)
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -232,15 +233,28 @@ class FloodLimiter(BaseRateLimiter[int]):
             return Lane.REPLY
         return None
 
+    def _may_go_now(self, now: float, lane: Lane) -> bool:
+        """Tell whether a call may take a slot at once, overtaking no one it must not."""
+        if self._overall_wait(now, lane) > 0 or self._waiting[Lane.REPLY]:
+            return False
+        outbox = self._waiting[Lane.OUTBOX]
+        if not outbox:
+            return True
+        # A reply passes outbox calls held by their even spacing, unless the oldest of them
+        # has waited long enough to go first.
+        return lane is Lane.REPLY and now - outbox[0][0] < self.outbox_wait
+
     def _overall_wait(self, now: float, lane: Lane) -> float:
         """Return how long a call of `lane` must wait for room in the overall budget."""
         window = self._window
-        while window and window[0] <= now - OVERALL_WINDOW:
+        while window and window[0] <= now - OVERALL_WINDOW + _EPSILON:
             window.popleft()
         wait = window[0] + OVERALL_WINDOW - now if len(window) >= self.capacity else 0.0
         if lane is Lane.OUTBOX:
             wait = max(wait, self._outbox_next - now)
-        return wait
+        # A remainder of float rounding is no wait: sleeping it would not move a clock that
+        # counts in steps (a fast-forwarded test loop), and the call would wait for ever.
+        return wait if wait > _EPSILON else 0.0
 
     def _take(self, now: float, lane: Lane) -> None:
         """Take one slot of the overall budget."""
