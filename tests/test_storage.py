@@ -81,8 +81,9 @@ async def test_durability_pragmas(sqlite_db: Repository) -> None:
 
 
 async def test_forgetting_a_handled_update_leaves_every_other_commit_durable(
-    db: Repository,
+    sqlite_db: Repository,
 ) -> None:
+    db = sqlite_db
     await db.inbound.store_updates([(41, '{"update_id": 41}'), (42, '{"update_id": 42}')])
     await db.inbound.update_handled(41)
     assert [uid for uid, _payload in await db.inbound.unhandled_updates()] == [42]

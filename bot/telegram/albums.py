@@ -1,10 +1,34 @@
-"""Evidence in few messages: which files go together as an album, and under what name stored
-bytes are uploaded. A group or channel takes 20 messages a minute, so an alert's files go as
-albums where Telegram allows, rather than one message each."""
+"""Evidence in few messages: an alert as the caption of its one photo, which files go together
+as an album and how an album is sent, and under what name stored bytes are uploaded. A group or
+channel takes 20 messages a minute, so an alert's files go as albums where Telegram allows,
+rather than one message each."""
 
 from __future__ import annotations
 
-from telegram import InputMediaAudio, InputMediaDocument, InputMediaPhoto, InputMediaVideo
+from telegram import (
+    Bot,
+    InlineKeyboardMarkup,
+    InputMediaAudio,
+    InputMediaDocument,
+    InputMediaPhoto,
+    InputMediaVideo,
+    Message,
+)
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
+
+from bot.core.domain import Attachment
+
+# Sending a file again by its id when the citizen's message is gone, by kind.
+SEND_BY_KIND = {
+    "photo": "send_photo",
+    "document": "send_document",
+    "video": "send_video",
+    "voice": "send_voice",
+    "audio": "send_audio",
+    "animation": "send_animation",
+    "video_note": "send_video_note",
+}
 
 ALBUM_MAX = 10
 # Documents are left out: an image sent as a document is cleaned of its metadata first.
@@ -54,3 +78,39 @@ def upload_name(kind: str, data: bytes) -> str:
     if kind == "photo" and data.startswith(b"\x89PNG"):
         name = "photo.png"
     return name
+
+
+async def send_captioned(
+    bot: Bot, chat_id: int, att: Attachment, text: str, markup: InlineKeyboardMarkup | None
+) -> int:
+    """Send an alert as the caption of its one photo or video; return its message id."""
+    try:
+        # copyMessage, never forwardMessage: a copy carries no trace of the sender.
+        copied = await bot.copy_message(
+            chat_id,
+            att.chat_id,
+            att.message_id,
+            caption=text,
+            parse_mode=ParseMode.HTML,
+            reply_markup=markup,
+        )
+        return copied.message_id
+    except BadRequest as exc:
+        # The citizen deleted the original message; the file itself is still on Telegram.
+        if "not found" not in str(exc).lower():
+            raise
+    send = getattr(bot, SEND_BY_KIND[att.kind])
+    sent: Message = await send(
+        chat_id, att.file_id, caption=text, parse_mode=ParseMode.HTML, reply_markup=markup
+    )
+    return sent.message_id
+
+
+async def send_album(bot: Bot, chat_id: int, files: list[Attachment], captions: list[str]) -> None:
+    """Send pieces of evidence as one album (sendMediaGroup), each with its caption."""
+    media: list[AlbumMedia] = []
+    for att, caption in zip(files, captions, strict=True):
+        # Sent by file id, which names nobody, like a copy.
+        kind = ALBUM_MEDIA[att.kind]
+        media.append(kind(att.file_id, caption=caption, parse_mode=ParseMode.HTML))
+    await bot.send_media_group(chat_id, media)

@@ -74,7 +74,14 @@ from bot.messages.report import (
     resent_mark,
 )
 from bot.store.repository import Repository, StorageError
-from bot.telegram.albums import ALBUM_MEDIA, CAPTIONED, AlbumMedia, albums, upload_name
+from bot.telegram.albums import (
+    CAPTIONED,
+    SEND_BY_KIND,
+    albums,
+    send_album,
+    send_captioned,
+    upload_name,
+)
 from bot.telegram.evidence import CleanedImage, clean_image_file
 from bot.telegram.keyboards import (
     alert_keyboard,
@@ -86,16 +93,6 @@ from bot.telegram.keyboards import (
 log = logging.getLogger(__name__)
 
 P = TypeVar("P", bound=Payload)
-
-_SEND_BY_KIND = {
-    "photo": "send_photo",
-    "document": "send_document",
-    "video": "send_video",
-    "voice": "send_voice",
-    "audio": "send_audio",
-    "animation": "send_animation",
-    "video_note": "send_video_note",
-}
 
 
 class UnitChatUnavailable(Exception):
@@ -172,7 +169,7 @@ class Senders:
             if single is not None and kinds[0] in CAPTIONED and not rest and fits_caption(text):
                 # The same text: with ALERT_STATE to spare, a caption's limit cuts nothing.
                 banner["caption"] = True
-                alert_id = await self._send_captioned(chat_id, single, text, markup)
+                alert_id = await send_captioned(self.bot, chat_id, single, text, markup)
                 done = 2
             else:
                 message = await self.bot.send_message(
@@ -189,7 +186,7 @@ class Senders:
                 await self._copy_evidence(chat_id, attachments[group[0] - 1], captions[0])
             else:
                 files = [attachments[i - 1] for i in group]
-                await self._send_album(chat_id, files, captions)
+                await send_album(self.bot, chat_id, files, captions)
             await self._record(item, group[-1] + 1)
         first = len(attachments) + 1
         anchor = ReplyParameters(alert_id, allow_sending_without_reply=True) if alert_id else None
@@ -201,42 +198,6 @@ class Senders:
                 chat_id, text, parse_mode=ParseMode.HTML, reply_parameters=anchor
             )
             await self._record(item, index + 1)
-
-    async def _send_captioned(
-        self, chat_id: int, att: Attachment, text: str, markup: InlineKeyboardMarkup | None
-    ) -> int:
-        """Send an alert as the caption of its one photo or video; return its message id."""
-        try:
-            # copyMessage, never forwardMessage: a copy carries no trace of the sender.
-            copied = await self.bot.copy_message(
-                chat_id,
-                att.chat_id,
-                att.message_id,
-                caption=text,
-                parse_mode=ParseMode.HTML,
-                reply_markup=markup,
-            )
-            return copied.message_id
-        except BadRequest as exc:
-            # The citizen deleted the original message; the file itself is still on Telegram.
-            if "not found" not in str(exc).lower():
-                raise
-        send = getattr(self.bot, _SEND_BY_KIND[att.kind])
-        sent: Message = await send(
-            chat_id, att.file_id, caption=text, parse_mode=ParseMode.HTML, reply_markup=markup
-        )
-        return sent.message_id
-
-    async def _send_album(
-        self, chat_id: int, files: list[Attachment], captions: list[str]
-    ) -> None:
-        """Send pieces of evidence as one album (sendMediaGroup), each with its caption."""
-        media: list[AlbumMedia] = []
-        for att, caption in zip(files, captions, strict=True):
-            # Sent by file id, which names nobody, like a copy.
-            kind = ALBUM_MEDIA[att.kind]
-            media.append(kind(att.file_id, caption=caption, parse_mode=ParseMode.HTML))
-        await self.bot.send_media_group(chat_id, media)
 
     async def _begin_part(self, item: OutboxItem, part: int) -> bool:
         """Mark `part` (1-based) as being sent; True if an earlier attempt may have sent it."""
@@ -744,7 +705,7 @@ class Senders:
             )
         except BadRequest as exc:
             # The citizen deleted the original message; the file itself is still on Telegram.
-            method = _SEND_BY_KIND.get(att.kind)
+            method = SEND_BY_KIND.get(att.kind)
             if "not found" not in str(exc).lower() or method is None:
                 raise
             send = getattr(self.bot, method)
