@@ -85,6 +85,30 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--chaos", type=int, default=0, metavar="N", help="SIGKILL the bot N times")
     bench.add_argument("--workdir", type=Path, help="keep the database and logs here")
     bench.add_argument(
+        "--saturate",
+        type=int,
+        default=0,
+        metavar="N",
+        help="N reports with no think time and the limits lifted (bot and echo floor)",
+    )
+    bench.add_argument(
+        "--profile",
+        type=Path,
+        metavar="FILE",
+        help="run the bot of the load phase under cProfile, its statistics written to FILE",
+    )
+    bench.add_argument(
+        "--bot-root",
+        type=Path,
+        metavar="DIR",
+        help="measure the bot of another source tree (e.g. an earlier commit's worktree)",
+    )
+    bench.add_argument(
+        "--quick",
+        action="store_true",
+        help="every figure at small sizes (30 reports, 300 open, 20,000 seeded), in ~3 min",
+    )
+    bench.add_argument(
         "--lenient", action="store_true", help="count flood violations but answer no 429"
     )
     bench.add_argument("--json", action="store_true", help="print one JSON object")

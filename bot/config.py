@@ -49,7 +49,14 @@ _PRIVACY_RANGES: dict[str, tuple[int, int]] = {
 }
 
 _SECTIONS: dict[str, set[str]] = {
-    "telegram": {"token", "base_url", "base_file_url", "messages_per_second", "proxy"},
+    "telegram": {
+        "token",
+        "base_url",
+        "base_file_url",
+        "messages_per_second",
+        "pace_private_chats",
+        "proxy",
+    },
     "storage": {"database", "state_dir"},
     "bot": {
         "admins",
@@ -322,6 +329,9 @@ def parse_settings(raw: Mapping[str, Any], path: Path, *, require_token: bool = 
         raise ConfigError(
             path, "telegram.messages_per_second", "must be a whole number from 1 to 1000"
         )
+    pace = telegram.get("pace_private_chats", True)
+    if not isinstance(pace, bool):
+        raise ConfigError(path, "telegram.pace_private_chats", "must be true or false")
 
     proxy = _parse_proxy(telegram, path)
 
@@ -362,6 +372,7 @@ def parse_settings(raw: Mapping[str, Any], path: Path, *, require_token: bool = 
         base_url=base_url,
         base_file_url=base_file_url,
         messages_per_second=rate,
+        pace_private_chats=pace,
         admins=frozenset(admins),
         default_locale=locale,
         reports_per_day=per_day,

@@ -18,7 +18,7 @@ from bot.messages.limits import pack
 from bot.store.repository import StorageError
 from bot.telegram.callbacks import Language, NewReport, family
 from bot.telegram.context import BotContext
-from bot.telegram.questions import ask, ask_consent
+from bot.telegram.questions import ask, ask_consent, pressed_message, show
 
 log = logging.getLogger(__name__)
 
@@ -66,34 +66,34 @@ async def say_chunks(update: Update, lines: list[str]) -> None:
 
 
 async def start(update: Update, context: BotContext) -> None:
-    """Greet, explain, and ask for consent or offer a new report."""
+    """Greet, explain, and ask for consent or offer a new report, in one message."""
     assert update.effective_user is not None
     _ = context._
-    await _reply(
-        update,
-        context,
-        _(
-            "Hello! Liêm Chính lets you report officials who cause trouble, delay your case,"
-            " shirk or pass on their work, or profit from handling your affairs.\n"
-            "Your identity is protected: the unit handling your report never sees your"
-            " Telegram account."
-        ),
+    welcome = _(
+        "Hello! Liêm Chính lets you report officials who cause trouble, delay your case,"
+        " shirk or pass on their work, or profit from handling your affairs.\n"
+        "Your identity is protected: the unit handling your report never sees your"
+        " Telegram account."
     )
     draft = await context.db.drafts.get_draft(update.effective_user.id)
     if draft is not None:
-        await _reply(update, context, _("You have a report in progress; let's continue."))
-        await ask(context, draft)
+        going_on = _("You have a report in progress; let's continue.")
+        header = f"{welcome}\n\n{going_on}"
+        await ask(context, draft, header=header)
         return
     _locale, consented = await context.db.users.get_or_create_user(
         update.effective_user.id, context.lang
     )
     if not consented:
-        await ask_consent(context, update.effective_user.id)
+        await ask_consent(context, update.effective_user.id, header=welcome)
         return
+    offer = _(
+        "Press the button or send /report to start a report. /help lists what else I can do."
+    )
     await _reply(
         update,
         context,
-        _("Press the button or send /report to start a report. /help lists what else I can do."),
+        f"{welcome}\n\n{offer}",
         InlineKeyboardMarkup(
             [[InlineKeyboardButton(_("📝 New report"), callback_data=NewReport().pack())]]
         ),
@@ -105,15 +105,12 @@ async def consent_refused(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None
     await query.answer()
-    await query.edit_message_reply_markup(None)
-    await _reply(
-        update,
-        context,
-        context._(
-            "Understood. Without your consent we cannot take a report."
-            " You can change your mind at any time with /start."
-        ),
+    text = context._(
+        "Understood. Without your consent we cannot take a report."
+        " You can change your mind at any time with /start."
     )
+    # The consent question becomes the answer to it: one call instead of two.
+    await show(context, query.from_user.id, [(text, None)], pressed_message(query))
 
 
 async def help_command(update: Update, context: BotContext) -> None:
@@ -178,13 +175,16 @@ async def language_chosen(update: Update, context: BotContext) -> None:
     if chosen is None or chosen.code not in SUPPORTED:
         return
     code = chosen.code
-    await query.edit_message_reply_markup(None)
     await context.db.users.set_locale(update.effective_user.id, code)
     context.locale = code
-    await _reply(update, context, context._("I will speak English with you from now on."))
+    said = context._("I will speak English with you from now on.")
+    # The language question becomes the answer, and the report's question under it.
+    pressed = pressed_message(query)
     draft = await context.db.drafts.get_draft(update.effective_user.id)
     if draft is not None:
-        await ask(context, draft)
+        await ask(context, draft, header=said, pressed=pressed)
+        return
+    await show(context, update.effective_user.id, [(said, None)], pressed)
 
 
 async def status(update: Update, context: BotContext) -> None:

@@ -12,10 +12,18 @@ import logging
 from dataclasses import replace
 
 from telegram import ReplyKeyboardRemove, Update
-from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
 
-from bot.core.conversation import Answer, Effect, Outcome, Problem, Question, Step, new_draft
+from bot.core.conversation import (
+    Answer,
+    Effect,
+    Outcome,
+    Problem,
+    Question,
+    Step,
+    new_draft,
+    question,
+)
 from bot.core.domain import Draft
 from bot.messages import questions as texts
 from bot.store.repository import StorageError
@@ -23,13 +31,16 @@ from bot.telegram.callbacks import ReportAnswer, UnitBrowse
 from bot.telegram.context import BotContext
 from bot.telegram.evidence import fingerprint
 from bot.telegram.questions import (
+    Pressed,
     answer_from,
     ask,
     ask_consent,
     current_question,
     found_units_markup,
+    pressed_message,
     question_markup,
     say,
+    show,
     unit_tree,
 )
 from handlers import common
@@ -47,19 +58,28 @@ def _chat_id(update: Update) -> int:
     return update.effective_chat.id
 
 
-async def _close_buttons(update: Update, text: str | None = None) -> None:
-    """Answer a press and take the buttons off its message (or show the answer there)."""
+async def _answer_press(update: Update) -> Pressed:
+    """Answer a press (not a message under Telegram's limits); return its message to edit."""
     query = update.callback_query
     if query is None:
-        return
-    # Both calls are cosmetic: a press handled late (after a restart or an outage) can no
-    # longer be answered, and a 429 on taking buttons away must not cost the citizen's step.
+        return None
+    # Cosmetic: a press handled late (after a restart or an outage) can no longer be answered,
+    # and that must not cost the citizen's step.
     try:
         await query.answer()
-        if text is not None:
-            await query.edit_message_text(text, parse_mode=ParseMode.HTML)
-        elif query.message is not None and getattr(query.message, "reply_markup", None):
-            await query.edit_message_reply_markup(None)
+    except TelegramError as exc:
+        log.info("could not answer a button press: %s", exc)
+    return pressed_message(query)
+
+
+async def _close_buttons(update: Update) -> None:
+    """Answer a press and take the buttons off its message, where nothing replaces them."""
+    pressed = await _answer_press(update)
+    if pressed is None or not pressed.reply_markup:
+        return
+    # Cosmetic too: a 429 on taking buttons away must not cost the citizen's step.
+    try:
+        await pressed.edit_reply_markup(None)
     except TelegramError as exc:
         log.info("could not close a button press: %s", exc)
 
@@ -69,48 +89,54 @@ async def _close_buttons(update: Update, text: str | None = None) -> None:
 
 async def start_report(update: Update, context: BotContext) -> None:
     """Begin a report, or ask the question of the one in progress again."""
-    await _close_buttons(update)
+    pressed = await _answer_press(update)
     draft = await context.db.drafts.get_draft(_user_id(update))
     if draft is not None:
-        await ask(context, draft)
+        await ask(context, draft, pressed=pressed)
         return
-    await begin(update, context)
+    await begin(update, context, pressed=pressed)
 
 
-async def begin(update: Update, context: BotContext) -> None:
+async def begin(
+    update: Update, context: BotContext, *, header: str | None = None, pressed: Pressed = None
+) -> None:
     """Start a new draft once the citizen has consented and is within the daily limit."""
     user_id = _user_id(update)
     _locale, consented = await context.db.users.get_or_create_user(user_id, context.lang)
     if not consented:
-        await ask_consent(context, _chat_id(update))
+        await ask_consent(context, _chat_id(update), header=header, pressed=pressed)
         return
-    if await _over_daily_limit(update, context):
+    if await _over_daily_limit(update, context, header=header, pressed=pressed):
         return
     draft = new_draft(user_id, _chat_id(update))
     await context.db.drafts.save_draft(draft)
-    await ask(context, draft)
+    await ask(context, draft, header=header, pressed=pressed)
 
 
-async def _over_daily_limit(update: Update, context: BotContext) -> bool:
+async def _over_daily_limit(
+    update: Update, context: BotContext, *, header: str | None = None, pressed: Pressed = None
+) -> bool:
     """Tell the citizen, and return True, when they reached today's number of reports."""
     if not await context.workflow.over_daily_limit(_user_id(update)):
         return False
-    limit = context.settings.reports_per_day
-    await say(context, _chat_id(update), texts.over_daily_limit(limit, context._))
+    text = texts.over_daily_limit(context.settings.reports_per_day, context._)
+    if header:
+        text = texts.under(header, text) or text
+    await show(context, _chat_id(update), [(text, None)], pressed)
     return True
 
 
 async def consent_given(update: Update, context: BotContext) -> None:
-    """Record consent to data processing and begin the report."""
-    await _close_buttons(update)
+    """Record consent to data processing and begin the report, in the consent's message."""
+    pressed = await _answer_press(update)
     await context.db.users.set_consent(_user_id(update), context.lang)
-    await say(context, _chat_id(update), texts.thanks_for_consent(context._))
+    header = texts.answered(texts.thanks_for_consent(context._))
     draft = await context.db.drafts.get_draft(_user_id(update))
     if draft is not None:
-        await say(context, _chat_id(update), texts.in_progress(context._))
-        await ask(context, draft)
+        header = f"{header}\n{texts.in_progress(context._)}"
+        await ask(context, draft, header=header, pressed=pressed)
         return
-    await begin(update, context)
+    await begin(update, context, header=header, pressed=pressed)
 
 
 # -- answers ---------------------------------------------------------------------------------
@@ -162,11 +188,11 @@ async def _apply(update: Update, context: BotContext, draft: Draft, answer: Answ
     if draft.answered_by == update.update_id or draft.unseen:
         # Handled before (replayed after a crash), or sent without the current question seen:
         # the question is shown (again), and what was sent is not taken as its answer.
-        await _close_buttons(update)
+        pressed = await _answer_press(update)
         if draft.unseen:
             draft.unseen = False
             await context.db.drafts.save_draft(draft)
-        await _ask_stored(context, draft)
+        await _ask_stored(context, draft, pressed=pressed)
         return
     asked = await current_question(context, draft)
     outcome = await context.conversation.apply(draft, answer, asked.files)
@@ -186,47 +212,63 @@ async def _apply(update: Update, context: BotContext, draft: Draft, answer: Answ
         await _submit(update, context, draft)
         return
     if outcome.effect is Effect.CANCEL:
-        await _cancel(update, context)
+        await _cancel(update, context, await _answer_press(update))
         return
     if outcome.effect is Effect.FILE_ADDED:
         await _file_added(context, draft, answer, asked)
         return
     if outcome.effect is Effect.FILES_CLEARED:
         await context.db.drafts.clear_draft_attachments(draft.user_id)
-        await _close_buttons(update)
-        await say(context, draft.chat_id, texts.files_removed(context._))
-        await ask(context, draft)
+        pressed = await _answer_press(update)
+        await ask(context, draft, header=texts.files_removed(context._), pressed=pressed)
         return
     # Stored before anything is shown: a crash after this point resumes at the next step.
     draft.answered_by = update.update_id
     await context.db.drafts.save_draft(draft)
-    await _close_buttons(update, _echo(context, outcome, draft, answer))
-    if outcome.effect is Effect.STAYED_ANONYMOUS:
-        await say(context, draft.chat_id, texts.stay_anonymous(context._), ReplyKeyboardRemove())
-    elif answer.contact is not None:
-        await say(context, draft.chat_id, texts.contact_added(context._), ReplyKeyboardRemove())
-    await _ask_stored(context, draft)
+    pressed = await _answer_press(update)
+    if outcome.effect is Effect.STAYED_ANONYMOUS or answer.contact is not None:
+        # Only a new message takes the contact's reply keyboard away; the next question then
+        # follows it rather than appearing above it in the pressed message.
+        said = texts.stay_anonymous if answer.contact is None else texts.contact_added
+        await say(context, draft.chat_id, said(context._), ReplyKeyboardRemove())
+        pressed = None
+    echo = _echo(context, outcome, answer, asked)
+    # The evidence is what it was (adding or removing files is handled above), so the next
+    # question is known without reading the files again.
+    following = question(draft, asked.files)
+    await _ask_stored(context, draft, following, header=echo, pressed=pressed)
 
 
-async def _ask_stored(context: BotContext, draft: Draft) -> None:
+async def _ask_stored(
+    context: BotContext,
+    draft: Draft,
+    asked: Question | None = None,
+    *,
+    header: str | None = None,
+    pressed: Pressed = None,
+) -> None:
     """Ask the stored draft's question; if it cannot be shown, note that and re-raise."""
     try:
-        await ask(context, draft)
+        await ask(context, draft, asked, header=header, pressed=pressed)
     except TelegramError:
         # Telegram kept refusing for longer than a reply waits (bot.telegram.limits).
         await context.db.drafts.save_draft(replace(draft, unseen=True))
         raise
 
 
-def _echo(context: BotContext, outcome: Outcome, draft: Draft, answer: Answer) -> str | None:
-    """Return what replaces a pressed question's text: the answer given, where it reads well."""
+def _echo(context: BotContext, outcome: Outcome, answer: Answer, asked: Question) -> str | None:
+    """Return the answer given, shown above the next question in the pressed message."""
     if answer.choice is None or outcome.answered is None:
         return None
     if outcome.answered is Step.CATEGORY:
-        return texts.answered_category(answer.choice, context._)
-    if outcome.answered is Step.UNIT and outcome.units:
-        return texts.answered_unit(outcome.units[0].name, context._)
-    return None
+        return texts.answered(texts.answered_category(answer.choice, context._))
+    if outcome.answered is Step.UNIT:
+        if not outcome.units:
+            return None
+        return texts.answered(texts.answered_unit(outcome.units[0].name, context._))
+    if answer.choice not in asked.choices:
+        return None
+    return texts.answered_choice(asked, answer.choice, context._)
 
 
 async def _refused(
@@ -240,8 +282,7 @@ async def _refused(
         await ask(context, draft, asked)
         return
     if outcome.problem in (Problem.WRONG_KIND, Problem.COMMAND):
-        await say(context, draft.chat_id, text)
-        await ask(context, draft, asked)
+        await ask(context, draft, asked, header=text)
         return
     markup = None
     if outcome.problem is Problem.NO_UNIT_FOUND:
@@ -289,10 +330,13 @@ async def _submit(update: Update, context: BotContext, draft: Draft) -> None:
         context.delivery.wake()
 
 
-async def _cancel(update: Update, context: BotContext) -> None:
-    await _close_buttons(update)
+async def _cancel(update: Update, context: BotContext, pressed: Pressed = None) -> None:
+    """Drop the draft; a pressed Cancel becomes the confirmation, in one call."""
     await context.db.drafts.delete_draft(_user_id(update))
-    await say(context, _chat_id(update), texts.cancelled(context._), ReplyKeyboardRemove())
+    # Cancel is pressed at the review, after any contact keyboard was taken away; a typed
+    # /cancel may come while it shows, so that answer takes it away.
+    markup = None if pressed is not None else ReplyKeyboardRemove()
+    await show(context, _chat_id(update), [(texts.cancelled(context._), markup)], pressed)
 
 
 async def cancel(update: Update, context: BotContext) -> None:

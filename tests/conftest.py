@@ -222,9 +222,15 @@ class Person:
     async def press(
         self, fragment: str, expect: str | None = None, wait: float = 5.0
     ) -> dict[str, Any]:
-        """Press the newest button whose label contains `fragment`."""
-        message = self.with_button(fragment)
-        return await self._after(lambda: self.user.press_button(message, fragment), expect, wait)
+        """Press the newest button whose label contains `fragment`; return the bot's answer:
+        a new message, or the pressed one edited into the next question (containing `expect`).
+        """
+        message = dict(self.with_button(fragment))
+        mark = len(self.messages)
+        await self.user.press_button(message, fragment)
+        return await self.sim.wait_for_reply(
+            self.id, message, contains=expect, after=mark, timeout=wait
+        )
 
     async def send_photo(self, content: bytes, expect: str | None = None) -> dict[str, Any]:
         return await self._after(lambda: self.user.send_photo(content=content), expect, 5.0)

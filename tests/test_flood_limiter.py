@@ -121,9 +121,11 @@ async def test_the_overall_budget_is_never_exceeded(limiter: FloodLimiter) -> No
 
 
 async def test_a_group_gets_at_most_twenty_a_minute_and_others_are_not_held_up(
-    limiter: FloodLimiter, monkeypatch: pytest.MonkeyPatch
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(limits, "GROUP_WINDOW", 1.0)
+    # An overall budget well above the group's, so that only the group's own limit binds.
+    limiter = FloodLimiter(per_second=100.0, patience=3.0, outbox_wait=0.5, clock=now)
     calls = Calls()
     group = [asyncio.create_task(send(limiter, calls, f"g{n}", GROUP)) for n in range(25)]
     await eventually(lambda: len(calls.done) >= 20)
@@ -135,6 +137,7 @@ async def test_a_group_gets_at_most_twenty_a_minute_and_others_are_not_held_up(
     await asyncio.gather(*group)
     group_times = sorted(at for name, at in calls.done if name.startswith("g"))
     assert group_times[20] - group_times[0] >= 1.0
+    await limiter.shutdown()
 
 
 async def test_a_person_gets_a_burst_of_three_then_one_a_second(limiter: FloodLimiter) -> None:
@@ -187,6 +190,35 @@ async def test_a_429_holds_that_chat_only(limiter: FloodLimiter) -> None:
     assert now() - started < 0.3
     await send(limiter, calls, "c", GROUP, outbox=True)
     assert now() - started >= 0.9
+
+
+async def test_replies_go_at_once_while_the_last_second_has_room(limiter: FloodLimiter) -> None:
+    calls = Calls()
+    started = now()
+    # No evenly spaced slots: the twenty replies the window has room for go at once, and the
+    # twenty-first when the first of them leaves the window.
+    await asyncio.gather(*(send(limiter, calls, f"r{n}", 700300 + n) for n in range(21)))
+    times = sorted(at - started for _name, at in calls.done)
+    assert times[19] == 0.0
+    assert times[20] >= limits.OVERALL_WINDOW
+
+
+async def test_the_outbox_alone_is_spaced_evenly(limiter: FloodLimiter) -> None:
+    calls = Calls()
+    started = now()
+    alerts = [
+        asyncio.create_task(send(limiter, calls, f"o{n}", 800100 + n, outbox=True))
+        for n in range(2)
+    ]
+    await eventually(lambda: len(calls.done) == 1)
+    # The second alert waits for the next evenly spaced slot, while a reply does not.
+    asked = now() - started
+    await send(limiter, calls, "reply", PERSON)
+    await asyncio.gather(*alerts)
+    when = {name: at - started for name, at in calls.done}
+    assert when["o0"] == 0.0 and asked < limiter.interval
+    assert when["reply"] == asked
+    assert when["o1"] >= limiter.interval
 
 
 async def test_calls_that_send_nothing_pass_straight_through(limiter: FloodLimiter) -> None:

@@ -526,6 +526,7 @@ async def test_a_named_report_with_every_answer_at_its_maximum_goes_through(worl
     assert first in alert["text"] and second in rest["text"]
     for answer in (dossier, official, place):
         assert answer in alert["text"], answer
+    # Documents go one by one (an image among them would be cleaned of its metadata first).
     assert world.sim.count("copyMessage", chat_id=HA_LONG_CHAT) == FILES
     unit_chat = "\n".join(m.get("text") or "" for m in world.sim.messages(HA_LONG_CHAT))
     for trace in (first_name, last_name, phone):

@@ -283,8 +283,9 @@ async def test_a_question_is_retried_through_a_short_outage(world: World) -> Non
     chi = world.person(700071, "Chi")
     await chi.say("/start", expect="đồng ý")
     await chi.press("Tôi đồng ý", expect="Chọn loại")
-    # Telegram fails the next two messages to the citizen: the reply is tried again.
-    world.sim.inject("sendMessage", status=502, chat_id=chi.id, times=2)
+    # Telegram fails the next two edits (the pressed question becoming the next one) in the
+    # citizen's chat: the reply is tried again.
+    world.sim.inject("editMessageText", status=502, chat_id=chi.id, times=2)
     await chi.press("Thái độ", expect="đơn vị", wait=10)
     draft = await world.db.drafts.get_draft(chi.id)
     assert draft is not None and not draft.unseen
@@ -302,8 +303,9 @@ async def test_a_question_never_shown_is_shown_at_the_next_message(
         await chi.press("Tôi đồng ý", expect="Chọn loại")
         await chi.press("Thái độ", expect="đơn vị")
         await chi.say("ha long", expect="ha long")
-        # Longer than a reply waits: the next question is lost, the answer is kept.
-        sim.inject("sendMessage", status=502, chat_id=chi.id, times=1000)
+        # Longer than a reply waits: the next question (the pressed message edited into it) is
+        # lost, the answer is kept.
+        sim.inject("editMessageText", status=502, chat_id=chi.id, times=1000)
         await chi.user.press_button(chi.with_button("UBND phường Hạ Long"), "UBND phường Hạ Long")
         await eventually(lambda: unseen(world, chi.id), wait=10)
         sim.clear_injections()

@@ -80,6 +80,19 @@ async def test_durability_pragmas(sqlite_db: Repository) -> None:
     assert fks is not None and fks[0] == 1
 
 
+async def test_forgetting_a_handled_update_leaves_every_other_commit_durable(
+    sqlite_db: Repository,
+) -> None:
+    db = sqlite_db
+    await db.inbound.store_updates([(41, '{"update_id": 41}'), (42, '{"update_id": 42}')])
+    await db.inbound.update_handled(41)
+    assert [uid for uid, _payload in await db.inbound.unhandled_updates()] == [42]
+    # The deletion alone was committed without waiting for the disk; FULL is back at once.
+    async with db._read() as conn:
+        sync = await (await conn.execute("PRAGMA synchronous")).fetchone()
+    assert sync is not None and sync[0] == 2
+
+
 async def test_unit_tree_and_search(db: Repository) -> None:
     top = await db.units.child_units(None)
     assert [u.code for u in top] == ["QN"]

@@ -383,6 +383,22 @@ def answered_unit(name: str, _: Gettext) -> str:
     return _("Unit: %(value)s") % {"value": shown(name, UNIT_NAME)}
 
 
+def answered(label: str) -> str:
+    """Show a pressed choice above the next question (`label` is HTML)."""
+    return f"✔ {label}"
+
+
+def answered_choice(question: Question, value: str, _: Gettext) -> str:
+    """Show the label of the choice pressed (HTML)."""
+    return answered(escape(choice_label(question, value, _)))
+
+
+def under(header: str, text: str) -> str | None:
+    """Return a header (HTML) above a message, or None when both do not fit in one."""
+    joined = f"{header}\n\n{text}"
+    return joined if visible_length(joined) <= TEXT_LIMIT else None
+
+
 def in_progress(_: Gettext) -> str:
     """Say that a report is under way and will go on."""
     return _("You have a report in progress; let's continue.")

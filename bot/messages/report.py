@@ -16,6 +16,7 @@ from bot.core.parsing import format_amount, format_code, format_date
 from bot.i18n import N_, Gettext
 from bot.messages.labels import category_label, status_label
 from bot.messages.limits import (
+    CAPTION_LIMIT,
     CONTACT_NAME,
     DOSSIER,
     OFFICIAL,
@@ -314,11 +315,14 @@ def alert_text(
     now: float | None = None,
     reply_hint: bool = False,
     resent: bool = False,
+    limit: int = TEXT_LIMIT,
 ) -> str:
     """Return an alert as a unit sees it: what was reported, where it stands, what happened.
 
     It always fits in one message: the description gets the room computed above, the note and
-    the history what is left after everything else, the newest history entries first.
+    the history what is left after everything else, the newest history entries first. An
+    alert that is the caption of its one photo (`limit` CAPTION_LIMIT) was sent only with
+    ALERT_STATE to spare (`fits_caption`), which the note and the history share the same way.
     """
     head = _("🔔 Report %(code)s") % {"code": code_html(report.code)}
     # A copy sent again after a lost answer says so in its first line, within the budget.
@@ -350,7 +354,7 @@ def alert_text(
     least = visible_length(title) + visible_length(more) + 2 if history else 0
 
     def left() -> int:
-        return TEXT_LIMIT - visible_length("\n".join(top + body + state + tail)) - least
+        return limit - visible_length("\n".join(top + body + state + tail)) - least
 
     if report.resolution_note and not report.is_open:
         label = _("Note: %(note)s")
@@ -366,6 +370,15 @@ def alert_text(
             state.append(_("… %(count)d earlier entries") % {"count": len(history) - len(kept)})
         state.extend(kept)
     return "\n".join([*top, *body, *state, *tail])
+
+
+def fits_caption(text: str) -> bool:
+    """Tell whether a new alert can be its photo's caption for as long as it is edited.
+
+    What changes as the report is handled (banner, status, deadline, note, history) takes at
+    most ALERT_STATE more than the new alert shows, so that much is kept free.
+    """
+    return visible_length(text) + ALERT_STATE <= CAPTION_LIMIT
 
 
 def _newest(lines: Sequence[str], room: int) -> list[str]:

@@ -17,6 +17,7 @@ import json
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from bot.sim import BotApiSimulator
@@ -25,15 +26,20 @@ from bot.sim.bench_phases import (
     backlog_phase,
     echo_phase,
     figures_phase,
+    lost_in,
     memory_phase,
+    messages_to,
     report_phase,
+    saturation_phase,
     stored_codes,
     wait_alerts,
 )
 from bot.sim.bench_seed import seed_reports
 from bot.sim.bench_world import (
     CITIZEN_BASE,
+    ECHO_BASE,
     JSON,
+    QUICK,
     BenchOptions,
     BenchSimulator,
     add_world,
@@ -64,17 +70,22 @@ async def _measure(sim: BenchSimulator, config: Path, folder: Path, options: Ben
     database = folder / "bench.db"
     result: JSON = {"simulator": "in the bench process", "bot": "python -m bot run (subprocess)"}
     echo = await echo_phase(sim, folder, options.citizens, options.reports, options.think)
-    bot = bot_process(config, folder)
+    echo_lost = lost_in(sim, ECHO_BASE, options.reports)
+    echo_flood = sim.flood_violations
+    bot = bot_process(config, folder, options.profile, options.bot_root)
     polls = sim.count("getUpdates")
     await bot.start()
     try:
         await wait_polling(sim, polls)
+        mark = len(sim.calls)
         load = await report_phase(
             sim, bot, options.citizens, options.reports, options.think, CITIZEN_BASE
         )
+        sent = messages_to(sim, CITIZEN_BASE, options.reports, mark)
         codes = {o.code for o in load.outcomes if o.code}
         seen = await wait_alerts(sim, codes, seconds=120)
         stored = stored_codes(database)
+        citizen_updates = sum(o.updates for o in load.outcomes)
         result.update(
             updates=load.updates,
             updates_per_s=round(load.updates_per_s, 2),
@@ -82,6 +93,9 @@ async def _measure(sim: BenchSimulator, config: Path, folder: Path, options: Ben
             ratio_to_echo=round(load.updates_per_s / echo.updates_per_s, 3)
             if echo.updates_per_s
             else None,
+            # Messages sent or edited in the citizens' chats (answering a press is not one),
+            # the receipts with their codes included, per update the citizens sent.
+            calls_per_update=round(sent / citizen_updates, 3) if citizen_updates else None,
             p50_ms=round(load.p50_ms, 1),
             p99_ms=round(load.p99_ms, 1),
             echo_p50_ms=round(echo.p50_ms, 1),
@@ -98,21 +112,41 @@ async def _measure(sim: BenchSimulator, config: Path, folder: Path, options: Ben
             duplicates=sum(n - 1 for n in seen.values()) + (len(stored) - len(set(stored))),
             stuck_citizens=sum(1 for o in load.outcomes if o.stuck),
             nudges=sum(o.nudges for o in load.outcomes),
-            updates_lost=len(sim.unanswered()),
-            flood_violations=sim.flood_violations,
+            updates_lost=lost_in(sim, CITIZEN_BASE, options.reports),
+            echo_updates_lost=echo_lost,
+            flood_violations=sim.flood_violations - echo_flood,
+            echo_flood_violations=echo_flood,
         )
         if options.open_conversations:
             result.update(await memory_phase(sim, bot, options.open_conversations, database))
+        flood = sim.flood_violations
+        if options.saturate:
+            await bot.stop()
+            lifted = write_config(sim, folder, lifted=True)
+            result.update(
+                await saturation_phase(
+                    sim, lifted, folder, options.citizens, options.saturate, bot.root
+                )
+            )
+            # Counted, not enforced, while the limits were lifted: not the bot's violations.
+            result["saturation_flood_counted"] = sim.flood_violations - flood
+            flood = sim.flood_violations
+            polls = sim.count("getUpdates")
+            await bot.start()
+            await wait_polling(sim, polls)
         if options.backlog:
             result.update(await backlog_phase(sim, config, folder, options.backlog, bot))
         if options.seed:
             result.update(await figures_phase(sim, config, folder, options.seed, bot, database))
-        result["flood_violations"] = sim.flood_violations
+        result["flood_violations"] += sim.flood_violations - flood
         result["flood_by_limit"] = _flood_by_limit(sim)
         with contextlib.suppress(ProcessLookupError):
             bot.stats()
         result["peak_rss_mb"] = round(bot.peak_hwm_mb, 1)
         result.setdefault("bytes_per_open_conversation", None)
+        for key in ("saturation_updates_per_s", "echo_saturation_updates_per_s", "stats_s"):
+            result.setdefault(key, None)
+        result.setdefault("export_s", None)
     finally:
         await bot.stop()
     return result
@@ -132,7 +166,19 @@ def run_from_args(args: argparse.Namespace) -> int:
         count = seed_reports(args.seed_into, args.seed)
         print(f"seeded {count} reports into {args.seed_into} in {time.monotonic() - began:.1f} s")
         return 0
+    if args.quick:
+        options = replace(
+            QUICK,
+            workdir=args.workdir,
+            enforce_limits=not args.lenient,
+            chaos=args.chaos,
+            profile=args.profile,
+            bot_root=args.bot_root,
+        )
+        return run(options, as_json=args.json)
     options = BenchOptions(
+        profile=args.profile,
+        bot_root=args.bot_root,
         citizens=args.citizens,
         reports=args.reports,
         think=args.think,
@@ -142,6 +188,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         chaos=args.chaos,
         workdir=args.workdir,
         enforce_limits=not args.lenient,
+        saturate=args.saturate,
     )
     return run(options, as_json=args.json)
 
@@ -159,7 +206,7 @@ def run(options: BenchOptions, *, as_json: bool) -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "echo":
-        echo_main(sys.argv[2], sys.argv[3])
+    if len(sys.argv) in (4, 5) and sys.argv[1] == "echo":
+        echo_main(sys.argv[2], sys.argv[3], lifted=sys.argv[4:] == ["lifted"])
     else:
-        sys.exit("usage: python -m bot.sim.bench echo BASE_URL TOKEN")
+        sys.exit("usage: python -m bot.sim.bench echo BASE_URL TOKEN [lifted]")

@@ -164,7 +164,13 @@ class Citizen:
         await self.user.send_photo(content=PHOTO)
 
     async def _press(self, message: dict[str, Any], data: str) -> None:
-        self.mark = len(self.messages())
+        # The bot may answer by editing the pressed message into the next question, so it is
+        # read again from there on (its old buttons are remembered as acted upon).
+        messages = self.messages()
+        self.mark = next(
+            (i for i, m in enumerate(messages) if m["message_id"] == message["message_id"]),
+            len(messages),
+        )
         self.outcome.updates += 1
         current = self.sim._stored(message)
         await self.user.press(current, data, check_button=False)

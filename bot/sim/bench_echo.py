@@ -7,8 +7,11 @@ framework's floor.
 from __future__ import annotations
 
 
-def echo_main(base_url: str, token: str) -> None:
-    """Run the minimal echo bot: one MessageHandler that replies the text."""
+def echo_main(base_url: str, token: str, lifted: bool = False) -> None:
+    """Run the minimal echo bot: one MessageHandler that replies the text.
+
+    `lifted` runs it as the bot runs in the saturation phase: 1,000 messages a second.
+    """
     from telegram import Update
     from telegram.ext import AIORateLimiter, ApplicationBuilder, ContextTypes, MessageHandler
     from telegram.ext import filters as f
@@ -24,7 +27,7 @@ def echo_main(base_url: str, token: str) -> None:
         .base_url(base_url)
         .base_file_url(base_file_url)
         # The same limiter as the bot's: without it the echo bot's replies past 30/s get 429.
-        .rate_limiter(AIORateLimiter(max_retries=0))
+        .rate_limiter(AIORateLimiter(overall_max_rate=1000 if lifted else 30, max_retries=0))
         .build()
     )
     app.add_handler(MessageHandler(f.TEXT, echo))

@@ -27,6 +27,8 @@ from bot.sim.bench_world import (
     JSON,
     OPEN_BASE,
     REPORT_STEPS,
+    SATURATE_BASE,
+    SATURATE_ECHO_BASE,
     UNIT_COUNT,
     BenchSimulator,
     Process,
@@ -34,6 +36,7 @@ from bot.sim.bench_world import (
     unit_chat,
     wait_polling,
 )
+from bot.sim.flood import counts_as_message
 
 
 def percentile(values: Sequence[float], share: float) -> float:
@@ -103,15 +106,23 @@ async def _load(
 
 
 async def echo_phase(
-    sim: BenchSimulator, folder: Path, citizens: int, total: int, think: float
+    sim: BenchSimulator,
+    folder: Path,
+    citizens: int,
+    total: int,
+    think: float,
+    *,
+    first_id: int = ECHO_BASE,
+    lifted: bool = False,
 ) -> LoadResult:
     """The framework's floor: the echo bot under the same citizens and pace."""
-    echo = Process(["-m", "bot.sim.bench", "echo", sim.base_url, sim.token], folder / "echo.log")
+    argv = ["-m", "bot.sim.bench", "echo", sim.base_url, sim.token, *(["lifted"] * lifted)]
+    echo = Process(argv, folder / "echo.log")
     polls = sim.count("getUpdates")
     await echo.start()
     try:
         await wait_polling(sim, polls)
-        users = [sim.add_user(ECHO_BASE + i, f"Echo {i}") for i in range(total)]
+        users = [sim.add_user(first_id + i, f"Echo {i}") for i in range(total)]
 
         async def one(index: int) -> int:
             return await echo_citizen(sim, users[index], think, REPORT_STEPS)
@@ -137,12 +148,72 @@ async def report_phase(
     return result
 
 
+def messages_to(sim: BenchSimulator, first_id: int, count: int, after: int) -> int:
+    """Calls from index `after` that sent or edited a message in chats first_id.. (+count)."""
+    chats = range(first_id, first_id + count)
+    total = 0
+    for name, params in sim.calls[after:]:
+        if counts_as_message(name):
+            chat = params.get("chat_id")
+            if (
+                isinstance(chat, int | str)
+                and str(chat).lstrip("-").isdigit()
+                and int(chat) in chats
+            ):
+                total += 1
+    return total
+
+
+def lost_in(sim: BenchSimulator, first_id: int, count: int) -> int:
+    """Updates from chats first_id.. (+count) handed out and never answered."""
+    chats = range(first_id, first_id + count)
+    return sum(len(queue) for chat, queue in sim.waiting.items() if chat in chats)
+
+
+async def saturation_phase(
+    sim: BenchSimulator, config: Path, folder: Path, citizens: int, total: int, root: Path
+) -> JSON:
+    """Limits lifted, no think time: the most updates a second the bot and the echo bot take.
+
+    The simulator counts what would break Telegram's limits but answers every call.
+    """
+    enforced, sim.enforce_limits = sim.enforce_limits, False
+    try:
+        echo = await echo_phase(
+            sim, folder, citizens, total, 0.0, first_id=SATURATE_ECHO_BASE, lifted=True
+        )
+        bot = bot_process(config, folder, root=root)
+        polls = sim.count("getUpdates")
+        await bot.start()
+        try:
+            await wait_polling(sim, polls)
+            load = await report_phase(sim, bot, citizens, total, 0.0, SATURATE_BASE)
+        finally:
+            await bot.stop()
+    finally:
+        sim.enforce_limits = enforced
+    return {
+        "saturation_updates_per_s": round(load.updates_per_s, 1),
+        "echo_saturation_updates_per_s": round(echo.updates_per_s, 1),
+        "saturation_ratio_to_echo": round(load.updates_per_s / echo.updates_per_s, 3)
+        if echo.updates_per_s
+        else None,
+        "saturation_reports": sum(1 for o in load.outcomes if o.code),
+        "saturation_cpu_ms_per_update": round(load.cpu_ms_per_update, 2),
+        "echo_saturation_cpu_ms_per_update": round(echo.cpu_ms_per_update, 2),
+    }
+
+
 def alerts(sim: BenchSimulator) -> dict[str, int]:
-    """How many alert texts each tracking code got in the units' groups."""
+    """How many alerts each tracking code got in the units' groups.
+
+    An alert is a text, or the caption of its one photo; either carries the unit's buttons,
+    which the copies of evidence (captioned with the code too) do not.
+    """
     seen: dict[str, int] = {}
     for number in range(1, UNIT_COUNT + 1):
         for message in sim._bot_messages.get(unit_chat(number), []):
-            if message.get("method") != "sendMessage":
+            if not message.get("buttons"):
                 continue
             found = CODE_RE.search(message.get("text") or "")
             if found:
@@ -168,24 +239,38 @@ def stored_codes(database: Path) -> list[str]:
 
 
 async def memory_phase(sim: BenchSimulator, bot: Process, count: int, database: Path) -> JSON:
-    """Leave `count` citizens mid-report; the bot's memory growth per open conversation."""
+    """Leave `count` citizens mid-report; the bot's memory growth per open conversation.
+
+    The first tenth warms the bot up (code paths run once, SQLite's page cache, allocator
+    arenas) and is left out of the growth, which is then what each further one costs.
+    """
     users = [sim.add_user(OPEN_BASE + i, f"Mở {i}") for i in range(count)]
-    before = bot.stats()
+    start = bot.stats()
     opened = 0
 
     async def one(index: int) -> bool:
         return await Citizen(sim, users[index], 1, 1.5).open_conversation()
 
-    queue = iter(range(count))
+    async def open_range(first: int, last: int) -> int:
+        queue = iter(range(first, last))
+        done = 0
 
-    async def worker() -> None:
-        nonlocal opened
-        for index in queue:
-            # Await first: `opened += await ...` would read `opened` before the wait.
-            done = await one(index)
-            opened += done
+        async def worker() -> None:
+            nonlocal done
+            for index in queue:
+                # Await first: `done += await ...` would read `done` before the wait.
+                ok = await one(index)
+                done += ok
 
-    await asyncio.gather(*(worker() for _ in range(min(count, 200))))
+        await asyncio.gather(*(worker() for _ in range(min(last - first, 200))))
+        return done
+
+    warm = max(1, count // 10)
+    opened = await open_range(0, warm)
+    await asyncio.sleep(1.0)
+    before = bot.stats()
+    measured = await open_range(warm, count)
+    opened += measured
     await asyncio.sleep(1.0)
     after = bot.stats()
     with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as conn:
@@ -194,10 +279,12 @@ async def memory_phase(sim: BenchSimulator, bot: Process, count: int, database: 
         ).fetchone()
     return {
         "open_conversations": opened,
-        "rss_before_mb": round(before.rss_mb, 1),
+        "rss_before_mb": round(start.rss_mb, 1),
         "rss_after_mb": round(after.rss_mb, 1),
+        # The bot's resident memory with every conversation open, once it is quiet again.
+        "steady_rss_mb": round(after.rss_mb, 1),
         "bytes_per_open_conversation": round(
-            max(0.0, after.rss_mb - before.rss_mb) * 1024 * 1024 / max(opened, 1)
+            max(0.0, after.rss_mb - before.rss_mb) * 1024 * 1024 / max(measured, 1)
         ),
         "drafts_in_db": drafts,
         # The row also carries four integers, a float and SQLite's record header (~30 bytes).
@@ -213,7 +300,7 @@ async def backlog_phase(
     sim.reset_probe()
     for i in range(count):
         await sim.add_user(BACKLOG_BASE + i, f"Chờ {i}").send("/start")
-    fresh = bot_process(config, folder)
+    fresh = bot_process(config, folder, root=bot.root)
     began = time.monotonic()
     await fresh.start()
     deadline = began + max(120.0, count / 10)

@@ -32,6 +32,8 @@ CITIZEN_BASE = 840_000_000
 OPEN_BASE = 850_000_000
 BACKLOG_BASE = 860_000_000
 CHAOS_BASE = 870_000_000
+SATURATE_BASE = 880_000_000
+SATURATE_ECHO_BASE = 890_000_000
 CODE_RE = re.compile(r"\b([A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4})\b")
 PHOTO = b"\xff\xd8\xff\xe0" + b"bench evidence photo" * 40 + b"\xff\xd9"
 DESCRIPTION = "Cán bộ một cửa yêu cầu nộp thêm giấy tờ không có trong quy định, hẹn lại nhiều lần."
@@ -55,6 +57,18 @@ class BenchOptions:
     chaos: int = 0
     workdir: Path | None = None
     enforce_limits: bool = True
+    # Reports sent with no think time and the limits lifted (0: no saturation phase).
+    saturate: int = 0
+    # Where to write a cProfile of the bot's load phase (None: not profiled).
+    profile: Path | None = None
+    # The source tree whose bot is measured (None: this one), e.g. an earlier commit's.
+    bot_root: Path | None = None
+
+
+# `--quick`: every figure of the full run at smaller sizes, in under 3 minutes on 2 cores.
+QUICK = BenchOptions(
+    citizens=30, reports=30, think=2.5, open_conversations=300, backlog=0, seed=20_000, saturate=30
+)
 
 
 def unit_code(number: int) -> str:
@@ -182,16 +196,17 @@ def proc_stats(pid: int) -> ProcStats:
 class Process:
     """A bot (or the echo bot) in a subprocess, logging to a file."""
 
-    def __init__(self, argv: Sequence[str], log: Path) -> None:
+    def __init__(self, argv: Sequence[str], log: Path, root: Path = ROOT) -> None:
         self.argv = list(argv)
         self.log = log
+        self.root = root
         self.proc: asyncio.subprocess.Process | None = None
         self.peak_hwm_mb = 0.0
 
     async def start(self) -> None:
         """Start the process."""
         env = {k: v for k, v in os.environ.items() if k != "LIEMCHINH_TOKEN"}
-        env["PYTHONPATH"] = str(ROOT)
+        env["PYTHONPATH"] = str(self.root)
         # The output goes to a file: an unread pipe would block a chatty bot.
         with open(self.log, "ab") as out:  # noqa: ASYNC230 - a moment, once per start
             self.proc = await asyncio.create_subprocess_exec(
@@ -201,6 +216,8 @@ class Process:
                 stdout=out,
                 stderr=out,
                 env=env,
+                # `python -m` looks in the working directory first: the tree measured.
+                cwd=self.root,
             )
 
     @property
@@ -234,13 +251,18 @@ class Process:
             await self.kill()
 
 
-def write_config(sim: BotApiSimulator, folder: Path) -> Path:
-    """Write the bench's configuration: 40 units with a group each, one admin."""
+def write_config(sim: BotApiSimulator, folder: Path, *, lifted: bool = False) -> Path:
+    """Write the bench's configuration: 40 units with a group each, one admin.
+
+    `lifted` lifts Telegram's limits as a bot with paid broadcasts on a test Telegram sees
+    them: 1,000 messages a second, private chats not paced (the saturation phase).
+    """
     lines = [
         "[telegram]",
         f'token = "{sim.token}"',
         f'base_url = "{sim.base_url}"',
         f'base_file_url = "{sim.base_file_url}"',
+        *(["messages_per_second = 1000", "pace_private_chats = false"] if lifted else []),
         "[storage]",
         'database = "bench.db"',
         "[bot]",
@@ -259,7 +281,7 @@ def write_config(sim: BotApiSimulator, folder: Path) -> Path:
             'parent = "BENCH"',
             f"chat_id = {unit_chat(number)}",
         ]
-    path = folder / "config.toml"
+    path = folder / ("config-lifted.toml" if lifted else "config.toml")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
@@ -271,10 +293,16 @@ def add_world(sim: BotApiSimulator) -> None:
     sim.add_user(ADMIN_ID, "Quản trị", language_code="vi")
 
 
-def bot_process(config: Path, folder: Path) -> Process:
-    """The real application, as an operator runs it."""
-    log = folder / "bot.log"
-    return Process(["-m", "bot", "run", "--config", str(config), "--log-file", str(log)], log)
+def bot_process(
+    config: Path, folder: Path, profile: Path | None = None, root: Path | None = None
+) -> Process:
+    """The real application, as an operator runs it (under cProfile, writing to `profile`),
+    from this source tree or from `root`."""
+    log = (folder / "bot.log").resolve()
+    argv = ["-m", "bot", "run", "--config", str(config.resolve()), "--log-file", str(log)]
+    if profile is not None:
+        argv = ["-m", "cProfile", "-o", str(profile.resolve()), *argv]
+    return Process(argv, log, root or ROOT)
 
 
 async def wait_polling(sim: BenchSimulator, since: int, seconds: float = 60.0) -> None:

@@ -134,9 +134,17 @@ async def _step(citizen: SimUser, transcript: Transcript, text: str) -> None:
 
 
 async def _press(citizen: SimUser, transcript: Transcript, fragment: str) -> None:
-    message = await citizen.next_message(
-        predicate=lambda m: any(fragment.lower() in b[0].lower() for b in m.get("buttons") or [])
-    )
+    """Press a button once the bot shows it: in a new message, or in one it edited."""
+
+    def carries(message: dict[str, Any]) -> bool:
+        return any(fragment.lower() in b[0].lower() for b in message.get("buttons") or [])
+
+    deadline = asyncio.get_running_loop().time() + 10
+    while not any(carries(m) for m in citizen.inbox):
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"no button {fragment!r} in the citizen's chat")
+        await asyncio.sleep(0.02)
+    message = next(m for m in reversed(citizen.inbox) if carries(m))
     transcript.said(f"(presses «{fragment}»)")
     await citizen.press_button(message, fragment)
 

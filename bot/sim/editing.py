@@ -58,6 +58,8 @@ class EditingMixin(SendingMixin):
         else:
             message.pop("reply_markup", None)
         message["edit_date"] = date_now()
+        # Counted so that a reader can tell an edit from the message as it was, within a second.
+        message["edits"] = message.get("edits", 0) + 1
         message["buttons"] = markup.buttons
         if is_media(message):
             message["text"] = message.get("caption", "")

@@ -12,7 +12,9 @@ from bot.sim.html import HtmlParseError, parse_html
 from bot.sim.protocol import Button, JSONDict, bad, utf16_len
 
 # Keys a stored bot message carries for readers of the simulation, never sent on the wire.
-_EXTRA_KEYS = frozenset({"html", "buttons", "reply_keyboard", "method", "copied_from", "deleted"})
+_EXTRA_KEYS = frozenset(
+    {"html", "buttons", "reply_keyboard", "method", "copied_from", "deleted", "edits"}
+)
 _MEDIA_KEYS = frozenset(
     """
     photo document voice video audio animation video_note sticker location contact poll

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from bot.sim.core import MessageListener, SimCore
+from bot.sim.flood import counts_as_message
 from bot.sim.people import Predicate
 from bot.sim.protocol import JSONDict
 
@@ -41,6 +42,14 @@ class ReadersMixin(SimCore):
             if name.lower() == wanted
             and (chat_id is None or str(params.get("chat_id")) == str(chat_id))
         )
+
+    def message_calls(self, chat_id: int, after: int = 0) -> list[tuple[str, JSONDict]]:
+        """The calls from index `after` of `calls` that sent or edited a message in a chat."""
+        return [
+            (name, params)
+            for name, params in self.calls[after:]
+            if counts_as_message(name) and str(params.get("chat_id")) == str(chat_id)
+        ]
 
     @property
     def pending_updates(self) -> list[JSONDict]:
@@ -76,6 +85,42 @@ class ReadersMixin(SimCore):
         """The first bot message in the chat at index >= after that matches, waiting for it."""
         _, message = await self._wait_for_message(chat_id, contains, predicate, after, timeout)
         return message
+
+    async def wait_for_reply(
+        self,
+        chat_id: int,
+        pressed: JSONDict,
+        *,
+        contains: str | None = None,
+        after: int = 0,
+        timeout: float = 5.0,  # noqa: ASYNC109 - a per-wait default is the API tests want
+    ) -> JSONDict:
+        """The bot's answer to a press: a new message at index >= after, or the pressed
+        message edited since `pressed` was read (as a bot that edits a question in place
+        into the next one answers); either containing `contains`."""
+        edits = pressed.get("edits", 0)
+
+        def find() -> JSONDict | None:
+            messages = self._bot_messages.get(chat_id, [])
+            for message in messages[after:]:
+                if contains is None or contains in message["text"]:
+                    return message
+            current = self._store.get(chat_id, {}).get(pressed["message_id"])
+            if current is not None and current.get("edits", 0) > edits:
+                if contains is None or contains in current["text"]:
+                    return current
+            return None
+
+        def report() -> str:
+            wanted = f"containing {contains!r}" if contains is not None else ""
+            current = self._store.get(chat_id, {}).get(pressed["message_id"]) or {}
+            recent = [m["text"] for m in self._bot_messages.get(chat_id, [])[after:]]
+            return (
+                f"no answer {wanted} to a press in chat {chat_id} within {timeout:g} s; the "
+                f"pressed message reads {current.get('text')!r}, new messages: {recent!r}"
+            )
+
+        return await self._wait_until(find, timeout, report)
 
     async def wait_for_callback_answer(
         self,

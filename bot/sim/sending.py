@@ -268,6 +268,10 @@ class SendingMixin(SimCore):
             raise bad("media group must include 2-10 items")
         # Telegram sends all of an album or nothing, so everything is checked first.
         prepared: list[tuple[JSONDict, str]] = []
+        kinds = {item.get("type") if isinstance(item, dict) else None for item in media}
+        if len(kinds) > 1 and (kinds & {"document", "audio"}):
+            # Documents go only with documents, audio only with audio; photos mix with videos.
+            raise bad("documents and audio can't be mixed with other media types")
         for item in media:
             kind = item.get("type") if isinstance(item, dict) else None
             if kind not in ("photo", "video", "document", "audio"):

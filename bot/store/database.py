@@ -176,8 +176,15 @@ class Database:
             yield self._conn
 
     @asynccontextmanager
-    async def write(self) -> AsyncIterator[Connection]:
-        """Lend the connection inside one transaction: committed whole or rolled back whole."""
+    async def write(self, *, durable: bool = True) -> AsyncIterator[Connection]:
+        """Lend the connection inside one transaction: committed whole or rolled back whole.
+
+        `durable=False` commits without waiting for the disk (on SQLite, synchronous=NORMAL
+        for this one transaction): the commit is as atomic, and becomes durable with the next
+        durable commit's fsync of the same WAL file. Only for what may be lost on a power cut
+        and done again, never for anything a person is told is stored. PostgreSQL commits as
+        its server is configured either way.
+        """
         if self._pg is not None:
             async with self._lock, _pg_errors(self):
                 pg = await self._pg_ready()
@@ -188,9 +195,13 @@ class Database:
             raise RuntimeError("repository is not open")
         async with self._lock:
             conn = self._conn
+            if not durable:
+                await conn.execute("PRAGMA synchronous=NORMAL")
             try:
                 await conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
+                if not durable:
+                    await conn.execute("PRAGMA synchronous=FULL")
                 raise StorageError(str(exc)) from exc
             try:
                 yield conn
@@ -206,6 +217,10 @@ class Database:
                 ):
                     raise StorageError(str(exc)) from exc
                 raise
+            finally:
+                if not durable:
+                    with contextlib.suppress(sqlite3.Error, ValueError):
+                        await conn.execute("PRAGMA synchronous=FULL")
 
     def pseudonym(self, user_id: int) -> str:
         """Return the keyed hash (HMAC-SHA256) that stands for an account in the limit's counts."""
@@ -233,8 +248,8 @@ class Store:
     def _read(self) -> AbstractAsyncContextManager[Connection]:
         return self._database.read()
 
-    def _write(self) -> AbstractAsyncContextManager[Connection]:
-        return self._database.write()
+    def _write(self, *, durable: bool = True) -> AbstractAsyncContextManager[Connection]:
+        return self._database.write(durable=durable)
 
     def _pseudonym(self, user_id: int) -> str:
         # Who sent a report, for the daily limit only: without the key it names nobody.

@@ -90,7 +90,10 @@ class InboundStore(Store):
 
     async def update_handled(self, update_id: int) -> None:
         """Forget a handled update (its payload holds personal data); its id stays seen."""
-        async with self._write() as conn:
+        # Not waited for on disk: the handler's own writes were, and a deletion lost to a power
+        # cut only hands the update out again, which is recognised as a replay (an answer is
+        # taken once, a question shown again). One fsync fewer per update.
+        async with self._write(durable=False) as conn:
             await conn.execute("DELETE FROM inbound WHERE update_id = ?", (update_id,))
 
     async def updates_handled(self, update_ids: Sequence[int]) -> None:

@@ -50,6 +50,8 @@ MAX_BACKOFF = 30.0
 SWEEP_SECONDS = 1.0
 # Stored updates read per query, and how many may wait in the lanes before reading stops.
 PAGE = 500
+# Freshly stored updates kept parsed for their handling (a few seconds' worth at most).
+PARSED_MAX = 200
 BACKLOG = 2000
 # On stopping, how long the updates in hand may take to finish: SIGTERM must end the process
 # within 10 s, and an update cut short is handled again at the next start.
@@ -81,6 +83,8 @@ class Inbound:
         # Updates handled (or dropped) whose row could not be deleted yet (the database
         # refused): they must not run again, so deleting them is retried at every sweep.
         self._undeleted: set[int] = set()
+        # Updates just stored, already parsed: handed on without reading their JSON again.
+        self._parsed: dict[int, Update] = {}
         # People already told that the service is briefly down, so each hears it once.
         self._told: set[int] = set()
         self._poison_noticed_at = float("-inf")
@@ -103,7 +107,11 @@ class Inbound:
             if a.update_id is not None and a.update is not None
         ]
         bad = [(a.poison, a.payload) for a in arrivals if a.poison is not None]
-        await self.db.inbound.store_updates(good)
+        new = set(await self.db.inbound.store_updates(good))
+        for arrival in arrivals:
+            # Bounded: a backlog is parsed from storage as it is handled, not held here.
+            if arrival.update_id in new and arrival.update and len(self._parsed) < PARSED_MAX:
+                self._parsed[arrival.update_id] = arrival.update
         if bad:
             await self._set_aside(await self.db.inbound.quarantine_updates(bad))
         self._wake.set()
@@ -159,7 +167,7 @@ class Inbound:
             try:
                 for seq, update_id, payload in rows:
                     try:
-                        await self._hand_on(update_id, payload)
+                        await self._hand_on(update_id, payload, self._parsed.pop(update_id, None))
                     except StorageError:
                         raise
                     except Exception as exc:
@@ -172,9 +180,15 @@ class Inbound:
                     self._seq = seq
             finally:
                 await self._forget_undeleted()
+            if len(rows) < PAGE:
+                # All there was; whatever is stored from now on wakes the dispatch again.
+                return
 
-    async def _hand_on(self, update_id: int, payload: str) -> None:
-        arrival = parse_stored(update_id, payload, self.app.bot)
+    async def _hand_on(self, update_id: int, payload: str, parsed: Update | None = None) -> None:
+        if parsed is not None:
+            arrival = Arrival(update_id, payload, parsed, None)
+        else:
+            arrival = parse_stored(update_id, payload, self.app.bot)
         if arrival.update is None:
             assert arrival.poison is not None
             await self._quarantine(update_id, arrival.poison)

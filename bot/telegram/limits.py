@@ -7,8 +7,11 @@ that sends or edits a message passes through `FloodLimiter`:
 - a chat's own limit is waited for first, in that chat alone, so one chat's backlog or flood
   wait never holds up another chat;
 - the overall budget is then handed out one slot at a time, to replies first: a person waiting
-  for the next question goes before the outbox's alerts and notices. The outbox is never
-  starved: once its oldest call has waited `outbox_wait` seconds it takes the next slot;
+  for the next question goes before the outbox's alerts and notices. The budget is a sliding
+  window (at most `per_second` messages in any OVERALL_WINDOW seconds), so a reply goes at once
+  whenever the last second left room, rather than waiting for the next evenly spaced slot; the
+  outbox alone is spaced evenly, so that it never fills the window in a burst. The outbox is
+  never starved: once its oldest call has waited `outbox_wait` seconds it takes the next slot;
 - a reply a person waits for is tried again, with backoff, through 429s and passing network
   errors for `patience` seconds. The outbox's calls are not: it retries its items from the
   database, for as long as it takes.
@@ -47,6 +50,10 @@ PRIVATE_RATE = 1.0
 PRIVATE_BURST = 3.0
 # The longest the outbox's next call waits behind replies before it goes first.
 OUTBOX_WAIT = 1.0
+# The overall budget's window: Telegram's second, with room for the calls' varying transit
+# time, so that no second at Telegram's end holds more than `per_second`.
+OVERALL_WINDOW = 1.05
+_EPSILON = 1e-6
 
 JSONResult = bool | dict[str, Any] | list[dict[str, Any]]
 
@@ -78,11 +85,14 @@ class FloodLimiter(BaseRateLimiter[int]):
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.interval = 1.0 / per_second
+        self.capacity = max(1, int(per_second))
         self.pace_private_chats = pace_private_chats
         self.patience = patience
         self.outbox_wait = outbox_wait
         self.clock = clock
-        self._next_free = 0.0
+        # When the overall slots of the last OVERALL_WINDOW seconds were taken.
+        self._window: deque[float] = deque()
+        self._outbox_next = 0.0
         self._waiting: dict[Lane, deque[tuple[float, asyncio.Future[None]]]] = {
             lane: deque() for lane in Lane
         }
@@ -205,8 +215,8 @@ class FloodLimiter(BaseRateLimiter[int]):
     async def _overall_slot(self, lane: Lane) -> None:
         """Wait for a slot of the overall budget; replies are served first."""
         now = self.clock()
-        if not any(self._waiting.values()) and now >= self._next_free:
-            self._next_free = now + self.interval
+        if self._may_go_now(now, lane):
+            self._take(now, lane)
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiting[lane].append((now, future))
@@ -223,22 +233,56 @@ class FloodLimiter(BaseRateLimiter[int]):
             return Lane.REPLY
         return None
 
+    def _may_go_now(self, now: float, lane: Lane) -> bool:
+        """Tell whether a call may take a slot at once, overtaking no one it must not."""
+        if self._overall_wait(now, lane) > 0 or self._waiting[Lane.REPLY]:
+            return False
+        outbox = self._waiting[Lane.OUTBOX]
+        if not outbox:
+            return True
+        # A reply passes outbox calls held by their even spacing, unless the oldest of them
+        # has waited long enough to go first.
+        return lane is Lane.REPLY and now - outbox[0][0] < self.outbox_wait
+
+    def _overall_wait(self, now: float, lane: Lane) -> float:
+        """Return how long a call of `lane` must wait for room in the overall budget."""
+        window = self._window
+        while window and window[0] <= now - OVERALL_WINDOW + _EPSILON:
+            window.popleft()
+        wait = window[0] + OVERALL_WINDOW - now if len(window) >= self.capacity else 0.0
+        if lane is Lane.OUTBOX:
+            wait = max(wait, self._outbox_next - now)
+        # A remainder of float rounding is no wait: sleeping it would not move a clock that
+        # counts in steps (a fast-forwarded test loop), and the call would wait for ever.
+        return wait if wait > _EPSILON else 0.0
+
+    def _take(self, now: float, lane: Lane) -> None:
+        """Take one slot of the overall budget."""
+        self._window.append(now)
+        if lane is Lane.OUTBOX:
+            self._outbox_next = now + self.interval
+
     async def _dispatch(self) -> None:
-        """Hand out one slot every interval while calls are waiting."""
+        """Hand out slots while calls are waiting, as room in the budget comes."""
         while True:
             now = self.clock()
-            if now < self._next_free:
-                await asyncio.sleep(self._next_free - now)
-                now = self.clock()
             lane = self._pick(now)
             if lane is None:
                 return
+            wait = self._overall_wait(now, lane)
+            if wait > 0 and lane is Lane.OUTBOX and self._waiting[Lane.REPLY]:
+                # The outbox's even spacing holds back only the outbox: a reply may go.
+                if self._overall_wait(now, Lane.REPLY) <= 0:
+                    lane, wait = Lane.REPLY, 0.0
+            if wait > 0:
+                await asyncio.sleep(wait)
+                continue
             _since, future = self._waiting[lane].popleft()
             if future.done():
                 # Cancelled while waiting (its update was abandoned): the slot stays free.
                 continue
             future.set_result(None)
-            self._next_free = now + self.interval
+            self._take(now, lane)
 
 
 def _chat_id(value: object) -> int | None:

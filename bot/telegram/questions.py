@@ -6,6 +6,7 @@ from __future__ import annotations
 from functools import partial
 
 from telegram import (
+    CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     KeyboardButton,
@@ -14,6 +15,7 @@ from telegram import (
     ReplyKeyboardRemove,
 )
 from telegram.constants import ParseMode
+from telegram.error import BadRequest
 
 from bot.core.conversation import (
     CANCEL,
@@ -99,11 +101,71 @@ def answer_from(message: Message, user_id: int) -> Answer:
 
 
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None
+Pressed = Message | None
 
 
 async def say(context: BotContext, chat_id: int, text: str, markup: Markup = None) -> None:
     """Send one HTML message to the citizen."""
     await context.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup)
+
+
+async def show(
+    context: BotContext,
+    chat_id: int,
+    messages: list[tuple[str, Markup]],
+    pressed: Pressed = None,
+) -> None:
+    """Show messages to the citizen; the first replaces the pressed message where it can.
+
+    Editing the message whose button was pressed turns it into the next question in one Bot
+    API call, where taking its buttons off and sending the question took two. A reply keyboard
+    cannot be put on an edited message, so such a question is sent anew and the pressed
+    message is left as it is: its buttons are refused by the stored step.
+    """
+    first, rest = messages[0], messages[1:]
+    text, markup = first
+    if pressed is not None and (markup is None or isinstance(markup, InlineKeyboardMarkup)):
+        if not await _edit(context, pressed, text, markup):
+            await say(context, chat_id, text, markup)
+    else:
+        await say(context, chat_id, text, markup)
+    for text, markup in rest:
+        await say(context, chat_id, text, markup)
+
+
+async def _edit(
+    context: BotContext, pressed: Message, text: str, markup: InlineKeyboardMarkup | None
+) -> bool:
+    """Edit a pressed message in place; False if Telegram no longer lets it be edited."""
+    try:
+        await context.bot.edit_message_text(
+            text,
+            chat_id=pressed.chat_id,
+            message_id=pressed.message_id,
+            parse_mode=ParseMode.HTML,
+            reply_markup=markup,
+        )
+    except BadRequest as exc:
+        reason = str(exc).lower()
+        # The same press handled twice (a replay after a restart): it already shows this.
+        if "not modified" in reason:
+            return True
+        # Deleted, too old or not a text message: the question is sent as a new message.
+        if any(s in reason for s in _CANNOT_EDIT):
+            return False
+        raise
+    return True
+
+
+# Telegram's answers to an edit of a message that cannot be edited any more.
+_CANNOT_EDIT = ("not found", "can't be edited", "message to edit", "no text in the message")
+
+
+def pressed_message(query: CallbackQuery | None) -> Pressed:
+    """Return the message whose button was pressed, if the bot can still edit it."""
+    if query is None or not isinstance(query.message, Message):
+        return None
+    return query.message
 
 
 async def current_question(context: BotContext, draft: Draft) -> Question:
@@ -112,8 +174,15 @@ async def current_question(context: BotContext, draft: Draft) -> Question:
     return question(draft, files)
 
 
-async def ask(context: BotContext, draft: Draft, asked: Question | None = None) -> None:
-    """Send the draft's current question with its buttons."""
+async def ask(
+    context: BotContext,
+    draft: Draft,
+    asked: Question | None = None,
+    *,
+    header: str | None = None,
+    pressed: Pressed = None,
+) -> None:
+    """Show the draft's current question with its buttons, under `header` if it fits."""
     asked = asked or await current_question(context, draft)
     unit_name = None
     if asked.kind is Kind.REVIEW:
@@ -121,26 +190,23 @@ async def ask(context: BotContext, draft: Draft, asked: Question | None = None) 
         # Labelled as it was offered, so the citizen checks the unit they chose.
         unit_name = (await unit_labels(context, [unit]))[unit.code] if unit else None
     words = texts.prompt(asked, draft, context._, context.lang, unit_name=unit_name)
-    for text in words.before:
-        await say(context, draft.chat_id, text)
+    messages: list[tuple[str, Markup]] = [(text, None) for text in words.before]
     if asked.kind is Kind.CONTACT:
         # Telegram shares a verified contact only through a reply-keyboard button; withdrawing
         # the question needs an inline button, hence a second message.
         share = KeyboardButton(texts.contact_button(context._), request_contact=True)
         keyboard = ReplyKeyboardMarkup([[share]], resize_keyboard=True, one_time_keyboard=True)
-        await say(context, draft.chat_id, words.text, keyboard)
         rows = choice_rows(asked, words)
-        await say(
-            context,
-            draft.chat_id,
-            texts.contact_change_of_mind(context._),
-            InlineKeyboardMarkup(rows),
-        )
-        return
-    await say(context, draft.chat_id, words.text, await question_markup(context, asked, words))
+        messages.append((words.text, keyboard))
+        messages.append((texts.contact_change_of_mind(context._), InlineKeyboardMarkup(rows)))
+    else:
+        messages.append((words.text, await question_markup(context, asked, words)))
+    await show(context, draft.chat_id, _headed(header, messages), pressed)
 
 
-async def ask_consent(context: BotContext, chat_id: int) -> None:
+async def ask_consent(
+    context: BotContext, chat_id: int, *, header: str | None = None, pressed: Pressed = None
+) -> None:
     """Ask for explicit consent before any personal data is processed."""
     words = texts.consent_text(context._)
     rows = [
@@ -149,7 +215,20 @@ async def ask_consent(context: BotContext, chat_id: int) -> None:
             for value, label in words.choices
         ]
     ]
-    await say(context, chat_id, words.text, InlineKeyboardMarkup(rows))
+    messages: list[tuple[str, Markup]] = [(words.text, InlineKeyboardMarkup(rows))]
+    await show(context, chat_id, _headed(header, messages), pressed)
+
+
+def _headed(header: str | None, messages: list[tuple[str, Markup]]) -> list[tuple[str, Markup]]:
+    """Put a header above the first message, or in a message of its own if it does not fit."""
+    if not header:
+        return messages
+    text, markup = messages[0]
+    joined = texts.under(header, text)
+    if joined is None:
+        # Only a review near Telegram's limit: the header is not dropped, it costs a message.
+        return [(header, None), *messages]
+    return [(joined, markup), *messages[1:]]
 
 
 CONSENT_DATA = {"yes": Consent(given=True).pack(), "no": Consent(given=False).pack()}

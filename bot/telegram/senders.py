@@ -53,6 +53,7 @@ from bot.messages import citizen as citizen_texts
 from bot.messages import integrity as integrity_texts
 from bot.messages import questions as questions_texts
 from bot.messages import unit as unit_texts
+from bot.messages.limits import CAPTION_LIMIT, TEXT_LIMIT
 from bot.messages.relay import (
     answer_foot,
     answer_head,
@@ -68,10 +69,19 @@ from bot.messages.report import (
     channel_banner,
     continuation,
     evidence_caption,
+    fits_caption,
     history_line,
     resent_mark,
 )
 from bot.store.repository import Repository, StorageError
+from bot.telegram.albums import (
+    CAPTIONED,
+    SEND_BY_KIND,
+    albums,
+    send_album,
+    send_captioned,
+    upload_name,
+)
 from bot.telegram.evidence import CleanedImage, clean_image_file
 from bot.telegram.keyboards import (
     alert_keyboard,
@@ -83,16 +93,6 @@ from bot.telegram.keyboards import (
 log = logging.getLogger(__name__)
 
 P = TypeVar("P", bound=Payload)
-
-_SEND_BY_KIND = {
-    "photo": "send_photo",
-    "document": "send_document",
-    "video": "send_video",
-    "voice": "send_voice",
-    "audio": "send_audio",
-    "animation": "send_animation",
-    "video_note": "send_video_note",
-}
 
 
 class UnitChatUnavailable(Exception):
@@ -141,13 +141,22 @@ class Senders:
                 raise UnitChatUnavailable("the unit has no alert chat")
             chat_id, link_unit = unit.chat_id, unit.code
         attachments = await self.db.reports.report_attachments(report.id)
-        # Part 0 is the text, part i the i-th piece of evidence, then come the replies holding
-        # the rest of a description too long for the alert (rarely any); progress is recorded
-        # after each part, so a retry sends again only a part whose answer never came back.
+        # Part 1 is the text, part i + 1 the i-th piece of evidence, then come the replies
+        # holding the rest of a description too long for the alert (rarely any); progress is
+        # recorded after each message, so a retry sends again only what never came back. A
+        # group's 20 messages a minute go far: an alert with one photo is that photo's caption
+        # (parts 1 and 2 at once), and several files go as albums.
         payload = _payload(item, AlertPayload)
         alert_id = item.message_id
         _ = self._
-        if item.parts_done == 0:
+        rest = continuation(report, _)
+        done = item.parts_done
+        # Only files a citizen sent on Telegram go by file id as they are (photos and videos
+        # carry no metadata there); documents, whose images are cleaned first, and files from
+        # other channels, held as bytes with their own notes, go one by one as before.
+        telegram = await self.db.reports.reporter_channel(report.id) == "telegram"
+        kinds = [a.kind if telegram else "stored" for a in attachments]
+        if done == 0:
             resent = await self._begin_part(item, 1)
             banner: dict[str, object] = {
                 k: v for k, v in payload.to_json().items() if k in _BANNER_KEYS and v
@@ -156,19 +165,29 @@ class Senders:
                 banner["channel"] = True
             link = Link(chat_id, 0, report.id, "alert", link_unit, data=banner)
             text, markup = await self.render_alert(report, link, len(attachments), resent=resent)
-            message = await self.bot.send_message(
-                chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup
-            )
-            link = Link(chat_id, message.message_id, report.id, "alert", link_unit, data=banner)
-            await self._record(item, 1, message.message_id, link)
-            alert_id = message.message_id
-        for index in range(max(item.parts_done, 1), len(attachments) + 1):
-            caption = evidence_caption(report.code, index, len(attachments), _)
-            if await self._begin_part(item, index + 1):
-                caption = resent_mark(caption, _)
-            await self._copy_evidence(chat_id, attachments[index - 1], caption)
-            await self._record(item, index + 1)
-        rest = continuation(report, _)
+            single = attachments[0] if len(attachments) == 1 else None
+            if single is not None and kinds[0] in CAPTIONED and not rest and fits_caption(text):
+                # The same text: with ALERT_STATE to spare, a caption's limit cuts nothing.
+                banner["caption"] = True
+                alert_id = await send_captioned(self.bot, chat_id, single, text, markup)
+                done = 2
+            else:
+                message = await self.bot.send_message(
+                    chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup
+                )
+                alert_id, done = message.message_id, 1
+            link = Link(chat_id, alert_id, report.id, "alert", link_unit, data=banner)
+            await self._record(item, done, alert_id, link)
+        for group in albums(kinds, max(done, 1)):
+            captions = [evidence_caption(report.code, i, len(attachments), _) for i in group]
+            if await self._begin_part(item, group[0] + 1):
+                captions = [resent_mark(caption, _) for caption in captions]
+            if len(group) == 1:
+                await self._copy_evidence(chat_id, attachments[group[0] - 1], captions[0])
+            else:
+                files = [attachments[i - 1] for i in group]
+                await send_album(self.bot, chat_id, files, captions)
+            await self._record(item, group[-1] + 1)
         first = len(attachments) + 1
         anchor = ReplyParameters(alert_id, allow_sending_without_reply=True) if alert_id else None
         for index in range(max(item.parts_done, first), first + len(rest)):
@@ -226,6 +245,7 @@ class Senders:
         *,
         full: bool = False,
         resent: bool = False,
+        limit: int = TEXT_LIMIT,
     ) -> tuple[str, InlineKeyboardMarkup | None]:
         """Return an alert's current text and the buttons its status allows."""
         _ = self._
@@ -259,6 +279,7 @@ class Senders:
             now=self.db.clock(),
             reply_hint=live and link.unit_code is not None and not link.data.get("channel"),
             resent=resent,
+            limit=limit,
         )
         actions = allowed_actions(report, self.settings.sla) if live else []
         return text, alert_keyboard(report.id, actions, _)
@@ -315,25 +336,17 @@ class Senders:
             return
         count = len(await self.db.reports.report_attachments(report.id))
         for link in await self.db.links.alert_links(report.id):
-            text, markup = await self.render_alert(report, link, count)
+            captioned = bool(link.data.get("caption"))
+            limit = CAPTION_LIMIT if captioned else TEXT_LIMIT
+            text, markup = await self.render_alert(report, link, count, limit=limit)
             try:
                 try:
-                    await self.bot.edit_message_text(
-                        text,
-                        chat_id=link.chat_id,
-                        message_id=link.message_id,
-                        parse_mode=ParseMode.HTML,
-                        reply_markup=markup,
-                    )
+                    await self._edit_alert(link.chat_id, link.message_id, text, markup, captioned)
                 except ChatMigrated as exc:
                     # The group became a supergroup: follow it, then edit there.
                     await self.db.units.migrate_unit_chat(link.chat_id, exc.new_chat_id)
-                    await self.bot.edit_message_text(
-                        text,
-                        chat_id=exc.new_chat_id,
-                        message_id=link.message_id,
-                        parse_mode=ParseMode.HTML,
-                        reply_markup=markup,
+                    await self._edit_alert(
+                        exc.new_chat_id, link.message_id, text, markup, captioned
                     )
             except BadRequest as exc:
                 # Unchanged, deleted or too old to edit: nothing more to do for that message.
@@ -341,6 +354,32 @@ class Senders:
                     raise
             except Forbidden:
                 log.info("alert of report %s no longer reachable in its chat", report.id)
+
+    async def _edit_alert(
+        self,
+        chat_id: int,
+        message_id: int,
+        text: str,
+        markup: InlineKeyboardMarkup | None,
+        captioned: bool,
+    ) -> None:
+        """Edit an alert's text, or its caption when it is the caption of its photo."""
+        if captioned:
+            await self.bot.edit_message_caption(
+                chat_id=chat_id,
+                message_id=message_id,
+                caption=text,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup,
+            )
+            return
+        await self.bot.edit_message_text(
+            text,
+            chat_id=chat_id,
+            message_id=message_id,
+            parse_mode=ParseMode.HTML,
+            reply_markup=markup,
+        )
 
     async def _reporter(self, item: OutboxItem) -> tuple[Report, int, Gettext, str] | None:
         """Return the report, its reporter's chat and their language; None if nobody is left."""
@@ -613,14 +652,7 @@ class Senders:
         reply: ReplyParameters | None = None,
     ) -> Message:
         """Send stored bytes as a photo, a video or a document."""
-        # The uploaded name is never the citizen's own (it may name them); the type was
-        # checked from the bytes when the file was received.
-        name = {"photo": "photo.jpg", "video": "video.mp4"}.get(kind, "document.pdf")
-        if kind == "document" and not data.startswith(b"%PDF"):
-            name = "document.bin"
-        if kind == "photo" and data.startswith(b"\x89PNG"):
-            name = "photo.png"
-        upload = InputFile(data, filename=name)
+        upload = InputFile(data, filename=upload_name(kind, data))
         message: Message
         if kind == "photo":
             message = await self.bot.send_photo(
@@ -673,7 +705,7 @@ class Senders:
             )
         except BadRequest as exc:
             # The citizen deleted the original message; the file itself is still on Telegram.
-            method = _SEND_BY_KIND.get(att.kind)
+            method = SEND_BY_KIND.get(att.kind)
             if "not found" not in str(exc).lower() or method is None:
                 raise
             send = getattr(self.bot, method)
