@@ -8,6 +8,7 @@ from collections.abc import Iterable
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
+from telegram.error import BadRequest
 from telegram.ext import ApplicationHandlerStop
 
 from bot.core.parsing import normalize_code
@@ -315,8 +316,17 @@ async def unknown(update: Update, context: BotContext) -> None:
     )
 
 
+# Telegram's words when a callback query is answered twice or too late.
+_PRESS_TOO_OLD = "query is too old"
+
+
 async def on_error(update: object, context: BotContext) -> None:
     """Log the failure and tell the citizen that nothing they sent is lost."""
+    if isinstance(context.error, BadRequest) and _PRESS_TOO_OLD in str(context.error).lower():
+        # A press handled again after a restart, or after Telegram stopped waiting for its
+        # answer: the step itself is stored or refused by the stored state; nothing went wrong.
+        log.info("a button press could no longer be answered")
+        return
     log.error("handler failed", exc_info=context.error)
     if not isinstance(update, Update) or update.effective_chat is None:
         return
