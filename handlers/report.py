@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
-from telegram import CallbackQuery, ReplyKeyboardRemove, Update
+from telegram import ReplyKeyboardRemove, Update
 from telegram.error import BadRequest, TelegramError
 
 from bot.core.conversation import (
@@ -58,15 +58,16 @@ def _chat_id(update: Update) -> int:
     return update.effective_chat.id
 
 
-async def _answer_press(update: Update) -> Pressed:
-    """Answer a press (not a message under Telegram's limits); return its message to edit."""
+async def _answer_press(update: Update, text: str | None = None) -> Pressed:
+    """Answer a press (not a message under Telegram's limits), with `text` as its notice if
+    given; return its message to edit."""
     query = update.callback_query
     if query is None:
         return None
     # Cosmetic: a press handled late (after a restart or an outage) can no longer be answered,
     # and that must not cost the citizen's step.
     try:
-        await query.answer()
+        await query.answer(text)
     except TelegramError as exc:
         log.info("could not answer a button press: %s", exc)
     return pressed_message(query)
@@ -150,23 +151,15 @@ async def answer_pressed(update: Update, context: BotContext) -> None:
     draft = await context.db.drafts.get_draft(_user_id(update))
     if pressed is None or draft is None or pressed.question != draft.step:
         # A button of an earlier question, of a report already sent, or forged data.
-        await _refuse_press(query, context._(texts.NOT_ACTIVE))
+        stale = await _answer_press(update, context._(texts.NOT_ACTIVE))
         if pressed is not None and draft is not None:
             # A process may have stored the answer and stopped before showing the next
             # question: the stale message becomes the current question, so the citizen is never
             # left holding only dead buttons. (A double tap edits it into what it already
             # shows, which changes nothing.)
-            await ask(context, draft, pressed=pressed_message(query))
+            await ask(context, draft, pressed=stale)
         return
     await _apply(update, context, draft, Answer(choice=pressed.value))
-
-
-async def _refuse_press(query: CallbackQuery, text: str) -> None:
-    """Say a button is no longer active; a press replayed after a restart cannot be answered."""
-    try:
-        await query.answer(text)
-    except TelegramError as exc:
-        log.info("could not answer a button press: %s", exc)
 
 
 async def unit_browse(update: Update, context: BotContext) -> None:
