@@ -96,13 +96,22 @@ class Phone:
             from selenium.webdriver.support import expected_conditions as ec
             from selenium.webdriver.support.ui import WebDriverWait
 
+            from selenium.common.exceptions import WebDriverException
+
             found = WebDriverWait(self.driver, 10).until(
                 ec.element_to_be_clickable((By.CSS_SELECTOR, css))
             )
-            page = self.driver.find_element(By.TAG_NAME, "html")
+            # Every button here sends a form or follows a link: mark this document, click, and
+            # wait for a complete document without the mark. Watching the old <html> node go
+            # stale races with the navigation itself: chromedriver may then answer "node does
+            # not belong to the document" instead of "stale", so that question is not asked.
+            self.driver.execute_script("window.lcOldPage = true;")
             found.click()
-            # Every button here sends a form or follows a link: wait for the new page.
-            WebDriverWait(self.driver, 10).until(ec.staleness_of(page))
+            WebDriverWait(self.driver, 10, ignored_exceptions=(WebDriverException,)).until(
+                lambda d: d.execute_script(
+                    "return !window.lcOldPage && document.readyState === 'complete';"
+                )
+            )
 
         await self.run(go)
 
