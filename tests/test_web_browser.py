@@ -93,10 +93,9 @@ class Phone:
         from selenium.webdriver.common.by import By
 
         def go() -> None:
+            from selenium.common.exceptions import WebDriverException
             from selenium.webdriver.support import expected_conditions as ec
             from selenium.webdriver.support.ui import WebDriverWait
-
-            from selenium.common.exceptions import WebDriverException
 
             found = WebDriverWait(self.driver, 10).until(
                 ec.element_to_be_clickable((By.CSS_SELECTOR, css))
