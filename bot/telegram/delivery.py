@@ -26,6 +26,7 @@ from bot.core.outbox import (
     ReporterChannel,
 )
 from bot.i18n import Translator
+from bot.store.outbox import ClaimLost
 from bot.store.repository import Repository, StorageError
 from bot.telegram.limits import IN_OUTBOX
 from bot.telegram.senders import Senders, UnitChatUnavailable
@@ -90,6 +91,10 @@ class Delivery(Senders):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
             self._stopping = False
+            if self.db.database.shared:
+                # Another worker may send them at once, rather than once the claims expire.
+                with contextlib.suppress(StorageError):
+                    await self.db.outbox.release_claims()
 
     def wake(self) -> None:
         """Ask the loop to look at the outbox now."""
@@ -174,6 +179,10 @@ class Delivery(Senders):
         except NetworkError as exc:
             # A timeout or a dropped connection: the part may have arrived all the same.
             await self._later(item, _backoff(item.attempts), str(exc), maybe_sent=True)
+            return False
+        except ClaimLost:
+            # This worker's claim expired and another worker took the item over.
+            log.warning("outbox item %s taken over by another worker", item.id)
             return False
         except StorageError:
             raise

@@ -1,0 +1,163 @@
+"""What several workers on one PostgreSQL database agree on: who owns a chat, who runs the jobs,
+and the share of Telegram's flood limits each message takes.
+
+Each worker keeps a PostgreSQL session of its own for this, apart from the connection the
+stores use, so that its locks never wait behind a store's query and a store's reconnection
+never drops them. Chats and the jobs are owned through session-level advisory locks: the server
+releases them when the session ends, however the worker ends (a kill, a lost machine: within
+about 25 s by the keepalives). When this session is lost, everything it held is lost with it:
+`holds` says so at once, and the owner stops working on what it no longer owns.
+
+The flood budget is one row per key (the whole bot, one chat) holding the theoretical arrival
+time of the next message (GCRA), reserved in one call of `reserve_send` on the server's clock,
+so that workers whose clocks differ still share one budget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+
+import asyncpg
+
+from bot.store import postgres
+
+log = logging.getLogger(__name__)
+
+# Advisory lock keys. The jobs' lock sits beside the migration and instance locks; a chat's key
+# has the top bit set (negative as a bigint), which none of those has, so they never meet.
+JOB_LOCK = postgres.MIGRATION_LOCK + 2
+_CHAT_SPACE = 1 << 62
+
+
+def chat_lock(chat_id: int) -> int:
+    """Return the advisory lock key of one chat (0: the updates that have no chat)."""
+    return -(1 << 63) + (chat_id % _CHAT_SPACE)
+
+
+def worker_name() -> str:
+    """Return a name for this worker, unique among the workers of one database."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class CoordinationLost(Exception):
+    """The coordination session is gone (and with it, every lock it held)."""
+
+
+class Coordinator:
+    """One worker's own PostgreSQL session: advisory locks and the shared send budget."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._raw: asyncpg.Connection | None = None
+        # asyncpg runs one statement at a time on a connection.
+        self._lock = asyncio.Lock()
+        self._held: set[int] = set()
+
+    def holds(self, key: int) -> bool:
+        """Tell whether this worker holds the lock `key` in its current session."""
+        return key in self._held and self._raw is not None and not self._raw.is_closed()
+
+    async def try_lock(self, key: int) -> bool:
+        """Take the lock `key` if nobody holds it; True if this worker holds it now."""
+        if self.holds(key):
+            return True
+        taken = bool(await self._fetchval("SELECT pg_try_advisory_lock($1)", key))
+        if taken:
+            self._held.add(key)
+        return taken
+
+    async def unlock(self, key: int) -> None:
+        """Release the lock `key` (nothing happens if the session that held it is gone)."""
+        if not self.holds(key):
+            self._held.discard(key)
+            return
+        self._held.discard(key)
+        try:
+            await self._fetchval("SELECT pg_advisory_unlock($1)", key)
+        except CoordinationLost:
+            # The session is gone, and the server released the lock with it.
+            return
+
+    async def reserve_send(
+        self, chat: str | None, chat_step: float, chat_burst: float, step: float, yielding: bool
+    ) -> tuple[bool, float]:
+        """Reserve the next message's place in the shared budget; see `postgres.RESERVE_SEND`.
+
+        Return (True, seconds to wait before sending) once reserved, or (False, seconds to wait
+        before asking again) when the chat is not ready yet or, `yielding`, others are waiting.
+        """
+        row = await self._fetchrow(
+            "SELECT reserved, wait FROM reserve_send($1, $2, $3, $4, $5)",
+            chat,
+            chat_step,
+            chat_burst,
+            step,
+            yielding,
+        )
+        assert row is not None
+        return bool(row["reserved"]), max(0.0, float(row["wait"]))
+
+    async def hold_send(self, chat: str, seconds: float) -> None:
+        """Hold one chat's messages for `seconds` (Telegram answered 429) on every worker."""
+        await self._fetchval(
+            "UPDATE send_budget SET tat = greatest(tat, extract(epoch FROM clock_timestamp())"
+            " + $2) WHERE key = $1",
+            chat,
+            seconds,
+        )
+
+    async def forget_send_keys(self, older: float) -> None:
+        """Delete the budget rows of chats idle for `older` seconds (one row per chat)."""
+        await self._fetchval(
+            "DELETE FROM send_budget WHERE key <> 'all'"
+            " AND tat < extract(epoch FROM clock_timestamp()) - $1",
+            older,
+        )
+
+    async def close(self) -> None:
+        """End the session; the server releases every lock it held."""
+        self._held.clear()
+        raw, self._raw = self._raw, None
+        if raw is not None and not raw.is_closed():
+            try:
+                await raw.close(timeout=2.0)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+                raw.terminate()
+
+    async def _session(self) -> asyncpg.Connection:
+        if self._raw is not None and not self._raw.is_closed():
+            return self._raw
+        # A new session holds nothing: whatever the old one held is released already.
+        self._held.clear()
+        try:
+            self._raw = await asyncpg.connect(self.url, server_settings=postgres.KEEPALIVES)
+        except (OSError, asyncpg.PostgresError) as exc:
+            raise CoordinationLost(str(exc)) from exc
+        return self._raw
+
+    async def _fetchval(self, sql: str, *args: object) -> object:
+        async with self._lock:
+            raw = await self._session()
+            try:
+                return await raw.fetchval(sql, *args)
+            except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
+                self._drop(raw)
+                raise CoordinationLost(str(exc)) from exc
+
+    async def _fetchrow(self, sql: str, *args: object) -> asyncpg.Record | None:
+        async with self._lock:
+            raw = await self._session()
+            try:
+                return await raw.fetchrow(sql, *args)
+            except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
+                self._drop(raw)
+                raise CoordinationLost(str(exc)) from exc
+
+    def _drop(self, raw: asyncpg.Connection) -> None:
+        self._held.clear()
+        raw.terminate()
+        log.warning("coordination session lost; its chats and jobs are released")

@@ -1,0 +1,246 @@
+"""Several webhook workers on one PostgreSQL database: each update handled once and in order,
+a chat owned by one worker at a time, outbox items claimed once, the jobs run by one worker
+once a period, and Telegram's limits kept by all of them together."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.core.outbox import Outgoing, TextNotice
+from bot.jobs import once_per_period
+from bot.sim import BotApiSimulator
+from bot.store.coordination import chat_lock
+from bot.store.outbox import CLAIM_SECONDS, ClaimLost
+from bot.store.repository import Repository
+from bot.telegram.inbound import Inbound
+from tests.conftest import FakeClock, Person, eventually
+from tests.pgserver import PostgresServer
+from tests.workers_helpers import Telegram, worker_settings, workers
+
+
+@pytest.fixture
+async def url(postgres_server: PostgresServer) -> str:
+    return await postgres_server.new_database()
+
+
+@pytest.fixture
+async def repos(url: str, tmp_path: Path) -> AsyncIterator[list[Repository]]:
+    """Three workers' repositories on one database, on one fake clock."""
+    clock = FakeClock()
+    repos = [Repository(tmp_path / "keys", url=url, clock=clock) for _ in range(3)]
+    for repo in repos:
+        await repo.open()
+    try:
+        yield repos
+    finally:
+        for repo in repos:
+            await repo.close()
+
+
+async def test_one_chats_updates_are_handled_once_each_in_order_by_one_worker_at_a_time(
+    sim: BotApiSimulator, url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events: list[tuple[str, int, int, int]] = []
+    handle_owned = Inbound.handle_owned
+
+    async def recorded(self: Inbound, update_id: int, payload: str) -> None:
+        chat = _chat_of(payload)
+        events.append(("start", id(self), chat, update_id))
+        # A pause inside the turn: the next update of the chat reaches another worker while
+        # this one still holds the chat.
+        await asyncio.sleep(0.02)
+        await handle_owned(self, update_id, payload)
+        events.append(("end", id(self), chat, update_id))
+
+    monkeypatch.setattr(Inbound, "handle_owned", recorded)
+    settings = worker_settings(sim, tmp_path, url, flood_messages=1000)
+    people = [Person(sim, sim.add_user(760001 + n, f"Người {n}")) for n in range(3)]
+    async with workers(settings, 3) as running, Telegram(sim, [w.port for w in running]) as tg:
+        for _round in range(6):
+            for person in people:
+                await person.user.send("/help")
+        await eventually(lambda: tg.pending() == 0, wait=30)
+        sent = {uid for uid, _port in tg.delivered}
+        await eventually(lambda: len([e for e in events if e[0] == "end"]) >= len(sent), wait=30)
+        for person in people:
+            await eventually(lambda p=person: len(_helps(sim, p.id)) == 6, wait=30)  # type: ignore[misc]
+    # Each update reached more than one worker (the balancer's turns), was handled once...
+    assert len({port for _uid, port in tg.delivered}) == 3
+    handled = [uid for kind, _w, _c, uid in events if kind == "start"]
+    assert sorted(handled) == sorted(sent) and len(handled) == 18
+    # ... in Telegram's order within its chat ...
+    for person in people:
+        ids = [uid for kind, _w, chat, uid in events if kind == "start" and chat == person.id]
+        assert ids == sorted(ids) and len(ids) == 6
+    # ... by one worker at a time.
+    active: dict[int, int] = {}
+    for kind, worker, chat, _uid in events:
+        if kind == "start":
+            assert chat not in active
+            active[chat] = worker
+        else:
+            assert active.pop(chat) == worker
+    # Several workers took part, and nothing is left stored.
+    assert len({worker for _k, worker, _c, _u in events}) >= 2
+    async with Repository(tmp_path / "keys", url=url) as db:
+        assert await db.inbound.unhandled_updates() == []
+
+
+async def test_a_row_stored_while_another_worker_holds_the_chat_is_handled(
+    repos: list[Repository],
+) -> None:
+    first, second, _third = repos
+    assert first.database.coordination and second.database.coordination
+    key = chat_lock(42)
+    assert await first.database.coordination.try_lock(key)
+    assert not await second.database.coordination.try_lock(key)
+    await second.inbound.store_updates([(7, "{}")], {7: 42})
+    # The holder releases the chat, then reads it again: the row the other worker stored
+    # meanwhile is there, and the chat is free to take.
+    await first.database.coordination.unlock(key)
+    assert await first.inbound.chat_updates(42) == [(7, "{}")]
+    assert await second.database.coordination.try_lock(key)
+    # A worker's session ends (it was killed): the chats it held are free again.
+    second.database.coordination._raw.terminate()  # type: ignore[union-attr]
+    assert not second.database.coordination.holds(key)
+    await eventually(lambda: first.database.coordination.try_lock(key), wait=5)  # type: ignore[union-attr]
+
+
+async def test_each_update_is_stored_once_whichever_workers_receive_it(
+    repos: list[Repository],
+) -> None:
+    batches = [[(uid, f'{{"update_id": {uid}}}') for uid in range(100, 140)] for _ in repos]
+    fresh = await asyncio.gather(
+        *(
+            repo.inbound.store_updates(batch, {})
+            for repo, batch in zip(repos, batches, strict=True)
+        )
+    )
+    stored = [uid for ids in fresh for uid in ids]
+    assert sorted(stored) == list(range(100, 140))
+    assert [uid for uid, _ in await repos[0].inbound.unhandled_updates()] == list(range(100, 140))
+
+
+async def test_outbox_items_are_claimed_once_and_a_dead_workers_claims_are_taken_over(
+    repos: list[Repository],
+) -> None:
+    first = repos[0]
+    ids = [await first.outbox.add(Outgoing(TextNotice(f"n{n}"), chat_id=9)) for n in range(30)]
+
+    async def drain(repo: Repository) -> list[int]:
+        got = []
+        while items := await repo.outbox.due():
+            for item in items:
+                got.append(item.id)
+                await repo.outbox.start_part(item.id, 1)
+                await asyncio.sleep(0)
+                await repo.outbox.done(item.id)
+        return got
+
+    claimed = await asyncio.gather(*(drain(repo) for repo in repos))
+    everything = [i for got in claimed for i in got]
+    assert sorted(everything) == ids
+    assert len(set(everything)) == len(everything)
+
+    # A worker claims items, then dies without giving them back.
+    more = [await first.outbox.add(Outgoing(TextNotice(f"m{n}"), chat_id=9)) for n in range(3)]
+    dead, heir = repos[1], repos[2]
+    assert [i.id for i in await dead.outbox.due()] == more
+    assert await heir.outbox.due() == []
+    first.clock.advance(hours=CLAIM_SECONDS / 3600 + 0.01)  # type: ignore[attr-defined]
+    assert [i.id for i in await heir.outbox.due()] == more
+    # The dead worker's part, were it still going, is refused: the item is the heir's now.
+    with pytest.raises(ClaimLost):
+        await dead.outbox.start_part(more[0], 1)
+    await heir.outbox.start_part(more[0], 1)
+    # A stopping worker gives its claims back at once.
+    assert await heir.outbox.release_claims() == 3
+    assert [i.id for i in await dead.outbox.due()] == more
+
+
+async def test_the_jobs_run_on_one_worker_once_a_period_and_another_takes_over(
+    repos: list[Repository],
+) -> None:
+    ran: list[str] = []
+
+    class Context:
+        def __init__(self, db: Repository) -> None:
+            self.db = db
+
+    async def job(context: Any) -> None:
+        ran.append(context.db.database.worker)
+
+    tick = once_per_period("deadlines", 60.0, job)
+    first, second, third = repos
+    for _ in range(3):
+        for repo in repos:
+            await tick(Context(repo))  # type: ignore[arg-type]
+    # One worker holds the jobs; the period ran once, by it.
+    assert ran == [first.database.worker]
+    assert first.jobs.leads() and not second.jobs.leads() and not third.jobs.leads()
+    first.clock.advance(hours=1 / 60)  # type: ignore[attr-defined]
+    # Its session ends (killed): at their next tick another worker takes over, and runs the
+    # new period once.
+    first.database.coordination._raw.terminate()  # type: ignore[union-attr]
+    for repo in (second, third):
+        await tick(Context(repo))  # type: ignore[arg-type]
+    assert ran == [first.database.worker, second.database.worker]
+    runs = await third.jobs.runs("deadlines")
+    assert [worker for _period, worker in runs] == ran
+    assert runs[1][0] == runs[0][0] + 1
+
+
+async def test_a_new_leader_does_not_run_a_period_that_ran_already(
+    repos: list[Repository],
+) -> None:
+    first, second, _third = repos
+    assert await first.jobs.lead()
+    assert await first.jobs.claim_period("retention", 7)
+    first.database.coordination._raw.terminate()  # type: ignore[union-attr]
+    assert await second.jobs.lead()
+    assert not await second.jobs.claim_period("retention", 7)
+    assert await second.jobs.claim_period("retention", 8)
+
+
+async def test_workers_sending_flat_out_together_keep_telegrams_limits(
+    url: str, tmp_path: Path
+) -> None:
+    async with BotApiSimulator(enforce_limits=True) as sim:
+        group = -100777
+        sim.add_chat(group, "Tổ công tác", type="supergroup")
+        people = [sim.add_user(770000 + n, f"Người {n}") for n in range(60)]
+        settings = worker_settings(
+            sim, tmp_path, url, messages_per_second=29.0, pace_private_chats=True
+        )
+        async with workers(settings, 3) as running:
+
+            async def send(worker_index: int) -> None:
+                bot = running[worker_index].app.bot
+                calls = [
+                    bot.send_message(person.id, f"tin {worker_index}")
+                    for person in people[worker_index::3]
+                ]
+                # One person gets a message from every worker at once, and a group some too.
+                calls += [bot.send_message(people[0].id, f"thêm {worker_index}") for _ in range(2)]
+                calls += [bot.send_message(group, f"nhóm {worker_index}") for _ in range(3)]
+                await asyncio.gather(*calls)
+
+            await asyncio.gather(*(send(n) for n in range(3)))
+        assert len([c for c in sim.calls if c[0] == "sendMessage"]) >= 60 + 6 + 9
+        assert sim.flood_violations == 0
+
+
+def _helps(sim: BotApiSimulator, chat_id: int) -> list[dict[str, Any]]:
+    return [m for m in sim.messages(chat_id) if "/myreports" in m.get("text", "")]
+
+
+def _chat_of(payload: str) -> int:
+    update = json.loads(payload)
+    message = update.get("message") or update.get("callback_query", {}).get("message", {})
+    return int(message.get("chat", {}).get("id", 0))
