@@ -25,7 +25,13 @@ from bot.core.conversation import Conversation
 from bot.core.domain import local_today
 from bot.core.workflow import Workflow
 from bot.i18n import SUPPORTED, Translator
-from bot.jobs import check_deadlines, once_per_period, retention_job, weekly_digest
+from bot.jobs import (
+    check_deadlines,
+    once_per_period,
+    refresh_admins,
+    retention_job,
+    weekly_digest,
+)
 from bot.store.repository import Clock, Repository
 from bot.telegram.context import SERVICES_KEY, BotContext, Services
 from bot.telegram.delivery import Delivery
@@ -43,6 +49,7 @@ log = logging.getLogger(__name__)
 
 App = Application[Any, BotContext, Any, Any, Any, Any]
 TIMER_INTERVAL = 60.0
+ADMINS_INTERVAL = 15.0
 START_BACKOFF_MAX = 60.0
 
 
@@ -130,6 +137,10 @@ async def init_resources(app: App) -> None:
     if jobs is not None and services.settings.weekly_digest:
         digest = once_per_period("digest", 3600, weekly_digest)
         jobs.run_repeating(digest, interval=3600, first=5.0, name="digest")
+    # The admin filter is this process's copy: behind several workers, admins added or removed
+    # on another worker are followed within ADMINS_INTERVAL.
+    if jobs is not None and services.db.database.shared:
+        jobs.run_repeating(refresh_admins, interval=ADMINS_INTERVAL, name="admins")
     # Retention periods ([privacy]) are applied every hour; the first run soon after start.
     if jobs is not None:
         retention = once_per_period("retention", 3600, retention_job)

@@ -111,3 +111,18 @@ async def retention_job(context: BotContext) -> None:
             counts["identities"],
             counts["limit_counts"],
         )
+
+
+async def refresh_admins(context: BotContext) -> None:
+    """Follow the admins another worker added or removed (a job on every worker)."""
+    try:
+        chat_admins = await context.db.admin.chat_admins()
+    except StorageError:
+        return
+    admins = context.services.admin_filter
+    wanted = set(context.settings.admins) | chat_admins
+    current = set(admins.user_ids)
+    if wanted - current:
+        admins.add_user_ids(wanted - current)
+    if current - wanted:
+        admins.remove_user_ids(current - wanted)

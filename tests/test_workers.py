@@ -17,7 +17,7 @@ from bot.jobs import once_per_period
 from bot.sim import BotApiSimulator
 from bot.store.coordination import chat_lock
 from bot.store.outbox import CLAIM_SECONDS, ClaimLost
-from bot.store.repository import Repository
+from bot.store.repository import InstanceBusy, Repository
 from bot.telegram.inbound import Inbound
 from tests.conftest import FakeClock, Person, eventually
 from tests.pgserver import PostgresServer
@@ -244,3 +244,52 @@ def _chat_of(payload: str) -> int:
     update = json.loads(payload)
     message = update.get("message") or update.get("callback_query", {}).get("message", {})
     return int(message.get("chat", {}).get("id", 0))
+
+
+async def test_a_persons_pace_is_counted_across_the_workers(
+    sim: BotApiSimulator, url: str, tmp_path: Path
+) -> None:
+    settings = worker_settings(sim, tmp_path, url, flood_messages=3, flood_seconds=60.0)
+    person = Person(sim, sim.add_user(780001, "Hùng"))
+    async with workers(settings, 3) as running, Telegram(sim, [w.port for w in running]) as tg:
+        for _ in range(7):
+            await person.user.send("/help")
+        await eventually(lambda: tg.pending() == 0, wait=30)
+        await sim.wait_for_message(person.id, contains="quá nhanh", timeout=15)
+        async with Repository(tmp_path / "keys", url=url) as db:
+            await eventually(lambda: _empty(db), wait=15)
+    # Each worker saw two or three of the seven; together they read three, told the person
+    # once, and dropped the rest.
+    assert len({port for _uid, port in tg.delivered}) == 3
+    assert len(_helps(sim, person.id)) == 3
+    assert len([m for m in person.messages if "quá nhanh" in m.get("text", "")]) == 1
+
+
+async def _empty(db: Repository) -> bool:
+    return await db.inbound.unhandled_updates() == []
+
+
+async def test_webhook_workers_share_the_database_but_never_with_a_poller(
+    url: str, tmp_path: Path
+) -> None:
+    def worker(name: str, *, webhook: bool) -> Repository:
+        repo = Repository(tmp_path / name, url=url, exclusive=True)
+        repo.database.sharing = webhook
+        return repo
+
+    first, second = worker("a", webhook=True), worker("b", webhook=True)
+    await first.open()
+    await second.open()
+    try:
+        with pytest.raises(InstanceBusy):
+            await worker("c", webhook=False).open()
+    finally:
+        await first.close()
+        await second.close()
+    poller = worker("d", webhook=False)
+    await poller.open()
+    try:
+        with pytest.raises(InstanceBusy):
+            await worker("e", webhook=True).open()
+    finally:
+        await poller.close()

@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 # Advisory lock keys. The jobs' lock sits beside the migration and instance locks; a chat's key
 # has the top bit set (negative as a bigint), which none of those has, so they never meet.
 JOB_LOCK = postgres.MIGRATION_LOCK + 2
+# Held by the one worker that handles a text-only channel's stored messages (Zalo), in order.
+CHANNEL_LOCK = postgres.MIGRATION_LOCK + 3
 _CHAT_SPACE = 1 << 62
 
 
@@ -41,6 +43,16 @@ def chat_lock(chat_id: int) -> int:
 def worker_name() -> str:
     """Return a name for this worker, unique among the workers of one database."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+async def lead(coordination: Coordinator | None, key: int) -> bool:
+    """Take or keep the lock `key`; True without a shared database (one process leads)."""
+    if coordination is None:
+        return True
+    try:
+        return await coordination.try_lock(key)
+    except CoordinationLost:
+        return False
 
 
 class CoordinationLost(Exception):
@@ -110,11 +122,42 @@ class Coordinator:
             seconds,
         )
 
+    async def flood_check(
+        self,
+        user_id: int,
+        moment: float,
+        album: str | None,
+        limit: int,
+        seconds: float,
+        pause: float,
+    ) -> str:
+        """Count one person's message on every worker's behalf; see `postgres.FLOOD_CHECK`.
+
+        At most `limit` messages in `seconds` (an album counts once); beyond, "warn" once and
+        then "ignore" for `pause` seconds; otherwise "read".
+        """
+        step = seconds / limit
+        verdict = await self._fetchval(
+            "SELECT flood_check($1, $2, $3, $4, $5, $6)",
+            user_id,
+            moment,
+            album,
+            step,
+            (limit - 1) * step,
+            pause,
+        )
+        return str(verdict)
+
     async def forget_send_keys(self, older: float) -> None:
-        """Delete the budget rows of chats idle for `older` seconds (one row per chat)."""
+        """Delete the budget rows of chats, and the paces of people, idle for `older` seconds."""
         await self._fetchval(
             "DELETE FROM send_budget WHERE key <> 'all'"
             " AND tat < extract(epoch FROM clock_timestamp()) - $1",
+            older,
+        )
+        await self._fetchval(
+            "DELETE FROM flood_pace WHERE greatest(tat, quiet_until)"
+            " < extract(epoch FROM clock_timestamp()) - $1",
             older,
         )
 

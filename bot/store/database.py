@@ -333,6 +333,7 @@ async def _migrate_postgres(conn: postgres.PgConnection, clock: Clock) -> None:
                 await conn.raw.execute(
                     "INSERT INTO migrations (name, applied_at) VALUES ($1, $2)", name, clock()
                 )
+        await postgres.add_worker_functions(conn)
     finally:
         await conn.raw.execute("SELECT pg_advisory_unlock($1)", postgres.MIGRATION_LOCK)
     await conn.learn_schema()

@@ -9,7 +9,7 @@ that each period ran once. On SQLite the one process runs the jobs, recorded the
 
 from __future__ import annotations
 
-from bot.store.coordination import JOB_LOCK, CoordinationLost
+from bot.store.coordination import JOB_LOCK, lead
 from bot.store.database import Store
 
 # Job runs are kept this long (a record of what ran, nothing personal).
@@ -24,13 +24,7 @@ class JobStore(Store):
 
     async def lead(self) -> bool:
         """Take or keep the jobs' lock; True if this worker runs the jobs."""
-        coordination = self._database.coordination
-        if coordination is None:
-            return True
-        try:
-            return await coordination.try_lock(JOB_LOCK)
-        except CoordinationLost:
-            return False
+        return await lead(self._database.coordination, JOB_LOCK)
 
     def leads(self) -> bool:
         """Tell whether this worker holds the jobs now (without asking the database)."""

@@ -451,4 +451,18 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "019_flood_pace",
+        """
+        -- Each person's pace of messages, shared by the workers of one database: the
+        -- theoretical arrival time of their next message (GCRA, on Telegram's message dates),
+        -- until when they are not read, and the album last counted (an album counts once).
+        CREATE TABLE flood_pace (
+            user_id INTEGER NOT NULL PRIMARY KEY,
+            tat REAL NOT NULL,
+            quiet_until REAL NOT NULL,
+            album TEXT
+        );
+        """,
+    ),
 ]

@@ -109,6 +109,46 @@ RESERVE_SEND = r"""CREATE OR REPLACE FUNCTION reserve_send(
         RETURN QUERY SELECT true, slot - now_;
     END $$"""
 
+# The flood guard shared by the workers (bot.telegram.inbound): one person's message counted in
+# one call, on the message's own date. A person may send `burst` seconds' worth ahead of their
+# pace (one message every `step`); the first message beyond it is answered 'warn' and they are
+# not read for `pause` seconds ('ignore'); an album's further messages count once ('read').
+FLOOD_CHECK = r"""CREATE OR REPLACE FUNCTION flood_check(
+        person bigint, moment double precision, group_id text,
+        step double precision, burst double precision, pause double precision)
+    RETURNS text LANGUAGE plpgsql AS $$
+    DECLARE
+        pace_tat double precision;
+        pace_quiet double precision;
+        pace_album text;
+    BEGIN
+        SELECT f.tat, f.quiet_until, f.album INTO pace_tat, pace_quiet, pace_album
+            FROM flood_pace f WHERE f.user_id = person FOR UPDATE;
+        IF NOT FOUND THEN
+            INSERT INTO flood_pace (user_id, tat, quiet_until, album)
+                VALUES (person, moment + step, 0, group_id) ON CONFLICT DO NOTHING;
+            IF FOUND THEN
+                RETURN 'read';
+            END IF;
+            SELECT f.tat, f.quiet_until, f.album INTO pace_tat, pace_quiet, pace_album
+                FROM flood_pace f WHERE f.user_id = person FOR UPDATE;
+        END IF;
+        IF moment < pace_quiet THEN
+            RETURN 'ignore';
+        END IF;
+        IF group_id IS NOT NULL AND pace_album = group_id THEN
+            RETURN 'read';
+        END IF;
+        IF pace_tat - burst > moment THEN
+            UPDATE flood_pace SET quiet_until = moment + pause, tat = moment + pause
+                WHERE user_id = person;
+            RETURN 'warn';
+        END IF;
+        UPDATE flood_pace SET tat = greatest(pace_tat, moment) + step, album = group_id
+            WHERE user_id = person;
+        RETURN 'read';
+    END $$"""
+
 _KEYS = """
 SELECT c.relname AS tab, a.attname AS col
 FROM pg_index i
@@ -314,7 +354,12 @@ async def add_compat_functions(conn: PgConnection) -> None:
     """Create the functions SQLite has built in (idempotent; run under the migration lock)."""
     for sql in COMPAT_FUNCTIONS:
         await conn.raw.execute(sql)
+
+
+async def add_worker_functions(conn: PgConnection) -> None:
+    """Create what workers sharing the database call (after the migrations: it reads tables)."""
     await conn.raw.execute(RESERVE_SEND)
+    await conn.raw.execute(FLOOD_CHECK)
 
 
 async def wait_for_instance(url: str) -> None:

@@ -37,6 +37,7 @@ from telegram.error import (
 from bot.core.domain import Poison
 from bot.core.outbox import TextNotice
 from bot.i18n import pick_locale
+from bot.store.coordination import CoordinationLost
 from bot.store.repository import Repository, StorageError
 from bot.telegram.lanes import FloodGuard, Lanes, Verdict
 from bot.telegram.owners import ChatOwners
@@ -295,7 +296,7 @@ class Inbound:
             # Button presses are not counted: officers work through pickers quickly.
             return False
         moment = (message.edit_date or message.date).timestamp()
-        verdict = self._flood.check(user.id, moment, message.media_group_id)
+        verdict = await self._pace(user.id, moment, message.media_group_id)
         if verdict is Verdict.READ:
             return False
         if await self._services.workflow.is_admin(user.id):
@@ -305,6 +306,22 @@ class Inbound:
         if verdict is Verdict.WARN and message.chat.type == Chat.PRIVATE:
             await self._tell_too_fast(user)
         return True
+
+    async def _pace(self, user_id: int, moment: float, album: str | None) -> Verdict:
+        """Judge a person's message: by this process's count, or behind several workers by the
+        count they share (a person's messages reach every worker in turn)."""
+        coordination = self.db.database.coordination
+        if coordination is not None and self.db.database.sharing:
+            flood = self._flood
+            try:
+                return Verdict(
+                    await coordination.flood_check(
+                        user_id, moment, album, flood.limit, flood.seconds, flood.pause
+                    )
+                )
+            except CoordinationLost:
+                log.warning("the shared flood count is unreachable; counting here")
+        return self._flood.check(user_id, moment, album)
 
     async def _tell_too_fast(self, user: User) -> None:
         try:
