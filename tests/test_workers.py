@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -19,9 +22,10 @@ from bot.store.coordination import chat_lock
 from bot.store.outbox import CLAIM_SECONDS, ClaimLost
 from bot.store.repository import InstanceBusy, Repository
 from bot.telegram.inbound import Inbound
-from tests.conftest import FakeClock, Person, eventually
+from tests.conftest import HA_LONG_CHAT, FakeClock, Person, code_in, eventually
 from tests.pgserver import PostgresServer
-from tests.workers_helpers import Telegram, worker_settings, workers
+from tests.test_restart import ROOT, shut_down, stop, write_config
+from tests.workers_helpers import HOOK, SECRET, Telegram, free_port, worker_settings, workers
 
 
 @pytest.fixture
@@ -293,3 +297,88 @@ async def test_webhook_workers_share_the_database_but_never_with_a_poller(
             await worker("e", webhook=True).open()
     finally:
         await poller.close()
+
+
+async def start_webhook_worker(config: Path, log: Path) -> asyncio.subprocess.Process:
+    """Start `liemchinh run --webhook` as each worker of a deployment is started."""
+    env = {k: v for k, v in os.environ.items() if k != "LIEMCHINH_TOKEN"}
+    env["PYTHONPATH"] = str(ROOT)
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "run",
+        "--webhook",
+        "--config",
+        str(config),
+        "--log-file",
+        str(log),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+        env=env,
+    )
+
+
+def worker_config(sim: BotApiSimulator, tmp_path: Path, url: str, name: str, port: int) -> Path:
+    """One worker's configuration: the same database, keys and webhook; its own port."""
+    folder = tmp_path / name
+    folder.mkdir()
+    text = write_config(sim, folder).read_text(encoding="utf-8")
+    text = text.replace(
+        'database = "data/bot.db"', f'database = "{url}"\nstate_dir = "{tmp_path / "state"}"'
+    )
+    text += (
+        f'[webhook]\nurl = "{HOOK}"\nsecret_token = "{SECRET}"\n'
+        f'[web]\nlisten = "127.0.0.1"\nport = {port}\n'
+    )
+    path = folder / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+async def test_a_killed_worker_leaves_its_chat_to_the_others_mid_report(
+    sim: BotApiSimulator, url: str, tmp_path: Path
+) -> None:
+    ports = [free_port() for _ in range(2)]
+    configs = [worker_config(sim, tmp_path, url, f"w{n}", p) for n, p in enumerate(ports)]
+    logs = [tmp_path / f"w{n}.log" for n in range(2)]
+    procs = [await start_webhook_worker(c, log) for c, log in zip(configs, logs, strict=True)]
+    person = Person(sim, sim.add_user(790001, "Lan", language_code="vi"))
+    try:
+        async with Telegram(sim, ports):
+            await person.say("/start", expect="đồng ý", wait=30)
+            await person.press("Tôi đồng ý", expect="Chọn loại", wait=15)
+            await person.press("thái độ", expect="đơn vị", wait=15)
+            # Both worked: the balancer gave each of them a turn.
+            await eventually(lambda: all("running (webhook)" in _read(p) for p in logs), 30)
+            procs[0].send_signal(signal.SIGKILL)
+            await procs[0].wait()
+            # The other worker carries the report on from the step where it was.
+            await person.say("ha long", expect="ha long", wait=30)
+            await person.press("UBND phường Hạ Long", expect="cán bộ", wait=15)
+            await person.say("Không rõ tên", expect="lãnh đạo", wait=15)
+            await person.press("Tôi không rõ", expect="khi nào", wait=15)
+            await person.press("Hôm nay", expect="ở đâu", wait=15)
+            await person.say("Trụ sở UBND phường", expect="Mô tả", wait=15)
+            await person.say(
+                "Cán bộ quát tháo người dân khi được hỏi về hồ sơ.", expect="bằng chứng", wait=15
+            )
+            await person.press("Bỏ qua", expect="ẩn danh", wait=15)
+            await person.press("Ẩn danh", expect="kiểm tra", wait=15)
+            confirmation = await person.press("Gửi phản ánh", expect="/status", wait=15)
+            code = code_in(confirmation["text"])
+            await sim.wait_for_message(HA_LONG_CHAT, contains=code, timeout=15)
+            await asyncio.sleep(0.5)
+        alerts = [m for m in sim.messages(HA_LONG_CHAT) if code in m.get("text", "")]
+        assert len(alerts) == 1
+        assert procs[1].returncode is None
+        await shut_down(procs[1])
+        assert procs[1].returncode == 0
+    finally:
+        for proc in procs:
+            await stop(proc)
+
+
+def _read(log: Path) -> str:
+    return log.read_text(encoding="utf-8") if log.exists() else ""

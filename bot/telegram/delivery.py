@@ -38,6 +38,9 @@ MAX_BACKOFF = 300.0
 # fixing it releases the held alerts at once.
 HOLD_SECONDS = 3600.0
 IDLE_WAKE = 60.0
+# Behind several workers, claims another worker gave back on stopping wake nobody here: look
+# this often.
+SHARED_IDLE_WAKE = 10.0
 # On stopping, how long the item in hand may take to finish (SIGTERM ends within 10 s).
 STOP_GRACE = 3.0
 
@@ -110,7 +113,8 @@ class Delivery(Senders):
             except StorageError:
                 log.exception("outbox unreadable; retrying")
                 due = None
-            timeout = IDLE_WAKE if due is None else min(IDLE_WAKE, due - self.db.clock())
+            idle = SHARED_IDLE_WAKE if self.db.database.shared else IDLE_WAKE
+            timeout = idle if due is None else min(idle, due - self.db.clock())
             if timeout > 0:
                 # Not wait_for: on Python 3.11 it can swallow stop()'s cancellation.
                 with contextlib.suppress(TimeoutError):
