@@ -299,7 +299,7 @@ async def test_webhook_workers_share_the_database_but_never_with_a_poller(
         await poller.close()
 
 
-async def start_webhook_worker(config: Path, log: Path) -> asyncio.subprocess.Process:
+async def start_webhook_worker(config: Path, log: Path, *extra: str) -> asyncio.subprocess.Process:
     """Start `liemchinh run --webhook` as each worker of a deployment is started."""
     env = {k: v for k, v in os.environ.items() if k != "LIEMCHINH_TOKEN"}
     env["PYTHONPATH"] = str(ROOT)
@@ -309,6 +309,7 @@ async def start_webhook_worker(config: Path, log: Path) -> asyncio.subprocess.Pr
         "bot",
         "run",
         "--webhook",
+        *extra,
         "--config",
         str(config),
         "--log-file",
@@ -343,14 +344,19 @@ async def test_a_killed_worker_leaves_its_chat_to_the_others_mid_report(
     ports = [free_port() for _ in range(2)]
     configs = [worker_config(sim, tmp_path, url, f"w{n}", p) for n, p in enumerate(ports)]
     logs = [tmp_path / f"w{n}.log" for n in range(2)]
-    procs = [await start_webhook_worker(c, log) for c, log in zip(configs, logs, strict=True)]
+    # The second one as older deployments start their workers, with --standby: a webhook
+    # worker has nothing to stand by for and works at once.
+    procs = [
+        await start_webhook_worker(configs[0], logs[0]),
+        await start_webhook_worker(configs[1], logs[1], "--standby"),
+    ]
     person = Person(sim, sim.add_user(790001, "Lan", language_code="vi"))
     try:
         async with Telegram(sim, ports):
             await person.say("/start", expect="đồng ý", wait=30)
             await person.press("Tôi đồng ý", expect="Chọn loại", wait=15)
             await person.press("thái độ", expect="đơn vị", wait=15)
-            # Both worked: the balancer gave each of them a turn.
+            # Both work at once, and the balancer gives each of them its turn.
             await eventually(lambda: all("running (webhook)" in _read(p) for p in logs), 30)
             procs[0].send_signal(signal.SIGKILL)
             await procs[0].wait()

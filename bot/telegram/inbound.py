@@ -308,8 +308,9 @@ class Inbound:
         return True
 
     async def _pace(self, user_id: int, moment: float, album: str | None) -> Verdict:
-        """Judge a person's message: by this process's count, or behind several workers by the
-        count they share (a person's messages reach every worker in turn)."""
+        """Judge a person's message by this process's count, or by the workers' shared one."""
+        # Behind several workers a person's messages reach each of them in turn: only a count
+        # they share sees them all.
         coordination = self.db.database.coordination
         if coordination is not None and self.db.database.sharing:
             flood = self._flood
