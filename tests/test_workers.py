@@ -15,12 +15,13 @@ from typing import Any
 
 import pytest
 
-from bot.core.outbox import Outgoing, TextNotice
+from bot.core.outbox import OutboxItem, Outgoing, TextNotice
 from bot.jobs import once_per_period
 from bot.sim import BotApiSimulator
 from bot.store.coordination import chat_lock
 from bot.store.outbox import CLAIM_SECONDS, ClaimLost
 from bot.store.repository import InstanceBusy, Repository
+from bot.telegram.delivery import Delivery
 from bot.telegram.inbound import Inbound
 from tests.conftest import HA_LONG_CHAT, FakeClock, Person, code_in, eventually
 from tests.pgserver import PostgresServer
@@ -388,3 +389,35 @@ async def test_a_killed_worker_leaves_its_chat_to_the_others_mid_report(
 
 def _read(log: Path) -> str:
     return log.read_text(encoding="utf-8") if log.exists() else ""
+
+
+async def test_outbox_items_go_out_once_from_workers_delivering_together(
+    sim: BotApiSimulator, url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    attempts: list[tuple[int, int]] = []
+    attempt = Delivery._attempt
+
+    async def recorded(self: Delivery, item: OutboxItem) -> bool:
+        attempts.append((id(self), item.id))
+        return await attempt(self, item)
+
+    monkeypatch.setattr(Delivery, "_attempt", recorded)
+    person = sim.add_user(795001, "Mai")
+    settings = worker_settings(sim, tmp_path, url)
+    async with workers(settings, 3) as running:
+        db = running[0].app.bot_data["services"].db
+        for n in range(40):
+            await db.outbox.add(Outgoing(TextNotice(f"thông báo số {n}."), chat_id=person.id))
+        for worker in running:
+            worker.app.bot_data["services"].delivery.wake()
+        await eventually(lambda: _all_sent(db), wait=30)
+    texts = [m.get("text", "") for m in sim.messages(person.id)]
+    for n in range(40):
+        assert texts.count(f"thông báo số {n}.") == 1
+    # Each item was taken by one worker, once.
+    items = [item for _worker, item in attempts]
+    assert len(items) == len(set(items)) == 40
+
+
+async def _all_sent(db: Repository) -> bool:
+    return (await db.outbox.stats()).get("pending", 0) == 0
