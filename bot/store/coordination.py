@@ -35,6 +35,12 @@ CHANNEL_LOCK = postgres.MIGRATION_LOCK + 3
 _CHAT_SPACE = 1 << 62
 
 
+# How long one call may take before the session is given up (a send then falls back on the
+# worker's own limits rather than wait).
+TIMEOUT = 5.0
+_FAILURES = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
 def chat_lock(chat_id: int) -> int:
     """Return the advisory lock key of one chat (0: the updates that have no chat)."""
     return -(1 << 63) + (chat_id % _CHAT_SPACE)
@@ -177,30 +183,30 @@ class Coordinator:
         # A new session holds nothing: whatever the old one held is released already.
         self._held.clear()
         try:
-            self._raw = await asyncpg.connect(self.url, server_settings=postgres.KEEPALIVES)
-        except (OSError, asyncpg.PostgresError) as exc:
-            raise CoordinationLost(str(exc)) from exc
+            self._raw = await asyncpg.connect(
+                self.url, server_settings=postgres.KEEPALIVES, timeout=TIMEOUT
+            )
+        except _FAILURES as exc:
+            raise CoordinationLost(type(exc).__name__) from exc
         return self._raw
 
     async def _fetchval(self, sql: str, *args: object) -> object:
-        async with self._lock:
-            raw = await self._session()
-            try:
-                return await raw.fetchval(sql, *args)
-            except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
-                self._drop(raw)
-                raise CoordinationLost(str(exc)) from exc
+        row = await self._fetchrow(sql, *args)
+        return row[0] if row is not None else None
 
     async def _fetchrow(self, sql: str, *args: object) -> asyncpg.Record | None:
         async with self._lock:
             raw = await self._session()
             try:
-                return await raw.fetchrow(sql, *args)
-            except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
+                return await raw.fetchrow(sql, *args, timeout=TIMEOUT)
+            except _FAILURES as exc:
+                # Whatever went wrong, the session's state is unknown: end it (the server then
+                # releases what it held) and let the callers fall back or try again.
                 self._drop(raw)
-                raise CoordinationLost(str(exc)) from exc
+                raise CoordinationLost(type(exc).__name__) from exc
 
     def _drop(self, raw: asyncpg.Connection) -> None:
         self._held.clear()
         raw.terminate()
+        self._raw = None
         log.warning("coordination session lost; its chats and jobs are released")
