@@ -21,6 +21,7 @@ from bot.sim import BotApiSimulator
 from bot.store.coordination import chat_lock
 from bot.store.outbox import CLAIM_SECONDS, ClaimLost
 from bot.store.repository import InstanceBusy, Repository
+from bot.telegram import owners
 from bot.telegram.delivery import Delivery
 from bot.telegram.inbound import Inbound
 from tests.conftest import HA_LONG_CHAT, FakeClock, Person, code_in, eventually
@@ -64,6 +65,9 @@ async def test_one_chats_updates_are_handled_once_each_in_order_by_one_worker_at
         events.append(("end", id(self), chat, update_id))
 
     monkeypatch.setattr(Inbound, "handle_owned", recorded)
+    # No sweep after the first: every update must be taken up on the normal path, by the worker
+    # that stored it or by the chat's owner reading the chat again after releasing it.
+    monkeypatch.setattr(owners, "SWEEP_SECONDS", 3600.0)
     settings = worker_settings(sim, tmp_path, url, flood_messages=1000)
     people = [Person(sim, sim.add_user(760001 + n, f"Người {n}")) for n in range(3)]
     async with workers(settings, 3) as running, Telegram(sim, [w.port for w in running]) as tg:
@@ -430,3 +434,22 @@ async def test_outbox_items_go_out_once_from_workers_delivering_together(
 
 async def _all_sent(db: Repository) -> bool:
     return (await db.outbox.stats()).get("pending", 0) == 0
+
+
+async def test_a_dead_owners_chat_is_swept_up_by_another_worker(
+    sim: BotApiSimulator, url: str, tmp_path: Path
+) -> None:
+    person = Person(sim, sim.add_user(796001, "Thảo"))
+    async with workers(worker_settings(sim, tmp_path, url), 2) as (first, second):
+        holder = first.app.bot_data["services"].db.database.coordination
+        # The first worker owns the chat (in the middle of a turn, as it were) ...
+        assert await holder.try_lock(chat_lock(person.id))
+        async with Telegram(sim, [second.port]) as tg:
+            await person.user.send("/help")
+            await eventually(lambda: tg.pending() == 0, wait=10)
+            # ... so the second one stored the update and left it to the owner.
+            await asyncio.sleep(0.3)
+            assert _helps(sim, person.id) == []
+            # The owner dies: its session ends, and the second worker's sweep takes the chat.
+            holder._raw.terminate()
+            await eventually(lambda: len(_helps(sim, person.id)) == 1, wait=15)
