@@ -1,5 +1,6 @@
-"""What several workers on one PostgreSQL database agree on: who owns a chat, who runs the jobs,
-and the share of Telegram's flood limits each message takes.
+"""What several workers on one PostgreSQL database agree on: who owns a chat, who runs the jobs
+and Zalo's intake, the share of Telegram's flood limits each message takes, and each person's
+pace of messages.
 
 Each worker keeps a PostgreSQL session of its own for this, apart from the connection the
 stores use, so that its locks never wait behind a store's query and a store's reconnection
@@ -10,7 +11,8 @@ about 25 s by the keepalives). When this session is lost, everything it held is 
 
 The flood budget is one row per key (the whole bot, one chat) holding the theoretical arrival
 time of the next message (GCRA), reserved in one call of `reserve_send` on the server's clock,
-so that workers whose clocks differ still share one budget.
+so that workers whose clocks differ still share one budget; a person's pace is counted the same
+way by `flood_check`, on their messages' dates.
 """
 
 from __future__ import annotations
@@ -33,8 +35,6 @@ JOB_LOCK = postgres.MIGRATION_LOCK + 2
 # Held by the one worker that handles a text-only channel's stored messages (Zalo), in order.
 CHANNEL_LOCK = postgres.MIGRATION_LOCK + 3
 _CHAT_SPACE = 1 << 62
-
-
 # How long one call may take before the session is given up (a send then falls back on the
 # worker's own limits rather than wait).
 TIMEOUT = 5.0
