@@ -3,8 +3,9 @@
 Delivery (`bot.telegram.delivery`) reads the due items, sends them part by part and records
 each part, so that a restart neither loses a message nor sends a part twice. On a database
 several workers share, a worker claims the items it is about to send (`FOR UPDATE SKIP
-LOCKED`, with its name and an expiry): no other worker takes them while the claim holds, each
-part sent renews it, and a killed worker's claims are taken over once they expire.
+LOCKED`, with its name and an expiry): no other worker takes them while the claim holds, a
+live worker renews its claims (each part, and every third of the expiry), and a killed
+worker's claims are taken over once they expire.
 """
 
 from __future__ import annotations
@@ -105,6 +106,15 @@ class OutboxStore(Store):
                 (me, now + CLAIM_SECONDS, now, now, me, limit),
             )
         return sorted(rows, key=lambda r: (r["next_attempt_at"], r["id"]))
+
+    async def renew_claims(self) -> int:
+        """Extend this worker's claims (it is alive, if slow); return how many it holds."""
+        async with self._write(durable=False) as conn:
+            cur = await conn.execute(
+                "UPDATE outbox SET claimed_until = ? WHERE claimed_by = ? AND status = 'pending'",
+                (self._now() + CLAIM_SECONDS, self._database.worker),
+            )
+            return cur.rowcount
 
     async def release_claims(self) -> int:
         """Give back this worker's claims (it is stopping); return how many."""

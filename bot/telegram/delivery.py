@@ -26,7 +26,7 @@ from bot.core.outbox import (
     ReporterChannel,
 )
 from bot.i18n import Translator
-from bot.store.outbox import ClaimLost
+from bot.store.outbox import CLAIM_SECONDS, ClaimLost
 from bot.store.repository import Repository, StorageError
 from bot.telegram.limits import IN_OUTBOX
 from bot.telegram.senders import Senders, UnitChatUnavailable
@@ -54,6 +54,7 @@ class Delivery(Senders):
         super().__init__(bot, db, settings, translator)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._renewal: asyncio.Task[None] | None = None
         self._stopping = False
         # One sender per kind of message; the payload's type is checked once, in _attempt.
         self._senders: dict[OutboxKind, Callable[[OutboxItem], Awaitable[None]]] = {
@@ -77,12 +78,29 @@ class Delivery(Senders):
         self.channels: dict[str, ReporterChannel] = {}
 
     def start(self) -> None:
-        """Start the background loop."""
+        """Start the background loop (and, behind several workers, the claims' renewal)."""
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="liemchinh-delivery")
+        if self.db.database.shared and self._renewal is None:
+            self._renewal = asyncio.create_task(self._renew(), name="liemchinh-claims")
+
+    async def _renew(self) -> None:
+        # A live worker keeps what it claimed, however long Telegram's limits make it wait;
+        # only a dead worker's claims expire.
+        while True:
+            await asyncio.sleep(CLAIM_SECONDS / 3)
+            try:
+                await self.db.outbox.renew_claims()
+            except StorageError:
+                log.warning("outbox claims not renewed; trying again")
 
     async def stop(self, grace: float = STOP_GRACE) -> None:
         """Finish the item in hand (for up to `grace` seconds), then stop; the rest stays owed."""
+        if self._renewal is not None:
+            renewal, self._renewal = self._renewal, None
+            renewal.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewal
         if self._task is not None:
             task, self._task = self._task, None
             self._stopping = True
