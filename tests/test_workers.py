@@ -18,6 +18,8 @@ import pytest
 from bot.core.outbox import OutboxItem, Outgoing, TextNotice
 from bot.jobs import once_per_period
 from bot.sim import BotApiSimulator
+from bot.sim.zalo import ZaloSimulator
+from bot.store.channels import ChannelStore
 from bot.store.coordination import chat_lock
 from bot.store.outbox import CLAIM_SECONDS, ClaimLost
 from bot.store.repository import InstanceBusy, Repository
@@ -27,7 +29,9 @@ from bot.telegram.inbound import Inbound
 from tests.conftest import HA_LONG_CHAT, FakeClock, Person, code_in, eventually
 from tests.pgserver import PostgresServer
 from tests.test_restart import ROOT, shut_down, stop, write_config
+from tests.test_zalo import file_report
 from tests.workers_helpers import HOOK, SECRET, Telegram, free_port, worker_settings, workers
+from tests.zalo_helpers import ZaloCitizen, jpeg, zalo_config
 
 
 @pytest.fixture
@@ -458,3 +462,29 @@ async def test_a_dead_owners_chat_is_swept_up_by_another_worker(
             # The owner dies: its session ends, and the second worker's sweep takes the chat.
             holder._raw.terminate()
             await eventually(lambda: len(_helps(sim, person.id)) == 1, wait=15)
+
+
+async def test_zalo_messages_reaching_two_workers_are_handled_once_in_order(
+    sim: BotApiSimulator, url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    handled: list[int] = []
+    inbound_handled = ChannelStore.inbound_handled
+
+    async def recorded(self: ChannelStore, seq: int) -> None:
+        handled.append(seq)
+        await inbound_handled(self, seq)
+
+    monkeypatch.setattr(ChannelStore, "inbound_handled", recorded)
+    async with ZaloSimulator() as zsim:
+        # Both workers poll Zalo, which hands each update to one of them; one worker handles
+        # what both stored.
+        settings = worker_settings(sim, tmp_path, url, zalo=zalo_config(zsim))
+        async with workers(settings, 2):
+            citizen = ZaloCitizen(zsim, zsim.user("Nguyễn Văn Bình"))
+            code = await file_report(citizen, jpeg())
+            await sim.wait_for_message(HA_LONG_CHAT, contains=code, timeout=15)
+    assert len(handled) == len(set(handled)) and handled == sorted(handled)
+    # One alert, and its photo once.
+    texts = [m.get("text", "") for m in sim.messages(HA_LONG_CHAT) if code in m.get("text", "")]
+    assert len([t for t in texts if t.startswith("🔔")]) == 1
+    assert len([t for t in texts if t.startswith("Bằng chứng 1/1")]) == 1
