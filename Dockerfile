@@ -1,6 +1,6 @@
 # The bot as a container: slim, non-root, one process. Build: docker build -t liemchinh .
-# Every worker runs `liemchinh run --webhook --standby`: on one PostgreSQL database one of them
-# works and the others wait to take over (README, "Running several workers").
+# Every worker runs `liemchinh run --webhook --standby`: on one PostgreSQL database they all work,
+# sharing chats, the outbox, the jobs and Telegram's limits (README, "Running several workers").
 FROM python:3.11-slim
 
 # A fixed, unprivileged account; its home is the state folder for the keys ([storage] state_dir).
@@ -25,8 +25,7 @@ USER liemchinh
 WORKDIR /var/lib/liemchinh
 EXPOSE 8443
 
-# /healthz ([ops] enabled) answers while this worker works; a standby serves nothing and is
-# "unhealthy" until it takes over, so `docker ps` shows which worker is working.
+# /healthz ([ops] enabled) answers once this worker serves.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import urllib.request as u; u.urlopen('http://127.0.0.1:8443/healthz', timeout=3)"]
 

@@ -25,14 +25,21 @@ from bot.core.conversation import Conversation
 from bot.core.domain import local_today
 from bot.core.workflow import Workflow
 from bot.i18n import SUPPORTED, Translator
-from bot.jobs import check_deadlines, retention_job, weekly_digest
+from bot.jobs import (
+    check_deadlines,
+    once_per_period,
+    refresh_admins,
+    retention_job,
+    weekly_digest,
+)
 from bot.store.repository import Clock, Repository
 from bot.telegram.context import SERVICES_KEY, BotContext, Services
 from bot.telegram.delivery import Delivery
 from bot.telegram.inbound import Inbound
 from bot.telegram.lanes import LANES, FloodGuard
-from bot.telegram.limits import FloodLimiter
+from bot.telegram.limits import OUTBOX_WAIT, FloodLimiter
 from bot.telegram.request import MeteredRequest
+from bot.telegram.shared_limits import SharedBudget
 from bot.telegram.webhook import webhook_routes
 from bot.web.ops import OpsServices, ops_routes
 from bot.web.server import HttpServer, WebServices, web_routes
@@ -42,6 +49,7 @@ log = logging.getLogger(__name__)
 
 App = Application[Any, BotContext, Any, Any, Any, Any]
 TIMER_INTERVAL = 60.0
+ADMINS_INTERVAL = 15.0
 START_BACKOFF_MAX = 60.0
 
 
@@ -112,6 +120,7 @@ async def init_resources(app: App) -> None:
     """Open the database, seed units and start delivering the outbox (post_init)."""
     services: Services = app.bot_data[SERVICES_KEY]
     await services.db.open()
+    _share_flood_budget(app, services)
     await services.db.units.seed_units(services.settings.units)
     services.admin_filter.add_user_ids(await services.db.admin.chat_admins())
     delivery = Delivery(app.bot, services.db, services.settings, services.translator)
@@ -119,17 +128,38 @@ async def init_resources(app: App) -> None:
     delivery.start()
     delivery.wake()
     # Deadlines live in the database; this only looks at them every minute, so a restart
-    # neither loses a reminder nor sends one twice.
-    if app.job_queue is not None:
-        app.job_queue.run_repeating(
-            check_deadlines, interval=TIMER_INTERVAL, first=1.0, name="deadlines"
-        )
-    if app.job_queue is not None and services.settings.weekly_digest:
-        app.job_queue.run_repeating(weekly_digest, interval=3600, first=5.0, name="digest")
+    # neither loses a reminder nor sends one twice. Every worker ticks; one runs the jobs, once
+    # a period (bot.jobs.once_per_period), and another takes over at its tick if that one dies.
+    jobs = app.job_queue
+    if jobs is not None:
+        deadlines = once_per_period("deadlines", TIMER_INTERVAL, check_deadlines)
+        jobs.run_repeating(deadlines, interval=TIMER_INTERVAL, first=1.0, name="deadlines")
+    if jobs is not None and services.settings.weekly_digest:
+        digest = once_per_period("digest", 3600, weekly_digest)
+        jobs.run_repeating(digest, interval=3600, first=5.0, name="digest")
+    # The admin filter is this process's copy: behind several workers, admins added or removed
+    # on another worker are followed within ADMINS_INTERVAL.
+    if jobs is not None and services.db.database.shared:
+        jobs.run_repeating(refresh_admins, interval=ADMINS_INTERVAL, name="admins")
     # Retention periods ([privacy]) are applied every hour; the first run soon after start.
-    if app.job_queue is not None:
-        app.job_queue.run_repeating(retention_job, interval=3600, first=60.0, name="retention")
+    if jobs is not None:
+        retention = once_per_period("retention", 3600, retention_job)
+        jobs.run_repeating(retention, interval=3600, first=60.0, name="retention")
     await _publish_commands(app, services.translator, services.settings.default_locale)
+
+
+def _share_flood_budget(app: App, services: Services) -> None:
+    """Webhook workers on one PostgreSQL database keep Telegram's limits together."""
+    database = services.db.database
+    limiter = app.bot.rate_limiter
+    if database.sharing and database.coordination is not None:
+        if isinstance(limiter, FloodLimiter):
+            limiter.shared = SharedBudget(
+                database.coordination,
+                per_second=services.settings.messages_per_second,
+                outbox_wait=OUTBOX_WAIT,
+                pace_private_chats=services.settings.pace_private_chats,
+            )
 
 
 async def _publish_commands(app: App, translator: Translator, default: str) -> None:
@@ -177,6 +207,9 @@ async def running(
     (its port is `[web] port`, or `webhook_port`, 0 meaning any free one).
     """
     services: Services = app.bot_data[SERVICES_KEY]
+    # Webhook workers on PostgreSQL run side by side (the instance lock held shared); a bot
+    # that polls runs alone, since Telegram allows one getUpdates consumer.
+    services.db.database.sharing = webhook
     async with app:
         # post_init does not run under `async with app`, so this calls the same function.
         await init_resources(app)

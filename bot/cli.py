@@ -56,8 +56,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--standby",
         action="store_true",
-        help="PostgreSQL only: while another worker runs on the database, wait and take over"
-        " when it stops or dies",
+        help="PostgreSQL only, polling: while another bot polls for the database, wait and take"
+        " over when it stops or dies (webhook workers all run at once and need no standby)",
     )
     demo = sub.add_parser("demo", help="chat with the bot offline, against a simulated Telegram")
     demo.add_argument(
@@ -357,8 +357,14 @@ def _run(settings: Settings, *, webhook: bool = False, standby: bool = False) ->
     url = settings.database_url
     if standby and url is None:
         raise ConfigError(settings.path, "storage.database", "--standby needs PostgreSQL")
-    # On PostgreSQL the database's advisory lock keeps one bot per database, across machines;
-    # the lock file beside a SQLite database does it on one machine.
+    if standby and webhook:
+        # Every webhook worker on one PostgreSQL database handles updates; one that dies
+        # leaves its chats and jobs to the others. There is nothing to stand by for.
+        logging.getLogger(__name__).info("--standby: webhook workers all run; starting now")
+        standby = False
+    # On PostgreSQL the database's advisory lock keeps one polling bot per database, across
+    # machines, and webhook workers share it; the lock file beside a SQLite database keeps one
+    # bot on one machine.
     lock = single_instance(settings.database) if url is None else contextlib.nullcontext()
     try:
         with lock:

@@ -1,8 +1,13 @@
-"""The application's repeating jobs: deadlines, the weekly digest and retention."""
+"""The application's repeating jobs: deadlines, the weekly digest and retention.
+
+Each runs through `once_per_period`: on one worker only (the one holding the jobs), once for
+each of its periods (`bot.store.jobs`).
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING
 
 from bot.core.domain import Channel
@@ -17,6 +22,28 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DAY = 86400.0
+
+Job = Callable[["BotContext"], Coroutine[None, None, None]]
+
+
+def once_per_period(name: str, seconds: float, job: Job) -> Job:
+    """Return `job` run only by the worker holding the jobs, and once per `seconds` period."""
+
+    async def run(context: BotContext) -> None:
+        db = context.db
+        try:
+            if not await db.jobs.lead():
+                return
+            # Periods on the database's clock: every worker counts them alike.
+            if not await db.jobs.claim_period(name, int(db.clock() // seconds)):
+                return
+        except StorageError:
+            log.warning("job %s not run; trying again at its next tick", name)
+            return
+        await job(context)
+
+    run.__name__ = job.__name__
+    return run
 
 
 async def check_deadlines(context: BotContext) -> None:
@@ -84,3 +111,18 @@ async def retention_job(context: BotContext) -> None:
             counts["identities"],
             counts["limit_counts"],
         )
+
+
+async def refresh_admins(context: BotContext) -> None:
+    """Follow the admins another worker added or removed (a job on every worker)."""
+    try:
+        chat_admins = await context.db.admin.chat_admins()
+    except StorageError:
+        return
+    admins = context.services.admin_filter
+    wanted = set(context.settings.admins) | chat_admins
+    current = set(admins.user_ids)
+    if wanted - current:
+        admins.add_user_ids(wanted - current)
+    if current - wanted:
+        admins.remove_user_ids(current - wanted)

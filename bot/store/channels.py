@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from bot.store.coordination import CHANNEL_LOCK, lead
 from bot.store.database import Store
 
 # Handled messages are remembered (without their content) this long, to recognise a resend.
@@ -28,6 +29,14 @@ class StoredMessage:
 
 class ChannelStore(Store):
     """Inbound messages of other channels, and each person's conversation state there."""
+
+    async def lead_intake(self) -> bool:
+        """Tell whether this worker handles the stored messages (one worker at a time does).
+
+        Several workers on one database all store what reaches them; one handles it all, in
+        arrival order, and another takes over at its next look if that one dies.
+        """
+        return await lead(self._database.coordination, CHANNEL_LOCK)
 
     async def store_inbound(self, channel: str, external_id: str, payload: str) -> bool:
         """Store one received message; False when its id was received before (a resend)."""

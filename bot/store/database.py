@@ -26,6 +26,7 @@ import asyncpg
 from bot.core.parsing import fold
 from bot.sealing import limit_key, secure_database_file
 from bot.store import postgres
+from bot.store.coordination import Coordinator, worker_name
 from bot.store.dialect import Connection
 from bot.store.migrations import MIGRATIONS
 
@@ -46,7 +47,10 @@ class Database:
     `path` is the SQLite file; with a PostgreSQL `url` it only names where the files that sit
     beside a SQLite database (the keys) are kept. `exclusive` (the running bot) holds a
     PostgreSQL advisory lock for as long as it is open, as the lock file beside a SQLite
-    database does: a second bot on the same database is refused.
+    database does: a second bot on the same database is refused. A webhook worker (`sharing`)
+    holds that lock shared instead: any number of workers run together, and none beside a bot
+    that polls. `coordination` is a worker's own PostgreSQL session for the locks and the
+    budget the workers share (`bot.store.coordination`); None on SQLite.
     """
 
     def __init__(
@@ -60,7 +64,11 @@ class Database:
         self.path = Path(path)
         self.url = url
         self.exclusive = exclusive
+        self.sharing = False
         self.clock = clock
+        # Names this process in what several workers record (outbox claims, job runs).
+        self.worker = worker_name()
+        self.coordination: Coordinator | None = Coordinator(url) if url is not None else None
         self._conn: aiosqlite.Connection | None = None
         self._pg: postgres.PgConnection | None = None
         # aiosqlite serialises calls but not transactions: two coroutines interleaving
@@ -121,10 +129,15 @@ class Database:
 
     async def _hold_instance(self, conn: postgres.PgConnection) -> None:
         # Session-level: released when the connection closes, however the process ends.
-        if self.exclusive and not await conn.raw.fetchval(
-            "SELECT pg_try_advisory_lock($1)", postgres.INSTANCE_LOCK
-        ):
-            raise InstanceBusy("another liemchinh is already running on this database")
+        if not self.exclusive:
+            return
+        take = "pg_try_advisory_lock_shared" if self.sharing else "pg_try_advisory_lock"
+        if not await conn.raw.fetchval(f"SELECT {take}($1)", postgres.INSTANCE_LOCK):
+            raise InstanceBusy(
+                "a liemchinh that polls is already running on this database"
+                if self.sharing
+                else "another liemchinh is already running on this database"
+            )
 
     async def _pg_ready(self) -> postgres.PgConnection:
         """Return the PostgreSQL connection, connecting again if the server dropped it."""
@@ -152,6 +165,8 @@ class Database:
         if self._pg is not None:
             pg, self._pg = self._pg, None
             await pg.close()
+        if self.coordination is not None:
+            await self.coordination.close()
 
     @property
     def is_open(self) -> bool:
@@ -161,6 +176,11 @@ class Database:
     @property
     def is_postgres(self) -> bool:
         """Tell whether this is a PostgreSQL database."""
+        return self.url is not None
+
+    @property
+    def shared(self) -> bool:
+        """Tell whether other processes may work on this database at the same time."""
         return self.url is not None
 
     @asynccontextmanager
@@ -313,6 +333,7 @@ async def _migrate_postgres(conn: postgres.PgConnection, clock: Clock) -> None:
                 await conn.raw.execute(
                     "INSERT INTO migrations (name, applied_at) VALUES ($1, $2)", name, clock()
                 )
+        await postgres.add_worker_functions(conn)
     finally:
         await conn.raw.execute("SELECT pg_advisory_unlock($1)", postgres.MIGRATION_LOCK)
     await conn.learn_schema()

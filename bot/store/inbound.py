@@ -1,14 +1,17 @@
 """Inbound updates: what Telegram sent, kept until handled so that a crash loses none.
 
 Rows are handled in the order they arrived (`seq`), which is not the order of their ids: after a
-week without updates Telegram picks the next id at random. An update Telegram sends again is
+week without updates Telegram picks the next id at random. Several workers on one PostgreSQL
+database each store what reaches them; there one chat's rows are handled by the worker that owns
+the chat, in the order Telegram numbered them (`chat_updates`), and a row is stored once
+whichever worker Telegram sent it to (the `seen_updates` key). An update Telegram sends again is
 recognised by its exact id among those received in the last 48 hours (`seen_updates`). Updates
 that cannot be read are set aside in `quarantine`, with the error and their size.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from bot.core.domain import Poison
 from bot.store.database import Store
@@ -27,8 +30,13 @@ class InboundStore(Store):
 
     _pruned_at = float("-inf")
 
-    async def store_updates(self, updates: Sequence[tuple[int, str]]) -> list[int]:
-        """Keep raw updates until handled; return the ids that are new (not seen lately)."""
+    async def store_updates(
+        self, updates: Sequence[tuple[int, str]], chats: Mapping[int, int] | None = None
+    ) -> list[int]:
+        """Keep raw updates until handled; return the ids that are new (not seen lately).
+
+        `chats` gives an update's chat by its id (0, the default: no chat).
+        """
         if not updates:
             return []
         now = self._now()
@@ -38,8 +46,9 @@ class InboundStore(Store):
             for update_id, payload in updates:
                 if await self._see(conn, update_id, now):
                     await conn.execute(
-                        "INSERT INTO inbound (update_id, payload, received_at) VALUES (?, ?, ?)",
-                        (update_id, payload, now),
+                        "INSERT INTO inbound (update_id, payload, received_at, chat_id)"
+                        " VALUES (?, ?, ?, ?)",
+                        (update_id, payload, now, (chats or {}).get(update_id, 0)),
                     )
                     fresh.append(update_id)
         return fresh
@@ -87,6 +96,25 @@ class InboundStore(Store):
                 (seq, limit),
             )
         return [(r["seq"], r["update_id"], r["payload"]) for r in rows]
+
+    async def chat_updates(self, chat_id: int, limit: int = 50) -> list[tuple[int, str]]:
+        """Return (update id, JSON) of one chat's stored updates, in Telegram's order."""
+        async with self._read() as conn:
+            rows = await conn.execute_fetchall(
+                "SELECT update_id, payload FROM inbound WHERE chat_id = ?"
+                " ORDER BY update_id LIMIT ?",
+                (chat_id, limit),
+            )
+        return [(r["update_id"], r["payload"]) for r in rows]
+
+    async def waiting_chats(self, limit: int = 500) -> list[int]:
+        """Return the chats that have stored updates waiting, those waiting longest first."""
+        async with self._read() as conn:
+            rows = await conn.execute_fetchall(
+                "SELECT chat_id FROM inbound GROUP BY chat_id ORDER BY min(seq) LIMIT ?",
+                (limit,),
+            )
+        return [r["chat_id"] for r in rows]
 
     async def update_handled(self, update_id: int) -> None:
         """Forget a handled update (its payload holds personal data); its id stays seen."""

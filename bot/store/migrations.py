@@ -416,4 +416,53 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "017_workers",
+        """
+        -- Several webhook workers on one PostgreSQL database. An update's chat, so that a
+        -- worker that owns a chat reads that chat's rows alone, in Telegram's order
+        -- (update_id); 0 for updates without a chat. Rows stored before this migration have
+        -- no chat recorded and are handled in the lane of updates without one.
+        ALTER TABLE inbound ADD COLUMN chat_id INTEGER NOT NULL DEFAULT 0;
+        CREATE INDEX inbound_chat ON inbound(chat_id, update_id);
+        -- An outbox item a worker is sending: who claimed it, and until when (a killed
+        -- worker's claims are taken over once they expire).
+        ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
+        ALTER TABLE outbox ADD COLUMN claimed_until REAL;
+        -- Each period of each repeating job, recorded by the worker that runs it: a period
+        -- runs once, whichever worker holds the jobs at the time.
+        CREATE TABLE job_runs (
+            job TEXT NOT NULL,
+            period INTEGER NOT NULL,
+            worker TEXT NOT NULL,
+            ran_at REAL NOT NULL,
+            PRIMARY KEY (job, period)
+        );
+        """,
+    ),
+    (
+        "018_send_budget",
+        """
+        -- Telegram's flood limits shared by every worker: per key (the whole bot, one chat)
+        -- the theoretical arrival time of the next message (GCRA), on the database's clock.
+        CREATE TABLE send_budget (
+            key TEXT PRIMARY KEY,
+            tat REAL NOT NULL
+        );
+        """,
+    ),
+    (
+        "019_flood_pace",
+        """
+        -- Each person's pace of messages, shared by the workers of one database: the
+        -- theoretical arrival time of their next message (GCRA, on Telegram's message dates),
+        -- until when they are not read, and the album last counted (an album counts once).
+        CREATE TABLE flood_pace (
+            user_id INTEGER NOT NULL PRIMARY KEY,
+            tat REAL NOT NULL,
+            quiet_until REAL NOT NULL,
+            album TEXT
+        );
+        """,
+    ),
 ]

@@ -1,7 +1,11 @@
 """The outbox: every message the bot owes, queued in the transaction that made it owed.
 
 Delivery (`bot.telegram.delivery`) reads the due items, sends them part by part and records
-each part, so that a restart neither loses a message nor sends a part twice.
+each part, so that a restart neither loses a message nor sends a part twice. On a database
+several workers share, a worker claims the items it is about to send (`FOR UPDATE SKIP
+LOCKED`, with its name and an expiry): no other worker takes them while the claim holds, a
+live worker renews its claims (each part, and every third of the expiry), and a killed
+worker's claims are taken over once they expire.
 """
 
 from __future__ import annotations
@@ -12,9 +16,27 @@ import logging
 from bot.core.domain import Link
 from bot.core.outbox import OutboxItem, OutboxKind, Outgoing, Payload, read_payload
 from bot.store.database import Store
+from bot.store.dialect import Row
 from bot.store.rows import insert_link, insert_outbox
 
 log = logging.getLogger(__name__)
+
+
+# How long a claim holds without a part being sent: long enough for a slow item between two
+# parts, short enough that a killed worker's items wait little.
+CLAIM_SECONDS = 60.0
+CLAIM_BATCH = 10
+DUE_BATCH = 50
+_COLUMNS = (
+    "id, kind, report_id, unit_code, chat_id, payload, parts_done, attempts, message_id,"
+    " in_flight, next_attempt_at"
+)
+# Releasing the claim with every outcome of an attempt: a later attempt may go to any worker.
+_UNCLAIM = "claimed_by = NULL, claimed_until = NULL"
+
+
+class ClaimLost(Exception):
+    """Another worker took over this item (this worker's claim expired): leave it to them."""
 
 
 class OutboxStore(Store):
@@ -30,16 +52,22 @@ class OutboxStore(Store):
         """Queue a message to one chat (an admin, a citizen); return its id."""
         return await self.add(Outgoing(payload, chat_id=chat_id))
 
-    async def due(self, limit: int = 50) -> list[OutboxItem]:
-        """Return pending items whose next attempt is due, oldest first."""
-        async with self._read() as conn:
-            rows = await conn.execute_fetchall(
-                "SELECT id, kind, report_id, unit_code, chat_id, payload, parts_done, attempts,"
-                " message_id, in_flight FROM outbox"
-                " WHERE status = 'pending' AND next_attempt_at <= ?"
-                " ORDER BY next_attempt_at, id LIMIT ?",
-                (self._now(), limit),
-            )
+    async def due(self, limit: int | None = None) -> list[OutboxItem]:
+        """Return pending items whose next attempt is due, oldest first (claimed, if shared)."""
+        rows: list[Row]
+        if self._database.shared:
+            # A few at a time by default: what this worker claims waits for it alone.
+            rows = await self._claim(limit or CLAIM_BATCH)
+        else:
+            async with self._read() as conn:
+                rows = list(
+                    await conn.execute_fetchall(
+                        f"SELECT {_COLUMNS} FROM outbox"
+                        " WHERE status = 'pending' AND next_attempt_at <= ?"
+                        " ORDER BY next_attempt_at, id LIMIT ?",
+                        (self._now(), limit or DUE_BATCH),
+                    )
+                )
         items = []
         for r in rows:
             try:
@@ -64,12 +92,47 @@ class OutboxStore(Store):
             )
         return items
 
+    async def _claim(self, limit: int) -> list[Row]:
+        """Claim due items nobody else holds, for this worker (PostgreSQL's row locks)."""
+        now = self._now()
+        me = self._database.worker
+        async with self._write() as conn:
+            rows = await conn.execute_fetchall(
+                "UPDATE outbox SET claimed_by = ?, claimed_until = ? WHERE id IN ("
+                " SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= ?"
+                " AND (claimed_until IS NULL OR claimed_until < ? OR claimed_by = ?)"
+                " ORDER BY next_attempt_at, id LIMIT ? FOR UPDATE SKIP LOCKED)"
+                f" RETURNING {_COLUMNS}",
+                (me, now + CLAIM_SECONDS, now, now, me, limit),
+            )
+        return sorted(rows, key=lambda r: (r["next_attempt_at"], r["id"]))
+
+    async def renew_claims(self) -> int:
+        """Extend this worker's claims (it is alive, if slow); return how many it holds."""
+        async with self._write(durable=False) as conn:
+            cur = await conn.execute(
+                "UPDATE outbox SET claimed_until = ? WHERE claimed_by = ? AND status = 'pending'",
+                (self._now() + CLAIM_SECONDS, self._database.worker),
+            )
+            return cur.rowcount
+
+    async def release_claims(self) -> int:
+        """Give back this worker's claims (it is stopping); return how many."""
+        async with self._write() as conn:
+            cur = await conn.execute(
+                f"UPDATE outbox SET {_UNCLAIM} WHERE claimed_by = ?", (self._database.worker,)
+            )
+            return cur.rowcount
+
     async def next_due(self) -> float | None:
-        """Return when the earliest pending item is due, if any."""
+        """Return when the earliest pending item is due, if any (others' claims expired)."""
         async with self._read() as conn:
             row = await (
                 await conn.execute(
-                    "SELECT min(next_attempt_at) AS t FROM outbox WHERE status = 'pending'"
+                    "SELECT min(max(next_attempt_at, CASE WHEN claimed_by = ? THEN 0"
+                    " ELSE coalesce(claimed_until, 0) END)) AS t"
+                    " FROM outbox WHERE status = 'pending'",
+                    (self._database.worker,),
                 )
             ).fetchone()
         return row["t"] if row and row["t"] is not None else None
@@ -85,22 +148,33 @@ class OutboxStore(Store):
         async with self._write() as conn:
             await conn.execute(
                 "UPDATE outbox SET parts_done = ?, message_id = coalesce(message_id, ?),"
-                " in_flight = 0 WHERE id = ?",
-                (parts_done, message_id, item_id),
+                " in_flight = 0, claimed_until = ? WHERE id = ?",
+                (parts_done, message_id, self._claim_until(), item_id),
             )
             if link is not None:
                 await insert_link(conn, link, self._now())
 
     async def start_part(self, item_id: int, part: int) -> None:
-        """Record that a part (1-based) is about to be sent."""
+        """Record that a part (1-based) is about to be sent; ClaimLost if another worker has it."""
         async with self._write() as conn:
-            await conn.execute("UPDATE outbox SET in_flight = ? WHERE id = ?", (part, item_id))
+            cur = await conn.execute(
+                "UPDATE outbox SET in_flight = ?, claimed_until = ? WHERE id = ?"
+                " AND (claimed_by IS NULL OR claimed_by = ?)",
+                (part, self._claim_until(), item_id, self._database.worker),
+            )
+            if cur.rowcount == 0:
+                raise ClaimLost(f"outbox item {item_id} is claimed by another worker")
+
+    def _claim_until(self) -> float | None:
+        # Each part renews the claim; without claims (one process) there is none to renew.
+        return self._now() + CLAIM_SECONDS if self._database.shared else None
 
     async def done(self, item_id: int) -> None:
         """Mark an item delivered in full."""
         async with self._write() as conn:
             await conn.execute(
-                "UPDATE outbox SET status = 'sent', sent_at = ?, last_error = NULL WHERE id = ?",
+                f"UPDATE outbox SET status = 'sent', sent_at = ?, last_error = NULL, {_UNCLAIM}"
+                " WHERE id = ?",
                 (self._now(), item_id),
             )
 
@@ -115,7 +189,7 @@ class OutboxStore(Store):
         async with self._write() as conn:
             await conn.execute(
                 "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?,"
-                " in_flight = CASE WHEN ? THEN in_flight ELSE 0 END WHERE id = ?",
+                f" in_flight = CASE WHEN ? THEN in_flight ELSE 0 END, {_UNCLAIM} WHERE id = ?",
                 (self._now() + delay, error[:500], maybe_sent, item_id),
             )
 
@@ -123,7 +197,7 @@ class OutboxStore(Store):
         """Stop retrying an item that can never be delivered (kept, with the reason)."""
         async with self._write() as conn:
             await conn.execute(
-                "UPDATE outbox SET status = 'failed', last_error = ? WHERE id = ?",
+                f"UPDATE outbox SET status = 'failed', last_error = ?, {_UNCLAIM} WHERE id = ?",
                 (error[:500], item_id),
             )
 

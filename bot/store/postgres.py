@@ -23,7 +23,9 @@ from bot.store.dialect import Row, placeholders, translate_query, translate_sche
 # The lock every process takes before running migrations, so that workers starting together on
 # one database run each migration once (an arbitrary constant, "LIEMCHIN" in ASCII).
 MIGRATION_LOCK = 0x4C49454D4348494E
-# Held by the running bot for as long as it runs: one bot per database, like SQLite's lock file.
+# Held by the running bot for as long as it runs, like SQLite's lock file: alone (exclusive) by a
+# bot that polls, since Telegram allows one getUpdates consumer; shared by webhook workers, so
+# that any number of them run together, and never beside a poller.
 INSTANCE_LOCK = MIGRATION_LOCK + 1
 
 # What SQLite has built in and stores may use, given to PostgreSQL under the same names. `fold`
@@ -63,6 +65,89 @@ COMPAT_FUNCTIONS = (
     """CREATE OR REPLACE AGGREGATE group_concat(text, text)
         (SFUNC = group_concat_step, STYPE = text)""",
 )
+
+# The shared flood budget (bot.store.coordination): one message's place reserved in one call, on
+# the server's clock. The whole bot's row ('all') is locked before a chat's row, by every
+# caller, so two reservations never wait on each other in a circle. A message goes at `slot`,
+# no sooner than the previous one plus `step` (evenly spaced overall), and no sooner than its
+# chat allows (GCRA: its theoretical arrival time less `chat_burst`). `yielding` (the outbox)
+# takes a place only when nobody is queued ahead, so that replies to people go first. PL/pgSQL
+# because SQLite never needs it: one process keeps its budget in memory.
+RESERVE_SEND = r"""CREATE OR REPLACE FUNCTION reserve_send(
+        chat text, chat_step double precision, chat_burst double precision,
+        step double precision, yielding boolean)
+    RETURNS TABLE (reserved boolean, wait double precision) LANGUAGE plpgsql AS $$
+    DECLARE
+        now_ double precision := extract(epoch FROM clock_timestamp());
+        overall double precision;
+        own double precision;
+        slot double precision;
+    BEGIN
+        SELECT b.tat INTO overall FROM send_budget b WHERE b.key = 'all' FOR UPDATE;
+        IF NOT FOUND THEN
+            INSERT INTO send_budget (key, tat) VALUES ('all', 0) ON CONFLICT DO NOTHING;
+            SELECT b.tat INTO overall FROM send_budget b WHERE b.key = 'all' FOR UPDATE;
+        END IF;
+        IF yielding AND overall > now_ THEN
+            RETURN QUERY SELECT false, overall - now_;
+            RETURN;
+        END IF;
+        slot := greatest(now_, overall);
+        IF chat IS NOT NULL THEN
+            SELECT b.tat INTO own FROM send_budget b WHERE b.key = chat FOR UPDATE;
+            IF NOT FOUND THEN
+                INSERT INTO send_budget (key, tat) VALUES (chat, 0) ON CONFLICT DO NOTHING;
+                SELECT b.tat INTO own FROM send_budget b WHERE b.key = chat FOR UPDATE;
+            END IF;
+            IF own - chat_burst > slot THEN
+                RETURN QUERY SELECT false, own - chat_burst - now_;
+                RETURN;
+            END IF;
+            UPDATE send_budget SET tat = greatest(own, slot) + chat_step WHERE key = chat;
+        END IF;
+        UPDATE send_budget SET tat = slot + step WHERE key = 'all';
+        RETURN QUERY SELECT true, slot - now_;
+    END $$"""
+
+# The flood guard shared by the workers (bot.telegram.inbound): one person's message counted in
+# one call, on the message's own date. A person may send `burst` seconds' worth ahead of their
+# pace (one message every `step`); the first message beyond it is answered 'warn' and they are
+# not read for `pause` seconds ('ignore'); an album's further messages count once ('read').
+FLOOD_CHECK = r"""CREATE OR REPLACE FUNCTION flood_check(
+        person bigint, moment double precision, group_id text,
+        step double precision, burst double precision, pause double precision)
+    RETURNS text LANGUAGE plpgsql AS $$
+    DECLARE
+        pace_tat double precision;
+        pace_quiet double precision;
+        pace_album text;
+    BEGIN
+        SELECT f.tat, f.quiet_until, f.album INTO pace_tat, pace_quiet, pace_album
+            FROM flood_pace f WHERE f.user_id = person FOR UPDATE;
+        IF NOT FOUND THEN
+            INSERT INTO flood_pace (user_id, tat, quiet_until, album)
+                VALUES (person, moment + step, 0, group_id) ON CONFLICT DO NOTHING;
+            IF FOUND THEN
+                RETURN 'read';
+            END IF;
+            SELECT f.tat, f.quiet_until, f.album INTO pace_tat, pace_quiet, pace_album
+                FROM flood_pace f WHERE f.user_id = person FOR UPDATE;
+        END IF;
+        IF moment < pace_quiet THEN
+            RETURN 'ignore';
+        END IF;
+        IF group_id IS NOT NULL AND pace_album = group_id THEN
+            RETURN 'read';
+        END IF;
+        IF pace_tat - burst > moment THEN
+            UPDATE flood_pace SET quiet_until = moment + pause, tat = moment + pause
+                WHERE user_id = person;
+            RETURN 'warn';
+        END IF;
+        UPDATE flood_pace SET tat = greatest(pace_tat, moment) + step, album = group_id
+            WHERE user_id = person;
+        RETURN 'read';
+    END $$"""
 
 _KEYS = """
 SELECT c.relname AS tab, a.attname AS col
@@ -269,6 +354,12 @@ async def add_compat_functions(conn: PgConnection) -> None:
     """Create the functions SQLite has built in (idempotent; run under the migration lock)."""
     for sql in COMPAT_FUNCTIONS:
         await conn.raw.execute(sql)
+
+
+async def add_worker_functions(conn: PgConnection) -> None:
+    """Create what workers sharing the database call (after the migrations: it reads tables)."""
+    await conn.raw.execute(RESERVE_SEND)
+    await conn.raw.execute(FLOOD_CHECK)
 
 
 async def wait_for_instance(url: str) -> None:

@@ -29,6 +29,7 @@ from bot.store.health import HealthStore
 from bot.store.identities import IdentityStore
 from bot.store.inbound import InboundStore
 from bot.store.integrity import IntegrityStore
+from bot.store.jobs import JobStore
 from bot.store.links import LinkStore
 from bot.store.markers import MarkerStore
 from bot.store.outbox import OutboxStore
@@ -76,6 +77,8 @@ class Repository:
         self.health = HealthStore(self.database)
         # Text-only channels (Zalo): their stored messages and what each person was shown.
         self.channels = ChannelStore(self.database)
+        # Which worker runs the repeating jobs, and which of their periods ran.
+        self.jobs = JobStore(self.database)
 
     @classmethod
     def of(

@@ -26,6 +26,7 @@ from bot.core.outbox import (
     ReporterChannel,
 )
 from bot.i18n import Translator
+from bot.store.outbox import CLAIM_SECONDS, ClaimLost
 from bot.store.repository import Repository, StorageError
 from bot.telegram.limits import IN_OUTBOX
 from bot.telegram.senders import Senders, UnitChatUnavailable
@@ -37,6 +38,9 @@ MAX_BACKOFF = 300.0
 # fixing it releases the held alerts at once.
 HOLD_SECONDS = 3600.0
 IDLE_WAKE = 60.0
+# Behind several workers, claims another worker gave back on stopping wake nobody here: look
+# this often.
+SHARED_IDLE_WAKE = 10.0
 # On stopping, how long the item in hand may take to finish (SIGTERM ends within 10 s).
 STOP_GRACE = 3.0
 
@@ -50,6 +54,7 @@ class Delivery(Senders):
         super().__init__(bot, db, settings, translator)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._renewal: asyncio.Task[None] | None = None
         self._stopping = False
         # One sender per kind of message; the payload's type is checked once, in _attempt.
         self._senders: dict[OutboxKind, Callable[[OutboxItem], Awaitable[None]]] = {
@@ -73,12 +78,29 @@ class Delivery(Senders):
         self.channels: dict[str, ReporterChannel] = {}
 
     def start(self) -> None:
-        """Start the background loop."""
+        """Start the background loop (and, behind several workers, the claims' renewal)."""
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="liemchinh-delivery")
+        if self.db.database.shared and self._renewal is None:
+            self._renewal = asyncio.create_task(self._renew(), name="liemchinh-claims")
+
+    async def _renew(self) -> None:
+        # A live worker keeps what it claimed, however long Telegram's limits make it wait;
+        # only a dead worker's claims expire.
+        while True:
+            await asyncio.sleep(CLAIM_SECONDS / 3)
+            try:
+                await self.db.outbox.renew_claims()
+            except StorageError:
+                log.warning("outbox claims not renewed; trying again")
 
     async def stop(self, grace: float = STOP_GRACE) -> None:
         """Finish the item in hand (for up to `grace` seconds), then stop; the rest stays owed."""
+        if self._renewal is not None:
+            renewal, self._renewal = self._renewal, None
+            renewal.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewal
         if self._task is not None:
             task, self._task = self._task, None
             self._stopping = True
@@ -90,6 +112,10 @@ class Delivery(Senders):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
             self._stopping = False
+            if self.db.database.shared:
+                # Another worker may send them at once, rather than once the claims expire.
+                with contextlib.suppress(StorageError):
+                    await self.db.outbox.release_claims()
 
     def wake(self) -> None:
         """Ask the loop to look at the outbox now."""
@@ -105,7 +131,8 @@ class Delivery(Senders):
             except StorageError:
                 log.exception("outbox unreadable; retrying")
                 due = None
-            timeout = IDLE_WAKE if due is None else min(IDLE_WAKE, due - self.db.clock())
+            idle = SHARED_IDLE_WAKE if self.db.database.shared else IDLE_WAKE
+            timeout = idle if due is None else min(idle, due - self.db.clock())
             if timeout > 0:
                 # Not wait_for: on Python 3.11 it can swallow stop()'s cancellation.
                 with contextlib.suppress(TimeoutError):
@@ -174,6 +201,10 @@ class Delivery(Senders):
         except NetworkError as exc:
             # A timeout or a dropped connection: the part may have arrived all the same.
             await self._later(item, _backoff(item.attempts), str(exc), maybe_sent=True)
+            return False
+        except ClaimLost:
+            # This worker's claim expired and another worker took the item over.
+            log.warning("outbox item %s taken over by another worker", item.id)
             return False
         except StorageError:
             raise

@@ -8,7 +8,9 @@ call) or, for a webhook, is Telegram answered 200. Stored updates are handed on 
 they arrived, one lane per chat (`bot.telegram.lanes`): in order within a chat, several chats
 at once. A row is deleted once its update was handled; at start, whatever a crash left
 unhandled is replayed, in the same order. Handling is therefore at least once: an update being
-handled at the moment of a crash runs again, and the handlers are written to take that.
+handled at the moment of a crash runs again, and the handlers are written to take that. On a
+PostgreSQL database several workers share, the lanes are those of `bot.telegram.owners`
+instead: a chat is handled by the one worker that owns it at the time.
 """
 
 from __future__ import annotations
@@ -35,8 +37,10 @@ from telegram.error import (
 from bot.core.domain import Poison
 from bot.core.outbox import TextNotice
 from bot.i18n import pick_locale
+from bot.store.coordination import CoordinationLost
 from bot.store.repository import Repository, StorageError
 from bot.telegram.lanes import FloodGuard, Lanes, Verdict
+from bot.telegram.owners import ChatOwners
 from bot.telegram.wire import Arrival, describe, parse_stored, read, withhold_update_dumps
 
 log = logging.getLogger(__name__)
@@ -88,6 +92,8 @@ class Inbound:
         # People already told that the service is briefly down, so each hears it once.
         self._told: set[int] = set()
         self._poison_noticed_at = float("-inf")
+        coordination = db.database.coordination
+        self._owners = ChatOwners(self, coordination) if coordination is not None else None
         withhold_update_dumps()
 
     # -- receiving ---------------------------------------------------------------------------
@@ -107,13 +113,24 @@ class Inbound:
             if a.update_id is not None and a.update is not None
         ]
         bad = [(a.poison, a.payload) for a in arrivals if a.poison is not None]
-        new = set(await self.db.inbound.store_updates(good))
+        chats = {
+            a.update_id: _chat(a.update)
+            for a in arrivals
+            if a.update_id is not None and a.update is not None
+        }
+        new = set(await self.db.inbound.store_updates(good, chats))
+        if self._owners is not None and len(self._parsed) >= PARSED_MAX:
+            # Updates another worker handled leave their parsed copy here: start afresh.
+            self._parsed.clear()
         for arrival in arrivals:
             # Bounded: a backlog is parsed from storage as it is handled, not held here.
             if arrival.update_id in new and arrival.update and len(self._parsed) < PARSED_MAX:
                 self._parsed[arrival.update_id] = arrival.update
         if bad:
             await self._set_aside(await self.db.inbound.quarantine_updates(bad))
+        if self._owners is not None:
+            for update_id in sorted(new):
+                self._owners.offer(chats[update_id])
         self._wake.set()
 
     # -- handing on --------------------------------------------------------------------------
@@ -125,6 +142,9 @@ class Inbound:
 
     def start_handling(self) -> None:
         """Handle stored updates in the background, those a crash left first."""
+        if self._owners is not None:
+            self._owners.start()
+            return
         self._lanes.start()
         self._tasks.append(asyncio.create_task(self._dispatch(), name="liemchinh-dispatch"))
 
@@ -136,6 +156,8 @@ class Inbound:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self._owners is not None:
+            await self._owners.stop(grace)
         await self._lanes.stop(grace)
 
     async def _dispatch(self) -> None:
@@ -198,6 +220,39 @@ class Inbound:
         else:
             self._lanes.submit(_lane(arrival.update), (update_id, arrival.update))
 
+    async def handle_owned(self, update_id: int, payload: str) -> None:
+        """Handle one stored update now, in the turn of the worker that owns its chat."""
+        try:
+            parsed = self._parsed.pop(update_id, None)
+            if parsed is not None:
+                arrival = Arrival(update_id, payload, parsed, None)
+            else:
+                arrival = parse_stored(update_id, payload, self.app.bot)
+            if arrival.update is None:
+                assert arrival.poison is not None
+                await self._quarantine(update_id, arrival.poison)
+                return
+            if await self._too_fast(arrival.update):
+                # Dropped as if handled; deleted before the chat is released.
+                self._undeleted.add(update_id)
+                await self.forget_undeleted()
+                return
+        except StorageError:
+            raise
+        except Exception as exc:
+            size = len(payload.encode("utf-8"))
+            await self._quarantine(update_id, Poison(update_id, None, describe(exc), size))
+            return
+        await self._handle((update_id, arrival.update))
+
+    def undeleted(self, update_id: int) -> bool:
+        """Tell whether an update was handled here and its row is still to be deleted."""
+        return update_id in self._undeleted
+
+    async def forget_undeleted(self) -> None:
+        """Delete the rows of handled updates whose deletion the database refused earlier."""
+        await self._forget_undeleted()
+
     async def _quarantine(self, update_id: int, poison: Poison) -> None:
         if await self.db.inbound.quarantine_stored(update_id, poison):
             await self._set_aside([poison])
@@ -241,7 +296,7 @@ class Inbound:
             # Button presses are not counted: officers work through pickers quickly.
             return False
         moment = (message.edit_date or message.date).timestamp()
-        verdict = self._flood.check(user.id, moment, message.media_group_id)
+        verdict = await self._pace(user.id, moment, message.media_group_id)
         if verdict is Verdict.READ:
             return False
         if await self._services.workflow.is_admin(user.id):
@@ -251,6 +306,23 @@ class Inbound:
         if verdict is Verdict.WARN and message.chat.type == Chat.PRIVATE:
             await self._tell_too_fast(user)
         return True
+
+    async def _pace(self, user_id: int, moment: float, album: str | None) -> Verdict:
+        """Judge a person's message by this process's count, or by the workers' shared one."""
+        # Behind several workers a person's messages reach each of them in turn: only a count
+        # they share sees them all.
+        coordination = self.db.database.coordination
+        if coordination is not None and self.db.database.sharing:
+            flood = self._flood
+            try:
+                return Verdict(
+                    await coordination.flood_check(
+                        user_id, moment, album, flood.limit, flood.seconds, flood.pause
+                    )
+                )
+            except CoordinationLost:
+                log.warning("the shared flood count is unreachable; counting here")
+        return self._flood.check(user_id, moment, album)
 
     async def _tell_too_fast(self, user: User) -> None:
         try:
@@ -395,6 +467,12 @@ def update_kind(update: Update) -> str:
     return next(
         (kind for kind in Update.ALL_TYPES if getattr(update, kind, None) is not None), "other"
     )
+
+
+def _chat(update: Update) -> int:
+    """The chat an update is stored under: its chat, or 0 for updates without a chat."""
+    chat = update.effective_chat
+    return chat.id if chat is not None else 0
 
 
 def _lane(update: Update) -> Hashable:

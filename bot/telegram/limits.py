@@ -28,7 +28,7 @@ from collections import deque
 from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from enum import IntEnum
-from typing import Any
+from typing import Any, Protocol
 
 from telegram.error import BadRequest, NetworkError, RetryAfter
 from telegram.ext import BaseRateLimiter
@@ -72,6 +72,14 @@ def counts_as_message(endpoint: str) -> bool:
     return endpoint.startswith(("send", "edit")) or endpoint in ("copyMessage", "forwardMessage")
 
 
+class SharedSlots(Protocol):
+    """The budget several workers share (`bot.telegram.shared_limits.SharedBudget`)."""
+
+    async def slot(self, chat_id: int | None, lane: Lane) -> bool: ...
+
+    async def hold(self, chat_id: int | None, seconds: float) -> None: ...
+
+
 class FloodLimiter(BaseRateLimiter[int]):
     """Telegram's limits per chat and overall, with replies served before the outbox."""
 
@@ -101,6 +109,8 @@ class FloodLimiter(BaseRateLimiter[int]):
         self._private: dict[int, tuple[float, float]] = {}
         # A chat Telegram told to wait (429): its calls wait, nobody else's do.
         self._held: dict[int, float] = {}
+        # Set when several workers share the budget: it replaces this process's own.
+        self.shared: SharedSlots | None = None
 
     async def initialize(self) -> None:
         """Nothing to open."""
@@ -160,14 +170,17 @@ class FloodLimiter(BaseRateLimiter[int]):
         chat_id: int | None,
         lane: Lane,
     ) -> JSONResult:
-        if chat_id is not None:
-            await self._chat_slot(chat_id)
-        await self._overall_slot(lane)
+        if self.shared is None or not await self.shared.slot(chat_id, lane):
+            if chat_id is not None:
+                await self._chat_slot(chat_id)
+            await self._overall_slot(lane)
         try:
             return await callback(*args, **kwargs)
         except RetryAfter as exc:
             if chat_id is not None:
                 self._held[chat_id] = self.clock() + _seconds(exc.retry_after)
+            if self.shared is not None:
+                await self.shared.hold(chat_id, _seconds(exc.retry_after))
             raise
 
     # -- a chat's own limit ---------------------------------------------------------------------

@@ -25,6 +25,7 @@ Handler = Callable[[int, ZaloEvent], Awaitable[None]]
 BACKOFF_MAX = 60.0
 # Zalo answers a long poll that found nothing with this code (docs/channels.md).
 POLL_TIMEOUT_CODES = (408,)
+SHARED_LOOK = 1.0
 
 
 class ZaloIntake:
@@ -121,7 +122,9 @@ class ZaloIntake:
         while True:
             await self._prune()
             try:
-                pending = await self.db.channels.pending_inbound(CHANNEL)
+                # Behind several workers, one handles the stored messages, in their order.
+                leads = await self.db.channels.lead_intake()
+                pending = await self.db.channels.pending_inbound(CHANNEL) if leads else []
             except StorageError:
                 log.exception("Zalo updates unreadable; retrying")
                 pending = []
@@ -154,6 +157,8 @@ class ZaloIntake:
                 await self.db.channels.inbound_handled(stored.seq)
             if not pending:
                 self._wake.clear()
+                # Behind several workers, another one may have stored a message: look sooner.
+                wait = SHARED_LOOK if self.db.database.shared else 5.0
                 with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(5.0):
+                    async with asyncio.timeout(wait):
                         await self._wake.wait()
