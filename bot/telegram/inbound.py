@@ -207,10 +207,7 @@ class Inbound:
                 return
 
     async def _hand_on(self, update_id: int, payload: str, parsed: Update | None = None) -> None:
-        if parsed is not None:
-            arrival = Arrival(update_id, payload, parsed, None)
-        else:
-            arrival = parse_stored(update_id, payload, self.app.bot)
+        arrival = self._arrival(update_id, payload, parsed)
         if arrival.update is None:
             assert arrival.poison is not None
             await self._quarantine(update_id, arrival.poison)
@@ -220,14 +217,16 @@ class Inbound:
         else:
             self._lanes.submit(_lane(arrival.update), (update_id, arrival.update))
 
+    def _arrival(self, update_id: int, payload: str, parsed: Update | None) -> Arrival:
+        """Return a stored update, parsed at its arrival or read again from its row."""
+        if parsed is not None:
+            return Arrival(update_id, payload, parsed, None)
+        return parse_stored(update_id, payload, self.app.bot)
+
     async def handle_owned(self, update_id: int, payload: str) -> None:
         """Handle one stored update now, in the turn of the worker that owns its chat."""
         try:
-            parsed = self._parsed.pop(update_id, None)
-            if parsed is not None:
-                arrival = Arrival(update_id, payload, parsed, None)
-            else:
-                arrival = parse_stored(update_id, payload, self.app.bot)
+            arrival = self._arrival(update_id, payload, self._parsed.pop(update_id, None))
             if arrival.update is None:
                 assert arrival.poison is not None
                 await self._quarantine(update_id, arrival.poison)
