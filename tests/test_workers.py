@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from bot.config import UnitConfig
 from bot.core.outbox import OutboxItem, Outgoing, TextNotice
 from bot.jobs import once_per_period
 from bot.sim import BotApiSimulator
@@ -123,6 +124,21 @@ async def test_a_row_stored_while_another_worker_holds_the_chat_is_handled(
     second.database.coordination._raw.terminate()  # type: ignore[union-attr]
     assert not second.database.coordination.holds(key)
     await eventually(lambda: first.database.coordination.try_lock(key), wait=5)  # type: ignore[union-attr]
+
+
+async def test_workers_starting_together_seed_the_units_once(repos: list[Repository]) -> None:
+    units = [
+        UnitConfig("QN", "Tỉnh Quảng Ninh", chat_id=-100),
+        UnitConfig("HL", "Phường Hạ Long", parent="QN", chat_id=-200, officers=(7, 8)),
+    ]
+    # Each finds the units missing before any of them has committed.
+    await asyncio.gather(*(repo.units.seed_units(units) for repo in repos))
+    seeded = await repos[0].units.all_units()
+    assert sorted((u.code, u.parent, u.chat_id) for u in seeded) == [
+        ("HL", "QN", -200),
+        ("QN", None, -100),
+    ]
+    assert sorted(await repos[1].units.officers_of("HL")) == [(7, "config"), (8, "config")]
 
 
 async def test_each_update_is_stored_once_whichever_workers_receive_it(

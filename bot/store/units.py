@@ -34,8 +34,10 @@ class UnitStore(Store):
                     )
                 ).fetchone()
                 if row is None:
+                    # Workers starting together on one PostgreSQL all find the unit missing;
+                    # the first insert wins and the others wait for it, then leave it be.
                     await conn.execute(
-                        "INSERT INTO units (code, name, parent, chat_id, seed_chat_id,"
+                        "INSERT OR IGNORE INTO units (code, name, parent, chat_id, seed_chat_id,"
                         " chat_state, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                         (
                             unit.code,
