@@ -40,9 +40,9 @@ def write_config(sim: BotApiSimulator, tmp_path: Path) -> Path:
 
 
 async def start_bot(
-    config: Path, log: Path, *, stderr: int | None = asyncio.subprocess.DEVNULL
+    config: Path, log: Path, *options: str, stderr: int | None = asyncio.subprocess.DEVNULL
 ) -> asyncio.subprocess.Process:
-    """Start `liemchinh run` as an operator would; its stderr is read only when asked for."""
+    """Start `liemchinh run [options]` as an operator would; its stderr is read only if asked."""
     env = {k: v for k, v in os.environ.items() if k != "LIEMCHINH_TOKEN"}
     env["PYTHONPATH"] = str(ROOT)
     # The log goes to a file: an unread pipe would block a chatty bot.
@@ -51,6 +51,7 @@ async def start_bot(
         "-m",
         "bot",
         "run",
+        *options,
         "--config",
         str(config),
         "--log-file",
@@ -60,6 +61,11 @@ async def start_bot(
         stderr=stderr,
         env=env,
     )
+
+
+def read_log(log: Path) -> str:
+    """Return what the bot has logged so far ("" before it has opened its log)."""
+    return log.read_text(encoding="utf-8") if log.exists() else ""
 
 
 async def stop(proc: asyncio.subprocess.Process) -> None:

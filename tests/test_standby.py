@@ -2,41 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
 import signal
-import sys
 from pathlib import Path
 
 from bot.sim import BotApiSimulator
 from tests.conftest import HA_LONG_CHAT, Person, code_in, eventually
 from tests.pgserver import PostgresServer
-from tests.test_restart import ROOT, shut_down, stop, write_config
-
-
-async def start_worker(config: Path, log: Path) -> asyncio.subprocess.Process:
-    """Start `liemchinh run --standby` as a deployment's worker would be started."""
-    env = {k: v for k, v in os.environ.items() if k != "LIEMCHINH_TOKEN"}
-    env["PYTHONPATH"] = str(ROOT)
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "run",
-        "--standby",
-        "--config",
-        str(config),
-        "--log-file",
-        str(log),
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-        env=env,
-    )
-
-
-def read(log: Path) -> str:
-    return log.read_text(encoding="utf-8") if log.exists() else ""
+from tests.test_restart import read_log, shut_down, start_bot, stop, write_config
 
 
 async def test_a_standby_takes_over_a_killed_worker_mid_report(
@@ -49,16 +21,16 @@ async def test_a_standby_takes_over_a_killed_worker_mid_report(
     )
     config.write_text(text, encoding="utf-8")
     person = Person(sim, sim.add_user(720001, "Tuấn", language_code="vi"))
-    first = await start_worker(config, tmp_path / "first.log")
+    first = await start_bot(config, tmp_path / "first.log", "--standby")
     await person.say("/start", expect="đồng ý", wait=30)
     second_log = tmp_path / "second.log"
-    second = await start_worker(config, second_log)
+    second = await start_bot(config, second_log, "--standby")
     try:
         await person.press("Tôi đồng ý", expect="Chọn loại")
         await person.press("thái độ", expect="đơn vị")
         # The standby waits for the database, without polling (Telegram allows one poller).
-        await eventually(lambda: "waiting until no other worker" in read(second_log), wait=15)
-        assert "the database is free" not in read(second_log)
+        await eventually(lambda: "waiting until no other worker" in read_log(second_log), wait=15)
+        assert "the database is free" not in read_log(second_log)
         first.send_signal(signal.SIGKILL)
         await first.wait()
         # The second worker takes over at the step where the first one died.
@@ -75,7 +47,7 @@ async def test_a_standby_takes_over_a_killed_worker_mid_report(
         code = code_in(confirmation["text"])
         await sim.wait_for_message(HA_LONG_CHAT, contains=code, timeout=15)
         assert len([m for m in sim.messages(HA_LONG_CHAT) if code in m.get("text", "")]) == 1
-        assert "the database is free" in read(second_log)
+        assert "the database is free" in read_log(second_log)
         assert second.returncode is None
         await shut_down(second)
         assert second.returncode == 0

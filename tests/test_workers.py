@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -29,7 +27,7 @@ from bot.telegram.delivery import Delivery
 from bot.telegram.inbound import Inbound
 from tests.conftest import HA_LONG_CHAT, FakeClock, Person, code_in, eventually
 from tests.pgserver import PostgresServer
-from tests.test_restart import ROOT, shut_down, stop, write_config
+from tests.test_restart import read_log, shut_down, start_bot, stop, write_config
 from tests.test_zalo import file_report
 from tests.workers_helpers import HOOK, SECRET, Telegram, free_port, worker_settings, workers
 from tests.zalo_helpers import ZaloCitizen, jpeg, zalo_config
@@ -340,24 +338,7 @@ async def test_webhook_workers_share_the_database_but_never_with_a_poller(
 
 async def start_webhook_worker(config: Path, log: Path, *extra: str) -> asyncio.subprocess.Process:
     """Start `liemchinh run --webhook` as each worker of a deployment is started."""
-    env = {k: v for k, v in os.environ.items() if k != "LIEMCHINH_TOKEN"}
-    env["PYTHONPATH"] = str(ROOT)
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "run",
-        "--webhook",
-        *extra,
-        "--config",
-        str(config),
-        "--log-file",
-        str(log),
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-        env=env,
-    )
+    return await start_bot(config, log, "--webhook", *extra)
 
 
 def worker_config(sim: BotApiSimulator, tmp_path: Path, url: str, name: str, port: int) -> Path:
@@ -396,7 +377,7 @@ async def test_a_killed_worker_leaves_its_chat_to_the_others_mid_report(
             await person.press("Tôi đồng ý", expect="Chọn loại", wait=15)
             await person.press("thái độ", expect="đơn vị", wait=15)
             # Both work at once, and the balancer gives each of them its turn.
-            await eventually(lambda: all("running (webhook)" in _read(p) for p in logs), 30)
+            await eventually(lambda: all("running (webhook)" in read_log(p) for p in logs), 30)
             procs[0].send_signal(signal.SIGKILL)
             await procs[0].wait()
             # The other worker carries the report on from the step where it was.
@@ -423,10 +404,6 @@ async def test_a_killed_worker_leaves_its_chat_to_the_others_mid_report(
     finally:
         for proc in procs:
             await stop(proc)
-
-
-def _read(log: Path) -> str:
-    return log.read_text(encoding="utf-8") if log.exists() else ""
 
 
 async def test_outbox_items_go_out_once_from_workers_delivering_together(
