@@ -286,3 +286,37 @@ async def test_a_named_web_report_is_sealed_like_a_chat_one(
             assert report is not None and report.fields.contact_name == "Nguyễn Văn An"
             alert = await world.sim.wait_for_message(HA_LONG_CHAT, contains=code.group(1))
             assert "0912345678" not in alert["text"] and "Nguyễn Văn An" not in alert["text"]
+
+
+async def test_every_answer_carries_the_security_headers(
+    sim: BotApiSimulator, tmp_path: Path, clock: FakeClock
+) -> None:
+    headers = {
+        "Content-Security-Policy": "default-src 'self'",
+        "Referrer-Policy": "no-referrer",
+        "X-Content-Type-Options": "nosniff",
+    }
+    async with web_world(sim, tmp_path, clock, board_min_reports=1) as (_world, base):
+        async with httpx.AsyncClient(base_url=base) as client:
+            answers = {
+                path: await client.get(path)
+                for path in (
+                    "/",
+                    "/static/style.css",
+                    "/board.csv",
+                    "/board.svg",
+                    "/status/receipt",
+                    "/no-such-page",
+                    "/static/missing.css",
+                )
+            }
+            answers["DELETE /"] = await client.delete("/")
+            answers["POST /no-such-page"] = await client.post("/no-such-page", data={"x": "1"})
+        for name, answer in answers.items():
+            for header, value in headers.items():
+                assert answer.headers.get(header) == value, (name, header)
+        assert answers["/static/style.css"].status_code == 200
+        for name in ("/no-such-page", "/static/missing.css", "POST /no-such-page"):
+            # Nothing about the server or the request beyond the status.
+            assert answers[name].status_code == 404 and answers[name].text == "404\n", name
+        assert answers["DELETE /"].status_code == 405
