@@ -7,6 +7,7 @@ import dataclasses
 import re
 import socket
 import sqlite3
+from html import escape
 from pathlib import Path
 
 import httpx
@@ -137,22 +138,64 @@ async def test_answers_carry_files_and_refuse_disguised_ones(
             await citizen.get("/status")
             await citizen.post("/status", {"code": code, "key": key})
             fields = {"code": code, "key": key, "action": "answer", "nonce": "11"}
+            typed = "Giấy hẹn ngày <b>5</b>, xem ảnh"
             disguised = await citizen.post(
-                "/status", fields, [("file", b"MZ\x90\x00 a program named giay-hen.jpg")]
+                "/status",
+                {**fields, "text": typed},
+                [("file", gps_jpeg()), ("file", b"MZ\x90\x00 a program named giay-hen.jpg")],
             )
-            assert "Chỉ nhận ảnh" in disguised.text
+            # Refused next to the question's field, the typed text kept (escaped), and
+            # nothing relayed: not the text, not the good photo before the refused file.
+            form = _form_of(disguised.text, "Chỉ nhận ảnh")
+            assert f"{escape(typed)}</textarea>" in form and typed not in disguised.text
+            assert 'aria-describedby="err-' in form
             big = b"\xff\xd8\xff\xe0" + bytes(20_000_001)
             oversized = await citizen.post("/status", {**fields, "nonce": "13"}, [("file", big)])
-            assert "20 MB" in oversized.text
-            mark = len(world.sim.messages(HA_LONG_CHAT))
-            await citizen.post("/status", {**fields, "nonce": "12"}, [("file", gps_jpeg())])
-            await eventually(
-                lambda: any("photo" in m for m in world.sim.messages(HA_LONG_CHAT)[mark:])
+            assert "20 MB" in _form_of(oversized.text, "20 MB")
+            eleven = await citizen.post(
+                "/status", {**fields, "nonce": "14"}, [("file", gps_jpeg())] * 11
             )
+            assert "tối đa 10 tệp" in _form_of(eleven.text, "tối đa 10 tệp")
             report = await world.db.reports.report_by_code(code.replace("-", ""))
             assert report is not None
+            assert not [
+                r for r in await world.db.links.relays_of(report.id) if r.direction == "to_unit"
+            ]
+
+            # A text and two photos: three answers, as three chat messages would be.
+            mark = len(world.sim.messages(HA_LONG_CHAT))
+            await citizen.post(
+                "/status",
+                {**fields, "nonce": "12", "text": typed},
+                [("file", gps_jpeg()), ("file", gps_jpeg())],
+            )
+            await eventually(
+                lambda: (
+                    len([m for m in world.sim.messages(HA_LONG_CHAT)[mark:] if "photo" in m]) == 2
+                )
+            )
+            await world.sim.wait_for_message(HA_LONG_CHAT, contains=typed, after=mark)
             answers = [r for r in await world.db.links.relays_of(report.id) if r.direction]
-            assert [r.kind for r in answers if r.direction == "to_unit"] == ["photo"]
+            assert [r.kind for r in answers if r.direction == "to_unit"] == [
+                "text",
+                "photo",
+                "photo",
+            ]
+            # The same form sent again is the same three answers.
+            await citizen.post(
+                "/status",
+                {**fields, "nonce": "12", "text": typed},
+                [("file", gps_jpeg()), ("file", gps_jpeg())],
+            )
+            answers = [r for r in await world.db.links.relays_of(report.id) if r.direction]
+            assert len([r for r in answers if r.direction == "to_unit"]) == 3
+
+
+def _form_of(page: str, text: str) -> str:
+    """Return the HTML of the one form on a page that contains `text`."""
+    forms = [f for f in page.split("<form")[1:] if text in f.split("</form>")[0]]
+    assert len(forms) == 1, page
+    return forms[0].split("</form>")[0]
 
 
 async def test_not_resolved_reopens_within_the_window_only(

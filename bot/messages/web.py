@@ -113,6 +113,11 @@ def file_refused(reason: str, _: Gettext) -> str:
     return _("Only photos (JPEG, PNG), PDF documents and MP4 videos are accepted.")
 
 
+def too_many_files(limit: int, _: Gettext) -> str:
+    """Refuse an answer carrying more files than one answer may."""
+    return _("Please attach at most %(max)d files to one answer.") % {"max": limit}
+
+
 def bad_contact(_: Gettext) -> str:
     """Ask again for a name and a Vietnamese phone number."""
     return _(
