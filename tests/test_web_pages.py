@@ -290,17 +290,23 @@ async def test_ten_files_at_most_and_those_kept_after_a_refusal(
             ]:
                 await citizen.step(step, **data)
             photo = gps_jpeg()
+            disguised = b"MZ\x90\x00 a program named photo.jpg"
+            sent = [photo, disguised, photo, photo, disguised, photo]
             first = await citizen.post(
-                "/report", {"step": "evidence", "go": "files"}, [("files", photo)] * 4
+                "/report", {"step": "evidence", "go": "files"}, [("files", f) for f in sent]
             )
-            assert first.status_code == 200 and "4" in first.text
+            # The disguised files are refused next to the field, once; the four photos sent
+            # with them are kept.
+            assert first.status_code == 400 and first.text.count("Chỉ nhận ảnh") == 1
+            assert "4" in first.text
+            [(_chat, user_id)] = list(await world.db.drafts.draft_steps())
+            assert len(await world.db.drafts.draft_attachments(user_id)) == 4
             refused = await citizen.post(
                 "/report", {"step": "evidence", "go": "files"}, [("files", photo)] * 7
             )
             # The eleventh is refused next to the field; the ten before it are kept.
             assert refused.status_code == 400 and 'class="error"' in refused.text
             assert "10" in refused.text
-            [(_chat, user_id)] = list(await world.db.drafts.draft_steps())
             assert len(await world.db.drafts.draft_attachments(user_id)) == 10
 
 
