@@ -24,6 +24,11 @@ async def test_report_status_answer_verdict_and_board(
             assert home.headers["Referrer-Policy"] == "no-referrer"
             assert home.headers["X-Content-Type-Options"] == "nosniff"
             assert "Phản ánh" in home.text and "Tra cứu" in home.text
+            assert "Bảng xử lý đúng hạn" in home.text
+            english = await citizen.get("/?lang=en")
+            for label in ("Report", "Follow a report", "Timeliness board"):
+                assert f">{label}</a>" in english.text
+            await citizen.get("/?lang=vi")
             assert len(home.content) < 100_000
             cookie = home.headers["set-cookie"]
             assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
