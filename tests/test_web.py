@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 from pathlib import Path
 
 from bot.sim import BotApiSimulator
@@ -23,6 +24,11 @@ async def test_report_status_answer_verdict_and_board(
             assert home.headers["Referrer-Policy"] == "no-referrer"
             assert home.headers["X-Content-Type-Options"] == "nosniff"
             assert "Phản ánh" in home.text and "Tra cứu" in home.text
+            assert "Bảng xử lý đúng hạn" in home.text
+            english = await citizen.get("/?lang=en")
+            for label in ("Report", "Follow a report", "Timeliness board"):
+                assert f">{label}</a>" in english.text
+            await citizen.get("/?lang=vi")
             assert len(home.content) < 100_000
             cookie = home.headers["set-cookie"]
             assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
@@ -114,6 +120,34 @@ async def test_report_status_answer_verdict_and_board(
                 "Có biên lai" in (m.get("text") or "")
                 for m in world.sim.messages(HA_LONG_CHAT)[unit_mark:]
             )
+            # Each question has its own form: an answer from the form of the unit's earlier
+            # question goes to the unit's chat, as a reply to that question does in chat.
+            page = await citizen.post("/status", {"code": code, "key": key})
+            unit_question, province_question = re.findall(
+                r'name="question" value="(\d+)"', page.text
+            )
+            assert page.text.index("nộp") < page.text.index("biên lai")
+            province_mark = len(world.sim.messages(PROVINCE_CHAT))
+            unit_mark = len(world.sim.messages(HA_LONG_CHAT))
+            await citizen.post(
+                "/status",
+                {
+                    "code": code,
+                    "key": key,
+                    "action": "answer",
+                    "text": "Nộp lúc 9 giờ 15",
+                    "nonce": "9",
+                    "question": unit_question,
+                },
+            )
+            await world.sim.wait_for_message(
+                HA_LONG_CHAT, contains="Nộp lúc 9 giờ 15", after=unit_mark
+            )
+            assert not any(
+                "Nộp lúc 9 giờ 15" in (m.get("text") or "")
+                for m in world.sim.messages(PROVINCE_CHAT)[province_mark:]
+            )
+            assert int(province_question) > int(unit_question)
 
             # Resolved by the unit's officer; confirmed and rated on the page.
             await officer_does(world, code, "Đã giải quyết", "Đã xử lý cán bộ.")

@@ -210,7 +210,7 @@ async def test_citizen_on_a_phone(sim: BotApiSimulator, tmp_path: Path, clock: F
             await phone.type("#key", key)
             await phone.click('button[value="open"]')
             assert "nộp hồ sơ lúc mấy giờ" in await phone.text()
-            await phone.type("#answer", "Khoảng 9 giờ sáng")
+            await phone.type('textarea[name="text"]', "Khoảng 9 giờ sáng")
             mark = len(world.sim.messages(HA_LONG_CHAT))
             await phone.click('button[value="answer"]')
             got = await world.sim.wait_for_message(

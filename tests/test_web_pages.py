@@ -7,6 +7,7 @@ import dataclasses
 import re
 import socket
 import sqlite3
+from html import escape
 from pathlib import Path
 
 import httpx
@@ -137,22 +138,64 @@ async def test_answers_carry_files_and_refuse_disguised_ones(
             await citizen.get("/status")
             await citizen.post("/status", {"code": code, "key": key})
             fields = {"code": code, "key": key, "action": "answer", "nonce": "11"}
+            typed = "Giấy hẹn ngày <b>5</b>, xem ảnh"
             disguised = await citizen.post(
-                "/status", fields, [("file", b"MZ\x90\x00 a program named giay-hen.jpg")]
+                "/status",
+                {**fields, "text": typed},
+                [("file", gps_jpeg()), ("file", b"MZ\x90\x00 a program named giay-hen.jpg")],
             )
-            assert "Chỉ nhận ảnh" in disguised.text
+            # Refused next to the question's field, the typed text kept (escaped), and
+            # nothing relayed: not the text, not the good photo before the refused file.
+            form = _form_of(disguised.text, "Chỉ nhận ảnh")
+            assert f"{escape(typed)}</textarea>" in form and typed not in disguised.text
+            assert 'aria-describedby="err-' in form
             big = b"\xff\xd8\xff\xe0" + bytes(20_000_001)
             oversized = await citizen.post("/status", {**fields, "nonce": "13"}, [("file", big)])
-            assert "20 MB" in oversized.text
-            mark = len(world.sim.messages(HA_LONG_CHAT))
-            await citizen.post("/status", {**fields, "nonce": "12"}, [("file", gps_jpeg())])
-            await eventually(
-                lambda: any("photo" in m for m in world.sim.messages(HA_LONG_CHAT)[mark:])
+            assert "20 MB" in _form_of(oversized.text, "20 MB")
+            eleven = await citizen.post(
+                "/status", {**fields, "nonce": "14"}, [("file", gps_jpeg())] * 11
             )
+            assert "tối đa 10 tệp" in _form_of(eleven.text, "tối đa 10 tệp")
             report = await world.db.reports.report_by_code(code.replace("-", ""))
             assert report is not None
+            assert not [
+                r for r in await world.db.links.relays_of(report.id) if r.direction == "to_unit"
+            ]
+
+            # A text and two photos: three answers, as three chat messages would be.
+            mark = len(world.sim.messages(HA_LONG_CHAT))
+            await citizen.post(
+                "/status",
+                {**fields, "nonce": "12", "text": typed},
+                [("file", gps_jpeg()), ("file", gps_jpeg())],
+            )
+            await eventually(
+                lambda: (
+                    len([m for m in world.sim.messages(HA_LONG_CHAT)[mark:] if "photo" in m]) == 2
+                )
+            )
+            await world.sim.wait_for_message(HA_LONG_CHAT, contains=typed, after=mark)
             answers = [r for r in await world.db.links.relays_of(report.id) if r.direction]
-            assert [r.kind for r in answers if r.direction == "to_unit"] == ["photo"]
+            assert [r.kind for r in answers if r.direction == "to_unit"] == [
+                "text",
+                "photo",
+                "photo",
+            ]
+            # The same form sent again is the same three answers.
+            await citizen.post(
+                "/status",
+                {**fields, "nonce": "12", "text": typed},
+                [("file", gps_jpeg()), ("file", gps_jpeg())],
+            )
+            answers = [r for r in await world.db.links.relays_of(report.id) if r.direction]
+            assert len([r for r in answers if r.direction == "to_unit"]) == 3
+
+
+def _form_of(page: str, text: str) -> str:
+    """Return the HTML of the one form on a page that contains `text`."""
+    forms = [f for f in page.split("<form")[1:] if text in f.split("</form>")[0]]
+    assert len(forms) == 1, page
+    return forms[0].split("</form>")[0]
 
 
 async def test_not_resolved_reopens_within_the_window_only(
@@ -247,17 +290,23 @@ async def test_ten_files_at_most_and_those_kept_after_a_refusal(
             ]:
                 await citizen.step(step, **data)
             photo = gps_jpeg()
+            disguised = b"MZ\x90\x00 a program named photo.jpg"
+            sent = [photo, disguised, photo, photo, disguised, photo]
             first = await citizen.post(
-                "/report", {"step": "evidence", "go": "files"}, [("files", photo)] * 4
+                "/report", {"step": "evidence", "go": "files"}, [("files", f) for f in sent]
             )
-            assert first.status_code == 200 and "4" in first.text
+            # The disguised files are refused next to the field, once; the four photos sent
+            # with them are kept.
+            assert first.status_code == 400 and first.text.count("Chỉ nhận ảnh") == 1
+            assert "4" in first.text
+            [(_chat, user_id)] = list(await world.db.drafts.draft_steps())
+            assert len(await world.db.drafts.draft_attachments(user_id)) == 4
             refused = await citizen.post(
                 "/report", {"step": "evidence", "go": "files"}, [("files", photo)] * 7
             )
             # The eleventh is refused next to the field; the ten before it are kept.
             assert refused.status_code == 400 and 'class="error"' in refused.text
             assert "10" in refused.text
-            [(_chat, user_id)] = list(await world.db.drafts.draft_steps())
             assert len(await world.db.drafts.draft_attachments(user_id)) == 10
 
 
@@ -286,3 +335,37 @@ async def test_a_named_web_report_is_sealed_like_a_chat_one(
             assert report is not None and report.fields.contact_name == "Nguyễn Văn An"
             alert = await world.sim.wait_for_message(HA_LONG_CHAT, contains=code.group(1))
             assert "0912345678" not in alert["text"] and "Nguyễn Văn An" not in alert["text"]
+
+
+async def test_every_answer_carries_the_security_headers(
+    sim: BotApiSimulator, tmp_path: Path, clock: FakeClock
+) -> None:
+    headers = {
+        "Content-Security-Policy": "default-src 'self'",
+        "Referrer-Policy": "no-referrer",
+        "X-Content-Type-Options": "nosniff",
+    }
+    async with web_world(sim, tmp_path, clock, board_min_reports=1) as (_world, base):
+        async with httpx.AsyncClient(base_url=base) as client:
+            answers = {
+                path: await client.get(path)
+                for path in (
+                    "/",
+                    "/static/style.css",
+                    "/board.csv",
+                    "/board.svg",
+                    "/status/receipt",
+                    "/no-such-page",
+                    "/static/missing.css",
+                )
+            }
+            answers["DELETE /"] = await client.delete("/")
+            answers["POST /no-such-page"] = await client.post("/no-such-page", data={"x": "1"})
+        for name, answer in answers.items():
+            for header, value in headers.items():
+                assert answer.headers.get(header) == value, (name, header)
+        assert answers["/static/style.css"].status_code == 200
+        for name in ("/no-such-page", "/static/missing.css", "POST /no-such-page"):
+            # Nothing about the server or the request beyond the status.
+            assert answers[name].status_code == 404 and answers[name].text == "404\n", name
+        assert answers["DELETE /"].status_code == 405

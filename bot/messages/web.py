@@ -26,7 +26,11 @@ INTRO_EN = (
 
 def nav(_: Gettext) -> dict[str, str]:
     """Return the labels of the three pages, by path."""
-    return {"/report": _("Report"), "/status": _("Look up"), "/board": _("Board")}
+    return {
+        "/report": _("Report"),
+        "/status": _("Follow a report"),
+        "/board": _("Timeliness board"),
+    }
 
 
 def language_link(locale: str) -> str:
@@ -71,7 +75,7 @@ def report_sent(_: Gettext) -> str:
         "Your report has been sent and the unit is being alerted now. Write down both the"
         " tracking code and the secret key below, or take a photo of them: the key is shown"
         " only this once and cannot be recovered. You need both to follow the report, answer"
-        " the unit's questions and confirm the result on the Look up page."
+        " the unit's questions and confirm the result on the Follow a report page."
     )
 
 
@@ -79,7 +83,7 @@ def already_sent(_: Gettext) -> str:
     """Say that a form was sent again after its report was stored."""
     return _(
         "This report was already sent. Its code and secret key were shown when it was sent;"
-        " use them on the Look up page."
+        " use them on the Follow a report page."
     )
 
 
@@ -111,6 +115,11 @@ def file_refused(reason: str, _: Gettext) -> str:
     if reason == "size":
         return _("This file is over 20 MB. Please send a smaller file or a shorter video.")
     return _("Only photos (JPEG, PNG), PDF documents and MP4 videos are accepted.")
+
+
+def too_many_files(limit: int, _: Gettext) -> str:
+    """Refuse an answer carrying more files than one answer may."""
+    return _("Please attach at most %(max)d files to one answer.") % {"max": limit}
 
 
 def bad_contact(_: Gettext) -> str:

@@ -130,6 +130,18 @@ class LinkStore(Store):
             ).fetchone()
         return row["unit"] if row and row["unit"] else None
 
+    async def asking_units(self, report_id: int) -> dict[int, str]:
+        """Return, for each question to the reporter of a report, the unit that asked it."""
+        # As for `last_asking_unit`: the question's delivery carries its relay and its unit.
+        async with self._read() as conn:
+            rows = await conn.execute_fetchall(
+                "SELECT json_extract(payload, '$.relay_id') AS relay,"
+                " json_extract(payload, '$.unit') AS unit FROM outbox"
+                " WHERE report_id = ? AND kind = 'citizen_question'",
+                (report_id,),
+            )
+        return {int(r["relay"]): str(r["unit"]) for r in rows if r["relay"] and r["unit"]}
+
     async def relays_of(self, report_id: int) -> list[Relay]:
         """Return the messages relayed for a report, oldest first."""
         async with self._read() as conn:

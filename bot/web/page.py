@@ -48,6 +48,43 @@ class WebServices:
     cache: dict[Any, tuple[float, Any]] = field(default_factory=dict)
 
 
+def security_headers(handler: tornado.web.RequestHandler) -> None:
+    """Set the headers every answer of the pages carries, a style sheet or a 404 too."""
+    handler.set_header("Content-Security-Policy", "default-src 'self'")
+    handler.set_header("Referrer-Policy", "no-referrer")
+    handler.set_header("X-Content-Type-Options", "nosniff")
+    handler.set_header("X-Frame-Options", "DENY")
+
+
+class StaticFiles(tornado.web.StaticFileHandler):
+    """The style sheet, with the pages' headers (and tornado's own caching)."""
+
+    def set_default_headers(self) -> None:
+        """Send the security headers."""
+        security_headers(self)
+
+
+class NotFound(tornado.web.RequestHandler):
+    """Any path the server does not know: a bare 404 with the pages' headers."""
+
+    def prepare(self) -> None:
+        """Answer 404 whatever the method."""
+        raise tornado.web.HTTPError(404)
+
+    def set_default_headers(self) -> None:
+        """Send the security headers."""
+        security_headers(self)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Answer with the status alone, as the pages' errors do."""
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.finish(f"{status_code}\n")
+
+    def _request_summary(self) -> str:
+        # Tornado's own warnings name the request with this: without the visitor's address.
+        return f"{self.request.method} {self.request.path}"
+
+
 class Page(tornado.web.RequestHandler):
     """The frame every page shares: headers, language, session, CSRF check, layout."""
 
@@ -59,10 +96,7 @@ class Page(tornado.web.RequestHandler):
 
     def set_default_headers(self) -> None:
         """Send the security headers on every answer."""
-        self.set_header("Content-Security-Policy", "default-src 'self'")
-        self.set_header("Referrer-Policy", "no-referrer")
-        self.set_header("X-Content-Type-Options", "nosniff")
-        self.set_header("X-Frame-Options", "DENY")
+        security_headers(self)
         self.set_header("Cache-Control", "no-store")
 
     def prepare(self) -> None:

@@ -144,15 +144,21 @@ class ReportForm(Page):
         return texts.problem_text(asked, outcome, self._)
 
     async def _upload(self, draft: Draft, asked: Question) -> None:
-        """Take each uploaded file as one answer; stop at the first refused."""
+        """Take each uploaded file as one answer; keep every file that passes.
+
+        A file refused for its type or size is skipped and said next to the field; the files
+        sent with it are still taken, so none has to be chosen again. Past the most a report
+        may carry, the rest are refused.
+        """
         db = self.services.db
         files = asked.files
+        refusals: list[str] = []
         for upload in self.request.files["files"]:
             data = upload.body
             found = sniff(data)
             if found is None:
-                await self._show(draft, error=escape(words.file_refused("type", self._)))
-                return
+                refusals.append(escape(words.file_refused("type", self._)))
+                continue
             kind, mime = found
             att = Attachment(
                 kind=kind,
@@ -165,14 +171,17 @@ class ReportForm(Page):
             )
             now = question(draft, files)
             outcome = await self.services.conversation.apply(draft, Answer(attachment=att), files)
+            if outcome.problem is Problem.TOO_MANY_FILES:
+                refusals.append(self._problem(now, outcome))
+                break
             if outcome.problem is not None:
-                await self._show(draft, error=self._problem(now, outcome))
-                return
+                refusals.append(self._problem(now, outcome))
+                continue
             try:
                 checked = await asyncio.to_thread(prepare, data)
             except RefusedFile as exc:
-                await self._show(draft, error=escape(words.file_refused(exc.reason, self._)))
-                return
+                refusals.append(escape(words.file_refused(exc.reason, self._)))
+                continue
             stored = Attachment(
                 kind=checked.kind,
                 file_id=att.file_id,
@@ -185,6 +194,10 @@ class ReportForm(Page):
             )
             await db.files.add_draft_file(draft.user_id, stored, checked.data)
             files += 1
+        if refusals:
+            # Each reason once, however many files it refused.
+            await self._show(draft, error="<br>".join(dict.fromkeys(refusals)))
+            return
         self.redirect("/report", status=303)
 
     async def _submit(self, draft: Draft) -> None:

@@ -17,7 +17,7 @@ import tornado.web
 
 from bot.web.board import Board, BoardChart, BoardCsv
 from bot.web.open311 import Open311Requests, Open311Services
-from bot.web.page import Home, WebServices
+from bot.web.page import Home, NotFound, StaticFiles, WebServices
 from bot.web.privacy import Forget, MyData
 from bot.web.receipts import ReceiptCheck
 from bot.web.report import ReportForm
@@ -54,7 +54,7 @@ def web_routes(services: WebServices) -> list[tornado.web.URLSpec | tuple[Any, .
         (r"/board", Board, args),
         (r"/board\.csv", BoardCsv, args),
         (r"/board\.svg", BoardChart, args),
-        (r"/static/(style\.css)", tornado.web.StaticFileHandler, {"path": str(STATIC)}),
+        (r"/static/(style\.css)", StaticFiles, {"path": str(STATIC)}),
         # The open data feed (Open311 GeoReport v2), read-only.
         (r"/open311/v2/services\.json", Open311Services, args),
         (r"/open311/v2/requests\.json", Open311Requests, args),
@@ -63,7 +63,9 @@ def web_routes(services: WebServices) -> list[tornado.web.URLSpec | tuple[Any, .
 
 def make_app(routes: list[Any]) -> tornado.web.Application:
     """Return a tornado application for `routes`, logging no addresses."""
-    return tornado.web.Application(routes, log_function=_log_request, xsrf_cookies=False)
+    return tornado.web.Application(
+        routes, log_function=_log_request, xsrf_cookies=False, default_handler_class=NotFound
+    )
 
 
 class HttpServer:

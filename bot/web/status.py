@@ -10,7 +10,7 @@ import asyncio
 import secrets
 from html import escape
 
-from bot.core.conversation import MAX_FILE_BYTES
+from bot.core.conversation import MAX_ATTACHMENTS, MAX_FILE_BYTES
 from bot.core.domain import CITIZEN, Report, Status, local_today
 from bot.core.outbox import AnswerPayload, Outgoing
 from bot.core.parsing import format_code, format_date
@@ -22,7 +22,12 @@ from bot.messages.report import deadline_date
 from bot.messages.web_privacy import banned
 from bot.web.lookup import code_and_key_fields, open_posted
 from bot.web.page import Page
-from bot.web.uploads import RefusedFile, prepare
+from bot.web.uploads import ACCEPT, RefusedFile, prepare
+
+# At most as many files in one answer as a report's evidence may have.
+MAX_ANSWER_FILES = MAX_ATTACHMENTS
+# Each answer's parts (its text, then each file) are told apart under the form's number.
+_PARTS = 16
 
 
 class StatusPage(Page):
@@ -66,57 +71,82 @@ class StatusPage(Page):
         if report is None:
             return
         action = self.get_body_argument("action", "open")
-        notice = None
+        notice = refused = None
         if action == "answer":
-            notice = await self._answer(report)
+            refused = await self._answer(report)
+            if refused is None:
+                notice = words.answer_sent(self._)
         elif action in ("resolved", "reopen", "rate"):
             notice = await self._verdict(report, action)
         fresh = await self.services.db.reports.get_report(report.id)
         assert fresh is not None
-        await self._show(fresh, notice)
+        await self._show(fresh, notice, refused)
 
-    async def _answer(self, report: Report) -> str:
-        """Relay the citizen's answer (text and a file) to the unit, as chat answers are."""
+    def _question(self) -> int | None:
+        """Return the id of the question a posted answer replies to, if the form names one."""
+        try:
+            return int(self.get_body_argument("question", ""))
+        except ValueError:
+            return None
+
+    async def _answer(self, report: Report) -> str | None:
+        """Relay the citizen's answer (a text and files) to the unit, as chat answers are.
+
+        The text and each file are one answer each, as separate chat messages would be. Every
+        file is checked before anything is stored: a refusal stores nothing, and the page shows
+        it next to the field with the text kept. Returns the refusal, None once relayed.
+        """
         _ = self._
         if not self.services.answers.allow(self.address):
             return words.too_many(_)
         text = self.get_body_argument("text", "").strip()[:QUESTION_MAX] or None
-        uploads = self.request.files.get("file") or []
-        data = uploads[0].body if uploads and uploads[0].body else None
-        kind = "text"
-        if data is not None:
+        uploads = [u.body for u in self.request.files.get("file") or [] if u.body]
+        if len(uploads) > MAX_ANSWER_FILES:
+            return words.too_many_files(MAX_ANSWER_FILES, _)
+        files: list[tuple[str, bytes]] = []
+        for data in uploads:
             if len(data) > MAX_FILE_BYTES:
                 return words.file_refused("size", _)
             try:
                 checked = await asyncio.to_thread(prepare, data)
             except RefusedFile as exc:
                 return words.file_refused(exc.reason, _)
-            kind, data = checked.kind, checked.data
-        if text is None and data is None:
+            files.append((checked.kind, checked.data))
+        if text is None and not files:
             return words.answer_empty(_)
-        # Each form carries its own number: the same form posted twice is one answer.
+        # Each form carries its own number: the same form posted twice is one answer. Its
+        # parts are told apart below it, the text first and then each file.
         try:
             nonce = int(self.get_body_argument("nonce", "0"))
         except ValueError:
             nonce = 0
-        if nonce <= 0:
+        if not 0 < nonce < 2**31:
             nonce = secrets.randbelow(2**31 - 1) + 1
-        # The answer goes to the unit that asked, as a chat answer does, while that unit still
-        # handles the report (it or a unit above it); otherwise to the unit that has it now.
-        asking = await self.services.db.links.last_asking_unit(report.id)
+        # The answer goes to the unit that asked the question it replies to, as a reply to a
+        # question does in chat (or, from a form naming none, to the unit that asked last),
+        # while that unit still handles the report (it or a unit above it); otherwise to the
+        # unit that has it now.
+        links = self.services.db.links
+        question = self._question()
+        asking = (await links.asking_units(report.id)).get(question or 0)
+        if asking is None:
+            asking = await links.last_asking_unit(report.id)
         chain = await self.services.db.units.ancestors(report.fields.unit_code or "")
         target = asking if asking in chain else report.fields.unit_code
-        await self.services.db.files.add_answer(
-            report.id,
-            kind=kind,
-            text=text,
-            source=(-report.id, nonce),
-            data=data,
-            actor=CITIZEN,
-            outgoing=Outgoing(AnswerPayload(), target),
-        )
+        parts: list[tuple[str, str | None, bytes | None]] = [("text", text, None)] if text else []
+        parts += [(kind, None, content) for kind, content in files]
+        for index, (kind, part_text, content) in enumerate(parts):
+            await self.services.db.files.add_answer(
+                report.id,
+                kind=kind,
+                text=part_text,
+                source=(-report.id, nonce * _PARTS + index),
+                data=content,
+                actor=CITIZEN,
+                outgoing=Outgoing(AnswerPayload(), target),
+            )
         self.services.wake()
-        return words.answer_sent(_)
+        return None
 
     async def _verdict(self, report: Report, action: str) -> str:
         workflow = self.services.workflow
@@ -144,8 +174,8 @@ class StatusPage(Page):
             f'<input type="hidden" name="key" value="{key}">'
         )
 
-    async def _show(self, report: Report, notice: str | None) -> None:
-        """Render the report's page."""
+    async def _show(self, report: Report, notice: str | None, refused: str | None = None) -> None:
+        """Render the report's page; a refused answer is shown at its form, its text kept."""
         _ = self._
         db = self.services.db
         locale = self.locale_code
@@ -179,7 +209,11 @@ class StatusPage(Page):
                 history.append(f'<li class="notice">{escape(day)}: {text}</li>')
         if history:
             parts.append(f"<h2>{escape(label['history'])}</h2><ul>{''.join(history)}</ul>")
-        parts.append(await self._relays(report))
+        questions = await self._relays(report, refused)
+        if refused and not questions:
+            # No question to show it at (an answer posted without one): said at the top.
+            parts.insert(0, f'<p class="error" role="alert">{escape(refused)}</p>')
+        parts.append(questions)
         parts.append(self._verdict_forms(report))
         # Shown again with the latest state, without typing the code and key again.
         parts.append(
@@ -189,34 +223,55 @@ class StatusPage(Page):
         )
         self.page(_("Report %(code)s") % {"code": format_code(report.code)}, "".join(parts))
 
-    async def _relays(self, report: Report) -> str:
+    async def _relays(self, report: Report, refused: str | None) -> str:
+        """Return the unit's questions, each with its own reply form, and the answers given."""
         _ = self._
         label = words.labels(_)
         relays = await self.services.db.links.relays_of(report.id)
         if not any(r.direction == "to_citizen" for r in relays):
             return ""
         unit = await self.services.db.units.get_unit(report.fields.unit_code or "")
+        # The form a refused answer came from shows the refusal and what was typed.
+        replied = self._question()
+        if refused and replied not in {r.id for r in relays if r.direction == "to_citizen"}:
+            replied = max(r.id for r in relays if r.direction == "to_citizen")
         items = []
         for relay in relays:
+            asked = relay.direction == "to_citizen"
             head = (
-                words.asked(escape(unit.name if unit else ""), _)
-                if relay.direction == "to_citizen"
-                else words.answered(_)
+                words.asked(escape(unit.name if unit else ""), _) if asked else words.answered(_)
             )
             body = escape(relay.text or "") or escape(f"[{relay.kind}]")
-            items.append(f'<li><p><b>{head}</b></p><p class="notice">{body}</p></li>')
+            reply = self._reply_form(report, relay.id, refused if relay.id == replied else None)
+            items.append(
+                f'<li><p><b>{head}</b></p><p class="notice">{body}</p>'
+                f"{reply if asked else ''}</li>"
+            )
+        return f"<h2>{escape(label['questions'])}</h2><ul>{''.join(items)}</ul>"
+
+    def _reply_form(self, report: Report, question: int, refused: str | None) -> str:
+        """Return the form answering one question: a text and files."""
+        label = words.labels(self._)
         nonce = secrets.randbelow(2**31 - 1) + 1
-        form = (
+        kept = escape(self.get_body_argument("text", "")) if refused else ""
+        described = f' aria-describedby="err-{question}"' if refused else ""
+        error = (
+            f'<p class="error" role="alert" id="err-{question}">{escape(refused)}</p>'
+            if refused
+            else ""
+        )
+        return (
             '<form method="post" action="/status" enctype="multipart/form-data">'
             f'{self._hidden(report)}<input type="hidden" name="nonce" value="{nonce}">'
-            f'<label for="answer">{escape(label["answer"])}</label>'
-            '<textarea id="answer" name="text"></textarea>'
-            f'<label for="file">{escape(label["files"])}</label>'
-            '<input id="file" type="file" name="file">'
+            f'<input type="hidden" name="question" value="{question}">'
+            f'<label for="answer-{question}">{escape(label["answer"])}</label>'
+            f'<textarea id="answer-{question}" name="text"{described}>{kept}</textarea>'
+            f'<label for="file-{question}">{escape(label["files"])}</label>'
+            f'<input id="file-{question}" type="file" name="file" multiple accept="{ACCEPT}"'
+            f"{described}>{error}"
             f'<button type="submit" name="action" value="answer">'
             f"{escape(label['send_answer'])}</button></form>"
         )
-        return f"<h2>{escape(label['questions'])}</h2><ul>{''.join(items)}</ul>{form}"
 
     def _verdict_forms(self, report: Report) -> str:
         _ = self._

@@ -7,12 +7,38 @@ from dataclasses import dataclass
 
 from bot.core.images import UnreadableImage, strip_metadata
 
-# (magic bytes at offset 0, kind, mime type); MP4 and MOV are found by their "ftyp" box.
+# (magic bytes at offset 0, kind, mime type); videos are found by their "ftyp" box below.
 _MAGIC: tuple[tuple[bytes, str, str], ...] = (
     (b"\xff\xd8\xff", "photo", "image/jpeg"),
     (b"\x89PNG\r\n\x1a\n", "photo", "image/png"),
     (b"%PDF-", "document", "application/pdf"),
 )
+# The major brands of the "ftyp" box that are videos: MP4 and its kin, the QuickTime MOV that
+# iPhones record, and 3GP from older phones. The same box opens HEIC and AVIF photos
+# ("heic", "mif1", "avif"...), which carry EXIF and GPS that nothing here strips: they are not
+# taken as videos.
+_VIDEO_BRANDS: dict[bytes, str] = {
+    **{
+        brand: "video/mp4"
+        for brand in (
+            b"isom",
+            b"iso2",
+            b"iso3",
+            b"iso4",
+            b"iso5",
+            b"iso6",
+            b"mp41",
+            b"mp42",
+            b"mp71",
+            b"avc1",
+            b"M4V ",
+            b"dash",
+            b"MSNV",
+        )
+    },
+    b"qt  ": "video/quicktime",
+    **{brand: "video/3gpp" for brand in (b"3gp4", b"3gp5", b"3gp6", b"3ge6", b"3gg6")},
+}
 
 
 class RefusedFile(Exception):
@@ -39,8 +65,8 @@ def sniff(data: bytes) -> tuple[str, str] | None:
     for magic, kind, mime in _MAGIC:
         if data.startswith(magic):
             return kind, mime
-    if len(data) >= 12 and data[4:8] == b"ftyp":
-        return "video", "video/mp4"
+    if len(data) >= 12 and data[4:8] == b"ftyp" and data[8:12] in _VIDEO_BRANDS:
+        return "video", _VIDEO_BRANDS[data[8:12]]
     return None
 
 
@@ -68,4 +94,4 @@ def _clean(data: bytes, mime: str) -> bytes:
 
 
 # What the file field offers to pick; the bytes decide what is taken.
-ACCEPT = "image/jpeg,image/png,application/pdf,video/mp4"
+ACCEPT = "image/jpeg,image/png,application/pdf,video/mp4,video/quicktime,video/3gpp"
