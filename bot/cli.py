@@ -326,7 +326,10 @@ def single_instance(database: Path) -> Iterator[None]:
     # Two processes on one database would both poll the token (Telegram answers each with 409)
     # and both handle what is stored. The kernel drops the lock when its process dies, however
     # it dies, so a file left by a dead process blocks nothing.
-    path = database.with_name(database.name + ".lock")
+    # The same file `liemchinh restore` takes, so that it refuses while this bot runs.
+    from bot.store.backup import lock_path
+
+    path = lock_path(database)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:
