@@ -176,7 +176,8 @@ def _ops_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         help="copy the database to FILE, safely while the bot runs, and check the copy",
         description="Copy the database with SQLite's online backup (consistent while the bot"
         " runs), check the copy (integrity_check, row counts) and write it owner-only (0600)."
-        " The data key (LIEMCHINH_DATA_KEY) is not in it: keep that apart.",
+        " The data key (LIEMCHINH_DATA_KEY) is not in it: keep that apart. Nor are the key files"
+        " beside the database (.receipt-key, .limit-key), which it names: copy them once.",
     )
     backup.add_argument("file", type=Path, help="the backup file to write")
     backup.add_argument(

@@ -289,9 +289,14 @@ async def test_backup_and_restore_beside_a_real_running_bot(
     try:
         citizen = Person(sim, sim.add_user(610101, "Lan", language_code="vi"))
         await citizen.say("/start", expect="đồng ý", wait=30)
+        # /publickey makes the receipt key, beside the database like the daily limit's.
+        await citizen.say("/publickey", expect="Ed25519", wait=30)
         code, out, err = await liemchinh("backup", "--config", str(config), str(saved))
         assert code == 0, err
         assert "integrity_check: ok" in out and "(mode 0600)" in out and "users: 1 rows" in out
+        # The keys are not in the copy: the operator is told which files to keep as well.
+        for suffix in (".limit-key", ".receipt-key"):
+            assert f"not in the copy, back it up too: {database}{suffix}\n" in out
         assert mode(saved) == 0o600 and rows(saved, "SELECT user_id FROM users") == [(610101,)]
         # The running bot's database is not replaced under it: one line, naming the lock.
         before = database.read_bytes()
