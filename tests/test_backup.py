@@ -314,3 +314,31 @@ async def test_backup_and_restore_beside_a_real_running_bot(
     assert code == 0, err
     assert "users: 1 rows" in out and "kept as" in out
     assert rows(database, "SELECT user_id FROM users") == [(610101,)]
+
+
+@pytest.mark.parametrize("command", ["backup", "restore"])
+def test_on_postgresql_the_commands_point_to_its_own_tools(
+    command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "pg.toml"
+    config.write_text(
+        '[storage]\ndatabase = "postgresql://liemchinh@127.0.0.1:1/liemchinh"\n', encoding="utf-8"
+    )
+    target = tmp_path / "backup.db"
+    target.write_bytes(b"left alone")
+    assert (
+        main(
+            [
+                command,
+                "--config",
+                str(config),
+                "--force" if command == "backup" else "--no-keep",
+                str(target),
+            ]
+        )
+        == 2
+    )
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1 and "pg_dump" in captured.err and "README" in captured.err
+    assert target.read_bytes() == b"left alone"
