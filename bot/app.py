@@ -20,7 +20,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.config import Settings
+from bot.config import Settings, proxy_address
 from bot.core.conversation import Conversation
 from bot.core.domain import local_today
 from bot.core.workflow import Workflow
@@ -341,7 +341,10 @@ async def serve(app: App, *, webhook: bool = False) -> None:
             # exit, so an outage never needs a person to restart the bot.
             failures += 1
             delay = min(START_BACKOFF_MAX, 2.0**failures)
-            log.warning("could not start (%s); retrying in %.0f s", exc, delay)
+            # Behind a proxy the proxy is the likely culprit: named, without its credentials.
+            proxy = app.bot_data[SERVICES_KEY].settings.proxy
+            through = f" through the proxy {proxy_address(proxy)}" if proxy else ""
+            log.warning("could not start%s (%s); retrying in %.0f s", through, exc, delay)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), delay)
     log.info("stopped")

@@ -176,7 +176,8 @@ def _ops_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         help="copy the database to FILE, safely while the bot runs, and check the copy",
         description="Copy the database with SQLite's online backup (consistent while the bot"
         " runs), check the copy (integrity_check, row counts) and write it owner-only (0600)."
-        " The data key (LIEMCHINH_DATA_KEY) is not in it: keep that apart.",
+        " The data key (LIEMCHINH_DATA_KEY) is not in it: keep that apart. Nor are the key files"
+        " beside the database (.receipt-key, .limit-key), which it names: copy them once.",
     )
     backup.add_argument("file", type=Path, help="the backup file to write")
     backup.add_argument(
@@ -326,7 +327,10 @@ def single_instance(database: Path) -> Iterator[None]:
     # Two processes on one database would both poll the token (Telegram answers each with 409)
     # and both handle what is stored. The kernel drops the lock when its process dies, however
     # it dies, so a file left by a dead process blocks nothing.
-    path = database.with_name(database.name + ".lock")
+    # The same file `liemchinh restore` takes, so that it refuses while this bot runs.
+    from bot.store.backup import lock_path
+
+    path = lock_path(database)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:

@@ -17,10 +17,14 @@ from typing import Any
 import pytest
 
 from bot.cli import main
+from bot.sim import BotApiSimulator
 from bot.store.backup import BackupError, backup, lock_path, restore
 from bot.store.migrations import MIGRATIONS
 from bot.store.repository import Repository
-from tests.conftest import World, quick_report
+from tests.conftest import Person, World, quick_report
+from tests.test_operations import liemchinh
+from tests.test_restart import shut_down, start_bot
+from tests.test_restart import write_config as bot_config
 
 NAMES = [name for name, _ in MIGRATIONS]
 
@@ -272,3 +276,69 @@ async def test_restore_keeps_what_a_killed_bot_left_in_its_wal(
         ["bot.db", "bot.db.limit-key", "bot.db.lock", restored.kept.name]
     )
     assert rows(database, "SELECT count(*) FROM users") == [(0,)]
+
+
+async def test_backup_and_restore_beside_a_real_running_bot(
+    sim: BotApiSimulator, tmp_path: Path
+) -> None:
+    # The operator's commands against `liemchinh run` itself, not a stand-in for its lock.
+    config = bot_config(sim, tmp_path)
+    database = tmp_path / "data" / "bot.db"
+    saved = tmp_path / "saved.db"
+    bot = await start_bot(config, tmp_path / "bot.log")
+    try:
+        citizen = Person(sim, sim.add_user(610101, "Lan", language_code="vi"))
+        await citizen.say("/start", expect="đồng ý", wait=30)
+        # /publickey makes the receipt key, beside the database like the daily limit's.
+        await citizen.say("/publickey", expect="Ed25519", wait=30)
+        code, out, err = await liemchinh("backup", "--config", str(config), str(saved))
+        assert code == 0, err
+        assert "integrity_check: ok" in out and "(mode 0600)" in out and "users: 1 rows" in out
+        # The keys are not in the copy: the operator is told which files to keep as well.
+        for suffix in (".limit-key", ".receipt-key"):
+            assert f"not in the copy, back it up too: {database}{suffix}\n" in out
+        assert mode(saved) == 0o600 and rows(saved, "SELECT user_id FROM users") == [(610101,)]
+        # The running bot's database is not replaced under it: one line, naming the lock.
+        before = database.read_bytes()
+        code, out, err = await liemchinh("restore", "--config", str(config), str(saved))
+        assert code == 1 and out == ""
+        assert err.strip().splitlines() == [
+            f"liemchinh: restore: a running bot holds {lock_path(database)}:"
+            f" stop it before restoring {database}"
+        ]
+        assert database.read_bytes() == before
+    finally:
+        await shut_down(bot)
+    assert bot.returncode == 0
+    code, out, err = await liemchinh("restore", "--config", str(config), str(saved))
+    assert code == 0, err
+    assert "users: 1 rows" in out and "kept as" in out
+    assert rows(database, "SELECT user_id FROM users") == [(610101,)]
+
+
+@pytest.mark.parametrize("command", ["backup", "restore"])
+def test_on_postgresql_the_commands_point_to_its_own_tools(
+    command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "pg.toml"
+    config.write_text(
+        '[storage]\ndatabase = "postgresql://liemchinh@127.0.0.1:1/liemchinh"\n', encoding="utf-8"
+    )
+    target = tmp_path / "backup.db"
+    target.write_bytes(b"left alone")
+    assert (
+        main(
+            [
+                command,
+                "--config",
+                str(config),
+                "--force" if command == "backup" else "--no-keep",
+                str(target),
+            ]
+        )
+        == 2
+    )
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1 and "pg_dump" in captured.err and "README" in captured.err
+    assert target.read_bytes() == b"left alone"

@@ -1,10 +1,20 @@
 """Vietnam's calendar: computed public holidays, the yearly arrangement, deadlines across them.
 
-The expected days are the announced ones: for 2026 as reported in the press from the
-government's decisions (New Year 1-4 January with Saturday 10 January worked, Tết 14-22
-February, Hùng Kings' day in lieu on 27 April, National Day 29 August-2 September with Saturday
-22 August worked); for 2027, with no arrangement announced yet, the Labour Code's days as the
-`holidays` package computes them.
+What the expected days were checked against (press reports of the announcements and the
+`holidays` package's own cited sources, not the official texts themselves; the example
+config's `[sla]` comment says the same):
+- 2026 New Year, 1-4 January with Friday 2 off and Saturday 10 January worked: the government's
+  agreement of 25 December 2025, from the press reports the example config names.
+- Tết Bính Ngọ, nine days from Saturday 14 to Sunday 22 February 2026: "Chính thức chốt phương
+  án Tết Nguyên đán Bính Ngọ 2026 nghỉ 9 ngày", Công an TP.HCM (congan.com.vn), on the Ministry
+  of Home Affairs' proposal: five statutory days, Monday 16 to Friday 20, between two weekends.
+- Hùng Kings' day on Sunday 26 April 2026, Monday 27 in lieu (Labour Code 2019, art. 112(3)).
+- National Day 2026, 29 August to 2 September with Monday 31 August off and Saturday 22 August
+  worked: the swap the package cites (thuvienphapluat.vn, 2026 National Day arrangement).
+- 24 November, Vietnam Culture Day, a paid day off from 2026: the Politburo's Resolution
+  80-NQ/TW (January 2026), which the package cites (Lao Động; VietnamPlus and CafeF reported it
+  on 13 January 2026).
+- 2027: no arrangement announced yet; the Labour Code's days as the package computes them.
 """
 
 from __future__ import annotations
@@ -50,6 +60,7 @@ WEEKDAYS_OFF_2027 = {
     date(2027, 5, 3),  # Labour Day falls on a Saturday: Monday in lieu
     date(2027, 9, 2),  # National Day, a Thursday
     date(2027, 9, 3),  # and the Friday after it
+    date(2027, 11, 24),  # Vietnam Culture Day, a Wednesday
 }
 
 

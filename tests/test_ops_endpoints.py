@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
 import re
 import signal
 import sqlite3
@@ -21,9 +22,12 @@ from telegram import Update
 from bot.app import App, build_application, running
 from bot.config import OpsConfig, Settings, WebConfig, WebhookConfig
 from bot.core.domain import Status
+from bot.metrics import Metrics
 from bot.sim import BotApiSimulator
+from bot.store.repository import Repository
 from tests.conftest import (
     HA_LONG_CHAT,
+    PROVINCE_CHAT,
     FakeClock,
     Person,
     eventually,
@@ -112,6 +116,10 @@ async def test_not_ready_when_the_outbox_is_stuck(
         assert outbox["ok"] is False and outbox["depth"] >= 1
         assert outbox["oldest_seconds"] > 15 * 60
         assert stuck.json()["checks"]["database"]["ok"] is True
+        # /metrics shows the same outbox as the readiness check.
+        found = samples((await http.get("/metrics")).text)
+        assert value(found, "liemchinh_outbox_depth") == outbox["depth"]
+        assert value(found, "liemchinh_outbox_oldest_seconds") >= outbox["oldest_seconds"]
         sim.clear_injections()
 
 
@@ -168,7 +176,7 @@ async def test_metrics_count_what_happened_and_name_nobody(
     sim: BotApiSimulator, tmp_path: Path, clock: FakeClock
 ) -> None:
     async with (
-        serving(ops_settings(sim, tmp_path), clock) as (_app, base),
+        serving(ops_settings(sim, tmp_path), clock) as (app, base),
         httpx.AsyncClient(base_url=base) as http,
     ):
         citizen = Person(sim, sim.add_user(CITIZEN_ID, CITIZEN_NAME, language_code="vi"))
@@ -210,6 +218,14 @@ async def test_metrics_count_what_happened_and_name_nobody(
         clock.advance(days=10)
         found = samples((await http.get("/metrics")).text)
         assert value(found, "liemchinh_reports_overdue") == 1
+        # The deadline check escalates it one level up: one escalation, still overdue.
+        services = app.bot_data["services"]
+        await services.workflow.run_timers()
+        services.delivery.wake()
+        await sim.wait_for_message(PROVINCE_CHAT, contains=code, timeout=10)
+        found = samples((await http.get("/metrics")).text)
+        assert value(found, "liemchinh_escalations") == 1
+        assert value(found, "liemchinh_reports_overdue") == 1
 
     # No label carries a person's id, name or words: every label value is from a fixed set.
     allowed = {
@@ -239,6 +255,17 @@ async def test_metrics_count_what_happened_and_name_nobody(
                 assert label_value in allowed[label], (label, label_value)
     for personal in (str(CITIZEN_ID), CITIZEN_NAME, "Khải", "Nhung", code):
         assert personal not in text
+
+
+async def test_the_inbound_backlog_counts_updates_stored_and_not_handled(tmp_path: Path) -> None:
+    metrics = Metrics()
+    async with Repository(tmp_path / "bot.db") as db:
+        await db.inbound.store_updates([(n, json.dumps({"update_id": n})) for n in (1, 2, 3)])
+        metrics.refresh(await db.health.figures())
+        assert value(samples(metrics.exposition().decode()), "liemchinh_inbound_backlog") == 3
+        await db.inbound.update_handled(2)
+        metrics.refresh(await db.health.figures())
+        assert value(samples(metrics.exposition().decode()), "liemchinh_inbound_backlog") == 2
 
 
 async def test_each_application_counts_in_a_registry_of_its_own(

@@ -110,7 +110,7 @@ async def test_check_names_a_proxy_that_does_not_answer(
     assert PASSWORD not in out + err and sim.token not in out + err
 
 
-async def test_the_running_bot_logs_no_proxy_credentials(
+async def test_the_running_bot_names_the_proxy_and_logs_no_credentials(
     sim: BotApiSimulator, tmp_path: Path
 ) -> None:
     config = write_config(sim, tmp_path)
@@ -127,6 +127,8 @@ async def test_the_running_bot_logs_no_proxy_credentials(
             await shut_down(bot)
     assert bot.returncode == 0
     text = log.read_text(encoding="utf-8")
+    # The warning says which proxy failed, by its address alone.
+    assert f"could not start through the proxy http://127.0.0.1:{proxy.port} (" in text
     assert PASSWORD not in text and "operator" not in text and sim.token not in text
     assert sim.count("getMe") == 0
 

@@ -23,6 +23,9 @@ from bot.store.migrations import MIGRATIONS
 MAIN_TABLES = ("reports", "attachments", "audit", "units", "users", "outbox")
 # How long the copy waits for the running bot's write lock; the bot's transactions are short.
 BUSY_SECONDS = 30.0
+# The keys kept beside a SQLite database (the daily limit's, bot.sealing; the receipts',
+# bot.core.receipts). A backup is the database alone: it names them so they are kept too.
+KEY_SUFFIXES = (".limit-key", ".receipt-key")
 
 
 class BackupError(Exception):
@@ -40,6 +43,8 @@ class Contents:
     kept: Path | None = None
     # Set by a restore: migrations the bot will apply to the copy at its next start.
     pending: tuple[str, ...] = field(default=())
+    # Set by a backup: the key files beside the database, which the copy does not hold.
+    keys_apart: tuple[Path, ...] = field(default=())
 
     def lines(self) -> list[str]:
         """Describe the copy for the operator, one fact a line."""
@@ -55,7 +60,16 @@ class Contents:
             lines.append(f"to apply at the next start: {', '.join(self.pending)}")
         if self.kept is not None:
             lines.append(f"the replaced database was kept as {self.kept}")
+        # A new key cannot vouch for old receipts: without this line they would be lost with
+        # the machine, however many backups there are.
+        lines += [f"not in the copy, back it up too: {key}" for key in self.keys_apart]
         return lines
+
+
+def key_files(database: Path) -> tuple[Path, ...]:
+    """Return the key files that exist beside `database`."""
+    paths = (database.with_name(database.name + suffix) for suffix in KEY_SUFFIXES)
+    return tuple(path for path in paths if path.exists())
 
 
 def lock_path(database: Path) -> Path:
@@ -85,7 +99,7 @@ def backup(database: Path, target: Path, *, force: bool = False) -> Contents:
             raise BackupError(f"{database} could not be copied ({exc})") from None
         contents = _check(scratch, f"the copy of {database}")
         _install(scratch, target)
-    return Contents(target, contents.migrations, contents.counts)
+    return Contents(target, contents.migrations, contents.counts, keys_apart=key_files(database))
 
 
 def restore(

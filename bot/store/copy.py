@@ -21,13 +21,12 @@ from typing import Any
 
 import asyncpg
 
+from bot.store.backup import KEY_SUFFIXES
 from bot.store.repository import Repository
 
 CHUNK = 500
 # Rows holding files (up to 20 MB each) are copied a few at a time, not 500 in memory at once.
 FILE_CHUNK = 4
-# The files kept beside a SQLite database that belong to the deployment.
-KEY_SUFFIXES = (".limit-key", ".receipt-key")
 
 
 class CopyError(Exception):
