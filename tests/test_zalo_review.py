@@ -1,0 +1,84 @@
+"""The Zalo report's last steps end to end: a named report (name and phone typed, then sealed),
+edits at the review, and the words Zalo shows where Telegram has buttons."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from bot.config import DATA_KEY_ENV
+from bot.core.domain import Channel
+from bot.sim import BotApiSimulator
+from bot.sim.zalo import ZaloSimulator
+from tests.conftest import HA_LONG_CHAT, FakeClock
+from tests.test_zalo import DESCRIPTION, walk_to_evidence
+from tests.zalo_helpers import ZaloCitizen, code_in, jpeg, zalo_world
+
+
+@pytest.fixture
+async def zsim() -> ZaloSimulator:
+    async with ZaloSimulator() as simulator:
+        yield simulator  # type: ignore[misc]
+
+
+async def test_a_named_zalo_report_edited_at_the_review_is_sealed(
+    sim: BotApiSimulator,
+    zsim: ZaloSimulator,
+    tmp_path: Path,
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from cryptography.fernet import Fernet
+
+    monkeypatch.setenv(DATA_KEY_ENV, Fernet.generate_key().decode())
+    async with zalo_world(sim, zsim, tmp_path, clock) as world:
+        citizen = ZaloCitizen(zsim, zsim.user("Nguyễn Văn An"))
+        await walk_to_evidence(citizen)
+        await citizen.photo(jpeg(), expect="1")
+        await citizen.pick("Xong", expect="ẩn danh")
+        # Answered in words, not with the number.
+        asked = await citizen.say("có danh tính", expect="họ tên")
+        # Zalo has no contact button: the question says to type both, and nothing of Telegram.
+        assert "Telegram" not in asked and "bấm nút" not in asked
+        assert "0912345678" in asked
+        # A name without a phone, then a phone that is not Vietnamese, are asked for again.
+        again = await citizen.say("Nguyễn Văn An", expect="họ tên")
+        assert "chưa đọc được" in again and "Telegram" not in again
+        refused = await citizen.say("Nguyễn Văn An, 12345", expect="họ tên")
+        assert "chưa đọc được" in refused
+        review = await citizen.say("Nguyễn Văn An, 0912 345 678", expect="kiểm tra")
+        assert "Nguyễn Văn An" in review and DESCRIPTION in review
+
+        # An edit at the review: the description, then back to the review with the new one.
+        await citizen.pick("Mô tả", expect="Mô tả sự việc")
+        edited = "Cán bộ một cửa đòi thêm giấy xác nhận cư trú không có trong quy định."
+        review = await citizen.say(edited, expect="kiểm tra")
+        assert edited in review and DESCRIPTION not in review
+        assert "Nguyễn Văn An" in review
+        code = code_in(await citizen.pick("Gửi phản ánh", expect="/trangthai"))
+
+        stored = code.replace("-", "")
+        report = await world.db.reports.report_by_code(stored)
+        assert report is not None and report.fields.description == edited
+        assert report.fields.contact_name == "Nguyễn Văn An"
+        assert report.fields.contact_phone == "0912345678"
+        zalo_user = await world.db.identities.user_id(Channel.ZALO, citizen.id)
+        assert await world.db.reports.is_reporter(report.id, zalo_user)
+        # At rest, the name and the phone are sealed, as on Telegram and the web pages.
+        with sqlite3.connect(world.settings.database) as conn:
+            name, phone = conn.execute(
+                "SELECT contact_name, contact_phone FROM reports WHERE code = ?", (stored,)
+            ).fetchone()
+        assert name.startswith("fernet:") and phone.startswith("fernet:")
+        assert "0912345678" not in phone and "An" not in name
+        # The unit sees neither, nor the Zalo account.
+        alert = await world.sim.wait_for_message(HA_LONG_CHAT, contains=code)
+        assert "Zalo" in alert["text"]
+        for trace in ("Nguyễn Văn An", "0912345678", "0912 345 678", citizen.id):
+            assert trace not in str(world.sim.messages(HA_LONG_CHAT)), trace
+        # Nothing the Zalo citizen read asked for a button or something only Telegram sends.
+        said = zsim.texts(citizen.id)
+        for telegram_only in ("Telegram", "nút", "tài liệu, tin nhắn thoại"):
+            assert telegram_only not in said, telegram_only
