@@ -1,5 +1,5 @@
 """The Zalo report's last steps end to end: a named report (name and phone typed, then sealed),
-edits at the review, and the words Zalo shows where Telegram has buttons."""
+edits at the review, the words Zalo shows where Telegram has buttons, and a photo too large."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import DATA_KEY_ENV
+from bot.core.conversation import MAX_FILE_BYTES
 from bot.core.domain import Channel
 from bot.sim import BotApiSimulator
 from bot.sim.zalo import ZaloSimulator
@@ -82,3 +83,20 @@ async def test_a_named_zalo_report_edited_at_the_review_is_sealed(
         said = zsim.texts(citizen.id)
         for telegram_only in ("Telegram", "nút", "tài liệu, tin nhắn thoại"):
             assert telegram_only not in said, telegram_only
+
+
+async def test_a_photo_over_the_size_limit_is_refused_and_not_kept(
+    sim: BotApiSimulator, zsim: ZaloSimulator, tmp_path: Path, clock: FakeClock
+) -> None:
+    async with zalo_world(sim, zsim, tmp_path, clock) as world:
+        citizen = ZaloCitizen(zsim, zsim.user("Lan"))
+        await walk_to_evidence(citizen)
+        user_id = await world.db.identities.user_id(Channel.ZALO, citizen.id)
+        # A JPEG's first bytes, one byte over what is kept.
+        too_big = b"\xff\xd8\xff" + bytes(MAX_FILE_BYTES - 2)
+        told = await citizen.photo(too_big, expect="quá lớn")
+        assert "nhỏ hơn" in told
+        assert await world.db.drafts.draft_attachments(user_id) == []
+        # The step has not moved: a photo within the limit is taken.
+        await citizen.photo(jpeg(), expect="1")
+        assert len(await world.db.drafts.draft_attachments(user_id)) == 1
