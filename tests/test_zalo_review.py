@@ -13,9 +13,10 @@ from bot.core.conversation import MAX_FILE_BYTES
 from bot.core.domain import Channel
 from bot.sim import BotApiSimulator
 from bot.sim.zalo import ZaloSimulator
-from tests.conftest import HA_LONG_CHAT, FakeClock
-from tests.test_zalo import DESCRIPTION, walk_to_evidence
-from tests.zalo_helpers import ZaloCitizen, code_in, jpeg, zalo_world
+from tests.conftest import HA_LONG_CHAT, FakeClock, quick_report
+from tests.test_zalo import DESCRIPTION, file_report, walk_to_evidence
+from tests.web_helpers import WebCitizen
+from tests.zalo_helpers import ZaloCitizen, code_in, jpeg, web_port, zalo_world
 
 
 @pytest.fixture
@@ -100,3 +101,24 @@ async def test_a_photo_over_the_size_limit_is_refused_and_not_kept(
         # The step has not moved: a photo within the limit is taken.
         await citizen.photo(jpeg(), expect="1")
         assert len(await world.db.drafts.draft_attachments(user_id)) == 1
+
+
+async def test_telegram_zalo_and_the_web_pages_in_one_process(
+    sim: BotApiSimulator, zsim: ZaloSimulator, tmp_path: Path, clock: FakeClock
+) -> None:
+    async with zalo_world(sim, zsim, tmp_path, clock, webhook=True, web_pages=True) as world:
+        # One web server takes Zalo's webhook and serves the pages; one database for all.
+        person = world.person(730002, "Trần Thị Mai")
+        telegram_code = await quick_report(person)
+        citizen = ZaloCitizen(zsim, zsim.user("Lê Văn Bình"))
+        zalo_code = await file_report(citizen, jpeg())
+        async with WebCitizen(f"http://127.0.0.1:{web_port(world)}") as visitor:
+            web_code, _key = await visitor.file_report(DESCRIPTION)
+        channels = {}
+        for code in (telegram_code, zalo_code, web_code):
+            report = await world.db.reports.report_by_code(code.replace("-", ""))
+            assert report is not None, code
+            channels[code] = await world.db.reports.reporter_channel(report.id)
+            # Each reaches the unit in Telegram, where officers handle them alike.
+            await world.sim.wait_for_message(HA_LONG_CHAT, contains=code)
+        assert channels == {telegram_code: "telegram", zalo_code: "zalo", web_code: "web"}
