@@ -43,8 +43,10 @@ async def zalo_world(
     webhook: bool = False,
     media: bool = False,
     flood_messages: int = 1000,
+    web_pages: bool = False,
 ) -> AsyncIterator[World]:
-    """Run the bot with Telegram and Zalo both simulated; polling, or Zalo's webhook.
+    """Run the bot with Telegram and Zalo both simulated; polling, or Zalo's webhook; with
+    `web_pages`, the citizens' web pages too, on the same web server (`web_port`).
 
     The tests' citizens answer faster than people can type: the flood limit is lifted unless a
     test sets it.
@@ -63,11 +65,16 @@ async def zalo_world(
         extra["media_url"] = f"http://127.0.0.1:{port}/zalo"
     config = zalo_config(zsim, **extra)
     # Zalo's webhook and photos are served by the one web server, on a port known beforehand.
-    web = dataclasses.replace(settings.web, listen="127.0.0.1", port=port)
+    web = dataclasses.replace(settings.web, enabled=web_pages, listen="127.0.0.1", port=port)
     settings = dataclasses.replace(settings, zalo=config, web=web)
     app = build_application(settings, clock=clock)
     async with running(app):
         yield World(sim, app, settings, clock)
+
+
+def web_port(world: World) -> int:
+    """Return the port of the one web server (Zalo's webhook and photos, the web pages)."""
+    return world.settings.web.port
 
 
 def free_port() -> int:

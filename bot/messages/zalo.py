@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from html import escape
 
+from bot.core.conversation import MAX_ATTACHMENTS, Step
 from bot.i18n import Gettext
 
 
@@ -40,9 +41,31 @@ def contact_hint(_: Gettext) -> str:
     )
 
 
-def evidence_hint(_: Gettext) -> str:
-    """Say how evidence is sent here."""
-    return _("Send photos one by one, then reply with the number of your choice below.")
+def bad_contact(_: Gettext) -> str:
+    """Refuse a typed contact without a name or a Vietnamese phone number."""
+    return _(
+        "I could not read a name and a Vietnamese phone number (10 digits starting with 0, or"
+        " the +84 form) in this message."
+    )
+
+
+def question_text(step: Step, _: Gettext) -> str | None:
+    """Return Zalo's own words for a question whose Telegram words name what Zalo lacks (a
+    contact button, a location, files other than photos); None where they serve as they are.
+    """
+    if step is Step.CONTACT:
+        return contact_hint(_)
+    if step is Step.WHERE:
+        return _(
+            "Where did it happen? Type the place (for example: the one-stop desk of the ward),"
+            " or choose Skip below to leave it out."
+        )
+    if step is Step.EVIDENCE:
+        return _(
+            "Do you have evidence? Send photos one at a time (up to %(max)d, each under 20 MB),"
+            " then reply with the number of your choice below."
+        ) % {"max": MAX_ATTACHMENTS}
+    return None
 
 
 def unreadable(_: Gettext) -> str:

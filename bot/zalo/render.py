@@ -65,6 +65,8 @@ async def show(
         unit = await db.units.get_unit(draft.fields.unit_code or "")
         unit_name = unit.name if unit else None
     prompt = texts.prompt(asked, draft, _, talk.locale, unit_name=unit_name)
+    # Where Telegram's words name a button or a kind of message Zalo lacks, Zalo has its own.
+    text = words.question_text(asked.step, _) or prompt.text
     if asked.kind is Kind.UNIT:
         tree = await unit_choices(talk)
         if found:
@@ -83,7 +85,7 @@ async def show(
     )
     for before in prompt.before:
         await talk.say(before)
-    await talk.say(*_question_blocks(talk, asked, prompt.text, labels, page, files, lead))
+    await talk.say(*_question_blocks(talk, asked, text, labels, page, files, lead))
 
 
 def _page_size(asked: Question, count: int) -> int:
@@ -105,12 +107,8 @@ def _question_blocks(
     first = page * size
     shown = labels[first : first + size]
     blocks = [lead, text] if lead else [text]
-    if asked.kind is Kind.FILES:
-        blocks.append(words.evidence_hint(_))
-        if files:
-            blocks.append(texts.files_so_far(files, _))
-    if asked.kind is Kind.CONTACT:
-        blocks.append(words.contact_hint(_))
+    if asked.kind is Kind.FILES and files:
+        blocks.append(texts.files_so_far(files, _))
     if shown:
         lines = numbered(shown, first + 1)
         if first + size < len(labels):

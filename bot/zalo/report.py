@@ -176,7 +176,8 @@ async def _refused(talk: Talk, draft: Draft, asked: Question, outcome: Outcome) 
     if outcome.problem in (Problem.WRONG_KIND, Problem.COMMAND):
         reason = words.wrong_kind(_)
     elif outcome.problem in (Problem.BAD_PHONE, Problem.NOT_OWN_CONTACT):
-        reason = words.contact_hint(_)
+        # The question under it shows how to type them.
+        reason = words.bad_contact(_)
     elif outcome.problem is Problem.NOT_A_CHOICE:
         # A number of a list shown before a unit was disabled: there are no buttons here.
         reason = words.pick_again(_)
