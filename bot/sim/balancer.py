@@ -91,7 +91,9 @@ class Balancer:
 
     def handled_by(self, port: int) -> int:
         """How many requests the worker on `port` answered 2xx."""
-        return sum(n for (p, status), n in self.answers.items() if p == port and status // 100 == 2)
+        return sum(
+            n for (p, status), n in self.answers.items() if p == port and status // 100 == 2
+        )
 
 
 class _Forward(tornado.web.RequestHandler):
