@@ -22,6 +22,7 @@ from bot.messages.report import deadline_date
 from bot.messages.web_privacy import banned
 from bot.web.lookup import code_and_key_fields, open_posted
 from bot.web.page import Page
+from bot.web.receipts import routed_html, signed_receipt
 from bot.web.uploads import RefusedFile, prepare
 
 
@@ -66,6 +67,9 @@ class StatusPage(Page):
         if report is None:
             return
         action = self.get_body_argument("action", "open")
+        if action == "receipt":
+            await self._receipt(report)
+            return
         notice = None
         if action == "answer":
             notice = await self._answer(report)
@@ -157,6 +161,7 @@ class StatusPage(Page):
             parts.append(f'<p class="ok" role="status">{escape(notice)}</p>')
         summary = notices.report_status(report, unit_name, _, locale)
         parts.append(f'<p class="notice">{summary}</p>')
+        parts.append(await routed_html(self.services, report, _))
         if report.is_open and report.deadline_at:
             parts.append(
                 f"<p>{escape(label['deadline'])}: {escape(deadline_date(report, locale))}</p>"
@@ -181,6 +186,13 @@ class StatusPage(Page):
             parts.append(f"<h2>{escape(label['history'])}</h2><ul>{''.join(history)}</ul>")
         parts.append(await self._relays(report))
         parts.append(self._verdict_forms(report))
+        receipt = integrity.receipt_check_words(_)
+        parts.append(
+            f'<form method="post" action="/status">{self._hidden(report)}'
+            f"<p><small>{escape(receipt['download_hint'])}</small></p>"
+            f'<button type="submit" class="secondary" name="action" value="receipt">'
+            f"🧾 {escape(receipt['download'])}</button></form>"
+        )
         # Shown again with the latest state, without typing the code and key again.
         parts.append(
             f'<form method="post" action="/status">{self._hidden(report)}'
@@ -188,6 +200,17 @@ class StatusPage(Page):
             f"{escape(label['open'])}</button></form>"
         )
         self.page(_("Report %(code)s") % {"code": format_code(report.code)}, "".join(parts))
+
+    async def _receipt(self, report: Report) -> None:
+        """Send the signed receipt of the report as a file, as the chat's 🧾 button does."""
+        data = await signed_receipt(self.services, report)
+        if data is None:
+            await self._show(report, integrity.receipt_waiting(self._))
+            return
+        name = f"receipt-{format_code(report.code)}.json"
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.set_header("Content-Disposition", f'attachment; filename="{name}"')
+        self.finish(data)
 
     async def _relays(self, report: Report) -> str:
         _ = self._
