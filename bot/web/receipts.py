@@ -23,7 +23,6 @@ from bot.core.receipts import (
     public_bytes,
     public_text,
     receipt_document,
-    sign,
     verify,
 )
 from bot.i18n import Gettext
@@ -119,19 +118,6 @@ class ReceiptCheck(Page):
             f"{escape(category_label(report.fields.category, _))} · {unit}",
         ]
         return "<br>".join(lines)
-
-
-async def signed_receipt(services: WebServices, report: Report) -> bytes | None:
-    """Return the signed receipt of a report, None while a file's fingerprint is missing."""
-    hashes = [a.sha256 for a in await services.db.reports.report_attachments(report.id)]
-    if any(h is None for h in hashes):
-        return None
-    # The unit the report is about, as the chat's receipt names it, even when handled above.
-    unit_code = report.concerned_unit or report.fields.unit_code or ""
-    unit = await services.db.units.get_unit(unit_code)
-    document = receipt_document(report, unit.name if unit else unit_code, hashes)
-    key = await asyncio.to_thread(load_or_create_key, key_path(services.settings.database))
-    return sign(document, key)
 
 
 async def routed_html(services: WebServices, report: Report, _: Gettext) -> str:

@@ -22,7 +22,7 @@ from bot.messages.report import deadline_date
 from bot.messages.web_privacy import banned
 from bot.web.lookup import code_and_key_fields, open_posted
 from bot.web.page import Page
-from bot.web.receipts import routed_html, signed_receipt
+from bot.web.receipts import routed_html
 from bot.web.uploads import RefusedFile, prepare
 
 
@@ -203,7 +203,7 @@ class StatusPage(Page):
 
     async def _receipt(self, report: Report) -> None:
         """Send the signed receipt of the report as a file, as the chat's 🧾 button does."""
-        data = await signed_receipt(self.services, report)
+        data = await self.services.workflow.signed_receipt(report)
         if data is None:
             await self._show(report, integrity.receipt_waiting(self._))
             return
