@@ -23,6 +23,7 @@ from telegram.ext import (
 from bot.config import Settings, proxy_address
 from bot.core.conversation import Conversation
 from bot.core.domain import local_today
+from bot.core.receipts import key_path, load_or_create_key
 from bot.core.workflow import Workflow
 from bot.i18n import SUPPORTED, Translator
 from bot.jobs import (
@@ -120,6 +121,10 @@ async def init_resources(app: App) -> None:
     """Open the database, seed units and start delivering the outbox (post_init)."""
     services: Services = app.bot_data[SERVICES_KEY]
     await services.db.open()
+    # The receipt key is made on the first start, beside the database (mode 0600), so that
+    # /publickey shows the same key from the first day and it can be published before any
+    # receipt is asked for.
+    await asyncio.to_thread(load_or_create_key, key_path(services.settings.database))
     _share_flood_budget(app, services)
     await services.db.units.seed_units(services.settings.units)
     services.admin_filter.add_user_ids(await services.db.admin.chat_admins())

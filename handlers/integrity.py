@@ -11,7 +11,7 @@ from telegram.constants import ParseMode
 from bot.core.domain import VN_TZ, Category
 from bot.core.integrity import PATTERN_DAYS, clusters
 from bot.core.parsing import format_code
-from bot.core.receipts import key_path, load_or_create_key, public_text, receipt_document, sign
+from bot.core.receipts import key_path, load_or_create_key, public_text
 from bot.figures import open311
 from bot.figures.stats import PeriodError, parse_period, period_text
 from bot.messages import integrity as texts
@@ -81,18 +81,14 @@ async def receipt_pressed(update: Update, context: BotContext) -> None:
     for attachment in await context.db.reports.report_attachments(report.id):
         if attachment.sha256 is None and attachment.id is not None:
             await fingerprint(context.bot, context.db, attachment.id, attachment.file_id)
-    hashes = [a.sha256 for a in await context.db.reports.report_attachments(report.id)]
-    if any(h is None for h in hashes):
+    receipt = await context.workflow.signed_receipt(report)
+    if receipt is None:
         await context.bot.send_message(query.message.chat.id, texts.receipt_waiting(_))
         return
-    unit_code = report.concerned_unit or report.fields.unit_code or ""
-    unit = await context.db.units.get_unit(unit_code)
-    document = receipt_document(report, unit.name if unit else unit_code, hashes)
-    key = load_or_create_key(key_path(context.settings.database))
     code = format_code(report.code)
     await context.bot.send_document(
         query.message.chat.id,
-        InputFile(sign(document, key), filename=f"receipt-{code}.json"),
+        InputFile(receipt, filename=f"receipt-{code}.json"),
         caption=texts.receipt_caption(report.code, _),
         parse_mode=ParseMode.HTML,
     )

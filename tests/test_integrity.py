@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -285,6 +287,33 @@ def test_the_key_is_created_once_with_mode_0600(tmp_path: Path) -> None:
     key = load_or_create_key(path)
     assert path.stat().st_mode & 0o777 == 0o600
     assert public_text(load_or_create_key(path)) == public_text(key)
+
+
+def test_processes_creating_the_key_at_once_share_one(tmp_path: Path) -> None:
+    path = key_path(tmp_path / "bot.db")
+    start = threading.Barrier(8)
+
+    def create() -> str:
+        start.wait()
+        return public_text(load_or_create_key(path))
+
+    with ThreadPoolExecutor(8) as pool:
+        keys = set(pool.map(lambda _n: create(), range(8)))
+    # One key for all of them, whole, owner-only, and no half-written drafts left beside it.
+    assert keys == {public_text(load_or_create_key(path))}
+    assert len(path.read_bytes()) == 32 and path.stat().st_mode & 0o777 == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
+
+
+async def test_the_key_is_made_at_the_first_start(world: World) -> None:
+    # Before anyone asked for a receipt or the public key, it is there to be published.
+    path = key_path(world.settings.database)
+    assert path.stat().st_mode & 0o777 == 0o600
+    before = path.read_bytes()
+    lan = world.person(762101, "Lan")
+    shown = await lan.say("/publickey", expect="")
+    assert public_text(load_or_create_key(path)) in shown["text"]
+    assert path.read_bytes() == before
 
 
 def test_verify_on_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

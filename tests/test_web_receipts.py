@@ -3,18 +3,29 @@ deployment's key and the report as stored; any changed byte or another key is re
 
 from __future__ import annotations
 
+import hashlib
+import re
 from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bot.core.domain import Draft, Report, ReportFields
-from bot.core.receipts import key_path, load_or_create_key, receipt_document, sign
+from bot.core.receipts import (
+    MATCHED_FIELDS,
+    key_path,
+    load_or_create_key,
+    public_bytes,
+    receipt_document,
+    sign,
+    verify,
+)
 from bot.sim import BotApiSimulator
 from tests.conftest import FakeClock, World
-from tests.web_helpers import WebCitizen, web_world
+from tests.web_helpers import WebCitizen, gps_jpeg, web_world
 
 VALID = "Hợp lệ"
+DESCRIPTION = "Chủ tịch phường yêu cầu nộp thêm tiền mới ký hồ sơ đất đai của tôi."
 
 
 async def _stored(world: World) -> Report:
@@ -85,3 +96,65 @@ async def test_a_receipt_is_checked_on_the_status_pages(
             # Without the form's token nothing is checked.
             refused = await citizen.client.post("/status/receipt", data={"text": good.decode()})
             assert refused.status_code == 403
+
+
+async def test_a_web_reporter_sees_the_routing_and_downloads_a_signed_receipt(
+    sim: BotApiSimulator, tmp_path: Path, clock: FakeClock
+) -> None:
+    photo = gps_jpeg()
+    async with web_world(sim, tmp_path, clock) as (world, base):
+        async with WebCitizen(base) as citizen:
+            await citizen.get("/report")
+            if 'name="consent"' in citizen.page:
+                await citizen.post("/report", {"consent": "yes"})
+            await citizen.step("category", choice="conduct")
+            await citizen.step("unit", text="ha long")
+            await citizen.step("unit", choice="HL")
+            await citizen.step("official", text="Chủ tịch Trần Văn Bình")
+            assert citizen.asked == "head"
+            await citizen.step("head", choice="yes")
+            await citizen.step("when", choice="today")
+            await citizen.step("where", choice="skip")
+            await citizen.step("description", text=DESCRIPTION)
+            await citizen.post("/report", {"step": "evidence", "go": "files"}, [("files", photo)])
+            await citizen.step("evidence", choice="done")
+            await citizen.step("identity", choice="anon")
+            sent = await citizen.step("review", choice="confirm")
+            assert sent.status_code == 200, citizen.page
+            # Where the report went and why, on the page that gives its code.
+            assert "UBND tỉnh Quảng Ninh" in sent.text and "lãnh đạo" in sent.text
+            code = re.search(r'id="code">([^<]+)<', sent.text)
+            key = re.search(r'id="key">([^<]+)<', sent.text)
+            assert code and key
+            report = await world.db.reports.report_by_code(code.group(1).replace("-", ""))
+            assert report is not None and report.fields.unit_code == "QN"
+
+            await citizen.get("/status")
+            shown = await citizen.post("/status", {"code": code.group(1), "key": key.group(1)})
+            assert "UBND tỉnh Quảng Ninh" in shown.text and "lãnh đạo" in shown.text
+            assert 'value="receipt"' in shown.text
+            download = await citizen.post(
+                "/status", {"code": code.group(1), "key": key.group(1), "action": "receipt"}
+            )
+            # A wrong key gets no receipt: the same refusal as opening the report.
+            await citizen.get("/status")
+            refused = await citizen.post(
+                "/status", {"code": code.group(1), "key": "WRONGKEY", "action": "receipt"}
+            )
+    assert download.status_code == 200
+    assert download.headers["content-type"].startswith("application/json")
+    assert f"receipt-{code.group(1)}.json" in download.headers["content-disposition"]
+    server_key = load_or_create_key(key_path(world.settings.database))
+    verdict = verify(download.content, public_bytes(server_key))
+    assert verdict.valid and verdict.document is not None
+    document = verdict.document
+    assert document["code"] == report.code and document["category"] == "conduct"
+    # The unit it is about, though handled above; the original photo's hash, not the copy's.
+    assert document["unit"] == "HL" and document["unit_name"] == "UBND phường Hạ Long"
+    assert document["evidence_sha256"] == [hashlib.sha256(photo).hexdigest()]
+    assert document["description_sha256"] == hashlib.sha256(DESCRIPTION.encode()).hexdigest()
+    # Nothing else: no official, no reporter, no internal id.
+    assert "Trần Văn Bình" not in download.text
+    assert set(document) == set(MATCHED_FIELDS) | {"unit_name"}
+    assert not refused.headers["content-type"].startswith("application/json")
+    assert "signature" not in refused.text

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, Protocol
 
-from bot.core.domain import Actor, Draft, Report, Timers, Unit
+from bot.core.domain import Actor, Attachment, Draft, Report, Timers, Unit
 from bot.core.integrity import Route
 from bot.core.outbox import Outgoing
 
@@ -51,6 +51,9 @@ class ReportLedger(Protocol):
 
     async def reports_sent_since(self, user_id: int, since: float) -> int:
         """Count the reports a user sent since a moment."""
+
+    async def report_attachments(self, report_id: int) -> list[Attachment]:
+        """Return a report's evidence in the order the citizen sent it."""
 
     async def open_reports_without_timers(self, limit: int = 100) -> list[Report]:
         """Return open reports that have no deadline yet."""

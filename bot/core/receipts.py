@@ -13,6 +13,7 @@ import base64
 import hashlib
 import json
 import os
+import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -136,15 +137,32 @@ def key_path(database: Path) -> Path:
 
 def load_or_create_key(path: Path) -> Ed25519PrivateKey:
     """Return the signing key stored at `path`, creating it (mode 0600) the first time."""
-    if path.exists():
-        return Ed25519PrivateKey.from_private_bytes(path.read_bytes())
-    key = Ed25519PrivateKey.generate()
-    raw = key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+    if not path.exists():
+        _create_key(path)
+    return Ed25519PrivateKey.from_private_bytes(path.read_bytes())
+
+
+def _create_key(path: Path) -> None:
+    # Written whole under another name, then linked into place: a worker or a web request
+    # starting at the same moment sees no key or the whole key, never half of one, and the
+    # first link wins, so every receipt of a deployment is signed with one key.
+    raw = Ed25519PrivateKey.generate().private_bytes(
+        Encoding.Raw, PrivateFormat.Raw, NoEncryption()
+    )
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
     # Created with its final mode: the key is never readable by others, even for a moment.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(raw)
-    return key
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, raw)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        os.link(draft, path)
+    except FileExistsError:
+        pass
+    finally:
+        draft.unlink()
 
 
 def public_bytes(key: Ed25519PrivateKey) -> bytes:

@@ -7,6 +7,7 @@ notice, a new alert); a stale, replayed or racing step changes nothing.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -54,6 +55,7 @@ from bot.core.outbox import (
     StatusNotice,
 )
 from bot.core.ports import NOT_NULL, WorkflowStore
+from bot.core.receipts import key_path, load_or_create_key, receipt_document, sign
 
 log = logging.getLogger(__name__)
 
@@ -272,6 +274,19 @@ class Workflow:
             report, [r.id for r in found], parent or "admins", [*sends, REFRESH]
         )
         return len(found)
+
+    async def signed_receipt(self, report: Report) -> bytes | None:
+        """Return the report's signed receipt file, the same on every channel; None while a
+        piece of evidence has no fingerprint yet (the channel computes it or asks later)."""
+        hashes = [a.sha256 for a in await self.db.reports.report_attachments(report.id)]
+        if any(h is None for h in hashes):
+            return None
+        # The unit the report is about, even when a conflict of interest sent it above.
+        unit_code = report.concerned_unit or report.fields.unit_code or ""
+        unit = await self.db.units.get_unit(unit_code)
+        document = receipt_document(report, unit.name if unit else unit_code, hashes)
+        key = await asyncio.to_thread(load_or_create_key, key_path(self.settings.database))
+        return sign(document, key)
 
     # -- status steps ------------------------------------------------------------------------
 

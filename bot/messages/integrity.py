@@ -226,6 +226,11 @@ def receipt_check_words(_: Gettext) -> dict[str, str]:
         "check": _("Check the receipt"),
         "link": _("Have a signed receipt? Check it"),
         "public_key": _("This service's public key (Ed25519): %(key)s"),
+        "download": _("Download the signed receipt"),
+        "download_hint": _(
+            "The signed receipt proves what you sent and when, without naming you: keep the"
+            " file, anyone can check it on this site or with the public key."
+        ),
     }
 
 

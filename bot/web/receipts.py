@@ -3,6 +3,9 @@
 It holds when it is signed with this deployment's key (`bot.core.receipts.verify`, the check
 `liemchinh verify` runs) and still matches the report as stored. The signature is checked
 before anything is looked up, so the page cannot be used to probe which codes exist.
+
+Also what a web reporter is given about their own report: its signed receipt, made as the chat
+makes it, and the line saying where it went when a conflict of interest sent it above.
 """
 
 from __future__ import annotations
@@ -22,10 +25,11 @@ from bot.core.receipts import (
     receipt_document,
     verify,
 )
+from bot.i18n import Gettext
 from bot.messages import integrity as texts
 from bot.messages import web as words
 from bot.messages.labels import category_label
-from bot.web.page import Page
+from bot.web.page import Page, WebServices
 
 # A receipt is a few hundred bytes per piece of evidence: anything far larger is not one.
 MAX_RECEIPT_BYTES = 64_000
@@ -114,3 +118,20 @@ class ReceiptCheck(Page):
             f"{escape(category_label(report.fields.category, _))} · {unit}",
         ]
         return "<br>".join(lines)
+
+
+async def routed_html(services: WebServices, report: Report, _: Gettext) -> str:
+    """Return the paragraph saying where a routed report went and why (HTML), or ""."""
+    if not report.conflict or not report.concerned_unit:
+        return ""
+    concerned = await services.db.units.get_unit(report.concerned_unit)
+    handler = await services.db.units.get_unit(report.fields.unit_code or "")
+    # Handled where it is about: nobody above it, so the administrators have it.
+    above = report.fields.unit_code != report.concerned_unit
+    line = texts.routed_line(
+        report,
+        concerned.name if concerned else report.concerned_unit,
+        (handler.name if handler else None) if above else None,
+        _,
+    )
+    return f'<p class="notice">{line}</p>'

@@ -29,6 +29,7 @@ from bot.messages import web as words
 from bot.messages.web_privacy import banned
 from bot.web.forms import question_fields
 from bot.web.page import Page
+from bot.web.receipts import routed_html
 from bot.web.security import hash_key, new_receipt_key
 from bot.web.uploads import RefusedFile, prepare, sniff
 
@@ -225,6 +226,7 @@ class ReportForm(Page):
             f'<p>{escape(label["code"])}</p><p class="secret" id="code">'
             f"{escape(format_code(report.code))}</p>"
             f'<p>{escape(label["key"])}</p><p class="secret" id="key">{escape(key)}</p>'
+            f"{await routed_html(self.services, report, _)}"
             f'<p><a class="button" href="/status">{escape(words.nav(_)["/status"])}</a></p>'
         )
         self.page(_("Report"), body)

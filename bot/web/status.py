@@ -22,6 +22,7 @@ from bot.messages.report import deadline_date
 from bot.messages.web_privacy import banned
 from bot.web.lookup import code_and_key_fields, open_posted
 from bot.web.page import Page
+from bot.web.receipts import routed_html
 from bot.web.uploads import ACCEPT, RefusedFile, prepare
 
 # At most as many files in one answer as a report's evidence may have.
@@ -71,6 +72,9 @@ class StatusPage(Page):
         if report is None:
             return
         action = self.get_body_argument("action", "open")
+        if action == "receipt":
+            await self._receipt(report)
+            return
         notice = refused = None
         if action == "answer":
             refused = await self._answer(report)
@@ -187,6 +191,7 @@ class StatusPage(Page):
             parts.append(f'<p class="ok" role="status">{escape(notice)}</p>')
         summary = notices.report_status(report, unit_name, _, locale)
         parts.append(f'<p class="notice">{summary}</p>')
+        parts.append(await routed_html(self.services, report, _))
         if report.is_open and report.deadline_at:
             parts.append(
                 f"<p>{escape(label['deadline'])}: {escape(deadline_date(report, locale))}</p>"
@@ -215,6 +220,13 @@ class StatusPage(Page):
             parts.insert(0, f'<p class="error" role="alert">{escape(refused)}</p>')
         parts.append(questions)
         parts.append(self._verdict_forms(report))
+        receipt = integrity.receipt_check_words(_)
+        parts.append(
+            f'<form method="post" action="/status">{self._hidden(report)}'
+            f"<p><small>{escape(receipt['download_hint'])}</small></p>"
+            f'<button type="submit" class="secondary" name="action" value="receipt">'
+            f"🧾 {escape(receipt['download'])}</button></form>"
+        )
         # Shown again with the latest state, without typing the code and key again.
         parts.append(
             f'<form method="post" action="/status">{self._hidden(report)}'
@@ -222,6 +234,17 @@ class StatusPage(Page):
             f"{escape(label['open'])}</button></form>"
         )
         self.page(_("Report %(code)s") % {"code": format_code(report.code)}, "".join(parts))
+
+    async def _receipt(self, report: Report) -> None:
+        """Send the signed receipt of the report as a file, as the chat's 🧾 button does."""
+        data = await self.services.workflow.signed_receipt(report)
+        if data is None:
+            await self._show(report, integrity.receipt_waiting(self._))
+            return
+        name = f"receipt-{format_code(report.code)}.json"
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.set_header("Content-Disposition", f'attachment; filename="{name}"')
+        self.finish(data)
 
     async def _relays(self, report: Report, refused: str | None) -> str:
         """Return the unit's questions, each with its own reply form, and the answers given."""
