@@ -141,12 +141,21 @@ def limit_key(database: Path) -> bytes:
 
 
 def _create_key(path: Path) -> None:
-    # Written whole under another name, then linked into place: a process starting at the same
-    # moment sees no key or the whole key, never half of one, and the first link wins.
+    create_secret_file(path, (secrets.token_hex(32) + "\n").encode("ascii"))
+
+
+def create_secret_file(path: Path, data: bytes) -> None:
+    """Write a new secret (a key) at `path`, mode 0600, unless another process got there first.
+
+    Written whole under another name, then linked into place: a process starting at the same
+    moment sees no file or the whole file, never half of one, and the first link wins, so every
+    process of a deployment ends up with the same secret.
+    """
     draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    # Created with its final mode: the secret is never readable by others, even for a moment.
     fd = os.open(draft, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
     try:
-        os.write(fd, (secrets.token_hex(32) + "\n").encode("ascii"))
+        os.write(fd, data)
         os.fsync(fd)
     finally:
         os.close(fd)

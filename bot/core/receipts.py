@@ -12,8 +12,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
-import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +28,7 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from bot.core.domain import VN_TZ, Report
+from bot.sealing import create_secret_file
 
 FORMAT = "liemchinh-receipt/1"
 KEY_FILE_SUFFIX = ".receipt-key"
@@ -143,26 +142,13 @@ def load_or_create_key(path: Path) -> Ed25519PrivateKey:
 
 
 def _create_key(path: Path) -> None:
-    # Written whole under another name, then linked into place: a worker or a web request
-    # starting at the same moment sees no key or the whole key, never half of one, and the
-    # first link wins, so every receipt of a deployment is signed with one key.
+    # Linked into place whole (create_secret_file): a worker or a web request starting at the
+    # same moment sees no key or the whole key, so every receipt of a deployment is signed with
+    # one key.
     raw = Ed25519PrivateKey.generate().private_bytes(
         Encoding.Raw, PrivateFormat.Raw, NoEncryption()
     )
-    draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-    # Created with its final mode: the key is never readable by others, even for a moment.
-    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, raw)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    try:
-        os.link(draft, path)
-    except FileExistsError:
-        pass
-    finally:
-        draft.unlink()
+    create_secret_file(path, raw)
 
 
 def public_bytes(key: Ed25519PrivateKey) -> bytes:
