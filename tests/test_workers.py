@@ -196,6 +196,34 @@ async def test_outbox_items_are_claimed_once_and_a_dead_workers_claims_are_taken
     assert [i.id for i in await dead.outbox.due()] == more
 
 
+async def test_a_killed_workers_claims_are_taken_over_as_soon_as_its_session_ends(
+    repos: list[Repository],
+) -> None:
+    first, dead, heir = repos
+    ids = [await first.outbox.add(Outgoing(TextNotice(f"k{n}"), chat_id=9)) for n in range(3)]
+    assert [i.id for i in await dead.outbox.due()] == ids
+    # Alive, the claimer keeps them: the others wait for the claims' expiry.
+    assert await heir.outbox.due() == []
+    assert await heir.outbox.next_due() == pytest.approx(first.clock() + CLAIM_SECONDS)
+    # The claimer is killed: the server ends its session. No time passes on the clock, and
+    # the claims are the heir's all the same.
+    assert dead.database._pg is not None
+    dead.database._pg.raw.terminate()
+
+    async def due_now() -> bool:
+        due = await heir.outbox.next_due()
+        return due is not None and due < first.clock() + 1
+
+    # The server notices the session's end a moment later; until then the claims hold.
+    await eventually(due_now, wait=10)
+    assert [i.id for i in await heir.outbox.due()] == ids
+    # The dead worker's part, were it still going (on a new session), is refused.
+    with pytest.raises(ClaimLost):
+        await dead.outbox.start_part(ids[0], 1)
+    # The heir's own claims hold against the others, alive as it is.
+    assert await first.outbox.due() == []
+
+
 async def test_the_jobs_run_on_one_worker_once_a_period_and_another_takes_over(
     repos: list[Repository],
 ) -> None:

@@ -25,6 +25,7 @@ from bot.sim import BotApiSimulator
 JSON = dict[str, Any]
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN_ID = 810_000_001
+OFFICER_BASE = 820_000_000
 UNIT_COUNT = 40
 UNIT_CHAT_BASE = -1_002_000_000_000
 ECHO_BASE = 830_000_000
@@ -86,6 +87,11 @@ def unit_chat(number: int) -> int:
     return UNIT_CHAT_BASE - number
 
 
+def officer_of(number: int) -> int:
+    """Return the id of unit `number`'s officer (named in the configuration on request)."""
+    return OFFICER_BASE + number
+
+
 # ---------------------------------------------------------------------------------------------
 # The simulator, with latency records
 
@@ -124,19 +130,27 @@ class BenchSimulator(BotApiSimulator):
 
     async def _get_updates(self, p: Any) -> list[dict[str, Any]]:
         batch = await super()._get_updates(p)
-        now = time.monotonic()
         for update in batch:
-            update_id = int(update["update_id"])
-            if update_id in self.handed_at:
-                # Not confirmed before: the bot restarted, or its poll was cut.
-                self.redelivered += 1
-                continue
-            self.handed_at[update_id] = now
-            chat_id = _chat_of(update)
-            if chat_id is not None:
-                self.update_chat[update_id] = chat_id
-                self.waiting.setdefault(chat_id, deque()).append(update_id)
+            self._hand_out(update)
         return batch
+
+    def _posting(self, update: dict[str, Any]) -> None:
+        # A webhook: the update is handed out as it is posted (the answer may come after the
+        # bot's reply, since the bot answers 200 once the update is stored).
+        self._hand_out(update)
+
+    def _hand_out(self, update: dict[str, Any]) -> None:
+        update_id = int(update["update_id"])
+        if update_id in self.handed_at:
+            # Not confirmed before: the bot restarted, its poll was cut, or a worker refused
+            # the webhook's POST (or died with it).
+            self.redelivered += 1
+            return
+        self.handed_at[update_id] = time.monotonic()
+        chat_id = _chat_of(update)
+        if chat_id is not None:
+            self.update_chat[update_id] = chat_id
+            self.waiting.setdefault(chat_id, deque()).append(update_id)
 
     def _check_flood(self, method: str, params: Any) -> None:
         super()._check_flood(method, params)  # raises the 429 of a refused message
@@ -251,20 +265,38 @@ class Process:
             await self.kill()
 
 
-def write_config(sim: BotApiSimulator, folder: Path, *, lifted: bool = False) -> Path:
+def write_config(
+    sim: BotApiSimulator,
+    folder: Path,
+    *,
+    lifted: bool = False,
+    database: str = "bench.db",
+    state_dir: Path | None = None,
+    rate: int | None = None,
+    officers: bool = False,
+    extra: Sequence[str] = (),
+    name: str | None = None,
+) -> Path:
     """Write the bench's configuration: 40 units with a group each, one admin.
 
     `lifted` lifts Telegram's limits as a bot with paid broadcasts on a test Telegram sees
-    them: 1,000 messages a second, private chats not paced (the saturation phase).
+    them: 1,000 messages a second, private chats not paced (the saturation phase). `rate` is
+    the bot's overall pace otherwise (Telegram's 29 by default); `officers` names one officer
+    per unit (`officer_of`); `extra` lines end the file (a webhook worker's own tables).
     """
+    if lifted:
+        telegram = ["messages_per_second = 1000", "pace_private_chats = false"]
+    else:
+        telegram = [f"messages_per_second = {rate}"] if rate is not None else []
     lines = [
         "[telegram]",
         f'token = "{sim.token}"',
         f'base_url = "{sim.base_url}"',
         f'base_file_url = "{sim.base_file_url}"',
-        *(["messages_per_second = 1000", "pace_private_chats = false"] if lifted else []),
+        *telegram,
         "[storage]",
-        'database = "bench.db"',
+        f'database = "{database}"',
+        *([f'state_dir = "{state_dir}"'] if state_dir is not None else []),
         "[bot]",
         f"admins = [{ADMIN_ID}]",
         'default_locale = "vi"',
@@ -280,16 +312,21 @@ def write_config(sim: BotApiSimulator, folder: Path, *, lifted: bool = False) ->
             f'name = "{unit_name(number)}"',
             'parent = "BENCH"',
             f"chat_id = {unit_chat(number)}",
+            *([f"officers = [{officer_of(number)}]"] if officers else []),
         ]
-    path = folder / ("config-lifted.toml" if lifted else "config.toml")
+    lines += extra
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / (name or ("config-lifted.toml" if lifted else "config.toml"))
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
 
 def add_world(sim: BotApiSimulator) -> None:
-    """Create the units' groups and the admin on the simulated Telegram."""
+    """Create the units' groups, their officers (members of them) and the admin."""
     for number in range(1, UNIT_COUNT + 1):
-        sim.add_chat(unit_chat(number), unit_name(number), type="supergroup")
+        group = sim.add_chat(unit_chat(number), unit_name(number), type="supergroup")
+        officer = sim.add_user(officer_of(number), f"Cán bộ {number:02d}", language_code="vi")
+        group.add_member(officer)
     sim.add_user(ADMIN_ID, "Quản trị", language_code="vi")
 
 

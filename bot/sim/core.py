@@ -49,6 +49,7 @@ class SimCore:
         strict_html: bool = True,
         bot_username: str = "liemchinh_bot",
         bot_name: str = "Liêm Chính",
+        global_per_second: int = FloodControl.GLOBAL_PER_SECOND,
     ) -> None:
         self.token = token
         self.enforce_limits = enforce_limits
@@ -90,7 +91,7 @@ class SimCore:
         self._open_callbacks: set[str] = set()
         self._listeners: list[MessageListener] = []
         self._injections: list[Injection] = []
-        self._flood = FloodControl()
+        self._flood = FloodControl(global_per_second)
         self._down = False
         self._down_until = 0.0
         self._commands: dict[tuple[str, str], list[JSONDict]] = {}

@@ -2,9 +2,11 @@
 
 Once the bot sets a webhook on 127.0.0.1 (`setWebhook`), the simulator POSTs each pending update
 to it as JSON, with the secret token in `X-Telegram-Bot-Api-Secret-Token`, up to
-`max_connections` at a time (Telegram's default 40). An update answered 2xx is delivered; any
-other answer, a refused connection or a timeout leaves it pending and it is sent again after a
-growing delay, as Telegram retries. The bot's webhook must be https://, as Telegram requires:
+`max_connections` at a time (Telegram's default 40), and a chat's updates one at a time, in
+order: its next update goes out once the one before was answered 2xx, as Telegram's own server
+queues them per chat. An update answered 2xx is delivered; any other answer, a refused
+connection or a timeout leaves it pending and it is sent again after a growing delay, as
+Telegram retries. The bot's webhook must be https://, as Telegram requires:
 `route_webhook` says where the operator's HTTPS proxy would pass it on 127.0.0.1 (a balancer,
 a worker). A webhook elsewhere without a route is only recorded (the tests post to it
 themselves).
@@ -38,6 +40,9 @@ class WebhookMixin(SimCore):
     _pusher: asyncio.Task[None] | None = None
     _retry_at: dict[int, tuple[float, float]]
     _routes: dict[str, str]
+
+    def _posting(self, update: JSONDict) -> None:
+        """Called as an update is posted (again, after a refusal): a probe may time it."""
 
     def route_webhook(self, url: str, local: str) -> None:
         """Deliver what is sent to the webhook `url` to `local`, an address on 127.0.0.1."""
@@ -95,8 +100,15 @@ class WebhookMixin(SimCore):
                 while not self._stopping:
                     loop = asyncio.get_running_loop()
                     now = loop.time()
+                    # Chats with an update not yet delivered: their later updates wait.
+                    waiting: set[int] = set()
                     for update in list(self._updates):
                         uid = update["update_id"]
+                        chat = update_chat(update)
+                        if chat is not None:
+                            if chat in waiting:
+                                continue
+                            waiting.add(chat)
                         if len(in_flight) >= self.webhook_connections:
                             break
                         if uid in in_flight or self._retry_at.get(uid, (0.0, 0.0))[0] > now:
@@ -127,6 +139,7 @@ class WebhookMixin(SimCore):
         if self.webhook_secret:
             headers["X-Telegram-Bot-Api-Secret-Token"] = self.webhook_secret
         status = 0
+        self._posting(update)
         with contextlib.suppress(httpx.HTTPError):
             status = (await client.post(url, json=update, headers=headers)).status_code
         uid = update["update_id"]
@@ -139,3 +152,16 @@ class WebhookMixin(SimCore):
         _, delay = self._retry_at.get(uid, (0.0, RETRY_FIRST / 2))
         delay = min(RETRY_MAX, delay * 2)
         self._retry_at[uid] = (asyncio.get_running_loop().time() + delay, delay)
+
+
+def update_chat(update: JSONDict) -> int | None:
+    """The chat an update belongs to (a press: the pressed message's), or None."""
+    for kind, body in update.items():
+        if kind == "update_id" or not isinstance(body, dict):
+            continue
+        if kind == "callback_query":
+            body = body.get("message") or {}
+        chat = body.get("chat")
+        if isinstance(chat, dict) and isinstance(chat.get("id"), int):
+            return int(chat["id"])
+    return None

@@ -122,6 +122,7 @@ class Database:
         try:
             await _migrate_postgres(conn, self.clock)
             await self._hold_instance(conn)
+            await postgres.hold_worker_key(conn, self.worker)
         except BaseException:
             await conn.close()
             raise
@@ -151,6 +152,7 @@ class Database:
         try:
             await conn.learn_schema()
             await self._hold_instance(conn)
+            await postgres.hold_worker_key(conn, self.worker)
         except BaseException:
             await conn.close()
             raise

@@ -5,7 +5,8 @@ each part, so that a restart neither loses a message nor sends a part twice. On 
 several workers share, a worker claims the items it is about to send (`FOR UPDATE SKIP
 LOCKED`, with its name and an expiry): no other worker takes them while the claim holds, a
 live worker renews its claims (each part, and every third of the expiry), and a killed
-worker's claims are taken over once they expire.
+worker's claims are taken over as soon as the server has ended its session (the lock it held,
+`postgres.WORKER_ALIVE`), or once they expire.
 """
 
 from __future__ import annotations
@@ -100,7 +101,9 @@ class OutboxStore(Store):
             rows = await conn.execute_fetchall(
                 "UPDATE outbox SET claimed_by = ?, claimed_until = ? WHERE id IN ("
                 " SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= ?"
-                " AND (claimed_until IS NULL OR claimed_until < ? OR claimed_by = ?)"
+                " AND (claimed_until IS NULL OR claimed_until < ? OR claimed_by = ?"
+                # A worker whose session ended (killed) holds nothing any more.
+                " OR NOT worker_alive(claimed_by))"
                 " ORDER BY next_attempt_at, id LIMIT ? FOR UPDATE SKIP LOCKED)"
                 f" RETURNING {_COLUMNS}",
                 (me, now + CLAIM_SECONDS, now, now, me, limit),
@@ -126,10 +129,13 @@ class OutboxStore(Store):
 
     async def next_due(self) -> float | None:
         """Return when the earliest pending item is due, if any (others' claims expired)."""
+        # Claims of a worker that is gone hold nothing (PostgreSQL only: there are none else).
+        gone = " OR NOT worker_alive(claimed_by)" if self._database.shared else ""
         async with self._read() as conn:
             row = await (
                 await conn.execute(
-                    "SELECT min(max(next_attempt_at, CASE WHEN claimed_by = ? THEN 0"
+                    "SELECT min(max(next_attempt_at, CASE WHEN claimed_by IS NULL"
+                    f" OR claimed_by = ?{gone} THEN 0"
                     " ELSE coalesce(claimed_until, 0) END)) AS t"
                     " FROM outbox WHERE status = 'pending'",
                     (self._database.worker,),

@@ -356,10 +356,41 @@ async def add_compat_functions(conn: PgConnection) -> None:
         await conn.raw.execute(sql)
 
 
+# A worker's outbox claims hold while its stores' session lives: that session holds the lock
+# `worker_key(name)` (bot.store.database), and once the server released it (the worker was
+# killed, its machine lost) another worker takes the claims over at once instead of waiting for
+# them to expire. The key lies in [2**61, 2**62): apart from the chats' keys (negative) and the
+# fixed ones (MIGRATION_LOCK and its neighbours, above 2**62). An advisory lock on a bigint
+# shows in pg_locks as its high half (classid) and low half (objid), with objsubid 1.
+WORKER_ALIVE = """
+CREATE OR REPLACE FUNCTION worker_key(name text) RETURNS bigint
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT (hashtextextended(name, 0) & 2305843009213693951) | 2305843009213693952
+$$;
+CREATE OR REPLACE FUNCTION worker_alive(name text) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT EXISTS (
+        SELECT 1 FROM pg_locks
+        WHERE locktype = 'advisory' AND granted AND objsubid = 1
+          AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+          AND ((classid::bigint << 32) | objid::bigint) = worker_key(name)
+    )
+$$;
+"""
+
+
 async def add_worker_functions(conn: PgConnection) -> None:
     """Create what workers sharing the database call (after the migrations: it reads tables)."""
     await conn.raw.execute(RESERVE_SEND)
     await conn.raw.execute(FLOOD_CHECK)
+    await conn.raw.execute(WORKER_ALIVE)
+
+
+async def hold_worker_key(conn: PgConnection, worker: str) -> None:
+    """Hold this worker's key on its stores' session: its outbox claims live while it does."""
+    # Not waiting: the key is this process's alone, unless a session of it the server has not
+    # yet seen end still holds it (its claims then expire as before).
+    await conn.raw.fetchval("SELECT pg_try_advisory_lock(worker_key($1))", worker)
 
 
 async def wait_for_instance(url: str) -> None:

@@ -1,0 +1,331 @@
+"""Failover end to end: three webhook workers (`liemchinh run --webhook`, real processes) on one
+PostgreSQL database behind the round-robin balancer, hundreds of citizens filing reports and
+the units' officers acknowledging them, while one worker is killed with SIGKILL twice and
+started again. Nothing may be lost, duplicated or handled out of order, no flood limit broken,
+and no job period run twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from bot.core.conversation import ORDER, Step
+from bot.core.workflow import Action
+from bot.sim.bench_citizens import Citizen, Outcome
+from bot.sim.bench_world import (
+    CITIZEN_BASE,
+    CODE_RE,
+    UNIT_COUNT,
+    BenchSimulator,
+    add_world,
+    officer_of,
+    unit_chat,
+)
+from bot.sim.cluster import Cluster
+from bot.telegram.callbacks import AlertAction, ReportAnswer, UnitBrowse
+from tests.pgserver import PostgresServer
+
+# Reports filed, and by how many citizens at a time, each thinking this long between steps.
+REPORTS = 300
+AT_ONCE = 100
+THINK = 0.8
+# Telegram lifts its overall limit of 30 messages a second for paid broadcasts: the simulator
+# enforces this one, and the bot is configured to keep it. At 30 a second, the replies alone
+# would take minutes.
+RATE = 100
+# The worker killed, twice, once this many reports were confirmed.
+VICTIM = 1
+KILLS_AT = (REPORTS // 3, 2 * REPORTS // 3)
+# How long the kill lasts before the worker is started again.
+DOWN_SECONDS = 1.0
+# The mark of a message sent again because its sender died before recording it: the product's
+# at-least-once delivery, announced (bot.messages.report.resent_mark).
+RESENT = "🔁"
+
+
+@dataclass
+class StepLog:
+    """Every message the bot sent or edited in each citizen's chat, as the step it asks.
+
+    A message asks the step its answer buttons name (`ReportAnswer`; the unit tree's pages
+    ask for the unit); the tracking code's confirmation is recorded as "code", anything else
+    (a notice, the acknowledgement's news) as None.
+    """
+
+    sim: BenchSimulator
+    events: dict[int, list[Step | str | None]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.sim.on_message(self._record)
+
+    def _record(self, chat_id: int, message: dict[str, Any], kind: str) -> None:
+        if chat_id < CITIZEN_BASE:
+            return
+        self.events.setdefault(chat_id, []).append(_asks(message))
+
+
+def _asks(message: dict[str, Any]) -> Step | str | None:
+    text = message.get("text") or ""
+    if CODE_RE.search(text) and "/status" in text:
+        # A copy sent again after its sender was killed mid-send is marked as such.
+        return "resent code" if text.startswith(RESENT) else "code"
+    for _label, data in message.get("buttons") or []:
+        answer = ReportAnswer.parse(data)
+        if answer is not None and answer.question is not None:
+            return answer.question
+        if UnitBrowse.parse(data) is not None:
+            return Step.UNIT
+    return None
+
+
+def steps_out_of_order(events: list[Step | str | None]) -> str | None:
+    """Say what is wrong with one chat's record, or None when it is in order.
+
+    In order means: the steps asked never go back in the report's order (`ORDER`; a step may be
+    asked again, as after a nudge), the first is the category and the last the review, and the
+    code is confirmed once, after the review, with no question after it (a copy marked as resent
+    may follow it).
+    """
+    steps = [e for e in events if isinstance(e, Step)]
+    ranks = [ORDER.index(step) for step in steps]
+    if not steps or steps[0] is not Step.CATEGORY or steps[-1] is not Step.REVIEW:
+        return f"asked {steps}"
+    if any(later < earlier for earlier, later in itertools.pairwise(ranks)):
+        return f"went back: {steps}"
+    codes = [i for i, e in enumerate(events) if e == "code"]
+    if len(codes) != 1:
+        return f"{len(codes)} confirmations"
+    last_step = max(i for i, e in enumerate(events) if isinstance(e, Step))
+    if codes[0] < last_step:
+        return f"a question after the code: {events}"
+    return None
+
+
+class Officers:
+    """Each unit's officer presses the acknowledge button on every alert in the unit's chat."""
+
+    def __init__(self, sim: BenchSimulator) -> None:
+        self.sim = sim
+        self.pressed: dict[int, str] = {}
+        self._stop = asyncio.Event()
+
+    async def run(self) -> None:
+        while not self._stop.is_set():
+            for number in range(1, UNIT_COUNT + 1):
+                for message in list(self.sim._bot_messages.get(unit_chat(number), [])):
+                    report = _alerted_report(message)
+                    if report is None or report in self.pressed:
+                        continue
+                    # The format's own builder, from the report the alert's buttons name.
+                    data = AlertAction(Action.ACKNOWLEDGE, report).pack()
+                    officer = self.sim.user(officer_of(number))
+                    query = await officer.press(self.sim._stored(message), data)
+                    self.pressed[report] = str(query["id"])
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), 0.5)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def unanswered(self) -> list[int]:
+        """Reports whose press the bot has not answered yet."""
+        return [r for r, q in self.pressed.items() if q not in self.sim.callback_answers]
+
+
+def _alerted_report(message: dict[str, Any]) -> int | None:
+    """The report an alert with its acknowledge button is about."""
+    for _label, data in message.get("buttons") or []:
+        action = AlertAction.parse(data)
+        if action is not None and action.action is Action.ACKNOWLEDGE:
+            return action.report_id
+    return None
+
+
+async def settled(check: Callable[[], Awaitable[bool]], seconds: float, step: float = 0.5) -> bool:
+    deadline = time.monotonic() + seconds
+    while not await check():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(step)
+    return True
+
+
+async def test_three_workers_lose_nothing_while_one_is_killed_twice_under_load(
+    postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    url = await postgres_server.new_database()
+    began = time.monotonic()
+    async with BenchSimulator(enforce_limits=True, global_per_second=RATE) as sim:
+        add_world(sim)
+        steps = StepLog(sim)
+        users = [
+            sim.add_user(CITIZEN_BASE + n, f"Dân {n}", language_code="vi") for n in range(REPORTS)
+        ]
+        units = {user.id: 1 + n % UNIT_COUNT for n, user in enumerate(users)}
+        outcomes: list[Outcome] = []
+        async with Cluster(sim, tmp_path, url, 3, rate=RATE, officers=True) as cluster:
+            officers = Officers(sim)
+            pressing = asyncio.create_task(officers.run())
+            queue = iter(users)
+
+            async def citizen() -> None:
+                for user in queue:
+                    person = Citizen(sim, user, units[user.id], THINK)
+                    outcomes.append(await person.report())
+
+            load = asyncio.gather(*(citizen() for _ in range(AT_ONCE)))
+            kills = 0
+            during: list[bool] = []
+            for threshold in KILLS_AT:
+
+                async def reached(threshold: int = threshold) -> bool:
+                    return load.done() or sum(1 for o in outcomes if o.code) >= threshold
+
+                assert await settled(reached, 600, step=0.2)
+                during.append(not load.done())
+                await cluster.kill(VICTIM)
+                kills += 1
+                await asyncio.sleep(DOWN_SECONDS)
+                await cluster.restart(VICTIM)
+            await load
+            loaded = time.monotonic() - began
+
+            async def quiet() -> bool:
+                codes = {o.code for o in outcomes if o.code}
+                return (
+                    codes <= {code for _unit, code in _alerts_by_unit(sim)[0]}
+                    and len(officers.pressed) >= len(codes)
+                    and not officers.unanswered()
+                    and not sim.pending_updates
+                    and await _database_quiet(url)
+                )
+
+            settled_ok = await settled(quiet, 120)
+            settle = time.monotonic() - began - loaded
+            officers.stop()
+            await pressing
+            job_runs = await _job_runs(url)
+            stored = await _stored_codes(url)
+        print(f"load {loaded:.1f} s, settled in {settle:.1f} s, kills {kills}")
+
+    assert settled_ok
+    # Both kills came while citizens were still filing reports.
+    assert kills == 2 and all(during)
+    # Every citizen got exactly one code, and every code is a stored report, once.
+    codes = [o.code for o in outcomes]
+    confirmed = _confirmed(sim)
+    assert sorted(confirmed.values()) == sorted(c for c in codes if c)
+    assert len(codes) == REPORTS and None not in codes
+    assert len(set(codes)) == REPORTS
+    assert sorted(stored) == sorted(codes), _extra_reports(sim, steps, set(stored) - set(codes))
+    # Each report has exactly one alert, in its unit's chat; a copy is only ever one marked as
+    # resent, by a worker killed while sending it (one item in hand at a time: one per kill).
+    originals, copies = _alerts_by_unit(sim)
+    assert Counter(code for _unit, code in originals) == dict.fromkeys(codes, 1)
+    assert {(units[chat], code) for chat, code in confirmed.items()} == set(originals)
+    resent_codes = sum(e == "resent code" for events in steps.events.values() for e in events)
+    assert len(copies) + resent_codes <= kills, (copies, resent_codes)
+    assert {code for _unit, code in copies} <= set(codes)
+    # Every update handed out was delivered and answered, every press answered once.
+    assert not sim.pending_updates
+    assert [u for u in sim.unanswered() if sim.update_chat.get(u, 0) >= CITIZEN_BASE] == []
+    assert len(officers.pressed) == REPORTS and not officers.unanswered()
+    # Every chat's steps in order.
+    wrong = {
+        chat: problem
+        for chat, events in steps.events.items()
+        if (problem := steps_out_of_order(events)) is not None
+    }
+    assert wrong == {}
+    assert len(steps.events) == REPORTS
+    # No flood limit broken, with the simulator enforcing them.
+    assert sim.flood_violations == 0, Counter(v.limit for v in sim.flood_log)
+    # The jobs ran once per period, whichever worker held them.
+    periods = Counter((job, period) for job, period, _worker in job_runs)
+    assert job_runs and max(periods.values()) == 1
+
+
+def _alerts_by_unit(sim: BenchSimulator) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+    """The alerts in the units' chats as (unit, code): the originals, and copies marked resent.
+
+    An alert carries the unit's buttons, which the copies of its evidence do not.
+    """
+    originals, copies = [], []
+    for number in range(1, UNIT_COUNT + 1):
+        for message in sim.messages(unit_chat(number)):
+            found = CODE_RE.search(message.get("text") or "")
+            if found and message.get("buttons"):
+                resent = (message.get("text") or "").startswith(RESENT)
+                (copies if resent else originals).append((number, found.group(1)))
+    return originals, copies
+
+
+def _confirmed(sim: BenchSimulator) -> dict[int, str]:
+    """Each citizen's chat and the one code confirmed in it (not marked as resent)."""
+    found: dict[int, str] = {}
+    for chat_id, messages in sim._bot_messages.items():
+        if chat_id < CITIZEN_BASE:
+            continue
+        for message in messages:
+            text = message.get("text") or ""
+            code = CODE_RE.search(text)
+            if code and "/status" in text and not text.startswith(RESENT):
+                assert chat_id not in found, f"two codes confirmed in chat {chat_id}"
+                found[chat_id] = code.group(1)
+    return found
+
+
+def _extra_reports(sim: BenchSimulator, steps: StepLog, extra: set[str]) -> str:
+    """Where the reports no citizen was confirmed came from (the failure's message)."""
+    lines = []
+    for code in sorted(extra):
+        chat = _chat_of_code(sim, code)
+        record = steps.events.get(chat or 0, [])
+        lines.append(f"{code}: chat {chat}, {record}")
+    return "\n".join(lines)
+
+
+def _chat_of_code(sim: BenchSimulator, code: str) -> int | None:
+    for chat_id, messages in sim._bot_messages.items():
+        if chat_id >= CITIZEN_BASE and any(code in (m.get("text") or "") for m in messages):
+            return chat_id
+    return None
+
+
+async def _database_quiet(url: str) -> bool:
+    """No update stored and unhandled, no message owed."""
+    conn = await asyncpg.connect(url)
+    try:
+        inbound = await conn.fetchval("SELECT count(*) FROM inbound")
+        pending = await conn.fetchval("SELECT count(*) FROM outbox WHERE status = 'pending'")
+    finally:
+        await conn.close()
+    return bool(inbound == 0 and pending == 0)
+
+
+async def _job_runs(url: str) -> list[tuple[str, int, str]]:
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetch("SELECT job, period, worker FROM job_runs ORDER BY ran_at")
+    finally:
+        await conn.close()
+    return [tuple(row.values()) for row in rows]  # type: ignore[misc]
+
+
+async def _stored_codes(url: str) -> list[str]:
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetch("SELECT code FROM reports")
+    finally:
+        await conn.close()
+    return [f"{r['code'][:4]}-{r['code'][4:]}" for r in rows]
