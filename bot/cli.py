@@ -111,6 +111,13 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--lenient", action="store_true", help="count flood violations but answer no 429"
     )
+    bench.add_argument(
+        "--workers",
+        type=_worker_counts,
+        metavar="N,N,...",
+        help="only compare webhook workers on PostgreSQL (e.g. 1,2,3) with one process on"
+        " SQLite: --reports reports each, --citizens at a time, no think time, limits lifted",
+    )
     bench.add_argument("--json", action="store_true", help="print one JSON object")
     units = sub.add_parser(
         "units",
@@ -158,6 +165,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     _ops_parsers(sub)
     return parser
+
+
+def _worker_counts(text: str) -> tuple[int, ...]:
+    """Read `--workers 1,2,3`: the numbers of webhook workers to measure."""
+    try:
+        counts = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        counts = ()
+    if not counts or any(not 1 <= count <= 16 for count in counts):
+        raise argparse.ArgumentTypeError("a comma-separated list of numbers from 1 to 16")
+    return counts
 
 
 def _ops_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

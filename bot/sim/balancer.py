@@ -22,6 +22,8 @@ import tornado.web
 HOST = "127.0.0.1"
 # Hop-by-hop headers and those httpx sets itself are not passed on.
 DROPPED = {"connection", "content-length", "host", "keep-alive", "transfer-encoding"}
+# Idle connections kept open to each worker.
+KEEPALIVE = 10
 
 
 class Balancer:
@@ -37,7 +39,9 @@ class Balancer:
         # Connections refused by a worker, which passed the request on to the next one.
         self.passed_over: Counter[int] = Counter()
         self._turn = itertools.cycle(range(len(self.ports)))
-        self._client: httpx.AsyncClient | None = None
+        # A client per worker: httpx looks over every connection of its pool for each request,
+        # so one pool for all workers costs the test process more CPU than the workers.
+        self._clients: dict[int, httpx.AsyncClient] = {}
         self._server: tornado.httpserver.HTTPServer | None = None
         self.port = 0
 
@@ -47,7 +51,10 @@ class Balancer:
         return f"http://{HOST}:{self.port}"
 
     async def __aenter__(self) -> Balancer:
-        self._client = httpx.AsyncClient(timeout=self.timeout)
+        limits = httpx.Limits(max_keepalive_connections=KEEPALIVE)
+        self._clients = {
+            port: httpx.AsyncClient(timeout=self.timeout, limits=limits) for port in self.ports
+        }
         app = tornado.web.Application([(r"/.*", _Forward, {"balancer": self})])
         self._server = tornado.httpserver.HTTPServer(app)
         sockets = tornado.netutil.bind_sockets(0, address=HOST)
@@ -59,19 +66,20 @@ class Balancer:
         if self._server is not None:
             self._server.stop()
             await self._server.close_all_connections()
-        if self._client is not None:
-            await self._client.aclose()
+        for client in self._clients.values():
+            await client.aclose()
+        self._clients = {}
 
     async def forward(
         self, method: str, path: str, headers: dict[str, str], body: bytes
     ) -> tuple[int, dict[str, str], bytes]:
         """Send one request to the next worker that takes the connection; return its answer."""
-        assert self._client is not None
+        assert self._clients
         start = next(self._turn)
         for step in range(len(self.ports)):
             port = self.ports[(start + step) % len(self.ports)]
             try:
-                answer = await self._client.request(
+                answer = await self._clients[port].request(
                     method, f"http://{HOST}:{port}{path}", headers=headers, content=body
                 )
             except httpx.ConnectError:

@@ -35,6 +35,7 @@ from bot.sim.bench_phases import (
     wait_alerts,
 )
 from bot.sim.bench_seed import seed_reports
+from bot.sim.bench_workers import print_table, run_workers
 from bot.sim.bench_world import (
     CITIZEN_BASE,
     ECHO_BASE,
@@ -52,6 +53,8 @@ from bot.sim.chaos import run_chaos
 
 async def run_bench(options: BenchOptions) -> JSON:
     """Run every measurement the options ask for; return the results as one object."""
+    if options.workers:
+        return await run_workers(options)
     with contextlib.ExitStack() as stack:
         folder = options.workdir or Path(
             stack.enter_context(tempfile.TemporaryDirectory(prefix="liemchinh-bench-"))
@@ -189,6 +192,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         workdir=args.workdir,
         enforce_limits=not args.lenient,
         saturate=args.saturate,
+        workers=args.workers or (),
     )
     return run(options, as_json=args.json)
 
@@ -198,6 +202,8 @@ def run(options: BenchOptions, *, as_json: bool) -> int:
     result = asyncio.run(run_bench(options))
     if as_json:
         print(json.dumps(result, ensure_ascii=False))
+    elif "workers" in result:
+        print_table(result)
     else:
         width = max(len(key) for key in result)
         for key, value in result.items():

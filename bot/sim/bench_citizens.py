@@ -33,11 +33,15 @@ class Outcome:
 class Citizen:
     """A person who answers whatever the bot's newest question is, one report to its code."""
 
-    def __init__(self, sim: BenchSimulator, user: SimUser, unit: int, think: float) -> None:
+    def __init__(
+        self, sim: BenchSimulator, user: SimUser, unit: int, think: float, *, photo: bool = True
+    ) -> None:
         self.sim = sim
         self.user = user
         self.unit = unit
         self.think = think
+        # Whether the report carries a photo; without, the evidence question is skipped.
+        self.photo = photo
         self.mark = 0
         self.acted: set[tuple[int, str]] = set()
         self.event = sim.chat_event(user.id)
@@ -52,7 +56,8 @@ class Citizen:
         await asyncio.sleep(self.think * random.uniform(0.85, 1.15))
 
     async def report(self, *, patience: float = 30.0, give_up: float = 120.0) -> Outcome:
-        """Walk one report with a photo to its tracking code; nudge with /report when ignored."""
+        """Walk one report (with a photo, unless told not to) to its tracking code; nudge with
+        /report when ignored."""
         await self._send("/start")
         started = last_progress = time.monotonic()
         while self.outcome.code is None:
@@ -143,7 +148,7 @@ class Citizen:
         evidence = {
             parsed[1] for parsed in answers.values() if parsed and parsed[0] is Step.EVIDENCE
         }
-        if CLEAR in evidence:
+        if CLEAR in evidence or (DONE in evidence and not self.photo):
             return press(Step.EVIDENCE, DONE)
         if DONE in evidence:
             return self._photo

@@ -64,6 +64,9 @@ class BenchOptions:
     profile: Path | None = None
     # The source tree whose bot is measured (None: this one), e.g. an earlier commit's.
     bot_root: Path | None = None
+    # Counts of webhook workers on PostgreSQL to compare with one process on SQLite (empty:
+    # the usual phases run instead).
+    workers: tuple[int, ...] = ()
 
 
 # `--quick`: every figure of the full run at smaller sizes, in under 3 minutes on 2 cores.

@@ -441,9 +441,17 @@ class Senders:
         if report.conflict and report.concerned_unit:
             concerned = await self._unit_name(report.concerned_unit)
             text += "\n\n" + integrity_texts.routed_line(report, concerned, handler, _)
-        await self.bot.send_message(
+        if item.parts_done:
+            # Sent and recorded; only the item's end was not.
+            return
+        # Recorded as in flight first: a copy sent again after a lost answer (or after the
+        # worker sending it was killed) reaches the citizen marked as such, like an alert.
+        if await self._begin_part(item, 1):
+            text = resent_mark(text, _)
+        sent = await self.bot.send_message(
             chat_id, text, parse_mode=ParseMode.HTML, reply_markup=receipt_keyboard(report.id, _)
         )
+        await self._record(item, 1, sent.message_id)
 
     async def _send_escalation_notice(self, item: OutboxItem) -> None:
         """Tell the reporter that the report went up a level."""
