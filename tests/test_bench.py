@@ -10,6 +10,7 @@ import pytest
 from bot.cli import _parser, main
 from bot.sim.bench_phases import percentile
 from bot.sim.bench_world import QUICK
+from bot.sim.pgserver import binaries
 
 # Every field the issue asks `liemchinh bench --quick --json` to report.
 KEYS = (
@@ -75,3 +76,24 @@ def test_the_quick_profile_has_the_issues_sizes() -> None:
     assert QUICK.saturate > 0 and QUICK.backlog == 0
     args = _parser().parse_args(["bench", "--quick", "--json"])
     assert args.quick and args.json
+
+
+def test_bench_workers_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    if binaries() is None:
+        pytest.skip("PostgreSQL's binaries are not installed (.ci/run installs them)")
+    argv = ["bench", "--workers", "1", "--reports", "3", "--citizens", "3", "--json"]
+    argv += ["--workdir", str(tmp_path)]
+    assert main(argv) == 0
+    rows = json.loads(capsys.readouterr().out)["workers"]
+    assert [(r["database"], r["workers"]) for r in rows] == [("SQLite", 1), ("PostgreSQL", 1)]
+    for row in rows:
+        assert row["reports"] == 3
+        assert row["updates_lost"] == 0 and row["stuck_citizens"] == 0
+        assert row["updates"] > 0 and row["updates_per_s"] > 0 and row["p99_ms"] > 0
+
+
+def test_bench_workers_takes_a_list_of_counts() -> None:
+    assert _parser().parse_args(["bench", "--workers", "1,2,3"]).workers == (1, 2, 3)
+    for wrong in ("0", "1,x", "", "1,,2"):
+        with pytest.raises(SystemExit):
+            _parser().parse_args(["bench", "--workers", wrong])

@@ -93,7 +93,8 @@ class Cluster:
 
     async def start(self, seconds: float = 90.0) -> None:
         """Start the balancer and the workers; return once every worker serves."""
-        state = self.folder / "state"
+        # The keys all workers share; on SQLite (one process) they sit beside the database.
+        state = self.folder / "state" if self.url.startswith("postgresql") else None
         for number in range(self.count):
             port = free_port()
             folder = self.folder / f"worker{number}"
