@@ -223,6 +223,7 @@ async def test_three_workers_lose_nothing_while_one_is_killed_twice_under_load(
             await pressing
             job_runs = await _job_runs(url)
             stored = await _stored_codes(url)
+            set_aside = await _count(url, "quarantine")
         updates = sum(o.updates for o in outcomes)
         nudges = sum(o.nudges for o in outcomes)
         print(
@@ -249,8 +250,9 @@ async def test_three_workers_lose_nothing_while_one_is_killed_twice_under_load(
     resent_codes = sum(e == "resent code" for events in steps.events.values() for e in events)
     assert len(copies) + resent_codes <= kills, (copies, resent_codes)
     assert {code for _unit, code in copies} <= set(codes)
-    # Every update handed out was delivered and answered, every press answered once.
-    assert not sim.pending_updates
+    # Every update handed out was delivered, stored and handled (none left, none set aside)
+    # and answered, every press answered once.
+    assert not sim.pending_updates and set_aside == 0
     assert [u for u in sim.unanswered() if sim.update_chat.get(u, 0) >= CITIZEN_BASE] == []
     assert len(officers.pressed) == REPORTS and not officers.unanswered()
     # Every chat's steps in order.
@@ -263,9 +265,13 @@ async def test_three_workers_lose_nothing_while_one_is_killed_twice_under_load(
     assert len(steps.events) == REPORTS
     # No flood limit broken, with the simulator enforcing them.
     assert sim.flood_violations == 0, Counter(v.limit for v in sim.flood_log)
-    # The jobs ran once per period, whichever worker held them.
+    # The jobs ran once per period, whichever worker held them, and never a period earlier
+    # than one already run.
     periods = Counter((job, period) for job, period, _worker in job_runs)
     assert job_runs and max(periods.values()) == 1
+    for job in {job for job, _period, _worker in job_runs}:
+        ran = [period for name, period, _worker in job_runs if name == job]
+        assert ran == sorted(ran), (job, ran)
 
 
 def _alerts_by_unit(sim: BenchSimulator) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
@@ -324,6 +330,14 @@ async def _database_quiet(url: str) -> bool:
     finally:
         await conn.close()
     return bool(inbound == 0 and pending == 0)
+
+
+async def _count(url: str, table: str) -> int:
+    conn = await asyncpg.connect(url)
+    try:
+        return int(await conn.fetchval(f"SELECT count(*) FROM {table}"))
+    finally:
+        await conn.close()
 
 
 async def _job_runs(url: str) -> list[tuple[str, int, str]]:

@@ -85,11 +85,15 @@ async def _measure(
                 outcomes.append(await person.report())
 
         cpu = cluster.cpu_seconds()
+        again = sim.redelivered
+        refused = sum(getattr(sim, "webhook_refusals", {}).values())
         began = time.monotonic()
         await asyncio.gather(*(citizen() for _ in range(options.citizens)))
         span = time.monotonic() - began
         cpu = cluster.cpu_seconds() - cpu
         latencies = list(sim.latencies)
+        again = sim.redelivered - again
+        refused = sum(sim.webhook_refusals.values()) - refused
         answered = sorted(sim.answered_at)
     rate = (len(answered) - 1) / (answered[-1] - answered[0]) if len(answered) > 1 else 0.0
     return {
@@ -103,6 +107,9 @@ async def _measure(
         "p99_ms": round(1000 * percentile(latencies, 0.99)) if latencies else None,
         "cpu_ms_per_update": round(1000 * cpu / max(len(latencies), 1), 1),
         "updates_lost": lost_in(sim, first, total),
+        # Webhook requests answered other than 2xx, and updates posted more than once.
+        "refused": refused,
+        "posted_again": again,
         "stuck_citizens": sum(1 for o in outcomes if o.stuck),
     }
 
