@@ -55,3 +55,32 @@ async def test_updates_are_posted_with_the_secret_and_retried_until_answered_2xx
             assert len(seen) == 3 and len(sim.pending_updates) == 1
     finally:
         server.stop()
+
+
+async def test_a_chats_next_update_waits_until_the_one_before_was_delivered(
+    sim: BotApiSimulator,
+) -> None:
+    seen: list[dict[str, Any]] = []
+    # The first request is refused: that update is sent again later, and its chat's next
+    # update only after it; another chat's update goes out meanwhile.
+    answers = [503]
+    app = tornado.web.Application([("/hook", _Hook, {"seen": seen, "answers": answers})])
+    sockets = tornado.netutil.bind_sockets(0, address="127.0.0.1")
+    server = tornado.httpserver.HTTPServer(app)
+    server.add_sockets(sockets)
+    port = sockets[0].getsockname()[1]
+    first, other = sim.add_user(731020, "Lan"), sim.add_user(731021, "Minh")
+    try:
+        await first.send("một")
+        await first.send("hai")
+        await other.send("ba")
+        async with Bot(sim.token, base_url=sim.base_url) as bot:
+            await bot.set_webhook(f"http://127.0.0.1:{port}/hook", secret_token="abc")
+            await eventually(lambda: not sim.pending_updates, wait=10)
+    finally:
+        server.stop()
+    texts = [s["update"]["message"]["text"] for s in seen]
+    assert texts.count("một") == 2 and texts.count("hai") == 1 and texts.count("ba") == 1
+    # "hai" was posted only once "một" was taken (its second request); "ba" did not wait.
+    assert texts.index("hai") > len(texts) - 1 - texts[::-1].index("một")
+    assert texts.index("ba") < texts.index("hai")
