@@ -20,6 +20,7 @@ from typing import Any
 import asyncpg
 
 from bot.core.conversation import ORDER, Step
+from bot.core.domain import Status
 from bot.core.workflow import Action
 from bot.sim.bench_citizens import Citizen, Outcome
 from bot.sim.bench_world import (
@@ -224,6 +225,7 @@ async def test_three_workers_lose_nothing_while_one_is_killed_twice_under_load(
             job_runs = await _job_runs(url)
             stored = await _stored_codes(url)
             set_aside = await _count(url, "quarantine")
+            statuses = await _statuses(url)
         updates = sum(o.updates for o in outcomes)
         nudges = sum(o.nudges for o in outcomes)
         print(
@@ -255,6 +257,15 @@ async def test_three_workers_lose_nothing_while_one_is_killed_twice_under_load(
     assert not sim.pending_updates and set_aside == 0
     assert [u for u in sim.unanswered() if sim.update_chat.get(u, 0) >= CITIZEN_BASE] == []
     assert len(officers.pressed) == REPORTS and not officers.unanswered()
+    # Each press was accepted (the officers are the units'), and every alert shows it: none
+    # still offers the acknowledge button.
+    assert statuses == {Status.ACKNOWLEDGED.value: REPORTS}
+    assert [
+        m["message_id"]
+        for number in range(1, UNIT_COUNT + 1)
+        for m in sim.messages(unit_chat(number))
+        if _alerted_report(m) is not None
+    ] == []
     # Every chat's steps in order.
     wrong = {
         chat: problem
@@ -338,6 +349,15 @@ async def _count(url: str, table: str) -> int:
         return int(await conn.fetchval(f"SELECT count(*) FROM {table}"))
     finally:
         await conn.close()
+
+
+async def _statuses(url: str) -> dict[str, int]:
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetch("SELECT status, count(*) AS n FROM reports GROUP BY status")
+    finally:
+        await conn.close()
+    return {row["status"]: int(row["n"]) for row in rows}
 
 
 async def _job_runs(url: str) -> list[tuple[str, int, str]]:
