@@ -123,7 +123,8 @@ class SlaConfig:
     reopen_days: int = 7
     remind_hours_before: int = 24
     # Public holidays are computed (public_holidays); these are the government's yearly
-    # arrangement on top of them: weekdays given off, and weekend days made working days.
+    # arrangement, which overrides them: days given off, and days worked (a weekend day, or a
+    # holiday moved). No date is in both.
     extra_days_off: frozenset[date] = frozenset()
     working_days: frozenset[date] = frozenset()
 
@@ -658,13 +659,17 @@ def _parse_sla(table: Mapping[str, Any], path: Path) -> SlaConfig:
         return value
 
     # `holidays`, the key's name before public holidays were computed, still adds days off.
-    days_off = frozenset(
-        _date_list(table.get("extra_days_off", []), path, "sla.extra_days_off")
-        + _date_list(table.get("holidays", []), path, "sla.holidays")
-    )
+    listed_off = {
+        day: "sla.holidays" for day in _date_list(table.get("holidays", []), path, "sla.holidays")
+    }
+    listed_off |= {
+        day: "sla.extra_days_off"
+        for day in _date_list(table.get("extra_days_off", []), path, "sla.extra_days_off")
+    }
+    days_off = frozenset(listed_off)
     working = frozenset(_date_list(table.get("working_days", []), path, "sla.working_days"))
     for day in sorted(working):
-        _check_working_day(day, days_off, path)
+        _check_working_day(day, listed_off, path)
     return SlaConfig(
         acknowledge_working_days=number("acknowledge_working_days"),
         resolve_days=number("resolve_days"),
@@ -680,24 +685,33 @@ def public_holidays(year: int) -> dict[date, str]:
     """Return Vietnam's public holidays and days off in lieu in `year`, with English names."""
     # The package computes the lunar holidays (Tết, Hùng Kings' day), the days off in lieu of a
     # holiday on a weekend (Labour Code 2019, art. 112(3)) and the swaps it knows of; those are
-    # days off for public offices too. A make-up Saturday it does not give: see working_days.
+    # days off for public offices too. A make-up Saturday it does not give, nor a holiday the
+    # government has worked instead: see working_days, which overrides these.
     return dict(holidays.country_holidays("VN", years=year, language="en_US"))
 
 
-def _check_working_day(day: date, days_off: frozenset[date], path: Path) -> None:
-    """Refuse a make-up working day that is not a weekend day, or that is a day off."""
-    # Only a Saturday or Sunday can be made a working day; a weekday listed here is a typo, and
-    # a holiday listed here contradicts the calendar rather than the weekend.
+def _check_working_day(day: date, listed_off: Mapping[date, str], path: Path) -> None:
+    """Refuse a make-up working day that is also a day off, or that is a working day anyway."""
+    # A listed working day is worked whatever the computed calendar says (a weekend day, or a
+    # holiday the government moved), so a date in both lists would say two things at once:
+    # which one wins is not for the bot to guess.
     key = "sla.working_days"
-    if day.weekday() < 5:
+    if day in listed_off:
         raise ConfigError(
-            path, key, f"{day} is a {day:%A}: only a Saturday or Sunday can be made a working day"
+            path,
+            key,
+            f"{day} is also listed in {listed_off[day]}: a day is either worked or off;"
+            " remove it from one of the two lists",
         )
-    name = public_holidays(day.year).get(day)
-    if name is not None:
-        raise ConfigError(path, key, f"{day} is a public holiday ({name})")
-    if day in days_off:
-        raise ConfigError(path, key, f"{day} is also listed as a day off")
+    # A weekday that is no public holiday is a working day already: listing it is a typo for
+    # the weekend day or the holiday meant.
+    if day.weekday() < 5 and day not in public_holidays(day.year):
+        raise ConfigError(
+            path,
+            key,
+            f"{day} is a {day:%A} and no public holiday: it is a working day already"
+            " (list a Saturday, Sunday or public holiday that is worked)",
+        )
 
 
 def _parse_privacy(table: Mapping[str, Any], path: Path) -> PrivacyConfig:

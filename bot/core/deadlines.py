@@ -24,7 +24,8 @@ class Calendar:
         working_days: Collection[date] = (),
     ) -> None:
         # `holidays` gives one year's public holidays; the government's yearly arrangement
-        # (days off given on weekdays, Saturdays worked to make up for them) overrides it.
+        # (days given off, days worked to make up for them: a weekend day, or a holiday moved)
+        # overrides it. The configuration keeps a date out of both lists.
         self._holidays = holidays
         self._years: dict[int, frozenset[date]] = {}
         self.extra_days_off = frozenset(extra_days_off)
