@@ -179,6 +179,9 @@ async def test_resolution_confirmed_and_rated(
         await officer.send("Đã trả hồ sơ đúng hạn.", chat_id=HA_LONG_CHAT, reply_to=prompt)
         verdict = await zsim.wait_for(citizen.id, "Đã trả hồ sơ đúng hạn.", after=mark)
         assert code in verdict["text"]
+        # The notice asks the question once, its numbered answers follow.
+        told = "\n\n".join(m.get("text") or "" for m in zsim.sent(citizen.id)[mark:])
+        assert told.count("thực sự được giải quyết") == 1, told
         rating = await citizen.say("1", expect="1 (")
         assert code in rating
         await citizen.say("5", expect="ghi nhận")

@@ -135,11 +135,6 @@ def answer_sent(code: str, _: Gettext) -> str:
     return _("Your answer was sent to the unit handling report %(code)s.") % {"code": code}
 
 
-def verdict_question(code: str, _: Gettext) -> str:
-    """Ask whether a resolved report really is resolved."""
-    return _("Is report %(code)s really resolved?") % {"code": code}
-
-
 def verdict_choices(_: Gettext) -> tuple[str, str]:
     """Return the labels of the two answers to the verdict."""
     return _("Yes, it is resolved"), _("No, it is not resolved")

@@ -92,7 +92,6 @@ class ZaloSender:
         self, item: OutboxItem, found: Report, _: Gettext, locale: str
     ) -> list[str]:
         """Return the plain messages of one item (empty for a step the reporter is not told)."""
-        code = format_code(found.code)
         if item.kind is OutboxKind.RECEIPT:
             return await self._receipt(found, _)
         if item.kind is OutboxKind.STATUS_NOTICE:
@@ -113,7 +112,8 @@ class ZaloSender:
                 return []
             if entry.action == "resolved":
                 choices = choice_lines(list(words.verdict_choices(_)))
-                return messages_of(text, words.verdict_question(code, _), choices)
+                # The notice ends with the question; the numbered answers follow it.
+                return messages_of(text, choices)
             return messages_of(text)
         if item.kind is OutboxKind.ESCALATION_NOTICE:
             target = item.payload_of(EscalationNotice).to
