@@ -53,6 +53,10 @@ OUTBOX_WAIT = 1.0
 # The overall budget's window: Telegram's second, with room for the calls' varying transit
 # time, so that no second at Telegram's end holds more than `per_second`.
 OVERALL_WINDOW = 1.05
+# Every this many chat slots, the chats whose limits have fully recovered are forgotten: a
+# person's bucket full again, a group's minute empty, a 429's wait over. Kept, they would
+# add up to one entry for every chat the bot ever wrote to.
+FORGET_EVERY = 1000
 _EPSILON = 1e-6
 
 JSONResult = bool | dict[str, Any] | list[dict[str, Any]]
@@ -109,6 +113,7 @@ class FloodLimiter(BaseRateLimiter[int]):
         self._private: dict[int, tuple[float, float]] = {}
         # A chat Telegram told to wait (429): its calls wait, nobody else's do.
         self._held: dict[int, float] = {}
+        self._slots = 0
         # Set when several workers share the budget: it replaces this process's own.
         self.shared: SharedSlots | None = None
 
@@ -187,6 +192,9 @@ class FloodLimiter(BaseRateLimiter[int]):
 
     async def _chat_slot(self, chat_id: int) -> None:
         """Wait until the chat may receive one more message, and take that place."""
+        self._slots += 1
+        if self._slots % FORGET_EVERY == 0:
+            self.forget_recovered(self.clock())
         while True:
             now = self.clock()
             wait = self._held.get(chat_id, 0.0) - now
@@ -200,6 +208,23 @@ class FloodLimiter(BaseRateLimiter[int]):
             if wait <= 0:
                 return
             await asyncio.sleep(wait)
+
+    def forget_recovered(self, now: float) -> None:
+        """Forget the chats whose limits are as if they had never been written to."""
+        full = now - PRIVATE_BURST / PRIVATE_RATE
+        for chat_id in [c for c, (_tokens, last) in self._private.items() if last <= full]:
+            del self._private[chat_id]
+        horizon = now - GROUP_WINDOW
+        for chat_id in [
+            c for c, window in self._groups.items() if not window or window[-1] <= horizon
+        ]:
+            del self._groups[chat_id]
+        for chat_id in [c for c, until in self._held.items() if until <= now]:
+            del self._held[chat_id]
+
+    def tracked_chats(self) -> int:
+        """Return how many chats' limits are kept in memory."""
+        return len(self._private) + len(self._groups) + len(self._held)
 
     def _group_wait(self, chat_id: int, now: float) -> float:
         """A group or channel: at most GROUP_PER_MINUTE in any GROUP_WINDOW seconds."""
