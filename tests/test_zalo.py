@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from bot.core.conversation import Step
 from bot.core.domain import FIRST_INTERNAL_ID, Channel, Status
@@ -33,12 +32,6 @@ from tests.zalo_helpers import SECRET, ZaloCitizen, channel_of, code_in, jpeg, z
 
 OFFICER_HL = 900102
 DESCRIPTION = "Cán bộ một cửa yêu cầu nộp thêm giấy tờ <không có> trong quy định & hẹn lại."
-
-
-@pytest.fixture
-async def zsim() -> ZaloSimulator:
-    async with ZaloSimulator() as simulator:
-        yield simulator  # type: ignore[misc]
 
 
 async def walk_to_evidence(citizen: ZaloCitizen) -> None:

@@ -8,7 +8,6 @@ import hashlib
 import re
 from pathlib import Path
 
-import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bot.cli import main
@@ -35,12 +34,6 @@ from tests.zalo_helpers import ZaloCitizen, code_in, jpeg, web_port, zalo_world
 VALID = "Hợp lệ"
 UNKNOWN = "Bạn không có phản ánh nào với mã này."
 RECEIPT_START = '{"receipt":'
-
-
-@pytest.fixture
-async def zsim() -> ZaloSimulator:
-    async with ZaloSimulator() as simulator:
-        yield simulator  # type: ignore[misc]
 
 
 async def report_about_the_head(citizen: ZaloCitizen) -> str:
