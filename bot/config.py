@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-import holidays
-
 # DATA_KEY_ENV: a Fernet key (or "NEW,OLD" while replacing one) for contacts at rest.
 from bot.sealing import DATA_KEY_ENV, parse_data_key, secure_database_file
+from bot.workdays import working_day_problem
 
 TOKEN_ENV = "LIEMCHINH_TOKEN"
 
@@ -122,7 +121,7 @@ class SlaConfig:
     # Days after resolution during which the citizen may answer "not resolved".
     reopen_days: int = 7
     remind_hours_before: int = 24
-    # Public holidays are computed (public_holidays); these are the government's yearly
+    # Public holidays are computed (bot.workdays); these are the government's yearly
     # arrangement, which overrides them: days given off, and days worked (a weekend day, or a
     # holiday moved). No date is in both.
     extra_days_off: frozenset[date] = frozenset()
@@ -681,37 +680,11 @@ def _parse_sla(table: Mapping[str, Any], path: Path) -> SlaConfig:
     )
 
 
-def public_holidays(year: int) -> dict[date, str]:
-    """Return Vietnam's public holidays and days off in lieu in `year`, with English names."""
-    # The package computes the lunar holidays (Tết, Hùng Kings' day), the days off in lieu of a
-    # holiday on a weekend (Labour Code 2019, art. 112(3)) and the swaps it knows of; those are
-    # days off for public offices too. A make-up Saturday it does not give, nor a holiday the
-    # government has worked instead: see working_days, which overrides these.
-    return dict(holidays.country_holidays("VN", years=year, language="en_US"))
-
-
 def _check_working_day(day: date, listed_off: Mapping[date, str], path: Path) -> None:
     """Refuse a make-up working day that is also a day off, or that is a working day anyway."""
-    # A listed working day is worked whatever the computed calendar says (a weekend day, or a
-    # holiday the government moved), so a date in both lists would say two things at once:
-    # which one wins is not for the bot to guess.
-    key = "sla.working_days"
-    if day in listed_off:
-        raise ConfigError(
-            path,
-            key,
-            f"{day} is also listed in {listed_off[day]}: a day is either worked or off;"
-            " remove it from one of the two lists",
-        )
-    # A weekday that is no public holiday is a working day already: listing it is a typo for
-    # the weekend day or the holiday meant.
-    if day.weekday() < 5 and day not in public_holidays(day.year):
-        raise ConfigError(
-            path,
-            key,
-            f"{day} is a {day:%A} and no public holiday: it is a working day already"
-            " (list a Saturday, Sunday or public holiday that is worked)",
-        )
+    problem = working_day_problem(day, listed_off)
+    if problem is not None:
+        raise ConfigError(path, "sla.working_days", problem)
 
 
 def _parse_privacy(table: Mapping[str, Any], path: Path) -> PrivacyConfig:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from datetime import date, datetime, time, timedelta
 
-from bot.config import SlaConfig, public_holidays
+from bot.config import SlaConfig
 from bot.core.domain import VN_TZ, local_today
+from bot.workdays import public_holidays
 
 # Vietnam has no daylight saving, so a local day is always exactly this long.
 _DAY_SECONDS = 86_400.0
