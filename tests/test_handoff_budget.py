@@ -17,21 +17,25 @@ from tests.handoffs import HandoffCounter
 from tests.test_call_budget import DESCRIPTION, PHOTO
 
 # The hand-offs of each of the report's 13 updates, from storing it to forgetting it once
-# handled, as measured; the step that sends the report writes the report itself.
+# handled, as measured: 152 in all, 11.7 a step (301, 23.2 a step, before one-statement writes
+# went without BEGIN and COMMIT and the reads that go together became one query). A button
+# step is 9: storing the update (4), handing it on (1), the user with their ban (1), the draft
+# with its count of files (1), saving the draft (1), forgetting the update (1). The step that
+# sends the report writes the report itself.
 BUDGET = {
-    "/start": 23,
-    "consent": 27,
-    "category": 23,
-    "unit query": 19,
-    "unit": 22,
-    "official (skip)": 20,
-    "date": 20,
-    "place (skip)": 20,
-    "description": 20,
-    "photo": 23,
-    "evidence done": 20,
-    "anonymous": 23,
-    "send": 41,
+    "/start": 12,
+    "consent": 13,
+    "category": 12,
+    "unit query": 10,
+    "unit": 10,
+    "official (skip)": 9,
+    "date": 9,
+    "place (skip)": 9,
+    "description": 9,
+    "photo": 13,
+    "evidence done": 9,
+    "anonymous": 11,
+    "send": 26,
 }
 
 
@@ -76,8 +80,7 @@ async def test_a_full_report_stays_within_its_budget_of_hand_offs_to_sqlite(
         await handled(world)
         measured[name] = counter.take("update")
     await world.sim.wait_for_message(HA_LONG_CHAT, contains="Hạ Long")
-    total = sum(measured.values())
-    print(f"hand-offs per update: {measured}, total {total}, {total / len(steps):.2f} a step")
-    print(f"delivery: {counter.counts['delivery']}")
     assert all(count > 0 for count in measured.values()), measured
-    assert measured == BUDGET
+    # The measured value, not a bound: a step that needs more fails, and one that needs fewer
+    # lowers its budget here (and its line in docs/performance.md).
+    assert measured == BUDGET, f"{measured}, {sum(measured.values())} in all"
