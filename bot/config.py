@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-import holidays
-
 # DATA_KEY_ENV: a Fernet key (or "NEW,OLD" while replacing one) for contacts at rest.
 from bot.sealing import DATA_KEY_ENV, parse_data_key, secure_database_file
+from bot.workdays import working_day_problem
 
 TOKEN_ENV = "LIEMCHINH_TOKEN"
 
@@ -122,8 +121,9 @@ class SlaConfig:
     # Days after resolution during which the citizen may answer "not resolved".
     reopen_days: int = 7
     remind_hours_before: int = 24
-    # Public holidays are computed (public_holidays); these are the government's yearly
-    # arrangement on top of them: weekdays given off, and weekend days made working days.
+    # Public holidays are computed (bot.workdays); these are the government's yearly
+    # arrangement, which overrides them: days given off, and days worked (a weekend day, or a
+    # holiday moved). No date is in both.
     extra_days_off: frozenset[date] = frozenset()
     working_days: frozenset[date] = frozenset()
 
@@ -658,13 +658,17 @@ def _parse_sla(table: Mapping[str, Any], path: Path) -> SlaConfig:
         return value
 
     # `holidays`, the key's name before public holidays were computed, still adds days off.
-    days_off = frozenset(
-        _date_list(table.get("extra_days_off", []), path, "sla.extra_days_off")
-        + _date_list(table.get("holidays", []), path, "sla.holidays")
-    )
+    listed_off = {
+        day: "sla.holidays" for day in _date_list(table.get("holidays", []), path, "sla.holidays")
+    }
+    listed_off |= {
+        day: "sla.extra_days_off"
+        for day in _date_list(table.get("extra_days_off", []), path, "sla.extra_days_off")
+    }
+    days_off = frozenset(listed_off)
     working = frozenset(_date_list(table.get("working_days", []), path, "sla.working_days"))
     for day in sorted(working):
-        _check_working_day(day, days_off, path)
+        _check_working_day(day, listed_off, path)
     return SlaConfig(
         acknowledge_working_days=number("acknowledge_working_days"),
         resolve_days=number("resolve_days"),
@@ -676,28 +680,11 @@ def _parse_sla(table: Mapping[str, Any], path: Path) -> SlaConfig:
     )
 
 
-def public_holidays(year: int) -> dict[date, str]:
-    """Return Vietnam's public holidays and days off in lieu in `year`, with English names."""
-    # The package computes the lunar holidays (Tết, Hùng Kings' day), the days off in lieu of a
-    # holiday on a weekend (Labour Code 2019, art. 112(3)) and the swaps it knows of; those are
-    # days off for public offices too. A make-up Saturday it does not give: see working_days.
-    return dict(holidays.country_holidays("VN", years=year, language="en_US"))
-
-
-def _check_working_day(day: date, days_off: frozenset[date], path: Path) -> None:
-    """Refuse a make-up working day that is not a weekend day, or that is a day off."""
-    # Only a Saturday or Sunday can be made a working day; a weekday listed here is a typo, and
-    # a holiday listed here contradicts the calendar rather than the weekend.
-    key = "sla.working_days"
-    if day.weekday() < 5:
-        raise ConfigError(
-            path, key, f"{day} is a {day:%A}: only a Saturday or Sunday can be made a working day"
-        )
-    name = public_holidays(day.year).get(day)
-    if name is not None:
-        raise ConfigError(path, key, f"{day} is a public holiday ({name})")
-    if day in days_off:
-        raise ConfigError(path, key, f"{day} is also listed as a day off")
+def _check_working_day(day: date, listed_off: Mapping[date, str], path: Path) -> None:
+    """Refuse a make-up working day that is also a day off, or that is a working day anyway."""
+    problem = working_day_problem(day, listed_off)
+    if problem is not None:
+        raise ConfigError(path, "sla.working_days", problem)
 
 
 def _parse_privacy(table: Mapping[str, Any], path: Path) -> PrivacyConfig:

@@ -663,7 +663,7 @@ async def refuse_banned(update: Update, context: BotContext) -> None:
     chat = update.effective_chat
     if user is None or chat is None or chat.type != ChatType.PRIVATE:
         return
-    state = await context.db.admin.ban_state(user.id)
+    state = context.ban if context.ban_read else await context.db.admin.ban_state(user.id)
     if state is None:
         return
     # Privacy rights hold for everyone: a banned person may still see and erase their data.

@@ -33,7 +33,11 @@ async def remember_user(update: Update, context: BotContext) -> None:
         return
     default = pick_locale(user.language_code, context.settings.default_locale)
     try:
-        context.locale, _consented = await context.db.users.get_or_create_user(user.id, default)
+        # The ban is read here with the language (one query), for `admin.refuse_banned` next.
+        context.locale, _consented, context.ban = await context.db.users.get_or_create_with_ban(
+            user.id, default
+        )
+        context.ban_read = True
     except StorageError:
         # Still answer in a sensible language; the handler will meet the error itself.
         context.locale = default

@@ -148,7 +148,7 @@ async def answer_pressed(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None
     pressed = ReportAnswer.parse(query.data)
-    draft = await context.db.drafts.get_draft(_user_id(update))
+    draft, files = await context.db.drafts.get_draft_and_files(_user_id(update))
     if pressed is None or draft is None or pressed.question != draft.step:
         # A button of an earlier question, of a report already sent, or forged data.
         stale = await _answer_press(update, context._(texts.NOT_ACTIVE))
@@ -159,7 +159,7 @@ async def answer_pressed(update: Update, context: BotContext) -> None:
             # shows, which changes nothing.)
             await ask(context, draft, pressed=stale)
         return
-    await _apply(update, context, draft, Answer(choice=pressed.value))
+    await _apply(update, context, draft, Answer(choice=pressed.value), files)
 
 
 async def unit_browse(update: Update, context: BotContext) -> None:
@@ -183,15 +183,20 @@ async def message_received(update: Update, context: BotContext) -> None:
     """Take a message as the answer to the current question; without a report, point to help."""
     message = update.message
     assert message is not None
-    draft = await context.db.drafts.get_draft(_user_id(update))
+    draft, files = await context.db.drafts.get_draft_and_files(_user_id(update))
     if draft is None:
         await common.unknown(update, context)
         return
-    await _apply(update, context, draft, answer_from(message, _user_id(update)))
+    await _apply(update, context, draft, answer_from(message, _user_id(update)), files)
 
 
-async def _apply(update: Update, context: BotContext, draft: Draft, answer: Answer) -> None:
-    """Apply one answer through the core, store what changed, then reply."""
+async def _apply(
+    update: Update, context: BotContext, draft: Draft, answer: Answer, files: int
+) -> None:
+    """Apply one answer through the core, store what changed, then reply.
+
+    `files` is the draft's count of files, read with it.
+    """
     if draft.answered_by == update.update_id or draft.unseen:
         # Handled before (replayed after a crash), or sent without the current question seen:
         # the question is shown (again), and what was sent is not taken as its answer.
@@ -201,7 +206,7 @@ async def _apply(update: Update, context: BotContext, draft: Draft, answer: Answ
             await context.db.drafts.save_draft(draft)
         await _ask_stored(context, draft, pressed=pressed)
         return
-    asked = await current_question(context, draft)
+    asked = question(draft, files)
     outcome = await context.conversation.apply(draft, answer, asked.files)
     if outcome.problem is not None:
         await _refused(update, context, draft, asked, outcome)

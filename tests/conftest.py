@@ -20,6 +20,7 @@ from bot.core.conversation import CONFIRM, Step
 from bot.core.domain import VN_TZ
 from bot.core.outbox import AlertPayload, Outgoing
 from bot.sim import BotApiSimulator, SimUser
+from bot.sim.zalo import ZaloSimulator
 from bot.store.repository import Repository
 from bot.telegram.callbacks import ReportAnswer
 from tests.pgserver import PostgresServer, binaries
@@ -356,3 +357,10 @@ async def press_data(world: World, user: SimUser, message: dict[str, Any], data:
     query = await user.press(current(world, message), data, check_button=False)
     answer = await world.sim.wait_for_callback_answer(query["id"])
     return str(answer.get("text") or "")
+
+
+@pytest.fixture
+async def zsim() -> AsyncIterator[ZaloSimulator]:
+    """The Zalo Bot API simulator, on 127.0.0.1."""
+    async with ZaloSimulator() as simulator:
+        yield simulator

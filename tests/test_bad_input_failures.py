@@ -122,6 +122,19 @@ class FailingWrites:
         self._check(sql)
         return await self._real.executemany(sql, parameters)
 
+    async def executescript(self, script: str) -> Any:
+        # A write that may be lost goes in one script with its PRAGMAs (Database.write_one):
+        # it fails where its statement would, after the first PRAGMA ran, as in SQLite.
+        statements = script.split(";")
+        for n, statement in enumerate(statements):
+            try:
+                self._check(statement)
+            except sqlite3.OperationalError:
+                if n:
+                    await self._real.executescript(";".join(statements[:n]))
+                raise
+        return await self._real.executescript(script)
+
 
 @contextlib.asynccontextmanager
 async def failing(

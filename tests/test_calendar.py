@@ -132,6 +132,57 @@ def test_a_make_up_saturday_counts_as_a_working_day(example: Calendar) -> None:
     assert acknowledge_deadline(vn(2026, 8, 21, 15), sla, example) == vn(2026, 8, 26)
 
 
+def arranged(tmp_path: Path, sla: str) -> Calendar:
+    """Return the calendar of a configuration whose `[sla]` table is `sla`."""
+    path = tmp_path / "config.toml"
+    path.write_text(f'[storage]\ndatabase = "bot.db"\n[sla]\n{sla}\n', encoding="utf-8")
+    return Calendar.from_sla(load_settings(path, require_token=False).sla)
+
+
+def test_a_listed_working_day_overrides_the_computed_holidays(tmp_path: Path) -> None:
+    sla = SlaConfig()
+    plain = Calendar.from_sla(sla)
+    # Suppose the government had offices work Reunification Day, Thursday 30 April 2026.
+    worked = arranged(tmp_path, "working_days = [2026-04-30]")
+    assert not plain.is_working_day(date(2026, 4, 30))
+    assert worked.is_working_day(date(2026, 4, 30))
+    # Received Wednesday 29 April: without it, 30 April and 1 May are off and the three days
+    # are Monday 4 to Wednesday 6 May; with it, Thursday 30, Monday 4 and Tuesday 5.
+    assert acknowledge_deadline(vn(2026, 4, 29, 10), sla, plain) == vn(2026, 5, 7)
+    assert acknowledge_deadline(vn(2026, 4, 29, 10), sla, worked) == vn(2026, 5, 6)
+    # A period ending on the listed holiday ends on it instead of moving to Monday 4 May.
+    assert resolve_deadline(vn(2026, 3, 31, 9), sla, plain) == vn(2026, 5, 5)
+    assert resolve_deadline(vn(2026, 3, 31, 9), sla, worked) == vn(2026, 5, 1)
+    # Labour Day, not listed, stays off.
+    assert not worked.is_working_day(date(2026, 5, 1))
+
+
+def test_a_listed_weekend_day_is_worked_holiday_or_not(tmp_path: Path) -> None:
+    sla = SlaConfig()
+    # Saturday 2 May 2026, a plain weekend day; Sunday 26 April, Hùng Kings' day itself (the
+    # Monday after it is the day off in lieu, and stays off).
+    worked = arranged(tmp_path, "working_days = [2026-04-30, 2026-05-02, 2026-04-26]")
+    assert worked.is_working_day(date(2026, 5, 2))
+    assert worked.is_working_day(date(2026, 4, 26))
+    assert not worked.is_working_day(date(2026, 4, 27))
+    assert not worked.is_working_day(date(2026, 5, 3))  # Sunday, not listed
+    # Received Wednesday 29 April: Thursday 30, Saturday 2 May, Monday 4.
+    assert acknowledge_deadline(vn(2026, 4, 29, 10), sla, worked) == vn(2026, 5, 5)
+    # Received Friday 24 April: Sunday 26, then Tuesday 28 and Wednesday 29.
+    assert acknowledge_deadline(vn(2026, 4, 24, 10), sla, worked) == vn(2026, 4, 30)
+
+
+def test_extra_days_off_stay_off_beside_working_days(tmp_path: Path) -> None:
+    calendar = arranged(
+        tmp_path, "extra_days_off = [2026-04-29]\nworking_days = [2026-04-30, 2026-05-02]"
+    )
+    assert not calendar.is_working_day(date(2026, 4, 29))
+    assert calendar.is_working_day(date(2026, 4, 30))
+    assert calendar.is_working_day(date(2026, 5, 2))
+    # Received Tuesday 28 April: Thursday 30, Saturday 2 May, Monday 4.
+    assert acknowledge_deadline(vn(2026, 4, 28, 10), SlaConfig(), calendar) == vn(2026, 5, 5)
+
+
 def test_deadlines_across_tet_2026(example: Calendar) -> None:
     sla = SlaConfig()
     # Received Thursday 12 February: Friday 13, then Monday 23 and Tuesday 24 after Tết.

@@ -168,17 +168,23 @@ def test_sla_keys_are_optional(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         (lambda t: t + "\n[sla]\nholidays = 2026-01-01", "sla.holidays", "list of dates"),
         (lambda t: t + "\n[sla]\nextra_days_off = ['2/1/2026']", "sla.extra_days_off", "2/1"),
         (lambda t: t + "\n[sla]\nworking_days = 2026-01-10", "sla.working_days", "list"),
-        # A make-up working day is a weekend day that is not a holiday.
-        (lambda t: t + "\n[sla]\nworking_days = [2026-01-09]", "sla.working_days", "Friday"),
+        # A make-up working day is one that would be off otherwise: a weekday that is no
+        # holiday is a typo.
         (
-            lambda t: t + "\n[sla]\nworking_days = [2026-04-26]",
+            lambda t: t + "\n[sla]\nworking_days = [2026-01-09]",
             "sla.working_days",
-            "2026-04-26 is a public holiday (Hung Kings",
+            "2026-01-09 is a Friday and no public holiday: it is a working day already",
         ),
+        # One date in both lists is refused, whichever name the days off are listed under.
         (
             lambda t: t + "\n[sla]\nworking_days = [2026-02-14]\nextra_days_off = [2026-02-14]",
             "sla.working_days",
-            "also listed as a day off",
+            "2026-02-14 is also listed in sla.extra_days_off: a day is either worked or off",
+        ),
+        (
+            lambda t: t + "\n[sla]\nworking_days = [2026-04-30]\nholidays = [2026-04-30]",
+            "sla.working_days",
+            "2026-04-30 is also listed in sla.holidays",
         ),
         (
             lambda t: t + "\n[sla]\nholidays = [2026-01-01, '30/04/2026']",
@@ -246,6 +252,10 @@ def test_database_folder_is_created(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         (GOOD.replace("[bot]", "[bot]\ntypo = 1"), "bot.typo"),
         (GOOD + "\n[sla]\nholidays = ['1/1/2026']\n", "sla.holidays"),
         (GOOD + "\n[sla]\nworking_days = [2026-01-12]\n", "sla.working_days"),
+        (
+            GOOD + "\n[sla]\nworking_days = [2026-09-02]\nextra_days_off = [2026-09-02]\n",
+            "sla.working_days: 2026-09-02 is also listed in sla.extra_days_off",
+        ),
     ],
 )
 def test_cli_exits_2_with_one_line(

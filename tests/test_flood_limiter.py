@@ -228,3 +228,53 @@ async def test_calls_that_send_nothing_pass_straight_through(limiter: FloodLimit
         *(send(limiter, calls, f"u{n}", PERSON, endpoint="getUpdates") for n in range(10))
     )
     assert now() - started < 0.2
+
+
+async def test_chats_whose_limits_recovered_are_forgotten(
+    limiter: FloodLimiter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(limits, "FORGET_EVERY", 10)
+    calls = Calls()
+    people = [PERSON + n for n in range(1, 9)]
+    await asyncio.gather(*(send(limiter, calls, "p", person) for person in people))
+    await send(limiter, calls, "g", GROUP)
+    assert limiter.tracked_chats() == len(people) + 1
+    # A person's bucket is full again after three quiet seconds; a group's minute is past.
+    await asyncio.sleep(limits.GROUP_WINDOW + 1)
+    # The tenth chat slot forgets what recovered, then counts itself.
+    await send(limiter, calls, "again", PERSON + 1)
+    assert limiter.tracked_chats() == 1
+    # Forgotten means as good as new: a burst of three at once.
+    started = now()
+    await asyncio.gather(*(send(limiter, calls, f"b{n}", PERSON + 2) for n in range(3)))
+    assert max(at for name, at in calls.done if name.startswith("b")) - started < 0.5
+
+
+async def test_no_second_at_telegrams_end_holds_more_than_the_budget_whatever_the_transit(
+    limiter: FloodLimiter,
+) -> None:
+    arrived: list[float] = []
+
+    def slow(delay: float) -> Any:
+        async def run() -> bool:
+            # Telegram counts the message when it gets there: here, at the end of its way.
+            await asyncio.sleep(delay)
+            arrived.append(now())
+            return True
+
+        return run
+
+    async def call(n: int, delay: float) -> None:
+        await limiter.process_request(slow(delay), (), {}, "sendMessage", {"chat_id": n}, None)
+
+    # A second's worth of slow messages, then as many quick ones: counted from the moment each
+    # was let go, the quick ones would land together with the slow ones.
+    first = [asyncio.create_task(call(700400 + n, 0.8)) for n in range(20)]
+    await asyncio.sleep(0.01)
+    second = [asyncio.create_task(call(700500 + n, 0.0)) for n in range(20)]
+    await asyncio.gather(*first, *second)
+    arrived.sort()
+    busiest = max(
+        sum(1 for t in arrived[i:] if t < start + 1.0) for i, start in enumerate(arrived)
+    )
+    assert busiest <= 20, arrived

@@ -92,6 +92,35 @@ async def test_a_replayed_update_is_stored_and_handled_once(
         assert len(sim.messages(731002)) == 1
 
 
+async def test_an_update_answered_as_the_bot_stops_is_not_answered_again_at_the_next_start(
+    sim: BotApiSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sim.add_user(731003, "Hoà")
+    raw = help_update(10_000_001, 731003, "Hoà")
+    settings = make_settings(sim, tmp_path)
+    app = build_application(settings, clock=FakeClock())
+    async with running(app):
+        db = app.bot_data["services"].db
+        deleting = asyncio.Event()
+
+        async def stuck(update_id: int) -> None:
+            # The reply went out; the bot is told to stop while the row's deletion is on its way.
+            deleting.set()
+            await asyncio.Event().wait()
+
+        monkeypatch.setattr(db.inbound, "update_handled", stuck)
+        await db.inbound.store_updates([(10_000_001, json.dumps(raw))])
+        await asyncio.wait_for(deleting.wait(), 10)
+        assert len(sim.messages(731003)) == 1
+    # Leaving `running` stopped the bot: the cut-short deletion was finished on the way out.
+    monkeypatch.undo()
+    again = build_application(settings, clock=FakeClock())
+    async with running(again):
+        assert await again.bot_data["services"].db.inbound.unhandled_updates() == []
+        await asyncio.sleep(0.5)
+    assert len(sim.messages(731003)) == 1
+
+
 async def test_webhook_needs_the_secret_and_answers_after_storing(
     sim: BotApiSimulator, tmp_path: Path
 ) -> None:

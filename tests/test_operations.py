@@ -100,6 +100,21 @@ async def test_check_reports_a_config_error_like_run(tmp_path: Path) -> None:
     assert code == 2 and f"{config}: sla.working_days: 2026-01-12 is a Monday" in err
 
 
+async def test_check_refuses_a_day_both_worked_and_off(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[telegram]\ntoken = "1:A"\n[storage]\ndatabase = "bot.db"\n[sla]\n'
+        "extra_days_off = [2026-01-02]\nworking_days = [2026-01-10, 2026-01-02]\n"
+    )
+    code, out, err = await liemchinh("check", "--config", str(config))
+    assert code == 2 and out == ""
+    assert err.strip().splitlines() == [
+        f"liemchinh: configuration error: {config}: sla.working_days: 2026-01-02 is also listed"
+        " in sla.extra_days_off: a day is either worked or off; remove it from one of the two"
+        " lists"
+    ]
+
+
 # -- start-up: no framework warning, either log format ---------------------------------------
 
 

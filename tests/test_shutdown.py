@@ -123,4 +123,15 @@ async def test_sigterm_under_load_loses_nothing_and_repeats_nothing(
         person.id: (sim.count("sendMessage", person.id), sim.count("editMessageText", person.id))
         for person in [*people, reference]
     }
-    assert set(sends.values()) == {sends[reference.id]}, sends
+    assert set(sends.values()) == {sends[reference.id]}, {
+        person.id: calls_to(sim, person.id) for person in [*people, reference]
+    }
+
+
+def calls_to(sim: BotApiSimulator, chat_id: int) -> list[str]:
+    """Return the calls a chat received, method and text's start, for a failure's message."""
+    return [
+        f"{name}: {str(params.get('text') or params.get('caption') or '')[:50]}"
+        for name, params in sim.calls
+        if params.get("chat_id") == chat_id
+    ]

@@ -212,6 +212,10 @@ async def test_not_resolved_reopens_within_the_window_only(
             await citizen.get("/status")
             page = await citizen.post("/status", {"code": first, "key": first_key})
             assert 'value="reopen"' in page.text
+            # Asked once, above its two answers; the history names no deadline that has ended.
+            assert page.text.count("thực sự được giải quyết chưa?") == 1, page.text
+            assert "Hạn giải quyết: -" not in page.text
+            assert "của bạn đã được UBND phường Hạ Long tiếp nhận.</li>" in page.text
             mark = len(world.sim.messages(HA_LONG_CHAT))
             await citizen.post("/status", {"code": first, "key": first_key, "action": "reopen"})
             report = await world.db.reports.report_by_code(first.replace("-", ""))

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from bot.core.conversation import Step
 from bot.core.domain import FIRST_INTERNAL_ID, Channel, Status
@@ -33,12 +32,6 @@ from tests.zalo_helpers import SECRET, ZaloCitizen, channel_of, code_in, jpeg, z
 
 OFFICER_HL = 900102
 DESCRIPTION = "Cán bộ một cửa yêu cầu nộp thêm giấy tờ <không có> trong quy định & hẹn lại."
-
-
-@pytest.fixture
-async def zsim() -> ZaloSimulator:
-    async with ZaloSimulator() as simulator:
-        yield simulator  # type: ignore[misc]
 
 
 async def walk_to_evidence(citizen: ZaloCitizen) -> None:
@@ -179,6 +172,9 @@ async def test_resolution_confirmed_and_rated(
         await officer.send("Đã trả hồ sơ đúng hạn.", chat_id=HA_LONG_CHAT, reply_to=prompt)
         verdict = await zsim.wait_for(citizen.id, "Đã trả hồ sơ đúng hạn.", after=mark)
         assert code in verdict["text"]
+        # The notice asks the question once, its numbered answers follow.
+        told = "\n\n".join(m.get("text") or "" for m in zsim.sent(citizen.id)[mark:])
+        assert told.count("thực sự được giải quyết") == 1, told
         rating = await citizen.say("1", expect="1 (")
         assert code in rating
         await citizen.say("5", expect="ghi nhận")

@@ -19,12 +19,6 @@ from tests.web_helpers import WebCitizen
 from tests.zalo_helpers import ZaloCitizen, code_in, jpeg, web_port, zalo_world
 
 
-@pytest.fixture
-async def zsim() -> ZaloSimulator:
-    async with ZaloSimulator() as simulator:
-        yield simulator  # type: ignore[misc]
-
-
 async def test_a_named_zalo_report_edited_at_the_review_is_sealed(
     sim: BotApiSimulator,
     zsim: ZaloSimulator,

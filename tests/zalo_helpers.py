@@ -65,7 +65,13 @@ async def zalo_world(
         extra["media_url"] = f"http://127.0.0.1:{port}/zalo"
     config = zalo_config(zsim, **extra)
     # Zalo's webhook and photos are served by the one web server, on a port known beforehand.
-    web = dataclasses.replace(settings.web, enabled=web_pages, listen="127.0.0.1", port=port)
+    web = dataclasses.replace(
+        settings.web,
+        enabled=web_pages,
+        listen="127.0.0.1",
+        port=port,
+        public_url=f"http://127.0.0.1:{port}" if web_pages else None,
+    )
     settings = dataclasses.replace(settings, zalo=config, web=web)
     app = build_application(settings, clock=clock)
     async with running(app):

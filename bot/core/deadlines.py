@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from datetime import date, datetime, time, timedelta
 
-from bot.config import SlaConfig, public_holidays
+from bot.config import SlaConfig
 from bot.core.domain import VN_TZ, local_today
+from bot.workdays import public_holidays
 
 # Vietnam has no daylight saving, so a local day is always exactly this long.
 _DAY_SECONDS = 86_400.0
@@ -24,7 +25,8 @@ class Calendar:
         working_days: Collection[date] = (),
     ) -> None:
         # `holidays` gives one year's public holidays; the government's yearly arrangement
-        # (days off given on weekdays, Saturdays worked to make up for them) overrides it.
+        # (days given off, days worked to make up for them: a weekend day, or a holiday moved)
+        # overrides it. The configuration keeps a date out of both lists.
         self._holidays = holidays
         self._years: dict[int, frozenset[date]] = {}
         self.extra_days_off = frozenset(extra_days_off)

@@ -3,6 +3,8 @@
 A receipt is one JSON file: `{"receipt": {...}, "signature": "<base64>"}`. The signature is
 Ed25519 over the canonical serialisation of "receipt" (keys sorted, no spaces, UTF-8), made
 with the deployment's key, which is generated on first start and kept beside the database.
+The same receipt also has a text form for channels that carry only text (Zalo): one line of
+ASCII JSON, which survives being copied from a chat and pasted, in one piece or several.
 `verify` is a pure function so that every channel (the command line, the web) checks the same
 way, against the deployment's public key, never against a key the file itself names.
 """
@@ -81,17 +83,16 @@ class Verdict:
 
 
 def verify(data: bytes, public_key: bytes) -> Verdict:
-    """Check a receipt file against the deployment's raw 32-byte Ed25519 public key."""
-    try:
-        body = json.loads(data.decode("utf-8"))
-        document = body["receipt"]
-        signature = base64.b64decode(body["signature"], validate=True)
-        if not isinstance(document, dict) or set(body) != {"receipt", "signature"}:
-            raise ValueError("unexpected layout")
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+    """Check a receipt (its file or its text form) against the deployment's raw 32-byte
+    Ed25519 public key."""
+    # The text form has no line break of its own: any there joined the pieces it was sent in.
+    joined = data.replace(b"\r", b"").replace(b"\n", b"")
+    parsed = _parse(data) or _parse(joined)
+    if parsed is None:
         return Verdict(False, "not a receipt: unreadable", code="unreadable")
+    document, signature = parsed
     # Whitespace between keys is not signed, but anything else must be exactly what was.
-    if data != sign_layout(document, signature):
+    if data != sign_layout(document, signature) and joined != text_layout(document, signature):
         return Verdict(False, "invalid: the file was changed", code="changed")
     try:
         Ed25519PublicKey.from_public_bytes(public_key).verify(signature, canonical(document))
@@ -100,6 +101,19 @@ def verify(data: bytes, public_key: bytes) -> Verdict:
             False, "invalid: not signed by this deployment's key, or changed", code="key"
         )
     return Verdict(True, f"valid: report {document.get('code')} as stored", document)
+
+
+def _parse(data: bytes) -> tuple[dict[str, Any], bytes] | None:
+    """Return a receipt's document and signature, or None if it is not laid out as one."""
+    try:
+        body = json.loads(data.decode("utf-8"))
+        document = body["receipt"]
+        signature = base64.b64decode(body["signature"], validate=True)
+        if not isinstance(document, dict) or set(body) != {"receipt", "signature"}:
+            raise ValueError("unexpected layout")
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        return None
+    return document, signature
 
 
 # What a receipt states that the stored report must still say; the unit's name is left out,
@@ -124,6 +138,26 @@ def sign_layout(document: Mapping[str, Any], signature: bytes) -> bytes:
     """Return the exact bytes `sign` writes for a document and a signature."""
     body = {"receipt": dict(document), "signature": base64.b64encode(signature).decode("ascii")}
     return json.dumps(body, ensure_ascii=False, indent=2, sort_keys=True).encode("utf-8") + b"\n"
+
+
+def text_layout(document: Mapping[str, Any], signature: bytes) -> bytes:
+    """Return the text form of a receipt: one line of ASCII JSON, keys sorted, no spaces.
+
+    ASCII (non-ASCII letters as \\u escapes) so that no chat, keyboard or browser can change it
+    by normalising Vietnamese letters; one line so that it can be cut into messages anywhere.
+    """
+    body = {"receipt": dict(document), "signature": base64.b64encode(signature).decode("ascii")}
+    return json.dumps(body, ensure_ascii=True, sort_keys=True, separators=(",", ":")).encode(
+        "ascii"
+    )
+
+
+def receipt_text(receipt: bytes) -> str:
+    """Return a receipt file (as `sign` writes it) in its text form, signed the same."""
+    parsed = _parse(receipt)
+    if parsed is None:
+        raise ValueError("not a receipt")
+    return text_layout(*parsed).decode("ascii")
 
 
 # -- the deployment's key ------------------------------------------------------------------------

@@ -32,18 +32,24 @@ def status_notice(
     note: str | None,
     _: Gettext,
     locale: str,
+    *,
+    history: bool = False,
 ) -> str | None:
     """Return the notice for one step of the report's handling, None for a step not told.
 
     `unit` is the unit the step leaves the report with, `from_unit` the one a transfer took it
-    from, `note` what the officer wrote (a resolution, a reason for declining).
+    from, `note` what the officer wrote (a resolution, a reason for declining). In a `history`
+    of past steps the notice asks nothing and names no deadline: the deadline it would name is
+    today's, not the one the step set, and the verdict is asked once, below the history.
     """
     values = {
         "code": code_html(report.code),
         "unit": shown(unit, UNIT_NAME),
         "note": shown(note, NOTE),
     }
-    if action == "acknowledged":
+    if action == "acknowledged" and history:
+        text = _("✅ Your report %(code)s has been acknowledged by %(unit)s.")
+    elif action == "acknowledged":
         values["date"] = deadline_date(report, locale)
         text = _(
             "✅ Your report %(code)s has been acknowledged by %(unit)s."
@@ -57,17 +63,17 @@ def status_notice(
             "↪️ Your report %(code)s has been transferred from %(from)s to %(unit)s,"
             " the unit responsible for it."
         )
+    elif action == "extended" and history:
+        text = _("⏳ %(unit)s has extended the deadline for your report %(code)s once.")
     elif action == "extended":
         values["date"] = deadline_date(report, locale)
         text = _(
             "⏳ %(unit)s has extended the deadline for your report %(code)s once, to %(date)s."
         )
     elif action == "resolved":
-        text = _(
-            "🏁 %(unit)s says your report %(code)s is resolved.\n"
-            "Resolution: %(note)s\n\n"
-            "Is the problem really resolved?"
-        )
+        text = _("🏁 %(unit)s says your report %(code)s is resolved.\nResolution: %(note)s")
+        if not history:
+            text += "\n\n" + verdict_question(_)
     elif action == "declined":
         values["reason"] = escape(decline_label(report.decline_reason, _))
         text = _(
@@ -193,3 +199,8 @@ def privacy_notice(policy: PrivacyConfig, _: Gettext) -> str:
         ),
     ]
     return "\n\n".join(paragraphs)
+
+
+def verdict_question(_: Gettext) -> str:
+    """Ask the reporter whether a report said to be resolved really is."""
+    return _("Is the problem really resolved?")

@@ -321,7 +321,7 @@ def problem_text(question: Question, outcome: Outcome, _: Gettext) -> str:
             " file or a shorter video."
         )
     if problem is Problem.TOO_MANY_FILES:
-        return _("This report already has %(max)d files, the most it can carry. Press Done.") % {
+        return _("This report already has %(max)d files, the most it can carry. Choose Done.") % {
             "max": details["max"]
         }
     # NO_UNIT_FOUND
@@ -355,7 +355,7 @@ def browse_all(_: Gettext) -> str:
 
 def files_so_far(count: int, _: Gettext) -> str:
     """Acknowledge a file added to the evidence."""
-    return _("Files received so far: %(count)d. Send more, or press Done.") % {"count": count}
+    return _("Files received so far: %(count)d. Send more, or choose Done.") % {"count": count}
 
 
 def files_removed(_: Gettext) -> str:

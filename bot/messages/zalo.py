@@ -105,6 +105,7 @@ def help_text(_: Gettext) -> str:
             "Commands (Vietnamese or English):\n"
             "/baocao or /report: start a report\n"
             "/trangthai CODE or /status CODE: the status of one of your reports\n"
+            "/bienlai CODE or /receipt CODE: the signed receipt of one of your reports\n"
             "/cuatoi or /myreports: all your reports\n"
             "/ngonngu or /language: Vietnamese or English\n"
             "/huy or /cancel: stop the report in progress\n"
@@ -116,8 +117,55 @@ def help_text(_: Gettext) -> str:
 
 
 def receipt_tail(code: str, _: Gettext) -> str:
-    """Say how to follow a report on Zalo, under its tracking code."""
-    return _("On Zalo, send /trangthai %(code)s to see its status.") % {"code": code}
+    """Say how to follow a report on Zalo and get its signed receipt, under its tracking code."""
+    return _(
+        "On Zalo, send /trangthai %(code)s to see its status, and /bienlai %(code)s for a"
+        " signed receipt proving what you sent and when, without naming you."
+    ) % {"code": code}
+
+
+def receipt_usage(_: Gettext) -> str:
+    """Explain /bienlai without a code."""
+    return _("Send /bienlai followed by the tracking code, for example: /bienlai ABCD-EFGH")
+
+
+def receipt_waiting(code: str, _: Gettext) -> str:
+    """Say that some evidence could not be fingerprinted yet, so no receipt can be made."""
+    return _(
+        "Some evidence of this report could not be read yet. Please send /bienlai %(code)s"
+        " again later."
+    ) % {"code": code}
+
+
+def receipt_intro(code: str, parts: int, key: str, page: str | None, _: Gettext) -> str:
+    """Introduce the signed receipt sent as text after it: what it proves, how to keep it and
+    how to check it (HTML)."""
+    values = {"code": escape(code), "parts": parts, "key": escape(key)}
+    if parts > 1:
+        head = _(
+            "🧾 Signed receipt of report %(code)s: it proves what was sent and when, without"
+            " naming you. It is too long for one message and follows in %(parts)d messages:"
+            " keep them all exactly as they are, and paste them one after another, in order."
+        )
+    else:
+        head = _(
+            "🧾 Signed receipt of report %(code)s: it proves what was sent and when, without"
+            " naming you. Keep the next message exactly as it is: copy it whole, change nothing."
+        )
+    lines = [head % values]
+    if page:
+        lines.append(
+            # The address ends the line: a link read with a full stop after it would break.
+            _("Anyone can check it by pasting it on this page:\n%(page)s") % {"page": escape(page)}
+        )
+    lines.append(
+        _(
+            "It can also be checked offline with: liemchinh verify RECEIPT --key %(key)s (the"
+            " public key of this service)."
+        )
+        % values
+    )
+    return "\n".join(lines)
 
 
 def question_tail(_: Gettext) -> str:
@@ -133,11 +181,6 @@ def which_report(_: Gettext) -> str:
 def answer_sent(code: str, _: Gettext) -> str:
     """Confirm that an answer went to the unit."""
     return _("Your answer was sent to the unit handling report %(code)s.") % {"code": code}
-
-
-def verdict_question(code: str, _: Gettext) -> str:
-    """Ask whether a resolved report really is resolved."""
-    return _("Is report %(code)s really resolved?") % {"code": code}
 
 
 def verdict_choices(_: Gettext) -> tuple[str, str]:

@@ -242,7 +242,10 @@ async def memory_phase(sim: BenchSimulator, bot: Process, count: int, database: 
     """Leave `count` citizens mid-report; the bot's memory growth per open conversation.
 
     The first tenth warms the bot up (code paths run once, SQLite's page cache, allocator
-    arenas) and is left out of the growth, which is then what each further one costs.
+    arenas) and is left out of the growth, which is then what each further one costs. Both
+    parts open conversations with as many citizens at once: with more at once in the measured
+    part, the growth would be the memory of more updates in flight (which the allocator keeps
+    for later), not what each conversation holds.
     """
     users = [sim.add_user(OPEN_BASE + i, f"Mở {i}") for i in range(count)]
     start = bot.stats()
@@ -250,6 +253,9 @@ async def memory_phase(sim: BenchSimulator, bot: Process, count: int, database: 
 
     async def one(index: int) -> bool:
         return await Citizen(sim, users[index], 1, 1.5).open_conversation()
+
+    warm = max(1, count // 10)
+    width = min(warm, 200)
 
     async def open_range(first: int, last: int) -> int:
         queue = iter(range(first, last))
@@ -262,10 +268,9 @@ async def memory_phase(sim: BenchSimulator, bot: Process, count: int, database: 
                 ok = await one(index)
                 done += ok
 
-        await asyncio.gather(*(worker() for _ in range(min(last - first, 200))))
+        await asyncio.gather(*(worker() for _ in range(min(last - first, width))))
         return done
 
-    warm = max(1, count // 10)
     opened = await open_range(0, warm)
     await asyncio.sleep(1.0)
     before = bot.stats()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.store.database import Store
+from bot.store.dialect import fetch_one
 
 
 class AdminStore(Store):
@@ -73,31 +74,26 @@ class AdminStore(Store):
     async def ban_state(self, user_id: int) -> bool | None:
         """Return None if not banned, else whether the user was already told."""
         async with self._read() as conn:
-            row = await (
-                await conn.execute("SELECT notified FROM bans WHERE user_id = ?", (user_id,))
-            ).fetchone()
+            row = await fetch_one(conn, "SELECT notified FROM bans WHERE user_id = ?", (user_id,))
         return None if row is None else bool(row["notified"])
 
     async def reporter_of(self, report_id: int) -> int | None:
         """Return who sent a report, while the link is kept; for banning, never shown."""
         async with self._read() as conn:
-            row = await (
-                await conn.execute(
-                    "SELECT user_id FROM reporters WHERE report_id = ?", (report_id,)
-                )
-            ).fetchone()
+            row = await fetch_one(
+                conn, "SELECT user_id FROM reporters WHERE report_id = ?", (report_id,)
+            )
         return int(row["user_id"]) if row else None
 
     async def reporter_banned(self, report_id: int) -> bool:
         """Tell whether the sender of a report, while the link is kept, is banned."""
         async with self._read() as conn:
-            row = await (
-                await conn.execute(
-                    "SELECT 1 FROM reporters JOIN bans ON bans.user_id = reporters.user_id"
-                    " WHERE reporters.report_id = ?",
-                    (report_id,),
-                )
-            ).fetchone()
+            row = await fetch_one(
+                conn,
+                "SELECT 1 FROM reporters JOIN bans ON bans.user_id = reporters.user_id"
+                " WHERE reporters.report_id = ?",
+                (report_id,),
+            )
         return row is not None
 
     async def ban_notified(self, user_id: int) -> None:

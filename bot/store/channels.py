@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.store.coordination import CHANNEL_LOCK, lead
 from bot.store.database import Store
+from bot.store.dialect import fetch_one
 
 # Handled messages are remembered (without their content) this long, to recognise a resend.
 SEEN_SECONDS = 48 * 3600
@@ -74,9 +75,9 @@ class ChannelStore(Store):
     async def get_state(self, user_id: int) -> dict[str, Any]:
         """Return what the person was last shown (empty if nothing)."""
         async with self._read() as conn:
-            row = await (
-                await conn.execute("SELECT state FROM channel_state WHERE user_id = ?", (user_id,))
-            ).fetchone()
+            row = await fetch_one(
+                conn, "SELECT state FROM channel_state WHERE user_id = ?", (user_id,)
+            )
         return dict(json.loads(row["state"])) if row else {}
 
     async def set_state(self, user_id: int, state: dict[str, Any]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.store.database import Store
+from bot.store.dialect import fetch_one
 
 
 class ChatStore(Store):
@@ -21,7 +22,7 @@ class ChatStore(Store):
     async def chat_note(self, chat_id: int) -> str | None:
         """Return what the bot noted about a chat, if anything."""
         async with self._read() as conn:
-            row = await (
-                await conn.execute("SELECT note FROM chat_notes WHERE chat_id = ?", (chat_id,))
-            ).fetchone()
+            row = await fetch_one(
+                conn, "SELECT note FROM chat_notes WHERE chat_id = ?", (chat_id,)
+            )
         return row["note"] if row else None

@@ -58,6 +58,16 @@ class Connection(Protocol):
     def executemany(self) -> Callable[..., Awaitable[Any]]: ...
 
 
+async def fetch_one(conn: Connection, sql: str, parameters: Any = ()) -> Row | None:
+    """Return a statement's first row, or None.
+
+    One call into SQLite's thread, where `execute` and then `fetchone` are two; the statements
+    read with it return one row, or a few at most.
+    """
+    rows = await conn.execute_fetchall(sql, parameters)
+    return next(iter(rows), None)
+
+
 class DialectError(ValueError):
     """A statement uses SQLite SQL outside the subset that PostgreSQL is given too."""
 

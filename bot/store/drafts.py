@@ -10,6 +10,7 @@ import json
 
 from bot.core.domain import Attachment, Draft, ReportFields
 from bot.store.database import Store
+from bot.store.dialect import Row, fetch_one
 from bot.store.rows import ATTACHMENT_SELECT, insert_draft_attachment, to_attachment
 
 
@@ -19,23 +20,24 @@ class DraftStore(Store):
     async def get_draft(self, user_id: int) -> Draft | None:
         """Return the user's unfinished report."""
         async with self._read() as conn:
-            row = await (
-                await conn.execute(
-                    "SELECT user_id, chat_id, step, data FROM drafts WHERE user_id = ?", (user_id,)
-                )
-            ).fetchone()
-        if row is None:
-            return None
-        data = json.loads(row["data"])
-        return Draft(
-            user_id=row["user_id"],
-            chat_id=row["chat_id"],
-            step=row["step"],
-            fields=ReportFields.from_json(data.get("fields", {})),
-            reviewing=bool(data.get("reviewing")),
-            answered_by=data.get("answered_by"),
-            unseen=bool(data.get("unseen")),
-        )
+            row = await fetch_one(
+                conn,
+                "SELECT user_id, chat_id, step, data FROM drafts WHERE user_id = ?",
+                (user_id,),
+            )
+        return _draft(row) if row is not None else None
+
+    async def get_draft_and_files(self, user_id: int) -> tuple[Draft | None, int]:
+        """Return the user's unfinished report and how many files it has, read together."""
+        async with self._read() as conn:
+            row = await fetch_one(
+                conn,
+                "SELECT user_id, chat_id, step, data,"
+                " (SELECT count(*) FROM attachments WHERE draft_user_id = drafts.user_id) AS files"
+                " FROM drafts WHERE user_id = ?",
+                (user_id,),
+            )
+        return (_draft(row), int(row["files"])) if row is not None else (None, 0)
 
     async def save_draft(self, draft: Draft) -> None:
         """Store the draft with its current step, replacing the previous version."""
@@ -48,14 +50,13 @@ class DraftStore(Store):
             },
             ensure_ascii=False,
         )
-        async with self._write() as conn:
-            await conn.execute(
-                "INSERT INTO drafts (user_id, chat_id, step, data, updated_at)"
-                " VALUES (?, ?, ?, ?, ?) ON CONFLICT(user_id) DO UPDATE SET"
-                " chat_id = excluded.chat_id, step = excluded.step, data = excluded.data,"
-                " updated_at = excluded.updated_at",
-                (draft.user_id, draft.chat_id, draft.step, data, self._now()),
-            )
+        await self._write_one(
+            "INSERT INTO drafts (user_id, chat_id, step, data, updated_at)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT(user_id) DO UPDATE SET"
+            " chat_id = excluded.chat_id, step = excluded.step, data = excluded.data,"
+            " updated_at = excluded.updated_at",
+            (draft.user_id, draft.chat_id, draft.step, data, self._now()),
+        )
 
     async def delete_draft(self, user_id: int) -> None:
         """Drop the user's draft and the evidence attached to it."""
@@ -73,13 +74,12 @@ class DraftStore(Store):
         """Attach evidence to the user's draft; return its id."""
         # The same message attached again (its update replayed after a crash) is the same file.
         async with self._write() as conn:
-            row = await (
-                await conn.execute(
-                    "SELECT id FROM attachments WHERE draft_user_id = ? AND chat_id = ?"
-                    " AND message_id = ?",
-                    (user_id, att.chat_id, att.message_id),
-                )
-            ).fetchone()
+            row = await fetch_one(
+                conn,
+                "SELECT id FROM attachments WHERE draft_user_id = ? AND chat_id = ?"
+                " AND message_id = ?",
+                (user_id, att.chat_id, att.message_id),
+            )
             if row is not None:
                 return int(row["id"])
             return await insert_draft_attachment(conn, user_id, att, self._now())
@@ -94,12 +94,23 @@ class DraftStore(Store):
 
     async def clear_draft_attachments(self, user_id: int) -> None:
         """Remove all evidence from the user's draft."""
-        async with self._write() as conn:
-            await conn.execute("DELETE FROM attachments WHERE draft_user_id = ?", (user_id,))
+        await self._write_one("DELETE FROM attachments WHERE draft_user_id = ?", (user_id,))
 
     async def set_attachment_hash(self, attachment_id: int, sha256: str) -> None:
         """Record the SHA-256 of a downloaded piece of evidence."""
-        async with self._write() as conn:
-            await conn.execute(
-                "UPDATE attachments SET sha256 = ? WHERE id = ?", (sha256, attachment_id)
-            )
+        await self._write_one(
+            "UPDATE attachments SET sha256 = ? WHERE id = ?", (sha256, attachment_id)
+        )
+
+
+def _draft(row: Row) -> Draft:
+    data = json.loads(row["data"])
+    return Draft(
+        user_id=row["user_id"],
+        chat_id=row["chat_id"],
+        step=row["step"],
+        fields=ReportFields.from_json(data.get("fields", {})),
+        reviewing=bool(data.get("reviewing")),
+        answered_by=data.get("answered_by"),
+        unseen=bool(data.get("unseen")),
+    )

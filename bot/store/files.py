@@ -10,6 +10,7 @@ from __future__ import annotations
 from bot.core.domain import Actor, Attachment
 from bot.core.outbox import Outgoing
 from bot.store.database import Store
+from bot.store.dialect import fetch_one
 from bot.store.rows import insert_audit, insert_draft_attachment, insert_outbox
 
 
@@ -30,11 +31,9 @@ class FileStore(Store):
     async def attachment_bytes(self, attachment_id: int) -> bytes | None:
         """Return the stored bytes of a piece of evidence, None for a Telegram file."""
         async with self._read() as conn:
-            row = await (
-                await conn.execute(
-                    "SELECT data FROM files WHERE attachment_id = ?", (attachment_id,)
-                )
-            ).fetchone()
+            row = await fetch_one(
+                conn, "SELECT data FROM files WHERE attachment_id = ?", (attachment_id,)
+            )
         return bytes(row["data"]) if row else None
 
     async def add_answer(
@@ -52,12 +51,11 @@ class FileStore(Store):
         # `source` identifies the form that sent it: the same form posted twice is one answer.
         now = self._now()
         async with self._write() as conn:
-            seen = await (
-                await conn.execute(
-                    "SELECT 1 FROM relays WHERE source_chat_id = ? AND source_message_id = ?",
-                    source,
-                )
-            ).fetchone()
+            seen = await fetch_one(
+                conn,
+                "SELECT 1 FROM relays WHERE source_chat_id = ? AND source_message_id = ?",
+                source,
+            )
             if seen is not None:
                 return None
             cur = await conn.execute(
@@ -81,7 +79,5 @@ class FileStore(Store):
     async def relay_bytes(self, relay_id: int) -> bytes | None:
         """Return the stored bytes of a relayed file, None for a Telegram message."""
         async with self._read() as conn:
-            row = await (
-                await conn.execute("SELECT data FROM files WHERE relay_id = ?", (relay_id,))
-            ).fetchone()
+            row = await fetch_one(conn, "SELECT data FROM files WHERE relay_id = ?", (relay_id,))
         return bytes(row["data"]) if row else None

@@ -7,6 +7,7 @@ from typing import Any
 from bot.core.domain import OPEN_STATUSES, Status
 from bot.metrics import OpsFigures
 from bot.store.database import Store
+from bot.store.dialect import fetch_one
 
 # Alerts held for a unit without a usable chat wait for an admin, who has been told; they say
 # nothing about whether delivery works, so the outbox's age leaves them out.
@@ -35,7 +36,7 @@ class HealthStore(Store):
         async with self._read() as conn:
 
             async def one(sql: str, *params: object) -> Any:
-                row = await (await conn.execute(sql, params)).fetchone()
+                row = await fetch_one(conn, sql, params)
                 return row[0] if row is not None else None
 
             depth = await one("SELECT count(*) FROM outbox WHERE status = 'pending'")

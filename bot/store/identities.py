@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from bot.core.domain import FIRST_INTERNAL_ID, Channel
 from bot.store.database import Store
+from bot.store.dialect import fetch_one
 
 # The highest internal user id ever given, kept in `markers` so that ids of erased identities
 # are never reused.
@@ -28,24 +29,19 @@ class IdentityStore(Store):
         """
         forgotten = self._forgotten_id(channel.value, external_id)
         async with self._write() as conn:
-            row = await (
-                await conn.execute(
-                    "SELECT user_id FROM identities WHERE channel = ? AND external_id IN (?, ?)",
-                    (channel.value, external_id, forgotten),
-                )
-            ).fetchone()
+            row = await fetch_one(
+                conn,
+                "SELECT user_id FROM identities WHERE channel = ? AND external_id IN (?, ?)",
+                (channel.value, external_id, forgotten),
+            )
             if row is not None:
                 await conn.execute(
                     "UPDATE identities SET external_id = ? WHERE user_id = ?",
                     (external_id, row["user_id"]),
                 )
                 return int(row["user_id"])
-            marker = await (
-                await conn.execute("SELECT value FROM markers WHERE name = ?", (_LAST_ID,))
-            ).fetchone()
-            highest = await (
-                await conn.execute("SELECT max(user_id) AS id FROM identities")
-            ).fetchone()
+            marker = await fetch_one(conn, "SELECT value FROM markers WHERE name = ?", (_LAST_ID,))
+            highest = await fetch_one(conn, "SELECT max(user_id) AS id FROM identities")
             given = [FIRST_INTERNAL_ID - 1, int(highest["id"] or 0) if highest else 0]
             if marker is not None:
                 given.append(int(marker["value"]))
@@ -65,34 +61,30 @@ class IdentityStore(Store):
     async def find_user_id(self, channel: Channel, external_id: str) -> int | None:
         """Return the internal user id of a channel's person, if they have one."""
         async with self._read() as conn:
-            row = await (
-                await conn.execute(
-                    "SELECT user_id FROM identities WHERE channel = ? AND external_id = ?",
-                    (channel.value, external_id),
-                )
-            ).fetchone()
+            row = await fetch_one(
+                conn,
+                "SELECT user_id FROM identities WHERE channel = ? AND external_id = ?",
+                (channel.value, external_id),
+            )
         return int(row["user_id"]) if row else None
 
     async def external_id(self, user_id: int) -> tuple[Channel, str] | None:
         """Return the channel and that channel's own id of an internal user, if they have one."""
         async with self._read() as conn:
-            row = await (
-                await conn.execute(
-                    "SELECT channel, external_id FROM identities WHERE user_id = ?", (user_id,)
-                )
-            ).fetchone()
+            row = await fetch_one(
+                conn, "SELECT channel, external_id FROM identities WHERE user_id = ?", (user_id,)
+            )
         return (Channel(row["channel"]), str(row["external_id"])) if row else None
 
     async def receipt_key(self, code: str) -> tuple[int, bytes, bytes] | None:
         """Return the report id, salt and key hash of the report with `code`, if it has a key."""
         async with self._read() as conn:
-            row = await (
-                await conn.execute(
-                    "SELECT reports.id AS id, salt, hash FROM reports JOIN receipt_keys"
-                    " ON receipt_keys.report_id = reports.id WHERE code = ?",
-                    (code,),
-                )
-            ).fetchone()
+            row = await fetch_one(
+                conn,
+                "SELECT reports.id AS id, salt, hash FROM reports JOIN receipt_keys"
+                " ON receipt_keys.report_id = reports.id WHERE code = ?",
+                (code,),
+            )
         if row is None:
             return None
         return int(row["id"]), bytes(row["salt"]), bytes(row["hash"])

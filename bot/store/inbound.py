@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 
 from bot.core.domain import Poison
 from bot.store.database import Store
-from bot.store.dialect import Connection
+from bot.store.dialect import Connection, fetch_one
 
 # Telegram keeps an unconfirmed update for 24 hours; twice that covers any resend.
 SEEN_SECONDS = 48 * 3600
@@ -73,11 +73,9 @@ class InboundStore(Store):
         """Move a stored update that cannot be read to the quarantine; False if it is gone."""
         now = self._now()
         async with self._write() as conn:
-            row = await (
-                await conn.execute(
-                    "SELECT payload, received_at FROM inbound WHERE update_id = ?", (update_id,)
-                )
-            ).fetchone()
+            row = await fetch_one(
+                conn, "SELECT payload, received_at FROM inbound WHERE update_id = ?", (update_id,)
+            )
             if row is None:
                 return False
             await _insert_poison(conn, poison, row["payload"], row["received_at"], now)
@@ -121,8 +119,9 @@ class InboundStore(Store):
         # Not waited for on disk: the handler's own writes were, and a deletion lost to a power
         # cut only hands the update out again, which is recognised as a replay (an answer is
         # taken once, a question shown again). One fsync fewer per update.
-        async with self._write(durable=False) as conn:
-            await conn.execute("DELETE FROM inbound WHERE update_id = ?", (update_id,))
+        await self._write_one(
+            "DELETE FROM inbound WHERE update_id = ?", (update_id,), durable=False
+        )
 
     async def updates_handled(self, update_ids: Sequence[int]) -> None:
         """Forget several handled updates in one transaction."""
@@ -134,7 +133,7 @@ class InboundStore(Store):
     async def highest_update_id(self) -> int | None:
         """Return the highest update id received in the last 48 hours."""
         async with self._read() as conn:
-            row = await (await conn.execute("SELECT max(update_id) FROM seen_updates")).fetchone()
+            row = await fetch_one(conn, "SELECT max(update_id) FROM seen_updates")
         return int(row[0]) if row and row[0] is not None else None
 
     async def quarantined(self, limit: int = 20) -> list[Poison]:

@@ -8,6 +8,7 @@ from collections.abc import Collection, Sequence
 from bot.core.domain import SYSTEM, Report
 from bot.core.outbox import Outgoing
 from bot.store.database import Store
+from bot.store.dialect import fetch_one
 from bot.store.rows import REPORT_SELECT, insert_audit, insert_outbox, to_report
 
 
@@ -33,12 +34,11 @@ class IntegrityStore(Store):
     async def is_conflicted(self, unit_code: str, category: str) -> bool:
         """Tell whether an admin marked the unit as conflicted for the category."""
         async with self._read() as conn:
-            row = await (
-                await conn.execute(
-                    "SELECT 1 FROM unit_conflicts WHERE unit_code = ? AND category = ?",
-                    (unit_code, category),
-                )
-            ).fetchone()
+            row = await fetch_one(
+                conn,
+                "SELECT 1 FROM unit_conflicts WHERE unit_code = ? AND category = ?",
+                (unit_code, category),
+            )
         return row is not None
 
     async def conflicts(self) -> dict[str, list[str]]:
@@ -69,14 +69,13 @@ class IntegrityStore(Store):
         if not ids:
             return False
         async with self._read() as conn:
-            row = await (
-                await conn.execute(
-                    "SELECT 1 FROM pattern_escalations WHERE report_id IN ("
-                    + ", ".join("?" * len(ids))
-                    + ")",
-                    ids,
-                )
-            ).fetchone()
+            row = await fetch_one(
+                conn,
+                "SELECT 1 FROM pattern_escalations WHERE report_id IN ("
+                + ", ".join("?" * len(ids))
+                + ")",
+                ids,
+            )
         return row is not None
 
     async def escalate_pattern(
@@ -92,14 +91,13 @@ class IntegrityStore(Store):
         async with self._write() as conn:
             # Checked again inside the transaction: two reports joining a cluster at once
             # escalate it once.
-            row = await (
-                await conn.execute(
-                    "SELECT 1 FROM pattern_escalations WHERE report_id IN ("
-                    + ", ".join("?" * len(ids))
-                    + ")",
-                    ids,
-                )
-            ).fetchone()
+            row = await fetch_one(
+                conn,
+                "SELECT 1 FROM pattern_escalations WHERE report_id IN ("
+                + ", ".join("?" * len(ids))
+                + ")",
+                ids,
+            )
             if row is not None:
                 return False
             await conn.execute(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from bot.core.domain import Actor, Link, Relay
 from bot.core.outbox import Outgoing
 from bot.store.database import Store
+from bot.store.dialect import fetch_one
 from bot.store.rows import insert_audit, insert_link, insert_outbox, to_link, to_relay
 
 
@@ -24,12 +25,11 @@ class LinkStore(Store):
     async def get_link(self, chat_id: int, message_id: int) -> Link | None:
         """Return what a bot message is tied to, if anything."""
         async with self._read() as conn:
-            row = await (
-                await conn.execute(
-                    "SELECT * FROM links WHERE chat_id = ? AND message_id = ?",
-                    (chat_id, message_id),
-                )
-            ).fetchone()
+            row = await fetch_one(
+                conn,
+                "SELECT * FROM links WHERE chat_id = ? AND message_id = ?",
+                (chat_id, message_id),
+            )
         return to_link(row) if row else None
 
     async def delete_link(self, chat_id: int, message_id: int) -> bool:
@@ -72,12 +72,11 @@ class LinkStore(Store):
         # The same source message relayed twice is a replayed update: stored and sent once.
         now = self._now()
         async with self._write() as conn:
-            seen = await (
-                await conn.execute(
-                    "SELECT 1 FROM relays WHERE source_chat_id = ? AND source_message_id = ?",
-                    (source_chat_id, source_message_id),
-                )
-            ).fetchone()
+            seen = await fetch_one(
+                conn,
+                "SELECT 1 FROM relays WHERE source_chat_id = ? AND source_message_id = ?",
+                (source_chat_id, source_message_id),
+            )
             if seen is not None:
                 return None
             cur = await conn.execute(
@@ -112,22 +111,19 @@ class LinkStore(Store):
     async def get_relay(self, relay_id: int) -> Relay | None:
         """Return one relayed message."""
         async with self._read() as conn:
-            row = await (
-                await conn.execute("SELECT * FROM relays WHERE id = ?", (relay_id,))
-            ).fetchone()
+            row = await fetch_one(conn, "SELECT * FROM relays WHERE id = ?", (relay_id,))
         return to_relay(row) if row else None
 
     async def last_asking_unit(self, report_id: int) -> str | None:
         """Return the unit that last asked the reporter of a report a question, if any."""
         # The asking unit travels with the question's delivery (QuestionPayload.unit).
         async with self._read() as conn:
-            row = await (
-                await conn.execute(
-                    "SELECT json_extract(payload, '$.unit') AS unit FROM outbox"
-                    " WHERE report_id = ? AND kind = 'citizen_question' ORDER BY id DESC LIMIT 1",
-                    (report_id,),
-                )
-            ).fetchone()
+            row = await fetch_one(
+                conn,
+                "SELECT json_extract(payload, '$.unit') AS unit FROM outbox"
+                " WHERE report_id = ? AND kind = 'citizen_question' ORDER BY id DESC LIMIT 1",
+                (report_id,),
+            )
         return row["unit"] if row and row["unit"] else None
 
     async def asking_units(self, report_id: int) -> dict[int, str]:

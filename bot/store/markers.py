@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from bot.core.outbox import Outgoing
 from bot.store.database import Store
+from bot.store.dialect import fetch_one
 from bot.store.rows import insert_outbox
 
 
@@ -19,9 +20,7 @@ class MarkerStore(Store):
     async def get_marker(self, name: str) -> str | None:
         """Return a stored marker (e.g. the last week a digest went out)."""
         async with self._read() as conn:
-            row = await (
-                await conn.execute("SELECT value FROM markers WHERE name = ?", (name,))
-            ).fetchone()
+            row = await fetch_one(conn, "SELECT value FROM markers WHERE name = ?", (name,))
         return row["value"] if row else None
 
     async def set_marker(
@@ -37,9 +36,7 @@ class MarkerStore(Store):
         # exactly one queues the messages.
         now = self._now()
         async with self._write() as conn:
-            row = await (
-                await conn.execute("SELECT value FROM markers WHERE name = ?", (name,))
-            ).fetchone()
+            row = await fetch_one(conn, "SELECT value FROM markers WHERE name = ?", (name,))
             if (row["value"] if row else None) != expect:
                 return False
             await conn.execute(

@@ -17,7 +17,7 @@ import logging
 from bot.core.domain import Link
 from bot.core.outbox import OutboxItem, OutboxKind, Outgoing, Payload, read_payload
 from bot.store.database import Store
-from bot.store.dialect import Row
+from bot.store.dialect import Row, fetch_one
 from bot.store.rows import insert_link, insert_outbox
 
 log = logging.getLogger(__name__)
@@ -132,15 +132,14 @@ class OutboxStore(Store):
         # Claims of a worker that is gone hold nothing (PostgreSQL only: there are none else).
         gone = " OR NOT worker_alive(claimed_by)" if self._database.shared else ""
         async with self._read() as conn:
-            row = await (
-                await conn.execute(
-                    "SELECT min(max(next_attempt_at, CASE WHEN claimed_by IS NULL"
-                    f" OR claimed_by = ?{gone} THEN 0"
-                    " ELSE coalesce(claimed_until, 0) END)) AS t"
-                    " FROM outbox WHERE status = 'pending'",
-                    (self._database.worker,),
-                )
-            ).fetchone()
+            row = await fetch_one(
+                conn,
+                "SELECT min(max(next_attempt_at, CASE WHEN claimed_by IS NULL"
+                f" OR claimed_by = ?{gone} THEN 0"
+                " ELSE coalesce(claimed_until, 0) END)) AS t"
+                " FROM outbox WHERE status = 'pending'",
+                (self._database.worker,),
+            )
         return row["t"] if row and row["t"] is not None else None
 
     async def part_sent(
@@ -162,14 +161,13 @@ class OutboxStore(Store):
 
     async def start_part(self, item_id: int, part: int) -> None:
         """Record that a part (1-based) is about to be sent; ClaimLost if another worker has it."""
-        async with self._write() as conn:
-            cur = await conn.execute(
-                "UPDATE outbox SET in_flight = ?, claimed_until = ? WHERE id = ?"
-                " AND (claimed_by IS NULL OR claimed_by = ?)",
-                (part, self._claim_until(), item_id, self._database.worker),
-            )
-            if cur.rowcount == 0:
-                raise ClaimLost(f"outbox item {item_id} is claimed by another worker")
+        changed = await self._write_one(
+            "UPDATE outbox SET in_flight = ?, claimed_until = ? WHERE id = ?"
+            " AND (claimed_by IS NULL OR claimed_by = ?)",
+            (part, self._claim_until(), item_id, self._database.worker),
+        )
+        if changed == 0:
+            raise ClaimLost(f"outbox item {item_id} is claimed by another worker")
 
     def _claim_until(self) -> float | None:
         # Each part renews the claim; without claims (one process) there is none to renew.
@@ -177,12 +175,11 @@ class OutboxStore(Store):
 
     async def done(self, item_id: int) -> None:
         """Mark an item delivered in full."""
-        async with self._write() as conn:
-            await conn.execute(
-                f"UPDATE outbox SET status = 'sent', sent_at = ?, last_error = NULL, {_UNCLAIM}"
-                " WHERE id = ?",
-                (self._now(), item_id),
-            )
+        await self._write_one(
+            f"UPDATE outbox SET status = 'sent', sent_at = ?, last_error = NULL, {_UNCLAIM}"
+            " WHERE id = ?",
+            (self._now(), item_id),
+        )
 
     async def retry(
         self, item_id: int, delay: float, error: str, *, maybe_sent: bool = False
@@ -192,39 +189,34 @@ class OutboxStore(Store):
         `maybe_sent`: the part in flight may have arrived (the answer was lost), so it stays
         marked; otherwise Telegram refused it and the mark is cleared.
         """
-        async with self._write() as conn:
-            await conn.execute(
-                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?,"
-                f" in_flight = CASE WHEN ? THEN in_flight ELSE 0 END, {_UNCLAIM} WHERE id = ?",
-                (self._now() + delay, error[:500], maybe_sent, item_id),
-            )
+        await self._write_one(
+            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?,"
+            f" in_flight = CASE WHEN ? THEN in_flight ELSE 0 END, {_UNCLAIM} WHERE id = ?",
+            (self._now() + delay, error[:500], maybe_sent, item_id),
+        )
 
     async def give_up(self, item_id: int, error: str) -> None:
         """Stop retrying an item that can never be delivered (kept, with the reason)."""
-        async with self._write() as conn:
-            await conn.execute(
-                f"UPDATE outbox SET status = 'failed', last_error = ?, {_UNCLAIM} WHERE id = ?",
-                (error[:500], item_id),
-            )
+        await self._write_one(
+            f"UPDATE outbox SET status = 'failed', last_error = ?, {_UNCLAIM} WHERE id = ?",
+            (error[:500], item_id),
+        )
 
     async def release_unit(self, unit_code: str) -> None:
         """Make a unit's held alerts due now (its chat was fixed)."""
-        async with self._write() as conn:
-            await conn.execute(
-                "UPDATE outbox SET next_attempt_at = ? WHERE status = 'pending' AND unit_code = ?",
-                (self._now(), unit_code),
-            )
+        await self._write_one(
+            "UPDATE outbox SET next_attempt_at = ? WHERE status = 'pending' AND unit_code = ?",
+            (self._now(), unit_code),
+        )
 
     async def release_reporter(self, user_id: int) -> int:
         """Make the messages held for a reporter due now (they just wrote); return how many."""
-        async with self._write() as conn:
-            cur = await conn.execute(
-                "UPDATE outbox SET next_attempt_at = ? WHERE status = 'pending'"
-                " AND kind LIKE 'citizen%' AND next_attempt_at > ? AND report_id IN"
-                " (SELECT report_id FROM reporters WHERE user_id = ?)",
-                (self._now(), self._now(), user_id),
-            )
-            return cur.rowcount
+        return await self._write_one(
+            "UPDATE outbox SET next_attempt_at = ? WHERE status = 'pending'"
+            " AND kind LIKE 'citizen%' AND next_attempt_at > ? AND report_id IN"
+            " (SELECT report_id FROM reporters WHERE user_id = ?)",
+            (self._now(), self._now(), user_id),
+        )
 
     async def stats(self) -> dict[str, int]:
         """Count outbox items by status."""

@@ -14,7 +14,7 @@ from typing import Any
 
 from bot.core.domain import OPEN_STATUSES, Status
 from bot.sealing import unseal
-from bot.store.dialect import Connection
+from bot.store.dialect import Connection, fetch_one
 
 __all__ = [
     "PeriodFigures",
@@ -93,7 +93,7 @@ def plain_row(row: Any) -> dict[str, Any]:
 async def count_rows(conn: Connection, scope: Scope) -> int:
     """Count the reports in the scope."""
     where, params = scope.where()
-    row = await (await conn.execute("SELECT count(*)" + _FROM + where, params)).fetchone()
+    row = await fetch_one(conn, "SELECT count(*)" + _FROM + where, params)
     return int(row[0]) if row else 0
 
 

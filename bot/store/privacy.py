@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.core.domain import CITIZEN, Channel
 from bot.store.database import Store
-from bot.store.dialect import Connection
+from bot.store.dialect import Connection, fetch_one
 from bot.store.rows import insert_audit
 
 # Why a message owed to a citizen was dropped: nobody is left to receive it.
@@ -339,7 +339,7 @@ def _marks(values: Sequence[Any] | set[Any]) -> str:
 
 
 async def _one(conn: Connection, sql: str, *params: Any) -> dict[str, Any] | None:
-    row = await (await conn.execute(sql, params)).fetchone()
+    row = await fetch_one(conn, sql, params)
     return dict(row) if row is not None else None
 
 

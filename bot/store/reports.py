@@ -30,6 +30,7 @@ from bot.core.parsing import fold, new_code
 from bot.core.ports import NOT_NULL
 from bot.sealing import seal
 from bot.store.database import Store
+from bot.store.dialect import fetch_one
 from bot.store.periods import (
     CHUNK_ROWS,
     PeriodFigures,
@@ -98,11 +99,9 @@ class ReportStore(Store):
         # No draft means it was submitted already (a double tap): None, and nothing written.
         now = self._now()
         async with self._write() as conn:
-            row = await (
-                await conn.execute(
-                    "SELECT chat_id, data FROM drafts WHERE user_id = ?", (user_id,)
-                )
-            ).fetchone()
+            row = await fetch_one(
+                conn, "SELECT chat_id, data FROM drafts WHERE user_id = ?", (user_id,)
+            )
             if row is None:
                 return None
             fields = ReportFields.from_json(json.loads(row["data"]).get("fields", {}))
@@ -206,26 +205,23 @@ class ReportStore(Store):
     async def get_report(self, report_id: int) -> Report | None:
         """Return one report by id."""
         async with self._read() as conn:
-            row = await (
-                await conn.execute(REPORT_SELECT + " WHERE id = ?", (report_id,))
-            ).fetchone()
+            row = await fetch_one(conn, REPORT_SELECT + " WHERE id = ?", (report_id,))
         return to_report(row) if row else None
 
     async def report_by_code(self, code: str) -> Report | None:
         """Return one report by its tracking code (normalised, without the dash)."""
         async with self._read() as conn:
-            row = await (await conn.execute(REPORT_SELECT + " WHERE code = ?", (code,))).fetchone()
+            row = await fetch_one(conn, REPORT_SELECT + " WHERE code = ?", (code,))
         return to_report(row) if row else None
 
     async def report_for_reporter(self, code: str, user_id: int) -> Report | None:
         """Return the report with `code` only if `user_id` sent it."""
         async with self._read() as conn:
-            row = await (
-                await conn.execute(
-                    REPORTER_SELECT + " WHERE code = ? AND reporters.user_id = ?",
-                    (code, user_id),
-                )
-            ).fetchone()
+            row = await fetch_one(
+                conn,
+                REPORTER_SELECT + " WHERE code = ? AND reporters.user_id = ?",
+                (code, user_id),
+            )
         return to_report(row) if row else None
 
     async def reports_of(self, user_id: int, limit: int = 20) -> list[Report]:
@@ -240,32 +236,27 @@ class ReportStore(Store):
     async def reporter_chat(self, report_id: int) -> int | None:
         """Return the private chat of the report's sender, if the link is still kept."""
         async with self._read() as conn:
-            row = await (
-                await conn.execute(
-                    "SELECT chat_id FROM reporters WHERE report_id = ?", (report_id,)
-                )
-            ).fetchone()
+            row = await fetch_one(
+                conn, "SELECT chat_id FROM reporters WHERE report_id = ?", (report_id,)
+            )
         return row["chat_id"] if row else None
 
     async def reporter_channel(self, report_id: int) -> str | None:
         """Return how the report's sender is reached, if the link is still kept."""
         async with self._read() as conn:
-            row = await (
-                await conn.execute(
-                    "SELECT channel FROM reporters WHERE report_id = ?", (report_id,)
-                )
-            ).fetchone()
+            row = await fetch_one(
+                conn, "SELECT channel FROM reporters WHERE report_id = ?", (report_id,)
+            )
         return row["channel"] if row else None
 
     async def is_reporter(self, report_id: int, user_id: int) -> bool:
         """Tell whether `user_id` sent the report."""
         async with self._read() as conn:
-            row = await (
-                await conn.execute(
-                    "SELECT 1 FROM reporters WHERE report_id = ? AND user_id = ?",
-                    (report_id, user_id),
-                )
-            ).fetchone()
+            row = await fetch_one(
+                conn,
+                "SELECT 1 FROM reporters WHERE report_id = ? AND user_id = ?",
+                (report_id, user_id),
+            )
         return row is not None
 
     async def report_attachments(self, report_id: int) -> list[Attachment]:
@@ -279,7 +270,7 @@ class ReportStore(Store):
     async def count_reports(self) -> int:
         """Count stored reports."""
         async with self._read() as conn:
-            row = await (await conn.execute("SELECT count(*) AS n FROM reports")).fetchone()
+            row = await fetch_one(conn, "SELECT count(*) AS n FROM reports")
         assert row is not None
         return int(row["n"])
 
@@ -288,16 +279,15 @@ class ReportStore(Store):
         # The keyed-hash rows count what /forget erased. Reports sent before those rows existed
         # (the day of the upgrade) still count through the links that are left.
         async with self._read() as conn:
-            row = await (
-                await conn.execute(
-                    "SELECT max((SELECT count(*) FROM sent_reports"
-                    " WHERE sender = ? AND sent_at >= ?),"
-                    " (SELECT count(*) FROM reports JOIN reporters"
-                    " ON reporters.report_id = reports.id"
-                    " WHERE reporters.user_id = ? AND reports.created_at >= ?)) AS n",
-                    (self._pseudonym(user_id), since, user_id, since),
-                )
-            ).fetchone()
+            row = await fetch_one(
+                conn,
+                "SELECT max((SELECT count(*) FROM sent_reports"
+                " WHERE sender = ? AND sent_at >= ?),"
+                " (SELECT count(*) FROM reports JOIN reporters"
+                " ON reporters.report_id = reports.id"
+                " WHERE reporters.user_id = ? AND reports.created_at >= ?)) AS n",
+                (self._pseudonym(user_id), since, user_id, since),
+            )
         return int(row["n"]) if row else 0
 
     async def transition(
@@ -325,9 +315,7 @@ class ReportStore(Store):
             raise ValueError(f"not changeable by a workflow step: {sorted(unknown)}")
         now = self._now()
         async with self._write() as conn:
-            row = await (
-                await conn.execute("SELECT * FROM reports WHERE id = ?", (report_id,))
-            ).fetchone()
+            row = await fetch_one(conn, "SELECT * FROM reports WHERE id = ?", (report_id,))
             if row is None or (expect is not None and row["status"] not in expect):
                 return None
             if guard and not all(_holds(row[c], v) for c, v in guard.items()):
@@ -370,9 +358,7 @@ class ReportStore(Store):
     async def get_audit(self, audit_id: int) -> AuditEntry | None:
         """Return one line of history."""
         async with self._read() as conn:
-            row = await (
-                await conn.execute("SELECT * FROM audit WHERE id = ?", (audit_id,))
-            ).fetchone()
+            row = await fetch_one(conn, "SELECT * FROM audit WHERE id = ?", (audit_id,))
         return to_audit(row) if row else None
 
     async def pending_reports(self, unit_codes: Collection[str], limit: int = 50) -> list[Report]:

@@ -24,7 +24,7 @@ from bot.core.domain import (
 )
 from bot.core.outbox import Outgoing
 from bot.sealing import unseal
-from bot.store.dialect import Connection, Row
+from bot.store.dialect import Connection, Row, fetch_one
 
 # The columns a citizen fills in, in the order `submit_draft` inserts them.
 REPORT_COLUMNS = (
@@ -176,7 +176,7 @@ def to_relay(row: Row) -> Relay:
 
 async def fetch_report(conn: Connection, report_id: int) -> Report | None:
     """Read one report on the caller's connection (inside its transaction)."""
-    row = await (await conn.execute(REPORT_SELECT + " WHERE id = ?", (report_id,))).fetchone()
+    row = await fetch_one(conn, REPORT_SELECT + " WHERE id = ?", (report_id,))
     return to_report(row) if row else None
 
 

@@ -15,6 +15,7 @@ from bot.config import UnitConfig
 from bot.core.domain import Unit
 from bot.core.parsing import fold, matches
 from bot.store.database import Store
+from bot.store.dialect import fetch_one
 from bot.store.rows import UNIT_SELECT, to_unit
 
 
@@ -27,12 +28,11 @@ class UnitStore(Store):
         async with self._write() as conn:
             # Parents first, so the foreign key holds at every insert.
             for unit in _parents_first(units):
-                row = await (
-                    await conn.execute(
-                        "SELECT chat_id, seed_chat_id, edited_in_chat FROM units WHERE code = ?",
-                        (unit.code,),
-                    )
-                ).fetchone()
+                row = await fetch_one(
+                    conn,
+                    "SELECT chat_id, seed_chat_id, edited_in_chat FROM units WHERE code = ?",
+                    (unit.code,),
+                )
                 if row is None:
                     # Workers starting together on one PostgreSQL all find the unit missing;
                     # the first insert wins and the others wait for it, then leave it be.
@@ -89,7 +89,7 @@ class UnitStore(Store):
     async def get_unit(self, code: str) -> Unit | None:
         """Return one unit by code."""
         async with self._read() as conn:
-            row = await (await conn.execute(UNIT_SELECT + " WHERE code = ?", (code,))).fetchone()
+            row = await fetch_one(conn, UNIT_SELECT + " WHERE code = ?", (code,))
         return to_unit(row) if row else None
 
     async def child_units(self, parent: str | None) -> list[Unit]:
@@ -180,9 +180,7 @@ class UnitStore(Store):
         async with self._read() as conn:
             cursor: str | None = code
             while cursor is not None and cursor not in chain:
-                row = await (
-                    await conn.execute("SELECT parent FROM units WHERE code = ?", (cursor,))
-                ).fetchone()
+                row = await fetch_one(conn, "SELECT parent FROM units WHERE code = ?", (cursor,))
                 if row is None:
                     break
                 chain.append(cursor)
@@ -233,12 +231,11 @@ class UnitStore(Store):
 
     async def set_unit_chat_state(self, code: str, state: str) -> bool:
         """Record the alert chat's state; return True when it changed."""
-        async with self._write() as conn:
-            cur = await conn.execute(
-                "UPDATE units SET chat_state = ? WHERE code = ? AND chat_state != ?",
-                (state, code, state),
-            )
-            return cur.rowcount > 0
+        changed = await self._write_one(
+            "UPDATE units SET chat_state = ? WHERE code = ? AND chat_state != ?",
+            (state, code, state),
+        )
+        return changed > 0
 
     async def unit_sources(self) -> dict[str, bool]:
         """Return, per unit code, whether an admin changed it in chat (the config then yields)."""

@@ -54,6 +54,10 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
         super().__init__(application=application, chat_id=chat_id, user_id=user_id)
         # Set by the first handler group from the stored user; the default serves groups.
         self.locale: str | None = None
+        # The sender's ban (`AdminStore.ban_state`), read with their language by the same
+        # group; `ban_read` tells whether it was. One update's, never carried to the next.
+        self.ban: bool | None = None
+        self.ban_read = False
 
     @property
     def services(self) -> Services:

@@ -159,6 +159,9 @@ class Inbound:
         if self._owners is not None:
             await self._owners.stop(grace)
         await self._lanes.stop(grace)
+        # Updates handled whose rows were not deleted yet would otherwise run again at the next
+        # start, and a person would get the same reply twice.
+        await self._forget_undeleted()
 
     async def _dispatch(self) -> None:
         while True:
@@ -281,6 +284,11 @@ class Inbound:
             await self.db.inbound.update_handled(update_id)
         except StorageError:
             self._undeleted.add(update_id)
+        except asyncio.CancelledError:
+            # Stopping cut the deletion short: the update was handled and its reply sent, so
+            # its row is deleted by stop() rather than left to be handled (and answered) again.
+            self._undeleted.add(update_id)
+            raise
         if self._full and self._lanes.waiting < BACKLOG // 2:
             self._full = False
             self._wake.set()

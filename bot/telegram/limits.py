@@ -8,10 +8,15 @@ that sends or edits a message passes through `FloodLimiter`:
   wait never holds up another chat;
 - the overall budget is then handed out one slot at a time, to replies first: a person waiting
   for the next question goes before the outbox's alerts and notices. The budget is a sliding
-  window (at most `per_second` messages in any OVERALL_WINDOW seconds), so a reply goes at once
-  whenever the last second left room, rather than waiting for the next evenly spaced slot; the
-  outbox alone is spaced evenly, so that it never fills the window in a burst. The outbox is
-  never starved: once its oldest call has waited `outbox_wait` seconds it takes the next slot;
+  window: a message holds its place from the moment it is let go until OVERALL_WINDOW seconds
+  after Telegram answered it, and at most `per_second` places are held. Telegram counts a
+  message at some moment between the two, so however long each one spends on its way, no
+  second at Telegram's end holds more than `per_second` (a window counted from the moment of
+  sending alone would let a slow message and the quick ones after it land within one second).
+  A reply goes at once whenever the last second left room, rather than waiting for the next
+  evenly spaced slot; the outbox alone is spaced evenly, so that it never fills the window in a
+  burst. The outbox is never starved: once its oldest call has waited `outbox_wait` seconds it
+  takes the next slot;
 - a reply a person waits for is tried again, with backoff, through 429s and passing network
   errors for `patience` seconds. The outbox's calls are not: it retries its items from the
   database, for as long as it takes.
@@ -53,6 +58,10 @@ OUTBOX_WAIT = 1.0
 # The overall budget's window: Telegram's second, with room for the calls' varying transit
 # time, so that no second at Telegram's end holds more than `per_second`.
 OVERALL_WINDOW = 1.05
+# Every this many chat slots, the chats whose limits have fully recovered are forgotten: a
+# person's bucket full again, a group's minute empty, a 429's wait over. Kept, they would
+# add up to one entry for every chat the bot ever wrote to.
+FORGET_EVERY = 1000
 _EPSILON = 1e-6
 
 JSONResult = bool | dict[str, Any] | list[dict[str, Any]]
@@ -98,8 +107,11 @@ class FloodLimiter(BaseRateLimiter[int]):
         self.patience = patience
         self.outbox_wait = outbox_wait
         self.clock = clock
-        # When the overall slots of the last OVERALL_WINDOW seconds were taken.
+        # When the messages answered in the last OVERALL_WINDOW seconds were answered, and how
+        # many are on their way: together, the places of the overall budget held.
         self._window: deque[float] = deque()
+        self._in_flight = 0
+        self._freed = asyncio.Event()
         self._outbox_next = 0.0
         self._waiting: dict[Lane, deque[tuple[float, asyncio.Future[None]]]] = {
             lane: deque() for lane in Lane
@@ -109,6 +121,7 @@ class FloodLimiter(BaseRateLimiter[int]):
         self._private: dict[int, tuple[float, float]] = {}
         # A chat Telegram told to wait (429): its calls wait, nobody else's do.
         self._held: dict[int, float] = {}
+        self._slots = 0
         # Set when several workers share the budget: it replaces this process's own.
         self.shared: SharedSlots | None = None
 
@@ -170,7 +183,8 @@ class FloodLimiter(BaseRateLimiter[int]):
         chat_id: int | None,
         lane: Lane,
     ) -> JSONResult:
-        if self.shared is None or not await self.shared.slot(chat_id, lane):
+        own = self.shared is None or not await self.shared.slot(chat_id, lane)
+        if own:
             if chat_id is not None:
                 await self._chat_slot(chat_id)
             await self._overall_slot(lane)
@@ -182,11 +196,17 @@ class FloodLimiter(BaseRateLimiter[int]):
             if self.shared is not None:
                 await self.shared.hold(chat_id, _seconds(exc.retry_after))
             raise
+        finally:
+            if own:
+                self._release()
 
     # -- a chat's own limit ---------------------------------------------------------------------
 
     async def _chat_slot(self, chat_id: int) -> None:
         """Wait until the chat may receive one more message, and take that place."""
+        self._slots += 1
+        if self._slots % FORGET_EVERY == 0:
+            self.forget_recovered(self.clock())
         while True:
             now = self.clock()
             wait = self._held.get(chat_id, 0.0) - now
@@ -200,6 +220,23 @@ class FloodLimiter(BaseRateLimiter[int]):
             if wait <= 0:
                 return
             await asyncio.sleep(wait)
+
+    def forget_recovered(self, now: float) -> None:
+        """Forget the chats whose limits are as if they had never been written to."""
+        full = now - PRIVATE_BURST / PRIVATE_RATE
+        for chat_id in [c for c, (_tokens, last) in self._private.items() if last <= full]:
+            del self._private[chat_id]
+        horizon = now - GROUP_WINDOW
+        for chat_id in [
+            c for c, window in self._groups.items() if not window or window[-1] <= horizon
+        ]:
+            del self._groups[chat_id]
+        for chat_id in [c for c, until in self._held.items() if until <= now]:
+            del self._held[chat_id]
+
+    def tracked_chats(self) -> int:
+        """Return how many chats' limits are kept in memory."""
+        return len(self._private) + len(self._groups) + len(self._held)
 
     def _group_wait(self, chat_id: int, now: float) -> float:
         """A group or channel: at most GROUP_PER_MINUTE in any GROUP_WINDOW seconds."""
@@ -235,7 +272,13 @@ class FloodLimiter(BaseRateLimiter[int]):
         self._waiting[lane].append((now, future))
         if self._dispatcher is None or self._dispatcher.done():
             self._dispatcher = asyncio.create_task(self._dispatch(), name="flood-limiter")
-        await future
+        try:
+            await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():
+                # Given a place and cancelled before using it: the place is given back.
+                self._release()
+            raise
 
     def _pick(self, now: float) -> Lane | None:
         """Return the lane served next: replies, unless the outbox has waited long enough."""
@@ -262,7 +305,11 @@ class FloodLimiter(BaseRateLimiter[int]):
         window = self._window
         while window and window[0] <= now - OVERALL_WINDOW + _EPSILON:
             window.popleft()
-        wait = window[0] + OVERALL_WINDOW - now if len(window) >= self.capacity else 0.0
+        wait = 0.0
+        if len(window) + self._in_flight >= self.capacity:
+            # The first place to come free: the oldest answered one's, or, with every place on
+            # its way, the next answer's (woken by `_freed`).
+            wait = window[0] + OVERALL_WINDOW - now if window else OVERALL_WINDOW
         if lane is Lane.OUTBOX:
             wait = max(wait, self._outbox_next - now)
         # A remainder of float rounding is no wait: sleeping it would not move a clock that
@@ -271,9 +318,23 @@ class FloodLimiter(BaseRateLimiter[int]):
 
     def _take(self, now: float, lane: Lane) -> None:
         """Take one slot of the overall budget."""
-        self._window.append(now)
+        self._in_flight += 1
         if lane is Lane.OUTBOX:
             self._outbox_next = now + self.interval
+
+    def _release(self) -> None:
+        """A message was answered (or failed): its place is held for OVERALL_WINDOW more."""
+        self._in_flight -= 1
+        self._window.append(self.clock())
+        # A dispatcher waiting for an answer recounts.
+        self._freed.set()
+
+    async def _pause(self, wait: float) -> None:
+        """Sleep `wait` seconds, or less if a message is answered meanwhile."""
+        self._freed.clear()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(wait):
+                await self._freed.wait()
 
     async def _dispatch(self) -> None:
         """Hand out slots while calls are waiting, as room in the budget comes."""
@@ -288,7 +349,7 @@ class FloodLimiter(BaseRateLimiter[int]):
                 if self._overall_wait(now, Lane.REPLY) <= 0:
                     lane, wait = Lane.REPLY, 0.0
             if wait > 0:
-                await asyncio.sleep(wait)
+                await self._pause(wait)
                 continue
             _since, future = self._waiting[lane].popleft()
             if future.done():

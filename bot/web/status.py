@@ -208,6 +208,7 @@ class StatusPage(Page):
                 entry.note,
                 _,
                 locale,
+                history=True,
             )
             if text:
                 day = format_date(local_today(entry.at), locale)

@@ -21,6 +21,7 @@ from bot.messages import questions as texts
 from bot.messages import zalo as words
 from bot.messages.privacy import export_bytes, personal_data
 from bot.zalo import report
+from bot.zalo.receipts import routed_line, send_receipt, unit_name
 from bot.zalo.render import choice_lines
 from bot.zalo.services import Talk, ZaloServices
 from bot.zalo.text import MESSAGE_LIMIT, fold
@@ -35,6 +36,10 @@ COMMANDS: dict[str, str] = {
     "/start": "report",
     "/trangthai": "status",
     "/status": "status",
+    "/bienlai": "receipt",
+    # The word the texts use for it ("biên nhận") works too.
+    "/biennhan": "receipt",
+    "/receipt": "receipt",
     "/cuatoi": "mine",
     "/myreports": "mine",
     "/huy": "cancel",
@@ -149,6 +154,8 @@ class ZaloChat:
             await talk.say(texts.cancelled(_))
         elif command == "status":
             await self._status(talk, arg)
+        elif command == "receipt":
+            await send_receipt(talk, arg)
         elif command == "mine":
             mine = await db.reports.reports_of(talk.user_id)
             if not mine:
@@ -179,9 +186,10 @@ class ZaloChat:
         if found is None:
             await talk.say(words.not_yours(_))
             return
-        unit = await self.services.db.units.get_unit(found.fields.unit_code or "")
-        name = unit.name if unit else found.fields.unit_code or ""
-        await talk.say(notices.report_status(found, name, _, talk.locale))
+        name = await unit_name(self.services, found.fields.unit_code)
+        # Where it went and why, when a conflict of interest sent it above the unit it is about.
+        routed = await routed_line(self.services, found, _)
+        await talk.say(notices.report_status(found, name, _, talk.locale), routed)
 
     async def _mydata(self, talk: Talk) -> None:
         """Send everything stored about the person as JSON text (Zalo carries no files)."""

@@ -24,12 +24,12 @@ from bot.core.outbox import (
 from bot.core.parsing import format_code
 from bot.i18n import Gettext
 from bot.messages import citizen as notices
-from bot.messages import integrity as integrity_texts
 from bot.messages import questions as texts
 from bot.messages import zalo as words
 from bot.messages.relay import question_head
 from bot.zalo.client import ZaloError
 from bot.zalo.media import MediaShelf
+from bot.zalo.receipts import routed_line
 from bot.zalo.render import choice_lines, messages_of
 from bot.zalo.services import ZaloServices
 
@@ -92,7 +92,6 @@ class ZaloSender:
         self, item: OutboxItem, found: Report, _: Gettext, locale: str
     ) -> list[str]:
         """Return the plain messages of one item (empty for a step the reporter is not told)."""
-        code = format_code(found.code)
         if item.kind is OutboxKind.RECEIPT:
             return await self._receipt(found, _)
         if item.kind is OutboxKind.STATUS_NOTICE:
@@ -113,7 +112,8 @@ class ZaloSender:
                 return []
             if entry.action == "resolved":
                 choices = choice_lines(list(words.verdict_choices(_)))
-                return messages_of(text, words.verdict_question(code, _), choices)
+                # The notice ends with the question; the numbered answers follow it.
+                return messages_of(text, choices)
             return messages_of(text)
         if item.kind is OutboxKind.ESCALATION_NOTICE:
             target = item.payload_of(EscalationNotice).to
@@ -127,16 +127,11 @@ class ZaloSender:
     async def _receipt(self, found: Report, _: Gettext) -> list[str]:
         code = format_code(found.code)
         unit = await self._unit_name(found.fields.unit_code)
-        handler: str | None = unit
         concerned = found.concerned_unit
         if found.conflict and concerned and found.fields.unit_code == concerned:
-            handler, unit = None, _("the administrators")
-        blocks = [texts.received(code, unit, _)]
-        if found.conflict and found.concerned_unit:
-            concerned = await self._unit_name(found.concerned_unit)
-            blocks.append(integrity_texts.routed_line(found, concerned, handler, _))
-        blocks.append(words.receipt_tail(code, _))
-        return messages_of(*blocks)
+            unit = _("the administrators")
+        routed = await routed_line(self.services, found, _)
+        return messages_of(texts.received(code, unit, _), routed, words.receipt_tail(code, _))
 
     async def _question(self, item: OutboxItem, found: Report, _: Gettext) -> list[str]:
         payload = item.payload_of(QuestionPayload)

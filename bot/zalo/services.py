@@ -62,6 +62,12 @@ class Talk:
         for message in pack([plain(block) for block in blocks if block]):
             await self._send(message)
 
+    async def say_as_is(self, *messages: str) -> None:
+        """Send texts exactly as given (no HTML read, nothing joined), each as one message,
+        tried again like `say`'s; each must already fit a message."""
+        for message in messages:
+            await self._send(message)
+
     async def _send(self, message: str) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + REPLY_PATIENCE
