@@ -165,6 +165,10 @@ class Cluster:
         """The CPU time the running workers used so far."""
         total = 0.0
         for worker in self.workers:
-            with contextlib.suppress(ProcessLookupError, FileNotFoundError, AssertionError):
+            proc = worker.process.proc
+            if proc is None or proc.returncode is not None:
+                continue
+            # It may end between the check and the read.
+            with contextlib.suppress(ProcessLookupError, FileNotFoundError):
                 total += worker.process.stats().cpu_s
         return total
