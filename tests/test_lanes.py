@@ -51,3 +51,17 @@ def test_the_flood_guard_counts_albums_once_and_pauses_a_minute() -> None:
     # Ten photos of one album are one message.
     assert {guard.check(3, 200.0, album="a1") for _ in range(10)} == {Verdict.READ}
     assert guard.check(3, 200.0) is Verdict.READ and guard.check(3, 201.0) is Verdict.READ
+
+
+def test_the_flood_guard_counts_a_sliding_window_and_forgets_the_quiet() -> None:
+    guard = FloodGuard(limit=3, seconds=10, pause=60)
+    # Three in any ten seconds, for a minute: the older ones leave the window as new ones come.
+    assert {guard.check(1, 100.0 + 4 * n) for n in range(15)} == {Verdict.READ}
+    assert guard.check(1, 158.5) is Verdict.READ
+    assert guard.check(1, 159.0) is Verdict.WARN
+    # Everyone quiet for longer than the window and the pause is forgotten at the 1,000th check.
+    for person in range(2, 1000 - 16):
+        guard.check(person, 160.0)
+    assert len(guard._people) == 1000 - 17
+    guard.check(5000, 300.0)
+    assert len(guard._people) == 1
