@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import dataclasses
 import itertools
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,6 +16,7 @@ import httpx
 from bot.app import App, build_application, running
 from bot.config import Settings, WebhookConfig
 from bot.sim import BotApiSimulator
+from bot.sim.cluster import free_port
 from tests.conftest import make_settings
 
 SECRET = "workers-secret"
@@ -24,12 +24,6 @@ SECRET = "workers-secret"
 # `Telegram` below delivers the updates instead, to each worker in turn.
 HOOK = "https://bot.invalid/telegram/hook"
 PATH = "/telegram/hook"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def worker_settings(sim: BotApiSimulator, tmp_path: Path, url: str, **changes: Any) -> Settings:

@@ -8,7 +8,7 @@ from collections.abc import Collection, Sequence
 from bot.core.domain import SYSTEM, Report
 from bot.core.outbox import Outgoing
 from bot.store.database import Store
-from bot.store.dialect import fetch_one
+from bot.store.dialect import Connection, fetch_one
 from bot.store.rows import REPORT_SELECT, insert_audit, insert_outbox, to_report
 
 
@@ -69,14 +69,7 @@ class IntegrityStore(Store):
         if not ids:
             return False
         async with self._read() as conn:
-            row = await fetch_one(
-                conn,
-                "SELECT 1 FROM pattern_escalations WHERE report_id IN ("
-                + ", ".join("?" * len(ids))
-                + ")",
-                ids,
-            )
-        return row is not None
+            return await _escalated(conn, ids)
 
     async def escalate_pattern(
         self,
@@ -91,14 +84,7 @@ class IntegrityStore(Store):
         async with self._write() as conn:
             # Checked again inside the transaction: two reports joining a cluster at once
             # escalate it once.
-            row = await fetch_one(
-                conn,
-                "SELECT 1 FROM pattern_escalations WHERE report_id IN ("
-                + ", ".join("?" * len(ids))
-                + ")",
-                ids,
-            )
-            if row is not None:
+            if await _escalated(conn, ids):
                 return False
             await conn.execute(
                 "INSERT INTO pattern_escalations (report_id, unit_code, size, at)"
@@ -120,3 +106,13 @@ class IntegrityStore(Store):
             for item in outbox:
                 await insert_outbox(conn, now, item, report.id, {})
         return True
+
+
+async def _escalated(conn: Connection, ids: Sequence[int]) -> bool:
+    """Tell whether any of these reports' cluster was escalated already."""
+    row = await fetch_one(
+        conn,
+        "SELECT 1 FROM pattern_escalations WHERE report_id IN (" + ", ".join("?" * len(ids)) + ")",
+        ids,
+    )
+    return row is not None
