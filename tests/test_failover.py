@@ -47,9 +47,12 @@ PHOTO_EVERY = 10
 # enforces this one, and the bot is configured to keep it. At 30 a second, the replies alone
 # would take minutes.
 RATE = 100
-# The bot keeps the same margin under it as its default (29 a second under Telegram's 30): its
-# sends are evenly spaced when reserved, not when they reach Telegram.
-BOT_RATE = RATE * 29 // 30
+# The workers' shared budget spaces the sends evenly when their places are reserved, on the
+# database's clock; a message reaches the simulator later, after its worker's loop gets round
+# to it. On a loaded 2-core machine (this test beside the rest of the suite, three workers and
+# PostgreSQL) those delays bunched sends at 96 a second: 8 went over the limit in one CI run.
+# So the margin here is wider than the default's 29 of 30.
+BOT_RATE = RATE * 85 // 100
 # The worker killed, twice, once this many reports were confirmed.
 VICTIM = 1
 KILLS_AT = (REPORTS // 3, 2 * REPORTS // 3)
