@@ -25,6 +25,7 @@ from bot.core.conversation import Conversation
 from bot.core.domain import local_today
 from bot.core.receipts import key_path, load_or_create_key
 from bot.core.workflow import Workflow
+from bot.figures.export import remove_export_folders
 from bot.i18n import SUPPORTED, Translator
 from bot.jobs import (
     check_deadlines,
@@ -121,6 +122,8 @@ async def init_resources(app: App) -> None:
     """Open the database, seed units and start delivering the outbox (post_init)."""
     services: Services = app.bot_data[SERVICES_KEY]
     await services.db.open()
+    # An export's files may hold reporters' contacts: none that a crash left behind stays.
+    await asyncio.to_thread(remove_export_folders, services.db.path.parent)
     # The receipt key is made on the first start, beside the database (mode 0600), so that
     # /publickey shows the same key from the first day and it can be published before any
     # receipt is asked for.

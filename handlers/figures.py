@@ -1,8 +1,9 @@
 """Admins read the figures: statistics with a chart, exports, search, and one report in full.
 
-The figures are counted in SQL; charts and files are built in a worker thread (matplotlib and
-the file writers are not async), the export's rows streamed from the store in chunks, while the
-chat shows that work is under way.
+The figures are counted in SQL and the chart drawn in a short-lived process of its own
+(`bot.figures.chart_process`); the export's rows are streamed from the store in chunks and
+written to files on disk in a worker thread, which are sent from there, while the chat shows
+that work is under way.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import html
+import logging
 from datetime import datetime
 
 from telegram import InputFile, Update
@@ -18,14 +20,13 @@ from telegram.error import TelegramError
 
 from bot.core.domain import VN_TZ, Link
 from bot.core.parsing import normalize_code
-from bot.figures.export import Export, write_files
+from bot.figures.chart_process import ChartError, ChartProcess
+from bot.figures.export import Export, export_folder, write_files
 from bot.figures.stats import (
     Period,
     PeriodError,
-    load_chart_modules,
     parse_period,
     period_text,
-    render_chart,
     stats_of,
     summary_text,
 )
@@ -35,6 +36,8 @@ from bot.telegram.context import BotContext
 from handlers.admin import _args, _log, _say, admin_only
 from handlers.common import say_chunks, unit_names
 from handlers.integrity import export_open311
+
+log = logging.getLogger(__name__)
 
 FIND_LIMIT = 20
 # How often a long export refreshes its progress (an edit and a chat action each time): two
@@ -85,24 +88,29 @@ async def stats(update: Update, context: BotContext) -> None:
     _ = context._
     message = update.effective_message
     assert message is not None
-    # matplotlib is imported only when a chart is asked for; its import overlaps the query.
-    loaded = asyncio.create_task(asyncio.to_thread(load_chart_modules))
-    counted = await context.db.reports.period_figures(period.since, period.until, codes, now)
-    figures = stats_of(counted, period)
-
-    async def chart() -> bytes:
-        await loaded
-        return await asyncio.to_thread(render_chart, figures, _, context.lang)
-
-    # The chart is drawn while the text goes out.
-    drawn = asyncio.create_task(chart())
+    # The chart's process loads matplotlib while the figures are counted.
+    chart = await ChartProcess.start()
     try:
-        await message.reply_text(summary_text(figures, _, context.lang), parse_mode=ParseMode.HTML)
-        await context.bot.send_chat_action(message.chat.id, ChatAction.UPLOAD_PHOTO)
-    except BaseException:
-        drawn.cancel()
-        raise
-    png = await drawn
+        counted = await context.db.reports.period_figures(period.since, period.until, codes, now)
+        figures = stats_of(counted, period)
+        # The chart is drawn while the text goes out.
+        drawn = asyncio.create_task(chart.draw(figures, context.lang))
+        try:
+            await message.reply_text(
+                summary_text(figures, _, context.lang), parse_mode=ParseMode.HTML
+            )
+            await context.bot.send_chat_action(message.chat.id, ChatAction.UPLOAD_PHOTO)
+        except BaseException:
+            drawn.cancel()
+            raise
+        try:
+            png = await drawn
+        except ChartError:
+            log.exception("the chart of /stats could not be drawn")
+            await _say(update, _("The figures are above; the chart could not be drawn."))
+            return
+    finally:
+        await chart.close()
     await message.reply_photo(
         InputFile(png, filename="liemchinh-stats.png"),
         caption=html.escape(label)[:1000],
@@ -136,29 +144,44 @@ async def export(update: Update, context: BotContext) -> None:
     status = await message.reply_text(
         _("Preparing the export of %(count)d reports…") % {"count": count}
     )
-    files = Export(_, context.lang, full=full, now=now)
-
-    # Both files are written from one pass over the rows, a chunk at a time, so neither the
-    # rows nor a second query are held; the store's connection is free between chunks.
-    chunks = context.db.reports.iter_report_rows(period.since, period.until, codes, contacts=full)
-    work = asyncio.create_task(write_files(files, chunks))
-    shown = -1
-    while not work.done():
-        with contextlib.suppress(TelegramError):
-            await context.bot.send_chat_action(message.chat.id, ChatAction.UPLOAD_DOCUMENT)
-            percent = min(99, 100 * files.count // max(count, 1))
-            if percent != shown:
-                await status.edit_text(
-                    _("Preparing the export of %(count)d reports… %(percent)d%%")
-                    % {"count": count, "percent": percent}
+    # The files are written on disk beside the database, in a folder of their own that goes
+    # once they are sent; one a crash left behind goes at the next start (bot.app).
+    with export_folder(context.db.path.parent) as folder:
+        files = Export(_, context.lang, full=full, now=now, folder=folder)
+        # Both files are written from one pass over the rows, a chunk at a time, so neither
+        # the rows nor a second query are held; the store's connection is free between chunks.
+        chunks = context.db.reports.iter_report_rows(
+            period.since, period.until, codes, contacts=full
+        )
+        work = asyncio.create_task(write_files(files, chunks))
+        try:
+            shown = -1
+            while not work.done():
+                with contextlib.suppress(TelegramError):
+                    await context.bot.send_chat_action(message.chat.id, ChatAction.UPLOAD_DOCUMENT)
+                    percent = min(99, 100 * files.count // max(count, 1))
+                    if percent != shown:
+                        await status.edit_text(
+                            _("Preparing the export of %(count)d reports… %(percent)d%%")
+                            % {"count": count, "percent": percent}
+                        )
+                        shown = percent
+                await asyncio.wait({work}, timeout=PROGRESS_EVERY)
+        except BaseException:
+            work.cancel()
+            with contextlib.suppress(BaseException):
+                await work
+            raise
+        csv_path, xlsx_path = await work
+        stamp = datetime.fromtimestamp(now, tz=VN_TZ).strftime("%Y%m%d-%H%M")
+        name = f"liemchinh-{stamp}{'-full' if full else ''}"
+        for path, suffix in ((csv_path, "csv"), (xlsx_path, "xlsx")):
+            with path.open("rb") as handle:
+                # Streamed from the disk as it is uploaded (and read again from its start if
+                # the upload is retried), never read whole into memory.
+                await message.reply_document(
+                    InputFile(handle, filename=f"{name}.{suffix}", read_file_handle=False)
                 )
-                shown = percent
-        await asyncio.wait({work}, timeout=PROGRESS_EVERY)
-    csv_data, xlsx_data = await work
-    stamp = datetime.fromtimestamp(now, tz=VN_TZ).strftime("%Y%m%d-%H%M")
-    name = f"liemchinh-{stamp}{'-full' if full else ''}"
-    await message.reply_document(InputFile(csv_data, filename=f"{name}.csv"))
-    await message.reply_document(InputFile(xlsx_data, filename=f"{name}.xlsx"))
     await status.edit_text(
         _("Export ready: %(count)d reports (%(period)s).")
         % {"count": files.count, "period": label}

@@ -13,6 +13,7 @@ import openpyxl
 
 from bot.core.domain import Draft, ReportFields
 from bot.core.parsing import format_code
+from bot.figures.chart_process import ChartError, ChartProcess
 from bot.sim import SimUser
 from tests.conftest import (
     ADMIN_ID,
@@ -203,6 +204,18 @@ async def test_stats_sends_numbers_and_a_png_chart(world: World) -> None:
     assert "Đông Triều" in one and "Hạ Long" not in one.split("·")[0]
 
 
+async def test_stats_without_its_chart_says_so(world: World, monkeypatch: Any) -> None:
+    async def broken(self: ChartProcess, stats: object, locale: str) -> bytes:
+        raise ChartError("the chart's process failed (1): MemoryError")
+
+    monkeypatch.setattr(ChartProcess, "draw", broken)
+    await seed(world, 750100, "HL", "Cán bộ Hạ Long đòi tiền, rất bức xúc, đã nhiều lần.")
+    admin = world.sim.user(ADMIN_ID)
+    answers = await ask(world, admin, "/stats 30d", expect="không vẽ được")
+    assert "UBND phường Hạ Long" in "\n".join(answers)
+    assert world.sim.count("sendPhoto") == 0
+
+
 async def test_export_csv_and_xlsx_hold_the_reports(world: World) -> None:
     sim = world.sim
     plain = await seed(world, 760001, "HL", "Cán bộ <b>Hạ Long</b> đòi 2 triệu & doạ trả hồ sơ.")
@@ -238,6 +251,8 @@ async def test_export_csv_and_xlsx_hold_the_reports(world: World) -> None:
     text = sim.file_content(full[0]["document"]["file_id"]).decode("utf-8-sig")
     assert "Trần Thị Bình" in text and "0912345678" in text
     assert [r["action"] for r in await world.db.admin.admin_log()][:2] == ["export_full", "export"]
+    # The files were written on disk to be sent from there, and are gone once sent.
+    assert list((world.db.path.parent / "exports").iterdir()) == []
 
 
 async def test_find_ignores_diacritics_and_admin_report_shows_everything(world: World) -> None:

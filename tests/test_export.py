@@ -17,15 +17,18 @@ from bot.core.domain import VN_TZ, Actor, Draft, ReportFields
 from bot.figures.export import (
     Export,
     export_csv,
+    export_folder,
     export_rows,
     export_xlsx,
     neutralize,
+    remove_export_folders,
     write_files,
 )
 from bot.figures.stats import Period, render_chart, stats_of, summary_text
 from bot.figures.xlsx import CELL_LIMIT as XLSX_CELL_LIMIT
 from bot.figures.xlsx import XlsxSheet
 from bot.i18n import Translator
+from bot.store.database import StorageError
 from bot.store.repository import Repository
 from tests.conftest import ALERT
 
@@ -312,12 +315,15 @@ def test_xlsx_sheet_name_follows_excel_rules() -> None:
     assert book.active.title == ("Báo cáo 2026 abcx" + "x" * 40)[:31]
 
 
-def test_both_files_at_once_equal_each_file_alone() -> None:
+def test_both_files_at_once_equal_each_file_alone(tmp_path: Path) -> None:
     rows = [*sample_rows(), row(id=3, code="bad code", description="=2+2", official="a\x01b")]
-    files = Export(en, "en", full=True, now=NOW)
+    files = Export(en, "en", full=True, now=NOW, folder=tmp_path)
     assert files.add(rows[:2]) == 2
     assert files.add(rows[2:]) == 3
-    csv_data, xlsx_data = files.finish()
+    csv_path, xlsx_path = files.finish()
+    # A full export holds contacts: its files are the bot's user's alone.
+    assert {csv_path.stat().st_mode & 0o777, xlsx_path.stat().st_mode & 0o777} == {0o600}
+    csv_data, xlsx_data = csv_path.read_bytes(), xlsx_path.read_bytes()
     assert csv_data == export_csv(rows, en, "en", full=True, now=NOW)
     alone = load(export_xlsx(rows, en, "en", full=True, now=NOW))
     together = load(xlsx_data)
@@ -483,15 +489,55 @@ async def test_rows_stream_in_chunks_like_report_rows(db: Repository) -> None:
 
 
 @pytest.mark.both_backends
-async def test_export_files_from_streamed_rows(db: Repository) -> None:
+async def test_export_files_from_streamed_rows(db: Repository, tmp_path: Path) -> None:
     for user in range(5):
         await submit(db, 300 + user, description=f"=SUM(A{user})")
     rows = await db.reports.report_rows(None, None, None, contacts=True)
-    files = Export(vi, "vi", full=True, now=NOW)
+    files = Export(vi, "vi", full=True, now=NOW, folder=tmp_path)
     chunks = db.reports.iter_report_rows(None, None, None, contacts=True, chunk=2)
-    csv_data, xlsx_data = await write_files(files, chunks)
+    csv_path, xlsx_path = await write_files(files, chunks)
+    csv_data, xlsx_data = csv_path.read_bytes(), xlsx_path.read_bytes()
     assert files.count == 5
     assert csv_data.startswith(BOM)
     assert csv_data == export_csv(rows, vi, "vi", full=True, now=NOW)
     sheet = load(xlsx_data)
     assert sheet.max_row == 6 and sheet["H2"].value == "'=SUM(A0)"
+
+
+# --------------------------------------------------------------------------- files on disk
+
+
+def test_an_export_folder_is_private_and_goes_when_done(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError), export_folder(tmp_path) as folder:
+        assert folder.parent == tmp_path / "exports"
+        assert folder.stat().st_mode & 0o777 == 0o700
+        (folder / "export.csv").write_bytes(b"x")
+        raise RuntimeError("the upload failed")
+    assert list((tmp_path / "exports").iterdir()) == []
+
+
+def test_folders_left_by_a_crash_are_removed_and_nothing_else(tmp_path: Path) -> None:
+    assert remove_export_folders(tmp_path) == 0  # no exports folder yet
+    exports = tmp_path / "exports"
+    for name in ("export-a1", "export-b2"):
+        (exports / name).mkdir(parents=True)
+        (exports / name / "export.csv").write_text("Trần Thị Bình,0912345678")
+    (tmp_path / "liemchinh.db").write_bytes(b"kept")
+    assert remove_export_folders(tmp_path) == 2
+    assert list(exports.iterdir()) == []
+    assert (tmp_path / "liemchinh.db").read_bytes() == b"kept"
+
+
+async def test_an_export_stopped_half_way_closes_its_files(tmp_path: Path) -> None:
+    async def chunks() -> AsyncIterator[list[dict[str, Any]]]:
+        yield sample_rows()
+        raise StorageError("database is locked")
+
+    files = Export(en, "en", full=False, now=NOW, folder=tmp_path)
+    with pytest.raises(StorageError):
+        await write_files(files, chunks())
+    # Closed, not leaked (the suite turns an unclosed file's ResourceWarning into an error),
+    # and written no further: a second finish has nothing open to write to.
+    assert files.count == len(sample_rows())
+    with pytest.raises(ValueError):
+        files.finish()

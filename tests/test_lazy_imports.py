@@ -22,7 +22,8 @@ def loaded_after(statement: str) -> list[str]:
 
 
 def test_the_application_and_handlers_load_no_chart_or_spreadsheet_library() -> None:
-    assert loaded_after("import bot.app, bot.cli, bot.jobs, handlers, bot.figures.export") == []
+    modules = "bot.app, bot.cli, bot.jobs, handlers, bot.figures.export, bot.figures.chart_process"
+    assert loaded_after(f"import {modules}") == []
 
 
 def test_statistics_load_matplotlib_only_to_draw() -> None:

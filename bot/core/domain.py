@@ -41,6 +41,18 @@ class Channel(StrEnum):
 FIRST_INTERNAL_ID = 2**53
 
 
+class Action(StrEnum):
+    """A button on an alert; values travel in callback_data ("st:ack:42")."""
+
+    ACKNOWLEDGE = "ack"
+    PROGRESS = "prog"
+    ASK = "ask"
+    TRANSFER = "tr"
+    EXTEND = "ext"
+    RESOLVE = "res"
+    DECLINE = "dec"
+
+
 class Status(StrEnum):
     """Where a report stands in its unit's handling."""
 

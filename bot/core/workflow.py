@@ -11,7 +11,6 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from enum import StrEnum
 
 from bot.config import Settings, SlaConfig
 from bot.core.deadlines import (
@@ -25,6 +24,7 @@ from bot.core.domain import (
     CITIZEN,
     SYSTEM,
     VN_TZ,
+    Action,
     Actor,
     DeclineReason,
     Report,
@@ -73,18 +73,6 @@ NOTE_MIN = 5
 NOTE_MAX = 1000
 # A relayed text keeps room for its header and footer within Telegram's 4096 characters.
 QUESTION_MAX = 3500
-
-
-class Action(StrEnum):
-    """A button on an alert; values travel in callback_data ("st:ack:42")."""
-
-    ACKNOWLEDGE = "ack"
-    PROGRESS = "prog"
-    ASK = "ask"
-    TRANSFER = "tr"
-    EXTEND = "ext"
-    RESOLVE = "res"
-    DECLINE = "dec"
 
 
 _BY_STATUS: dict[str, tuple[Action, ...]] = {

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import io
+import os
 import re
+import shutil
+import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date
-from typing import Any
+from pathlib import Path
+from typing import Any, BinaryIO
 
 from bot.core.deadlines import deadline_day
 from bot.core.domain import OPEN_STATUSES, local_today
@@ -19,12 +24,15 @@ from bot.i18n import Gettext
 from bot.messages.labels import category_label, status_label
 
 __all__ = [
+    "EXPORT_PREFIX",
     "PROGRESS_EVERY",
     "Export",
     "export_csv",
+    "export_folder",
     "export_rows",
     "export_xlsx",
     "neutralize",
+    "remove_export_folders",
     "write_files",
 ]
 
@@ -32,6 +40,9 @@ Progress = Callable[[int, int], None]
 Row = Mapping[str, Any]
 
 PROGRESS_EVERY = 1000
+# The folders of exports under way, in the bot's state folder (`export_folder`).
+EXPORTS = "exports"
+EXPORT_PREFIX = "export-"
 
 # A spreadsheet treats a cell starting with one of these as a formula (or, for tab and CR,
 # may strip them and then do so): a citizen's description "=HYPERLINK(...)" would run in the
@@ -146,13 +157,16 @@ def _report(progress: Progress | None, done: int, total: int) -> None:
 class _CsvFile:
     """CSV in UTF-8 with a BOM, so that Excel reads Vietnamese right, written row by row."""
 
-    def __init__(self, header: list[str], locale: str) -> None:
+    def __init__(self, header: list[str], locale: str, out: BinaryIO | None = None) -> None:
+        """Write to `out` (a binary file), or to memory, which `close()` returns."""
         self._locale = locale
         self._days: dict[date, str] = {}  # babel is slow and a period holds few distinct days
-        self._buffer = io.BytesIO()
-        # Encoding as rows are written keeps one copy of the file in memory, in bytes. Without
-        # the BOM Excel guesses a legacy code page and garbles every diacritic.
-        self._stream = io.TextIOWrapper(self._buffer, encoding="utf-8-sig", newline="")
+        self._buffer: io.BytesIO | None = None
+        if out is None:
+            out = self._buffer = io.BytesIO()
+        # Encoded as rows are written. Without the BOM Excel guesses a legacy code page and
+        # garbles every diacritic.
+        self._stream = io.TextIOWrapper(out, encoding="utf-8-sig", newline="")
         self._writer = csv.writer(self._stream, quoting=csv.QUOTE_MINIMAL)
         self.row(header)
 
@@ -188,21 +202,23 @@ class _CsvFile:
         self._writer.writerow(cells)
 
     def close(self) -> bytes:
-        """Return the whole file."""
+        """Finish the file; return it if it is in memory (a given file is left open)."""
         self._stream.flush()
-        self._stream.detach()  # leaves the buffer open
-        return self._buffer.getvalue()
+        self._stream.detach()  # leaves the buffer or the file open
+        return b"" if self._buffer is None else self._buffer.getvalue()
 
 
 # Widths in characters, per column of the header above.
 _XLSX_WIDTHS = [12, 12, 30, 30, 22, 12, 10, 60, 24, 14, 40, 8, 24, 16]
 
 
-def _xlsx_file(header: list[str], _: Gettext, locale: str) -> XlsxSheet:
+def _xlsx_file(
+    header: list[str], _: Gettext, locale: str, out: BinaryIO | None = None
+) -> XlsxSheet:
     # The same day-first forms as format_date: "5 Mar 2026" in English, "05/03/2026" otherwise.
     english = locale.strip().lower().replace("-", "_").split("_")[0] == "en"
     sheet = XlsxSheet(
-        _("Reports"), _XLSX_WIDTHS[: len(header)], "d mmm yyyy" if english else "dd/mm/yyyy"
+        _("Reports"), _XLSX_WIDTHS[: len(header)], "d mmm yyyy" if english else "dd/mm/yyyy", out
     )
     sheet.header([neutralize(title) for title in header])
     return sheet
@@ -213,16 +229,37 @@ def _xlsx_row(sheet: XlsxSheet, values: list[object]) -> None:
     sheet.row([neutralize(v) if isinstance(v, str) else v for v in values])
 
 
-class Export:
-    """Both files of one export, CSV and XLSX, written at once from rows given in chunks."""
+def _private_file(path: Path) -> BinaryIO:
+    # A full export holds reporters' contacts: readable by the bot's user alone, and never an
+    # existing file (O_EXCL), from the first byte written.
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
 
-    def __init__(self, _: Gettext, locale: str, *, full: bool, now: float | None = None) -> None:
+
+class Export:
+    """Both files of one export, CSV and XLSX, written at once from rows given in chunks.
+
+    The files are written to `folder` (`export.csv`, `export.xlsx`), not held in memory: at
+    100,000 reports the CSV alone is about 30 MB, which the bot would otherwise hold twice, once
+    written and once more while it is uploaded.
+    """
+
+    def __init__(
+        self, _: Gettext, locale: str, *, full: bool, folder: Path, now: float | None = None
+    ) -> None:
         self._ = _
         self._full = full
         self._now = time.time() if now is None else now
+        self.csv_path = folder / "export.csv"
+        self.xlsx_path = folder / "export.xlsx"
         header = _header(_, full)
-        self._csv = _CsvFile(header, locale)
-        self._xlsx = _xlsx_file(header, _, locale)
+        self._csv_out = _private_file(self.csv_path)
+        try:
+            self._xlsx_out = _private_file(self.xlsx_path)
+        except BaseException:
+            self._csv_out.close()
+            raise
+        self._csv = _CsvFile(header, locale, self._csv_out)
+        self._xlsx = _xlsx_file(header, _, locale, self._xlsx_out)
         self.count = 0
 
     def add(self, rows: Iterable[Row]) -> int:
@@ -235,22 +272,71 @@ class Export:
             self.count += 1
         return self.count
 
-    def finish(self) -> tuple[bytes, bytes]:
-        """Return the CSV and the XLSX file."""
-        return self._csv.close(), self._xlsx.close()
+    def finish(self) -> tuple[Path, Path]:
+        """Complete both files and close them; return the CSV's and the XLSX's paths."""
+        try:
+            self._csv.close()
+            self._xlsx.close()
+        except BaseException:
+            self.discard()
+            raise
+        self._csv_out.close()
+        self._xlsx_out.close()
+        return self.csv_path, self.xlsx_path
+
+    def discard(self) -> None:
+        """Close both files as they are (an export stopped half-way); their folder goes next."""
+        # Each writer ends what it holds first: a ZIP left open would try to write its end
+        # into a closed file when it is collected.
+        for writer in (self._csv, self._xlsx):
+            with contextlib.suppress(Exception):
+                writer.close()
+        self._csv_out.close()
+        self._xlsx_out.close()
 
 
-async def write_files(files: Export, chunks: AsyncIterator[Sequence[Row]]) -> tuple[bytes, bytes]:
-    """Write chunks of rows to both files in a worker thread; return the CSV and the XLSX."""
+async def write_files(files: Export, chunks: AsyncIterator[Sequence[Row]]) -> tuple[Path, Path]:
+    """Write chunks of rows to both files in a worker thread; return the CSV's and XLSX's paths."""
     writing: asyncio.Future[int] | None = None
-    async for chunk in chunks:
-        # The next chunk is read while this one is written.
+    try:
+        async for chunk in chunks:
+            # The next chunk is read while this one is written.
+            if writing is not None:
+                await writing
+            writing = asyncio.ensure_future(asyncio.to_thread(files.add, chunk))
         if writing is not None:
             await writing
-        writing = asyncio.ensure_future(asyncio.to_thread(files.add, chunk))
-    if writing is not None:
-        await writing
-    return await asyncio.to_thread(files.finish)
+        return await asyncio.to_thread(files.finish)
+    except BaseException:
+        if writing is not None and not writing.done():
+            # The thread cannot be stopped: let it finish its chunk before the file closes.
+            with contextlib.suppress(BaseException):
+                await asyncio.shield(writing)
+        files.discard()
+        raise
+
+
+@contextlib.contextmanager
+def export_folder(state: Path) -> Iterator[Path]:
+    """Lend a new private folder for one export's files under `state`; remove it afterwards."""
+    parent = state / EXPORTS
+    parent.mkdir(mode=0o700, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix=EXPORT_PREFIX, dir=parent))  # mode 0700
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def remove_export_folders(state: Path) -> int:
+    """Remove the folders exports left behind when the bot stopped mid-way; return how many."""
+    parent = state / EXPORTS
+    removed = 0
+    if parent.is_dir():
+        for folder in parent.glob(EXPORT_PREFIX + "*"):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    return removed
 
 
 def export_csv(

@@ -19,11 +19,12 @@ from bot.core.parsing import fold
 from bot.i18n import Gettext
 from bot.messages.labels import category_label, status_label
 from bot.messages.limits import cut, visible_length
-from bot.store.periods import PeriodFigures
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.axis import Axis
+
+    from bot.store.periods import PeriodFigures
 
 __all__ = [
     "Period",

@@ -13,6 +13,7 @@ import re
 import zipfile
 from collections.abc import Sequence
 from datetime import date
+from typing import BinaryIO
 from xml.sax.saxutils import escape, quoteattr
 
 __all__ = ["CELL_LIMIT", "NOT_XML", "XlsxSheet"]
@@ -90,12 +91,21 @@ def text_cell(value: str) -> str:
 class XlsxSheet:
     """One sheet written as its rows come: `header()` once, `row()` for each, then `close()`."""
 
-    def __init__(self, title: str, widths: Sequence[float], date_format: str) -> None:
+    def __init__(
+        self,
+        title: str,
+        widths: Sequence[float],
+        date_format: str,
+        out: BinaryIO | None = None,
+    ) -> None:
+        """Write to `out` (a seekable binary file), or to memory, which `close()` returns."""
         # Excel's rules for a sheet's name: 31 characters at most, none of []:*?/\\.
         self._title = _SHEET_NAME_BAD.sub("", NOT_XML.sub("", title))[:31] or "Sheet1"
         self._date_format = date_format
-        self._buffer = io.BytesIO()
-        self._zip = zipfile.ZipFile(self._buffer, "w", zipfile.ZIP_DEFLATED)
+        self._buffer: io.BytesIO | None = None
+        if out is None:
+            out = self._buffer = io.BytesIO()
+        self._zip = zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED)
         # The sheet is compressed as it is written: neither its XML nor its rows are held.
         self._part = self._zip.open("xl/worksheets/sheet1.xml", "w")
         self._out = io.TextIOWrapper(self._part, encoding="utf-8")
@@ -156,7 +166,10 @@ class XlsxSheet:
         self._out.write("".join(parts))
 
     def close(self) -> bytes:
-        """Finish the sheet and the workbook around it; return the file."""
+        """Finish the sheet and the workbook around it; return the file if it is in memory.
+
+        A file given to the constructor is left open, all written, for its owner to close.
+        """
         self._out.write("</sheetData></worksheet>")
         self._out.flush()
         self._out.detach()
@@ -174,4 +187,4 @@ class XlsxSheet:
             "xl/styles.xml", _STYLES.replace("{date_format}", quoteattr(self._date_format))
         )
         self._zip.close()
-        return self._buffer.getvalue()
+        return b"" if self._buffer is None else self._buffer.getvalue()

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from bot.core.domain import Category, DeclineReason, Status, Unit
-from bot.core.workflow import Action
+from bot.core.domain import Action, Category, DeclineReason, Status, Unit
 from bot.i18n import N_, Gettext
 
 # Keyed by the enum members, which compare and hash as their string values, so a value read

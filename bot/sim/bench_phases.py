@@ -31,6 +31,7 @@ from bot.sim.bench_world import (
     SATURATE_ECHO_BASE,
     UNIT_COUNT,
     BenchSimulator,
+    MemorySampler,
     Process,
     bot_process,
     unit_chat,
@@ -353,6 +354,10 @@ async def figures_phase(
                 await asyncio.wait_for(event.wait(), 1.0)
         return time.monotonic()
 
+    # The chart is drawn in a child process of the bot: its memory counts too, sampled with the
+    # bot's own while the commands run (a child lives about a second).
+    memory = MemorySampler(bot.pid)
+    sampling = asyncio.create_task(memory.run())
     mark = len(inbox)
     sent = time.monotonic()
     await admin.send("/stats 365d")
@@ -367,6 +372,9 @@ async def figures_phase(
         return message.get("method") == "sendDocument" and name.endswith(".xlsx")
 
     export_s = await until(xlsx, mark) - sent
+    sampling.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await sampling
     # The bot was started afresh for this phase: its high-water mark is that of the figures.
     figures_rss = bot.stats().hwm_mb
     return {
@@ -375,13 +383,15 @@ async def figures_phase(
         "stats_s": round(stats_s, 2),
         "export_s": round(export_s, 2),
         "figures_peak_rss_mb": round(figures_rss, 1),
+        "figures_children_peak_rss_mb": round(memory.children_peak_mb, 1),
+        "figures_peak_total_rss_mb": round(max(memory.total_peak_mb, figures_rss), 1),
         **await asyncio.to_thread(_figures_breakdown, database),
     }
 
 
 def _figures_breakdown(database: Path) -> JSON:
     """Time the code paths behind /stats and /export one by one, in this process."""
-    from bot.figures.export import Export, export_csv, export_xlsx, write_files
+    from bot.figures.export import Export, export_csv, export_folder, export_xlsx, write_files
     from bot.figures.stats import parse_period, render_chart, stats_of
     from bot.i18n import Translator
     from bot.store.periods import PeriodFigures
@@ -400,11 +410,12 @@ def _figures_breakdown(database: Path) -> JSON:
             return await repo.reports.period_figures(period.since, period.until, None, now)
 
     async def streamed() -> int:
-        # What /export does: both files from rows read a chunk at a time.
-        files = Export(_, "vi", full=False, now=now)
-        async with Repository(database) as repo:
-            rows = repo.reports.iter_report_rows(period.since, period.until, None)
-            await write_files(files, rows)
+        # What /export does: both files from rows read a chunk at a time, written to disk.
+        with export_folder(database.parent) as folder:
+            files = Export(_, "vi", full=False, now=now, folder=folder)
+            async with Repository(database) as repo:
+                rows = repo.reports.iter_report_rows(period.since, period.until, None)
+                await write_files(files, rows)
         return files.count
 
     timings: JSON = {}

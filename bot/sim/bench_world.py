@@ -210,6 +210,54 @@ def proc_stats(pid: int) -> ProcStats:
     return ProcStats(rss, hwm, cpu)
 
 
+def _children(pid: int) -> list[int]:
+    """The processes `pid` started and has not reaped (its main thread's, which is all of a
+    bot's: asyncio starts subprocesses from the event loop's thread)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children", encoding="ascii") as found:
+            return [int(child) for child in found.read().split()]
+    except OSError:
+        return []
+
+
+def _memory_mb(pid: int, field: str) -> float:
+    """One of a process's memory figures from /proc (VmRSS, VmHWM), 0 if it is gone."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith(field):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+class MemorySampler:
+    """Samples a process and its children: the children's highest peak, and the highest sum."""
+
+    def __init__(self, pid: int, every: float = 0.02) -> None:
+        self.pid = pid
+        self.every = every
+        self.children_peak_mb = 0.0
+        self.total_peak_mb = 0.0
+
+    def sample(self) -> None:
+        """Read the memory of the process and of its children once."""
+        total = _memory_mb(self.pid, "VmRSS:")
+        for child in _children(self.pid):
+            # A child's high-water mark, not what it holds at the sample: the sum errs high.
+            peak = _memory_mb(child, "VmHWM:")
+            total += peak
+            self.children_peak_mb = max(self.children_peak_mb, peak)
+        self.total_peak_mb = max(self.total_peak_mb, total)
+
+    async def run(self) -> None:
+        """Sample until cancelled."""
+        while True:
+            self.sample()
+            await asyncio.sleep(self.every)
+
+
 class Process:
     """A bot (or the echo bot) in a subprocess, logging to a file."""
 

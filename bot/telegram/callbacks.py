@@ -29,8 +29,7 @@ from telegram.constants import ChatType
 
 from bot.config import UNIT_CODE
 from bot.core.conversation import Step
-from bot.core.domain import DeclineReason
-from bot.core.workflow import Action
+from bot.core.domain import Action, DeclineReason
 
 # Telegram refuses a button whose callback_data is longer.
 MAX_BYTES = 64

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.core.workflow import Action
+from bot.core.domain import Action
 from bot.i18n import Gettext
 from bot.messages.labels import action_label
 from bot.telegram.callbacks import AlertAction, Answer, ReceiptRequest, Verdict

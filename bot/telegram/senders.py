@@ -46,7 +46,8 @@ from bot.core.outbox import (
 )
 from bot.core.parsing import format_code
 from bot.core.workflow import Workflow, allowed_actions
-from bot.figures.stats import Period, render_chart, stats_of, summary_text
+from bot.figures.chart_process import draw_chart
+from bot.figures.stats import Period, stats_of, summary_text
 from bot.i18n import Gettext, Translator
 from bot.messages import admin as admin_texts
 from bot.messages import citizen as citizen_texts
@@ -565,7 +566,8 @@ class Senders:
             text = unit_texts.digest_text(label, summary_text(figures, _, locale), _)
             await self.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML)
             await self.db.outbox.part_sent(item.id, 1)
-        png = await asyncio.to_thread(render_chart, figures, _, locale)
+        # A ChartError leaves the item to the outbox's retries, as a failed send does.
+        png = await draw_chart(figures, locale)
         await self.bot.send_photo(chat_id, InputFile(png, filename="liemchinh-week.png"))
 
     async def _relay(

@@ -1,0 +1,116 @@
+"""The chart of /stats and the weekly digest, drawn in a short-lived process of its own.
+
+matplotlib with numpy and Pillow is about 35 MB once imported and 25 MB more while it draws,
+which the bot's process would keep for good after the first chart (CPython returns little of
+it), and drawing holds the interpreter for most of a second, during which no citizen's step
+would be answered. A child process gives all of it back when it exits, and draws on another core.
+
+The child is started before the figures are counted, so that its imports overlap the query; it
+then reads the figures and a locale from its standard input and writes the PNG to its standard
+output. Only its parent writes to that pipe, so the figures go as a pickle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import pickle
+import sys
+from pathlib import Path
+
+import bot
+from bot.figures.stats import Stats
+
+__all__ = ["PNG_SIGNATURE", "ChartError", "ChartProcess", "draw_chart"]
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# A chart takes about a second; a child still drawing after this is stuck, not slow.
+TIMEOUT = 60.0
+# The child's last words, when it fails, go to the log: enough for a traceback's end.
+_ERROR_TAIL = 2000
+# Where the `bot` package of this process lies, so that the child imports the same one.
+_ROOT = str(Path(bot.__file__).resolve().parent.parent)
+
+
+class ChartError(Exception):
+    """The chart could not be drawn (the child failed, was killed or did not answer in time)."""
+
+
+class ChartProcess:
+    """One child process that draws one chart: `start()`, then `draw()`, then `close()`."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self._proc = proc
+
+    @classmethod
+    async def start(cls) -> ChartProcess:
+        """Start the child; it loads matplotlib while the caller counts the figures."""
+        env = dict(os.environ)
+        # The bot's token and other secrets are no business of a process that draws.
+        for name in [n for n in env if n.startswith("LIEMCHINH_")]:
+            del env[name]
+        paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+        env["PYTHONPATH"] = os.pathsep.join([_ROOT, *paths])
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                __name__,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                env=env,
+            )
+        except OSError as exc:
+            raise ChartError(f"cannot start the chart's process: {exc}") from exc
+        return cls(proc)
+
+    async def draw(self, stats: Stats, locale: str) -> bytes:
+        """Hand the child the figures; return the PNG it draws."""
+        data = pickle.dumps((stats, locale), protocol=pickle.HIGHEST_PROTOCOL)
+        try:
+            out, err = await asyncio.wait_for(self._proc.communicate(data), TIMEOUT)
+        except TimeoutError as exc:
+            raise ChartError(f"the chart's process did not answer in {TIMEOUT:.0f} s") from exc
+        except (BrokenPipeError, ConnectionResetError) as exc:
+            # The child died before it read the figures; its exit status tells more below.
+            await self._proc.wait()
+            out, err = b"", str(exc).encode()
+        if self._proc.returncode != 0 or not out.startswith(PNG_SIGNATURE):
+            tail = err.decode("utf-8", "replace")[-_ERROR_TAIL:].strip()
+            raise ChartError(f"the chart's process failed ({self._proc.returncode}): {tail}")
+        return out
+
+    async def close(self) -> None:
+        """Stop the child if it still runs (the chart was not needed after all) and reap it."""
+        if self._proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self._proc.kill()
+        # Reaped, or asyncio would warn of a child it never waited for.
+        await self._proc.wait()
+
+
+async def draw_chart(stats: Stats, locale: str) -> bytes:
+    """Draw `stats` in a child process of its own and return the PNG."""
+    chart = await ChartProcess.start()
+    try:
+        return await chart.draw(stats, locale)
+    finally:
+        await chart.close()
+
+
+def main() -> None:
+    """Run as the child: load matplotlib, read the figures, write the PNG, exit."""
+    from bot.figures.stats import load_chart_modules, render_chart
+    from bot.i18n import Translator
+
+    load_chart_modules()
+    stats, locale = pickle.loads(sys.stdin.buffer.read())
+    png = render_chart(stats, Translator().get(locale), locale)
+    sys.stdout.buffer.write(png)
+    sys.stdout.buffer.flush()
+
+
+if __name__ == "__main__":
+    main()
