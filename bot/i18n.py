@@ -25,10 +25,12 @@ def N_(message: str) -> str:
 class Translator:
     """Holds one gettext catalog per supported locale, read from the .po sources."""
 
-    def __init__(self, locales_dir: Path = LOCALES_DIR) -> None:
+    def __init__(self, locales_dir: Path = LOCALES_DIR, *, only: str | None = None) -> None:
+        """Read every supported catalog, or with `only` that one (and Vietnamese, the fallback)."""
         self._catalogs: dict[str, gettext.NullTranslations] = {}
         for locale in SUPPORTED:
-            self._catalogs[locale] = _load(locales_dir, locale)
+            if only is None or locale in (only, "vi"):
+                self._catalogs[locale] = _load(locales_dir, locale)
 
     def get(self, locale: str | None) -> Gettext:
         """Return the gettext function for `locale` (Vietnamese when unknown)."""

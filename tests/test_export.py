@@ -15,6 +15,7 @@ import pytest
 from bot.config import UnitConfig
 from bot.core.domain import VN_TZ, Actor, Draft, ReportFields
 from bot.figures.export import (
+    _CONTROL_RE,
     Export,
     export_csv,
     export_folder,
@@ -541,3 +542,10 @@ async def test_an_export_stopped_half_way_closes_its_files(tmp_path: Path) -> No
     assert files.count == len(sample_rows())
     with pytest.raises(ValueError):
         files.finish()
+
+
+def test_text_without_unprintable_characters_is_never_searched() -> None:
+    # neutralize skips the control-character pattern for printable text: exact only if every
+    # character the pattern removes is unprintable.
+    removed = [chr(c) for c in range(0x110000) if _CONTROL_RE.match(chr(c))]
+    assert removed and not any(c.isprintable() for c in removed)

@@ -29,6 +29,8 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 TIMEOUT = 60.0
 # The child's last words, when it fails, go to the log: enough for a traceback's end.
 _ERROR_TAIL = 2000
+# What the child runs: a module of its own, which imports what drawing needs and no more.
+CHILD = "bot.figures.chart_child"
 # Where the `bot` package of this process lies, so that the child imports the same one.
 _ROOT = str(Path(bot.__file__).resolve().parent.parent)
 
@@ -56,7 +58,7 @@ class ChartProcess:
             proc = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
-                __name__,
+                CHILD,
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
@@ -98,19 +100,3 @@ async def draw_chart(stats: Stats, locale: str) -> bytes:
         return await chart.draw(stats, locale)
     finally:
         await chart.close()
-
-
-def main() -> None:
-    """Run as the child: load matplotlib, read the figures, write the PNG, exit."""
-    from bot.figures.stats import load_chart_modules, render_chart
-    from bot.i18n import Translator
-
-    load_chart_modules()
-    stats, locale = pickle.loads(sys.stdin.buffer.read())
-    png = render_chart(stats, Translator().get(locale), locale)
-    sys.stdout.buffer.write(png)
-    sys.stdout.buffer.flush()
-
-
-if __name__ == "__main__":
-    main()

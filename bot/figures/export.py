@@ -58,7 +58,10 @@ _CODE_LETTERS = frozenset(CODE_ALPHABET)
 
 def neutralize(text: str) -> str:
     """Return text safe to put in a spreadsheet cell: no control characters, no formula."""
-    text = _CONTROL_RE.sub("", text)
+    # Every character the pattern removes is unprintable; most text has none, and this test
+    # costs a tenth of the substitution.
+    if not text.isprintable():
+        text = _CONTROL_RE.sub("", text)
     if text.startswith(_FORMULA_STARTS):
         return "'" + text
     return text
@@ -229,6 +232,13 @@ def _xlsx_row(sheet: XlsxSheet, values: list[object]) -> None:
     sheet.row([neutralize(v) if isinstance(v, str) else v for v in values])
 
 
+# Columns of `_values` by what their text is: what people wrote or stored (the code as stored
+# when it is not one, the unit's name, the description, the official, the resolution note, the
+# reporter's name and phone), and labels the bot writes itself (category, status, overdue).
+_WRITTEN_COLUMNS = (0, 3, 7, 8, 10, 12, 13)
+_LABEL_COLUMNS = (2, 4, 6)
+
+
 def _private_file(path: Path) -> BinaryIO:
     # A full export holds reporters' contacts: readable by the bot's user alone, and never an
     # existing file (O_EXCL), from the first byte written.
@@ -260,15 +270,30 @@ class Export:
             raise
         self._csv = _CsvFile(header, locale, self._csv_out)
         self._xlsx = _xlsx_file(header, _, locale, self._xlsx_out)
+        self._written = [i for i in _WRITTEN_COLUMNS if i < len(header)]
+        self._labels: dict[str, str] = {}
         self.count = 0
 
     def add(self, rows: Iterable[Row]) -> int:
         """Write rows of `Repository.report_rows` to both files; return the rows written so far."""
+        written = self._written
+        labels = self._labels
         for values in _iter_values(rows, self._, self._full, self._now):
-            # Neutralized once for both files.
-            neutral = [neutralize(v) if isinstance(v, str) else v for v in values]
-            self._csv.neutral_row(neutral)
-            self._xlsx.row(neutral)
+            # Neutralized once for both files: what people wrote in every row, the bot's own
+            # labels (few, and the same in many rows) once each.
+            for index in written:
+                value = values[index]
+                if isinstance(value, str) and value:
+                    values[index] = neutralize(value)
+            for index in _LABEL_COLUMNS:
+                value = values[index]
+                if isinstance(value, str):
+                    known = labels.get(value)
+                    if known is None:
+                        known = labels[value] = neutralize(value)
+                    values[index] = known
+            self._csv.neutral_row(values)
+            self._xlsx.row(values)
             self.count += 1
         return self.count
 

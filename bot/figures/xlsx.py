@@ -105,7 +105,9 @@ class XlsxSheet:
         self._buffer: io.BytesIO | None = None
         if out is None:
             out = self._buffer = io.BytesIO()
-        self._zip = zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED)
+        # Level 1: a third of the time of zlib's default 6 for a file about a fifth larger,
+        # which a 100,000-row export can afford and its waiting admin notices.
+        self._zip = zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=1)
         # The sheet is compressed as it is written: neither its XML nor its rows are held.
         self._part = self._zip.open("xl/worksheets/sheet1.xml", "w")
         self._out = io.TextIOWrapper(self._part, encoding="utf-8")
