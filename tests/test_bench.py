@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from bot.cli import _parser, main
 from bot.sim.bench_phases import percentile
-from bot.sim.bench_world import QUICK
+from bot.sim.bench_world import QUICK, MemorySampler
 from bot.sim.pgserver import binaries
 
 # Every field the issue asks `liemchinh bench --quick --json` to report.
@@ -97,3 +101,24 @@ def test_bench_workers_takes_a_list_of_counts() -> None:
     for wrong in ("0", "1,x", "", "1,,2"):
         with pytest.raises(SystemExit):
             _parser().parse_args(["bench", "--workers", wrong])
+
+
+def test_the_memory_sampler_counts_a_process_and_its_children() -> None:
+    sampler = MemorySampler(os.getpid())
+    sampler.sample()
+    alone = sampler.total_peak_mb
+    assert alone > 0 and sampler.children_peak_mb == 0
+    # A child holding 64 MB more than an idle interpreter, until it is told to go.
+    hold = "b = bytearray(64 << 20); import sys; sys.stdin.read()"
+    child = subprocess.Popen([sys.executable, "-c", hold], stdin=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while sampler.children_peak_mb < 64 and time.monotonic() < deadline:
+            time.sleep(0.05)
+            sampler.sample()
+    finally:
+        assert child.stdin is not None
+        child.stdin.close()
+        child.wait(timeout=30)
+    assert sampler.children_peak_mb >= 64
+    assert sampler.total_peak_mb >= alone + 64
