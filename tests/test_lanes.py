@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from collections import deque
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.telegram.lanes import FloodGuard, Lanes, Verdict
 
@@ -65,3 +69,62 @@ def test_the_flood_guard_counts_a_sliding_window_and_forgets_the_quiet() -> None
     assert len(guard._people) == 1000 - 17
     guard.check(5000, 300.0)
     assert len(guard._people) == 1
+
+
+class _EveryPaceKept:
+    """The flood guard's rule with a window kept for every person, to compare with."""
+
+    def __init__(self, limit: int, seconds: float, pause: float) -> None:
+        self.limit, self.seconds, self.pause = limit, seconds, pause
+        self.people: dict[int, tuple[deque[tuple[float, str | None]], list[float]]] = {}
+
+    def check(self, user_id: int, moment: float, album: str | None) -> Verdict:
+        window, quiet = self.people.setdefault(user_id, (deque(), [float("-inf")]))
+        if moment < quiet[0]:
+            return Verdict.IGNORE
+        while window and window[0][0] <= moment - self.seconds:
+            window.popleft()
+        if album is not None and any(seen == album for _, seen in window):
+            return Verdict.READ
+        if len(window) >= self.limit:
+            quiet[0] = moment + self.pause
+            window.clear()
+            return Verdict.WARN
+        window.append((moment, album))
+        return Verdict.READ
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    limit=st.integers(1, 4),
+    messages=st.lists(
+        st.tuples(
+            st.integers(1, 3),
+            st.floats(0.0, 30.0, allow_nan=False),
+            st.sampled_from([None, None, "a", "b"]),
+        ),
+        max_size=60,
+    ),
+)
+def test_the_flood_guard_judges_as_if_every_window_were_kept(
+    limit: int, messages: list[tuple[int, float, str | None]]
+) -> None:
+    guard = FloodGuard(limit=limit, seconds=10, pause=20)
+    model = _EveryPaceKept(limit, 10, 20)
+    moment = 1000.0
+    for person, gap, album in messages:
+        moment += gap
+        assert guard.check(person, moment, album) is model.check(person, moment, album)
+
+
+def test_the_flood_guard_keeps_a_lone_message_as_its_moment() -> None:
+    guard = FloodGuard(limit=3, seconds=10)
+    assert guard.check(1, 100.0) is Verdict.READ
+    assert guard._people[1] == 100.0
+    assert guard.check(1, 101.0) is Verdict.READ
+    assert not isinstance(guard._people[1], float)
+    # Once the earlier one leaves the window, the moment alone is kept again.
+    assert guard.check(1, 115.0) is Verdict.READ
+    assert guard._people[1] == 115.0
+    assert guard.check(2, 100.0, album="a") is Verdict.READ
+    assert not isinstance(guard._people[2], float)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from telegram import Update
+from telegram.ext import Application
 
 from bot.app import build_application, running
 from bot.core.conversation import Step
@@ -185,6 +186,17 @@ async def test_cancel_at_any_step_discards_everything(world: World) -> None:
     assert await world.db.drafts.get_draft(mai.id) is None
     await mai.say("/cancel", expect="Không có phản ánh nào")
     assert await world.db.reports.count_reports() == 0
+
+
+async def test_the_application_keeps_nothing_per_person_in_memory(world: World) -> None:
+    # Everything about an open conversation is in the database: PTB's ids of the chats and
+    # users handled, collected for a persistence, would grow with every person who ever wrote.
+    assert "_mark_for_persistence_update" in vars(Application)
+    for n in range(3):
+        await consent(world.person(700030 + n, f"Người {n}"))
+    assert world.app._chat_ids_to_be_updated_in_persistence == set()
+    assert world.app._user_ids_to_be_updated_in_persistence == set()
+    assert not world.app.user_data and not world.app.chat_data
 
 
 async def test_edit_category_from_review_asks_its_questions(world: World) -> None:

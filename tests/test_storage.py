@@ -131,6 +131,37 @@ async def test_draft_round_trip_and_steps(db: Repository) -> None:
     assert await db.drafts.get_draft(42) is None
 
 
+async def test_a_draft_stores_only_its_answers(sqlite_db: Repository, tmp_path: Path) -> None:
+    db = sqlite_db
+    fresh = Draft(user_id=42, chat_id=42, step=1)
+    await db.drafts.save_draft(fresh)
+    assert await db.drafts.get_draft(42) == fresh
+    full = Draft(
+        user_id=43,
+        chat_id=43,
+        step=9,
+        fields=ReportFields(category="bribe", amount=0, anonymous=False, latitude=0.0),
+        reviewing=True,
+        answered_by=1234,
+        unseen=True,
+    )
+    await db.drafts.save_draft(full)
+    assert await db.drafts.get_draft(43) == full
+    # A draft written with every key, as before, reads the same.
+    old = (
+        '{"fields": {"category": "bribe", "unit_code": null, "amount": 0}, "reviewing": false,'
+        ' "answered_by": 7, "unseen": false}'
+    )
+    with sqlite3.connect(tmp_path / "t.db") as conn:
+        conn.execute("INSERT INTO drafts VALUES (44, 44, 2, ?, 0)", (old,))
+        stored = dict(conn.execute("SELECT user_id, data FROM drafts").fetchall())
+    assert stored[42] == "{}"
+    assert '"unit_code"' not in stored[43] and '"amount":0' in stored[43]
+    assert await db.drafts.get_draft(44) == Draft(
+        44, 44, 2, ReportFields(category="bribe", amount=0), answered_by=7
+    )
+
+
 def _photo(message_id: int) -> Attachment:
     return Attachment("photo", f"F{message_id}", f"U{message_id}", 1000, 42, message_id)
 

@@ -10,7 +10,7 @@ import json
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from bot.core.domain import VN_TZ
+from bot.core.domain import VN_TZ, ReportFields
 from bot.core.parsing import format_code
 from bot.i18n import N_, Gettext
 from bot.messages.labels import CATEGORY_LABELS, DECLINE_LABELS, STATUS_LABELS, known_label
@@ -162,7 +162,8 @@ async def personal_data(db: Repository, user_id: int, _: Gettext) -> dict[str, A
         else {
             "step": draft["step"],
             "updated_at": iso(draft["updated_at"]),
-            "answers": json.loads(draft["data"]).get("fields", {}),
+            # Every question, the unanswered ones too (a draft stores only its answers).
+            "answers": {**ReportFields().to_json(), **json.loads(draft["data"]).get("fields", {})},
             "evidence": [_evidence(a) for a in raw["draft_attachments"]],
         },
         "reports": [_report(r, units, _) for r in raw["reports"]],

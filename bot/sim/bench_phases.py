@@ -19,6 +19,7 @@ from typing import Any
 
 from bot.sim.bench_citizens import Citizen, Outcome, echo_citizen
 from bot.sim.bench_seed import seed_reports
+from bot.sim.bench_trace import holders, take_snapshot, trace_folder
 from bot.sim.bench_world import (
     ADMIN_ID,
     BACKLOG_BASE,
@@ -272,13 +273,17 @@ async def memory_phase(sim: BenchSimulator, bot: Process, count: int, database: 
         await asyncio.gather(*(worker() for _ in range(min(last - first, width))))
         return done
 
+    traces = trace_folder(bot.root)
     opened = await open_range(0, warm)
     await asyncio.sleep(1.0)
     before = bot.stats()
+    # Taken after the RSS is read: the snapshot's own memory is not a conversation's.
+    first = await take_snapshot(bot, traces) if traces is not None else None
     measured = await open_range(warm, count)
     opened += measured
     await asyncio.sleep(1.0)
     after = bot.stats()
+    last = await take_snapshot(bot, traces) if traces is not None else None
     with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as conn:
         drafts, data_bytes = conn.execute(
             "SELECT count(*), coalesce(avg(length(data)), 0) FROM drafts"
@@ -295,6 +300,13 @@ async def memory_phase(sim: BenchSimulator, bot: Process, count: int, database: 
         "drafts_in_db": drafts,
         # The row also carries four integers, a float and SQLite's record header (~30 bytes).
         "draft_data_bytes": round(data_bytes),
+        # With LIEMCHINH_TRACEMALLOC set: what the bot's Python heap kept per conversation
+        # (tracing adds to the RSS above, so that run's bytes per conversation is not the one).
+        **(
+            {"traced": await asyncio.to_thread(holders, first, last, measured)}
+            if first is not None and last is not None
+            else {}
+        ),
     }
 
 

@@ -121,8 +121,8 @@ class Verdict(Enum):
     WARN = "warn"  # the first message over the limit: drop it and tell the sender once
 
 
-# Slots and a plain list, not a deque: kept for everyone who wrote in the last minute or so, a
-# deque's first block alone made an entry about 1 KB; a list of the few moments is a third of it.
+# Slots and a plain list, not a deque: a deque's first block alone made an entry about 1 KB; a
+# list of the few moments is a third of it.
 @dataclass(slots=True)
 class _Pace:
     moments: list[tuple[float, str | None]]
@@ -136,7 +136,10 @@ class FloodGuard:
         self.limit = limit
         self.seconds = seconds
         self.pause = pause
-        self._people: dict[int, _Pace] = {}
+        # Kept for everyone who wrote in the last minute or so. Most have one message in the
+        # window, not of an album, and no pause: that is kept as the message's moment alone,
+        # the same as a _Pace of that one moment at a tenth of the memory.
+        self._people: dict[int, float | _Pace] = {}
         self._checks = 0
 
     def check(self, user_id: int, moment: float, album: str | None = None) -> Verdict:
@@ -144,9 +147,20 @@ class FloodGuard:
         self._checks += 1
         if self._checks % 1000 == 0:
             self._forget(moment)
-        pace = self._people.get(user_id)
-        if pace is None:
-            pace = self._people[user_id] = _Pace([])
+        kept = self._people.get(user_id)
+        if isinstance(kept, _Pace):
+            pace = kept
+        else:
+            pace = _Pace([] if kept is None else [(kept, None)])
+        verdict = self._judge(pace, moment, album)
+        window = pace.moments
+        if len(window) == 1 and window[0][1] is None and pace.quiet_until == float("-inf"):
+            self._people[user_id] = window[0][0]
+        else:
+            self._people[user_id] = pace
+        return verdict
+
+    def _judge(self, pace: _Pace, moment: float, album: str | None) -> Verdict:
         if moment < pace.quiet_until:
             return Verdict.IGNORE
         window = pace.moments
@@ -173,8 +187,13 @@ class FloodGuard:
         # People quiet for longer than the window and the pause need no memory.
         horizon = moment - self.seconds - self.pause
         for user_id in [
-            uid
-            for uid, pace in self._people.items()
-            if pace.quiet_until < moment and (not pace.moments or pace.moments[-1][0] < horizon)
+            uid for uid, kept in self._people.items() if _quiet(kept, moment, horizon)
         ]:
             del self._people[user_id]
+
+
+def _quiet(kept: float | _Pace, moment: float, horizon: float) -> bool:
+    """Tell whether a person's last message is older than `horizon` and no pause holds them."""
+    if not isinstance(kept, _Pace):
+        return kept < horizon
+    return kept.quiet_until < moment and (not kept.moments or kept.moments[-1][0] < horizon)
