@@ -81,8 +81,12 @@ class BoardStore(Store):
     """Per-unit figures for the public board."""
 
     async def unit_figures(self, since: float, now: float, minimum: int) -> list[BoardRow]:
-        """Return the figures of units with at least `minimum` reports since `since`."""
-        async with self._read() as conn:
+        """Return the figures of units with at least `minimum` reports since `since`.
+
+        One long query over the period's reports: on the read-only connection
+        (`Database.snapshot`), so that a visit to the board holds up no citizen's step.
+        """
+        async with self._snapshot() as conn:
             rows = await conn.execute_fetchall(
                 _SQL, {"since": since, "now": now, "minimum": minimum}
             )

@@ -4,7 +4,10 @@
 delete), or with a `postgresql://` URL a PostgreSQL database (`bot.store.postgres`), runs the
 pending entries of `bot.store.migrations.MIGRATIONS`, and hands out the connection through
 `read()` and `write()`, which both take the one lock so that a single writer and no interleaved
-transactions ever touch it. `Store` is the base of the per-area stores built on it.
+transactions ever touch it. On SQLite a second, read-only connection with a lock of its own
+(`snapshot()`) serves the reads that want committed data only and may take long: the outbox's
+and the figures', which would otherwise hold the one lock while a citizen's step waits for it.
+`Store` is the base of the per-area stores built on it.
 """
 
 from __future__ import annotations
@@ -75,6 +78,10 @@ class Database:
         # aiosqlite serialises calls but not transactions: two coroutines interleaving
         # BEGIN..COMMIT on one connection would fail, so every use of it takes this lock.
         self._lock = asyncio.Lock()
+        # The read-only connection of `snapshot()` (SQLite only) and its own lock: WAL lets it
+        # read the last commit while the connection above is in a transaction.
+        self._reader: aiosqlite.Connection | None = None
+        self._reader_lock = asyncio.Lock()
         self._limit_key: bytes | None = None
 
     async def open(self) -> None:
@@ -106,10 +113,13 @@ class Database:
             # Deleted personal data is overwritten, not left in the file's free pages.
             await conn.execute("PRAGMA secure_delete=ON")
             await _migrate(conn, self.clock)
+            # After the migrations: the reader never sees a schema older than the code's.
+            reader = await _open_reader(self.path)
         except BaseException:
             await conn.close()
             raise
         self._conn = conn
+        self._reader = reader
 
     async def _open_postgres(self, url: str) -> None:
         try:
@@ -161,7 +171,11 @@ class Database:
         return conn
 
     async def close(self) -> None:
-        """Close the connection; an open aiosqlite thread would keep the process alive."""
+        """Close the connections; an open aiosqlite thread would keep the process alive."""
+        # The reader first: the writer, closing last, checkpoints the WAL into the file.
+        if self._reader is not None:
+            reader, self._reader = self._reader, None
+            await reader.close()
         if self._conn is not None:
             conn, self._conn = self._conn, None
             await conn.close()
@@ -197,6 +211,40 @@ class Database:
             raise RuntimeError("repository is not open")
         async with self._lock:
             yield self._conn
+
+    @asynccontextmanager
+    async def snapshot(self, *, together: bool = False) -> AsyncIterator[Connection]:
+        """Lend the read-only connection, under its own lock: the last committed data.
+
+        For reads that need nothing of a transaction still open on the writer, outside any
+        `write()`: the outbox picking and drawing what it sends, the figures of /stats and
+        /export. On `read()` they would hold the one lock while a citizen's step waits for it,
+        which is most of the p99 of a step under load; here they wait for no transaction and
+        none waits for them. A write through it fails (`PRAGMA query_only`). `together`: the
+        statements of the block read one state of the database, as they do under `read()`
+        (one read transaction; a single statement always does). On PostgreSQL, and whenever
+        the second connection is not open, it is `read()` exactly.
+        """
+        reader = self._reader
+        if self._pg is not None or reader is None:
+            async with self.read() as conn:
+                yield conn
+            return
+        async with self._reader_lock:
+            if reader.in_transaction:
+                # Left open by a lease cancelled twice over: it would pin an old state.
+                with contextlib.suppress(sqlite3.Error, ValueError):
+                    await reader.execute("ROLLBACK")
+            if not together:
+                yield reader
+                return
+            await reader.execute("BEGIN")
+            try:
+                yield reader
+            finally:
+                if reader.in_transaction:
+                    with contextlib.suppress(sqlite3.Error, ValueError):
+                        await reader.execute("ROLLBACK")
 
     @asynccontextmanager
     async def write(self, *, durable: bool = True) -> AsyncIterator[Connection]:
@@ -304,21 +352,37 @@ class Database:
 
 
 class Store:
-    """The base of one area's store: the shared database, its transactions and its clock."""
+    """The base of one area's store: the shared database, its transactions and its clock.
 
-    def __init__(self, database: Database) -> None:
+    `committed`: every read goes to `Database.snapshot()` and nothing is written; the store of
+    a reader that must not hold up citizens' steps (the outbox, `Repository.committed`).
+    """
+
+    def __init__(self, database: Database, *, committed: bool = False) -> None:
         self._database = database
+        self._committed = committed
 
     def _read(self) -> AbstractAsyncContextManager[Connection]:
-        return self._database.read()
+        return self._database.snapshot() if self._committed else self._database.read()
+
+    def _snapshot(self, *, together: bool = False) -> AbstractAsyncContextManager[Connection]:
+        # Committed data on the read-only connection (Database.snapshot), for everyone.
+        return self._database.snapshot(together=together)
 
     def _write(self, *, durable: bool = True) -> AbstractAsyncContextManager[Connection]:
+        self._writable()
         return self._database.write(durable=durable)
 
     async def _write_one(
         self, sql: str, parameters: Sequence[Any] = (), *, durable: bool = True
     ) -> int:
+        self._writable()
         return await self._database.write_one(sql, parameters, durable=durable)
+
+    def _writable(self) -> None:
+        # A write through a reading view would be a write its caller did not mean to make.
+        if self._committed:
+            raise RuntimeError("a store reading committed data writes nothing")
 
     def _pseudonym(self, user_id: int) -> str:
         # Who sent a report, for the daily limit only: without the key it names nobody.
@@ -336,6 +400,22 @@ class Store:
 
 def fold_sql(text: object) -> str | None:
     return fold(str(text)) if text is not None else None
+
+
+async def _open_reader(path: Path) -> aiosqlite.Connection:
+    """Open the read-only connection of `Database.snapshot()` on a migrated WAL database."""
+    # The file is owner-only already and WAL is the database's own setting: nothing is created.
+    reader = await aiosqlite.connect(path, isolation_level=None)
+    try:
+        reader.row_factory = sqlite3.Row
+        await reader.create_function("fold", 1, fold_sql, deterministic=True)
+        # Whatever a caller passes it, this connection changes nothing in the file.
+        await reader.execute("PRAGMA query_only=ON")
+        await reader.execute("PRAGMA busy_timeout=5000")
+    except BaseException:
+        await reader.close()
+        raise
+    return reader
 
 
 async def _migrate(conn: aiosqlite.Connection, clock: Clock) -> None:

@@ -7,6 +7,10 @@ LOCKED`, with its name and an expiry): no other worker takes them while the clai
 live worker renews its claims (each part, and every third of the expiry), and a killed
 worker's claims are taken over as soon as the server has ended its session (the lock it held,
 `postgres.WORKER_ALIVE`), or once they expire.
+
+On SQLite the outbox loop reads what is due on the read-only connection (`Database.snapshot`):
+an item is committed with the step that made it owed, so the last commit is all it needs, and
+its reads no longer hold the one lock that a citizen's step waits for.
 """
 
 from __future__ import annotations
@@ -60,7 +64,9 @@ class OutboxStore(Store):
             # A few at a time by default: what this worker claims waits for it alone.
             rows = await self._claim(limit or CLAIM_BATCH)
         else:
-            async with self._read() as conn:
+            # Committed items only, without the writer's lock (Database.snapshot): a citizen's
+            # step never waits for the outbox's look at what is due.
+            async with self._snapshot() as conn:
                 rows = list(
                     await conn.execute_fetchall(
                         f"SELECT {_COLUMNS} FROM outbox"
@@ -131,7 +137,8 @@ class OutboxStore(Store):
         """Return when the earliest pending item is due, if any (others' claims expired)."""
         # Claims of a worker that is gone hold nothing (PostgreSQL only: there are none else).
         gone = " OR NOT worker_alive(claimed_by)" if self._database.shared else ""
-        async with self._read() as conn:
+        # The outbox loop's own question, answered from the last commit (Database.snapshot).
+        async with self._snapshot() as conn:
             row = await fetch_one(
                 conn,
                 "SELECT min(max(next_attempt_at, CASE WHEN claimed_by IS NULL"

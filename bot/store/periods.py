@@ -3,6 +3,9 @@
 Both start from one scope (creation time since/until, a set of units, spam left out or not),
 so the figures `/stats` shows, the rows `/export` writes and a public board's per-unit figures
 always count the same reports.
+
+They take long on many reports, so their callers lend them the read-only connection
+(`Database.snapshot`) rather than the writer's, which citizens' steps wait for.
 """
 
 from __future__ import annotations
@@ -104,8 +107,9 @@ async def iter_rows(
     read: Reader, scope: Scope, *, contacts: bool, chunk: int = CHUNK_ROWS
 ) -> AsyncIterator[list[dict[str, Any]]]:
     """Yield the scope's rows in id order, `chunk` at a time, from a `read()` context factory."""
-    # Each chunk is its own short read (keyset on the id), so the shared connection is free for
-    # the bot's other work between chunks however long the export takes.
+    # Each chunk is its own short read (keyset on the id), so the connection is free for the
+    # bot's other work between chunks however long the export takes: its lock is let go before
+    # a chunk is yielded, and a consumer that stops early leaves nothing held.
     where, params = scope.where()
     sql = (
         "SELECT "
@@ -119,11 +123,14 @@ async def iter_rows(
     while True:
         async with read() as conn:
             cursor = await conn.execute(sql, (*params, last, chunk))
-            # Plain tuples zipped with the names: half the time of Row and dict().
-            cursor.row_factory = None
-            rows = await cursor.fetchall()
-            names = [column[0] for column in cursor.description]
-            await cursor.close()
+            try:
+                # Plain tuples zipped with the names: half the time of Row and dict().
+                cursor.row_factory = None
+                rows = await cursor.fetchall()
+                names = [column[0] for column in cursor.description]
+            finally:
+                # Even when cancelled: a statement left open keeps its read transaction open.
+                await cursor.close()
         if not rows:
             return
         found = [dict(zip(names, row, strict=True)) for row in rows]
@@ -212,13 +219,16 @@ async def period_figures(conn: Connection, scope: Scope, now: float) -> PeriodFi
         " FROM reports WHERE " + where + " AND acknowledged_at IS NOT NULL",
         params,
     )
-    cursor.row_factory = None
-    while durations := await cursor.fetchmany(CHUNK_ROWS * 5):
-        for code, hours, days in durations:
-            ack.setdefault(code, []).append(hours)
-            if days is not None:
-                resolve.setdefault(code, []).append(days)
-    await cursor.close()
+    try:
+        cursor.row_factory = None
+        while durations := await cursor.fetchmany(CHUNK_ROWS * 5):
+            for code, hours, days in durations:
+                ack.setdefault(code, []).append(hours)
+                if days is not None:
+                    resolve.setdefault(code, []).append(days)
+    finally:
+        # Even when cancelled: a statement left open keeps its read transaction open.
+        await cursor.close()
     codes = sorted({g["unit_code"] for g in groups})
     names: dict[str, str] = {}
     if codes:

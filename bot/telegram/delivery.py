@@ -226,7 +226,7 @@ class Delivery(Senders):
         """
         if not item.kind.to_reporter or item.report_id is None:
             return False
-        channel = await self.db.reports.reporter_channel(item.report_id)
+        channel = await self.reads.reports.reporter_channel(item.report_id)
         if channel in (None, "telegram", "web"):
             return False
         sender = self.channels.get(channel)
@@ -246,7 +246,7 @@ class Delivery(Senders):
             await self.db.outbox.retry(item.id, delay, error, maybe_sent=maybe_sent)
 
     async def _migrated(self, item: OutboxItem, new_chat_id: int) -> None:
-        unit = await self.db.units.get_unit(item.unit_code) if item.unit_code else None
+        unit = await self.reads.units.get_unit(item.unit_code) if item.unit_code else None
         if unit is not None and unit.chat_id is not None and unit.chat_id != new_chat_id:
             await self.db.units.migrate_unit_chat(unit.chat_id, new_chat_id)
             log.info("unit %s chat migrated to a supergroup", unit.code)
@@ -265,7 +265,7 @@ class Delivery(Senders):
         # newly held alert is news, at its first attempt, since the state itself never changes.
         if changed or (state == "unset" and item.attempts == 0):
             log.warning("unit %s alert chat unusable: %s", item.unit_code, reason)
-            for admin in sorted(self.settings.admins | await self.db.admin.chat_admins()):
+            for admin in sorted(self.settings.admins | await self.reads.admin.chat_admins()):
                 await self.db.outbox.add_notice(
                     admin, HeldAlertsNotice(unit=item.unit_code, reason=reason)
                 )

@@ -108,6 +108,9 @@ class Senders:
     ) -> None:
         self.bot = bot
         self.db = db
+        # Every read: committed data on the read-only connection (Database.snapshot), never the
+        # one lock a citizen's step waits for (its p99); writes go through `db`.
+        self.reads = db.committed
         self.settings = settings
         self.translator = translator
         self._chat_types: dict[int, str] = {}
@@ -128,20 +131,20 @@ class Senders:
 
     async def _send_alert(self, item: OutboxItem) -> None:
         assert item.report_id is not None
-        report = await self.db.reports.get_report(item.report_id)
+        report = await self.reads.reports.get_report(item.report_id)
         if report is None:
             raise RuntimeError(f"outbox item {item.id} points at nothing")
         if item.chat_id is not None:
             # A copy for an admin: it stands for the top of the tree, whatever the unit.
             chat_id, link_unit = item.chat_id, None
         else:
-            unit = await self.db.units.get_unit(item.unit_code or "")
+            unit = await self.reads.units.get_unit(item.unit_code or "")
             if unit is None:
                 raise RuntimeError(f"outbox item {item.id} points at nothing")
             if unit.chat_id is None:
                 raise UnitChatUnavailable("the unit has no alert chat")
             chat_id, link_unit = unit.chat_id, unit.code
-        attachments = await self.db.reports.report_attachments(report.id)
+        attachments = await self.reads.reports.report_attachments(report.id)
         # Part 1 is the text, part i + 1 the i-th piece of evidence, then come the replies
         # holding the rest of a description too long for the alert (rarely any); progress is
         # recorded after each message, so a retry sends again only what never came back. A
@@ -155,7 +158,7 @@ class Senders:
         # Only files a citizen sent on Telegram go by file id as they are (photos and videos
         # carry no metadata there); documents, whose images are cleaned first, and files from
         # other channels, held as bytes with their own notes, go one by one as before.
-        telegram = await self.db.reports.reporter_channel(report.id) == "telegram"
+        telegram = await self.reads.reports.reporter_channel(report.id) == "telegram"
         kinds = [a.kind if telegram else "stored" for a in attachments]
         if done == 0:
             resent = await self._begin_part(item, 1)
@@ -251,22 +254,22 @@ class Senders:
         """Return an alert's current text and the buttons its status allows."""
         _ = self._
         locale = self.settings.default_locale
-        entries = await self.db.reports.audit_of(report.id)
+        entries = await self.reads.reports.audit_of(report.id)
         codes = {report.fields.unit_code or ""}
         for entry in entries:
             codes.update(c for c in (entry.from_unit, entry.to_unit, entry.note) if c)
         names = {}
         for code in codes:
-            unit = await self.db.units.get_unit(code)
+            unit = await self.reads.units.get_unit(code)
             if unit is not None:
                 names[code] = unit.name
         unit_name = names.get(report.fields.unit_code or "", "")
         history = [history_line(e, names, _, locale) for e in entries]
-        chain = await self.db.units.ancestors(report.fields.unit_code or "")
+        chain = await self.reads.units.ancestors(report.fields.unit_code or "")
         live = link.unit_code is None or link.unit_code in chain
         banner = alert_banner(link.data, unit_name, _, live=live, top=link.unit_code is None)
         extra = await self._integrity_lines(report, link)
-        via = channel_banner(await self.db.reports.reporter_channel(report.id), _)
+        via = channel_banner(await self.reads.reports.reporter_channel(report.id), _)
         banner = "\n".join(line for line in (banner, via, *extra) if line) or None
         text = alert_text(
             report,
@@ -297,12 +300,12 @@ class Senders:
         subject = subject_unit(report)
         if subject is None or not report.fields.official:
             return lines
-        above = (await self.db.units.ancestors(subject))[1:]
+        above = (await self.reads.units.ancestors(subject))[1:]
         # Never in the chat of the unit concerned: only its parents' copies and the admins'.
         if link.unit_code is not None and link.unit_code not in above:
             return lines
         since = report.created_at - PATTERN_DAYS * 86400
-        found = matching(report, await self.db.integrity.named_reports(since, subject))
+        found = matching(report, await self.reads.integrity.named_reports(since, subject))
         if found:
             codes = [format_code(r.code) for r in found]
             lines.append(integrity_texts.pattern_line(codes, PATTERN_DAYS, _))
@@ -311,7 +314,7 @@ class Senders:
     async def _check_pattern(self, item: OutboxItem) -> None:
         """Look for a pattern around a stored report; an escalation queues its own alerts."""
         assert item.report_id is not None
-        report = await self.db.reports.get_report(item.report_id)
+        report = await self.reads.reports.get_report(item.report_id)
         if report is None:
             raise RuntimeError(f"outbox item {item.id} points at nothing")
         # Idempotent: a cluster is escalated once, so a retry after a failure repeats nothing.
@@ -319,7 +322,7 @@ class Senders:
 
     async def _send_conflict_notice(self, item: OutboxItem) -> None:
         """Tell a unit that a report about it is handled above it, and nothing else."""
-        unit = await self.db.units.get_unit(item.unit_code or "")
+        unit = await self.reads.units.get_unit(item.unit_code or "")
         if unit is None:
             raise RuntimeError(f"outbox item {item.id} points at nothing")
         if unit.chat_id is None:
@@ -332,11 +335,11 @@ class Senders:
     async def _refresh(self, item: OutboxItem) -> None:
         """Edit every alert of the report to its current state (idempotent, so retried whole)."""
         assert item.report_id is not None
-        report = await self.db.reports.get_report(item.report_id)
+        report = await self.reads.reports.get_report(item.report_id)
         if report is None:
             return
-        count = len(await self.db.reports.report_attachments(report.id))
-        for link in await self.db.links.alert_links(report.id):
+        count = len(await self.reads.reports.report_attachments(report.id))
+        for link in await self.reads.links.alert_links(report.id):
             captioned = bool(link.data.get("caption"))
             limit = CAPTION_LIMIT if captioned else TEXT_LIMIT
             text, markup = await self.render_alert(report, link, count, limit=limit)
@@ -385,15 +388,15 @@ class Senders:
     async def _reporter(self, item: OutboxItem) -> tuple[Report, int, Gettext, str] | None:
         """Return the report, its reporter's chat and their language; None if nobody is left."""
         assert item.report_id is not None
-        report = await self.db.reports.get_report(item.report_id)
-        chat_id = await self.db.reports.reporter_chat(item.report_id)
+        report = await self.reads.reports.get_report(item.report_id)
+        chat_id = await self.reads.reports.reporter_chat(item.report_id)
         if report is None or chat_id is None:
             # The reporter's link was erased: there is nobody to tell.
             return None
-        if await self.db.reports.reporter_channel(item.report_id) != "telegram":
+        if await self.reads.reports.reporter_channel(item.report_id) != "telegram":
             # A web reporter reads the same texts on the report's status page.
             return None
-        locale = await self.db.users.user_locale(chat_id) or report.locale
+        locale = await self.reads.users.user_locale(chat_id) or report.locale
         return report, chat_id, self.translator.get(locale), locale
 
     async def _send_status_notice(self, item: OutboxItem) -> None:
@@ -402,7 +405,7 @@ class Senders:
         if found is None:
             return
         report, chat_id, _, locale = found
-        entry = await self.db.reports.get_audit(_payload(item, StatusNotice).audit_id)
+        entry = await self.reads.reports.get_audit(_payload(item, StatusNotice).audit_id)
         if entry is None:
             return
         text = citizen_texts.status_notice(
@@ -473,11 +476,11 @@ class Senders:
             return
         report, chat_id, _, _locale = found
         payload = _payload(item, QuestionPayload)
-        relay = await self.db.links.get_relay(payload.relay_id)
+        relay = await self.reads.links.get_relay(payload.relay_id)
         if relay is None or item.parts_done:
             return
         asking = payload.unit or report.fields.unit_code or ""
-        if await self.db.admin.ban_state(chat_id) is not None:
+        if await self.reads.admin.ban_state(chat_id) is not None:
             # Banned after the question was asked: the bot would not read the answer, so the
             # question is not sent and the unit that asked is told, as it is when asking now.
             await self._tell_unit_unreachable(report, asking)
@@ -491,7 +494,7 @@ class Senders:
 
     async def _tell_unit_unreachable(self, report: Report, unit_code: str) -> None:
         """Tell a unit's chat that the reporter of a report can no longer be reached."""
-        unit = await self.db.units.get_unit(unit_code)
+        unit = await self.reads.units.get_unit(unit_code)
         if unit is None or unit.chat_id is None:
             return
         text = unit_texts.unreachable(report.code, self._)
@@ -503,8 +506,8 @@ class Senders:
     async def _unit_target(self, item: OutboxItem) -> tuple[Report, Unit, int]:
         """Return the report, the unit and its chat of a message to a unit's chat."""
         assert item.report_id is not None
-        report = await self.db.reports.get_report(item.report_id)
-        unit = await self.db.units.get_unit(item.unit_code or "")
+        report = await self.reads.reports.get_report(item.report_id)
+        unit = await self.reads.units.get_unit(item.unit_code or "")
         if report is None or unit is None:
             raise RuntimeError(f"outbox item {item.id} points at nothing")
         if unit.chat_id is None:
@@ -530,7 +533,7 @@ class Senders:
     async def _send_answer(self, item: OutboxItem) -> None:
         """Relay the reporter's answer to the unit that asked, as a reply to its alert."""
         report, unit, chat_id = await self._unit_target(item)
-        relay = await self.db.links.get_relay(_payload(item, AnswerPayload).relay_id)
+        relay = await self.reads.links.get_relay(_payload(item, AnswerPayload).relay_id)
         if relay is None or item.parts_done:
             return
         _ = self._
@@ -547,7 +550,7 @@ class Senders:
         if item.chat_id is not None:
             chat_id = item.chat_id
         else:
-            unit = await self.db.units.get_unit(item.unit_code or "")
+            unit = await self.reads.units.get_unit(item.unit_code or "")
             if unit is None or unit.chat_id is None:
                 raise UnitChatUnavailable("the unit has no alert chat")
             chat_id = unit.chat_id
@@ -558,7 +561,7 @@ class Senders:
         last = date.fromisoformat(payload.last)
         label = unit_texts.week_label(first, last, locale)
         period = Period(_midnight(first), _midnight(last), label)
-        counted = await self.db.reports.period_figures(
+        counted = await self.reads.reports.period_figures(
             period.since, period.until, None, self.db.clock()
         )
         figures = stats_of(counted, period)
@@ -594,7 +597,7 @@ class Senders:
             if cleaned is not None:
                 return await self._relay_cleaned(chat_id, relay, head, cleaned, markup, reply)
         caption = relay_caption(head, relay.text)
-        data = await self.db.files.relay_bytes(relay.id)
+        data = await self.reads.files.relay_bytes(relay.id)
         if data is not None:
             # Sent from the web pages: there is no Telegram message to copy, only the bytes.
             sent = await self._upload(chat_id, relay.kind, data, caption, markup, reply)
@@ -644,12 +647,14 @@ class Senders:
 
     async def _latest_alert(self, report_id: int, chat_id: int) -> int | None:
         links = [
-            link for link in await self.db.links.alert_links(report_id) if link.chat_id == chat_id
+            link
+            for link in await self.reads.links.alert_links(report_id)
+            if link.chat_id == chat_id
         ]
         return links[-1].message_id if links else None
 
     async def _unit_name(self, code: str | None) -> str:
-        unit = await self.db.units.get_unit(code or "")
+        unit = await self.reads.units.get_unit(code or "")
         return unit.name if unit else code or ""
 
     async def _upload(
@@ -694,7 +699,7 @@ class Senders:
         return message
 
     async def _copy_evidence(self, chat_id: int, att: Attachment, caption: str) -> None:
-        data = await self.db.files.attachment_bytes(att.id) if att.id is not None else None
+        data = await self.reads.files.attachment_bytes(att.id) if att.id is not None else None
         if data is not None:
             # Uploaded on the web pages: no Telegram message to copy, the bytes are stored
             # (photos already without their metadata).
@@ -758,9 +763,9 @@ class Senders:
     async def _send_held_alerts(self, item: OutboxItem) -> None:
         """Tell an admin, in their language, that a unit's alerts are held."""
         assert item.chat_id is not None
-        locale = await self.db.users.user_locale(item.chat_id) or self.settings.default_locale
+        locale = await self.reads.users.user_locale(item.chat_id) or self.settings.default_locale
         payload = _payload(item, HeldAlertsNotice)
-        unit = await self.db.units.get_unit(payload.unit)
+        unit = await self.reads.units.get_unit(payload.unit)
         text = admin_texts.held_alerts(
             payload, unit.name if unit else None, self.translator.get(locale)
         )

@@ -27,6 +27,7 @@ from bot.messages import citizen as notices
 from bot.messages import questions as texts
 from bot.messages import zalo as words
 from bot.messages.relay import question_head
+from bot.store.repository import Committed
 from bot.zalo.client import ZaloError
 from bot.zalo.media import MediaShelf
 from bot.zalo.receipts import routed_line
@@ -52,16 +53,17 @@ class ZaloSender:
     async def deliver(self, item: OutboxItem) -> None:
         """Send the item's messages from the first not yet sent; raise Deferred to wait."""
         db = self.services.db
+        reads = self._reads
         assert item.report_id is not None
-        found = await db.reports.get_report(item.report_id)
-        user_id = await db.reports.reporter_chat(item.report_id)
+        found = await reads.reports.get_report(item.report_id)
+        user_id = await reads.reports.reporter_chat(item.report_id)
         if found is None or user_id is None:
             # The reporter's link was erased: there is nobody to tell.
             return
-        identity = await db.identities.external_id(user_id)
+        identity = await reads.identities.external_id(user_id)
         if identity is None or identity[0] is not Channel.ZALO:
             return
-        locale = await db.users.user_locale(user_id) or found.locale
+        locale = await reads.users.user_locale(user_id) or found.locale
         _ = self.services.translator.get(locale)
         messages = await self._messages(item, found, _, locale)
         photo = await self._photo(item)
@@ -78,15 +80,21 @@ class ZaloSender:
                 raise _deferred(exc, item.attempts) from None
             await db.outbox.part_sent(item.id, index + 1)
 
+    @property
+    def _reads(self) -> Committed:
+        # Committed data on the read-only connection: drawing a message never holds up a
+        # citizen's step (Database.snapshot).
+        return self.services.db.committed
+
     async def _photo(self, item: OutboxItem) -> bytes | None:
         """Return the photo a unit's question carries, when Zalo can be given a link to it."""
         if item.kind is not OutboxKind.QUESTION or not self.shelf.enabled:
             return None
         relay_id = item.payload_of(QuestionPayload).relay_id
-        relay = await self.services.db.links.get_relay(relay_id)
+        relay = await self._reads.links.get_relay(relay_id)
         if relay is None or relay.kind != "photo":
             return None
-        return await self.services.db.files.relay_bytes(relay_id)
+        return await self._reads.files.relay_bytes(relay_id)
 
     async def _messages(
         self, item: OutboxItem, found: Report, _: Gettext, locale: str
@@ -96,7 +104,7 @@ class ZaloSender:
             return await self._receipt(found, _)
         if item.kind is OutboxKind.STATUS_NOTICE:
             audit_id = item.payload_of(StatusNotice).audit_id
-            entry = await self.services.db.reports.get_audit(audit_id)
+            entry = await self._reads.reports.get_audit(audit_id)
             if entry is None:
                 return []
             text = notices.status_notice(
@@ -135,7 +143,7 @@ class ZaloSender:
 
     async def _question(self, item: OutboxItem, found: Report, _: Gettext) -> list[str]:
         payload = item.payload_of(QuestionPayload)
-        relay = await self.services.db.links.get_relay(payload.relay_id)
+        relay = await self._reads.links.get_relay(payload.relay_id)
         if relay is None:
             return []
         asking = await self._unit_name(payload.unit or found.fields.unit_code)
@@ -149,10 +157,10 @@ class ZaloSender:
         return messages_of(*blocks)
 
     async def _has_bytes(self, relay_id: int) -> bool:
-        return await self.services.db.files.relay_bytes(relay_id) is not None
+        return await self._reads.files.relay_bytes(relay_id) is not None
 
     async def _unit_name(self, code: str | None) -> str:
-        unit = await self.services.db.units.get_unit(code or "")
+        unit = await self._reads.units.get_unit(code or "")
         return unit.name if unit else code or ""
 
 
