@@ -315,7 +315,7 @@ async def test_three_workers_lose_nothing_while_one_is_killed_twice_under_load(
         for chat, events in steps.events.items()
         if (problem := steps_out_of_order(events)) is not None
     }
-    assert wrong == {}
+    assert wrong == {}, {c: steps.events[c] for c in wrong}
     assert len(steps.events) == REPORTS
     # No flood limit broken, with the simulator enforcing them.
     assert sim.flood_violations == 0, Counter(v.limit for v in sim.flood_log)
