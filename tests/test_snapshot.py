@@ -18,7 +18,7 @@ from bot.core.domain import Draft, ReportFields
 from bot.core.outbox import Outgoing, TextNotice
 from bot.store.repository import Repository
 from tests.conftest import ALERT
-from tests.test_storage import UNITS, FakeClock
+from tests.test_storage import UNITS, FakeClock, seeded
 
 # Long enough for a read that does not wait; a read that waited for the writer would wait
 # forever, as the writer lets go only once the read is done.
@@ -27,9 +27,8 @@ NO_WAIT = 5.0
 
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[Repository]:
-    repo = Repository(tmp_path / "t.db", clock=FakeClock())
-    async with repo:
-        await repo.units.seed_units(UNITS)
+    # The snapshot is SQLite's: its database alone.
+    async with seeded(tmp_path / "t.db") as repo:
         yield repo
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -40,20 +41,24 @@ class FakeClock:
         return self.now
 
 
+@asynccontextmanager
+async def seeded(path: Path, url: str | None = None) -> AsyncIterator[Repository]:
+    """Open a repository at `path` (on PostgreSQL with `url`) holding the units above."""
+    async with Repository(path, clock=FakeClock(), url=url) as repo:
+        await repo.units.seed_units(UNITS)
+        yield repo
+
+
 @pytest.fixture
 async def db(tmp_path: Path, database_url: str | None) -> AsyncIterator[Repository]:
-    repo = Repository(tmp_path / "t.db", clock=FakeClock(), url=database_url)
-    async with repo:
-        await repo.units.seed_units(UNITS)
+    async with seeded(tmp_path / "t.db", database_url) as repo:
         yield repo
 
 
 @pytest.fixture
 async def sqlite_db(tmp_path: Path) -> AsyncIterator[Repository]:
     """The SQLite database alone, for what only SQLite has (pragmas, its file)."""
-    repo = Repository(tmp_path / "t.db", clock=FakeClock())
-    async with repo:
-        await repo.units.seed_units(UNITS)
+    async with seeded(tmp_path / "t.db") as repo:
         yield repo
 
 
