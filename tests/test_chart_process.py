@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime
+from pathlib import Path
 from typing import cast
 
 import pytest
@@ -64,3 +66,13 @@ async def test_a_chart_not_asked_for_stops_its_child() -> None:
     await chart.close()  # twice is harmless
     with pytest.raises(ChartError):
         await chart.draw(sample(), "vi")
+
+
+async def test_a_child_that_cannot_start_is_a_chart_error_when_drawing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "no-python"))
+    chart = await ChartProcess.start()  # the caller's other work goes on
+    with pytest.raises(ChartError, match="cannot start"):
+        await chart.draw(sample(), "vi")
+    await chart.close()

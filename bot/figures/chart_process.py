@@ -42,12 +42,17 @@ class ChartError(Exception):
 class ChartProcess:
     """One child process that draws one chart: `start()`, then `draw()`, then `close()`."""
 
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+    def __init__(self, proc: asyncio.subprocess.Process | None, failure: str = "") -> None:
         self._proc = proc
+        self._failure = failure
 
     @classmethod
     async def start(cls) -> ChartProcess:
-        """Start the child; it loads matplotlib while the caller counts the figures."""
+        """Start the child; it loads matplotlib while the caller counts the figures.
+
+        A child that cannot be started is reported by `draw()`, so that what needs no chart
+        (the figures' text) goes out all the same.
+        """
         env = dict(os.environ)
         # The bot's token and other secrets are no business of a process that draws.
         for name in [n for n in env if n.startswith("LIEMCHINH_")]:
@@ -65,11 +70,13 @@ class ChartProcess:
                 env=env,
             )
         except OSError as exc:
-            raise ChartError(f"cannot start the chart's process: {exc}") from exc
+            return cls(None, f"cannot start the chart's process: {exc}")
         return cls(proc)
 
     async def draw(self, stats: Stats, locale: str) -> bytes:
         """Hand the child the figures; return the PNG it draws."""
+        if self._proc is None:
+            raise ChartError(self._failure)
         data = pickle.dumps((stats, locale), protocol=pickle.HIGHEST_PROTOCOL)
         try:
             out, err = await asyncio.wait_for(self._proc.communicate(data), TIMEOUT)
@@ -86,6 +93,8 @@ class ChartProcess:
 
     async def close(self) -> None:
         """Stop the child if it still runs (the chart was not needed after all) and reap it."""
+        if self._proc is None:
+            return
         if self._proc.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 self._proc.kill()
