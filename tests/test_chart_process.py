@@ -3,43 +3,21 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime
 from pathlib import Path
 from typing import cast
 
 import pytest
 
-from bot.core.domain import VN_TZ
 from bot.figures.chart_process import PNG_SIGNATURE, ChartError, ChartProcess, draw_chart
-from bot.figures.stats import Period, Stats, render_chart
+from bot.figures.stats import Stats, render_chart
 from bot.i18n import Translator
 from tests.figures_reference import compute
-
-NOW = datetime(2026, 11, 20, 12, tzinfo=VN_TZ).timestamp()
-PERIOD = Period(NOW - 30 * 86400, NOW, "30d")
+from tests.test_stats import NOW, PERIOD, sample_rows
 
 
 def sample() -> Stats:
-    """Figures of a few reports over two units."""
-    rows = [
-        {
-            "id": n,
-            "code": f"AB{n:06d}",
-            "status": "resolved" if n % 2 else "new",
-            "category": "bribery" if n % 3 else "delay",
-            "unit_code": "HL" if n % 2 else "DT",
-            "unit_name": "UBND phường Hạ Long" if n % 2 else "UBND phường Đông Triều",
-            "created_at": NOW - 86400 * n,
-            "acknowledged_at": NOW - 86400 * n + 3600,
-            "closed_at": NOW - 86400 * n + 7200 if n % 2 else None,
-            "deadline_at": NOW + 86400,
-            "escalation_level": 0,
-            "rating": 4 if n % 2 else None,
-            "spam": 0,
-        }
-        for n in range(1, 9)
-    ]
-    return compute(rows, PERIOD, NOW)
+    """The figures of the statistics tests' sample reports."""
+    return compute(sample_rows(), PERIOD, NOW)
 
 
 async def test_the_child_draws_the_same_chart_as_this_process() -> None:

@@ -220,18 +220,6 @@ def _children(pid: int) -> list[int]:
         return []
 
 
-def _memory_mb(pid: int, field: str) -> float:
-    """One of a process's memory figures from /proc (VmRSS, VmHWM), 0 if it is gone."""
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith(field):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
-
-
 class MemorySampler:
     """Samples a process and its children: the children's highest peak, and the highest sum."""
 
@@ -243,10 +231,16 @@ class MemorySampler:
 
     def sample(self) -> None:
         """Read the memory of the process and of its children once."""
-        total = _memory_mb(self.pid, "VmRSS:")
+        try:
+            total = proc_stats(self.pid).rss_mb
+        except OSError:
+            return  # the process is gone
         for child in _children(self.pid):
-            # A child's high-water mark, not what it holds at the sample: the sum errs high.
-            peak = _memory_mb(child, "VmHWM:")
+            try:
+                # A child's high-water mark, not what it holds at the sample: the sum errs high.
+                peak = proc_stats(child).hwm_mb
+            except OSError:
+                continue  # it ended between the listing and the reading
             total += peak
             self.children_peak_mb = max(self.children_peak_mb, peak)
         self.total_peak_mb = max(self.total_peak_mb, total)
