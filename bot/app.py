@@ -125,7 +125,7 @@ def build_application(settings: Settings, *, clock: Clock = time.time) -> App:
 
 
 def _request(services: Services, *, pool: int) -> MeteredRequest:
-    """Return PTB's HTTPX request through the configured proxy, counting its calls."""
+    """Return the aiohttp request through the configured proxy, counting its calls."""
     settings = services.settings
     return MeteredRequest(
         services.metrics,

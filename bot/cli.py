@@ -118,6 +118,12 @@ def _parser() -> argparse.ArgumentParser:
         help="only compare webhook workers on PostgreSQL (e.g. 1,2,3) with one process on"
         " SQLite: --reports reports each, --citizens at a time, no think time, limits lifted",
     )
+    bench.add_argument(
+        "--echo-transport",
+        choices=("httpx", "aiohttp"),
+        default="httpx",
+        help="the echo floor's HTTP client: python-telegram-bot's default (httpx) or the bot's",
+    )
     bench.add_argument("--json", action="store_true", help="print one JSON object")
     units = sub.add_parser(
         "units",

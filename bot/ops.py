@@ -8,7 +8,6 @@ from pathlib import Path
 
 from telegram import Bot, User
 from telegram.error import InvalidToken, TelegramError
-from telegram.request import HTTPXRequest
 
 from bot.config import (
     Settings,
@@ -23,6 +22,7 @@ from bot.config import (
 from bot.logs import Redactor
 from bot.store.backup import BackupError, backup, restore
 from bot.store.database import StorageError
+from bot.telegram.transport import AiohttpRequest
 from bot.zalo.client import ZaloClient, ZaloError
 
 
@@ -74,13 +74,13 @@ async def _zalo_me(config: ZaloConfig) -> dict[str, object]:
 
 async def _get_me(settings: Settings) -> User:
     assert settings.token is not None
-    # The same transport as `run`: PTB's HTTPX request, through the proxy when one is set.
+    # The same transport as `run`: aiohttp, through the proxy when one is set.
     bot = Bot(
         settings.token,
         base_url=settings.base_url,
         base_file_url=settings.base_file_url,
-        request=HTTPXRequest(proxy=settings.proxy),
-        get_updates_request=HTTPXRequest(proxy=settings.proxy),
+        request=AiohttpRequest(proxy=settings.proxy),
+        get_updates_request=AiohttpRequest(proxy=settings.proxy),
     )
     # initialize() is itself the getMe call; shutdown() closes the HTTP client.
     async with bot:

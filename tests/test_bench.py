@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from bot.cli import _parser, main
-from bot.sim.bench_phases import percentile
-from bot.sim.bench_world import QUICK, MemorySampler
+from bot.sim.bench_phases import ECHO_BASE, echo_phase, lost_in, percentile
+from bot.sim.bench_world import QUICK, BenchSimulator, MemorySampler
 from bot.sim.pgserver import binaries
 
 # Every field the issue asks `liemchinh bench --quick --json` to report.
@@ -73,6 +73,17 @@ def test_bench_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert result["saturation_reports"] == 3
     assert result["saturation_updates_per_s"] > 0
     assert result["echo_saturation_updates_per_s"] > 0
+
+
+@pytest.mark.parametrize("transport", ["httpx", "aiohttp"])
+async def test_the_echo_floor_answers_on_either_transport(tmp_path: Path, transport: str) -> None:
+    async with BenchSimulator(enforce_limits=False) as sim:
+        result = await echo_phase(sim, tmp_path, 2, 2, 0.05, transport=transport)
+        assert lost_in(sim, ECHO_BASE, 2) == 0
+    assert result.updates > 0 and result.cpu_ms_per_update > 0
+    assert _parser().parse_args(["bench", "--echo-transport", transport]).echo_transport == (
+        transport
+    )
 
 
 def test_the_quick_profile_has_the_issues_sizes() -> None:

@@ -71,8 +71,19 @@ async def run_bench(options: BenchOptions) -> JSON:
 
 async def _measure(sim: BenchSimulator, config: Path, folder: Path, options: BenchOptions) -> JSON:
     database = folder / "bench.db"
-    result: JSON = {"simulator": "in the bench process", "bot": "python -m bot run (subprocess)"}
-    echo = await echo_phase(sim, folder, options.citizens, options.reports, options.think)
+    result: JSON = {
+        "simulator": "in the bench process",
+        "bot": "python -m bot run (subprocess)",
+        "echo_transport": options.echo_transport,
+    }
+    echo = await echo_phase(
+        sim,
+        folder,
+        options.citizens,
+        options.reports,
+        options.think,
+        transport=options.echo_transport,
+    )
     echo_lost = lost_in(sim, ECHO_BASE, options.reports)
     echo_flood = sim.flood_violations
     bot = bot_process(config, folder, options.profile, options.bot_root)
@@ -128,7 +139,13 @@ async def _measure(sim: BenchSimulator, config: Path, folder: Path, options: Ben
             lifted = write_config(sim, folder, lifted=True)
             result.update(
                 await saturation_phase(
-                    sim, lifted, folder, options.citizens, options.saturate, bot.root
+                    sim,
+                    lifted,
+                    folder,
+                    options.citizens,
+                    options.saturate,
+                    bot.root,
+                    echo_transport=options.echo_transport,
                 )
             )
             # Counted, not enforced, while the limits were lifted: not the bot's violations.
@@ -177,6 +194,7 @@ def run_from_args(args: argparse.Namespace) -> int:
             chaos=args.chaos,
             profile=args.profile,
             bot_root=args.bot_root,
+            echo_transport=args.echo_transport,
         )
         return run(options, as_json=args.json)
     options = BenchOptions(
@@ -193,6 +211,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         enforce_limits=not args.lenient,
         saturate=args.saturate,
         workers=args.workers or (),
+        echo_transport=args.echo_transport,
     )
     return run(options, as_json=args.json)
 
@@ -212,7 +231,9 @@ def run(options: BenchOptions, *, as_json: bool) -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) in (4, 5) and sys.argv[1] == "echo":
-        echo_main(sys.argv[2], sys.argv[3], lifted=sys.argv[4:] == ["lifted"])
+    words = set(sys.argv[4:])
+    if len(sys.argv) >= 4 and sys.argv[1] == "echo" and words <= {"lifted", "aiohttp"}:
+        transport = "aiohttp" if "aiohttp" in words else "httpx"
+        echo_main(sys.argv[2], sys.argv[3], lifted="lifted" in words, transport=transport)
     else:
-        sys.exit("usage: python -m bot.sim.bench echo BASE_URL TOKEN [lifted]")
+        sys.exit("usage: python -m bot.sim.bench echo BASE_URL TOKEN [lifted] [aiohttp]")

@@ -7,10 +7,13 @@ framework's floor.
 from __future__ import annotations
 
 
-def echo_main(base_url: str, token: str, lifted: bool = False) -> None:
+def echo_main(base_url: str, token: str, lifted: bool = False, transport: str = "httpx") -> None:
     """Run the minimal echo bot: one MessageHandler that replies the text.
 
     `lifted` runs it as the bot runs in the saturation phase: 1,000 messages a second.
+    `transport` "httpx" is python-telegram-bot's default HTTP client, the framework's floor;
+    "aiohttp" is the bot's own (bot.telegram.transport), to read the bot against an echo bot
+    that calls Telegram as cheaply as it does.
     """
     from telegram import Update
     from telegram.ext import AIORateLimiter, ApplicationBuilder, ContextTypes, MessageHandler
@@ -21,14 +24,20 @@ def echo_main(base_url: str, token: str, lifted: bool = False) -> None:
         await update.effective_message.reply_text(update.effective_message.text)
 
     base_file_url = base_url.replace("/bot", "/file/bot")
-    app = (
+    builder = (
         ApplicationBuilder()
         .token(token)
         .base_url(base_url)
         .base_file_url(base_file_url)
         # The same limiter as the bot's: without it the echo bot's replies past 30/s get 429.
         .rate_limiter(AIORateLimiter(overall_max_rate=1000 if lifted else 30, max_retries=0))
-        .build()
     )
+    if transport == "aiohttp":
+        from bot.telegram.transport import AiohttpRequest
+
+        builder = builder.request(AiohttpRequest()).get_updates_request(
+            AiohttpRequest(connection_pool_size=1)
+        )
+    app = builder.build()
     app.add_handler(MessageHandler(f.TEXT, echo))
     app.run_polling(allowed_updates=Update.ALL_TYPES)

@@ -116,9 +116,11 @@ async def echo_phase(
     *,
     first_id: int = ECHO_BASE,
     lifted: bool = False,
+    transport: str = "httpx",
 ) -> LoadResult:
     """The framework's floor: the echo bot under the same citizens and pace."""
-    argv = ["-m", "bot.sim.bench", "echo", sim.base_url, sim.token, *(["lifted"] * lifted)]
+    words = [*(["lifted"] * lifted), *(["aiohttp"] * (transport == "aiohttp"))]
+    argv = ["-m", "bot.sim.bench", "echo", sim.base_url, sim.token, *words]
     echo = Process(argv, folder / "echo.log")
     polls = sim.count("getUpdates")
     await echo.start()
@@ -173,7 +175,14 @@ def lost_in(sim: BenchSimulator, first_id: int, count: int) -> int:
 
 
 async def saturation_phase(
-    sim: BenchSimulator, config: Path, folder: Path, citizens: int, total: int, root: Path
+    sim: BenchSimulator,
+    config: Path,
+    folder: Path,
+    citizens: int,
+    total: int,
+    root: Path,
+    *,
+    echo_transport: str = "httpx",
 ) -> JSON:
     """Limits lifted, no think time: the most updates a second the bot and the echo bot take.
 
@@ -182,7 +191,14 @@ async def saturation_phase(
     enforced, sim.enforce_limits = sim.enforce_limits, False
     try:
         echo = await echo_phase(
-            sim, folder, citizens, total, 0.0, first_id=SATURATE_ECHO_BASE, lifted=True
+            sim,
+            folder,
+            citizens,
+            total,
+            0.0,
+            first_id=SATURATE_ECHO_BASE,
+            lifted=True,
+            transport=echo_transport,
         )
         bot = bot_process(config, folder, root=root)
         polls = sim.count("getUpdates")

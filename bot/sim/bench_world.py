@@ -67,6 +67,9 @@ class BenchOptions:
     # Counts of webhook workers on PostgreSQL to compare with one process on SQLite (empty:
     # the usual phases run instead).
     workers: tuple[int, ...] = ()
+    # The echo bot's HTTP client: "httpx", python-telegram-bot's default (the framework's
+    # floor), or "aiohttp", the bot's own.
+    echo_transport: str = "httpx"
 
 
 # `--quick`: every figure of the full run at smaller sizes, in under 3 minutes on 2 cores.

@@ -1,8 +1,7 @@
 """Every Bot API call and file download: through the configured proxy, and counted.
 
-python-telegram-bot's own HTTPX transport does the work, proxy included (`socks5://` needs
-its `socks` extra); this subclass only counts each call by method and outcome, and each 429
-as a flood wait, for /metrics.
+The aiohttp transport (bot.telegram.transport) does the work, proxy included; this subclass
+only counts each call by method and outcome, and each 429 as a flood wait, for /metrics.
 """
 
 from __future__ import annotations
@@ -11,9 +10,10 @@ import json
 from typing import Any
 
 from telegram.error import NetworkError, TimedOut
-from telegram.request import HTTPXRequest, RequestData
+from telegram.request import RequestData
 
 from bot.metrics import Metrics
+from bot.telegram.transport import AiohttpRequest
 
 # What a call's HTTP status says, as the outcome label.
 _OUTCOMES = {
@@ -28,8 +28,8 @@ _OUTCOMES = {
 FILE_METHOD = "file"
 
 
-class MeteredRequest(HTTPXRequest):
-    """PTB's HTTPX request, counting each call in `metrics`."""
+class MeteredRequest(AiohttpRequest):
+    """The aiohttp request, counting each call in `metrics`."""
 
     def __init__(self, metrics: Metrics, file_url: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -44,7 +44,7 @@ class MeteredRequest(HTTPXRequest):
         *args: Any,
         **kwargs: Any,
     ) -> tuple[int, bytes]:
-        """Send the request as PTB does; count it by method and outcome."""
+        """Send the request; count it by method and outcome."""
         name = FILE_METHOD if url.startswith(self.file_url) else url.rsplit("/", 1)[-1]
         try:
             status, body = await super().do_request(url, method, request_data, *args, **kwargs)
