@@ -13,9 +13,11 @@ aiohttp-socks (`socks5h://` resolves names at the proxy).
 from __future__ import annotations
 
 import re
+import ssl
 from typing import IO, Any
 
 import aiohttp
+import certifi
 from python_socks import ProxyError, ProxyTimeoutError
 from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import ODVInput
@@ -62,8 +64,6 @@ class AiohttpRequest(BaseRequest):
             self._session = aiohttp.ClientSession(
                 connector=self._connector(),
                 headers={"User-Agent": self.USER_AGENT},
-                # A caller's proxy settings in the environment must not reroute the Bot API.
-                trust_env=False,
             )
 
     async def shutdown(self) -> None:
@@ -73,6 +73,8 @@ class AiohttpRequest(BaseRequest):
 
     def _connector(self) -> aiohttp.BaseConnector:
         """Return the connection pool: direct, or through a SOCKS5 proxy."""
+        # Mozilla's certificates from certifi, as httpx trusts: the same on every system image.
+        context = ssl.create_default_context(cafile=certifi.where())
         if self._proxy is not None and self._proxy.lower().startswith("socks5"):
             from aiohttp_socks import ProxyConnector
 
@@ -80,9 +82,12 @@ class AiohttpRequest(BaseRequest):
             # python-socks knows the scheme `socks5` only; `socks5h` asks it to let the proxy
             # resolve the host name, which is its `rdns` flag.
             return ProxyConnector.from_url(
-                f"socks5{sep}{rest}", rdns=scheme.lower() == "socks5h", limit=self._pool_size
+                f"socks5{sep}{rest}",
+                rdns=scheme.lower() == "socks5h",
+                limit=self._pool_size,
+                ssl=context,
             )
-        return aiohttp.TCPConnector(limit=self._pool_size)
+        return aiohttp.TCPConnector(limit=self._pool_size, ssl=context)
 
     def _http_proxy(self) -> str | None:
         """Return the proxy aiohttp itself goes through (HTTP or HTTPS), or None."""
