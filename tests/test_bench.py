@@ -12,8 +12,15 @@ from pathlib import Path
 import pytest
 
 from bot.cli import _parser, main
-from bot.sim.bench_phases import ECHO_BASE, echo_phase, lost_in, percentile
-from bot.sim.bench_world import QUICK, BenchSimulator, MemorySampler
+from bot.sim.bench_phases import (
+    ECHO_BASE,
+    echo_phase,
+    lost_in,
+    p99_by_kind,
+    percentile,
+    slowest_kinds,
+)
+from bot.sim.bench_world import QUICK, BenchSimulator, MemorySampler, kind_of
 from bot.sim.pgserver import binaries
 
 # Every field the issue asks `liemchinh bench --quick --json` to report.
@@ -51,6 +58,25 @@ def test_percentile_is_nearest_rank() -> None:
     assert percentile([float(n) for n in range(1, 101)], 0.99) == 99.0
 
 
+def test_each_update_is_named_by_its_step_not_its_content() -> None:
+    chat = {"id": 5, "type": "private"}
+    assert kind_of({"update_id": 1, "message": {"chat": chat, "text": "/start ref"}}) == "/start"
+    assert kind_of({"update_id": 2, "message": {"chat": chat, "text": "Ông Nguyễn"}}) == "text"
+    assert kind_of({"update_id": 3, "message": {"chat": chat, "photo": [{}]}}) == "photo"
+    press = {"id": "q", "data": "unit:H01:2", "message": {"chat": chat}}
+    assert kind_of({"update_id": 4, "callback_query": press}) == "button unit"
+    assert kind_of({"update_id": 5, "my_chat_member": {}}) == "other"
+
+
+def test_the_tail_is_counted_by_kind() -> None:
+    latencies = [0.01] * 98 + [0.5, 0.9]
+    kinds = ["text"] * 97 + ["photo", "photo", "button send"]
+    # The nearest-rank p99 of 100 values is the 99th: 0.5 s, so the two slowest are the tail.
+    assert slowest_kinds(latencies, kinds) == {"button send": 1, "photo": 1}
+    assert p99_by_kind(latencies, kinds) == {"button send": 900.0, "photo": 500.0, "text": 10.0}
+    assert slowest_kinds([], []) == {} and p99_by_kind([], []) == {}
+
+
 def test_bench_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # A quick pace breaks Telegram's one-message-a-second per chat, so the limits are only
     # counted here; the real runs enforce them (docs/performance.md).
@@ -70,6 +96,10 @@ def test_bench_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert result["open_conversations"] == 5
     # Counted by the simulator: one message per step, the receipt besides.
     assert 0 < result["calls_per_update"] <= 1.1
+    # Every step of the report is named in the tail's breakdown, and the tail is among them.
+    assert {"/start", "photo", "text"} <= set(result["p99_ms_by_kind"])
+    assert 0 < sum(result["slowest_updates"].values()) <= result["updates"]
+    assert set(result["slowest_updates"]) <= set(result["p99_ms_by_kind"])
     assert result["saturation_reports"] == 3
     assert result["saturation_updates_per_s"] > 0
     assert result["echo_saturation_updates_per_s"] > 0

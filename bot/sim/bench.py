@@ -112,6 +112,8 @@ async def _measure(sim: BenchSimulator, config: Path, folder: Path, options: Ben
             calls_per_update=round(sent / citizen_updates, 3) if citizen_updates else None,
             p50_ms=round(load.p50_ms, 1),
             p99_ms=round(load.p99_ms, 1),
+            slowest_updates=load.slowest_kinds,
+            p99_ms_by_kind=load.p99_ms_by_kind,
             echo_p50_ms=round(echo.p50_ms, 1),
             echo_p99_ms=round(echo.p99_ms, 1),
             cpu_ms_per_update=round(load.cpu_ms_per_update, 2),

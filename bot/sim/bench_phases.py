@@ -69,6 +69,10 @@ class LoadResult:
     p99_ms: float
     cpu_ms_per_update: float
     outcomes: list[Outcome] = field(default_factory=list)
+    # The steps of the slowest 1 % (those at or above the p99), counted by kind, and each
+    # kind's own p99: where the tail comes from.
+    slowest_kinds: dict[str, int] = field(default_factory=dict)
+    p99_ms_by_kind: dict[str, float] = field(default_factory=dict)
 
 
 async def _load(
@@ -102,9 +106,32 @@ async def _load(
             p50_ms=1000 * statistics.median(latencies) if latencies else 0.0,
             p99_ms=1000 * percentile(latencies, 0.99),
             cpu_ms_per_update=1000 * (after.cpu_s - before.cpu_s) / max(handled, 1),
+            slowest_kinds=slowest_kinds(latencies, sim.latency_kinds),
+            p99_ms_by_kind=p99_by_kind(latencies, sim.latency_kinds),
         ),
         results,
     )
+
+
+def slowest_kinds(latencies: Sequence[float], kinds: Sequence[str]) -> dict[str, int]:
+    """Count by kind the updates at or above the p99 (the slowest 1 %), most first."""
+    if not latencies:
+        return {}
+    tail = percentile(latencies, 0.99)
+    counts: dict[str, int] = {}
+    for latency, kind in zip(latencies, kinds, strict=True):
+        if latency >= tail:
+            counts[kind] = counts.get(kind, 0) + 1
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+
+def p99_by_kind(latencies: Sequence[float], kinds: Sequence[str]) -> dict[str, float]:
+    """Each kind's own p99 in milliseconds, slowest first."""
+    by_kind: dict[str, list[float]] = {}
+    for latency, kind in zip(latencies, kinds, strict=True):
+        by_kind.setdefault(kind, []).append(latency)
+    tails = {kind: round(1000 * percentile(values, 0.99), 1) for kind, values in by_kind.items()}
+    return dict(sorted(tails.items(), key=lambda item: (-item[1], item[0])))
 
 
 async def echo_phase(

@@ -110,6 +110,9 @@ class BenchSimulator(BotApiSimulator):
         self.handed_at: dict[int, float] = {}
         self.redelivered = 0
         self.latencies: list[float] = []
+        # What each latency's update was (`kind_of`), in the same order: the tail by step.
+        self.latency_kinds: list[str] = []
+        self.update_kind: dict[int, str] = {}
         self.answered_at: list[float] = []
         self.waiting: dict[int, deque[int]] = {}
         self.update_chat: dict[int, int] = {}
@@ -119,6 +122,7 @@ class BenchSimulator(BotApiSimulator):
     def reset_probe(self) -> None:
         """Start a new measurement: forget the latencies taken so far."""
         self.latencies = []
+        self.latency_kinds = []
         self.answered_at = []
 
     def unanswered(self) -> list[int]:
@@ -153,6 +157,7 @@ class BenchSimulator(BotApiSimulator):
             self.redelivered += 1
             return
         self.handed_at[update_id] = time.monotonic()
+        self.update_kind[update_id] = kind_of(update)
         chat_id = _chat_of(update)
         if chat_id is not None:
             self.update_chat[update_id] = chat_id
@@ -169,8 +174,26 @@ class BenchSimulator(BotApiSimulator):
             return
         now = time.monotonic()
         while queue:
-            self.latencies.append(now - self.handed_at[queue.popleft()])
+            update_id = queue.popleft()
+            self.latencies.append(now - self.handed_at[update_id])
+            self.latency_kinds.append(self.update_kind.get(update_id, "other"))
             self.answered_at.append(now)
+
+
+def kind_of(update: dict[str, Any]) -> str:
+    """Name an update's step without its content: a command, "text", "photo", "button X"."""
+    message = update.get("message")
+    if message is not None:
+        if "photo" in message:
+            return "photo"
+        text = str(message.get("text", ""))
+        if text.startswith("/"):
+            return text.split()[0]
+        return "text" if text else "other"
+    if "callback_query" in update:
+        # The callback data's format name (bot/telegram/callbacks.py), not its values.
+        return "button " + str(update["callback_query"].get("data", "")).split(":")[0]
+    return "other"
 
 
 def _chat_of(update: dict[str, Any]) -> int | None:
