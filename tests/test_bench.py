@@ -2,25 +2,35 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import cast
 
 import pytest
 
 from bot.cli import _parser, main
 from bot.sim.bench_phases import (
     ECHO_BASE,
+    _load,
     echo_phase,
     lost_in,
     p99_by_kind,
     percentile,
     slowest_kinds,
 )
-from bot.sim.bench_world import QUICK, BenchSimulator, MemorySampler, kind_of
+from bot.sim.bench_world import (
+    QUICK,
+    BenchSimulator,
+    MemorySampler,
+    Process,
+    ProcStats,
+    kind_of,
+)
 from bot.sim.pgserver import binaries
 
 # Every field the issue asks `liemchinh bench --quick --json` to report.
@@ -75,6 +85,36 @@ def test_the_tail_is_counted_by_kind() -> None:
     assert slowest_kinds(latencies, kinds) == {"button send": 1, "photo": 1}
     assert p99_by_kind(latencies, kinds) == {"button send": 900.0, "photo": 500.0, "text": 10.0}
     assert slowest_kinds([], []) == {} and p99_by_kind([], []) == {}
+
+
+class _Idle:
+    """A process that uses no CPU, for timing the harness alone."""
+
+    def stats(self) -> ProcStats:
+        return ProcStats(rss_mb=0.0, hwm_mb=0.0, cpu_s=0.0)
+
+
+async def test_the_first_citizens_arrive_spread_over_the_ramp() -> None:
+    starts: dict[int, float] = {}
+
+    async def one(index: int) -> int:
+        starts[index] = time.monotonic()
+        await asyncio.sleep(0.5)  # a citizen's session, so that each worker keeps its own
+        return index
+
+    sim = BenchSimulator()
+    began = time.monotonic()
+    _result, done = await _load(sim, cast(Process, _Idle()), 4, 6, one, ramp=0.4)
+    assert sorted(done) == list(range(6))
+    offsets = sorted(starts[index] - began for index in range(4))
+    # Worker k starts at k/4 of the ramp: 0, 0.1, 0.2, 0.3 s (give or take the loop's delay).
+    for number, offset in enumerate(offsets):
+        assert number * 0.1 - 0.01 <= offset < number * 0.1 + 0.09, offsets
+    # Without a ramp (the saturation phase) they all begin at once.
+    starts.clear()
+    began = time.monotonic()
+    await _load(sim, cast(Process, _Idle()), 4, 4, one)
+    assert max(starts.values()) - began < 0.05
 
 
 def test_bench_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

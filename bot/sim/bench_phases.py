@@ -81,19 +81,26 @@ async def _load(
     citizens: int,
     total: int,
     run_one: Callable[[int], Any],
+    ramp: float = 0.0,
 ) -> tuple[LoadResult, list[Any]]:
-    """Run `total` citizen sessions, `citizens` at a time; time them in the simulator."""
+    """Run `total` citizen sessions, `citizens` at a time; time them in the simulator.
+
+    The first `citizens` begin spread evenly over `ramp` seconds, as people arrive, rather
+    than in one instant: 40 first messages in the same millisecond are more than Telegram's
+    30 a second, and the bot would rightly hold the last of them for a second.
+    """
     sim.reset_probe()
     before = proc.stats()
     began = time.monotonic()
     queue = iter(range(total))
     results: list[Any] = []
 
-    async def worker() -> None:
+    async def worker(number: int) -> None:
+        await asyncio.sleep(ramp * number / citizens)
         for index in queue:
             results.append(await run_one(index))
 
-    await asyncio.gather(*(worker() for _ in range(citizens)))
+    await asyncio.gather(*(worker(number) for number in range(citizens)))
     span = time.monotonic() - began
     after = proc.stats()
     latencies = sim.latencies
@@ -158,7 +165,7 @@ async def echo_phase(
         async def one(index: int) -> int:
             return await echo_citizen(sim, users[index], think, REPORT_STEPS)
 
-        result, _echoed = await _load(sim, echo, citizens, total, one)
+        result, _echoed = await _load(sim, echo, citizens, total, one, ramp=think)
     finally:
         await echo.stop()
     return result
@@ -174,7 +181,7 @@ async def report_phase(
         unit = 1 + index % UNIT_COUNT
         return await Citizen(sim, users[index], unit, think).report()
 
-    result, outcomes = await _load(sim, bot, citizens, total, one)
+    result, outcomes = await _load(sim, bot, citizens, total, one, ramp=think)
     result.outcomes = outcomes
     return result
 
