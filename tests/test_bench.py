@@ -73,8 +73,16 @@ def test_each_update_is_named_by_its_step_not_its_content() -> None:
     assert kind_of({"update_id": 1, "message": {"chat": chat, "text": "/start ref"}}) == "/start"
     assert kind_of({"update_id": 2, "message": {"chat": chat, "text": "Ông Nguyễn"}}) == "text"
     assert kind_of({"update_id": 3, "message": {"chat": chat, "photo": [{}]}}) == "photo"
-    press = {"id": "q", "data": "unit:H01:2", "message": {"chat": chat}}
-    assert kind_of({"update_id": 4, "callback_query": press}) == "button unit"
+    named = {
+        "a:unit:HL": "button a:unit",
+        "st:ack:42": "button st:ack",
+        "r:42": "button r",
+        "p:42:3": "button p",
+        "consent": "button consent",
+    }
+    for data, kind in named.items():
+        press = {"id": "q", "data": data, "message": {"chat": chat}}
+        assert kind_of({"update_id": 4, "callback_query": press}) == kind
     assert kind_of({"update_id": 5, "my_chat_member": {}}) == "other"
 
 

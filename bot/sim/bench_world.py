@@ -191,8 +191,11 @@ def kind_of(update: dict[str, Any]) -> str:
             return text.split()[0]
         return "text" if text else "other"
     if "callback_query" in update:
-        # The callback data's format name (bot/telegram/callbacks.py), not its values.
-        return "button " + str(update["callback_query"].get("data", "")).split(":")[0]
+        # The callback data's format (bot/telegram/callbacks.py) and its first field when
+        # that names a step or an action ("a:unit:HL" is "button a:unit"), never an id.
+        parts = str(update["callback_query"].get("data", "")).split(":")
+        named = len(parts) > 2 and not parts[1].isdigit()
+        return "button " + ":".join(parts[:2] if named else parts[:1])
     return "other"
 
 
