@@ -92,9 +92,9 @@ def build_application(settings: Settings, *, clock: Clock = time.time) -> App:
         .token(settings.token)
         .base_url(settings.base_url)
         .base_file_url(settings.base_file_url)
-        # PTB's own HTTPX transport, through `[telegram] proxy` when set, for every call
-        # (getUpdates has a connection of its own) and every file download; counted for
-        # /metrics. The pool sizes are PTB's defaults.
+        # The aiohttp transport (bot/telegram/transport.py), through `[telegram] proxy` when
+        # set, for every call (getUpdates has a connection of its own) and every file
+        # download; counted for /metrics. The pool sizes are PTB's defaults.
         .request(_request(services, pool=256))
         .get_updates_request(_request(services, pool=1))
         .context_types(ContextTypes(context=BotContext))

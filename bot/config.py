@@ -81,7 +81,8 @@ _SECTIONS: dict[str, set[str]] = {
     },
     "ops": {"enabled", "ready_intake_seconds", "ready_outbox_minutes"},
 }
-# The proxy schemes python-telegram-bot (httpx) speaks; SOCKS needs its `socks` extra.
+# The proxy schemes the Bot API transport speaks (bot/telegram/transport.py): HTTP and HTTPS
+# through aiohttp, SOCKS5 through aiohttp-socks (`socks5h`: the proxy resolves the name).
 PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
 _UNIT_KEYS = {"code", "name", "parent", "chat_id", "officers"}
 
@@ -436,7 +437,7 @@ def _parse_database(
 
 
 def _parse_proxy(telegram: Mapping[str, Any], path: Path) -> str | None:
-    """Return the Bot API's proxy URL, or None; refuse a scheme httpx cannot use."""
+    """Return the Bot API's proxy URL, or None; refuse a scheme the transport cannot use."""
     proxy = _opt_str(telegram, "proxy", path, "telegram")
     if proxy is None:
         return None
