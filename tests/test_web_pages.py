@@ -334,7 +334,8 @@ async def test_a_named_web_report_is_sealed_like_a_chat_one(
                     (code.group(1).replace("-", ""),),
                 ).fetchone()
             assert name.startswith("fernet:") and phone.startswith("fernet:")
-            assert "0912345678" not in phone and "An" not in name
+            # Not "An": two letters turn up by chance in a token's base64 about once in 40 runs.
+            assert "0912345678" not in phone and "Nguy" not in name
             report = await world.db.reports.report_by_code(code.group(1).replace("-", ""))
             assert report is not None and report.fields.contact_name == "Nguyễn Văn An"
             alert = await world.sim.wait_for_message(HA_LONG_CHAT, contains=code.group(1))

@@ -68,7 +68,8 @@ async def test_a_named_zalo_report_edited_at_the_review_is_sealed(
                 "SELECT contact_name, contact_phone FROM reports WHERE code = ?", (stored,)
             ).fetchone()
         assert name.startswith("fernet:") and phone.startswith("fernet:")
-        assert "0912345678" not in phone and "An" not in name
+        # Not "An": two letters turn up by chance in a token's base64 about once in 40 runs.
+        assert "0912345678" not in phone and "Nguy" not in name
         # The unit sees neither, nor the Zalo account.
         alert = await world.sim.wait_for_message(HA_LONG_CHAT, contains=code)
         assert "Zalo" in alert["text"]
