@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
-from telegram import CallbackQuery, ReplyKeyboardRemove, Update
+from telegram import ReplyKeyboardRemove, Update
 from telegram.error import BadRequest, TelegramError
 
 from bot.core.conversation import (
@@ -58,31 +58,24 @@ def _chat_id(update: Update) -> int:
     return update.effective_chat.id
 
 
-def _answer_press(update: Update, context: BotContext, text: str | None = None) -> Pressed:
+async def _answer_press(update: Update, text: str | None = None) -> Pressed:
     """Answer a press (not a message under Telegram's limits), with `text` as its notice if
-    given, beside the step's own work; return its message to edit."""
+    given; return its message to edit."""
     query = update.callback_query
     if query is None:
         return None
-    # The answer only ends the button's spinner: it goes alongside the step rather than
-    # before it, so the next question does not wait for that round trip to Telegram. PTB
-    # awaits the task when the application stops.
-    context.application.create_task(_answer(query, text), update=update, name="answer-press")
-    return pressed_message(query)
-
-
-async def _answer(query: CallbackQuery, text: str | None) -> None:
-    """Answer a press; one handled late (after a restart or an outage) can no longer be
-    answered, which is cosmetic and must not cost the citizen's step."""
+    # Cosmetic: a press handled late (after a restart or an outage) can no longer be answered,
+    # and that must not cost the citizen's step.
     try:
         await query.answer(text)
     except TelegramError as exc:
         log.info("could not answer a button press: %s", exc)
+    return pressed_message(query)
 
 
-async def _close_buttons(update: Update, context: BotContext) -> None:
+async def _close_buttons(update: Update) -> None:
     """Answer a press and take the buttons off its message, where nothing replaces them."""
-    pressed = _answer_press(update, context)
+    pressed = await _answer_press(update)
     if pressed is None or not pressed.reply_markup:
         return
     # Cosmetic too: a 429 on taking buttons away must not cost the citizen's step.
@@ -97,7 +90,7 @@ async def _close_buttons(update: Update, context: BotContext) -> None:
 
 async def start_report(update: Update, context: BotContext) -> None:
     """Begin a report, or ask the question of the one in progress again."""
-    pressed = _answer_press(update, context)
+    pressed = await _answer_press(update)
     draft = await context.db.drafts.get_draft(_user_id(update))
     if draft is not None:
         await ask(context, draft, pressed=pressed)
@@ -136,7 +129,7 @@ async def _over_daily_limit(
 
 async def consent_given(update: Update, context: BotContext) -> None:
     """Record consent to data processing and begin the report, in the consent's message."""
-    pressed = _answer_press(update, context)
+    pressed = await _answer_press(update)
     await context.db.users.set_consent(_user_id(update), context.lang)
     header = texts.answered(texts.thanks_for_consent(context._))
     draft = await context.db.drafts.get_draft(_user_id(update))
@@ -158,7 +151,7 @@ async def answer_pressed(update: Update, context: BotContext) -> None:
     draft, files = await context.db.drafts.get_draft_and_files(_user_id(update))
     if pressed is None or draft is None or pressed.question != draft.step:
         # A button of an earlier question, of a report already sent, or forged data.
-        stale = _answer_press(update, context, context._(texts.NOT_ACTIVE))
+        stale = await _answer_press(update, context._(texts.NOT_ACTIVE))
         if pressed is not None and draft is not None:
             # A process may have stored the answer and stopped before showing the next
             # question: the stale message becomes the current question, so the citizen is never
@@ -207,7 +200,7 @@ async def _apply(
     if draft.answered_by == update.update_id or draft.unseen:
         # Handled before (replayed after a crash), or sent without the current question seen:
         # the question is shown (again), and what was sent is not taken as its answer.
-        pressed = _answer_press(update, context)
+        pressed = await _answer_press(update)
         if draft.unseen:
             draft.unseen = False
             await context.db.drafts.save_draft(draft)
@@ -227,24 +220,24 @@ async def _apply(
         )
         return
     if outcome.effect is Effect.SUBMIT:
-        await _close_buttons(update, context)
+        await _close_buttons(update)
         await _submit(update, context, draft)
         return
     if outcome.effect is Effect.CANCEL:
-        await _cancel(update, context, _answer_press(update, context))
+        await _cancel(update, context, await _answer_press(update))
         return
     if outcome.effect is Effect.FILE_ADDED:
         await _file_added(context, draft, answer, asked)
         return
     if outcome.effect is Effect.FILES_CLEARED:
         await context.db.drafts.clear_draft_attachments(draft.user_id)
-        pressed = _answer_press(update, context)
+        pressed = await _answer_press(update)
         await ask(context, draft, header=texts.files_removed(context._), pressed=pressed)
         return
     # Stored before anything is shown: a crash after this point resumes at the next step.
     draft.answered_by = update.update_id
     await context.db.drafts.save_draft(draft)
-    pressed = _answer_press(update, context)
+    pressed = await _answer_press(update)
     if outcome.effect is Effect.STAYED_ANONYMOUS or answer.contact is not None:
         # Only a new message takes the contact's reply keyboard away; the next question then
         # follows it rather than appearing above it in the pressed message.
