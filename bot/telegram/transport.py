@@ -34,7 +34,16 @@ class AiohttpRequest(BaseRequest):
     files may instead take `media_write_timeout` more to be answered.
     """
 
-    __slots__ = ("_connect", "_pool", "_pool_size", "_proxy", "_read", "_session", "_write_extra")
+    __slots__ = (
+        "_connect",
+        "_http_proxy",
+        "_pool",
+        "_pool_size",
+        "_read",
+        "_session",
+        "_socks_proxy",
+        "_write_extra",
+    )
 
     def __init__(
         self,
@@ -50,7 +59,10 @@ class AiohttpRequest(BaseRequest):
         self._connect = connect_timeout
         self._pool = pool_timeout
         self._write_extra = media_write_timeout
-        self._proxy = proxy
+        # A SOCKS5 proxy is the connection pool's business; an HTTP(S) one is each request's.
+        socks = proxy is not None and proxy.lower().startswith("socks5")
+        self._socks_proxy = proxy if socks else None
+        self._http_proxy = None if socks else proxy
         self._session: aiohttp.ClientSession | None = None
 
     @property
@@ -75,10 +87,10 @@ class AiohttpRequest(BaseRequest):
         """Return the connection pool: direct, or through a SOCKS5 proxy."""
         # Mozilla's certificates from certifi, as httpx trusts: the same on every system image.
         context = ssl.create_default_context(cafile=certifi.where())
-        if self._proxy is not None and self._proxy.lower().startswith("socks5"):
+        if self._socks_proxy is not None:
             from aiohttp_socks import ProxyConnector
 
-            scheme, sep, rest = self._proxy.partition("://")
+            scheme, sep, rest = self._socks_proxy.partition("://")
             # python-socks knows the scheme `socks5` only; `socks5h` asks it to let the proxy
             # resolve the host name, which is its `rdns` flag.
             return ProxyConnector.from_url(
@@ -88,12 +100,6 @@ class AiohttpRequest(BaseRequest):
                 ssl=context,
             )
         return aiohttp.TCPConnector(limit=self._pool_size, ssl=context)
-
-    def _http_proxy(self) -> str | None:
-        """Return the proxy aiohttp itself goes through (HTTP or HTTPS), or None."""
-        if self._proxy is None or self._proxy.lower().startswith("socks5"):
-            return None
-        return self._proxy
 
     async def do_request(
         self,
@@ -124,7 +130,7 @@ class AiohttpRequest(BaseRequest):
         data = _body(request_data) if request_data else None
         try:
             async with session.request(
-                method, url, data=data, timeout=timeout, proxy=self._http_proxy()
+                method, url, data=data, timeout=timeout, proxy=self._http_proxy
             ) as response:
                 return response.status, await response.read()
         except (aiohttp.ConnectionTimeoutError, ProxyTimeoutError) as exc:
