@@ -55,7 +55,7 @@ async def fast_forward() -> AsyncIterator[None]:
 
 @pytest.fixture
 async def limiter() -> AsyncIterator[FloodLimiter]:
-    flood = FloodLimiter(per_second=20.0, patience=3.0, outbox_wait=0.5, clock=now)
+    flood = FloodLimiter(per_second=20.0, patience=3.0, clock=now)
     await flood.initialize()
     yield flood
     await flood.shutdown()
@@ -101,12 +101,77 @@ async def test_the_outbox_is_not_starved_by_replies(limiter: FloodLimiter) -> No
     people = [asyncio.create_task(busy_person(n)) for n in range(40)]
     await asyncio.sleep(0.2)
     started = now()
+    before = len(calls.done)
     await send(limiter, calls, "alert", GROUP, outbox=True)
     waited = now() - started
     stop.set()
     await asyncio.gather(*people)
-    # Served once it had waited outbox_wait, not after every reply.
-    assert waited < limiter.outbox_wait + 0.5, waited
+    # Below its share of the budget, the outbox takes the first place that comes free (the
+    # window is full of replies that went at once), ahead of the replies waiting for it.
+    assert waited <= limits.OVERALL_WINDOW, waited
+    assert calls.done[before][0] == "alert", calls.done[before]
+    # The outbox keeps its share while replies ask for the whole budget.
+    started = now()
+    stop.clear()
+    people = [asyncio.create_task(busy_person(n)) for n in range(40)]
+    await asyncio.sleep(0.2)
+    await asyncio.gather(
+        *(send(limiter, calls, f"notice{n}", 800100 + n, outbox=True) for n in range(10))
+    )
+    stop.set()
+    await asyncio.gather(*people)
+    # Its share is 2 places of the 20 in each 1.05 s window: ten notices in five windows.
+    sent = [at - started for name, at in calls.done if name.startswith("notice")]
+    assert max(sent) <= 5 * limits.OVERALL_WINDOW + 0.2, sorted(sent)
+
+
+async def test_the_outbox_leaves_room_for_the_replies_of_the_last_second(
+    limiter: FloodLimiter,
+) -> None:
+    calls = Calls()
+    # Sixty outbox messages to sixty people are queued, three seconds of the whole budget.
+    outbox = [
+        asyncio.create_task(send(limiter, calls, f"outbox{n}", 800000 + n, outbox=True))
+        for n in range(60)
+    ]
+    waits: list[float] = []
+
+    async def person(n: int) -> None:
+        # Eight people at 8 a second in all, in bursts of two: well under the budget.
+        await asyncio.sleep(0.05 + 0.25 * (n % 4))
+        for step in range(4):
+            asked = now()
+            await send(limiter, calls, f"reply{n}.{step}", 700400 + n)
+            waits.append(now() - asked)
+            await asyncio.sleep(1.0)
+
+    await asyncio.gather(*(person(n) for n in range(8)))
+    await asyncio.gather(*outbox)
+    # No reply waited for a place: the outbox left the reserve free.
+    assert max(waits) == 0.0, waits
+    # And it used what the replies and their reserve left: 20 places a window, 8 replies and 6
+    # kept free, so at least 5 a second while they came (4 s), and then nearly the whole budget.
+    sent = [at for name, at in calls.done if name.startswith("outbox")]
+    assert len(sent) == 60
+    assert sum(1 for at in sent if at < 4.0) >= 20, sorted(sent)
+    assert max(sent) < 7.0, max(sent)
+
+
+async def test_without_replies_the_outbox_uses_the_budget_but_a_burst_of_room(
+    limiter: FloodLimiter,
+) -> None:
+    calls = Calls()
+    started = now()
+    await asyncio.gather(
+        *(send(limiter, calls, f"outbox{n}", 800000 + n, outbox=True) for n in range(40))
+    )
+    times = sorted(at - started for _name, at in calls.done)
+    # Evenly spaced at 20 a second, but REPLY_HEADROOM places of each window kept free: 17 of
+    # the 20 in any 1.05 s window.
+    for i, start in enumerate(times):
+        held = sum(1 for t in times[i:] if t < start + limits.OVERALL_WINDOW - 1e-9)
+        assert held <= 20 - limits.REPLY_HEADROOM, (i, held)
+    assert times[-1] < 40 / 17 * limits.OVERALL_WINDOW + 0.2, times[-1]
 
 
 async def test_the_overall_budget_is_never_exceeded(limiter: FloodLimiter) -> None:
@@ -125,7 +190,7 @@ async def test_a_group_gets_at_most_twenty_a_minute_and_others_are_not_held_up(
 ) -> None:
     monkeypatch.setattr(limits, "GROUP_WINDOW", 1.0)
     # An overall budget well above the group's, so that only the group's own limit binds.
-    limiter = FloodLimiter(per_second=100.0, patience=3.0, outbox_wait=0.5, clock=now)
+    limiter = FloodLimiter(per_second=100.0, patience=3.0, clock=now)
     calls = Calls()
     group = [asyncio.create_task(send(limiter, calls, f"g{n}", GROUP)) for n in range(25)]
     await eventually(lambda: len(calls.done) >= 20)
@@ -208,17 +273,18 @@ async def test_the_outbox_alone_is_spaced_evenly(limiter: FloodLimiter) -> None:
     started = now()
     alerts = [
         asyncio.create_task(send(limiter, calls, f"o{n}", 800100 + n, outbox=True))
-        for n in range(2)
+        for n in range(limiter.outbox_share + 1)
     ]
-    await eventually(lambda: len(calls.done) == 1)
-    # The second alert waits for the next evenly spaced slot, while a reply does not.
+    await eventually(lambda: len(calls.done) == limiter.outbox_share)
+    # Its share of the budget (2 places of 20) the outbox takes at once; the next alert waits
+    # for the next evenly spaced slot, while a reply does not.
     asked = now() - started
     await send(limiter, calls, "reply", PERSON)
     await asyncio.gather(*alerts)
     when = {name: at - started for name, at in calls.done}
-    assert when["o0"] == 0.0 and asked < limiter.interval
+    assert when["o0"] == when["o1"] == 0.0 and asked < limiter.interval
     assert when["reply"] == asked
-    assert when["o1"] >= limiter.interval
+    assert when["o2"] >= limiter.interval
 
 
 async def test_calls_that_send_nothing_pass_straight_through(limiter: FloodLimiter) -> None:

@@ -15,8 +15,12 @@ that sends or edits a message passes through `FloodLimiter`:
   sending alone would let a slow message and the quick ones after it land within one second).
   A reply goes at once whenever the last second left room, rather than waiting for the next
   evenly spaced slot; the outbox alone is spaced evenly, so that it never fills the window in a
-  burst. The outbox is never starved: once its oldest call has waited `outbox_wait` seconds it
-  takes the next slot;
+  burst. The outbox uses what replies leave, and leaves them room: it takes a place only while
+  `reserve` places stay free, as many as replies held in the last window plus REPLY_HEADROOM,
+  at most a third of the budget. (When many reports are sent within a few seconds, their codes
+  and alerts would otherwise fill the window and the next person's question would wait for
+  it.) The outbox is never starved: while it holds fewer than `outbox_share` places of the
+  window, it goes first, into the reserve too;
 - a reply a person waits for is tried again, with backoff, through 429s and passing network
   errors for `patience` seconds. The outbox's calls are not: it retries its items from the
   database, for as long as it takes.
@@ -53,8 +57,16 @@ GROUP_PER_MINUTE = 20
 GROUP_WINDOW = 60.0
 PRIVATE_RATE = 1.0
 PRIVATE_BURST = 3.0
-# The longest the outbox's next call waits behind replies before it goes first.
+# Behind several workers (bot.telegram.shared_limits): the longest the outbox's next call
+# yields to replies before it takes the next place.
 OUTBOX_WAIT = 1.0
+# The outbox leaves free as many places of the overall budget as replies held in the last
+# window, plus this many for a burst of replies beyond that, and at most RESERVE_PART of it.
+REPLY_HEADROOM = 3
+RESERVE_PART = 1 / 3
+# The part of the overall budget the outbox always gets, whatever the replies ask for: 3 a
+# second at Telegram's 30, so an alert waits behind replies for a fraction of a second.
+OUTBOX_PART = 0.1
 # The overall budget's window: Telegram's second, with room for the calls' varying transit
 # time, so that no second at Telegram's end holds more than `per_second`.
 OVERALL_WINDOW = 1.05
@@ -97,7 +109,6 @@ class FloodLimiter(BaseRateLimiter[int]):
         *,
         per_second: float = 29.0,
         patience: float = REPLY_PATIENCE,
-        outbox_wait: float = OUTBOX_WAIT,
         pace_private_chats: bool = True,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -105,12 +116,15 @@ class FloodLimiter(BaseRateLimiter[int]):
         self.capacity = max(1, int(per_second))
         self.pace_private_chats = pace_private_chats
         self.patience = patience
-        self.outbox_wait = outbox_wait
+        self.outbox_share = max(1, round(self.capacity * OUTBOX_PART))
+        self.max_reserve = int(self.capacity * RESERVE_PART)
         self.clock = clock
-        # When the messages answered in the last OVERALL_WINDOW seconds were answered, and how
-        # many are on their way: together, the places of the overall budget held.
-        self._window: deque[float] = deque()
+        # When the messages answered in the last OVERALL_WINDOW seconds were answered (and for
+        # whom), and how many are on their way: together, the places of the overall budget
+        # held. `_lane_held` counts them by lane.
+        self._window: deque[tuple[float, Lane]] = deque()
         self._in_flight = 0
+        self._lane_held = {lane: 0 for lane in Lane}
         self._freed = asyncio.Event()
         self._outbox_next = 0.0
         self._waiting: dict[Lane, deque[tuple[float, asyncio.Future[None]]]] = {
@@ -198,7 +212,7 @@ class FloodLimiter(BaseRateLimiter[int]):
             raise
         finally:
             if own:
-                self._release()
+                self._release(lane)
 
     # -- a chat's own limit ---------------------------------------------------------------------
 
@@ -277,13 +291,14 @@ class FloodLimiter(BaseRateLimiter[int]):
         except asyncio.CancelledError:
             if future.done() and not future.cancelled():
                 # Given a place and cancelled before using it: the place is given back.
-                self._release()
+                self._release(lane)
             raise
 
     def _pick(self, now: float) -> Lane | None:
-        """Return the lane served next: replies, unless the outbox has waited long enough."""
+        """Return the lane served next: replies, unless the outbox is below its share."""
+        self._expire(now)
         outbox = self._waiting[Lane.OUTBOX]
-        if outbox and (not self._waiting[Lane.REPLY] or now - outbox[0][0] >= self.outbox_wait):
+        if outbox and (not self._waiting[Lane.REPLY] or self._outbox_starved()):
             return Lane.OUTBOX
         if self._waiting[Lane.REPLY]:
             return Lane.REPLY
@@ -293,39 +308,60 @@ class FloodLimiter(BaseRateLimiter[int]):
         """Tell whether a call may take a slot at once, overtaking no one it must not."""
         if self._overall_wait(now, lane) > 0 or self._waiting[Lane.REPLY]:
             return False
-        outbox = self._waiting[Lane.OUTBOX]
-        if not outbox:
-            return True
-        # A reply passes outbox calls held by their even spacing, unless the oldest of them
-        # has waited long enough to go first.
-        return lane is Lane.REPLY and now - outbox[0][0] < self.outbox_wait
+        if lane is Lane.OUTBOX:
+            return not self._waiting[Lane.OUTBOX]
+        # A reply passes outbox calls held by their even spacing or by the reserve, unless the
+        # outbox is below its share and may go itself.
+        return not (
+            self._waiting[Lane.OUTBOX]
+            and self._outbox_starved()
+            and self._overall_wait(now, Lane.OUTBOX) <= 0
+        )
 
     def _overall_wait(self, now: float, lane: Lane) -> float:
         """Return how long a call of `lane` must wait for room in the overall budget."""
         window = self._window
-        while window and window[0] <= now - OVERALL_WINDOW + _EPSILON:
-            window.popleft()
+        self._expire(now)
+        # Below its share, the outbox goes like a reply: into the reserve, and not spaced.
+        held_back = lane is Lane.OUTBOX and not self._outbox_starved()
+        limit = self.capacity - self._reserve() if held_back else self.capacity
         wait = 0.0
-        if len(window) + self._in_flight >= self.capacity:
-            # The first place to come free: the oldest answered one's, or, with every place on
-            # its way, the next answer's (woken by `_freed`).
-            wait = window[0] + OVERALL_WINDOW - now if window else OVERALL_WINDOW
-        if lane is Lane.OUTBOX:
+        if len(window) + self._in_flight >= limit:
+            # Until the oldest place comes free (the reserve may shrink with it), or, with every
+            # place on its way, the next answer (woken by `_freed`).
+            wait = window[0][0] + OVERALL_WINDOW - now if window else OVERALL_WINDOW
+        if held_back:
             wait = max(wait, self._outbox_next - now)
         # A remainder of float rounding is no wait: sleeping it would not move a clock that
         # counts in steps (a fast-forwarded test loop), and the call would wait for ever.
         return wait if wait > _EPSILON else 0.0
 
+    def _expire(self, now: float) -> None:
+        """Give back the places of messages answered more than OVERALL_WINDOW ago."""
+        window = self._window
+        while window and window[0][0] <= now - OVERALL_WINDOW + _EPSILON:
+            _answered, lane = window.popleft()
+            self._lane_held[lane] -= 1
+
+    def _reserve(self) -> int:
+        """Return how many places the outbox leaves free for replies."""
+        return min(self.max_reserve, self._lane_held[Lane.REPLY] + REPLY_HEADROOM)
+
+    def _outbox_starved(self) -> bool:
+        """Tell whether the outbox holds fewer places than its share of the budget."""
+        return self._lane_held[Lane.OUTBOX] < self.outbox_share
+
     def _take(self, now: float, lane: Lane) -> None:
         """Take one slot of the overall budget."""
         self._in_flight += 1
+        self._lane_held[lane] += 1
         if lane is Lane.OUTBOX:
             self._outbox_next = now + self.interval
 
-    def _release(self) -> None:
+    def _release(self, lane: Lane) -> None:
         """A message was answered (or failed): its place is held for OVERALL_WINDOW more."""
         self._in_flight -= 1
-        self._window.append(self.clock())
+        self._window.append((self.clock(), lane))
         # A dispatcher waiting for an answer recounts.
         self._freed.set()
 
