@@ -148,6 +148,10 @@ def test_bench_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert {"/start", "photo", "text"} <= set(result["p99_ms_by_kind"])
     assert 0 < sum(result["slowest_updates"].values()) <= result["updates"]
     assert set(result["slowest_updates"]) <= set(result["p99_ms_by_kind"])
+    # Every report's code and alert were timed from its Send.
+    for name in ("receipt", "alert"):
+        p50, p99, most = (result[f"{name}_{q}_ms"] for q in ("p50", "p99", "max"))
+        assert 0 < p50 <= p99 <= most, (name, p50, p99, most)
     assert result["saturation_reports"] == 3
     assert result["saturation_updates_per_s"] > 0
     assert result["echo_saturation_updates_per_s"] > 0

@@ -23,7 +23,9 @@ from pathlib import Path
 from bot.sim import BotApiSimulator
 from bot.sim.bench_echo import echo_main
 from bot.sim.bench_phases import (
+    alert_delays,
     backlog_phase,
+    delay_figures,
     echo_phase,
     figures_phase,
     lost_in,
@@ -133,6 +135,11 @@ async def _measure(sim: BenchSimulator, config: Path, folder: Path, options: Ben
             flood_violations=sim.flood_violations - echo_flood,
             echo_flood_violations=echo_flood,
         )
+        # What the outbox's share of the budget costs: from Send to the citizen's code, and
+        # to the alert in the unit's group.
+        receipts = [o.receipt_s for o in load.outcomes if o.receipt_s is not None]
+        result.update(delay_figures("receipt", receipts))
+        result.update(delay_figures("alert", alert_delays(sim, load.outcomes)))
         if options.open_conversations:
             result.update(await memory_phase(sim, bot, options.open_conversations, database))
         flood = sim.flood_violations

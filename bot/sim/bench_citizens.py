@@ -25,6 +25,9 @@ class Outcome:
     """What one citizen got out of one report."""
 
     code: str | None = None
+    # When the review's Send was pressed, and how long the code took to arrive after it.
+    sent_at: float | None = None
+    receipt_s: float | None = None
     updates: int = 0
     nudges: int = 0
     stuck: bool = False
@@ -110,6 +113,10 @@ class Citizen:
             found = CODE_RE.search(text)
             if found and "/status" in text:
                 self.outcome.code = found.group(1)
+                if self.outcome.sent_at is not None:
+                    seen = (self.user.id, int(message["message_id"]))
+                    arrived = self.sim.first_seen.get(seen, time.monotonic())
+                    self.outcome.receipt_s = arrived - self.outcome.sent_at
                 return None
             data = _buttons(message)
             key = (int(message["message_id"]), ",".join(data))
@@ -132,8 +139,10 @@ class Citizen:
                     return lambda: self._press(message, wire)
             return None
 
+        send = press(Step.REVIEW, CONFIRM)
+        if send is not None:
+            return lambda: self._send_report(send)
         for step, value in (
-            (Step.REVIEW, CONFIRM),
             (Step.IDENTITY, ANONYMOUS),
             (Step.WHEN, TODAY),
             (None, SKIP),
@@ -157,6 +166,10 @@ class Citizen:
         if not data and "Mô tả sự việc" in text:
             return lambda: self._send(f"{DESCRIPTION} (#{self.user.id})")
         return None
+
+    async def _send_report(self, press: Callable[[], Any]) -> None:
+        self.outcome.sent_at = time.monotonic()
+        await press()
 
     async def _send(self, text: str) -> None:
         self.mark = len(self.messages())

@@ -273,6 +273,31 @@ def alerts(sim: BenchSimulator) -> dict[str, int]:
     return seen
 
 
+def alert_delays(sim: BenchSimulator, outcomes: Sequence[Outcome]) -> list[float]:
+    """Seconds from each report's Send to its alert's first appearance in its unit's group."""
+    sent = {o.code: o.sent_at for o in outcomes if o.code and o.sent_at is not None}
+    delays = []
+    for number in range(1, UNIT_COUNT + 1):
+        chat = unit_chat(number)
+        for message in sim._bot_messages.get(chat, []):
+            found = CODE_RE.search(message.get("text") or "") if message.get("buttons") else None
+            at = sim.first_seen.get((chat, int(message.get("message_id", 0))))
+            if found and at is not None and sent.get(found.group(1)) is not None:
+                delays.append(at - sent.pop(found.group(1)))
+    return delays
+
+
+def delay_figures(name: str, delays: Sequence[float]) -> JSON:
+    """`name`_p50_ms, _p99_ms and _max_ms of some delays (None without any)."""
+    if not delays:
+        return {f"{name}_p50_ms": None, f"{name}_p99_ms": None, f"{name}_max_ms": None}
+    return {
+        f"{name}_p50_ms": round(1000 * statistics.median(delays), 1),
+        f"{name}_p99_ms": round(1000 * percentile(delays, 0.99), 1),
+        f"{name}_max_ms": round(1000 * max(delays), 1),
+    }
+
+
 async def wait_alerts(sim: BenchSimulator, codes: set[str], seconds: float) -> dict[str, int]:
     """Wait until every code was alerted (or time is up); return the alert counts."""
     deadline = time.monotonic() + seconds

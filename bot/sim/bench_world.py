@@ -117,6 +117,8 @@ class BenchSimulator(BotApiSimulator):
         self.waiting: dict[int, deque[int]] = {}
         self.update_chat: dict[int, int] = {}
         self.chat_events: dict[int, asyncio.Event] = {}
+        # When each message (chat, message id) first appeared: the receipts' and alerts' delay.
+        self.first_seen: dict[tuple[int, int], float] = {}
         self.on_message(self._wake_chat)
 
     def reset_probe(self) -> None:
@@ -134,6 +136,7 @@ class BenchSimulator(BotApiSimulator):
         return self.chat_events.setdefault(chat_id, asyncio.Event())
 
     def _wake_chat(self, chat_id: int, message: dict[str, Any], kind: str) -> None:
+        self.first_seen.setdefault((chat_id, int(message.get("message_id", 0))), time.monotonic())
         event = self.chat_events.get(chat_id)
         if event is not None:
             event.set()
