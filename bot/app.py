@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import time
@@ -348,6 +349,18 @@ def _zalo_channel(app: App, services: Services) -> ZaloChannel | None:
     return channel
 
 
+def settle_heap() -> None:
+    """Move what the started bot holds out of the garbage collector's reach (`gc.freeze`).
+
+    The modules, the handlers and the caches live as long as the process, yet each full
+    collection walked them all: about 90,000 objects, 70 to 80 ms on a slow 2-core machine,
+    during which no update was handled. Frozen, they are still freed by reference counting
+    once unused; only cycles among them would stay, and the collection just before leaves none.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 async def serve(app: App, *, webhook: bool = False) -> None:
     """Run until SIGINT or SIGTERM (the `liemchinh run` command)."""
     stop = asyncio.Event()
@@ -360,6 +373,7 @@ async def serve(app: App, *, webhook: bool = False) -> None:
     while not stop.is_set():
         try:
             async with running(app, webhook=webhook):
+                settle_heap()
                 log.info("running (%s)", "webhook" if webhook else "polling")
                 failures = 0
                 await stop.wait()
