@@ -28,7 +28,7 @@ from bot.core.outbox import (
 from bot.i18n import Translator
 from bot.store.outbox import CLAIM_SECONDS, ClaimLost
 from bot.store.repository import Repository, StorageError
-from bot.telegram.limits import IN_OUTBOX
+from bot.telegram.limits import AWAITED, IN_OUTBOX
 from bot.telegram.senders import Senders, UnitChatUnavailable
 
 log = logging.getLogger(__name__)
@@ -144,13 +144,21 @@ class Delivery(Senders):
         """Try every item that is due once; return how many were completed."""
         done = 0
         while items := await self.db.outbox.due():
+            # Anything queued from now on (wake()) is seen by the check below.
+            self._wake.clear()
             progressed = False
-            for item in items:
+            # A citizen's code first: they are waiting for it, nobody waits for an alert.
+            for item in sorted(items, key=lambda i: i.kind is not OutboxKind.RECEIPT):
                 if self._stopping:
                     return done
                 if await self._attempt(item):
                     done += 1
                     progressed = True
+                if self._wake.is_set() and not self.db.database.shared:
+                    # Something was queued meanwhile, a code most likely: read again rather
+                    # than leave it behind the rest of this batch. (Behind several workers
+                    # the batch is claimed, and is finished first.)
+                    break
             if not progressed:
                 break
         return done
@@ -164,6 +172,7 @@ class Delivery(Senders):
             await self.db.outbox.part_sent(item.id, *self._unrecorded[item.id])
             del self._unrecorded[item.id]
             return False
+        awaited = AWAITED.set(item.kind is OutboxKind.RECEIPT)
         try:
             if not await self._other_channel(item):
                 await self._senders[item.kind](item)
@@ -213,6 +222,8 @@ class Delivery(Senders):
             log.exception("outbox item %s failed", item.id)
             await self._later(item, _backoff(item.attempts), repr(exc))
             return False
+        finally:
+            AWAITED.reset(awaited)
         await self.db.outbox.done(item.id)
         if unit_bound and item.unit_code:
             await self.db.units.set_unit_chat_state(item.unit_code, "ok")
