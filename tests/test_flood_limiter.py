@@ -344,33 +344,3 @@ async def test_no_second_at_telegrams_end_holds_more_than_the_budget_whatever_th
         sum(1 for t in arrived[i:] if t < start + 1.0) for i, start in enumerate(arrived)
     )
     assert busiest <= 20, arrived
-
-
-async def test_a_code_someone_waits_for_goes_as_a_reply_and_is_retried_by_the_outbox(
-    limiter: FloodLimiter,
-) -> None:
-    calls = Calls()
-    outbox = [
-        asyncio.create_task(send(limiter, calls, f"outbox{n}", 800000 + n, outbox=True))
-        for n in range(30)
-    ]
-    await asyncio.sleep(0.1)
-    token = limits.AWAITED.set(True)
-    try:
-        # The citizen's code, sent by the outbox: ahead of the alerts queued before it.
-        await send(limiter, calls, "code", PERSON, outbox=True)
-        order = [name for name, _at in calls.done]
-        assert order.index("code") <= 4, order
-        # Still the outbox's call: a 429 goes back to the outbox, which retries from storage.
-        with pytest.raises(RetryAfter):
-            await send(
-                limiter,
-                calls,
-                "code again",
-                PERSON + 1,
-                outbox=True,
-                failures=[RetryAfter(timedelta(seconds=1))],
-            )
-    finally:
-        limits.AWAITED.reset(token)
-    await asyncio.gather(*outbox)

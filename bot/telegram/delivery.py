@@ -28,7 +28,7 @@ from bot.core.outbox import (
 from bot.i18n import Translator
 from bot.store.outbox import CLAIM_SECONDS, ClaimLost
 from bot.store.repository import Repository, StorageError
-from bot.telegram.limits import AWAITED, IN_OUTBOX
+from bot.telegram.limits import IN_OUTBOX
 from bot.telegram.senders import Senders, UnitChatUnavailable
 
 log = logging.getLogger(__name__)
@@ -147,7 +147,9 @@ class Delivery(Senders):
             # Anything queued from now on (wake()) is seen by the check below.
             self._wake.clear()
             progressed = False
-            # A citizen's code first: they are waiting for it, nobody waits for an alert.
+            # A citizen's code first: they have just pressed Send and wait for it, while an
+            # alert may take its minute. (Replies to people still go before both: the code
+            # keeps the outbox's place in Telegram's budget, bot.telegram.limits.)
             for item in sorted(items, key=lambda i: i.kind is not OutboxKind.RECEIPT):
                 if self._stopping:
                     return done
@@ -172,7 +174,6 @@ class Delivery(Senders):
             await self.db.outbox.part_sent(item.id, *self._unrecorded[item.id])
             del self._unrecorded[item.id]
             return False
-        awaited = AWAITED.set(item.kind is OutboxKind.RECEIPT)
         try:
             if not await self._other_channel(item):
                 await self._senders[item.kind](item)
@@ -222,8 +223,6 @@ class Delivery(Senders):
             log.exception("outbox item %s failed", item.id)
             await self._later(item, _backoff(item.attempts), repr(exc))
             return False
-        finally:
-            AWAITED.reset(awaited)
         await self.db.outbox.done(item.id)
         if unit_bound and item.unit_code:
             await self.db.units.set_unit_chat_state(item.unit_code, "ok")

@@ -46,10 +46,6 @@ log = logging.getLogger(__name__)
 
 # Set in the outbox worker's task: its calls are retried by the outbox itself, from storage.
 IN_OUTBOX: contextvars.ContextVar[bool] = contextvars.ContextVar("in_outbox", default=False)
-# Set around an outbox call a person is waiting for (their report's tracking code, just after
-# they pressed Send): it takes its place in the budget as a reply does, and is still retried
-# by the outbox, not here.
-AWAITED: contextvars.ContextVar[bool] = contextvars.ContextVar("awaited", default=False)
 
 # How long a reply may keep trying: long enough for a short outage or a flood wait, short
 # enough that the person's later messages are not held up for long.
@@ -171,9 +167,8 @@ class FloodLimiter(BaseRateLimiter[int]):
         if not counts_as_message(endpoint):
             return await callback(*args, **kwargs)
         chat_id = _chat_id(data.get("chat_id"))
-        in_outbox = IN_OUTBOX.get()
-        lane = Lane.OUTBOX if in_outbox and not AWAITED.get() else Lane.REPLY
-        if in_outbox:
+        lane = Lane.OUTBOX if IN_OUTBOX.get() else Lane.REPLY
+        if lane is Lane.OUTBOX:
             return await self._send(callback, args, kwargs, chat_id, lane)
         deadline = self.clock() + self.patience
         backoff = FIRST_BACKOFF
