@@ -12,7 +12,7 @@ import math
 import sqlite3
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -256,20 +256,27 @@ async def saturation_phase(
     }
 
 
-def alerts(sim: BenchSimulator) -> dict[str, int]:
-    """How many alerts each tracking code got in the units' groups.
+def _alert_messages(sim: BenchSimulator) -> Iterator[tuple[int, dict[str, Any], str]]:
+    """Each alert in the units' groups: its chat, the message and its tracking code.
 
     An alert is a text, or the caption of its one photo; either carries the unit's buttons,
     which the copies of evidence (captioned with the code too) do not.
     """
-    seen: dict[str, int] = {}
     for number in range(1, UNIT_COUNT + 1):
-        for message in sim._bot_messages.get(unit_chat(number), []):
+        chat = unit_chat(number)
+        for message in sim._bot_messages.get(chat, []):
             if not message.get("buttons"):
                 continue
             found = CODE_RE.search(message.get("text") or "")
             if found:
-                seen[found.group(1)] = seen.get(found.group(1), 0) + 1
+                yield chat, message, found.group(1)
+
+
+def alerts(sim: BenchSimulator) -> dict[str, int]:
+    """How many alerts each tracking code got in the units' groups."""
+    seen: dict[str, int] = {}
+    for _chat, _message, code in _alert_messages(sim):
+        seen[code] = seen.get(code, 0) + 1
     return seen
 
 
@@ -277,13 +284,10 @@ def alert_delays(sim: BenchSimulator, outcomes: Sequence[Outcome]) -> list[float
     """Seconds from each report's Send to its alert's first appearance in its unit's group."""
     sent = {o.code: o.sent_at for o in outcomes if o.code and o.sent_at is not None}
     delays = []
-    for number in range(1, UNIT_COUNT + 1):
-        chat = unit_chat(number)
-        for message in sim._bot_messages.get(chat, []):
-            found = CODE_RE.search(message.get("text") or "") if message.get("buttons") else None
-            at = sim.first_seen.get((chat, int(message.get("message_id", 0))))
-            if found and at is not None and sent.get(found.group(1)) is not None:
-                delays.append(at - sent.pop(found.group(1)))
+    for chat, message, code in _alert_messages(sim):
+        at = sim.first_seen.get((chat, int(message.get("message_id", 0))))
+        if at is not None and code in sent:
+            delays.append(at - sent.pop(code))
     return delays
 
 
