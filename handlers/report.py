@@ -8,7 +8,10 @@ restart (even `kill -9`) resumes at the same step with every earlier answer kept
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import replace
 
 from telegram import ReplyKeyboardRemove, Update
@@ -73,16 +76,35 @@ async def _answer_press(update: Update, text: str | None = None) -> Pressed:
     return pressed_message(query)
 
 
-async def _close_buttons(update: Update) -> None:
-    """Answer a press and take the buttons off its message, where nothing replaces them."""
-    pressed = await _answer_press(update)
-    if pressed is None or not pressed.reply_markup:
-        return
-    # Cosmetic too: a 429 on taking buttons away must not cost the citizen's step.
+@contextlib.asynccontextmanager
+async def _answering(update: Update) -> AsyncIterator[Pressed]:
+    """Yield the pressed message to reply in; answer the press once the reply went out.
+
+    The answer only stops the button's spinner, and the reply replaces the button: sent
+    first, the next question reaches the citizen a round trip to Telegram sooner.
+    """
     try:
-        await pressed.edit_reply_markup(None)
-    except TelegramError as exc:
-        log.info("could not close a button press: %s", exc)
+        yield pressed_message(update.callback_query)
+    except asyncio.CancelledError:
+        # The bot is stopping: no new request is begun while the client it would go through
+        # may be closing (its socket would be left open). The spinner stops by itself.
+        raise
+    except Exception:
+        await _answer_press(update)
+        raise
+    await _answer_press(update)
+
+
+async def _close_buttons(update: Update) -> None:
+    """Take the buttons off a pressed message, where nothing replaces them; answer the press."""
+    async with _answering(update) as pressed:
+        if pressed is None or not pressed.reply_markup:
+            return
+        # Cosmetic too: a 429 on taking buttons away must not cost the citizen's step.
+        try:
+            await pressed.edit_reply_markup(None)
+        except TelegramError as exc:
+            log.info("could not close a button press: %s", exc)
 
 
 # -- entry -----------------------------------------------------------------------------------
@@ -90,12 +112,12 @@ async def _close_buttons(update: Update) -> None:
 
 async def start_report(update: Update, context: BotContext) -> None:
     """Begin a report, or ask the question of the one in progress again."""
-    pressed = await _answer_press(update)
-    draft = await context.db.drafts.get_draft(_user_id(update))
-    if draft is not None:
-        await ask(context, draft, pressed=pressed)
-        return
-    await begin(update, context, pressed=pressed)
+    async with _answering(update) as pressed:
+        draft = await context.db.drafts.get_draft(_user_id(update))
+        if draft is not None:
+            await ask(context, draft, pressed=pressed)
+            return
+        await begin(update, context, pressed=pressed)
 
 
 async def begin(
@@ -129,15 +151,15 @@ async def _over_daily_limit(
 
 async def consent_given(update: Update, context: BotContext) -> None:
     """Record consent to data processing and begin the report, in the consent's message."""
-    pressed = await _answer_press(update)
-    await context.db.users.set_consent(_user_id(update), context.lang)
-    header = texts.answered(texts.thanks_for_consent(context._))
-    draft = await context.db.drafts.get_draft(_user_id(update))
-    if draft is not None:
-        header = f"{header}\n{texts.in_progress(context._)}"
-        await ask(context, draft, header=header, pressed=pressed)
-        return
-    await begin(update, context, header=header, pressed=pressed)
+    async with _answering(update) as pressed:
+        await context.db.users.set_consent(_user_id(update), context.lang)
+        header = texts.answered(texts.thanks_for_consent(context._))
+        draft = await context.db.drafts.get_draft(_user_id(update))
+        if draft is not None:
+            header = f"{header}\n{texts.in_progress(context._)}"
+            await ask(context, draft, header=header, pressed=pressed)
+            return
+        await begin(update, context, header=header, pressed=pressed)
 
 
 # -- answers ---------------------------------------------------------------------------------
@@ -200,11 +222,11 @@ async def _apply(
     if draft.answered_by == update.update_id or draft.unseen:
         # Handled before (replayed after a crash), or sent without the current question seen:
         # the question is shown (again), and what was sent is not taken as its answer.
-        pressed = await _answer_press(update)
-        if draft.unseen:
-            draft.unseen = False
-            await context.db.drafts.save_draft(draft)
-        await _ask_stored(context, draft, pressed=pressed)
+        async with _answering(update) as pressed:
+            if draft.unseen:
+                draft.unseen = False
+                await context.db.drafts.save_draft(draft)
+            await _ask_stored(context, draft, pressed=pressed)
         return
     asked = question(draft, files)
     outcome = await context.conversation.apply(draft, answer, asked.files)
@@ -224,31 +246,32 @@ async def _apply(
         await _submit(update, context, draft)
         return
     if outcome.effect is Effect.CANCEL:
-        await _cancel(update, context, await _answer_press(update))
+        async with _answering(update) as pressed:
+            await _cancel(update, context, pressed)
         return
     if outcome.effect is Effect.FILE_ADDED:
         await _file_added(context, draft, answer, asked)
         return
     if outcome.effect is Effect.FILES_CLEARED:
         await context.db.drafts.clear_draft_attachments(draft.user_id)
-        pressed = await _answer_press(update)
-        await ask(context, draft, header=texts.files_removed(context._), pressed=pressed)
+        async with _answering(update) as pressed:
+            await ask(context, draft, header=texts.files_removed(context._), pressed=pressed)
         return
     # Stored before anything is shown: a crash after this point resumes at the next step.
     draft.answered_by = update.update_id
     await context.db.drafts.save_draft(draft)
-    pressed = await _answer_press(update)
-    if outcome.effect is Effect.STAYED_ANONYMOUS or answer.contact is not None:
-        # Only a new message takes the contact's reply keyboard away; the next question then
-        # follows it rather than appearing above it in the pressed message.
-        said = texts.stay_anonymous if answer.contact is None else texts.contact_added
-        await say(context, draft.chat_id, said(context._), ReplyKeyboardRemove())
-        pressed = None
-    echo = _echo(context, outcome, answer, asked)
-    # The evidence is what it was (adding or removing files is handled above), so the next
-    # question is known without reading the files again.
-    following = question(draft, asked.files)
-    await _ask_stored(context, draft, following, header=echo, pressed=pressed)
+    async with _answering(update) as pressed:
+        if outcome.effect is Effect.STAYED_ANONYMOUS or answer.contact is not None:
+            # Only a new message takes the contact's reply keyboard away; the next question
+            # then follows it rather than appearing above it in the pressed message.
+            said = texts.stay_anonymous if answer.contact is None else texts.contact_added
+            await say(context, draft.chat_id, said(context._), ReplyKeyboardRemove())
+            pressed = None
+        echo = _echo(context, outcome, answer, asked)
+        # The evidence is what it was (adding or removing files is handled above), so the
+        # next question is known without reading the files again.
+        following = question(draft, asked.files)
+        await _ask_stored(context, draft, following, header=echo, pressed=pressed)
 
 
 async def _ask_stored(
