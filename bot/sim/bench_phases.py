@@ -40,6 +40,11 @@ from bot.sim.bench_world import (
 )
 from bot.sim.flood import counts_as_message
 
+# How long the memory phase lets the bot rest before it reads its RSS: past the second quiet
+# look after which the bot gives the pages a burst freed back (bot.heap), so that the reading
+# is the steady memory, not the height of the burst just ended.
+SETTLE_S = 3.0
+
 
 def percentile(values: Sequence[float], share: float) -> float:
     """The nearest-rank percentile of `values` (0 when there are none)."""
@@ -354,13 +359,13 @@ async def memory_phase(sim: BenchSimulator, bot: Process, count: int, database: 
 
     traces = trace_folder(bot.root)
     opened = await open_range(0, warm)
-    await asyncio.sleep(1.0)
+    await asyncio.sleep(SETTLE_S)
     before = bot.stats()
     # Taken after the RSS is read: the snapshot's own memory is not a conversation's.
     first = await take_snapshot(bot, traces) if traces is not None else None
     measured = await open_range(warm, count)
     opened += measured
-    await asyncio.sleep(1.0)
+    await asyncio.sleep(SETTLE_S)
     after = bot.stats()
     last = await take_snapshot(bot, traces) if traces is not None else None
     with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as conn:
