@@ -21,7 +21,8 @@ from telegram.error import TelegramError
 from bot.core.domain import VN_TZ, Link
 from bot.core.parsing import normalize_code
 from bot.figures.chart_process import ChartError, ChartProcess
-from bot.figures.export import Export, export_folder, write_files
+from bot.figures.export import export_folder
+from bot.figures.export_process import ExportError, ExportFiles
 from bot.figures.stats import (
     Period,
     PeriodError,
@@ -147,13 +148,14 @@ async def export(update: Update, context: BotContext) -> None:
     # The files are written on disk beside the database, in a folder of their own that goes
     # once they are sent; one a crash left behind goes at the next start (bot.app).
     with export_folder(context.db.path.parent) as folder:
-        files = Export(_, context.lang, full=full, now=now, folder=folder)
-        # Both files are written from one pass over the rows, a chunk at a time, so neither
-        # the rows nor a second query are held; the store's connection is free between chunks.
+        files = ExportFiles(context.lang, full=full, now=now, folder=folder)
+        # Both files are written by a process of their own from one pass over the rows, a
+        # chunk at a time, so neither the rows nor a second query are held; the store's
+        # connection is free between chunks.
         chunks = context.db.reports.iter_report_rows(
             period.since, period.until, codes, contacts=full
         )
-        work = asyncio.create_task(write_files(files, chunks))
+        work = asyncio.create_task(files.write(chunks))
         try:
             shown = -1
             while not work.done():
@@ -172,7 +174,12 @@ async def export(update: Update, context: BotContext) -> None:
             with contextlib.suppress(BaseException):
                 await work
             raise
-        csv_path, xlsx_path = await work
+        try:
+            csv_path, xlsx_path = await work
+        except ExportError:
+            log.exception("the files of /export could not be written")
+            await status.edit_text(_("The export could not be prepared. Please try again later."))
+            return
         stamp = datetime.fromtimestamp(now, tz=VN_TZ).strftime("%Y%m%d-%H%M")
         name = f"liemchinh-{stamp}{'-full' if full else ''}"
         for path, suffix in ((csv_path, "csv"), (xlsx_path, "xlsx")):

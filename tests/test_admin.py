@@ -10,9 +10,11 @@ from dataclasses import replace
 from typing import Any
 
 import openpyxl
+import pytest
 
 from bot.core.domain import Draft, ReportFields
 from bot.core.parsing import format_code
+from bot.figures import export_process
 from bot.figures.chart_process import ChartError, ChartProcess
 from bot.sim import SimUser
 from tests.conftest import (
@@ -252,6 +254,19 @@ async def test_export_csv_and_xlsx_hold_the_reports(world: World) -> None:
     assert "Trần Thị Bình" in text and "0912345678" in text
     assert [r["action"] for r in await world.db.admin.admin_log()][:2] == ["export_full", "export"]
     # The files were written on disk to be sent from there, and are gone once sent.
+    assert list((world.db.path.parent / "exports").iterdir()) == []
+
+
+async def test_an_export_that_cannot_be_written_says_so(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sim = world.sim
+    await seed(world, 760011, "HL", "Cán bộ trả hồ sơ không rõ lý do.")
+    # A child that cannot run: what a crash or a full disk in the export's process looks like.
+    monkeypatch.setattr(export_process, "CHILD", "bot.figures.no_such_module")
+    answers = await ask(world, sim.user(ADMIN_ID), "/export 30d", expect="chưa chuẩn bị được")
+    assert not any("Xuất xong" in a for a in answers)
+    assert not [m for m in sim.messages(ADMIN_ID) if "document" in m]
     assert list((world.db.path.parent / "exports").iterdir()) == []
 
 

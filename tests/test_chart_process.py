@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import cast
 
 import pytest
 
+import bot
 from bot.figures.chart_process import PNG_SIGNATURE, ChartError, ChartProcess, draw_chart
+from bot.figures.child import _environment
 from bot.figures.stats import Stats, render_chart
 from bot.i18n import Translator
 from tests.figures_reference import compute
@@ -54,3 +57,14 @@ async def test_a_child_that_cannot_start_is_a_chart_error_when_drawing(
     with pytest.raises(ChartError, match="cannot start"):
         await chart.draw(sample(), "vi")
     await chart.close()
+
+
+def test_a_child_gets_none_of_the_bots_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LIEMCHINH_TOKEN", "123:not-a-real-token")
+    monkeypatch.setenv("LIEMCHINH_SEAL_KEY", "not-a-real-key")
+    monkeypatch.setenv("PYTHONPATH", "/elsewhere")
+    env = _environment()
+    assert not [name for name in env if name.startswith("LIEMCHINH_")]
+    # This process's `bot` package first, so that the child runs the same code.
+    root = str(Path(bot.__file__).resolve().parent.parent)
+    assert env["PYTHONPATH"].split(os.pathsep) == [root, "/elsewhere"]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
+import sys
 from collections.abc import AsyncIterator
 from datetime import date, datetime
 from pathlib import Path
@@ -23,8 +25,8 @@ from bot.figures.export import (
     export_xlsx,
     neutralize,
     remove_export_folders,
-    write_files,
 )
+from bot.figures.export_process import ExportError, ExportFiles
 from bot.figures.stats import Period, render_chart, stats_of, summary_text
 from bot.figures.xlsx import CELL_LIMIT as XLSX_CELL_LIMIT
 from bot.figures.xlsx import XlsxSheet
@@ -494,9 +496,11 @@ async def test_export_files_from_streamed_rows(db: Repository, tmp_path: Path) -
     for user in range(5):
         await submit(db, 300 + user, description=f"=SUM(A{user})")
     rows = await db.reports.report_rows(None, None, None, contacts=True)
-    files = Export(vi, "vi", full=True, now=NOW, folder=tmp_path)
+    files = ExportFiles("vi", full=True, now=NOW, folder=tmp_path)
     chunks = db.reports.iter_report_rows(None, None, None, contacts=True, chunk=2)
-    csv_path, xlsx_path = await write_files(files, chunks)
+    csv_path, xlsx_path = await files.write(chunks)
+    # Written by a child process, private from the first byte as in this one.
+    assert {csv_path.stat().st_mode & 0o777, xlsx_path.stat().st_mode & 0o777} == {0o600}
     csv_data, xlsx_data = csv_path.read_bytes(), xlsx_path.read_bytes()
     assert files.count == 5
     assert csv_data.startswith(BOM)
@@ -529,19 +533,77 @@ def test_folders_left_by_a_crash_are_removed_and_nothing_else(tmp_path: Path) ->
     assert (tmp_path / "liemchinh.db").read_bytes() == b"kept"
 
 
-async def test_an_export_stopped_half_way_closes_its_files(tmp_path: Path) -> None:
-    async def chunks() -> AsyncIterator[list[dict[str, Any]]]:
-        yield sample_rows()
-        raise StorageError("database is locked")
-
+def test_an_export_stopped_half_way_closes_its_files(tmp_path: Path) -> None:
     files = Export(en, "en", full=False, now=NOW, folder=tmp_path)
-    with pytest.raises(StorageError):
-        await write_files(files, chunks())
+    files.add(sample_rows())
+    files.discard()
     # Closed, not leaked (the suite turns an unclosed file's ResourceWarning into an error),
     # and written no further: a second finish has nothing open to write to.
     assert files.count == len(sample_rows())
     with pytest.raises(ValueError):
         files.finish()
+
+
+async def chunks_then(failure: BaseException | None) -> AsyncIterator[list[dict[str, Any]]]:
+    """The sample rows in two chunks, then `failure` raised (or the end)."""
+    yield sample_rows()[:1]
+    yield sample_rows()[1:]
+    if failure is not None:
+        raise failure
+
+
+async def test_the_child_writes_the_same_files_as_this_process(tmp_path: Path) -> None:
+    files = ExportFiles("en", full=True, now=NOW, folder=tmp_path)
+    csv_path, xlsx_path = await files.write(chunks_then(None))
+    assert files.count == 2
+    assert csv_path.read_bytes() == export_csv(sample_rows(), en, "en", full=True, now=NOW)
+    alone = load(export_xlsx(sample_rows(), en, "en", full=True, now=NOW))
+    together = load(xlsx_path.read_bytes())
+    assert list(together.iter_rows(values_only=True)) == list(alone.iter_rows(values_only=True))
+
+
+async def test_rows_that_fail_to_come_stop_the_child(tmp_path: Path) -> None:
+    files = ExportFiles("en", full=False, now=NOW, folder=tmp_path)
+    with pytest.raises(StorageError):
+        await files.write(chunks_then(StorageError("database is locked")))
+    # The child was stopped and reaped (asyncio warns, an error here, of a child not waited for).
+    assert files.count == 2
+
+
+async def test_a_child_that_fails_is_an_export_error_with_its_reason(tmp_path: Path) -> None:
+    # A file already there: the child refuses to write over it (O_EXCL) and exits.
+    (tmp_path / "export.csv").write_bytes(b"someone else's")
+    files = ExportFiles("en", full=False, now=NOW, folder=tmp_path)
+    with pytest.raises(ExportError, match="FileExistsError"):
+        await files.write(chunks_then(None))
+    assert (tmp_path / "export.csv").read_bytes() == b"someone else's"
+
+
+async def test_an_export_cancelled_stops_its_child(tmp_path: Path) -> None:
+    given = asyncio.Event()
+
+    async def endless() -> AsyncIterator[list[dict[str, Any]]]:
+        yield sample_rows()
+        given.set()
+        await asyncio.Event().wait()  # the store never answers again
+        yield []
+
+    files = ExportFiles("en", full=False, now=NOW, folder=tmp_path)
+    work = asyncio.create_task(files.write(endless()))
+    await given.wait()
+    work.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await work
+    assert files.count == 2
+
+
+async def test_a_child_that_cannot_start_is_an_export_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "no-python"))
+    files = ExportFiles("en", full=False, now=NOW, folder=tmp_path)
+    with pytest.raises(ExportError, match="cannot start"):
+        await files.write(chunks_then(None))
 
 
 def test_text_without_unprintable_characters_is_never_searched() -> None:

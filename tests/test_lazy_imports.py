@@ -24,6 +24,8 @@ def loaded_after(statement: str) -> list[str]:
 def test_the_application_and_handlers_load_no_chart_or_spreadsheet_library() -> None:
     modules = "bot.app, bot.cli, bot.jobs, handlers, bot.figures.export, bot.figures.chart_process"
     assert loaded_after(f"import {modules}") == []
+    # Nor does the process that writes an export's files.
+    assert loaded_after("import bot.figures.export_process, bot.figures.export_child") == []
 
 
 def test_statistics_load_matplotlib_only_to_draw() -> None:

@@ -14,12 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import pickle
-import sys
-from pathlib import Path
 
-import bot
+from bot.figures.child import start_child
 from bot.figures.stats import Stats
 
 __all__ = ["PNG_SIGNATURE", "ChartError", "ChartProcess", "draw_chart"]
@@ -31,8 +28,6 @@ TIMEOUT = 60.0
 _ERROR_TAIL = 2000
 # What the child runs: a module of its own, which imports what drawing needs and no more.
 CHILD = "bot.figures.chart_child"
-# Where the `bot` package of this process lies, so that the child imports the same one.
-_ROOT = str(Path(bot.__file__).resolve().parent.parent)
 
 
 class ChartError(Exception):
@@ -53,22 +48,8 @@ class ChartProcess:
         A child that cannot be started is reported by `draw()`, so that what needs no chart
         (the figures' text) goes out all the same.
         """
-        env = dict(os.environ)
-        # The bot's token and other secrets are no business of a process that draws.
-        for name in [n for n in env if n.startswith("LIEMCHINH_")]:
-            del env[name]
-        paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
-        env["PYTHONPATH"] = os.pathsep.join([_ROOT, *paths])
         try:
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                CHILD,
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                env=env,
-            )
+            proc = await start_child(CHILD)
         except OSError as exc:
             return cls(None, f"cannot start the chart's process: {exc}")
         return cls(proc)

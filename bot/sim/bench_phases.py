@@ -487,7 +487,8 @@ async def figures_phase(
 
 def _figures_breakdown(database: Path) -> JSON:
     """Time the code paths behind /stats and /export one by one, in this process."""
-    from bot.figures.export import Export, export_csv, export_folder, export_xlsx, write_files
+    from bot.figures.export import export_csv, export_folder, export_xlsx
+    from bot.figures.export_process import ExportFiles
     from bot.figures.stats import parse_period, render_chart, stats_of
     from bot.i18n import Translator
     from bot.store.periods import PeriodFigures
@@ -508,10 +509,10 @@ def _figures_breakdown(database: Path) -> JSON:
     async def streamed() -> int:
         # What /export does: both files from rows read a chunk at a time, written to disk.
         with export_folder(database.parent) as folder:
-            files = Export(_, "vi", full=False, now=now, folder=folder)
+            files = ExportFiles("vi", full=False, now=now, folder=folder)
             async with Repository(database) as repo:
                 rows = repo.reports.iter_report_rows(period.since, period.until, None)
-                await write_files(files, rows)
+                await files.write(rows)
         return files.count
 
     timings: JSON = {}
