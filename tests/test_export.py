@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import random
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -15,10 +16,12 @@ import openpyxl
 import pytest
 
 from bot.config import UnitConfig
-from bot.core.domain import VN_TZ, Actor, Draft, ReportFields
+from bot.core.deadlines import deadline_day
+from bot.core.domain import VN_TZ, Actor, Draft, ReportFields, local_today
 from bot.figures.export import (
     _CONTROL_RE,
     Export,
+    _Days,
     export_csv,
     export_folder,
     export_rows,
@@ -604,6 +607,24 @@ async def test_a_child_that_cannot_start_is_an_export_error(
     files = ExportFiles("en", full=False, now=NOW, folder=tmp_path)
     with pytest.raises(ExportError, match="cannot start"):
         await files.write(chunks_then(None))
+
+
+@pytest.mark.parametrize("convert", [local_today, deadline_day])
+def test_days_looked_up_by_the_hour_are_the_days_converted_one_by_one(
+    convert: Callable[[float], date],
+) -> None:
+    days = _Days(convert)
+    start = datetime(2026, 11, 1, tzinfo=VN_TZ).timestamp()
+    rng = random.Random(7)
+    moments = [start + rng.uniform(0, 40 * DAY) for _ in range(5000)]
+    # Local midnights, every hour's edge and moments a hair around them, where datetime rounds
+    # to the microsecond: the lookup must not stand in for the conversion there.
+    for hour in range(0, 48 * 3600, 3600):
+        edge = start + hour
+        moments += [edge, edge - 3e-7, edge + 3e-7, edge - 0.0005, edge + 0.0005, edge - 0.0015]
+        moments += [edge + 0.0015, edge + 1799.5, edge - 3599.9995]
+    for moment in moments:
+        assert days(moment) == convert(moment), moment
 
 
 def test_text_without_unprintable_characters_is_never_searched() -> None:
