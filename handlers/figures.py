@@ -1,9 +1,9 @@
 """Admins read the figures: statistics with a chart, exports, search, and one report in full.
 
 The figures are counted in SQL and the chart drawn in a short-lived process of its own
-(`bot.figures.chart_process`); the export's rows are streamed from the store in chunks and
-written to files on disk in a worker thread, which are sent from there, while the chat shows
-that work is under way.
+(`bot.figures.chart_process`); the export's rows are streamed from the store in chunks to a
+short-lived process that writes both files on disk (`bot.figures.export_process`), which are
+sent from there, while the chat shows that work is under way.
 """
 
 from __future__ import annotations
