@@ -32,3 +32,15 @@ def test_statistics_load_matplotlib_only_to_draw() -> None:
     assert loaded_after("import bot.figures.stats") == []
     drawn = loaded_after("import bot.figures.stats as s; s.load_chart_modules()")
     assert "matplotlib" in drawn and "PIL" in drawn
+
+
+def test_a_bot_on_sqlite_loads_no_postgresql_driver() -> None:
+    script = (
+        "import sys\nimport bot.app, bot.cli, bot.jobs, handlers, bot.store.repository\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'asyncpg'"
+        " or m == 'bot.store.postgres'))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.strip() == "[]"

@@ -22,23 +22,44 @@ import logging
 import os
 import socket
 import uuid
+from typing import TYPE_CHECKING
 
-import asyncpg
-
-from bot.store import postgres
+if TYPE_CHECKING:
+    import asyncpg
 
 log = logging.getLogger(__name__)
 
-# Advisory lock keys. The jobs' lock sits beside the migration and instance locks; a chat's key
-# has the top bit set (negative as a bigint), which none of those has, so they never meet.
-JOB_LOCK = postgres.MIGRATION_LOCK + 2
+# Advisory lock keys. The lock every process takes before running migrations, so that workers
+# starting together on one database run each migration once (an arbitrary constant, "LIEMCHIN"
+# in ASCII).
+MIGRATION_LOCK = 0x4C49454D4348494E
+# Held by the running bot for as long as it runs, like SQLite's lock file: alone (exclusive) by a
+# bot that polls, since Telegram allows one getUpdates consumer; shared by webhook workers, so
+# that any number of them run together, and never beside a poller.
+INSTANCE_LOCK = MIGRATION_LOCK + 1
+# The jobs' lock sits beside the migration and instance locks; a chat's key has the top bit set
+# (negative as a bigint), which none of those has, so they never meet.
+JOB_LOCK = MIGRATION_LOCK + 2
 # Held by the one worker that handles a text-only channel's stored messages (Zalo), in order.
-CHANNEL_LOCK = postgres.MIGRATION_LOCK + 3
+CHANNEL_LOCK = MIGRATION_LOCK + 3
 _CHAT_SPACE = 1 << 62
 # How long one call may take before the session is given up (a send then falls back on the
 # worker's own limits rather than wait).
 TIMEOUT = 5.0
-_FAILURES = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+# The server notices a worker's machine gone within about 25 s (not TCP's two hours), ending its
+# session and so releasing its locks for a standby.
+KEEPALIVES = {
+    "tcp_keepalives_idle": "10",
+    "tcp_keepalives_interval": "5",
+    "tcp_keepalives_count": "3",
+}
+
+
+def _failures() -> tuple[type[BaseException], ...]:
+    """What a lost or refusing session raises (asyncpg is loaded only by a bot on PostgreSQL)."""
+    import asyncpg  # loaded already wherever a session was opened
+
+    return (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
 def chat_lock(chat_id: int) -> int:
@@ -174,7 +195,7 @@ class Coordinator:
         if raw is not None and not raw.is_closed():
             try:
                 await raw.close(timeout=2.0)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+            except _failures():
                 raw.terminate()
 
     async def _session(self) -> asyncpg.Connection:
@@ -183,10 +204,12 @@ class Coordinator:
         # A new session holds nothing: whatever the old one held is released already.
         self._held.clear()
         try:
+            import asyncpg  # only a bot on PostgreSQL loads its driver
+
             self._raw = await asyncpg.connect(
-                self.url, server_settings=postgres.KEEPALIVES, timeout=TIMEOUT
+                self.url, server_settings=KEEPALIVES, timeout=TIMEOUT
             )
-        except _FAILURES as exc:
+        except _failures() as exc:
             raise CoordinationLost(type(exc).__name__) from exc
         return self._raw
 
@@ -199,7 +222,7 @@ class Coordinator:
             raw = await self._session()
             try:
                 return await raw.fetchrow(sql, *args, timeout=TIMEOUT)
-            except _FAILURES as exc:
+            except _failures() as exc:
                 # Whatever went wrong, the session's state is unknown: end it (the server then
                 # releases what it held) and let the callers fall back or try again.
                 self._drop(raw)

@@ -22,17 +22,18 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiosqlite
-import asyncpg
 
 from bot.core.parsing import fold
 from bot.sealing import limit_key, secure_database_file
-from bot.store import postgres
-from bot.store.coordination import Coordinator, worker_name
+from bot.store.coordination import INSTANCE_LOCK, MIGRATION_LOCK, Coordinator, worker_name
 from bot.store.dialect import Connection
 from bot.store.migrations import MIGRATIONS
+
+if TYPE_CHECKING:
+    from bot.store import postgres
 
 Clock = Callable[[], float]
 
@@ -122,6 +123,11 @@ class Database:
         self._reader = reader
 
     async def _open_postgres(self, url: str) -> None:
+        # Only a bot on PostgreSQL loads its driver: asyncpg is 2.5 MB in every other one.
+        import asyncpg
+
+        from bot.store import postgres
+
         try:
             self._limit_key = limit_key(self.path)
         except ValueError as exc:
@@ -144,7 +150,7 @@ class Database:
         if not self.exclusive:
             return
         take = "pg_try_advisory_lock_shared" if self.sharing else "pg_try_advisory_lock"
-        if not await conn.raw.fetchval(f"SELECT {take}($1)", postgres.INSTANCE_LOCK):
+        if not await conn.raw.fetchval(f"SELECT {take}($1)", INSTANCE_LOCK):
             raise InstanceBusy(
                 "a liemchinh that polls is already running on this database"
                 if self.sharing
@@ -153,6 +159,10 @@ class Database:
 
     async def _pg_ready(self) -> postgres.PgConnection:
         """Return the PostgreSQL connection, connecting again if the server dropped it."""
+        import asyncpg
+
+        from bot.store import postgres
+
         assert self._pg is not None and self.url is not None
         if not self._pg.raw.is_closed():
             return self._pg
@@ -444,8 +454,10 @@ async def _migrate(conn: aiosqlite.Connection, clock: Clock) -> None:
 
 
 async def _migrate_postgres(conn: postgres.PgConnection, clock: Clock) -> None:
+    from bot.store import postgres
+
     # Workers starting together wait here for the first one's migrations, then find them done.
-    await conn.raw.execute("SELECT pg_advisory_lock($1)", postgres.MIGRATION_LOCK)
+    await conn.raw.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
     try:
         await postgres.add_compat_functions(conn)
         await conn.run_schema(
@@ -464,13 +476,15 @@ async def _migrate_postgres(conn: postgres.PgConnection, clock: Clock) -> None:
                 )
         await postgres.add_worker_functions(conn)
     finally:
-        await conn.raw.execute("SELECT pg_advisory_unlock($1)", postgres.MIGRATION_LOCK)
+        await conn.raw.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
     await conn.learn_schema()
 
 
 @asynccontextmanager
 async def _pg_errors(database: Database) -> AsyncIterator[None]:
     """Report PostgreSQL refusing or going away as SQLite's failures are reported."""
+    import asyncpg  # loaded with the connection (`_open_postgres`)
+
     try:
         yield
     except (

@@ -18,15 +18,8 @@ from typing import Any
 import asyncpg
 from asyncpg.prepared_stmt import PreparedStatement
 
+from bot.store.coordination import INSTANCE_LOCK, KEEPALIVES
 from bot.store.dialect import Row, placeholders, translate_query, translate_schema
-
-# The lock every process takes before running migrations, so that workers starting together on
-# one database run each migration once (an arbitrary constant, "LIEMCHIN" in ASCII).
-MIGRATION_LOCK = 0x4C49454D4348494E
-# Held by the running bot for as long as it runs, like SQLite's lock file: alone (exclusive) by a
-# bot that polls, since Telegram allows one getUpdates consumer; shared by webhook workers, so
-# that any number of them run together, and never beside a poller.
-INSTANCE_LOCK = MIGRATION_LOCK + 1
 
 # What SQLite has built in and stores may use, given to PostgreSQL under the same names. `fold`
 # matches bot.core.parsing.fold for Vietnamese text (the stores fold in Python; only migration
@@ -327,13 +320,6 @@ def _arguments(
     return args
 
 
-# The server notices a worker's machine gone within about 25 s (not TCP's two hours), ending its
-# session and so releasing its locks for a standby.
-KEEPALIVES = {
-    "tcp_keepalives_idle": "10",
-    "tcp_keepalives_interval": "5",
-    "tcp_keepalives_count": "3",
-}
 STANDBY_RETRY = 2.0
 
 
