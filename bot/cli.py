@@ -375,7 +375,6 @@ def single_instance(database: Path) -> Iterator[None]:
 
 def _run(settings: Settings, *, webhook: bool = False, standby: bool = False) -> int:
     from bot.app import build_application, serve
-    from bot.store.postgres import wait_for_instance
     from bot.store.repository import InstanceBusy
 
     if webhook and not (settings.webhook.url and settings.webhook.secret_token):
@@ -398,6 +397,9 @@ def _run(settings: Settings, *, webhook: bool = False, standby: bool = False) ->
         with lock:
             while True:
                 if standby and url is not None:
+                    # Imported here: a bot on SQLite never loads the PostgreSQL driver.
+                    from bot.store.postgres import wait_for_instance
+
                     asyncio.run(wait_for_instance(url))
                 try:
                     asyncio.run(serve(build_application(settings), webhook=webhook))

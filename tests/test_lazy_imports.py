@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 # matplotlib (with numpy and Pillow) is tens of megabytes in every bot process that never draws.
 HEAVY = ("matplotlib", "numpy", "PIL", "openpyxl", "xlsxwriter", "lxml")
@@ -34,9 +35,18 @@ def test_statistics_load_matplotlib_only_to_draw() -> None:
     assert "matplotlib" in drawn and "PIL" in drawn
 
 
-def test_a_bot_on_sqlite_loads_no_postgresql_driver() -> None:
+def test_a_bot_on_sqlite_loads_no_postgresql_driver(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(f'[storage]\ndatabase = "{tmp_path / "bot.db"}"\n', encoding="utf-8")
+    # `liemchinh run` as far as serving, which is stubbed: everything it imports on the way.
     script = (
-        "import sys\nimport bot.app, bot.cli, bot.jobs, handlers, bot.store.repository\n"
+        "import sys, bot.app, bot.cli\n"
+        "from bot.config import load_settings\n"
+        "async def serve(app, webhook): pass\n"
+        "bot.app.build_application = lambda settings: None\n"
+        "bot.app.serve = serve\n"
+        f"assert bot.cli._run(load_settings({str(config)!r}, require_token=False)) == 0\n"
+        "import handlers, bot.jobs, bot.store.repository\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'asyncpg'"
         " or m == 'bot.store.postgres'))"
     )
