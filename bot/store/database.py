@@ -159,13 +159,14 @@ class Database:
 
     async def _pg_ready(self) -> postgres.PgConnection:
         """Return the PostgreSQL connection, connecting again if the server dropped it."""
+        assert self._pg is not None and self.url is not None
+        if not self._pg.raw.is_closed():
+            return self._pg
+        # Past the check every statement makes: loaded once the connection was first opened.
         import asyncpg
 
         from bot.store import postgres
 
-        assert self._pg is not None and self.url is not None
-        if not self._pg.raw.is_closed():
-            return self._pg
         try:
             conn = await postgres.connect(self.url)
         except (OSError, asyncpg.PostgresError) as exc:
