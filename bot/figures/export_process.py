@@ -62,8 +62,7 @@ class ExportFiles:
                 async for chunk in chunks:
                     await self._send(proc.stdin, list(chunk))
                     self.count += len(chunk)
-                await self._send(proc.stdin, None)
-                proc.stdin.close()
+                await self._send(proc.stdin, None)  # the child ends at this, not at EOF
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the child ended early: its exit status and last words tell why, below
             try:
