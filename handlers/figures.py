@@ -26,6 +26,7 @@ from bot.figures.export_process import ExportError, ExportFiles
 from bot.figures.stats import (
     Period,
     PeriodError,
+    chart_of,
     parse_period,
     period_text,
     stats_of,
@@ -95,7 +96,7 @@ async def stats(update: Update, context: BotContext) -> None:
         counted = await context.db.reports.period_figures(period.since, period.until, codes, now)
         figures = stats_of(counted, period)
         # The chart is drawn while the text goes out.
-        drawn = asyncio.create_task(chart.draw(figures, context.lang))
+        drawn = asyncio.create_task(chart.draw(chart_of(figures, _, context.lang)))
         try:
             await message.reply_text(
                 summary_text(figures, _, context.lang), parse_mode=ParseMode.HTML

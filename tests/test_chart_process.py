@@ -12,20 +12,21 @@ import pytest
 import bot
 from bot.figures.chart_process import PNG_SIGNATURE, ChartError, ChartProcess, draw_chart
 from bot.figures.child import _environment
-from bot.figures.stats import Stats, render_chart
+from bot.figures.drawing import Chart
+from bot.figures.stats import chart_of, render_chart
 from bot.i18n import Translator
 from tests.figures_reference import compute
 from tests.test_stats import NOW, PERIOD, sample_rows
 
 
-def sample() -> Stats:
-    """The figures of the statistics tests' sample reports."""
-    return compute(sample_rows(), PERIOD, NOW)
+def sample(locale: str = "vi") -> Chart:
+    """The chart of the statistics tests' sample reports."""
+    return chart_of(compute(sample_rows(), PERIOD, NOW), Translator().get(locale), locale)
 
 
 async def test_the_child_draws_the_same_chart_as_this_process() -> None:
-    stats = sample()
-    png = await draw_chart(stats, "en")
+    stats = compute(sample_rows(), PERIOD, NOW)
+    png = await draw_chart(sample("en"))
     assert png.startswith(PNG_SIGNATURE)
     assert png == render_chart(stats, Translator().get("en"), "en")
 
@@ -34,8 +35,8 @@ async def test_a_child_that_fails_is_a_chart_error_with_its_reason() -> None:
     chart = await ChartProcess.start()
     try:
         with pytest.raises(ChartError, match="failed") as caught:
-            # Not figures: the child's render fails and exits with an error.
-            await chart.draw(cast(Stats, "not figures"), "vi")
+            # Not a chart: the child's drawing fails and exits with an error.
+            await chart.draw(cast(Chart, "not a chart"))
     finally:
         await chart.close()
     assert "AttributeError" in str(caught.value)
@@ -46,7 +47,7 @@ async def test_a_chart_not_asked_for_stops_its_child() -> None:
     await chart.close()
     await chart.close()  # twice is harmless
     with pytest.raises(ChartError):
-        await chart.draw(sample(), "vi")
+        await chart.draw(sample())
 
 
 async def test_a_child_that_cannot_start_is_a_chart_error_when_drawing(
@@ -55,7 +56,7 @@ async def test_a_child_that_cannot_start_is_a_chart_error_when_drawing(
     monkeypatch.setattr(sys, "executable", str(tmp_path / "no-python"))
     chart = await ChartProcess.start()  # the caller's other work goes on
     with pytest.raises(ChartError, match="cannot start"):
-        await chart.draw(sample(), "vi")
+        await chart.draw(sample())
     await chart.close()
 
 

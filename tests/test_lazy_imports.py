@@ -31,8 +31,21 @@ def test_the_application_and_handlers_load_no_chart_or_spreadsheet_library() -> 
 
 def test_statistics_load_matplotlib_only_to_draw() -> None:
     assert loaded_after("import bot.figures.stats") == []
-    drawn = loaded_after("import bot.figures.stats as s; s.load_chart_modules()")
+    drawn = loaded_after("import bot.figures.drawing as d; d.load_modules()")
     assert "matplotlib" in drawn and "PIL" in drawn
+
+
+def test_the_charts_process_loads_no_other_part_of_the_bot_nor_babel() -> None:
+    # Its chart comes worded and formatted: translations and number formats stay in the bot.
+    script = (
+        "import sys, bot.figures.chart_child\n"
+        "print(' '.join(sorted(m for m in sys.modules"
+        " if m.split('.')[0] in ('babel', 'handlers') or m.startswith('bot.'))))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.split() == ["bot.figures", "bot.figures.chart_child", "bot.figures.drawing"]
 
 
 def test_a_bot_on_sqlite_loads_no_postgresql_driver(tmp_path: Path) -> None:

@@ -77,6 +77,9 @@ def test_sqlite_only_forms_in_queries_are_rewritten() -> None:
         "SELECT CAST(x AS BIGINT), 'AS INTEGER' FROM t WHERE y IN (SELECT NULL WHERE FALSE)"
         " GROUP BY unit_code"
     )
+    # "+" keeps SQLite from an index's order; PostgreSQL has no unary plus on text.
+    sql, _ = translate_query("SELECT a FROM t ORDER BY +unit_code, a", KEYS, IDENTITIES)
+    assert sql == "SELECT a FROM t ORDER BY unit_code, a"
 
 
 def test_schema_types_keys_and_triggers_are_translated() -> None:

@@ -15,8 +15,8 @@ import pytest
 from matplotlib.font_manager import FontProperties, findfont
 
 from bot.core.domain import VN_TZ
+from bot.figures.drawing import FONT
 from bot.figures.stats import (
-    FONT,
     SUMMARY_BUDGET,
     Period,
     PeriodError,

@@ -1,8 +1,9 @@
-"""The chart's process (`bot.figures.chart_process`): figures in on stdin, a PNG out on stdout.
+"""The chart's process (`bot.figures.chart_process`): a chart in on stdin, a PNG out on stdout.
 
 It imports matplotlib first, while its parent counts the figures, then blocks on its input.
-Nothing else of the bot is loaded here (no asyncio, no storage, no configuration): each import
-is time an admin waits for the chart and memory held while it is drawn.
+The chart comes with its words translated and its numbers formatted (`stats.chart_of`), so
+nothing else of the bot is loaded here (no asyncio, no storage, no translations, no babel):
+each import is time an admin waits for the chart and memory held while it is drawn.
 """
 
 from __future__ import annotations
@@ -10,16 +11,14 @@ from __future__ import annotations
 import pickle
 import sys
 
-from bot.figures.stats import load_chart_modules, render_chart
-from bot.i18n import Translator
+from bot.figures.drawing import draw, load_modules
 
 
 def main() -> None:
-    """Load matplotlib, read the figures and a locale, write the PNG, exit."""
-    load_chart_modules()
-    stats, locale = pickle.loads(sys.stdin.buffer.read())
-    png = render_chart(stats, Translator(only=locale).get(locale), locale)
-    sys.stdout.buffer.write(png)
+    """Load matplotlib, read the chart, write the PNG, exit."""
+    load_modules()
+    chart = pickle.loads(sys.stdin.buffer.read())
+    sys.stdout.buffer.write(draw(chart))
     sys.stdout.buffer.flush()
 
 

@@ -6,8 +6,9 @@ it), and drawing holds the interpreter for most of a second, during which no cit
 would be answered. A child process gives all of it back when it exits, and draws on another core.
 
 The child is started before the figures are counted, so that its imports overlap the query; it
-then reads the figures and a locale from its standard input and writes the PNG to its standard
-output. Only its parent writes to that pipe, so the figures go as a pickle.
+then reads the chart, worded and formatted here (`stats.chart_of`), from its standard input and
+writes the PNG to its standard output. Only its parent writes to that pipe, so the chart goes
+as a pickle.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import contextlib
 import pickle
 
 from bot.figures.child import start_child
-from bot.figures.stats import Stats
+from bot.figures.drawing import Chart
 
 __all__ = ["PNG_SIGNATURE", "ChartError", "ChartProcess", "draw_chart"]
 
@@ -54,17 +55,17 @@ class ChartProcess:
             return cls(None, f"cannot start the chart's process: {exc}")
         return cls(proc)
 
-    async def draw(self, stats: Stats, locale: str) -> bytes:
-        """Hand the child the figures; return the PNG it draws."""
+    async def draw(self, chart: Chart) -> bytes:
+        """Hand the child the chart; return the PNG it draws."""
         if self._proc is None:
             raise ChartError(self._failure)
-        data = pickle.dumps((stats, locale), protocol=pickle.HIGHEST_PROTOCOL)
+        data = pickle.dumps(chart, protocol=pickle.HIGHEST_PROTOCOL)
         try:
             out, err = await asyncio.wait_for(self._proc.communicate(data), TIMEOUT)
         except TimeoutError as exc:
             raise ChartError(f"the chart's process did not answer in {TIMEOUT:.0f} s") from exc
         except (BrokenPipeError, ConnectionResetError) as exc:
-            # The child died before it read the figures; its exit status tells more below.
+            # The child died before it read the chart; its exit status tells more below.
             await self._proc.wait()
             out, err = b"", str(exc).encode()
         if self._proc.returncode != 0 or not out.startswith(PNG_SIGNATURE):
@@ -83,10 +84,10 @@ class ChartProcess:
         await self._proc.wait()
 
 
-async def draw_chart(stats: Stats, locale: str) -> bytes:
-    """Draw `stats` in a child process of its own and return the PNG."""
-    chart = await ChartProcess.start()
+async def draw_chart(chart: Chart) -> bytes:
+    """Draw `chart` in a child process of its own and return the PNG."""
+    process = await ChartProcess.start()
     try:
-        return await chart.draw(stats, locale)
+        return await process.draw(chart)
     finally:
-        await chart.close()
+        await process.close()

@@ -2,28 +2,23 @@
 
 from __future__ import annotations
 
-import importlib
-import io
 import re
-import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from html import escape
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from babel.numbers import format_decimal
 
 from bot.core.domain import VN_TZ, Category, Status
 from bot.core.parsing import fold
+from bot.figures.drawing import BAR_COLOR, Bars, Chart, Series, Table, UnitBars, draw
 from bot.i18n import Gettext
 from bot.messages.labels import category_label, status_label
 from bot.messages.limits import cut, visible_length
 
 if TYPE_CHECKING:
-    from matplotlib.axes import Axes
-    from matplotlib.axis import Axis
-
     from bot.store.periods import PeriodFigures
 
 __all__ = [
@@ -31,7 +26,7 @@ __all__ = [
     "PeriodError",
     "Stats",
     "UnitStats",
-    "load_chart_modules",
+    "chart_of",
     "parse_period",
     "period_text",
     "render_chart",
@@ -313,27 +308,9 @@ def summary_text(stats: Stats, _: Gettext, locale: str) -> str:
 
 # --------------------------------------------------------------------------- chart
 
-# DejaVu Sans ships inside matplotlib (mpl-data/fonts), so it is always there, and it has every
-# precomposed Vietnamese letter (ắ, ổ, ự, đ...) as well as ★ and –. It is named on every text
-# of the figure instead of through rcParams, which are global and shared between threads.
-FONT = "DejaVu Sans"
-# parse_math off: a "$" in a unit name must stay a dollar sign, not start mathtext.
-_TEXT: dict[str, Any] = {"fontfamily": FONT, "parse_math": False}
-CHART_SIZE = (16, 10)  # inches, at CHART_DPI: 1600x1000 pixels
-CHART_DPI = 100
-# The panels' places, as fractions of the figure: the left column leaves room for category and
-# unit names wrapped at 34 characters, the rows for the two-line title above and the status
-# names (three lines at most) between them.
-_GRID = {"left": 0.16, "right": 0.985, "top": 0.86, "bottom": 0.05, "wspace": 0.16, "hspace": 0.38}
 TOP_UNITS = 10
 TABLE_ROWS = 12
-MIN_SLOTS = 5
-_COLORS = {
-    "total": "#4C72B0",
-    "open": "#DD8452",
-    "overdue": "#C44E52",
-    "category": "#4C72B0",
-}
+_COLORS = {"total": "#4C72B0", "open": "#DD8452", "overdue": "#C44E52"}
 _STATUS_COLORS: dict[str, str] = {
     Status.NEW: "#8172B3",
     Status.ACKNOWLEDGED: "#64B5CD",
@@ -344,178 +321,81 @@ _STATUS_COLORS: dict[str, str] = {
 }
 
 
-def _wrap(text: str, width: int, max_lines: int = 3) -> str:
-    lines = textwrap.wrap(text, width) or [""]
-    if len(lines) > max_lines:
-        lines = lines[:max_lines]
-        lines[-1] = lines[-1][: width - 1] + "…"
-    return "\n".join(lines)
-
-
-def _style_axes(ax: Axes, title: str, pad: float = 6.0) -> None:
-    ax.set_title(title, loc="left", fontsize=13, fontweight="bold", pad=pad, **_TEXT)
-    ax.tick_params(labelfontfamily=FONT, labelsize=9)
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
-
-
-def _integer_ticks(axis: Axis) -> None:
-    """Count axes tick at whole numbers only."""
-    from matplotlib.ticker import MaxNLocator
-
-    axis.set_major_locator(MaxNLocator(integer=True))
-
-
-def _min_slots(ax: Axes, count: int, *, horizontal: bool) -> None:
-    """Keep bars slim when there are only a few of them."""
-    limits = (-0.6, max(count, MIN_SLOTS) - 0.4)
-    if horizontal:
-        # The first bar at the top, as people read a ranking.
-        ax.set_ylim(limits[1], limits[0])
-    else:
-        ax.set_xlim(*limits)
-
-
-def _category_panel(ax: Axes, stats: Stats, _: Gettext, locale: str) -> None:
+def _category_bars(stats: Stats, _: Gettext) -> Bars:
     # Every category is shown, zeros included: that nothing was reported is news too.
     counts = {c.value: 0 for c in Category} | stats.by_category
     items = sorted(counts.items(), key=lambda item: -item[1])
-    positions = list(range(len(items)))
-    values = [n for _c, n in items]
-    bars = ax.barh(positions, values, height=0.7, color=_COLORS["category"])
-    ax.set_yticks(positions, [_wrap(category_label(c, _), 34) for c, _n in items], **_TEXT)
-    ax.bar_label(bars, labels=[str(n) for n in values], padding=2, fontsize=8, **_TEXT)
-    _integer_ticks(ax.xaxis)
-    ax.margins(x=0.12)
-    _min_slots(ax, len(items), horizontal=True)
-    _style_axes(ax, _("Reports by category"))
+    return Bars(
+        title=_("Reports by category"),
+        labels=[category_label(c, _) for c, _n in items],
+        values=[n for _c, n in items],
+        colors=[BAR_COLOR] * len(items),
+    )
 
 
-def _status_panel(ax: Axes, stats: Stats, _: Gettext, locale: str) -> None:
+def _status_bars(stats: Stats, _: Gettext) -> Bars:
     # The workflow's statuses in order; "transferred" only when a row carries it.
     order: list[str] = [
         s.value for s in Status if s != Status.TRANSFERRED or s.value in stats.by_status
     ]
     order += [s for s in stats.by_status if s not in order]
-    positions = list(range(len(order)))
-    values = [stats.by_status.get(s, 0) for s in order]
-    colors = [_STATUS_COLORS.get(s, "#8C8C8C") for s in order]
-    bars = ax.bar(positions, values, width=0.7, color=colors)
-    ax.set_xticks(positions, [_wrap(status_label(s, _), 16) for s in order], **_TEXT)
-    ax.bar_label(bars, labels=[str(n) for n in values], padding=2, fontsize=8, **_TEXT)
-    _integer_ticks(ax.yaxis)
-    ax.margins(y=0.12)
-    _min_slots(ax, len(order), horizontal=False)
-    _style_axes(ax, _("Reports by status"))
-
-
-def _unit_panel(ax: Axes, stats: Stats, _: Gettext, locale: str) -> None:
-    units = stats.units[:TOP_UNITS]
-    positions = list(range(len(units)))
-    height = 0.27
-    series = [
-        ("total", _("Reports"), [u.total for u in units], -height),
-        ("open", _("Open"), [u.open for u in units], 0.0),
-        ("overdue", _("Overdue"), [u.overdue for u in units], height),
-    ]
-    for key, label, values, offset in series:
-        ax.barh(
-            [p + offset for p in positions], values, height=height, color=_COLORS[key], label=label
-        )
-    ax.set_yticks(positions, [_wrap(u.name, 30, 2) for u in units], **_TEXT)
-    _integer_ticks(ax.xaxis)
-    _min_slots(ax, len(units), horizontal=True)
-    ax.legend(
-        prop={"family": FONT, "size": 9},
-        loc="lower right",
-        bbox_to_anchor=(1.0, 1.0),
-        ncols=3,
-        frameon=False,
+    return Bars(
+        title=_("Reports by status"),
+        labels=[status_label(s, _) for s in order],
+        values=[stats.by_status.get(s, 0) for s in order],
+        colors=[_STATUS_COLORS.get(s, "#8C8C8C") for s in order],
     )
+
+
+def _unit_bars(stats: Stats, _: Gettext) -> UnitBars:
+    units = stats.units[:TOP_UNITS]
     title = _("Reports by unit")
     if len(stats.units) > TOP_UNITS:
         title = _("Reports by unit (top %(count)d)") % {"count": TOP_UNITS}
-    # The title above the legend's row, which it would otherwise run into.
-    _style_axes(ax, title, pad=26.0)
-
-
-def _table_panel(ax: Axes, stats: Stats, _: Gettext, locale: str) -> None:
-    ax.axis("off")
-    ax.set_title(_("Timeliness by unit"), loc="left", fontsize=13, fontweight="bold", **_TEXT)
-    header = [
-        _("Unit"),
-        _("Reports"),
-        _("Median hours to acknowledge"),
-        _("Median days to resolve"),
-        _("Overdue"),
-        _("Rating"),
-    ]
-    units = stats.units[:TABLE_ROWS]
-    body = [
-        [
-            _wrap(u.name, 30, 1),
-            str(u.total),
-            _number(u.median_ack_hours, locale),
-            _number(u.median_resolve_days, locale),
-            str(u.overdue),
-            f"{_number(u.rating_avg, locale)} ({u.rating_count})" if u.rating_count else _DASH,
-        ]
-        for u in units
-    ]
-    widths = [0.34, 0.1, 0.16, 0.16, 0.1, 0.14]
-    # Characters that fit across each column at the table's font size.
-    header_chars = [30, 8, 13, 13, 8, 12]
-    table = ax.table(
-        cellText=body,
-        colLabels=[_wrap(h, n, 3) for h, n in zip(header, header_chars, strict=True)],
-        colWidths=widths,
-        cellLoc="center",
-        loc="upper center",
+    return UnitBars(
+        title=title,
+        names=[u.name for u in units],
+        series=[
+            Series(_("Reports"), _COLORS["total"], [u.total for u in units]),
+            Series(_("Open"), _COLORS["open"], [u.open for u in units]),
+            Series(_("Overdue"), _COLORS["overdue"], [u.overdue for u in units]),
+        ],
     )
-    table.auto_set_font_size(False)
-    table.set_fontsize(9)
-    header_height = 0.15
-    row_height = min(0.8 / max(len(body), 1), 0.065)
-    for (row, col), cell in table.get_celld().items():
-        text = cell.get_text()
-        text.set_fontfamily(FONT)
-        text.set_parse_math(False)
-        cell.set_edgecolor("#BBBBBB")
-        cell.set_height(header_height if row == 0 else row_height)
-        if row == 0:
-            text.set_fontweight("bold")
-            cell.set_facecolor("#E8EEF7")
-        elif col == 0:
-            text.set_horizontalalignment("left")
-            cell.PAD = 0.02
-        if row > 0 and col == 4 and units[row - 1].overdue:
-            cell.set_facecolor("#F6D5D5")
+
+
+def _table(stats: Stats, _: Gettext, locale: str) -> Table:
+    units = stats.units[:TABLE_ROWS]
+    more = ""
     if len(stats.units) > TABLE_ROWS:
         more = _("… and %(count)d more") % {"count": len(stats.units) - TABLE_ROWS}
-        ax.text(0.0, 0.0, more, transform=ax.transAxes, fontsize=9, va="top", **_TEXT)
+    return Table(
+        title=_("Timeliness by unit"),
+        header=[
+            _("Unit"),
+            _("Reports"),
+            _("Median hours to acknowledge"),
+            _("Median days to resolve"),
+            _("Overdue"),
+            _("Rating"),
+        ],
+        rows=[
+            [
+                u.name,
+                str(u.total),
+                _number(u.median_ack_hours, locale),
+                _number(u.median_resolve_days, locale),
+                str(u.overdue),
+                f"{_number(u.rating_avg, locale)} ({u.rating_count})" if u.rating_count else _DASH,
+            ]
+            for u in units
+        ],
+        overdue=[u.overdue > 0 for u in units],
+        more=more,
+    )
 
 
-def load_chart_modules() -> None:
-    """Import what render_chart needs (half a second the first time), e.g. while SQL runs."""
-    for name in ("matplotlib.figure", "matplotlib.backends.backend_agg", "PIL.Image"):
-        importlib.import_module(name)
-
-
-def render_chart(stats: Stats, _: Gettext, locale: str) -> bytes:
-    """Draw the period's figures as a 1600x1000 PNG.
-
-    Uses matplotlib's object API with the Agg canvas only (no pyplot, no rcParams changes), so
-    it can run in a worker thread (asyncio.to_thread) beside the bot.
-    """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    from PIL import Image
-
-    # Fixed margins, not layout="constrained": its solver measured every label's box before
-    # the draw, half of the chart's time. The labels' widths are bounded (wrapped, cut), so
-    # margins sized for the widest of them always fit.
-    fig = Figure(figsize=CHART_SIZE, dpi=CHART_DPI)
-    canvas = FigureCanvasAgg(fig)
+def chart_of(stats: Stats, _: Gettext, locale: str) -> Chart:
+    """Say what the period's chart shows, in `locale`: `bot.figures.drawing` draws it."""
     # The period may name a unit ("30d · name"), whose name from the configuration is unbounded.
     period = cut(period_text(stats.period, _), _PERIOD_CUT)
     title = _("Statistics: %(period)s") % {"period": period}
@@ -524,35 +404,18 @@ def render_chart(stats: Stats, _: Gettext, locale: str) -> bytes:
             "count": stats.total,
             "overdue": stats.overdue,
         }
-    fig.suptitle(title, fontsize=16, fontweight="bold", **_TEXT)
-    if stats.total == 0:
-        ax = fig.add_subplot()
-        ax.axis("off")
-        ax.text(
-            0.5,
-            0.5,
-            _("No reports in this period."),
-            ha="center",
-            va="center",
-            fontsize=22,
-            color="#555555",
-            transform=ax.transAxes,
-            **_TEXT,
+    panels = None
+    if stats.total:
+        panels = (
+            _category_bars(stats, _),
+            _status_bars(stats, _),
+            _unit_bars(stats, _),
+            _table(stats, _, locale),
         )
-    else:
-        grid = fig.add_gridspec(2, 2, **_GRID)
-        _category_panel(fig.add_subplot(grid[0, 0]), stats, _, locale)
-        _status_panel(fig.add_subplot(grid[0, 1]), stats, _, locale)
-        _unit_panel(fig.add_subplot(grid[1, 0]), stats, _, locale)
-        _table_panel(fig.add_subplot(grid[1, 1]), stats, _, locale)
-    # One draw, then the pixels straight to PNG: savefig would lay the figure out and draw it
-    # a second time first. Pillow comes with matplotlib, which encodes its PNGs with it too.
-    canvas.draw()
-    width, height = canvas.get_width_height()
-    image = Image.frombuffer("RGBA", (width, height), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
-    buf = io.BytesIO()
-    # Saved as drawn, RGBA: the chart is opaque, and an RGB copy (a PNG a tenth smaller, 16 ms
-    # faster to encode) would be another 6 MB at the drawing process's peak. Telegram sends a
-    # photo on as JPEG anyway. Level 1 is 3x faster than 6.
-    image.save(buf, format="PNG", compress_level=1)
-    return buf.getvalue()
+    return Chart(title=title, empty=_("No reports in this period."), panels=panels)
+
+
+def render_chart(stats: Stats, _: Gettext, locale: str) -> bytes:
+    """Draw the period's chart in this process, as a 1600x1000 PNG (the bot draws it in a
+    process of its own: `bot.figures.chart_process`)."""
+    return draw(chart_of(stats, _, locale))

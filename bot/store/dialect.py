@@ -77,7 +77,8 @@ _NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 _INSERT_OR = re.compile(r"^\s*INSERT\s+OR\s+(IGNORE|REPLACE)\s+INTO\s+(\w+)", re.IGNORECASE)
 _INSERT = re.compile(r"^\s*INSERT\s+INTO\s+(\w+)", re.IGNORECASE)
 _COLUMNS = re.compile(r"^\s*INSERT\s+INTO\s+\w+\s*\(([^)]*)\)", re.IGNORECASE)
-_GROUP_PLUS = re.compile(r"(GROUP\s+BY\s+)\+", re.IGNORECASE)
+# "GROUP BY +x", "ORDER BY +x": SQLite's way to keep an index out of the plan; not PostgreSQL's.
+_BY_PLUS = re.compile(r"((?:GROUP|ORDER)\s+BY\s+)\+", re.IGNORECASE)
 _RETURNING = re.compile(r"\bRETURNING\b", re.IGNORECASE)
 # CAST(... AS INTEGER) reads as SQLite's 64-bit integer, not PostgreSQL's 32-bit one.
 # An empty list, "IN ()", is SQLite's alone: an empty subquery means the same (NOT IN it holds).
@@ -154,7 +155,7 @@ def translate_query(
             sql = sql.rstrip().rstrip(";") + " ON CONFLICT DO NOTHING"
         else:
             sql = sql.rstrip().rstrip(";") + _upsert(sql, keys.get(table or "", ()))
-    sql = _GROUP_PLUS.sub(r"\1", sql)
+    sql = _BY_PLUS.sub(r"\1", sql)
     sql = "".join(text if literal else _casts(text) for literal, text in split_literals(sql))
     if table is not None and table in identities and not _RETURNING.search(sql):
         returning = True

@@ -47,7 +47,7 @@ from bot.core.outbox import (
 from bot.core.parsing import format_code
 from bot.core.workflow import Workflow, allowed_actions
 from bot.figures.chart_process import draw_chart
-from bot.figures.stats import Period, stats_of, summary_text
+from bot.figures.stats import Period, chart_of, stats_of, summary_text
 from bot.i18n import Gettext, Translator
 from bot.messages import admin as admin_texts
 from bot.messages import citizen as citizen_texts
@@ -570,7 +570,7 @@ class Senders:
             await self.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML)
             await self.db.outbox.part_sent(item.id, 1)
         # A ChartError leaves the item to the outbox's retries, as a failed send does.
-        png = await draw_chart(figures, locale)
+        png = await draw_chart(chart_of(figures, _, locale))
         await self.bot.send_photo(chat_id, InputFile(png, filename="liemchinh-week.png"))
 
     async def _relay(
