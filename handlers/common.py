@@ -119,8 +119,16 @@ async def consent_refused(update: Update, context: BotContext) -> None:
 
 
 async def help_command(update: Update, context: BotContext) -> None:
-    """List the commands a citizen can use."""
+    """List the commands a citizen can use (and an admin's, to an admin)."""
     _ = context._
+    assert update.effective_user is not None
+    # Read before anything is sent: a database that fails after the reply went out would have
+    # the person told that their message was not saved, though it was answered.
+    try:
+        admin = await context.workflow.is_admin(update.effective_user.id)
+    except StorageError:
+        log.warning("admins unreadable: /help lists the citizen's commands only")
+        admin = False
     await _reply(
         update,
         context,
@@ -135,8 +143,7 @@ async def help_command(update: Update, context: BotContext) -> None:
             "/cancel – stop the report in progress"
         ),
     )
-    assert update.effective_user is not None
-    if await context.workflow.is_admin(update.effective_user.id):
+    if admin:
         await _reply(
             update,
             context,

@@ -17,6 +17,7 @@ from bot.core.parsing import format_code
 from bot.figures import export_process
 from bot.figures.chart_process import ChartError, ChartProcess
 from bot.sim import SimUser
+from bot.store.repository import StorageError
 from tests.conftest import (
     ADMIN_ID,
     ALERT,
@@ -87,6 +88,20 @@ async def test_non_admins_get_a_polite_refusal_and_no_data(world: World) -> None
         assert len(answers) == 1, (command, answers)
     assert world.sim.count("sendDocument") == 0 and world.sim.count("sendPhoto") == 0
     assert await world.db.admin.admin_log() == []
+
+
+async def test_help_is_one_answer_while_the_admins_cannot_be_read(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    citizen = world.sim.add_user(CITIZEN, "Lan")
+
+    async def unreadable() -> set[int]:
+        raise StorageError("connection was closed in the middle of operation")
+
+    monkeypatch.setattr(world.db.admin, "chat_admins", unreadable)
+    # The citizen's commands, and no apology for an answer "not saved": it was answered.
+    answers = await ask(world, citizen, "/help", expect="/myreports")
+    assert len(answers) == 1 and "/unit_add" not in answers[0]
 
 
 async def test_admin_commands_only_in_private(world: World) -> None:
