@@ -199,8 +199,8 @@ def test_bench_workers_takes_a_list_of_counts() -> None:
 def test_the_memory_sampler_counts_a_process_and_its_children() -> None:
     sampler = MemorySampler(os.getpid())
     sampler.sample()
-    alone = sampler.total_peak_mb
-    assert alone > 0 and sampler.children_peak_mb == 0
+    alone, alone_pss = sampler.total_peak_mb, sampler.total_pss_peak_mb
+    assert alone > 0 and 0 < alone_pss <= alone and sampler.children_peak_mb == 0
     # A child holding 64 MB more than an idle interpreter, until it is told to go.
     hold = "b = bytearray(64 << 20); import sys; sys.stdin.read()"
     child = subprocess.Popen([sys.executable, "-c", hold], stdin=subprocess.PIPE)
@@ -215,3 +215,5 @@ def test_the_memory_sampler_counts_a_process_and_its_children() -> None:
         child.wait(timeout=30)
     assert sampler.children_peak_mb >= 64
     assert sampler.total_peak_mb >= alone + 64
+    # The child's 64 MB are its own pages: they count in full by proportional set size too.
+    assert sampler.total_pss_peak_mb >= alone_pss + 64

@@ -481,6 +481,7 @@ async def figures_phase(
         "figures_peak_rss_mb": round(figures_rss, 1),
         "figures_children_peak_rss_mb": round(memory.children_peak_mb, 1),
         "figures_peak_total_rss_mb": round(max(memory.total_peak_mb, figures_rss), 1),
+        "figures_peak_total_pss_mb": round(memory.total_pss_peak_mb, 1),
         **await asyncio.to_thread(_figures_breakdown, database),
     }
 

@@ -252,30 +252,51 @@ def _children(pid: int) -> list[int]:
         return []
 
 
+def pss_mb(pid: int) -> float:
+    """A process's proportional set size: its private pages, and its share of each page it
+    maps together with other processes (the interpreter's and the libraries' code)."""
+    with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as rollup:
+        for line in rollup:
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
 class MemorySampler:
-    """Samples a process and its children: the children's highest peak, and the highest sum."""
+    """Samples a process and its children: the children's highest peak, and the highest sum.
+
+    The sum is read two ways. By resident set (RSS): the process's own, plus each child's
+    high-water mark, which counts the pages they share (the interpreter, the libraries) once
+    per process. By proportional set (PSS), read as the processes hold it at each sample: the
+    memory the machine gives them all, shared pages counted once.
+    """
 
     def __init__(self, pid: int, every: float = 0.02) -> None:
         self.pid = pid
         self.every = every
         self.children_peak_mb = 0.0
         self.total_peak_mb = 0.0
+        self.total_pss_peak_mb = 0.0
 
     def sample(self) -> None:
         """Read the memory of the process and of its children once."""
         try:
             total = proc_stats(self.pid).rss_mb
+            proportional = pss_mb(self.pid)
         except OSError:
             return  # the process is gone
         for child in _children(self.pid):
             try:
                 # A child's high-water mark, not what it holds at the sample: the sum errs high.
                 peak = proc_stats(child).hwm_mb
+                share = pss_mb(child)
             except OSError:
                 continue  # it ended between the listing and the reading
             total += peak
+            proportional += share
             self.children_peak_mb = max(self.children_peak_mb, peak)
         self.total_peak_mb = max(self.total_peak_mb, total)
+        self.total_pss_peak_mb = max(self.total_pss_peak_mb, proportional)
 
     async def run(self) -> None:
         """Sample until cancelled."""
