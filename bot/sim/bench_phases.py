@@ -258,6 +258,10 @@ async def saturation_phase(
         "saturation_reports": sum(1 for o in load.outcomes if o.code),
         "saturation_cpu_ms_per_update": round(load.cpu_ms_per_update, 2),
         "echo_saturation_cpu_ms_per_update": round(echo.cpu_ms_per_update, 2),
+        # From an update handed out to its answer: with no think time, the citizens at a time
+        # divided by this is the rate, unless a process runs out of CPU first.
+        "saturation_p50_ms": round(load.p50_ms, 1),
+        "echo_saturation_p50_ms": round(echo.p50_ms, 1),
     }
 
 

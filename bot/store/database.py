@@ -30,6 +30,7 @@ from bot.core.parsing import fold
 from bot.sealing import limit_key, secure_database_file
 from bot.store.coordination import INSTANCE_LOCK, MIGRATION_LOCK, Coordinator, worker_name
 from bot.store.dialect import Connection
+from bot.store.gate import Gate
 from bot.store.migrations import MIGRATIONS
 
 if TYPE_CHECKING:
@@ -77,8 +78,9 @@ class Database:
         self._conn: aiosqlite.Connection | None = None
         self._pg: postgres.PgConnection | None = None
         # aiosqlite serialises calls but not transactions: two coroutines interleaving
-        # BEGIN..COMMIT on one connection would fail, so every use of it takes this lock.
-        self._lock = asyncio.Lock()
+        # BEGIN..COMMIT on one connection would fail, so a transaction, or a read of several
+        # statements, holds the connection alone; single statements share it (`write_one`).
+        self._lock = Gate()
         # The read-only connection of `snapshot()` (SQLite only) and its own lock: WAL lets it
         # read the last commit while the connection above is in a transaction.
         self._reader: aiosqlite.Connection | None = None
@@ -212,15 +214,20 @@ class Database:
         return self.url is not None
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[Connection]:
-        """Lend the connection for reading, holding the lock."""
+    async def read(self, *, together: bool = False) -> AsyncIterator[Connection]:
+        """Lend the connection for reading what is committed, outside any transaction.
+
+        A read of one statement shares the connection with other single statements (`Gate`);
+        `together`: the block's statements read one state of the database, with the
+        connection held alone. On PostgreSQL the one connection is always held alone.
+        """
         if self._pg is not None:
             async with self._lock, _pg_errors(self):
                 yield await self._pg_ready()
             return
         if self._conn is None:
             raise RuntimeError("repository is not open")
-        async with self._lock:
+        async with self._lock.exclusive() if together else self._lock.shared():
             yield self._conn
 
     @asynccontextmanager
@@ -238,7 +245,7 @@ class Database:
         """
         reader = self._reader
         if self._pg is not None or reader is None:
-            async with self.read() as conn:
+            async with self.read(together=together) as conn:
                 yield conn
             return
         async with self._reader_lock:
@@ -325,7 +332,8 @@ class Database:
         if self._conn is None:
             raise RuntimeError("repository is not open")
         script = None if durable else _script(sql, parameters)
-        async with self._lock:
+        # Beside other single statements: each commits on its own, in aiosqlite's queue.
+        async with self._lock.shared():
             conn = self._conn
             try:
                 if script is None:
@@ -373,8 +381,11 @@ class Store:
         self._database = database
         self._committed = committed
 
-    def _read(self) -> AbstractAsyncContextManager[Connection]:
-        return self._database.snapshot() if self._committed else self._database.read()
+    def _read(self, *, together: bool = False) -> AbstractAsyncContextManager[Connection]:
+        # `together`: several statements that must read one state of the database.
+        if self._committed:
+            return self._database.snapshot(together=together)
+        return self._database.read(together=together)
 
     def _snapshot(self, *, together: bool = False) -> AbstractAsyncContextManager[Connection]:
         # Committed data on the read-only connection (Database.snapshot), for everyone.

@@ -33,7 +33,7 @@ class HealthStore(Store):
     async def figures(self) -> OpsFigures:
         """Return the outbox, the reports and the inbound backlog as they stand now."""
         now = self._now()
-        async with self._read() as conn:
+        async with self._read(together=True) as conn:
 
             async def one(sql: str, *params: object) -> Any:
                 row = await fetch_one(conn, sql, params)

@@ -25,7 +25,7 @@ class PrivacyStore(Store):
 
     async def personal_data(self, user_id: int) -> dict[str, Any]:
         """Return every stored row about a user as plain dicts (contacts still sealed)."""
-        async with self._read() as conn:
+        async with self._read(together=True) as conn:
             user = await _one(
                 conn,
                 "SELECT locale, consented_at, created_at FROM users WHERE user_id = ?",
@@ -135,7 +135,7 @@ class PrivacyStore(Store):
 
     async def report_data(self, report_id: int) -> dict[str, Any] | None:
         """Return one report's rows as its sender may see them (contacts still sealed)."""
-        async with self._read() as conn:
+        async with self._read(together=True) as conn:
             row = await _one(conn, "SELECT * FROM reports WHERE id = ?", report_id)
             if row is None:
                 return None

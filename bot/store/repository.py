@@ -10,7 +10,6 @@ holds the same stores again for the outbox's reads, on the read-only connection
 
 from __future__ import annotations
 
-import asyncio
 import time
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
@@ -27,6 +26,7 @@ from bot.store.dialect import Connection
 from bot.store.drafts import DraftStore
 from bot.store.feed import FeedStore
 from bot.store.files import FileStore
+from bot.store.gate import Gate
 from bot.store.health import HealthStore
 from bot.store.identities import IdentityStore
 from bot.store.inbound import InboundStore
@@ -159,7 +159,7 @@ class Repository:
         return self.database.write()
 
     @property
-    def _lock(self) -> asyncio.Lock:
+    def _lock(self) -> Gate:
         return self.database._lock
 
     @property

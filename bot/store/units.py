@@ -177,7 +177,7 @@ class UnitStore(Store):
     async def ancestors(self, code: str) -> list[str]:
         """Return the unit's code followed by its parents' codes, nearest first."""
         chain: list[str] = []
-        async with self._read() as conn:
+        async with self._read(together=True) as conn:
             cursor: str | None = code
             while cursor is not None and cursor not in chain:
                 row = await fetch_one(conn, "SELECT parent FROM units WHERE code = ?", (cursor,))
