@@ -222,7 +222,7 @@ async def test_stats_sends_numbers_and_a_png_chart(world: World) -> None:
 
 
 async def test_stats_without_its_chart_says_so(world: World, monkeypatch: Any) -> None:
-    async def broken(self: ChartProcess, stats: object, locale: str) -> bytes:
+    async def broken(self: ChartProcess, chart: object) -> bytes:
         raise ChartError("the chart's process failed (1): MemoryError")
 
     monkeypatch.setattr(ChartProcess, "draw", broken)
