@@ -1,4 +1,5 @@
-"""The outbox's order within a batch: a citizen's code before the alerts queued with it."""
+"""The outbox's order: a citizen's code before the alerts queued with it; several places at
+once, each place's items in turn."""
 
 from __future__ import annotations
 
@@ -6,12 +7,16 @@ import asyncio
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
+
 from bot.core.outbox import OutboxItem, OutboxKind
+from bot.store.repository import StorageError
 from bot.telegram.delivery import Delivery
 
 
-def item(number: int, kind: OutboxKind) -> OutboxItem:
-    return OutboxItem(number, kind, number, None, None, None, 0, 0, None)  # type: ignore[arg-type]
+def item(number: int, kind: OutboxKind, report: int | None = None) -> OutboxItem:
+    report = number if report is None else report
+    return OutboxItem(number, kind, report, None, None, None, 0, 0, None)  # type: ignore[arg-type]
 
 
 class Outbox:
@@ -61,5 +66,59 @@ async def test_a_code_queued_meanwhile_does_not_wait_for_the_rest_of_the_batch()
     sent: list[int] = []
     # While the first alert goes, a citizen presses Send: their code is next, not sixth.
     worker = delivery(Outbox(queued), sent, {1: item(9, OutboxKind.RECEIPT)})
+    # One at a time, as when the others are busy: the code takes the next free place.
+    worker._width = 1
     assert await worker.deliver_due() == 6
     assert sent == [1, 9, 2, 3, 4, 5]
+
+
+async def test_a_slow_item_holds_up_its_own_place_only() -> None:
+    # Report 1's alert is slow to go (Telegram paces its unit's group); its edit must wait for
+    # it, but another citizen's code and another report's alert need not.
+    queued = [
+        item(1, OutboxKind.ALERT, report=1),
+        item(2, OutboxKind.REFRESH, report=1),
+        item(3, OutboxKind.ALERT, report=2),
+        item(4, OutboxKind.RECEIPT, report=3),
+    ]
+    outbox = Outbox(queued)
+    sent: list[int] = []
+    worker = delivery(outbox, sent, {})
+    quick = worker._attempt
+    slow = asyncio.Event()
+
+    async def attempt(done: OutboxItem) -> bool:
+        if done.id == 1:
+            await slow.wait()
+        return bool(await quick(done))
+
+    worker._attempt = attempt
+    delivering = asyncio.create_task(worker.deliver_due())
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert sent == [4, 3]
+    slow.set()
+    assert await delivering == 4
+    assert sent == [4, 3, 1, 2]
+
+
+async def test_a_database_error_in_one_item_ends_the_round_and_the_others() -> None:
+    outbox = Outbox([item(1, OutboxKind.ALERT), item(2, OutboxKind.ALERT)])
+    worker = delivery(outbox, [], {})
+    stuck = asyncio.Event()
+    cancelled: list[int] = []
+
+    async def attempt(done: OutboxItem) -> bool:
+        if done.id == 2:
+            raise StorageError("disk I/O error")
+        try:
+            await stuck.wait()
+        except asyncio.CancelledError:
+            cancelled.append(done.id)
+            raise
+        return True
+
+    worker._attempt = attempt
+    with pytest.raises(StorageError):
+        await worker.deliver_due()
+    assert cancelled == [1]

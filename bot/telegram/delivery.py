@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 
 from telegram import Bot
 from telegram.error import (
@@ -41,12 +41,30 @@ IDLE_WAKE = 60.0
 # Behind several workers, claims another worker gave back on stopping wake nobody here: look
 # this often.
 SHARED_IDLE_WAKE = 10.0
-# On stopping, how long the item in hand may take to finish (SIGTERM ends within 10 s).
+# On stopping, how long the items in hand may take to finish (SIGTERM ends within 10 s).
 STOP_GRACE = 3.0
+# How many items are sent at once. Each mostly waits, on Telegram or on the database; the
+# limiter paces every chat and the whole, so more at once never sends faster than allowed.
+WIDTH = 8
+
+
+def _destination(item: OutboxItem) -> Hashable:
+    """What an item's order matters within: its report (the alert before the edits of it, a
+    citizen's notices in turn), else its chat, else its unit."""
+    if item.report_id is not None:
+        return ("report", item.report_id)
+    if item.chat_id is not None:
+        return ("chat", item.chat_id)
+    if item.unit_code is not None:
+        return ("unit", item.unit_code)
+    return ("item", item.id)
 
 
 class Delivery(Senders):
     """Delivers outbox items in order; one instance per application."""
+
+    # Items in hand at once (each to a destination of its own).
+    _width = WIDTH
 
     def __init__(
         self, bot: Bot, db: Repository, settings: Settings, translator: Translator
@@ -141,28 +159,72 @@ class Delivery(Senders):
             self._wake.clear()
 
     async def deliver_due(self) -> int:
-        """Try every item that is due once; return how many were completed."""
+        """Try every item that is due once; return how many were completed.
+
+        Up to `WIDTH` items go at once, each to a destination of its own (`_destination`):
+        one after another, a code waited behind every alert and notice before it, each with
+        its database records and its call to Telegram, and the citizen who had pressed Send
+        with it. A destination's items still go one at a time, in order (an alert before
+        the edits of it), and Telegram's pacing of each chat is the limiter's.
+        """
         done = 0
-        while items := await self.db.outbox.due():
-            # Anything queued from now on (wake()) is seen by the check below.
-            self._wake.clear()
-            progressed = False
-            # A citizen's code first: they have just pressed Send and wait for it, while an
-            # alert may take its minute. (Replies to people still go before both: the code
-            # keeps the outbox's place in Telegram's budget, bot.telegram.limits.)
-            for item in sorted(items, key=lambda i: i.kind is not OutboxKind.RECEIPT):
-                if self._stopping:
-                    return done
-                if await self._attempt(item):
-                    done += 1
-                    progressed = True
-                if self._wake.is_set() and not self.db.database.shared:
-                    # Something was queued meanwhile, a code most likely: read again rather
-                    # than leave it behind the rest of this batch. (Behind several workers
-                    # the batch is claimed, and is finished first.)
+        running: dict[asyncio.Task[bool], tuple[Hashable, int]] = {}
+        waiting: list[OutboxItem] = []
+        # Whether anything completed since the outbox was last read: when nothing did, what
+        # is still due failed just now, and is read again at its next attempt's time.
+        progressed = True
+        try:
+            while not self._stopping:
+                if self._wake.is_set() or (not waiting and progressed):
+                    # Anything queued from now on (wake()) is seen at the next round.
+                    self._wake.clear()
+                    progressed = False
+                    going = {item_id for _key, item_id in running.values()}
+                    # A citizen's code first: they have just pressed Send and wait for it,
+                    # while an alert may take its minute. (Replies to people still go before
+                    # both: the code keeps the outbox's place in Telegram's budget,
+                    # bot.telegram.limits.)
+                    waiting = sorted(
+                        (i for i in await self.db.outbox.due() if i.id not in going),
+                        key=lambda i: i.kind is not OutboxKind.RECEIPT,
+                    )
+                busy = {key for key, _item_id in running.values()}
+                for item in list(waiting):
+                    if len(running) >= self._width:
+                        break
+                    key = _destination(item)
+                    if key in busy:
+                        continue  # after the item before it to the same place
+                    busy.add(key)
+                    waiting.remove(item)
+                    running[asyncio.create_task(self._attempt(item))] = (key, item.id)
+                if not running:
                     break
-            if not progressed:
-                break
+                woken = asyncio.create_task(self._wake.wait())
+                try:
+                    finished, _pending = await asyncio.wait(
+                        {*running, woken}, return_when=asyncio.FIRST_COMPLETED
+                    )
+                finally:
+                    woken.cancel()
+                for task in finished - {woken}:
+                    del running[task]
+                    if task.result():
+                        done += 1
+                        progressed = True
+            # Stopping: the items in hand finish, as stop() allows them.
+            while running:
+                finished, _pending = await asyncio.wait(running)
+                for task in finished:
+                    del running[task]
+                    done += 1 if task.result() else 0
+        except BaseException:
+            # A database error in one of them, or stop() out of patience: the others end too.
+            for task in running:
+                task.cancel()
+            if running:
+                await asyncio.wait(running)
+            raise
         return done
 
     async def _attempt(self, item: OutboxItem) -> bool:
