@@ -40,18 +40,34 @@ class InboundStore(Store):
         if not updates:
             return []
         now = self._now()
+        chats = chats or {}
         async with self._write() as conn:
             await self._prune(conn, now)
-            fresh = []
+            # The batch in a few calls, whatever its size (a call per row was two round trips
+            # through the event loop each, with the writer's transaction open all along).
+            ids = sorted({update_id for update_id, _payload in updates})
+            marks = ", ".join("?" * len(ids))
+            seen = {
+                row[0]
+                for row in await conn.execute_fetchall(
+                    f"SELECT update_id FROM seen_updates WHERE update_id IN ({marks})", ids
+                )
+            }
+            fresh: dict[int, str] = {}
             for update_id, payload in updates:
-                if await self._see(conn, update_id, now):
-                    await conn.execute(
-                        "INSERT INTO inbound (update_id, payload, received_at, chat_id)"
-                        " VALUES (?, ?, ?, ?)",
-                        (update_id, payload, now, (chats or {}).get(update_id, 0)),
-                    )
-                    fresh.append(update_id)
-        return fresh
+                if update_id not in seen and update_id not in fresh:
+                    fresh[update_id] = payload
+            if fresh:
+                await conn.executemany(
+                    "INSERT INTO seen_updates (update_id, seen_at) VALUES (?, ?)",
+                    [(update_id, now) for update_id in fresh],
+                )
+                await conn.executemany(
+                    "INSERT INTO inbound (update_id, payload, received_at, chat_id)"
+                    " VALUES (?, ?, ?, ?)",
+                    [(u, payload, now, chats.get(u, 0)) for u, payload in fresh.items()],
+                )
+        return list(fresh)
 
     async def quarantine_updates(self, items: Sequence[tuple[Poison, str]]) -> list[Poison]:
         """Set aside updates that cannot be read, with their JSON; return those not seen lately."""
