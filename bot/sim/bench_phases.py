@@ -262,6 +262,9 @@ async def saturation_phase(
         # divided by this is the rate, unless a process runs out of CPU first.
         "saturation_p50_ms": round(load.p50_ms, 1),
         "echo_saturation_p50_ms": round(echo.p50_ms, 1),
+        **delay_figures(
+            "saturation_receipt", [o.receipt_s for o in load.outcomes if o.receipt_s is not None]
+        ),
     }
 
 
