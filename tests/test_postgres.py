@@ -77,6 +77,11 @@ def test_sqlite_only_forms_in_queries_are_rewritten() -> None:
         "SELECT CAST(x AS BIGINT), 'AS INTEGER' FROM t WHERE y IN (SELECT NULL WHERE FALSE)"
         " GROUP BY unit_code"
     )
+    # An insert that returns what it inserted: the conflict clause goes before RETURNING.
+    sql, _ = translate_query(
+        "INSERT OR IGNORE INTO t (a) VALUES (?), (?) RETURNING a", KEYS, IDENTITIES
+    )
+    assert sql == "INSERT INTO t (a) VALUES (?), (?) ON CONFLICT DO NOTHING RETURNING a"
     # "+" keeps SQLite from an index's order; PostgreSQL has no unary plus on text.
     sql, _ = translate_query("SELECT a FROM t ORDER BY +unit_code, a", KEYS, IDENTITIES)
     assert sql == "SELECT a FROM t ORDER BY unit_code, a"

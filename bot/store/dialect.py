@@ -151,16 +151,26 @@ def translate_query(
     if match:
         verb = match.group(1).upper()
         sql = f"INSERT INTO {match.group(2)}{sql[match.end() :]}"
-        if verb == "IGNORE":
-            sql = sql.rstrip().rstrip(";") + " ON CONFLICT DO NOTHING"
-        else:
-            sql = sql.rstrip().rstrip(";") + _upsert(sql, keys.get(table or "", ()))
+        clause = (
+            " ON CONFLICT DO NOTHING"
+            if verb == "IGNORE"
+            else _upsert(sql, keys.get(table or "", ()))
+        )
+        sql = _before_returning(sql.rstrip().rstrip(";"), clause)
     sql = _BY_PLUS.sub(r"\1", sql)
     sql = "".join(text if literal else _casts(text) for literal, text in split_literals(sql))
     if table is not None and table in identities and not _RETURNING.search(sql):
         returning = True
         sql = sql.rstrip().rstrip(";") + f" RETURNING {identities[table]}"
     return sql, returning
+
+
+def _before_returning(sql: str, clause: str) -> str:
+    """Add an ON CONFLICT clause where PostgreSQL wants it: before any RETURNING."""
+    found = _RETURNING.search(sql)
+    if found is None:
+        return sql + clause
+    return sql[: found.start()].rstrip() + clause + " " + sql[found.start() :]
 
 
 def _casts(text: str) -> str:

@@ -43,25 +43,22 @@ class InboundStore(Store):
         chats = chats or {}
         async with self._write() as conn:
             await self._prune(conn, now)
-            # The batch in a few calls, whatever its size (a call per row was two round trips
-            # through the event loop each, with the writer's transaction open all along).
-            ids = sorted({update_id for update_id, _payload in updates})
-            marks = ", ".join("?" * len(ids))
-            seen = {
-                row[0]
-                for row in await conn.execute_fetchall(
-                    f"SELECT update_id FROM seen_updates WHERE update_id IN ({marks})", ids
-                )
-            }
+            # The batch in four calls, whatever its size (a call per row was two round trips
+            # through the event loop each, with the writer's transaction open all along). An
+            # id another worker stored meanwhile is not returned by the insert: not new here.
+            ids = list(dict.fromkeys(update_id for update_id, _payload in updates))
+            rows = await conn.execute_fetchall(
+                "INSERT OR IGNORE INTO seen_updates (update_id, seen_at) VALUES "
+                + ", ".join(["(?, ?)"] * len(ids))
+                + " RETURNING update_id",
+                [value for update_id in ids for value in (update_id, now)],
+            )
+            new = {row[0] for row in rows}
             fresh: dict[int, str] = {}
             for update_id, payload in updates:
-                if update_id not in seen and update_id not in fresh:
+                if update_id in new and update_id not in fresh:
                     fresh[update_id] = payload
             if fresh:
-                await conn.executemany(
-                    "INSERT INTO seen_updates (update_id, seen_at) VALUES (?, ?)",
-                    [(update_id, now) for update_id in fresh],
-                )
                 await conn.executemany(
                     "INSERT INTO inbound (update_id, payload, received_at, chat_id)"
                     " VALUES (?, ?, ?, ?)",
