@@ -38,16 +38,27 @@ async def test_single_statements_hold_the_gate_together() -> None:
     assert gate.sharing == 0
 
 
+async def in_line(
+    gate: Gate, log: list[str], first: asyncio.Event, second: asyncio.Event, third: asyncio.Event
+) -> list[asyncio.Task[None]]:
+    """A statement holding the gate, a transaction waiting, then another statement asking."""
+    tasks = []
+    for name, exclusive, go in (
+        ("statement", False, first),
+        ("transaction", True, second),
+        ("later", False, third),
+    ):
+        tasks.append(asyncio.create_task(hold(gate, exclusive, log, name, go)))
+        await settle()
+    return tasks
+
+
 async def test_a_transaction_waits_for_the_statements_and_those_after_it_wait_for_it() -> None:
     gate, log = Gate(), []
     first, second, third = asyncio.Event(), asyncio.Event(), asyncio.Event()
-    statement = asyncio.create_task(hold(gate, False, log, "statement", first))
-    await settle()
-    transaction = asyncio.create_task(hold(gate, True, log, "transaction", second))
-    await settle()
-    # Asked for after the waiting transaction: it does not overtake it, however free it is.
-    later = asyncio.create_task(hold(gate, False, log, "later", third))
-    await settle()
+    statement, transaction, later = await in_line(gate, log, first, second, third)
+    # Asked for after the waiting transaction, the later statement does not overtake it,
+    # however free the gate is for statements.
     assert log == ["statement in"]
     first.set()
     await settle()
@@ -67,12 +78,7 @@ async def test_async_with_is_the_exclusive_turn() -> None:
 
 async def test_a_turn_cancelled_while_waiting_holds_up_nobody() -> None:
     gate, log, go = Gate(), [], asyncio.Event()
-    statement = asyncio.create_task(hold(gate, False, log, "statement", go))
-    await settle()
-    transaction = asyncio.create_task(hold(gate, True, log, "transaction", go))
-    await settle()
-    later = asyncio.create_task(hold(gate, False, log, "later", go))
-    await settle()
+    statement, transaction, later = await in_line(gate, log, go, go, go)
     # The transaction gives up waiting: the statement behind it need not wait any more.
     transaction.cancel()
     await settle()

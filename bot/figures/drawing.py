@@ -138,25 +138,22 @@ def _min_slots(ax: Axes, count: int, *, horizontal: bool) -> None:
         ax.set_xlim(*limits)
 
 
-def _category_panel(ax: Axes, bars: Bars) -> None:
+def _bars_panel(ax: Axes, bars: Bars, *, horizontal: bool) -> None:
+    """Categories across (names wrapped at 34 characters), or statuses upright (at 16)."""
     positions = list(range(len(bars.labels)))
-    drawn = ax.barh(positions, bars.values, height=0.7, color=bars.colors)
-    ax.set_yticks(positions, [_wrap(label, 34) for label in bars.labels], **_TEXT)
+    if horizontal:
+        drawn = ax.barh(positions, bars.values, height=0.7, color=bars.colors)
+        ax.set_yticks(positions, [_wrap(label, 34) for label in bars.labels], **_TEXT)
+    else:
+        drawn = ax.bar(positions, bars.values, width=0.7, color=bars.colors)
+        ax.set_xticks(positions, [_wrap(label, 16) for label in bars.labels], **_TEXT)
     ax.bar_label(drawn, labels=[str(n) for n in bars.values], padding=2, fontsize=8, **_TEXT)
-    _integer_ticks(ax.xaxis)
-    ax.margins(x=0.12)
-    _min_slots(ax, len(bars.labels), horizontal=True)
-    _style_axes(ax, bars.title)
-
-
-def _status_panel(ax: Axes, bars: Bars) -> None:
-    positions = list(range(len(bars.labels)))
-    drawn = ax.bar(positions, bars.values, width=0.7, color=bars.colors)
-    ax.set_xticks(positions, [_wrap(label, 16) for label in bars.labels], **_TEXT)
-    ax.bar_label(drawn, labels=[str(n) for n in bars.values], padding=2, fontsize=8, **_TEXT)
-    _integer_ticks(ax.yaxis)
-    ax.margins(y=0.12)
-    _min_slots(ax, len(bars.labels), horizontal=False)
+    _integer_ticks(ax.xaxis if horizontal else ax.yaxis)
+    if horizontal:
+        ax.margins(x=0.12)
+    else:
+        ax.margins(y=0.12)
+    _min_slots(ax, len(bars.labels), horizontal=horizontal)
     _style_axes(ax, bars.title)
 
 
@@ -251,8 +248,8 @@ def draw(chart: Chart) -> bytes:
     else:
         categories, statuses, units, table = chart.panels
         grid = fig.add_gridspec(2, 2, **_GRID)
-        _category_panel(fig.add_subplot(grid[0, 0]), categories)
-        _status_panel(fig.add_subplot(grid[0, 1]), statuses)
+        _bars_panel(fig.add_subplot(grid[0, 0]), categories, horizontal=True)
+        _bars_panel(fig.add_subplot(grid[0, 1]), statuses, horizontal=False)
         _unit_panel(fig.add_subplot(grid[1, 0]), units)
         _table_panel(fig.add_subplot(grid[1, 1]), table)
     # One draw, then the pixels straight to PNG: savefig would lay the figure out and draw it

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from types import TracebackType
 
 __all__ = ["Gate"]
@@ -52,23 +52,21 @@ class Gate:
     ) -> None:
         self._release(exclusive=True)
 
-    @asynccontextmanager
-    async def exclusive(self) -> AsyncIterator[None]:
+    def exclusive(self) -> AbstractAsyncContextManager[None]:
         """Hold the gate alone (a transaction, or statements that must see one state)."""
-        await self._acquire(exclusive=True)
-        try:
-            yield
-        finally:
-            self._release(exclusive=True)
+        return self._turn(exclusive=True)
+
+    def shared(self) -> AbstractAsyncContextManager[None]:
+        """Hold the gate beside other single statements, never during a transaction."""
+        return self._turn(exclusive=False)
 
     @asynccontextmanager
-    async def shared(self) -> AsyncIterator[None]:
-        """Hold the gate beside other single statements, never during a transaction."""
-        await self._acquire(exclusive=False)
+    async def _turn(self, *, exclusive: bool) -> AsyncIterator[None]:
+        await self._acquire(exclusive=exclusive)
         try:
             yield
         finally:
-            self._release(exclusive=False)
+            self._release(exclusive)
 
     def _free_for(self, exclusive: bool) -> bool:
         return not self._exclusive and (not exclusive or self._shared == 0)
