@@ -219,11 +219,18 @@ class Database:
 
         A read of one statement shares the connection with other single statements (`Gate`);
         `together`: the block's statements read one state of the database, with the
-        connection held alone. On PostgreSQL the one connection is always held alone.
+        connection held alone (on PostgreSQL, where the one connection is always held alone,
+        in a read-only transaction of repeatable reads).
         """
         if self._pg is not None:
             async with self._lock, _pg_errors(self):
-                yield await self._pg_ready()
+                pg = await self._pg_ready()
+                if not together:
+                    yield pg
+                    return
+                # Other workers write meanwhile: one snapshot for all the block's statements.
+                async with pg.raw.transaction(isolation="repeatable_read", readonly=True):
+                    yield pg
             return
         if self._conn is None:
             raise RuntimeError("repository is not open")

@@ -33,7 +33,8 @@ __all__ = [
 # An export's rows are read this many at a time: at 100,000 reports, 2,000 a time raised the
 # bot's resident memory by 10 MB while the child wrote the files, 500 by 4 MB, in the same time.
 CHUNK_ROWS = 500
-# The durations of /stats are plain pairs of a code and a number: read in larger batches.
+# The durations of /stats, pairs of a code and a number, are read this many at a time: 10,000
+# held 2.8 MB more at the bot's peak, for no time saved.
 DURATIONS_BATCH = 1000
 
 _ACK_HOURS = "(acknowledged_at - created_at) / 3600.0"
@@ -188,7 +189,8 @@ async def _medians(
     SQLite has no median. The values come sorted by unit, then value, and only the middle one
     or two of each unit are kept: the same arithmetic as statistics.median, in constant memory.
     (A list of floats per unit was 6 MB of objects at 100,000 reports, which CPython kept.)
-    `counts` gives each unit's number of values, counted in the same snapshot.
+    `counts` gives each unit's number of values, counted in the same snapshot (a unit not
+    counted there gets no median).
     """
     where, params = scope.where()
     medians: dict[str, float] = {}
@@ -210,7 +212,7 @@ async def _medians(
                     code, index, count = unit, 0, counts.get(unit, 0)
                 if index == (count - 1) // 2:
                     low = number
-                if index == count // 2:
+                if index == count // 2 and count > 0:
                     medians[unit] = number if count % 2 else (low + number) / 2
                 index += 1
     finally:
