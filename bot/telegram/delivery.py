@@ -113,7 +113,7 @@ class Delivery(Senders):
                 log.warning("outbox claims not renewed; trying again")
 
     async def stop(self, grace: float = STOP_GRACE) -> None:
-        """Finish the item in hand (for up to `grace` seconds), then stop; the rest stays owed."""
+        """Finish the items in hand (for up to `grace` seconds), then stop; the rest stays owed."""
         if self._renewal is not None:
             renewal, self._renewal = self._renewal, None
             renewal.cancel()
