@@ -65,6 +65,10 @@ class Citizen:
         started = last_progress = time.monotonic()
         while self.outcome.code is None:
             action = self._next_action()
+            if self.outcome.code is not None:
+                # The receipt just read ends the report: waiting for the chat's next message
+                # here idled the citizen a second per report (the wait's timeout).
+                break
             if action is not None:
                 await self.pause()
                 await action()
