@@ -23,6 +23,8 @@ SEEN_SECONDS = 48 * 3600
 QUARANTINE_SECONDS = 30 * 86400
 # Old rows are pruned at most this often.
 PRUNE_EVERY = 3600.0
+# Handled updates deleted per statement (SQLite takes up to 32,766 parameters).
+DELETE_CHUNK = 500
 
 
 class InboundStore(Store):
@@ -37,6 +39,12 @@ class InboundStore(Store):
 
         `chats` gives an update's chat by its id (0, the default: no chat).
         """
+        return [update_id for _seq, update_id in await self.keep_updates(updates, chats)]
+
+    async def keep_updates(
+        self, updates: Sequence[tuple[int, str]], chats: Mapping[int, int] | None = None
+    ) -> list[tuple[int, int]]:
+        """Keep raw updates until handled; return (seq, update id) of the new ones, by seq."""
         if not updates:
             return []
         now = self._now()
@@ -46,6 +54,8 @@ class InboundStore(Store):
             # The batch in four calls, whatever its size (a call per row was two round trips
             # through the event loop each, with the writer's transaction open all along). An
             # id another worker stored meanwhile is not returned by the insert: not new here.
+            # The rows' numbers come back with them, so that the caller can hand the updates on
+            # without reading them back.
             ids = list(dict.fromkeys(update_id for update_id, _payload in updates))
             rows = await conn.execute_fetchall(
                 "INSERT OR IGNORE INTO seen_updates (update_id, seen_at) VALUES "
@@ -58,13 +68,20 @@ class InboundStore(Store):
             for update_id, payload in updates:
                 if update_id in new and update_id not in fresh:
                     fresh[update_id] = payload
-            if fresh:
-                await conn.executemany(
-                    "INSERT INTO inbound (update_id, payload, received_at, chat_id)"
-                    " VALUES (?, ?, ?, ?)",
-                    [(u, payload, now, chats.get(u, 0)) for u, payload in fresh.items()],
-                )
-        return list(fresh)
+            if not fresh:
+                return []
+            rows = await conn.execute_fetchall(
+                "INSERT INTO inbound (update_id, payload, received_at, chat_id) VALUES "
+                + ", ".join(["(?, ?, ?, ?)"] * len(fresh))
+                + " RETURNING seq, update_id",
+                [
+                    value
+                    for u, payload in fresh.items()
+                    for value in (u, payload, now, chats.get(u, 0))
+                ],
+            )
+        # RETURNING gives the rows in no promised order.
+        return sorted((row[0], row[1]) for row in rows)
 
     async def quarantine_updates(self, items: Sequence[tuple[Poison, str]]) -> list[Poison]:
         """Set aside updates that cannot be read, with their JSON; return those not seen lately."""
@@ -137,10 +154,15 @@ class InboundStore(Store):
         )
 
     async def updates_handled(self, update_ids: Sequence[int]) -> None:
-        """Forget several handled updates in one transaction."""
-        async with self._write() as conn:
-            await conn.executemany(
-                "DELETE FROM inbound WHERE update_id = ?", [(uid,) for uid in update_ids]
+        """Forget several handled updates, a statement per `DELETE_CHUNK` of them."""
+        # Not waited for on disk, as update_handled; each statement is atomic by itself, and
+        # one cut short leaves whole rows to be recognised as replays.
+        for start in range(0, len(update_ids), DELETE_CHUNK):
+            chunk = list(update_ids[start : start + DELETE_CHUNK])
+            await self._write_one(
+                "DELETE FROM inbound WHERE update_id IN (" + ", ".join(["?"] * len(chunk)) + ")",
+                chunk,
+                durable=False,
             )
 
     async def highest_update_id(self) -> int | None:

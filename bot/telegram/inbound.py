@@ -8,7 +8,12 @@ call) or, for a webhook, is Telegram answered 200. Stored updates are handed on 
 they arrived, one lane per chat (`bot.telegram.lanes`): in order within a chat, several chats
 at once. A row is deleted once its update was handled; at start, whatever a crash left
 unhandled is replayed, in the same order. Handling is therefore at least once: an update being
-handled at the moment of a crash runs again, and the handlers are written to take that. On a
+handled at the moment of a crash runs again, and the handlers are written to take that.
+
+Updates just stored go straight to their lanes when nothing stored before them waits unread
+(their row numbers follow the last one handed on); otherwise the dispatcher reads them back in
+order, as it does at start and behind a backlog. Handled rows are deleted in batches beside the
+lanes, so that a chat's next update does not wait for its predecessor's deletion. On a
 PostgreSQL database several workers share, the lanes are those of `bot.telegram.owners`
 instead: a chat is handled by the one worker that owns it at the time.
 """
@@ -84,9 +89,14 @@ class Inbound:
         # more stopped because the lanes hold enough.
         self._seq = 0
         self._full = False
-        # Updates handled (or dropped) whose row could not be deleted yet (the database
-        # refused): they must not run again, so deleting them is retried at every sweep.
+        # Updates handled (or dropped) whose row is not deleted yet: deleted in batches beside
+        # the lanes (`_forget`), and if the database refuses, retried at every sweep. They
+        # must not run again meanwhile.
         self._undeleted: set[int] = set()
+        self._forget_wake = asyncio.Event()
+        # Held while updates are handed to the lanes, by the dispatcher or straight from
+        # storing: `_seq` moves on in order, and no update is handed on twice.
+        self._handing = asyncio.Lock()
         # Updates just stored, already parsed: handed on without reading their JSON again.
         self._parsed: dict[int, Update] = {}
         # People already told that the service is briefly down, so each hears it once.
@@ -118,7 +128,8 @@ class Inbound:
             for a in arrivals
             if a.update_id is not None and a.update is not None
         }
-        new = set(await self.db.inbound.store_updates(good, chats))
+        numbered = await self.db.inbound.keep_updates(good, chats)
+        new = {update_id for _seq, update_id in numbered}
         if self._owners is not None and len(self._parsed) >= PARSED_MAX:
             # Updates another worker handled leave their parsed copy here: start afresh.
             self._parsed.clear()
@@ -131,7 +142,32 @@ class Inbound:
         if self._owners is not None:
             for update_id in sorted(new):
                 self._owners.offer(chats[update_id])
+        elif numbered and await self._hand_on_fresh(numbered, dict(good)):
+            return
         self._wake.set()
+
+    async def _hand_on_fresh(
+        self, numbered: list[tuple[int, int]], payloads: dict[int, str]
+    ) -> bool:
+        """Hand just-stored updates to their lanes if none stored before them waits unread."""
+        async with self._handing:
+            first = numbered[0][0]
+            if (
+                first != self._seq + 1
+                or numbered[-1][0] != first + len(numbered) - 1
+                or self._lanes.waiting >= BACKLOG
+            ):
+                # Rows before them (a backlog, a replay, a batch stored at the same moment)
+                # are the dispatcher's to read, in order, with these.
+                return False
+            try:
+                for seq, update_id in numbered:
+                    await self._hand_on_row(seq, update_id, payloads[update_id])
+            except StorageError:
+                # Stored all the same: the dispatcher reads on from the last one handed on.
+                log.warning("stored updates not handed on; the dispatcher takes them")
+                return False
+        return True
 
     # -- handing on --------------------------------------------------------------------------
 
@@ -147,6 +183,7 @@ class Inbound:
             return
         self._lanes.start()
         self._tasks.append(asyncio.create_task(self._dispatch(), name="liemchinh-dispatch"))
+        self._tasks.append(asyncio.create_task(self._forget(), name="liemchinh-forget"))
 
     async def stop(self, grace: float = STOP_GRACE) -> None:
         """Stop fetching, finish the updates in hand (up to `grace` s); the rest stays stored."""
@@ -181,6 +218,10 @@ class Inbound:
 
     async def _dispatch_stored(self) -> None:
         await self._forget_undeleted()
+        async with self._handing:
+            await self._read_on()
+
+    async def _read_on(self) -> None:
         while True:
             if self._lanes.waiting >= BACKLOG:
                 # Enough waits in memory; the lanes wake this up once they have worked it down.
@@ -191,23 +232,25 @@ class Inbound:
                 return
             try:
                 for seq, update_id, payload in rows:
-                    try:
-                        await self._hand_on(update_id, payload, self._parsed.pop(update_id, None))
-                    except StorageError:
-                        raise
-                    except Exception as exc:
-                        # Whatever fails with one update, the others go on: it is set aside.
-                        size = len(payload.encode("utf-8"))
-                        await self._quarantine(
-                            update_id, Poison(update_id, None, describe(exc), size)
-                        )
-                    # Only now is this row done with: a failure above reads it again.
-                    self._seq = seq
+                    await self._hand_on_row(seq, update_id, payload)
             finally:
                 await self._forget_undeleted()
             if len(rows) < PAGE:
                 # All there was; whatever is stored from now on wakes the dispatch again.
                 return
+
+    async def _hand_on_row(self, seq: int, update_id: int, payload: str) -> None:
+        """Hand one stored update on (or set it aside) and move `_seq` past it."""
+        try:
+            await self._hand_on(update_id, payload, self._parsed.pop(update_id, None))
+        except StorageError:
+            raise
+        except Exception as exc:
+            # Whatever fails with one update, the others go on: it is set aside.
+            size = len(payload.encode("utf-8"))
+            await self._quarantine(update_id, Poison(update_id, None, describe(exc), size))
+        # Only now is this row done with: a failure above reads it again.
+        self._seq = seq
 
     async def _hand_on(self, update_id: int, payload: str, parsed: Update | None = None) -> None:
         arrival = self._arrival(update_id, payload, parsed)
@@ -245,7 +288,17 @@ class Inbound:
             size = len(payload.encode("utf-8"))
             await self._quarantine(update_id, Poison(update_id, None, describe(exc), size))
             return
-        await self._handle((update_id, arrival.update))
+        await self._process(update_id, arrival.update)
+        # Deleted before the chat is released: the worker that owns it next must not find it.
+        try:
+            await self.db.inbound.update_handled(update_id)
+        except StorageError:
+            self._undeleted.add(update_id)
+        except asyncio.CancelledError:
+            # Stopping cut the deletion short: the update was handled and its reply sent, so
+            # its row is deleted by stop() rather than left to be handled (and answered) again.
+            self._undeleted.add(update_id)
+            raise
 
     def undeleted(self, update_id: int) -> bool:
         """Tell whether an update was handled here and its row is still to be deleted."""
@@ -260,6 +313,8 @@ class Inbound:
             await self._set_aside([poison])
 
     async def _forget_undeleted(self) -> None:
+        # Several callers at once (the batches, a sweep, stop) may delete the same rows twice:
+        # harmless, and no row is left out.
         if not self._undeleted:
             return
         done = sorted(self._undeleted)
@@ -271,7 +326,18 @@ class Inbound:
         self._undeleted.difference_update(done)
 
     async def _handle(self, item: Item) -> None:
+        """Handle an update of a lane; its row is deleted with others, after the lane moved on."""
         update_id, update = item
+        await self._process(update_id, update)
+        # Not read again meanwhile: the dispatcher reads only rows after `_seq`, and stop()
+        # deletes what is left to delete.
+        self._undeleted.add(update_id)
+        self._forget_wake.set()
+        if self._full and self._lanes.waiting < BACKLOG // 2:
+            self._full = False
+            self._wake.set()
+
+    async def _process(self, update_id: int, update: Update) -> None:
         started = time.monotonic()
         try:
             # process_update hands handler errors to the error handler itself; an update is
@@ -280,18 +346,17 @@ class Inbound:
         except Exception as exc:
             log.error("update %s could not be handled (%s)", update_id, type(exc).__name__)
         self._services.metrics.handled(update_kind(update), time.monotonic() - started)
-        try:
-            await self.db.inbound.update_handled(update_id)
-        except StorageError:
-            self._undeleted.add(update_id)
-        except asyncio.CancelledError:
-            # Stopping cut the deletion short: the update was handled and its reply sent, so
-            # its row is deleted by stop() rather than left to be handled (and answered) again.
-            self._undeleted.add(update_id)
-            raise
-        if self._full and self._lanes.waiting < BACKLOG // 2:
-            self._full = False
-            self._wake.set()
+
+    async def _forget(self) -> None:
+        """Delete handled rows in batches: those handled while one batch goes form the next."""
+        while True:
+            await self._forget_wake.wait()
+            self._forget_wake.clear()
+            try:
+                await self._forget_undeleted()
+            except Exception as exc:
+                # Left in memory for the next batch or sweep; the text may hold data.
+                log.error("deleting handled updates failed (%s)", type(exc).__name__)
 
     # -- limits --------------------------------------------------------------------------------
 
