@@ -17,8 +17,9 @@ import aiosqlite
 import pytest
 
 # The tasks that take a citizen's update from Telegram to its reply: getUpdates and storing,
-# handing on, and the lane that runs the handlers (bot.telegram.inbound, bot.telegram.lanes).
-UPDATE_TASKS = ("liemchinh-poll", "liemchinh-dispatch", "liemchinh-lane-")
+# handing on, the lane that runs the handlers, and the deletion of handled rows
+# (bot.telegram.inbound, bot.telegram.lanes).
+UPDATE_TASKS = ("liemchinh-poll", "liemchinh-dispatch", "liemchinh-lane-", "liemchinh-forget")
 # The outbox's loop, which sends what the workflow queued (alerts, the receipt).
 DELIVERY_TASKS = ("liemchinh-delivery",)
 
