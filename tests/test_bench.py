@@ -30,6 +30,8 @@ from bot.sim.bench_world import (
     Process,
     ProcStats,
     kind_of,
+    proc_stats,
+    resident_frames,
 )
 from bot.sim.pgserver import binaries
 
@@ -200,6 +202,8 @@ def test_the_memory_sampler_counts_a_process_and_its_children() -> None:
     sampler = MemorySampler(os.getpid())
     sampler.sample()
     alone, alone_pss = sampler.total_peak_mb, sampler.total_pss_peak_mb
+    own = resident_frames(os.getpid())
+    alone_frames = 0.0 if own is None else len(own) * os.sysconf("SC_PAGE_SIZE") / 2**20
     assert alone > 0 and 0 < alone_pss <= alone and sampler.children_peak_mb == 0
     # A child holding 64 MB more than an idle interpreter, until it is told to go.
     hold = "b = bytearray(64 << 20); import sys; sys.stdin.read()"
@@ -217,3 +221,18 @@ def test_the_memory_sampler_counts_a_process_and_its_children() -> None:
     assert sampler.total_peak_mb >= alone + 64
     # The child's 64 MB are its own pages: they count in full by proportional set size too.
     assert sampler.total_pss_peak_mb >= alone_pss + 64
+    if sampler.distinct_peak_mb is not None:
+        # Counted once per frame: the child's own 64 MB in full, the interpreter the two share
+        # once, so less than the resident sets summed.
+        assert sampler.distinct_peak_mb >= alone_frames + 64
+        assert sampler.distinct_peak_mb < sampler.total_peak_mb
+
+
+def test_resident_frames_are_this_process_s_pages_in_ram() -> None:
+    frames = resident_frames(os.getpid())
+    if frames is None:
+        pytest.skip("the kernel does not show page frames to this user")
+    held = len(frames) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    rss = proc_stats(os.getpid()).rss_mb
+    # The same pages as the resident set, read a moment apart.
+    assert 0.8 * rss <= held <= 1.2 * rss

@@ -489,6 +489,9 @@ async def figures_phase(
         "figures_children_peak_rss_mb": round(memory.children_peak_mb, 1),
         "figures_peak_total_rss_mb": round(max(memory.total_peak_mb, figures_rss), 1),
         "figures_peak_total_pss_mb": round(memory.total_pss_peak_mb, 1),
+        "figures_peak_total_distinct_mb": None
+        if memory.distinct_peak_mb is None
+        else round(memory.distinct_peak_mb, 1),
         **await asyncio.to_thread(_figures_breakdown, database),
     }
 
