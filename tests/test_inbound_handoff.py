@@ -133,3 +133,34 @@ async def test_a_chat_s_next_update_does_not_wait_for_the_last_one_s_deletion(
             return await inbound.unhandled_updates() == []
 
         await eventually(deleted)
+
+
+async def test_storing_does_not_wait_while_the_dispatcher_reads(
+    sim: BotApiSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sim.add_user(731504, "Hạnh")
+    app = build_application(webhook_settings(sim, tmp_path), clock=FakeClock())
+    async with running(app, webhook=True, webhook_port=0):
+        services = app.bot_data["services"]
+        read_back = services.db.inbound.updates_after
+        reading, released = asyncio.Event(), asyncio.Event()
+
+        async def slow(seq: int, limit: int = 500) -> list[tuple[int, int, str]]:
+            # The dispatcher's sweep takes its time over a read (a backlog's page).
+            reading.set()
+            await released.wait()
+            return await read_back(seq, limit)
+
+        monkeypatch.setattr(services.db.inbound, "updates_after", slow)
+        url = f"http://127.0.0.1:{services.webhook_port}/telegram/hook"
+        try:
+            await asyncio.wait_for(reading.wait(), 5)
+            async with httpx.AsyncClient(timeout=3) as client:
+                update = help_update(930, 731504, "Hạnh")
+                # Stored and answered 200 while the read goes on.
+                assert (await client.post(url, json=update, headers=GOOD)).status_code == 200
+        finally:
+            released.set()
+        await sim.wait_for_message(731504, contains="/myreports", timeout=10)
+        await asyncio.sleep(0.3)
+        assert len(sim.messages(731504)) == 1

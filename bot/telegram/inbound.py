@@ -150,6 +150,10 @@ class Inbound:
         self, numbered: list[tuple[int, int]], payloads: dict[int, str]
     ) -> bool:
         """Hand just-stored updates to their lanes if none stored before them waits unread."""
+        if self._handing.locked():
+            # The dispatcher is reading stored rows: it reads these too once woken, and the
+            # poll (or the webhook's answer) does not wait for its reading meanwhile.
+            return False
         async with self._handing:
             first = numbered[0][0]
             if (
