@@ -245,8 +245,14 @@ async def saturation_phase(
         try:
             await wait_polling(sim, polls)
             load = await report_phase(sim, bot, citizens, total, 0.0, SATURATE_BASE)
+            # The phase's own traffic ends with it: alerts left in the outbox would go out at
+            # the next start, under the limits, beside the burst of the last second.
+            await wait_alerts(sim, {o.code for o in load.outcomes if o.code}, seconds=60)
         finally:
             await bot.stop()
+        # What was sent at the lifted rate leaves Telegram's one-second window before a bot
+        # under the limits sends again.
+        await asyncio.sleep(1.0)
     finally:
         sim.enforce_limits = enforced
     return {
