@@ -13,6 +13,7 @@ import pytest
 
 from bot.app import build_application, running
 from bot.sim import BotApiSimulator
+from bot.store.inbound import RUN_SIZES, runs
 from tests.conftest import FakeClock, eventually
 from tests.test_inbound import GOOD, help_update, webhook_settings
 
@@ -164,3 +165,25 @@ async def test_storing_does_not_wait_while_the_dispatcher_reads(
         await sim.wait_for_message(731504, contains="/myreports", timeout=10)
         await asyncio.sleep(0.3)
         assert len(sim.messages(731504)) == 1
+
+
+def test_a_batch_is_stored_in_runs_of_a_few_sizes_in_order() -> None:
+    items = list(range(100))
+    parts = list(runs(items))
+    assert [len(part) for part in parts] == [64, 32, 4]
+    assert [item for part in parts for item in part] == items
+    assert {len(part) for n in range(1, 128) for part in runs(list(range(n)))} <= set(RUN_SIZES)
+    assert list(runs([])) == []
+
+
+async def test_a_batch_of_several_runs_comes_back_numbered_in_order(
+    sim: BotApiSimulator, tmp_path: Path
+) -> None:
+    app = build_application(webhook_settings(sim, tmp_path), clock=FakeClock())
+    async with running(app, webhook=True, webhook_port=0):
+        inbound = app.bot_data["services"].db.inbound
+        batch = [(1000 + n, "{}") for n in range(70)] + [(1005, "{}")]
+        numbered = await inbound.keep_updates(batch)
+        assert [uid for _seq, uid in numbered] == [1000 + n for n in range(70)]
+        seqs = [seq for seq, _uid in numbered]
+        assert seqs == list(range(seqs[0], seqs[0] + 70))

@@ -11,11 +11,14 @@ that cannot be read are set aside in `quarantine`, with the error and their size
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, TypeVar
 
 from bot.core.domain import Poison
 from bot.store.database import Store
 from bot.store.dialect import Connection, fetch_one
+
+T = TypeVar("T")
 
 # Telegram keeps an unconfirmed update for 24 hours; twice that covers any resend.
 SEEN_SECONDS = 48 * 3600
@@ -23,6 +26,8 @@ SEEN_SECONDS = 48 * 3600
 QUARANTINE_SECONDS = 30 * 86400
 # Old rows are pruned at most this often.
 PRUNE_EVERY = 3600.0
+# The sizes of the runs a batch of updates is stored in (`runs`).
+RUN_SIZES = (64, 32, 16, 8, 4, 2, 1)
 # Handled updates deleted per statement (SQLite takes up to 32,766 parameters).
 DELETE_CHUNK = 500
 
@@ -51,35 +56,33 @@ class InboundStore(Store):
         chats = chats or {}
         async with self._write() as conn:
             await self._prune(conn, now)
-            # The batch in four calls, whatever its size (a call per row was two round trips
-            # through the event loop each, with the writer's transaction open all along). An
-            # id another worker stored meanwhile is not returned by the insert: not new here.
-            # The rows' numbers come back with them, so that the caller can hand the updates on
-            # without reading them back.
+            # A statement of many rows per run of the batch (a call per row was two round
+            # trips through the event loop each, with the writer's transaction open all along).
+            # An id another worker stored meanwhile is not returned by the insert: not new
+            # here. The rows' numbers come back with them, so that the caller can hand the
+            # updates on without reading them back.
+            new: set[int] = set()
             ids = list(dict.fromkeys(update_id for update_id, _payload in updates))
-            rows = await conn.execute_fetchall(
-                "INSERT OR IGNORE INTO seen_updates (update_id, seen_at) VALUES "
-                + ", ".join(["(?, ?)"] * len(ids))
-                + " RETURNING update_id",
-                [value for update_id in ids for value in (update_id, now)],
-            )
-            new = {row[0] for row in rows}
+            for id_run in runs(ids):
+                seen = await conn.execute_fetchall(
+                    "INSERT OR IGNORE INTO seen_updates (update_id, seen_at) VALUES "
+                    + ", ".join(["(?, ?)"] * len(id_run))
+                    + " RETURNING update_id",
+                    [value for update_id in id_run for value in (update_id, now)],
+                )
+                new.update(row[0] for row in seen)
             fresh: dict[int, str] = {}
             for update_id, payload in updates:
                 if update_id in new and update_id not in fresh:
                     fresh[update_id] = payload
-            if not fresh:
-                return []
-            rows = await conn.execute_fetchall(
-                "INSERT INTO inbound (update_id, payload, received_at, chat_id) VALUES "
-                + ", ".join(["(?, ?, ?, ?)"] * len(fresh))
-                + " RETURNING seq, update_id",
-                [
-                    value
-                    for u, payload in fresh.items()
-                    for value in (u, payload, now, chats.get(u, 0))
-                ],
-            )
+            rows: list[Any] = []
+            for run in runs(list(fresh.items())):
+                rows += await conn.execute_fetchall(
+                    "INSERT INTO inbound (update_id, payload, received_at, chat_id) VALUES "
+                    + ", ".join(["(?, ?, ?, ?)"] * len(run))
+                    + " RETURNING seq, update_id",
+                    [value for u, payload in run for value in (u, payload, now, chats.get(u, 0))],
+                )
         # RETURNING gives the rows in no promised order.
         return sorted((row[0], row[1]) for row in rows)
 
@@ -205,6 +208,20 @@ class InboundStore(Store):
         await conn.execute(
             "DELETE FROM quarantine WHERE quarantined_at < ?", (now - QUARANTINE_SECONDS,)
         )
+
+
+def runs(items: Sequence[T]) -> Iterator[Sequence[T]]:
+    """Split a batch into runs of 64, 32, ..., 2 or 1 items, in order.
+
+    A statement's text grows with its rows, and each text is a statement of its own in the
+    connection's cache (128 of them): a text per batch size filled it with inserts, some
+    hundreds of kilobytes of SQLite's memory. Seven sizes keep at most seven texts per insert.
+    """
+    start = 0
+    for size in RUN_SIZES:
+        while len(items) - start >= size:
+            yield items[start : start + size]
+            start += size
 
 
 async def _insert_poison(
