@@ -4,7 +4,9 @@ then the dispatcher reads them all in order. Handled rows are deleted after the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +15,34 @@ import pytest
 
 from bot.app import build_application, running
 from bot.sim import BotApiSimulator
-from bot.store.inbound import RUN_SIZES, runs
+from bot.store.inbound import RUN_SIZES, InboundStore, runs
 from tests.conftest import FakeClock, eventually
 from tests.test_inbound import GOOD, help_update, webhook_settings
+
+
+@contextlib.asynccontextmanager
+async def webhook_bot(sim: BotApiSimulator, tmp_path: Path) -> AsyncIterator[tuple[Any, str]]:
+    """The bot on a webhook: its services, and the URL Telegram posts updates to."""
+    app = build_application(webhook_settings(sim, tmp_path), clock=FakeClock())
+    async with running(app, webhook=True, webhook_port=0):
+        services = app.bot_data["services"]
+        yield services, f"http://127.0.0.1:{services.webhook_port}/telegram/hook"
+
+
+async def post(url: str, *updates: dict[str, Any]) -> None:
+    """Post updates as Telegram does; each is answered 200 once stored."""
+    async with httpx.AsyncClient(timeout=3) as client:
+        for update in updates:
+            assert (await client.post(url, json=update, headers=GOOD)).status_code == 200
+
+
+async def all_deleted(inbound: InboundStore) -> None:
+    """Wait until every stored update was handled and its row deleted."""
+
+    async def none_left() -> bool:
+        return await inbound.unhandled_updates() == []
+
+    await eventually(none_left)
 
 
 def start_update(update_id: int, user_id: int) -> dict[str, Any]:
@@ -29,40 +56,26 @@ async def test_an_update_just_stored_is_handled_without_reading_it_back(
     sim: BotApiSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sim.add_user(731501, "Hạnh")
-    app = build_application(webhook_settings(sim, tmp_path), clock=FakeClock())
-    async with running(app, webhook=True, webhook_port=0):
-        services = app.bot_data["services"]
-        read_back = services.db.inbound.updates_after
-        reads: list[int] = []
+    async with webhook_bot(sim, tmp_path) as (services, url):
 
         async def nothing_stored(seq: int, limit: int = 500) -> list[tuple[int, int, str]]:
             # The dispatcher finds nothing: an update answered came straight from storing.
-            reads.append(seq)
             return []
 
         monkeypatch.setattr(services.db.inbound, "updates_after", nothing_stored)
-        url = f"http://127.0.0.1:{services.webhook_port}/telegram/hook"
-        async with httpx.AsyncClient() as client:
-            for update_id in (900, 901):
-                update = help_update(update_id, 731501, "Hạnh")
-                assert (await client.post(url, json=update, headers=GOOD)).status_code == 200
+        await post(url, help_update(900, 731501, "Hạnh"), help_update(901, 731501, "Hạnh"))
         await sim.wait_for_message(731501, contains="/myreports", timeout=10)
         await eventually(lambda: len(sim.messages(731501)) == 2)
-        # Both rows are deleted once handled, beside the lanes.
-
-        async def deleted() -> bool:
-            return await read_back(0) == []
-
-        await eventually(deleted)
+        # Both rows are deleted once handled, beside the lanes (read as stored, now).
+        monkeypatch.undo()
+        await all_deleted(services.db.inbound)
 
 
 async def test_a_fresh_update_waits_behind_the_rows_stored_before_it(
     sim: BotApiSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sim.add_user(731502, "Hạnh")
-    app = build_application(webhook_settings(sim, tmp_path), clock=FakeClock())
-    async with running(app, webhook=True, webhook_port=0):
-        services = app.bot_data["services"]
+    async with webhook_bot(sim, tmp_path) as (services, url):
         read_back = services.db.inbound.updates_after
         readable = asyncio.Event()
 
@@ -74,10 +87,7 @@ async def test_a_fresh_update_waits_behind_the_rows_stored_before_it(
         # Stored by another path (as a replay at start is): not yet read by the dispatcher.
         first = help_update(910, 731502, "Hạnh")
         await services.db.inbound.store_updates([(910, json.dumps(first))], {910: 731502})
-        url = f"http://127.0.0.1:{services.webhook_port}/telegram/hook"
-        async with httpx.AsyncClient() as client:
-            update = start_update(911, 731502)
-            assert (await client.post(url, json=update, headers=GOOD)).status_code == 200
+        await post(url, start_update(911, 731502))
         # Not answered ahead of /help, which was stored first.
         await asyncio.sleep(0.5)
         assert sim.messages(731502) == []
@@ -89,9 +99,8 @@ async def test_a_fresh_update_waits_behind_the_rows_stored_before_it(
 async def test_new_rows_come_back_numbered_in_the_order_they_were_stored(
     sim: BotApiSimulator, tmp_path: Path
 ) -> None:
-    app = build_application(webhook_settings(sim, tmp_path), clock=FakeClock())
-    async with running(app, webhook=True, webhook_port=0):
-        inbound = app.bot_data["services"].db.inbound
+    async with webhook_bot(sim, tmp_path) as (services, _url):
+        inbound = services.db.inbound
         first = await inbound.keep_updates([(30, "{}"), (10, "{}"), (20, "{}")])
         assert [uid for _seq, uid in first] == [30, 10, 20]
         seqs = [seq for seq, _uid in first]
@@ -105,9 +114,8 @@ async def test_a_chat_s_next_update_does_not_wait_for_the_last_one_s_deletion(
     sim: BotApiSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sim.add_user(731503, "Hạnh")
-    app = build_application(webhook_settings(sim, tmp_path), clock=FakeClock())
-    async with running(app, webhook=True, webhook_port=0):
-        inbound = app.bot_data["services"].db.inbound
+    async with webhook_bot(sim, tmp_path) as (services, url):
+        inbound = services.db.inbound
         delete_many = inbound.updates_handled
         released = asyncio.Event()
 
@@ -118,31 +126,20 @@ async def test_a_chat_s_next_update_does_not_wait_for_the_last_one_s_deletion(
 
         monkeypatch.setattr(inbound, "updates_handled", slow)
         monkeypatch.setattr(inbound, "update_handled", lambda uid: slow([uid]))
-        url = f"http://127.0.0.1:{app.bot_data['services'].webhook_port}/telegram/hook"
         try:
-            async with httpx.AsyncClient() as client:
-                for update_id in (920, 921):
-                    update = help_update(update_id, 731503, "Hạnh")
-                    answer = await client.post(url, json=update, headers=GOOD)
-                    assert answer.status_code == 200
+            await post(url, help_update(920, 731503, "Hạnh"), help_update(921, 731503, "Hạnh"))
             await eventually(lambda: len(sim.messages(731503)) == 2)
         finally:
             # Stopping deletes what is left to delete: it must not wait on the test.
             released.set()
-
-        async def deleted() -> bool:
-            return await inbound.unhandled_updates() == []
-
-        await eventually(deleted)
+        await all_deleted(inbound)
 
 
 async def test_storing_does_not_wait_while_the_dispatcher_reads(
     sim: BotApiSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sim.add_user(731504, "Hạnh")
-    app = build_application(webhook_settings(sim, tmp_path), clock=FakeClock())
-    async with running(app, webhook=True, webhook_port=0):
-        services = app.bot_data["services"]
+    async with webhook_bot(sim, tmp_path) as (services, url):
         read_back = services.db.inbound.updates_after
         reading, released = asyncio.Event(), asyncio.Event()
 
@@ -153,13 +150,10 @@ async def test_storing_does_not_wait_while_the_dispatcher_reads(
             return await read_back(seq, limit)
 
         monkeypatch.setattr(services.db.inbound, "updates_after", slow)
-        url = f"http://127.0.0.1:{services.webhook_port}/telegram/hook"
         try:
             await asyncio.wait_for(reading.wait(), 5)
-            async with httpx.AsyncClient(timeout=3) as client:
-                update = help_update(930, 731504, "Hạnh")
-                # Stored and answered 200 while the read goes on.
-                assert (await client.post(url, json=update, headers=GOOD)).status_code == 200
+            # Stored and answered 200 while the read goes on (within the client's 3 s).
+            await post(url, help_update(930, 731504, "Hạnh"))
         finally:
             released.set()
         await sim.wait_for_message(731504, contains="/myreports", timeout=10)
@@ -179,11 +173,9 @@ def test_a_batch_is_stored_in_runs_of_a_few_sizes_in_order() -> None:
 async def test_a_batch_of_several_runs_comes_back_numbered_in_order(
     sim: BotApiSimulator, tmp_path: Path
 ) -> None:
-    app = build_application(webhook_settings(sim, tmp_path), clock=FakeClock())
-    async with running(app, webhook=True, webhook_port=0):
-        inbound = app.bot_data["services"].db.inbound
+    async with webhook_bot(sim, tmp_path) as (services, _url):
         batch = [(1000 + n, "{}") for n in range(70)] + [(1005, "{}")]
-        numbered = await inbound.keep_updates(batch)
+        numbered = await services.db.inbound.keep_updates(batch)
         assert [uid for _seq, uid in numbered] == [1000 + n for n in range(70)]
         seqs = [seq for seq, _uid in numbered]
         assert seqs == list(range(seqs[0], seqs[0] + 70))
