@@ -21,8 +21,13 @@ from tests.test_inbound import GOOD, help_update, webhook_settings
 
 
 @contextlib.asynccontextmanager
-async def webhook_bot(sim: BotApiSimulator, tmp_path: Path) -> AsyncIterator[tuple[Any, str]]:
-    """The bot on a webhook: its services, and the URL Telegram posts updates to."""
+async def webhook_bot(
+    sim: BotApiSimulator, tmp_path: Path, person: int | None = None
+) -> AsyncIterator[tuple[Any, str]]:
+    """The bot on a webhook, and a person who writes to it: its services, and the URL
+    Telegram posts updates to."""
+    if person is not None:
+        sim.add_user(person, "Hạnh")
     app = build_application(webhook_settings(sim, tmp_path), clock=FakeClock())
     async with running(app, webhook=True, webhook_port=0):
         services = app.bot_data["services"]
@@ -55,8 +60,7 @@ def start_update(update_id: int, user_id: int) -> dict[str, Any]:
 async def test_an_update_just_stored_is_handled_without_reading_it_back(
     sim: BotApiSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sim.add_user(731501, "Hạnh")
-    async with webhook_bot(sim, tmp_path) as (services, url):
+    async with webhook_bot(sim, tmp_path, 731501) as (services, url):
 
         async def nothing_stored(seq: int, limit: int = 500) -> list[tuple[int, int, str]]:
             # The dispatcher finds nothing: an update answered came straight from storing.
@@ -74,8 +78,7 @@ async def test_an_update_just_stored_is_handled_without_reading_it_back(
 async def test_a_fresh_update_waits_behind_the_rows_stored_before_it(
     sim: BotApiSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sim.add_user(731502, "Hạnh")
-    async with webhook_bot(sim, tmp_path) as (services, url):
+    async with webhook_bot(sim, tmp_path, 731502) as (services, url):
         read_back = services.db.inbound.updates_after
         readable = asyncio.Event()
 
@@ -113,8 +116,7 @@ async def test_new_rows_come_back_numbered_in_the_order_they_were_stored(
 async def test_a_chat_s_next_update_does_not_wait_for_the_last_one_s_deletion(
     sim: BotApiSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sim.add_user(731503, "Hạnh")
-    async with webhook_bot(sim, tmp_path) as (services, url):
+    async with webhook_bot(sim, tmp_path, 731503) as (services, url):
         inbound = services.db.inbound
         delete_many = inbound.updates_handled
         released = asyncio.Event()
@@ -138,8 +140,7 @@ async def test_a_chat_s_next_update_does_not_wait_for_the_last_one_s_deletion(
 async def test_storing_does_not_wait_while_the_dispatcher_reads(
     sim: BotApiSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sim.add_user(731504, "Hạnh")
-    async with webhook_bot(sim, tmp_path) as (services, url):
+    async with webhook_bot(sim, tmp_path, 731504) as (services, url):
         read_back = services.db.inbound.updates_after
         reading, released = asyncio.Event(), asyncio.Event()
 
