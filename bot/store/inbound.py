@@ -28,8 +28,6 @@ QUARANTINE_SECONDS = 30 * 86400
 PRUNE_EVERY = 3600.0
 # The sizes of the runs a batch of updates is stored in (`runs`).
 RUN_SIZES = (64, 32, 16, 8, 4, 2, 1)
-# Handled updates deleted per statement (SQLite takes up to 32,766 parameters).
-DELETE_CHUNK = 500
 
 
 class InboundStore(Store):
@@ -157,14 +155,14 @@ class InboundStore(Store):
         )
 
     async def updates_handled(self, update_ids: Sequence[int]) -> None:
-        """Forget several handled updates, a statement per `DELETE_CHUNK` of them."""
+        """Forget several handled updates, in runs as they were stored (`runs`)."""
         # Not waited for on disk, as update_handled; each statement is atomic by itself, and
-        # one cut short leaves whole rows to be recognised as replays.
-        for start in range(0, len(update_ids), DELETE_CHUNK):
-            chunk = list(update_ids[start : start + DELETE_CHUNK])
+        # one cut short leaves whole rows to be recognised as replays. In runs, as a text per
+        # count of rows would fill a statement cache too (asyncpg keeps one on PostgreSQL).
+        for chunk in runs(update_ids):
             await self._write_one(
                 "DELETE FROM inbound WHERE update_id IN (" + ", ".join(["?"] * len(chunk)) + ")",
-                chunk,
+                list(chunk),
                 durable=False,
             )
 
