@@ -369,6 +369,8 @@ class MemorySampler:
             if frames is None:
                 return
             held.append(frames)
+        if not held:
+            return  # all of them ended meanwhile
         mb = len(np.unique(np.concatenate(held))) * os.sysconf("SC_PAGE_SIZE") / 2**20
         self.distinct_peak_mb = max(self.distinct_peak_mb or 0.0, mb)
 
