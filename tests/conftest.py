@@ -21,6 +21,7 @@ from bot.core.domain import VN_TZ
 from bot.core.outbox import AlertPayload, Outgoing
 from bot.sim import BotApiSimulator, SimUser
 from bot.sim.zalo import ZaloSimulator
+from bot.store.inbound import InboundStore
 from bot.store.repository import Repository
 from bot.telegram.callbacks import ReportAnswer
 from tests.pgserver import PostgresServer, binaries
@@ -317,6 +318,15 @@ async def eventually(check: Callable[[], Any], wait: float = 5.0) -> Any:
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.02)
+
+
+async def all_deleted(inbound: InboundStore) -> None:
+    """Wait until every stored update was handled and its row deleted."""
+
+    async def none_left() -> bool:
+        return await inbound.unhandled_updates() == []
+
+    await eventually(none_left)
 
 
 # -- unit chats and buttons, shared by the officer, admin, privacy and bad-input tests --------

@@ -15,8 +15,8 @@ import pytest
 
 from bot.app import build_application, running
 from bot.sim import BotApiSimulator
-from bot.store.inbound import RUN_SIZES, InboundStore, runs
-from tests.conftest import FakeClock, eventually
+from bot.store.inbound import RUN_SIZES, runs
+from tests.conftest import FakeClock, all_deleted, eventually
 from tests.test_inbound import GOOD, help_update, webhook_settings
 
 
@@ -39,15 +39,6 @@ async def post(url: str, *updates: dict[str, Any]) -> None:
     async with httpx.AsyncClient(timeout=3) as client:
         for update in updates:
             assert (await client.post(url, json=update, headers=GOOD)).status_code == 200
-
-
-async def all_deleted(inbound: InboundStore) -> None:
-    """Wait until every stored update was handled and its row deleted."""
-
-    async def none_left() -> bool:
-        return await inbound.unhandled_updates() == []
-
-    await eventually(none_left)
 
 
 def start_update(update_id: int, user_id: int) -> dict[str, Any]:
