@@ -90,7 +90,7 @@ async def stats(update: Update, context: BotContext) -> None:
     _ = context._
     message = update.effective_message
     assert message is not None
-    # The chart's process loads matplotlib while the figures are counted.
+    # The chart's process loads Pillow while the figures are counted.
     chart = await ChartProcess.start()
     try:
         counted = await context.db.reports.period_figures(period.since, period.until, codes, now)

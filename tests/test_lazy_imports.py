@@ -29,10 +29,12 @@ def test_the_application_and_handlers_load_no_chart_or_spreadsheet_library() -> 
     assert loaded_after("import bot.figures.export_process, bot.figures.export_child") == []
 
 
-def test_statistics_load_matplotlib_only_to_draw() -> None:
+def test_statistics_load_pillow_only_to_draw_and_never_matplotlib() -> None:
     assert loaded_after("import bot.figures.stats") == []
     drawn = loaded_after("import bot.figures.drawing as d; d.load_modules()")
-    assert "matplotlib" in drawn and "PIL" in drawn
+    assert drawn == ["PIL"]
+    # The chart is drawn with Pillow alone: matplotlib is only where its font file lies.
+    assert loaded_after("from tests.test_canvas import chart, draw; draw(chart())") == ["PIL"]
 
 
 def test_the_charts_process_loads_no_other_part_of_the_bot_nor_babel() -> None:
@@ -45,7 +47,12 @@ def test_the_charts_process_loads_no_other_part_of_the_bot_nor_babel() -> None:
     done = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
     )
-    assert done.stdout.split() == ["bot.figures", "bot.figures.chart_child", "bot.figures.drawing"]
+    assert done.stdout.split() == [
+        "bot.figures",
+        "bot.figures.canvas",
+        "bot.figures.chart_child",
+        "bot.figures.drawing",
+    ]
 
 
 def test_a_bot_on_sqlite_loads_no_postgresql_driver(tmp_path: Path) -> None:

@@ -1,6 +1,6 @@
 """The chart's process (`bot.figures.chart_process`): a chart in on stdin, a PNG out on stdout.
 
-It imports matplotlib first, while its parent counts the figures, then blocks on its input.
+It imports Pillow first, while its parent counts the figures, then blocks on its input.
 The chart comes with its words translated and its numbers formatted (`stats.chart_of`), so
 nothing else of the bot is loaded here (no asyncio, no storage, no translations, no babel):
 each import is time an admin waits for the chart and memory held while it is drawn.
@@ -15,7 +15,7 @@ from bot.figures.drawing import draw, load_modules
 
 
 def main() -> None:
-    """Load matplotlib, read the chart, write the PNG, exit."""
+    """Load Pillow, read the chart, write the PNG, exit."""
     load_modules()
     chart = pickle.loads(sys.stdin.buffer.read())
     sys.stdout.buffer.write(draw(chart))

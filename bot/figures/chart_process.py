@@ -1,9 +1,9 @@
 """The chart of /stats and the weekly digest, drawn in a short-lived process of its own.
 
-matplotlib with numpy and Pillow is about 35 MB once imported and 25 MB more while it draws,
-which the bot's process would keep for good after the first chart (CPython returns little of
-it), and drawing holds the interpreter for most of a second, during which no citizen's step
-would be answered. A child process gives all of it back when it exits, and draws on another core.
+Drawing holds the interpreter for a tenth of a second, during which no citizen's step would be
+answered, and Pillow with the page it draws on is about 20 MB at its peak, of which the bot's
+process would keep a part for good after the first chart (CPython returns little of it). A child
+process gives all of it back when it exits, and draws on another core.
 
 The child is started before the figures are counted, so that its imports overlap the query; it
 then reads the chart, worded and formatted here (`stats.chart_of`), from its standard input and
@@ -23,7 +23,7 @@ from bot.figures.drawing import Chart
 __all__ = ["PNG_SIGNATURE", "ChartError", "ChartProcess", "draw_chart"]
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-# A chart takes about a second; a child still drawing after this is stuck, not slow.
+# A chart takes a fraction of a second; a child still drawing after this is stuck, not slow.
 TIMEOUT = 60.0
 # The child's last words, when it fails, go to the log: enough for a traceback's end.
 _ERROR_TAIL = 2000
@@ -44,7 +44,7 @@ class ChartProcess:
 
     @classmethod
     async def start(cls) -> ChartProcess:
-        """Start the child; it loads matplotlib while the caller counts the figures.
+        """Start the child; it loads Pillow while the caller counts the figures.
 
         A child that cannot be started is reported by `draw()`, so that what needs no chart
         (the figures' text) goes out all the same.
