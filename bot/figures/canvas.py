@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import math
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -30,6 +31,12 @@ _FONT_FILES = {False: "DejaVuSans.ttf", True: "DejaVuSans-Bold.ttf"}
 _LINE_GAP = 0.15
 
 Align = Literal["left", "center", "right"]
+
+
+def _plain(text: str) -> str:
+    """`text` with its spaces and line breaks as single spaces, its letters composed (NFC):
+    "ủ" typed as "u" and a combining hook is drawn as the font's own "ủ"."""
+    return unicodedata.normalize("NFC", " ".join(text.split()))
 
 
 def font_file(*, bold: bool = False) -> Path:
@@ -110,7 +117,7 @@ class Canvas:
     @staticmethod
     def cut(text: str, font: FreeTypeFont, width: float) -> str:
         """`text` on one line, cut with "…" where it would be wider than `width`."""
-        text = " ".join(text.split())
+        text = _plain(text)
         if font.getlength(text) <= width:
             return text
         # Halving: the longest start that fits with the ellipsis after it.
@@ -128,7 +135,7 @@ class Canvas:
         """`text` wrapped at spaces into lines no wider than `width`; the last of `max_lines`
         cut with "…" if more is left. A word wider than a line is cut, not overflowed."""
         lines: list[str] = []
-        words = text.split()
+        words = _plain(text).split()
         while words and len(lines) < max_lines:
             line = words.pop(0)
             while words and font.getlength(line + " " + words[0]) <= width:
