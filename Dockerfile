@@ -19,8 +19,7 @@ RUN python -m venv /opt/liemchinh/.venv \
 
 ENV PATH=/opt/liemchinh/.venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
-    PYTHONDONTWRITEBYTECODE=1 \
-    MPLCONFIGDIR=/tmp/matplotlib
+    PYTHONDONTWRITEBYTECODE=1
 USER liemchinh
 WORKDIR /var/lib/liemchinh
 EXPOSE 8443

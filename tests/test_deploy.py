@@ -120,7 +120,7 @@ def test_the_systemd_unit_is_hardened_and_runs_the_same_command() -> None:
 
 # -- the daily backup under systemd -------------------------------------------------------------
 
-# What only the worker does: run, restart and stop the bot (and matplotlib's cache, for charts).
+# What only the worker does: run, restart and stop the bot, with its environment.
 WORKER_ONLY = {"Type", "ExecStart", "Restart", "RestartSec", "KillSignal", "TimeoutStopSec"}
 WORKER_ONLY |= {"Environment", "StateDirectory"}
 

@@ -29,11 +29,22 @@ def test_the_application_and_handlers_load_no_chart_or_spreadsheet_library() -> 
     assert loaded_after("import bot.figures.export_process, bot.figures.export_child") == []
 
 
+def test_the_public_boards_chart_loads_no_chart_library() -> None:
+    # A public page: what it loaded would stay in the bot's process for good.
+    script = (
+        "from bot.store.board import BoardRow\n"
+        "from bot.web.board import render_svg\n"
+        "row = BoardRow('U1', 'UBND phường Hạ Long', 5, 4, 3, 1, 0.5, 2.0)\n"
+        "assert render_svg([row], lambda text: text).startswith(b'<svg')\n"
+    )
+    assert loaded_after(script) == []
+
+
 def test_statistics_load_pillow_only_to_draw_and_never_matplotlib() -> None:
     assert loaded_after("import bot.figures.stats") == []
     drawn = loaded_after("import bot.figures.drawing as d; d.load_modules()")
     assert drawn == ["PIL"]
-    # The chart is drawn with Pillow alone: matplotlib is only where its font file lies.
+    # The chart is drawn with Pillow alone: matplotlib only ships its font file.
     assert loaded_after("from tests.test_canvas import chart, draw; draw(chart())") == ["PIL"]
 
 

@@ -6,11 +6,11 @@ days: nothing that could point at a report or a person. Figures are cached for a
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 from html import escape
 
+from bot.figures.board_chart import BoardSeries, board_svg
 from bot.i18n import Gettext
 from bot.messages import web as words
 from bot.store.board import BoardRow
@@ -135,34 +135,19 @@ class BoardChart(_BoardBase):
         if cached is not None and now - cached[0] < CACHE_SECONDS:
             svg: bytes = cached[1]
         else:
-            svg = await asyncio.to_thread(render_svg, rows, self._)
+            svg = render_svg(rows, self._)
             self.services.cache[key] = (now, svg)
         self.set_header("Content-Type", "image/svg+xml")
         self.finish(svg)
 
 
 def render_svg(rows: list[BoardRow], _: Gettext) -> bytes:
-    """Draw reports received and resolved on time per unit as a horizontal bar chart."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
-
-    names = [r.unit_name[:40] for r in rows] or ["–"]
-    received = [r.received for r in rows] or [0]
-    on_time = [r.resolved_on_time for r in rows] or [0]
-    height = max(2.5, 0.5 * len(names) + 1.2)
-    fig = Figure(figsize=(6, height))
-    ax = fig.add_subplot()
-    positions = range(len(names))
+    """Draw reports received and resolved on time per unit as horizontal bars."""
     columns = words.board_columns(_)
-    ax.barh([p + 0.2 for p in positions], received, height=0.4, label=columns[1], color="#8b1a1a")
-    ax.barh([p - 0.2 for p in positions], on_time, height=0.4, label=columns[3], color="#2e7d32")
-    ax.set_yticks(list(positions), names)
-    ax.invert_yaxis()
-    ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
-    out = io.BytesIO()
-    # No metadata: the file says nothing about when or where it was made.
-    fig.savefig(out, format="svg", metadata={"Date": None, "Creator": None})
-    return out.getvalue()
+    return board_svg(
+        [r.unit_name for r in rows],
+        (
+            BoardSeries(columns[1], "#8b1a1a", [r.received for r in rows]),
+            BoardSeries(columns[3], "#2e7d32", [r.resolved_on_time for r in rows]),
+        ),
+    )
