@@ -23,8 +23,8 @@ _BAR = 16
 _AXIS = 28  # the count marks under the bars
 _LEGEND = 30
 # The browser measures no text for us: a name is cut at a count of letters that fits the
-# names' column at this size in common sans-serif fonts (about 6.5 pixels a letter).
-_NAME_LETTERS = 28
+# names' column at 11 pixels in common sans-serif fonts (at most about 7 pixels a letter).
+_NAME_LETTERS = 26
 _FONT = 'font-family="DejaVu Sans, Verdana, Arial, sans-serif"'
 
 
@@ -64,7 +64,7 @@ def board_svg(names: list[str], series: tuple[BoardSeries, BoardSeries]) -> byte
     ]
     for row, name in enumerate(names):
         top = _TOP + row * _ROW
-        parts.append(_text(_NAMES, top + _BAR, _cut(name), anchor="end"))
+        parts.append(_text(_NAMES, top + _BAR, _cut(name), anchor="end", size=11))
         for index, entry in enumerate(series):
             y = top + 4 + index * _BAR
             width = entry.values[row] * scale
@@ -80,14 +80,13 @@ def board_svg(names: list[str], series: tuple[BoardSeries, BoardSeries]) -> byte
         x = left + mark * scale
         parts.append(f'<path d="M{x:.1f} {bottom}v4" stroke="black"/>')
         parts.append(_text(x, bottom + 14, str(mark), anchor="middle", size=11))
-    x = float(left)
+    x, middle = float(left), bottom + _AXIS + _LEGEND / 2
     for entry in series:
-        y = bottom + _AXIS + _LEGEND / 2
         parts.append(
-            f'<rect class="key" x="{x:.1f}" y="{y - 6}" width="18" height="12" '
+            f'<rect class="key" x="{x:.1f}" y="{middle - 6}" width="18" height="12" '
             f'fill="{entry.color}"/>'
         )
-        parts.append(_text(x + 24, y, entry.label))
+        parts.append(_text(x + 24, middle, entry.label))
         # The legend's labels are translations of bounded length (a few words).
         x += 24 + 7.5 * len(entry.label) + 20
     parts.append("</svg>")
