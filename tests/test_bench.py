@@ -228,6 +228,25 @@ def test_the_memory_sampler_counts_a_process_and_its_children() -> None:
         assert sampler.distinct_peak_mb < sampler.total_peak_mb
 
 
+def test_the_memory_sampler_can_leave_the_page_frames_unread() -> None:
+    # What is timed meanwhile does not share the CPU with reading them.
+    sampler = MemorySampler(os.getpid(), frames=False)
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while sampler.children_peak_mb == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+            sampler.sample()
+    finally:
+        assert child.stdin is not None
+        child.stdin.close()
+        child.wait(timeout=30)
+    assert sampler.children_peak_mb > 0 and sampler.total_peak_mb > sampler.children_peak_mb
+    assert sampler.distinct_peak_mb is None
+
+
 def test_resident_frames_are_this_process_s_pages_in_ram() -> None:
     frames = resident_frames(os.getpid())
     if frames is None:

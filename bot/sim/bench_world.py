@@ -309,12 +309,14 @@ class MemorySampler:
     page frames they hold (`distinct_peak_mb`): each page in RAM counted once, however many of
     them map it, what the machine gives them together. Frames are read only when the RSS they
     hold at a sample is the highest yet, with a child running, in a thread: a read takes a few
-    milliseconds.
+    milliseconds, and while memory climbs (an export's) there is one at most samples, CPU
+    taken from what is timed meanwhile; with `frames` False they are not read.
     """
 
-    def __init__(self, pid: int, every: float = 0.02) -> None:
+    def __init__(self, pid: int, every: float = 0.02, *, frames: bool = True) -> None:
         self.pid = pid
         self.every = every
+        self.frames = frames
         self.children_peak_mb = 0.0
         self.total_peak_mb = 0.0
         self.total_pss_peak_mb = 0.0
@@ -352,7 +354,7 @@ class MemorySampler:
             self.children_peak_mb = max(self.children_peak_mb, stats.hwm_mb)
         self.total_peak_mb = max(self.total_peak_mb, total)
         self.total_pss_peak_mb = max(self.total_pss_peak_mb, proportional)
-        if children and held > self._held_peak_mb:
+        if self.frames and children and held > self._held_peak_mb:
             self._held_peak_mb = held
             return [self.pid, *children]
         return []
