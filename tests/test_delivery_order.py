@@ -72,6 +72,39 @@ async def test_a_code_queued_meanwhile_does_not_wait_for_the_rest_of_the_batch()
     assert sent == [1, 9, 2, 3, 4, 5]
 
 
+async def test_a_code_goes_although_every_place_is_held_by_a_paced_alert() -> None:
+    # Two places, both alerts that Telegram's pacing of their groups holds for a while.
+    queued = [item(n, OutboxKind.ALERT) for n in range(1, 4)]
+    outbox = Outbox(queued)
+    sent: list[int] = []
+    worker = delivery(outbox, sent, {})
+    worker._width = 2
+    quick = worker._attempt
+    paced = asyncio.Event()
+    started: list[int] = []
+
+    async def attempt(done: OutboxItem) -> bool:
+        started.append(done.id)
+        if done.kind is OutboxKind.ALERT:
+            await paced.wait()
+        return bool(await quick(done))
+
+    worker._attempt = attempt
+    delivering = asyncio.create_task(worker.deliver_due())
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert started == [1, 2]
+    # A citizen presses Send meanwhile: their code goes out now, the third alert still waits.
+    outbox.pending.append(item(9, OutboxKind.RECEIPT))
+    worker.wake()
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert sent == [9] and started == [1, 2, 9]
+    paced.set()
+    assert await delivering == 4
+    assert sent[:1] == [9] and sorted(sent) == [1, 2, 3, 9]
+
+
 async def test_a_slow_item_holds_up_its_own_place_only() -> None:
     # Report 1's alert is slow to go (Telegram paces its unit's group); its edit must wait for
     # it, but another citizen's code and another report's alert need not.

@@ -161,7 +161,8 @@ class Delivery(Senders):
     async def deliver_due(self) -> int:
         """Try every item that is due once; return how many were completed.
 
-        Up to `WIDTH` items go at once, each to a destination of its own (`_destination`):
+        Up to `WIDTH` items go at once, and every code due besides, each to a destination of
+        its own (`_destination`):
         one after another, a code waited behind every alert and notice before it, each with
         its database records and its call to Telegram, and the citizen who had pressed Send
         with it. A destination's items still go one at a time, in order (an alert before
@@ -190,7 +191,10 @@ class Delivery(Senders):
                     )
                 busy = {key for key, _item_id in running.values()}
                 for item in list(waiting):
-                    if len(running) >= self._width:
+                    # A code needs no free place: the places may all be alerts that Telegram's
+                    # pacing of their groups holds for seconds (a code waited 7 s at 13 updates
+                    # a second). Codes are one per report sent, and come first in `waiting`.
+                    if len(running) >= self._width and item.kind is not OutboxKind.RECEIPT:
                         break
                     key = _destination(item)
                     if key in busy:
