@@ -192,8 +192,8 @@ class Delivery(Senders):
                 busy = {key for key, _item_id in running.values()}
                 for item in list(waiting):
                     # A code needs no free place: the places may all be alerts that Telegram's
-                    # pacing of their groups holds for seconds (a code waited 7 s at 13 updates
-                    # a second). Codes are one per report sent, and come first in `waiting`.
+                    # pacing of their groups holds for seconds, and the person who pressed Send
+                    # waits for it. Codes are one per report sent, and come first in `waiting`.
                     if len(running) >= self._width and item.kind is not OutboxKind.RECEIPT:
                         break
                     key = _destination(item)
