@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import cast
 
@@ -198,6 +199,22 @@ def test_bench_workers_takes_a_list_of_counts() -> None:
             _parser().parse_args(["bench", "--workers", wrong])
 
 
+def sample_beside(sampler: MemorySampler, code: str, enough: Callable[[], bool]) -> None:
+    """Sample while a child that ran `code` waits, until `enough()` (or 30 s); then end it."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", f"{code}; import sys; sys.stdin.read()"], stdin=subprocess.PIPE
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not enough() and time.monotonic() < deadline:
+            time.sleep(0.05)
+            sampler.sample()
+    finally:
+        assert child.stdin is not None
+        child.stdin.close()
+        child.wait(timeout=30)
+
+
 def test_the_memory_sampler_counts_a_process_and_its_children() -> None:
     sampler = MemorySampler(os.getpid())
     sampler.sample()
@@ -205,18 +222,8 @@ def test_the_memory_sampler_counts_a_process_and_its_children() -> None:
     own = resident_frames(os.getpid())
     alone_frames = 0.0 if own is None else len(own) * os.sysconf("SC_PAGE_SIZE") / 2**20
     assert alone > 0 and 0 < alone_pss <= alone and sampler.children_peak_mb == 0
-    # A child holding 64 MB more than an idle interpreter, until it is told to go.
-    hold = "b = bytearray(64 << 20); import sys; sys.stdin.read()"
-    child = subprocess.Popen([sys.executable, "-c", hold], stdin=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 30
-        while sampler.children_peak_mb < 64 and time.monotonic() < deadline:
-            time.sleep(0.05)
-            sampler.sample()
-    finally:
-        assert child.stdin is not None
-        child.stdin.close()
-        child.wait(timeout=30)
+    # A child holding 64 MB more than an idle interpreter.
+    sample_beside(sampler, "b = bytearray(64 << 20)", lambda: sampler.children_peak_mb >= 64)
     assert sampler.children_peak_mb >= 64
     assert sampler.total_peak_mb >= alone + 64
     # The child's 64 MB are its own pages: they count in full by proportional set size too.
@@ -231,18 +238,7 @@ def test_the_memory_sampler_counts_a_process_and_its_children() -> None:
 def test_the_memory_sampler_can_leave_the_page_frames_unread() -> None:
     # What is timed meanwhile does not share the CPU with reading them.
     sampler = MemorySampler(os.getpid(), frames=False)
-    child = subprocess.Popen(
-        [sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while sampler.children_peak_mb == 0 and time.monotonic() < deadline:
-            time.sleep(0.05)
-            sampler.sample()
-    finally:
-        assert child.stdin is not None
-        child.stdin.close()
-        child.wait(timeout=30)
+    sample_beside(sampler, "pass", lambda: sampler.children_peak_mb > 0)
     assert sampler.children_peak_mb > 0 and sampler.total_peak_mb > sampler.children_peak_mb
     assert sampler.distinct_peak_mb is None
 

@@ -4,6 +4,7 @@ once, each place's items in turn."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
@@ -72,33 +73,43 @@ async def test_a_code_queued_meanwhile_does_not_wait_for_the_rest_of_the_batch()
     assert sent == [1, 9, 2, 3, 4, 5]
 
 
-async def test_a_code_goes_although_every_place_is_held_by_a_paced_alert() -> None:
-    # Two places, both alerts that Telegram's pacing of their groups holds for a while.
-    queued = [item(n, OutboxKind.ALERT) for n in range(1, 4)]
-    outbox = Outbox(queued)
-    sent: list[int] = []
-    worker = delivery(outbox, sent, {})
-    worker._width = 2
+def hold(worker: Delivery, held: Callable[[OutboxItem], bool]) -> tuple[asyncio.Event, list[int]]:
+    """Make `worker` hold the items `held` picks until the event returned is set; the list
+    returned names every item started, in order."""
     quick = worker._attempt
-    paced = asyncio.Event()
+    release = asyncio.Event()
     started: list[int] = []
 
     async def attempt(done: OutboxItem) -> bool:
         started.append(done.id)
-        if done.kind is OutboxKind.ALERT:
-            await paced.wait()
+        if held(done):
+            await release.wait()
         return bool(await quick(done))
 
     worker._attempt = attempt
-    delivering = asyncio.create_task(worker.deliver_due())
+    return release, started
+
+
+async def settle() -> None:
+    """Let the delivery's tasks run as far as they can."""
     for _ in range(10):
         await asyncio.sleep(0)
+
+
+async def test_a_code_goes_although_every_place_is_held_by_a_paced_alert() -> None:
+    # Two places, both alerts that Telegram's pacing of their groups holds for a while.
+    outbox = Outbox([item(n, OutboxKind.ALERT) for n in range(1, 4)])
+    sent: list[int] = []
+    worker = delivery(outbox, sent, {})
+    worker._width = 2
+    paced, started = hold(worker, lambda done: done.kind is OutboxKind.ALERT)
+    delivering = asyncio.create_task(worker.deliver_due())
+    await settle()
     assert started == [1, 2]
     # A citizen presses Send meanwhile: their code goes out now, the third alert still waits.
     outbox.pending.append(item(9, OutboxKind.RECEIPT))
     worker.wake()
-    for _ in range(10):
-        await asyncio.sleep(0)
+    await settle()
     assert sent == [9] and started == [1, 2, 9]
     paced.set()
     assert await delivering == 4
@@ -114,21 +125,11 @@ async def test_a_slow_item_holds_up_its_own_place_only() -> None:
         item(3, OutboxKind.ALERT, report=2),
         item(4, OutboxKind.RECEIPT, report=3),
     ]
-    outbox = Outbox(queued)
     sent: list[int] = []
-    worker = delivery(outbox, sent, {})
-    quick = worker._attempt
-    slow = asyncio.Event()
-
-    async def attempt(done: OutboxItem) -> bool:
-        if done.id == 1:
-            await slow.wait()
-        return bool(await quick(done))
-
-    worker._attempt = attempt
+    worker = delivery(Outbox(queued), sent, {})
+    slow, _started = hold(worker, lambda done: done.id == 1)
     delivering = asyncio.create_task(worker.deliver_due())
-    for _ in range(10):
-        await asyncio.sleep(0)
+    await settle()
     assert sent == [4, 3]
     slow.set()
     assert await delivering == 4
