@@ -1,8 +1,9 @@
 """The public board's chart: two bars per unit, as SVG written out here.
 
 An SVG of bars is a few rectangles and texts; the visitor's browser draws them in its own
-fonts. Written by hand it costs the bot a millisecond and no library: with matplotlib the first
-visitor of /board loaded about 40 MB into the bot's process for good, from a public page.
+fonts. Written by hand it costs the bot a fraction of a millisecond and no library: with
+matplotlib the first visitor of /board loaded about 40 MB into the bot's process for good, from
+a public page.
 """
 
 from __future__ import annotations
