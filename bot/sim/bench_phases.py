@@ -488,8 +488,8 @@ async def figures_phase(
     # The chart and the export's files are made in child processes of the bot: their memory
     # counts too, sampled with the bot's own while the commands run. Two passes: the first
     # timed, its page frames not read (reading them took CPU from the bot: 0.1 to 0.2 s of
-    # /stats or /export); the second, untimed, reads them. The second's bot has been through
-    # the first, so what it holds errs high, if anything.
+    # /stats, as much or more of /export); the second, untimed, reads them. The second's bot
+    # has been through the first, so what it holds errs high, if anything.
     memory = MemorySampler(bot.pid, frames=False)
     stats_s, export_s = await both(memory)
     await asyncio.sleep(2.0)
