@@ -17,7 +17,7 @@ import pytest
 from telegram.error import BadRequest, NetworkError, RetryAfter
 
 from bot.telegram import limits
-from bot.telegram.limits import IN_OUTBOX, FloodLimiter
+from bot.telegram.limits import IN_OUTBOX, PRESSING, FloodLimiter
 from tests.conftest import eventually
 
 GROUP = -1001000000002
@@ -285,6 +285,33 @@ async def test_the_outbox_alone_is_spaced_evenly(limiter: FloodLimiter) -> None:
     assert when["o0"] == when["o1"] == 0.0 and asked < limiter.interval
     assert when["reply"] == asked
     assert when["o2"] >= limiter.interval
+
+
+async def test_a_code_goes_before_the_outbox_calls_waiting_but_after_the_codes(
+    limiter: FloodLimiter,
+) -> None:
+    calls = Calls()
+
+    async def code(n: int) -> None:
+        # In a task of its own, as the outbox sends each item.
+        PRESSING.set(True)
+        await send(limiter, calls, f"code{n}", 700200 + n, outbox=True)
+
+    # Eight alerts wait for the outbox's evenly spaced slots; then two codes come.
+    alerts = [
+        asyncio.create_task(send(limiter, calls, f"alert{n}", 800200 + n, outbox=True))
+        for n in range(8)
+    ]
+    await asyncio.sleep(0)
+    codes = [asyncio.create_task(code(n)) for n in range(2)]
+    await asyncio.gather(*alerts, *codes)
+    order = [name for name, _at in calls.done]
+    # The alerts already let go (the outbox's share, at once) stay first; the codes, in turn,
+    # come before every alert still waiting.
+    first = order.index("code0")
+    assert order[first : first + 2] == ["code0", "code1"], order
+    assert first <= limiter.outbox_share, order
+    assert sorted(order) == sorted([*(f"alert{n}" for n in range(8)), "code0", "code1"])
 
 
 async def test_calls_that_send_nothing_pass_straight_through(limiter: FloodLimiter) -> None:

@@ -28,7 +28,7 @@ from bot.core.outbox import (
 from bot.i18n import Translator
 from bot.store.outbox import CLAIM_SECONDS, ClaimLost
 from bot.store.repository import Repository, StorageError
-from bot.telegram.limits import IN_OUTBOX
+from bot.telegram.limits import IN_OUTBOX, PRESSING
 from bot.telegram.senders import Senders, UnitChatUnavailable
 
 log = logging.getLogger(__name__)
@@ -183,8 +183,8 @@ class Delivery(Senders):
                     going = {item_id for _key, item_id in running.values()}
                     # A citizen's code first: they have just pressed Send and wait for it,
                     # while an alert may take its minute. (Replies to people still go before
-                    # both: the code keeps the outbox's place in Telegram's budget,
-                    # bot.telegram.limits.)
+                    # both: the code keeps the outbox's place in Telegram's budget, at the head
+                    # of the outbox's calls waiting there, bot.telegram.limits.)
                     waiting = sorted(
                         (i for i in await self.db.outbox.due() if i.id not in going),
                         key=lambda i: i.kind is not OutboxKind.RECEIPT,
@@ -232,6 +232,8 @@ class Delivery(Senders):
         return done
 
     async def _attempt(self, item: OutboxItem) -> bool:
+        # In the item's own task (deliver_due starts one per item), so only a code's calls press.
+        PRESSING.set(item.kind is OutboxKind.RECEIPT)
         # Alerts and unit messages go to a unit's chat, which an admin must fix when it fails;
         # everything else goes to one person, who may have blocked the bot.
         unit_bound = item.kind.to_unit and item.chat_id is None

@@ -20,7 +20,8 @@ that sends or edits a message passes through `FloodLimiter`:
   at most a third of the budget. (When many reports are sent within a few seconds, their codes
   and alerts would otherwise fill the window and the next person's question would wait for
   it.) The outbox is never starved: while it holds fewer than `outbox_share` places of the
-  window, it goes first, into the reserve too;
+  window, it goes first, into the reserve too. Within the outbox, a citizen's code
+  (`PRESSING`) goes before the alerts and notices waiting: its person has just pressed Send;
 - a reply a person waits for is tried again, with backoff, through 429s and passing network
   errors for `patience` seconds. The outbox's calls are not: it retries its items from the
   database, for as long as it takes.
@@ -46,6 +47,9 @@ log = logging.getLogger(__name__)
 
 # Set in the outbox worker's task: its calls are retried by the outbox itself, from storage.
 IN_OUTBOX: contextvars.ContextVar[bool] = contextvars.ContextVar("in_outbox", default=False)
+# Set by the outbox for a call a person is waiting for (a citizen's code, just after Send): it
+# goes before the outbox's other calls waiting, still within the outbox's part of the budget.
+PRESSING: contextvars.ContextVar[bool] = contextvars.ContextVar("pressing", default=False)
 
 # How long a reply may keep trying: long enough for a short outage or a flood wait, short
 # enough that the person's later messages are not held up for long.
@@ -130,6 +134,8 @@ class FloodLimiter(BaseRateLimiter[int]):
         self._waiting: dict[Lane, deque[tuple[float, asyncio.Future[None]]]] = {
             lane: deque() for lane in Lane
         }
+        # The pressing calls waiting in the outbox's queue: always at its head, in turn.
+        self._pressing: set[asyncio.Future[None]] = set()
         self._dispatcher: asyncio.Task[None] | None = None
         self._groups: dict[int, deque[float]] = {}
         self._private: dict[int, tuple[float, float]] = {}
@@ -153,6 +159,7 @@ class FloodLimiter(BaseRateLimiter[int]):
             for _since, future in queue:
                 future.cancel()
             queue.clear()
+        self._pressing.clear()
 
     async def process_request(
         self,
@@ -283,7 +290,13 @@ class FloodLimiter(BaseRateLimiter[int]):
             self._take(now, lane)
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiting[lane].append((now, future))
+        queue = self._waiting[lane]
+        if lane is Lane.OUTBOX and PRESSING.get():
+            # After the pressing calls already waiting, before every other outbox call.
+            queue.insert(len(self._pressing), (now, future))
+            self._pressing.add(future)
+        else:
+            queue.append((now, future))
         if self._dispatcher is None or self._dispatcher.done():
             self._dispatcher = asyncio.create_task(self._dispatch(), name="flood-limiter")
         try:
@@ -388,6 +401,7 @@ class FloodLimiter(BaseRateLimiter[int]):
                 await self._pause(wait)
                 continue
             _since, future = self._waiting[lane].popleft()
+            self._pressing.discard(future)
             if future.done():
                 # Cancelled while waiting (its update was abandoned): the slot stays free.
                 continue
