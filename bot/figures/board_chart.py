@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from html import escape
 
 from bot.figures.canvas import ticks
+from bot.messages.limits import cut
 
 __all__ = ["BoardSeries", "board_svg"]
 
@@ -38,11 +39,6 @@ class BoardSeries:
     values: list[int]
 
 
-def _cut(name: str) -> str:
-    name = " ".join(name.split())
-    return name if len(name) <= _NAME_LETTERS else name[: _NAME_LETTERS - 1].rstrip() + "…"
-
-
 def _text(x: float, y: float, text: str, *, anchor: str = "start", size: int = 12) -> str:
     return (
         f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}" '
@@ -65,7 +61,8 @@ def board_svg(names: list[str], series: tuple[BoardSeries, BoardSeries]) -> byte
     ]
     for row, name in enumerate(names):
         top = _TOP + row * _ROW
-        parts.append(_text(_NAMES, top + _BAR, _cut(name), anchor="end", size=11))
+        name = cut(" ".join(name.split()), _NAME_LETTERS)
+        parts.append(_text(_NAMES, top + _BAR, name, anchor="end", size=11))
         for index, entry in enumerate(series):
             y = top + 4 + index * _BAR
             width = entry.values[row] * scale
